@@ -1,0 +1,245 @@
+//! The YAML configuration: one `sources:` list and one `sinks:` list, each entry with a `name` and a
+//! `type`. [`Config::parse`] reports every error it finds at once, each with its place in the file.
+//!
+//! Parsing happens in three steps so that one bad entry does not hide the errors of the others:
+//! the YAML is read into generic values with their locations, `${ENV}` references are expanded
+//! inside string values (after parsing, so a secret can never inject YAML), and each entry is then
+//! deserialized into its typed configuration and validated on its own.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+mod source;
+mod sink;
+#[cfg(test)]
+mod tests;
+
+pub use sink::{FileSinkConfig, SinkConfig, StdoutFormat, StdoutSinkConfig};
+pub use source::{BackoffConfig, DmeSourceConfig, SourceConfig, TlsConfig};
+
+/// The whole configuration of one netpulse process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sources: Vec<SourceConfig>,
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// Every problem found in a configuration, each prefixed with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.0.len();
+        writeln!(f, "{count} configuration error{}:", if count == 1 { "" } else { "s" })?;
+        for error in &self.0 {
+            writeln!(f, "  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// A secret read from the environment or a file. Its `Debug` form never shows the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(default)]
+    sources: Vec<Spanned<Value>>,
+    #[serde(default)]
+    sinks: Vec<Spanned<Value>>,
+}
+
+/// Collects errors with their location so they can all be reported together.
+pub(crate) struct Problems {
+    errors: Vec<String>,
+}
+
+impl Problems {
+    pub(crate) fn push(&mut self, place: &str, message: impl fmt::Display) {
+        self.errors.push(format!("{place}: {message}"));
+    }
+}
+
+impl Config {
+    /// Reads and parses a configuration file, looking `${VAR}` references up in the process
+    /// environment.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| anyhow::anyhow!("cannot read configuration file {}: {err}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse_with(&text, base, &|name| std::env::var(name).ok())
+            .map_err(|errors| anyhow::anyhow!("{}: {errors}", path.display()))
+    }
+
+    /// Parses a configuration with `${VAR}` references resolved from the process environment;
+    /// relative file paths are taken from the current directory.
+    pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
+        Config::parse_with(text, Path::new("."), &|name| std::env::var(name).ok())
+    }
+
+    /// Parses a configuration with an explicit environment, so tests never touch the real one.
+    pub fn parse_with(
+        text: &str,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigErrors> {
+        let document: Document = serde_saphyr::from_str(text)
+            .map_err(|err| ConfigErrors(vec![format!("invalid YAML: {err}")]))?;
+        let mut problems = Problems { errors: Vec::new() };
+        let sources = typed_entries(&document.sources, "sources", env, &mut problems);
+        let sinks = typed_entries(&document.sinks, "sinks", env, &mut problems);
+        let mut config = Config { sources, sinks };
+        config.validate(base_dir, &mut problems);
+        if problems.errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(problems.errors))
+        }
+    }
+
+    fn validate(&mut self, base_dir: &Path, problems: &mut Problems) {
+        if self.sources.is_empty() {
+            problems.push("sources", "no source is configured: add at least one entry");
+        }
+        if self.sinks.is_empty() {
+            problems.push("sinks", "no sink is configured: events would go nowhere; add e.g. `- { name: out, type: stdout }`");
+        }
+        check_unique_names("sources", self.sources.iter().map(SourceConfig::name), problems);
+        check_unique_names("sinks", self.sinks.iter().map(SinkConfig::name), problems);
+        for (index, source) in self.sources.iter_mut().enumerate() {
+            source.validate(&format!("sources[{index}] ({})", source.name()), base_dir, problems);
+        }
+        for (index, sink) in self.sinks.iter_mut().enumerate() {
+            sink.validate(&format!("sinks[{index}] ({})", sink.name()), base_dir, problems);
+        }
+    }
+}
+
+fn check_unique_names<'a>(list: &str, names: impl Iterator<Item = &'a str>, problems: &mut Problems) {
+    let mut seen = HashSet::new();
+    for (index, name) in names.enumerate() {
+        if !seen.insert(name) {
+            problems.push(&format!("{list}[{index}].name"), format!("the name {name:?} is used twice; names must be unique"));
+        }
+    }
+}
+
+/// Expands `${VAR}` inside every string, then deserializes each entry on its own.
+fn typed_entries<T: serde::de::DeserializeOwned>(
+    entries: &[Spanned<Value>],
+    list: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+) -> Vec<T> {
+    let mut typed = Vec::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        let place = format!("{list}[{index}] (line {})", entry.referenced.line());
+        let mut value = entry.value.clone();
+        let mut missing = BTreeMap::new();
+        expand_env(&mut value, "", env, &mut missing);
+        for (path, message) in &missing {
+            problems.push(&format!("{place}{path}"), message);
+        }
+        match serde_json::from_value::<T>(value) {
+            Ok(entry) => typed.push(entry),
+            Err(err) => problems.push(&place, err),
+        }
+    }
+    typed
+}
+
+fn expand_env(
+    value: &mut Value,
+    path: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    missing: &mut BTreeMap<String, String>,
+) {
+    match value {
+        Value::String(text) => match interpolate(text, env) {
+            Ok(expanded) => *text = expanded,
+            Err(message) => {
+                missing.insert(path.to_owned(), message);
+            }
+        },
+        Value::Array(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                expand_env(item, &format!("{path}[{index}]"), env, missing);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                expand_env(item, &format!("{path}.{key}"), env, missing);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Replaces `${NAME}` with the variable's value; `$${` stands for a literal `${`.
+pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    if !text.contains('$') {
+        return Ok(text.to_owned());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('$') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start..];
+        if let Some(literal) = after.strip_prefix("$${") {
+            out.push_str("${");
+            rest = literal;
+        } else if let Some(reference) = after.strip_prefix("${") {
+            let end = reference
+                .find('}')
+                .ok_or_else(|| format!("unterminated ${{...}} in {text:?}"))?;
+            let name = &reference[..end];
+            let value = env(name).ok_or_else(|| {
+                format!("environment variable {name} is not set (referenced as ${{{name}}})")
+            })?;
+            out.push_str(&value);
+            rest = &reference[end + 1..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Resolves a path written in the configuration relative to the configuration file's folder.
+pub(crate) fn resolve_path(base_dir: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) }
+}

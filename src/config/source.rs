@@ -1,0 +1,186 @@
+//! Source entries of the configuration (`sources:`), one variant per protocol.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Problems, Secret, resolve_path};
+use crate::duration::serde_duration;
+
+/// One entry of `sources:`; the `type` field picks the variant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// NX-OS / APIC DME WebSocket subscriptions.
+    Dme(DmeSourceConfig),
+}
+
+impl SourceConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            SourceConfig::Dme(dme) => &dme.name,
+        }
+    }
+
+    pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        match self {
+            SourceConfig::Dme(dme) => dme.validate(place, base_dir, problems),
+        }
+    }
+}
+
+/// A device (NX-OS switch or APIC) whose DME objects are subscribed over its WebSocket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DmeSourceConfig {
+    pub name: String,
+    /// `https://switch` (or `http://` for labs); the WebSocket URL is derived from it.
+    pub address: String,
+    pub username: String,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// A file holding the password (its trailing newline is ignored); alternative to `password`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// DME queries, e.g. `/api/mo/sys/intf.json?query-target=subtree&target-subtree-class=ethpmPhysIf`.
+    /// netpulse adds `subscription=yes` itself.
+    pub subscriptions: Vec<String>,
+    /// How often each subscription is refreshed. Devices drop a subscription that is not refreshed
+    /// within its timeout (60 s on APIC; the NX-OS value is not documented, 60 s is assumed), so the
+    /// default leaves half of it as margin for a slow device.
+    #[serde(default = "default_subscription_refresh", with = "serde_duration")]
+    pub subscription_refresh: Duration,
+    /// How often the session is refreshed with aaaRefresh. By default half of the
+    /// `refreshTimeoutSeconds` the device announces at login.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub session_refresh: Option<Duration>,
+    /// Timeout of each REST call to the device.
+    #[serde(default = "default_request_timeout", with = "serde_duration")]
+    pub request_timeout: Duration,
+    #[serde(default)]
+    pub backoff: BackoffConfig,
+}
+
+/// Reconnect delays: exponential from `initial` to `max`, each with random jitter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackoffConfig {
+    #[serde(default = "default_backoff_initial", with = "serde_duration")]
+    pub initial: Duration,
+    #[serde(default = "default_backoff_max", with = "serde_duration")]
+    pub max: Duration,
+}
+
+impl Default for BackoffConfig {
+    fn default() -> Self {
+        Self { initial: default_backoff_initial(), max: default_backoff_max() }
+    }
+}
+
+/// How the device's TLS certificate is checked. Verification is on unless turned off explicitly.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq, Hash)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the CA (or the self-signed device certificate) to trust.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Lab only: accept any certificate. Logged as a warning at start.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+fn default_subscription_refresh() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_backoff_initial() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_backoff_max() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn optional_duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    serde_duration::deserialize(deserializer).map(Some)
+}
+
+impl DmeSourceConfig {
+    /// The password, whether written inline (usually as `${ENV}`) or read from `password_file`.
+    pub fn password(&self) -> &str {
+        self.password.as_ref().map(Secret::expose).unwrap_or("")
+    }
+
+    fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        match reqwest::Url::parse(&self.address) {
+            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
+            Ok(_) => problems.push(&format!("{place}.address"), format!("{:?} must be an http:// or https:// URL with a host", self.address)),
+            Err(err) => problems.push(&format!("{place}.address"), format!("{:?} is not a URL: {err}", self.address)),
+        }
+        if self.username.is_empty() {
+            problems.push(&format!("{place}.username"), "must not be empty");
+        }
+        match (&self.password, &self.password_file) {
+            (Some(_), Some(_)) => problems.push(place, "set either password or password_file, not both"),
+            (None, None) => problems.push(place, "set password (e.g. password: ${NXOS_PASSWORD}) or password_file"),
+            (None, Some(file)) => match std::fs::read_to_string(resolve_path(base_dir, file)) {
+                Ok(text) => self.password = Some(Secret::new(text.trim_end_matches(['\n', '\r']))),
+                Err(err) => problems.push(&format!("{place}.password_file"), format!("cannot read {}: {err}", file.display())),
+            },
+            (Some(_), None) => {}
+        }
+        self.tls.validate(&format!("{place}.tls"), base_dir, problems);
+        if self.subscriptions.is_empty() {
+            problems.push(&format!("{place}.subscriptions"), "list at least one DME query, e.g. /api/class/ethpmPhysIf.json");
+        }
+        for (index, query) in self.subscriptions.iter().enumerate() {
+            if let Err(message) = check_query(query) {
+                problems.push(&format!("{place}.subscriptions[{index}]"), message);
+            }
+        }
+        if self.subscription_refresh.is_zero() || self.subscription_refresh >= Duration::from_secs(60) {
+            problems.push(&format!("{place}.subscription_refresh"), "must be above 0 and under 60s, the subscription timeout of the device");
+        }
+        if self.backoff.initial.is_zero() || self.backoff.initial > self.backoff.max {
+            problems.push(&format!("{place}.backoff"), "initial must be above 0 and not above max");
+        }
+    }
+}
+
+impl TlsConfig {
+    fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        if let Some(file) = &self.ca_file {
+            let resolved = resolve_path(base_dir, file);
+            if let Err(err) = std::fs::metadata(&resolved) {
+                problems.push(&format!("{place}.ca_file"), format!("cannot read {}: {err}", resolved.display()));
+            }
+            if self.insecure_skip_verify {
+                problems.push(place, "ca_file and insecure_skip_verify contradict each other: keep one");
+            }
+            self.ca_file = Some(resolved);
+        }
+    }
+}
+
+/// A subscription must be a DME REST query (`/api/...json`) that netpulse can add
+/// `subscription=yes` to.
+fn check_query(query: &str) -> Result<(), String> {
+    let path = query.split('?').next().unwrap_or_default();
+    if !path.starts_with("/api/") {
+        return Err(format!("{query:?} must start with /api/ (e.g. /api/mo/sys/intf.json or /api/class/l1PhysIf.json)"));
+    }
+    if !path.ends_with(".json") {
+        return Err(format!("{query:?} must ask for JSON: the path must end with .json"));
+    }
+    if query.contains("subscription=") {
+        return Err(format!("{query:?} already has subscription=...; leave it out, netpulse adds it"));
+    }
+    Ok(())
+}

@@ -1,0 +1,155 @@
+//! The normalized event: plain data, no IO.
+//!
+//! Its JSON form is a CloudEvents 1.0 structured-mode event: `specversion`, `id`, `source`, `type`,
+//! `time`, `subject`, `datacontenttype` and `data` (the original object, unchanged). netpulse's own
+//! fields are CloudEvents extension attributes (lowercase letters only, as the spec requires):
+//! `seq` (gateway sequence number), `device`, `objectclass`, `severity`, `alarmstate`, `summary`
+//! and `resync` (present and true when the event was found by a resynchronisation after a gap).
+
+use serde::{Deserialize, Serialize};
+
+/// The CloudEvents `type` of netpulse's own gap marker.
+pub const GAP_EVENT_TYPE: &str = "io.netpulse.source.gap";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Minor,
+    Major,
+    Critical,
+}
+
+/// Where an event stands in an alarm's life: it raises an alarm, clears one, or is plain information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlarmState {
+    Raised,
+    Cleared,
+    Info,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub specversion: SpecVersion,
+    pub id: String,
+    /// URI reference of the producer: `/netpulse/<source name>`.
+    pub source: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// When the change happened (the device's timestamp when it gives one).
+    pub time: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub datacontenttype: SpecContentType,
+    /// Assigned by the gateway when the event enters the pipeline; 0 before that.
+    pub seq: u64,
+    pub device: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objectclass: Option<String>,
+    pub severity: Severity,
+    pub alarmstate: AlarmState,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resync: bool,
+    pub data: serde_json::Value,
+}
+
+/// Always `"1.0"`; a type of its own so an event can't be built with another version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpecVersion {
+    #[default]
+    #[serde(rename = "1.0")]
+    V1,
+}
+
+/// Always `"application/json"`: `data` is JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpecContentType {
+    #[default]
+    #[serde(rename = "application/json")]
+    Json,
+}
+
+impl Event {
+    /// A new event with a fresh time-ordered id and informational defaults.
+    pub fn new(source_name: &str, kind: impl Into<String>, time: jiff::Timestamp, data: serde_json::Value) -> Event {
+        Event {
+            specversion: SpecVersion::V1,
+            id: uuid::Uuid::now_v7().to_string(),
+            source: format!("/netpulse/{source_name}"),
+            kind: kind.into(),
+            time,
+            subject: None,
+            datacontenttype: SpecContentType::Json,
+            seq: 0,
+            device: source_name.to_owned(),
+            objectclass: None,
+            severity: Severity::Info,
+            alarmstate: AlarmState::Info,
+            summary: String::new(),
+            resync: false,
+            data,
+        }
+    }
+
+    /// One readable line: time, device, severity, summary.
+    pub fn to_text_line(&self) -> String {
+        let time = self.time.strftime("%Y-%m-%d %H:%M:%S%.3f");
+        let marker = if self.resync { " [resync]" } else { "" };
+        format!(
+            "{time} #{seq} {device} {severity:?} {summary}{marker}",
+            seq = self.seq,
+            device = self.device,
+            severity = self.severity,
+            summary = self.summary
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Event {
+        let time: jiff::Timestamp = "2019-10-18T19:42:29.446Z".parse().unwrap();
+        let mut event = Event::new("leaf1", "com.cisco.dme.modified", time, json!({"l1PhysIf": {"attributes": {"dn": "sys/intf/phys-[eth1/1]"}}}));
+        event.subject = Some("sys/intf/phys-[eth1/1]".into());
+        event.seq = 7;
+        event
+    }
+
+    #[test]
+    fn json_form_is_a_cloudevents_structured_event() {
+        let value = serde_json::to_value(sample()).unwrap();
+        assert_eq!(value["specversion"], "1.0");
+        assert_eq!(value["type"], "com.cisco.dme.modified");
+        assert_eq!(value["source"], "/netpulse/leaf1");
+        assert_eq!(value["time"], "2019-10-18T19:42:29.446Z");
+        assert_eq!(value["datacontenttype"], "application/json");
+        assert_eq!(value["seq"], 7);
+        assert_eq!(value["alarmstate"], "info");
+        assert!(value.get("resync").is_none(), "resync is left out when false");
+        // CloudEvents: extension attribute names are lowercase alphanumeric, at most 20 characters.
+        for key in value.as_object().unwrap().keys() {
+            assert!(key.len() <= 20 && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{key}");
+        }
+    }
+
+    #[test]
+    fn json_form_round_trips() {
+        let event = sample();
+        let text = serde_json::to_string(&event).unwrap();
+        let back: Event = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn ids_are_unique_and_time_ordered() {
+        let first = sample().id;
+        let second = sample().id;
+        assert!(second > first);
+    }
+}

@@ -1,0 +1,24 @@
+//! netpulse: a gateway that turns device subscriptions and webhooks into one normalized, durable
+//! stream of events for applications.
+//!
+//! # Layout
+//! - [`config`]: the YAML configuration, parsed and validated with every error reported at once.
+//! - [`event`]: the normalized, CloudEvents-compatible [`event::Event`]; plain data, no IO.
+//! - [`source`]: inputs, one module per protocol (`dme` for NX-OS / APIC WebSocket subscriptions).
+//! - [`sink`]: outputs, one module per kind (`file`, `stdout`).
+//! - [`gateway`]: wires sources to sinks and owns shutdown.
+//! - [`sim`]: device simulators, also a product feature (`netpulse sim dme`).
+//! - [`demo`]: `netpulse demo`, a simulated switch and the gateway wired together.
+//! - [`tls`]: the client TLS policy shared by every outgoing connection.
+
+pub mod config;
+pub mod demo;
+pub mod duration;
+pub mod event;
+pub mod gateway;
+pub mod sim;
+pub mod sink;
+pub mod source;
+pub mod tls;
+
+pub use gateway::{Gateway, run};

@@ -1,0 +1,104 @@
+//! The `netpulse` command: parse the command line, set up logging, load the configuration and
+//! hand over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "netpulse", version, about = "Real-time network events from device subscriptions and webhooks, normalized, durable and delivered")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway with a configuration file.
+    Run {
+        #[arg(short, long, default_value = "netpulse.yaml")]
+        config: PathBuf,
+    },
+    /// Check a configuration file and report every error with its place; exit status 1 on error.
+    Check {
+        #[arg(short, long, default_value = "netpulse.yaml")]
+        config: PathBuf,
+    },
+    /// Run a device simulator.
+    Sim {
+        #[command(subcommand)]
+        device: SimCommand,
+    },
+    /// Start a simulated switch and the gateway subscribed to it, and show events as they arrive.
+    Demo(netpulse::demo::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// NX-OS DME device(s): REST login, WebSocket subscriptions, a change generator, fault injection.
+    Dme(netpulse::sim::dme::DmeSimArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NETPULSE_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Command::Check { config } = &cli.command {
+        return check(config);
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("netpulse: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(path: &PathBuf) -> ExitCode {
+    match netpulse::config::Config::load(path) {
+        Ok(config) => {
+            println!("{}: OK ({} sources, {} sinks)", path.display(), config.sources.len(), config.sinks.len());
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    match command {
+        Command::Run { config } => netpulse::run(netpulse::config::Config::load(&config)?, shutdown).await,
+        Command::Sim { device: SimCommand::Dme(args) } => netpulse::sim::dme::run_cli(args, shutdown).await,
+        Command::Demo(args) => netpulse::demo::run(args, shutdown).await,
+        Command::Check { .. } => unreachable!("handled before the runtime starts"),
+    }
+}
+
+/// Ctrl-C or SIGTERM starts a clean shutdown: sources stop, sinks flush.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("cannot listen for SIGTERM");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

@@ -1,0 +1,189 @@
+//! The DME source (`type: dme`): NX-OS and APIC WebSocket subscriptions.
+//!
+//! Per device: log in, open `wss://device/socket<token>`, subscribe to every configured query,
+//! refresh the subscriptions and the session in time, and on any failure reconnect with jittered
+//! exponential backoff, subscribe again and **resynchronise**: the objects the device returns are
+//! compared with netpulse's view, the differences become events (marked `resync`), preceded by one
+//! gap event that says how long netpulse was blind and why.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use metrics::Counter;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{BackoffConfig, DmeSourceConfig};
+use crate::source::{ConnectionState, SourceContext};
+
+mod client;
+pub mod normalize;
+pub mod protocol;
+mod session;
+pub mod view;
+
+pub use client::SharedClients;
+use client::{DmeClient, SessionError};
+use view::DeviceView;
+
+/// What the gateway keeps of a running DME source.
+pub struct DmeHandle {
+    view: Arc<Mutex<DeviceView>>,
+}
+
+impl DmeHandle {
+    /// netpulse's view of the device: (class, attributes) of every subscribed object, by dn.
+    pub fn objects(&self) -> Vec<(String, BTreeMap<String, String>)> {
+        self.view.lock().expect("view lock").objects()
+    }
+}
+
+/// Starts the device's session task.
+pub fn spawn(config: &DmeSourceConfig, shared: &SharedClients, context: SourceContext, tracker: &TaskTracker) -> anyhow::Result<DmeHandle> {
+    if config.tls.insecure_skip_verify {
+        tracing::warn!(source = %config.name, address = %config.address, "TLS verification is OFF for this source (tls.insecure_skip_verify): anyone on the path can impersonate the device; set tls.ca_file outside a lab");
+    }
+    let client = DmeClient::new(config, shared)?;
+    let view = Arc::new(Mutex::new(DeviceView::default()));
+    let device = Device {
+        counters: Counters::new(&context.name),
+        config: config.clone(),
+        client,
+        view: view.clone(),
+        context,
+        synced_once: false,
+    };
+    tracker.spawn(device.run());
+    Ok(DmeHandle { view })
+}
+
+/// Metrics of one source, registered once so the hot path does not rebuild label sets.
+struct Counters {
+    events: Counter,
+    duplicates: Counter,
+    reconnects: Counter,
+    login_failures: Counter,
+    gaps: Counter,
+}
+
+impl Counters {
+    fn new(name: &str) -> Counters {
+        let counter = |metric: &'static str| metrics::counter!(metric, "source" => name.to_owned());
+        Counters {
+            events: counter("netpulse_source_events_total"),
+            duplicates: counter("netpulse_source_duplicates_suppressed_total"),
+            reconnects: counter("netpulse_source_reconnects_total"),
+            login_failures: counter("netpulse_source_login_failures_total"),
+            gaps: counter("netpulse_source_gaps_total"),
+        }
+    }
+}
+
+/// A period without subscriptions: from when the session was last known healthy to its failure.
+struct Gap {
+    since: jiff::Timestamp,
+    reason: String,
+}
+
+/// How a session ended.
+enum Ended {
+    Shutdown,
+    Failed { error: SessionError, healthy_until: Option<jiff::Timestamp>, was_live: bool },
+}
+
+struct Device {
+    config: DmeSourceConfig,
+    client: DmeClient,
+    view: Arc<Mutex<DeviceView>>,
+    context: SourceContext,
+    counters: Counters,
+    /// False until the first subscription succeeds: the first snapshot is the baseline, not news.
+    synced_once: bool,
+}
+
+impl Device {
+    async fn run(mut self) {
+        let mut backoff = Backoff::new(&self.config.backoff);
+        let mut gap: Option<Gap> = None;
+        loop {
+            let (error, healthy_until, was_live) = match self.session(&mut gap).await {
+                Ended::Shutdown => break,
+                Ended::Failed { error, healthy_until, was_live } => (error, healthy_until, was_live),
+            };
+            if was_live {
+                backoff.reset();
+            }
+            self.record_failure(&error);
+            if self.synced_once && gap.is_none() {
+                gap = Some(Gap { since: healthy_until.unwrap_or_else(jiff::Timestamp::now), reason: error.to_string() });
+            }
+            let delay = backoff.next_delay();
+            tracing::info!(source = %self.context.name, delay_ms = delay.as_millis() as u64, "reconnecting after backoff");
+            self.context.status.set_state(ConnectionState::Backoff);
+            tokio::select! {
+                _ = self.context.shutdown.cancelled() => break,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            self.counters.reconnects.increment(1);
+        }
+        self.context.status.set_state(ConnectionState::Stopped);
+    }
+
+    fn record_failure(&self, error: &SessionError) {
+        let name = &self.context.name;
+        let address = &self.config.address;
+        match error {
+            SessionError::LoginRefused(_) => {
+                self.counters.login_failures.increment(1);
+                self.context.status.update(|status| status.login_failures += 1);
+                tracing::error!(source = %name, address = %address, username = %self.config.username, error = %error, "login refused by the device");
+            }
+            _ => tracing::warn!(source = %name, address = %address, kind = error.kind(), error = %error, "device session failed"),
+        }
+        self.context.status.set_error(&error.to_string());
+    }
+}
+
+/// Exponential backoff with "equal jitter": each delay is half fixed, half random, so that many
+/// devices failing together do not all come back in the same instant.
+struct Backoff {
+    initial: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    fn new(config: &BackoffConfig) -> Backoff {
+        Backoff { initial: config.initial, max: config.max, attempt: 0 }
+    }
+
+    fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let factor = 2u32.saturating_pow(self.attempt.min(20));
+        let base = self.initial.saturating_mul(factor).min(self.max);
+        self.attempt += 1;
+        let half = base / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_jitter_and_resets() {
+        let config = BackoffConfig { initial: Duration::from_millis(100), max: Duration::from_secs(1) };
+        let mut backoff = Backoff::new(&config);
+        let delays: Vec<_> = (0..8).map(|_| backoff.next_delay()).collect();
+        for (attempt, delay) in delays.iter().enumerate() {
+            let base = (Duration::from_millis(100) * 2u32.pow(attempt as u32)).min(Duration::from_secs(1));
+            assert!(*delay >= base / 2 && *delay <= base, "attempt {attempt}: {delay:?} not in [{:?}, {base:?}]", base / 2);
+        }
+        backoff.reset();
+        assert!(backoff.next_delay() <= Duration::from_millis(100));
+    }
+}

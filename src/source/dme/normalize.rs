@@ -1,0 +1,162 @@
+//! Turns a DME object change into a normalized [`Event`]: its type, time, severity, alarm state
+//! and a one-line summary a network engineer can read. Pure, no IO.
+
+use serde_json::{Map, Value, json};
+
+use super::view::{Status, ViewChange};
+use crate::event::{AlarmState, Event, Severity};
+
+/// The CloudEvents `type` of a DME change: `com.cisco.dme.created|modified|deleted`.
+pub fn event_type(status: Status) -> &'static str {
+    match status {
+        Status::Created => "com.cisco.dme.created",
+        Status::Modified => "com.cisco.dme.modified",
+        Status::Deleted => "com.cisco.dme.deleted",
+    }
+}
+
+/// Builds the event for one change; `data` is the object in the device's own JSON shape.
+pub fn to_event(source_name: &str, change: &ViewChange, resync: bool, received: jiff::Timestamp) -> Event {
+    let time = change
+        .attributes
+        .get("modTs")
+        .and_then(|text| text.parse::<jiff::Timestamp>().ok())
+        .unwrap_or(received);
+    let attributes: Map<String, Value> =
+        change.attributes.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect();
+    let data = json!({ change.class.as_str(): { "attributes": attributes } });
+    let mut event = Event::new(source_name, event_type(change.status), time, data);
+    event.subject = Some(change.dn.clone());
+    event.objectclass = Some(change.class.clone());
+    event.resync = resync;
+    let (severity, alarm, summary) = classify(change);
+    event.severity = severity;
+    event.alarmstate = alarm;
+    event.summary = summary;
+    event
+}
+
+fn classify(change: &ViewChange) -> (Severity, AlarmState, String) {
+    let attribute = |key: &str| change.attributes.get(key).map(String::as_str);
+    let status = change.status.as_str();
+    match change.class.as_str() {
+        "ethpmPhysIf" => match attribute("operSt") {
+            Some("down") => {
+                let reason = attribute("operStQual").filter(|q| !q.is_empty() && *q != "none");
+                let reason = reason.map(|q| format!(" ({q})")).unwrap_or_default();
+                (Severity::Major, AlarmState::Raised, format!("{} link down{reason}", interface(&change.dn)))
+            }
+            Some("up") => (Severity::Info, AlarmState::Cleared, format!("{} link up", interface(&change.dn))),
+            _ => (Severity::Info, AlarmState::Info, format!("{} port state {status}{}", interface(&change.dn), changed_keys(change))),
+        },
+        "l1PhysIf" => match attribute("adminSt") {
+            Some(state @ ("up" | "down")) => {
+                let severity = if state == "down" { Severity::Warning } else { Severity::Info };
+                (severity, AlarmState::Info, format!("{} admin {state}", interface(&change.dn)))
+            }
+            _ => (Severity::Info, AlarmState::Info, format!("{} config {status}{}", interface(&change.dn), changed_keys(change))),
+        },
+        "l2BD" => {
+            let name = attribute("fabEncap").map(str::to_owned).unwrap_or_else(|| bracketed(&change.dn).to_owned());
+            (Severity::Info, AlarmState::Info, format!("{name} {status}{}", changed_keys(change)))
+        }
+        "faultInst" => fault(change),
+        class => (Severity::Info, AlarmState::Info, format!("{class} {} {status}{}", change.dn, changed_keys(change))),
+    }
+}
+
+/// APIC/NX-OS faults: severity from the fault, cleared when the fault says so or disappears.
+fn fault(change: &ViewChange) -> (Severity, AlarmState, String) {
+    let attribute = |key: &str| change.attributes.get(key).map(String::as_str);
+    let code = attribute("code").unwrap_or("fault");
+    let text = attribute("descr").unwrap_or(&change.dn);
+    let severity = match attribute("severity") {
+        Some("critical") => Severity::Critical,
+        Some("major") => Severity::Major,
+        Some("minor") => Severity::Minor,
+        Some("warning") => Severity::Warning,
+        _ => Severity::Info,
+    };
+    let cleared = change.status == Status::Deleted
+        || attribute("severity") == Some("cleared")
+        || matches!(attribute("lc"), Some("retaining" | "soaking-clearing"));
+    if cleared {
+        (Severity::Info, AlarmState::Cleared, format!("{code} cleared: {text}"))
+    } else {
+        (severity, AlarmState::Raised, format!("{code}: {text}"))
+    }
+}
+
+/// `sys/intf/phys-[eth1/3]/phys` → `eth1/3`.
+fn interface(dn: &str) -> &str {
+    bracketed(dn)
+}
+
+fn bracketed(dn: &str) -> &str {
+    match (dn.find('['), dn.rfind(']')) {
+        (Some(start), Some(end)) if start < end => &dn[start + 1..end],
+        _ => dn,
+    }
+}
+
+fn changed_keys(change: &ViewChange) -> String {
+    if change.status != Status::Modified {
+        return String::new();
+    }
+    let keys: Vec<&str> = change
+        .attributes
+        .keys()
+        .map(String::as_str)
+        .filter(|key| !matches!(*key, "dn" | "rn" | "status" | "modTs" | "childAction"))
+        .collect();
+    if keys.is_empty() { String::new() } else { format!(": {}", keys.join(", ")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(class: &str, dn: &str, status: Status, pairs: &[(&str, &str)]) -> ViewChange {
+        ViewChange {
+            class: class.into(),
+            dn: dn.into(),
+            status,
+            attributes: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    fn now() -> jiff::Timestamp {
+        "2026-11-28T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_link_down_raises_and_a_link_up_clears() {
+        let dn = "sys/intf/phys-[eth1/3]/phys";
+        let down = to_event("leaf1", &change("ethpmPhysIf", dn, Status::Modified, &[("dn", dn), ("operSt", "down"), ("operStQual", "link-failure"), ("modTs", "2019-10-18T19:42:29.446+00:00")]), false, now());
+        assert_eq!((down.severity, down.alarmstate), (Severity::Major, AlarmState::Raised));
+        assert_eq!(down.summary, "eth1/3 link down (link-failure)");
+        assert_eq!(down.time.to_string(), "2019-10-18T19:42:29.446Z", "time is the device's modTs");
+        assert_eq!(down.kind, "com.cisco.dme.modified");
+        assert_eq!(down.subject.as_deref(), Some(dn));
+        assert_eq!(down.data["ethpmPhysIf"]["attributes"]["operSt"], "down");
+        let up = to_event("leaf1", &change("ethpmPhysIf", dn, Status::Modified, &[("operSt", "up")]), false, now());
+        assert_eq!((up.alarmstate, up.summary.as_str()), (AlarmState::Cleared, "eth1/3 link up"));
+        assert_eq!(up.time, now(), "without modTs the receive time is used");
+    }
+
+    #[test]
+    fn vlan_and_config_changes_are_information() {
+        let vlan = to_event("leaf1", &change("l2BD", "sys/bd/bd-[vlan-101]", Status::Deleted, &[]), true, now());
+        assert_eq!((vlan.alarmstate, vlan.summary.as_str(), vlan.resync), (AlarmState::Info, "vlan-101 deleted", true));
+        let descr = to_event("leaf1", &change("l1PhysIf", "sys/intf/phys-[eth1/1]", Status::Modified, &[("descr", "uplink")]), false, now());
+        assert_eq!(descr.summary, "eth1/1 config modified: descr");
+    }
+
+    #[test]
+    fn a_fault_carries_its_severity_until_it_clears() {
+        let raised = to_event("apic", &change("faultInst", "x/fault-F0546", Status::Created, &[("code", "F0546"), ("severity", "major"), ("descr", "Port is down")]), false, now());
+        assert_eq!((raised.severity, raised.alarmstate), (Severity::Major, AlarmState::Raised));
+        let cleared = to_event("apic", &change("faultInst", "x/fault-F0546", Status::Modified, &[("severity", "cleared")]), false, now());
+        assert_eq!(cleared.alarmstate, AlarmState::Cleared);
+    }
+}

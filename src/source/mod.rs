@@ -1,0 +1,118 @@
+//! Inputs. One module per protocol; [`SourceConfig`] is the registry and [`spawn`] the dispatcher.
+//! Every source sends its events into the gateway's channel and reports its state to a
+//! [`SourceStatus`] that the status API and the tests read.
+
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::SourceConfig;
+use crate::event::Event;
+
+pub mod dme;
+
+/// What a source is given when it starts.
+#[derive(Clone)]
+pub struct SourceContext {
+    pub name: String,
+    pub events: mpsc::Sender<Event>,
+    pub shutdown: CancellationToken,
+    pub status: Arc<SourceStatus>,
+}
+
+/// Where a source's connection stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    #[default]
+    Starting,
+    Connecting,
+    Subscribing,
+    Connected,
+    Backoff,
+    Stopped,
+}
+
+/// The session state of one source, kept up to date by the source for the status API.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatusSnapshot {
+    pub state: ConnectionState,
+    pub subscriptions: usize,
+    pub connected_since: Option<jiff::Timestamp>,
+    pub last_event_at: Option<jiff::Timestamp>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<jiff::Timestamp>,
+    pub events: u64,
+    pub connects: u64,
+    pub login_failures: u64,
+    pub gaps: u64,
+    pub last_gap_ms: Option<u64>,
+    pub duplicates_suppressed: u64,
+}
+
+/// A shared, cheaply updated [`StatusSnapshot`].
+#[derive(Debug, Default)]
+pub struct SourceStatus {
+    inner: Mutex<StatusSnapshot>,
+}
+
+impl SourceStatus {
+    pub fn snapshot(&self) -> StatusSnapshot {
+        self.inner.lock().expect("status lock").clone()
+    }
+
+    pub fn update(&self, change: impl FnOnce(&mut StatusSnapshot)) {
+        change(&mut self.inner.lock().expect("status lock"));
+    }
+
+    pub fn set_state(&self, state: ConnectionState) {
+        self.update(|status| status.state = state);
+    }
+
+    pub fn set_error(&self, error: &str) {
+        self.update(|status| {
+            status.last_error = Some(error.to_owned());
+            status.last_error_at = Some(jiff::Timestamp::now());
+        });
+    }
+}
+
+/// A running source as the gateway sees it.
+pub struct SourceHandle {
+    pub name: String,
+    pub status: Arc<SourceStatus>,
+    pub(crate) detail: SourceDetail,
+}
+
+/// Per-protocol state the gateway can show (a DME device's object view, for instance).
+pub(crate) enum SourceDetail {
+    Dme(dme::DmeHandle),
+}
+
+impl SourceHandle {
+    /// For DME sources: what netpulse believes the device holds, as (class, attributes) sorted by dn.
+    pub fn dme_objects(&self) -> Option<Vec<(String, std::collections::BTreeMap<String, String>)>> {
+        match &self.detail {
+            SourceDetail::Dme(handle) => Some(handle.objects()),
+        }
+    }
+}
+
+/// Starts one source on the tracker and returns its handle.
+pub fn spawn(
+    config: &SourceConfig,
+    shared: &dme::SharedClients,
+    events: mpsc::Sender<Event>,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) -> anyhow::Result<SourceHandle> {
+    let status = Arc::new(SourceStatus::default());
+    let context = SourceContext { name: config.name().to_owned(), events, shutdown, status: status.clone() };
+    let detail = match config {
+        SourceConfig::Dme(dme) => SourceDetail::Dme(dme::spawn(dme, shared, context, tracker)?),
+    };
+    Ok(SourceHandle { name: config.name().to_owned(), status, detail })
+}

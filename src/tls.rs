@@ -1,0 +1,102 @@
+//! The client TLS policy shared by every outgoing connection (REST calls and WebSockets to devices).
+//!
+//! Verification is on by default against the system's roots; `ca_file` trusts a given CA (or a
+//! device's self-signed certificate) instead; `insecure_skip_verify` accepts anything and is meant
+//! for labs only: the caller logs a warning when it is used.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::config::TlsConfig;
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Builds the rustls client configuration for a source's `tls:` settings.
+pub fn client_config(tls: &TlsConfig) -> anyhow::Result<Arc<ClientConfig>> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("no TLS protocol version is available")?;
+    let config = if tls.insecure_skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
+            .with_no_client_auth()
+    } else {
+        builder.with_root_certificates(root_store(tls)?).with_no_client_auth()
+    };
+    Ok(Arc::new(config))
+}
+
+fn root_store(tls: &TlsConfig) -> anyhow::Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    match &tls.ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .with_context(|| format!("cannot read CA file {}", path.display()))?;
+            for cert in certs {
+                let cert = cert.with_context(|| format!("invalid PEM in CA file {}", path.display()))?;
+                roots
+                    .add(cert)
+                    .with_context(|| format!("unusable certificate in CA file {}", path.display()))?;
+            }
+            anyhow::ensure!(!roots.is_empty(), "CA file {} holds no certificate", path.display());
+        }
+        None => {
+            let native = rustls_native_certs::load_native_certs();
+            for error in &native.errors {
+                tracing::debug!(error = %error, "skipping an unreadable system root certificate");
+            }
+            let (added, _ignored) = roots.add_parsable_certificates(native.certs);
+            anyhow::ensure!(added > 0, "no system root certificate found: set tls.ca_file to the device's CA");
+        }
+    }
+    Ok(roots)
+}
+
+/// Accepts every certificate but still checks the handshake signatures, so the connection is
+/// encrypted even though the peer is not authenticated.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
