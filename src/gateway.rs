@@ -18,6 +18,7 @@ use crate::source::{self, ConnectionState, SourceHandle};
 
 const EVENT_QUEUE: usize = 8192;
 const STATUS_LOG_INTERVAL: Duration = Duration::from_secs(30);
+const MAX_NAMED_DOWN: usize = 10;
 
 /// A running gateway.
 pub struct Gateway {
@@ -121,10 +122,13 @@ async fn log_status(sources: Arc<Vec<SourceHandle>>, dispatched: Arc<AtomicU64>,
         let rate = (total - previous) as f64 / STATUS_LOG_INTERVAL.as_secs_f64();
         previous = total;
         tracing::info!(connected, sources = sources.len(), gaps, events = total, events_per_s = format!("{rate:.1}"), "status");
-        for (source, status) in sources.iter().zip(&snapshots) {
-            if status.state != ConnectionState::Connected {
-                tracing::warn!(source = %source.name, state = ?status.state, last_error = status.last_error.as_deref().unwrap_or("-"), "source not connected");
-            }
+        // Name a few sources that are down, not thousands.
+        let down: Vec<_> = sources.iter().zip(&snapshots).filter(|(_, status)| status.state != ConnectionState::Connected).collect();
+        for (source, status) in down.iter().take(MAX_NAMED_DOWN) {
+            tracing::warn!(source = %source.name, state = ?status.state, last_error = status.last_error.as_deref().unwrap_or("-"), "source not connected");
+        }
+        if down.len() > MAX_NAMED_DOWN {
+            tracing::warn!(more = down.len() - MAX_NAMED_DOWN, "more sources not connected");
         }
     }
 }

@@ -1,1 +1,6 @@
+//! The integration tests: one binary (see matklad, "Delete Cargo Integration Tests"). Each test
+//! runs the real gateway in-process against the device simulators, over real TLS and WebSockets
+//! on loopback.
 
+mod dme;
+mod support;

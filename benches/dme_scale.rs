@@ -1,0 +1,175 @@
+//! Scale benchmark of the DME source: one gateway process (the release binary) holding N simulated
+//! switches × 3 subscriptions with a short subscription TTL and a steady change rate. The
+//! simulator runs in this process, so the two can be measured apart.
+//!
+//! Run: `bench/dme-scale.sh` or `cargo bench --bench dme_scale -- --devices 2000 --seconds 60`.
+//! Prints: devices, connect time, events/s delivered by the gateway against pushes/s sent by the
+//! simulator (the baseline of the same run), subscriptions that expired, the worst refresh margin,
+//! the gateway's RSS (now and peak) and CPU, and the simulator's CPU.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use netpulse::sim::dme::{DmeSim, DmeSimConfig, SimDevice, SimStats};
+use tokio_util::sync::CancellationToken;
+
+struct Options {
+    devices: usize,
+    seconds: u64,
+    change_rate: f64,
+    ttl: Duration,
+    refresh: Duration,
+}
+
+fn options() -> Options {
+    let mut options = Options { devices: 2000, seconds: 60, change_rate: 0.5, ttl: Duration::from_secs(10), refresh: Duration::from_secs(5) };
+    let args: Vec<String> = std::env::args().collect();
+    for pair in args.windows(2) {
+        let value = &pair[1];
+        match pair[0].as_str() {
+            "--devices" => options.devices = value.parse().expect("--devices N"),
+            "--seconds" => options.seconds = value.parse().expect("--seconds N"),
+            "--change-rate" => options.change_rate = value.parse().expect("--change-rate R (per device per second)"),
+            "--ttl" => options.ttl = Duration::from_secs(value.parse().expect("--ttl seconds")),
+            "--refresh" => options.refresh = Duration::from_secs(value.parse().expect("--refresh seconds")),
+            _ => {}
+        }
+    }
+    options
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(bench(options));
+}
+
+async fn bench(options: Options) {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/out");
+    std::fs::create_dir_all(&out).unwrap();
+    let events_path = out.join("events.jsonl");
+    let _ = std::fs::remove_file(&events_path);
+    let shutdown = CancellationToken::new();
+    let sim_config = DmeSimConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        devices: options.devices,
+        subscription_ttl: options.ttl,
+        change_rate: options.change_rate,
+        ports: 16,
+        vlans: 8,
+        seed: 42,
+        ..DmeSimConfig::default()
+    };
+    let sim = DmeSim::start(sim_config, shutdown.clone()).await.expect("simulator starts");
+    let ca = out.join("ca.pem");
+    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    let config = out.join("netpulse-bench.yaml");
+    std::fs::write(&config, gateway_yaml(sim.devices(), &ca, &events_path, options.refresh)).unwrap();
+    let sim_cpu_start = cpu_seconds("self");
+    let started = Instant::now();
+    let mut gateway = spawn_gateway(&config);
+    let pid = gateway.id().to_string();
+
+    let expected = (options.devices * 3) as u64;
+    while total(sim.devices(), |s| s.subscriptions_active) < expected {
+        assert!(started.elapsed() < Duration::from_secs(300), "devices did not all subscribe within 300 s");
+        assert!(gateway.try_wait().unwrap().is_none(), "the gateway exited early");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let connect_time = started.elapsed();
+
+    let cpu0 = cpu_seconds(&pid);
+    let sim_cpu0 = cpu_seconds("self");
+    let pushes0 = total(sim.devices(), |s| s.pushes_sent_total);
+    let lines0 = count_lines(&events_path);
+    let window = Instant::now();
+    tokio::time::sleep(Duration::from_secs(options.seconds)).await;
+    let seconds = window.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(&pid) - cpu0;
+    let sim_cpu = cpu_seconds("self") - sim_cpu0;
+    let pushes = total(sim.devices(), |s| s.pushes_sent_total) - pushes0;
+    let lines = count_lines(&events_path) - lines0;
+    let (rss, peak) = memory_kib(&pid);
+    let stats: Vec<SimStats> = sim.devices().iter().map(SimDevice::stats).collect();
+    let expired: u64 = stats.iter().map(|s| s.subscriptions_expired_total).sum();
+    let worst_margin = stats.iter().filter_map(|s| s.worst_refresh_margin_ms).min();
+    let refreshes: u64 = stats.iter().map(|s| s.subscription_refreshes).sum();
+    let sockets: u64 = stats.iter().map(|s| s.sockets_opened_total).sum();
+
+    terminate(&mut gateway);
+    shutdown.cancel();
+    println!("DME scale benchmark ({} devices x 3 subscriptions, TTL {:?}, refresh every {:?}, {} changes/s per device, 16 ports + 8 VLANs each)", options.devices, options.ttl, options.refresh, options.change_rate);
+    println!("  all subscribed after        {:>10.1} s", connect_time.as_secs_f64());
+    println!("  measured window             {:>10.1} s", seconds);
+    println!("  simulator pushes/s          {:>10.1}   (baseline: what the devices sent)", pushes as f64 / seconds);
+    println!("  gateway events/s            {:>10.1}   ({:.3} of the baseline)", lines as f64 / seconds, lines as f64 / pushes.max(1) as f64);
+    println!("  subscriptions expired       {:>10}   (must be 0)", expired);
+    println!("  subscription refreshes      {:>10}", refreshes);
+    println!("  worst refresh margin        {:>10} ms (TTL minus the longest time between two refreshes)", worst_margin.map_or("-".into(), |m| m.to_string()));
+    println!("  sockets opened              {:>10}   ({} devices: more means reconnects)", sockets, options.devices);
+    println!("  gateway RSS now / peak      {:>6.1} / {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0);
+    println!("  gateway CPU                 {:>10.1} % of one core", 100.0 * cpu / seconds);
+    println!("  simulator CPU               {:>10.1} % of one core", 100.0 * sim_cpu / seconds);
+    println!("  simulator CPU incl. start   {:>10.1} s", cpu_seconds("self") - sim_cpu_start);
+}
+
+fn total(devices: &[SimDevice], field: impl Fn(&SimStats) -> u64) -> u64 {
+    devices.iter().map(|device| field(&device.stats())).sum()
+}
+
+fn gateway_yaml(devices: &[SimDevice], ca: &Path, events: &Path, refresh: Duration) -> String {
+    let mut yaml = String::from("sources:\n");
+    for (index, device) in devices.iter().enumerate() {
+        yaml.push_str(&format!(
+            "  - name: leaf{index}\n    type: dme\n    address: {}\n    username: admin\n    password: ${{BENCH_PASSWORD}}\n    tls: {{ ca_file: {} }}\n    subscription_refresh: {}s\n    subscriptions:\n      - /api/class/ethpmPhysIf.json\n      - /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=l1PhysIf\n      - /api/class/l2BD.json\n",
+            device.base_url(),
+            ca.display(),
+            refresh.as_secs()
+        ));
+    }
+    yaml.push_str(&format!("sinks:\n  - {{ name: archive, type: file, path: {} }}\n", events.display()));
+    yaml
+}
+
+fn spawn_gateway(config: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_netpulse"))
+        .args(["run", "-c"])
+        .arg(config)
+        .env("BENCH_PASSWORD", "admin")
+        .env("NETPULSE_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("cannot start the gateway binary")
+}
+
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = child.wait();
+}
+
+/// User + system CPU seconds of a process (`self` for this one), from /proc.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0) + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// Current and peak resident memory (KiB) of a process.
+fn memory_kib(pid: &str) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status.lines().find(|line| line.starts_with(name)).and_then(|line| line.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn count_lines(path: &PathBuf) -> u64 {
+    match std::fs::File::open(path) {
+        Ok(file) => BufReader::new(file).lines().count() as u64,
+        Err(_) => 0,
+    }
+}

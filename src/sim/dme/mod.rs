@@ -1,0 +1,359 @@
+//! `netpulse sim dme`: a simulator of Cisco NX-OS switches speaking the NX-API REST (DME)
+//! protocol with WebSocket subscriptions, faithful to the device as documented (see the protocol
+//! reference, §1 and §2), not to any client's expectations.
+//!
+//! Each simulated device is a leaf switch with its own listener (device `i` on `listen.port() +
+//! i`), object tree, sessions and subscriptions. Where public material leaves device behaviour
+//! UNKNOWN, the choice is a named constant or a configuration field and says so.
+//!
+//! # Layout
+//! - [`api`]: the plain-data control vocabulary ([`Change`], [`Fault`], [`DumpedMo`], [`SimStats`]).
+//! - `mit`, `attrs`, `tree`: the object tree, compact attribute storage, the initial leaf.
+//! - `query`, `filter`, `render`: query parsing and matching, the filter language, JSON bodies.
+//! - `session`: sessions, tokens, subscriptions and their lifetimes.
+//! - `device`: one device's state and the push fan-out; [`SimDevice`] is its handle.
+//! - `auth`, `http`, `socket`, `control`, `server`: sessions over HTTP, the device API, its
+//!   WebSocket, the `/_sim/` control API (documented in `control`), and TLS/plain serving
+//!   (`lenient` lets raw `"` through in request targets, as the devices do).
+//! - `generator`: the seeded random change generator; `cli`: `netpulse sim dme`.
+
+pub mod api;
+mod attrs;
+mod auth;
+mod cli;
+mod control;
+mod device;
+mod filter;
+mod generator;
+mod http;
+mod lenient;
+mod mit;
+mod query;
+mod render;
+mod server;
+mod session;
+mod socket;
+mod tree;
+
+#[cfg(test)]
+mod e2e_tests;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, ensure};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use api::{Change, DumpedMo, Fault, SimStats};
+pub use cli::{DmeSimArgs, run_cli};
+pub use device::SimDevice;
+
+use crate::sim::tls::ServerIdentity;
+use device::{DeviceInner, DeviceSettings, DeviceState, FaultState};
+use generator::Generator;
+use session::SessionTable;
+use tree::{LeafProfile, build_leaf};
+
+/// How often expired sessions and subscriptions are swept, so expiry happens on time even when
+/// no request arrives.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Configuration of a simulator process.
+#[derive(Debug, Clone)]
+pub struct DmeSimConfig {
+    /// Device `i` listens on `listen.port() + i` (same IP); port 0 gives each device an
+    /// OS-assigned port. Default `127.0.0.1:0` (the CLI defaults to `127.0.0.1:8443`).
+    pub listen: SocketAddr,
+    pub devices: usize,
+    pub tls: SimTls,
+    pub username: String,
+    pub password: String,
+    /// Session idle lifetime, reported as `refreshTimeoutSeconds` (rounded up to seconds).
+    pub refresh_timeout: Duration,
+    /// Subscription lifetime without a refresh. NX-OS's value is unconfirmed; APIC documents 60 s.
+    pub subscription_ttl: Duration,
+    /// Ports per device (`eth1/1` .. `eth1/N`).
+    pub ports: usize,
+    /// VLANs per device at start (`vlan-101` ..).
+    pub vlans: usize,
+    /// Random changes per second per device; 0 turns the generator off.
+    pub change_rate: f64,
+    pub seed: u64,
+    /// Issue a new token on `aaaRefresh` (APIC doc: "the token changes each time the session is
+    /// refreshed"; NX-OS behaviour UNKNOWN).
+    pub rotate_token_on_refresh: bool,
+}
+
+impl Default for DmeSimConfig {
+    fn default() -> DmeSimConfig {
+        DmeSimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            devices: 1,
+            tls: SimTls::Generate,
+            username: "admin".to_owned(),
+            password: "admin".to_owned(),
+            refresh_timeout: Duration::from_secs(600),
+            subscription_ttl: Duration::from_secs(60),
+            ports: 48,
+            vlans: 10,
+            change_rate: 0.0,
+            seed: 1,
+            rotate_token_on_refresh: true,
+        }
+    }
+}
+
+/// How devices speak TLS.
+#[derive(Debug, Clone)]
+pub enum SimTls {
+    /// A self-signed certificate generated at start, shared by all devices.
+    Generate,
+    /// A PEM certificate chain and key from files.
+    Files { cert: PathBuf, key: PathBuf },
+    /// Plain HTTP and `ws://`.
+    Plain,
+}
+
+/// A running simulator process.
+#[derive(Debug)]
+pub struct DmeSim {
+    devices: Vec<SimDevice>,
+    ca_pem: Option<String>,
+    fingerprint: Option<String>,
+    tracker: TaskTracker,
+}
+
+impl DmeSim {
+    /// Binds every device's listener, then starts serving; returns once all are listening.
+    pub async fn start(
+        config: DmeSimConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<DmeSim> {
+        validate(&config)?;
+        let identity = load_identity(&config).await?;
+        let acceptor = match &identity {
+            Some(identity) => Some(TlsAcceptor::from(identity.server_config()?)),
+            None => None,
+        };
+        let settings = Arc::new(DeviceSettings {
+            username: config.username.clone(),
+            password: config.password.clone(),
+            refresh_timeout: config.refresh_timeout,
+            subscription_ttl: config.subscription_ttl,
+            rotate_token_on_refresh: config.rotate_token_on_refresh,
+        });
+        let tracker = TaskTracker::new();
+        let mut bound = Vec::with_capacity(config.devices);
+        for index in 0..config.devices {
+            let listener = bind(&config, index).await?;
+            let addr = listener.local_addr().context("read the bound address")?;
+            let inner = new_device(
+                &config,
+                index,
+                addr,
+                acceptor.is_some(),
+                &settings,
+                &shutdown,
+                &tracker,
+            );
+            bound.push((listener, SimDevice { inner }));
+        }
+        let mut devices = Vec::with_capacity(bound.len());
+        for (listener, device) in bound {
+            let router = http::router(Arc::clone(&device.inner));
+            let name = device.inner.name.clone();
+            tracker.spawn(server::serve(
+                listener,
+                router,
+                acceptor.clone(),
+                shutdown.clone(),
+                tracker.clone(),
+                name,
+            ));
+            if config.change_rate > 0.0 {
+                let timing_seed = config.seed ^ 0x7131_0000_0000 ^ device.inner.index as u64;
+                tracker.spawn(drive_generator(
+                    device.clone(),
+                    config.change_rate,
+                    timing_seed,
+                    shutdown.clone(),
+                ));
+            }
+            devices.push(device);
+        }
+        tracker.spawn(sweep(devices.clone(), shutdown.clone()));
+        let fingerprint = identity
+            .as_ref()
+            .map(|identity| identity.fingerprint_sha256.clone());
+        let ca_pem = identity.and_then(|identity| identity.generated_pem);
+        Ok(DmeSim {
+            devices,
+            ca_pem,
+            fingerprint,
+            tracker,
+        })
+    }
+
+    pub fn devices(&self) -> &[SimDevice] {
+        &self.devices
+    }
+
+    /// PEM of the generated self-signed certificate (usable as a client CA file); `None` for
+    /// plain HTTP or certificates loaded from files.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    /// Colon-separated hex SHA-256 of the server certificate (generated or loaded); `None` for
+    /// plain HTTP.
+    pub fn fingerprint_sha256(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
+    }
+
+    /// The counters of every device added up.
+    pub fn stats(&self) -> SimStats {
+        let mut total = SimStats::default();
+        for device in &self.devices {
+            total.add(&device.stats());
+        }
+        total
+    }
+
+    /// Waits until every task of the simulator has ended (after the shutdown token is cancelled).
+    pub async fn stopped(self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+fn validate(config: &DmeSimConfig) -> anyhow::Result<()> {
+    ensure!(config.devices >= 1, "devices must be at least 1");
+    ensure!(
+        config.change_rate.is_finite() && config.change_rate >= 0.0,
+        "change_rate must be a number >= 0"
+    );
+    ensure!(
+        !config.refresh_timeout.is_zero(),
+        "refresh_timeout must be positive"
+    );
+    ensure!(
+        !config.subscription_ttl.is_zero(),
+        "subscription_ttl must be positive"
+    );
+    let last_port = u32::from(config.listen.port()) + config.devices as u32 - 1;
+    ensure!(
+        config.listen.port() == 0 || last_port <= u32::from(u16::MAX),
+        "{} devices from port {} would need port {last_port}, above 65535",
+        config.devices,
+        config.listen.port()
+    );
+    Ok(())
+}
+
+async fn load_identity(config: &DmeSimConfig) -> anyhow::Result<Option<ServerIdentity>> {
+    match &config.tls {
+        SimTls::Plain => Ok(None),
+        SimTls::Generate => ServerIdentity::generate(config.listen.ip()).map(Some),
+        SimTls::Files { cert, key } => {
+            let (cert, key) = (cert.clone(), key.clone());
+            tokio::task::spawn_blocking(move || ServerIdentity::from_files(&cert, &key))
+                .await
+                .context("certificate loading task failed")?
+                .map(Some)
+        }
+    }
+}
+
+async fn bind(config: &DmeSimConfig, index: usize) -> anyhow::Result<TcpListener> {
+    let addr = match config.listen.port() {
+        0 => config.listen,
+        port => SocketAddr::new(config.listen.ip(), port + index as u16),
+    };
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("bind device {} to {addr}", index + 1))
+}
+
+fn new_device(
+    config: &DmeSimConfig,
+    index: usize,
+    addr: SocketAddr,
+    tls: bool,
+    settings: &Arc<DeviceSettings>,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+) -> Arc<DeviceInner> {
+    let name = format!("leaf{}", index + 1);
+    let address = addr.ip().to_string();
+    let profile = LeafProfile {
+        name: &name,
+        index,
+        address: &address,
+        ports: config.ports,
+        vlans: config.vlans,
+        seed: config.seed,
+    };
+    let state = DeviceState {
+        mit: build_leaf(&profile, jiff::Timestamp::now().as_millisecond()),
+        table: SessionTable::default(),
+        generator: Generator::new(config.seed, index, config.vlans),
+        faults: FaultState::default(),
+        changes_applied: 0,
+    };
+    Arc::new(DeviceInner {
+        index,
+        name,
+        addr,
+        tls,
+        settings: Arc::clone(settings),
+        state: Mutex::new(state),
+        pushes_sent: AtomicU64::new(0),
+        shutdown: shutdown.clone(),
+        tracker: tracker.clone(),
+    })
+}
+
+/// Ends expired sessions and lapsed subscriptions of every device, on time.
+async fn sweep(devices: Vec<SimDevice>, shutdown: CancellationToken) {
+    let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = ticks.tick() => {}
+        }
+        let now = tokio::time::Instant::now();
+        for device in &devices {
+            device.inner.sweep(now);
+        }
+    }
+}
+
+/// Applies generator steps at `rate` per second on average, with exponentially distributed gaps
+/// (a Poisson process). Deadlines are absolute, so a late wake-up catches up instead of drifting.
+async fn drive_generator(
+    device: SimDevice,
+    rate: f64,
+    timing_seed: u64,
+    shutdown: CancellationToken,
+) {
+    let mut timing = fastrand::Rng::with_seed(timing_seed);
+    let mut deadline = tokio::time::Instant::now();
+    loop {
+        let gap_seconds = -(1.0 - timing.f64()).ln() / rate;
+        deadline += Duration::from_secs_f64(gap_seconds.min(3600.0));
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+        if let Err(error) = device.apply(Change::Random { count: 1 }) {
+            tracing::warn!(device = %device.inner.name, error = %format!("{error:#}"), "generated change failed");
+        }
+    }
+}
