@@ -24,16 +24,28 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut options = Options { devices: 2000, seconds: 60, change_rate: 0.5, ttl: Duration::from_secs(10), refresh: Duration::from_secs(5) };
+    let mut options = Options {
+        devices: 2000,
+        seconds: 60,
+        change_rate: 0.5,
+        ttl: Duration::from_secs(10),
+        refresh: Duration::from_secs(5),
+    };
     let args: Vec<String> = std::env::args().collect();
     for pair in args.windows(2) {
         let value = &pair[1];
         match pair[0].as_str() {
             "--devices" => options.devices = value.parse().expect("--devices N"),
             "--seconds" => options.seconds = value.parse().expect("--seconds N"),
-            "--change-rate" => options.change_rate = value.parse().expect("--change-rate R (per device per second)"),
+            "--change-rate" => {
+                options.change_rate = value
+                    .parse()
+                    .expect("--change-rate R (per device per second)")
+            }
             "--ttl" => options.ttl = Duration::from_secs(value.parse().expect("--ttl seconds")),
-            "--refresh" => options.refresh = Duration::from_secs(value.parse().expect("--refresh seconds")),
+            "--refresh" => {
+                options.refresh = Duration::from_secs(value.parse().expect("--refresh seconds"))
+            }
             _ => {}
         }
     }
@@ -42,7 +54,10 @@ fn options() -> Options {
 
 fn main() {
     let options = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(bench(options));
 }
 
@@ -62,11 +77,17 @@ async fn bench(options: Options) {
         seed: 42,
         ..DmeSimConfig::default()
     };
-    let sim = DmeSim::start(sim_config, shutdown.clone()).await.expect("simulator starts");
+    let sim = DmeSim::start(sim_config, shutdown.clone())
+        .await
+        .expect("simulator starts");
     let ca = out.join("ca.pem");
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
     let config = out.join("netpulse-bench.yaml");
-    std::fs::write(&config, gateway_yaml(sim.devices(), &ca, &events_path, options.refresh)).unwrap();
+    std::fs::write(
+        &config,
+        gateway_yaml(sim.devices(), &ca, &events_path, options.refresh),
+    )
+    .unwrap();
     let sim_cpu_start = cpu_seconds("self");
     let started = Instant::now();
     let mut gateway = spawn_gateway(&config);
@@ -74,8 +95,14 @@ async fn bench(options: Options) {
 
     let expected = (options.devices * 3) as u64;
     while total(sim.devices(), |s| s.subscriptions_active) < expected {
-        assert!(started.elapsed() < Duration::from_secs(300), "devices did not all subscribe within 300 s");
-        assert!(gateway.try_wait().unwrap().is_none(), "the gateway exited early");
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "devices did not all subscribe within 300 s"
+        );
+        assert!(
+            gateway.try_wait().unwrap().is_none(),
+            "the gateway exited early"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let connect_time = started.elapsed();
@@ -100,19 +127,54 @@ async fn bench(options: Options) {
 
     terminate(&mut gateway);
     shutdown.cancel();
-    println!("DME scale benchmark ({} devices x 3 subscriptions, TTL {:?}, refresh every {:?}, {} changes/s per device, 16 ports + 8 VLANs each)", options.devices, options.ttl, options.refresh, options.change_rate);
-    println!("  all subscribed after        {:>10.1} s", connect_time.as_secs_f64());
+    println!(
+        "DME scale benchmark ({} devices x 3 subscriptions, TTL {:?}, refresh every {:?}, {} changes/s per device, 16 ports + 8 VLANs each)",
+        options.devices, options.ttl, options.refresh, options.change_rate
+    );
+    println!(
+        "  all subscribed after        {:>10.1} s",
+        connect_time.as_secs_f64()
+    );
     println!("  measured window             {:>10.1} s", seconds);
-    println!("  simulator pushes/s          {:>10.1}   (baseline: what the devices sent)", pushes as f64 / seconds);
-    println!("  gateway events/s            {:>10.1}   ({:.3} of the baseline)", lines as f64 / seconds, lines as f64 / pushes.max(1) as f64);
-    println!("  subscriptions expired       {:>10}   (must be 0)", expired);
+    println!(
+        "  simulator pushes/s          {:>10.1}   (baseline: what the devices sent)",
+        pushes as f64 / seconds
+    );
+    println!(
+        "  gateway events/s            {:>10.1}   ({:.3} of the baseline)",
+        lines as f64 / seconds,
+        lines as f64 / pushes.max(1) as f64
+    );
+    println!(
+        "  subscriptions expired       {:>10}   (must be 0)",
+        expired
+    );
     println!("  subscription refreshes      {:>10}", refreshes);
-    println!("  worst refresh margin        {:>10} ms (TTL minus the longest time between two refreshes)", worst_margin.map_or("-".into(), |m| m.to_string()));
-    println!("  sockets opened              {:>10}   ({} devices: more means reconnects)", sockets, options.devices);
-    println!("  gateway RSS now / peak      {:>6.1} / {:.1} MiB", rss as f64 / 1024.0, peak as f64 / 1024.0);
-    println!("  gateway CPU                 {:>10.1} % of one core", 100.0 * cpu / seconds);
-    println!("  simulator CPU               {:>10.1} % of one core", 100.0 * sim_cpu / seconds);
-    println!("  simulator CPU incl. start   {:>10.1} s", cpu_seconds("self") - sim_cpu_start);
+    println!(
+        "  worst refresh margin        {:>10} ms (TTL minus the longest time between two refreshes)",
+        worst_margin.map_or("-".into(), |m| m.to_string())
+    );
+    println!(
+        "  sockets opened              {:>10}   ({} devices: more means reconnects)",
+        sockets, options.devices
+    );
+    println!(
+        "  gateway RSS now / peak      {:>6.1} / {:.1} MiB",
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    println!(
+        "  gateway CPU                 {:>10.1} % of one core",
+        100.0 * cpu / seconds
+    );
+    println!(
+        "  simulator CPU               {:>10.1} % of one core",
+        100.0 * sim_cpu / seconds
+    );
+    println!(
+        "  simulator CPU incl. start   {:>10.1} s",
+        cpu_seconds("self") - sim_cpu_start
+    );
 }
 
 fn total(devices: &[SimDevice], field: impl Fn(&SimStats) -> u64) -> u64 {
@@ -129,7 +191,10 @@ fn gateway_yaml(devices: &[SimDevice], ca: &Path, events: &Path, refresh: Durati
             refresh.as_secs()
         ));
     }
-    yaml.push_str(&format!("sinks:\n  - {{ name: archive, type: file, path: {} }}\n", events.display()));
+    yaml.push_str(&format!(
+        "sinks:\n  - {{ name: archive, type: file, path: {} }}\n",
+        events.display()
+    ));
     yaml
 }
 
@@ -145,7 +210,10 @@ fn spawn_gateway(config: &Path) -> Child {
 }
 
 fn terminate(child: &mut Child) {
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let _ = child.wait();
 }
 
@@ -154,7 +222,11 @@ fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_name = stat.rsplit(')').next().unwrap_or_default();
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0) + fields.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
     ticks / 100.0
 }
 
@@ -162,7 +234,12 @@ fn cpu_seconds(pid: &str) -> f64 {
 fn memory_kib(pid: &str) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
-        status.lines().find(|line| line.starts_with(name)).and_then(|line| line.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+        status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     };
     (field("VmRSS:"), field("VmHWM:"))
 }

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
-mod source;
 mod sink;
+mod source;
 #[cfg(test)]
 mod tests;
 
@@ -36,7 +36,11 @@ pub struct ConfigErrors(pub Vec<String>);
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.0.len();
-        writeln!(f, "{count} configuration error{}:", if count == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{count} configuration error{}:",
+            if count == 1 { "" } else { "s" }
+        )?;
         for error in &self.0 {
             writeln!(f, "  - {error}")?;
         }
@@ -96,8 +100,9 @@ impl Config {
     /// Reads and parses a configuration file, looking `${VAR}` references up in the process
     /// environment.
     pub fn load(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|err| anyhow::anyhow!("cannot read configuration file {}: {err}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            anyhow::anyhow!("cannot read configuration file {}: {err}", path.display())
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse_with(&text, base, &|name| std::env::var(name).ok())
             .map_err(|errors| anyhow::anyhow!("{}: {errors}", path.display()))
@@ -136,22 +141,41 @@ impl Config {
         if self.sinks.is_empty() {
             problems.push("sinks", "no sink is configured: events would go nowhere; add e.g. `- { name: out, type: stdout }`");
         }
-        check_unique_names("sources", self.sources.iter().map(SourceConfig::name), problems);
+        check_unique_names(
+            "sources",
+            self.sources.iter().map(SourceConfig::name),
+            problems,
+        );
         check_unique_names("sinks", self.sinks.iter().map(SinkConfig::name), problems);
         for (index, source) in self.sources.iter_mut().enumerate() {
-            source.validate(&format!("sources[{index}] ({})", source.name()), base_dir, problems);
+            source.validate(
+                &format!("sources[{index}] ({})", source.name()),
+                base_dir,
+                problems,
+            );
         }
         for (index, sink) in self.sinks.iter_mut().enumerate() {
-            sink.validate(&format!("sinks[{index}] ({})", sink.name()), base_dir, problems);
+            sink.validate(
+                &format!("sinks[{index}] ({})", sink.name()),
+                base_dir,
+                problems,
+            );
         }
     }
 }
 
-fn check_unique_names<'a>(list: &str, names: impl Iterator<Item = &'a str>, problems: &mut Problems) {
+fn check_unique_names<'a>(
+    list: &str,
+    names: impl Iterator<Item = &'a str>,
+    problems: &mut Problems,
+) {
     let mut seen = HashSet::new();
     for (index, name) in names.enumerate() {
         if !seen.insert(name) {
-            problems.push(&format!("{list}[{index}].name"), format!("the name {name:?} is used twice; names must be unique"));
+            problems.push(
+                &format!("{list}[{index}].name"),
+                format!("the name {name:?} is used twice; names must be unique"),
+            );
         }
     }
 }
@@ -241,5 +265,9 @@ pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
 
 /// Resolves a path written in the configuration relative to the configuration file's folder.
 pub(crate) fn resolve_path(base_dir: &Path, path: &Path) -> PathBuf {
-    if path.is_absolute() { path.to_path_buf() } else { base_dir.join(path) }
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base_dir.join(path)
+    }
 }

@@ -35,16 +35,33 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
         subscription_ttl: Duration::from_secs(20),
         ..DmeSimConfig::default()
     };
-    let sim = DmeSim::start(sim_config, shutdown.child_token()).await.context("cannot start the simulated switch")?;
+    let sim = DmeSim::start(sim_config, shutdown.child_token())
+        .await
+        .context("cannot start the simulated switch")?;
     let folder = std::env::temp_dir().join(format!("netpulse-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
     let ca_file = folder.join("sim-ca.pem");
-    std::fs::write(&ca_file, sim.ca_pem().context("the simulator made no certificate")?)?;
-    let config = Config::parse_with(&demo_yaml(&sim, &ca_file), &folder, &|_| Some("admin".into()))
-        .map_err(|errors| anyhow::anyhow!("demo configuration: {errors}"))?;
-    println!("netpulse demo: {} simulated switch(es), TLS verified against {}", args.devices.max(1), ca_file.display());
+    std::fs::write(
+        &ca_file,
+        sim.ca_pem().context("the simulator made no certificate")?,
+    )?;
+    let config = Config::parse_with(&demo_yaml(&sim, &ca_file), &folder, &|_| {
+        Some("admin".into())
+    })
+    .map_err(|errors| anyhow::anyhow!("demo configuration: {errors}"))?;
+    println!(
+        "netpulse demo: {} simulated switch(es), TLS verified against {}",
+        args.devices.max(1),
+        ca_file.display()
+    );
     for (index, device) in sim.devices().iter().enumerate() {
-        println!("  leaf{} at {} (control API: {}/_sim/)", index + 1, device.base_url(), device.base_url());
+        println!(
+            "  leaf{} at {} (control API: {}/_sim/)",
+            index + 1,
+            device.base_url(),
+            device.base_url()
+        );
     }
     println!("events follow (time, sequence, device, severity, summary); Ctrl-C stops\n");
     let gateway_shutdown = shutdown.child_token();
@@ -82,9 +99,14 @@ fn demo_yaml(sim: &DmeSim, ca_file: &std::path::Path) -> String {
 
 /// Injects one fault every [`FAULT_INTERVAL`] on the first switch, with changes during the gap.
 async fn break_things(devices: Vec<crate::sim::dme::SimDevice>, shutdown: CancellationToken) {
-    let Some(device) = devices.first().cloned() else { return };
+    let Some(device) = devices.first().cloned() else {
+        return;
+    };
     let faults = [
-        ("restart of leaf1 (down for 3 s)", Fault::Restart { down_for_ms: 3000 }),
+        (
+            "restart of leaf1 (down for 3 s)",
+            Fault::Restart { down_for_ms: 3000 },
+        ),
         ("leaf1 drops its WebSockets", Fault::DropSockets),
         ("leaf1 forgets every subscription", Fault::LoseSubscriptions),
         ("leaf1 expires every session", Fault::ExpireSessions),
@@ -94,7 +116,9 @@ async fn break_things(devices: Vec<crate::sim::dme::SimDevice>, shutdown: Cancel
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(FAULT_INTERVAL) => {}
         }
-        println!("\n*** demo: {description}; 4 changes happen while netpulse cannot see them ***\n");
+        println!(
+            "\n*** demo: {description}; 4 changes happen while netpulse cannot see them ***\n"
+        );
         device.fault(fault.clone());
         if let Err(err) = device.apply(Change::Random { count: 4 }) {
             tracing::warn!(error = %err, "demo could not apply changes");

@@ -21,6 +21,18 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Minor => "minor",
+            Severity::Major => "major",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
 /// Where an event stands in an alarm's life: it raises an alarm, clears one, or is plain information.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -74,7 +86,12 @@ pub enum SpecContentType {
 
 impl Event {
     /// A new event with a fresh time-ordered id and informational defaults.
-    pub fn new(source_name: &str, kind: impl Into<String>, time: jiff::Timestamp, data: serde_json::Value) -> Event {
+    pub fn new(
+        source_name: &str,
+        kind: impl Into<String>,
+        time: jiff::Timestamp,
+        data: serde_json::Value,
+    ) -> Event {
         Event {
             specversion: SpecVersion::V1,
             id: uuid::Uuid::now_v7().to_string(),
@@ -99,10 +116,10 @@ impl Event {
         let time = self.time.strftime("%Y-%m-%d %H:%M:%S%.3f");
         let marker = if self.resync { " [resync]" } else { "" };
         format!(
-            "{time} #{seq} {device} {severity:?} {summary}{marker}",
+            "{time} #{seq} {device} {severity:<8} {summary}{marker}",
             seq = self.seq,
             device = self.device,
-            severity = self.severity,
+            severity = self.severity.as_str(),
             summary = self.summary
         )
     }
@@ -115,7 +132,12 @@ mod tests {
 
     fn sample() -> Event {
         let time: jiff::Timestamp = "2019-10-18T19:42:29.446Z".parse().unwrap();
-        let mut event = Event::new("leaf1", "com.cisco.dme.modified", time, json!({"l1PhysIf": {"attributes": {"dn": "sys/intf/phys-[eth1/1]"}}}));
+        let mut event = Event::new(
+            "leaf1",
+            "com.cisco.dme.modified",
+            time,
+            json!({"l1PhysIf": {"attributes": {"dn": "sys/intf/phys-[eth1/1]"}}}),
+        );
         event.subject = Some("sys/intf/phys-[eth1/1]".into());
         event.seq = 7;
         event
@@ -131,10 +153,19 @@ mod tests {
         assert_eq!(value["datacontenttype"], "application/json");
         assert_eq!(value["seq"], 7);
         assert_eq!(value["alarmstate"], "info");
-        assert!(value.get("resync").is_none(), "resync is left out when false");
+        assert!(
+            value.get("resync").is_none(),
+            "resync is left out when false"
+        );
         // CloudEvents: extension attribute names are lowercase alphanumeric, at most 20 characters.
         for key in value.as_object().unwrap().keys() {
-            assert!(key.len() <= 20 && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{key}");
+            assert!(
+                key.len() <= 20
+                    && key
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+                "{key}"
+            );
         }
     }
 

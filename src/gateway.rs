@@ -36,13 +36,23 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 impl Gateway {
     /// Starts every sink, then every source.
     pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Gateway> {
-        let sinks = config.sinks.iter().map(sink::spawn).collect::<anyhow::Result<Vec<_>>>()?;
+        let sinks = config
+            .sinks
+            .iter()
+            .map(sink::spawn)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
         let tracker = TaskTracker::new();
         let shared = source::dme::SharedClients::default();
         let mut sources = Vec::with_capacity(config.sources.len());
         for source_config in &config.sources {
-            sources.push(source::spawn(source_config, &shared, events.clone(), shutdown.clone(), &tracker)?);
+            sources.push(source::spawn(
+                source_config,
+                &shared,
+                events.clone(),
+                shutdown.clone(),
+                &tracker,
+            )?);
         }
         drop(events);
         tracker.close();
@@ -50,8 +60,17 @@ impl Gateway {
         let dispatcher = tokio::spawn(dispatch(receiver, sinks, dispatched.clone()));
         let sources = Arc::new(sources);
         tokio::spawn(log_status(sources.clone(), dispatched.clone(), shutdown));
-        tracing::info!(sources = config.sources.len(), sinks = config.sinks.len(), "netpulse started");
-        Ok(Gateway { sources, tracker, dispatcher, dispatched })
+        tracing::info!(
+            sources = config.sources.len(),
+            sinks = config.sinks.len(),
+            "netpulse started"
+        );
+        Ok(Gateway {
+            sources,
+            tracker,
+            dispatcher,
+            dispatched,
+        })
     }
 
     /// The running sources, with their status.
@@ -75,13 +94,20 @@ impl Gateway {
         for sink in sinks {
             let _ = sink.finished.await;
         }
-        tracing::info!(events = self.dispatched.load(Ordering::Relaxed), "netpulse stopped");
+        tracing::info!(
+            events = self.dispatched.load(Ordering::Relaxed),
+            "netpulse stopped"
+        );
         Ok(())
     }
 }
 
 /// Numbers every event and hands it to each sink; ends when every source has stopped.
-async fn dispatch(mut receiver: mpsc::Receiver<Event>, mut sinks: Vec<SinkHandle>, dispatched: Arc<AtomicU64>) -> Vec<SinkHandle> {
+async fn dispatch(
+    mut receiver: mpsc::Receiver<Event>,
+    mut sinks: Vec<SinkHandle>,
+    dispatched: Arc<AtomicU64>,
+) -> Vec<SinkHandle> {
     let mut sequence = 0u64;
     let mut batch = Vec::with_capacity(256);
     while receiver.recv_many(&mut batch, 256).await > 0 {
@@ -106,7 +132,11 @@ async fn dispatch(mut receiver: mpsc::Receiver<Event>, mut sinks: Vec<SinkHandle
 }
 
 /// Logs one line of overall status at a fixed interval, so an operator sees progress.
-async fn log_status(sources: Arc<Vec<SourceHandle>>, dispatched: Arc<AtomicU64>, shutdown: CancellationToken) {
+async fn log_status(
+    sources: Arc<Vec<SourceHandle>>,
+    dispatched: Arc<AtomicU64>,
+    shutdown: CancellationToken,
+) {
     let mut interval = tokio::time::interval(STATUS_LOG_INTERVAL);
     interval.tick().await;
     let mut previous = 0;
@@ -115,20 +145,40 @@ async fn log_status(sources: Arc<Vec<SourceHandle>>, dispatched: Arc<AtomicU64>,
             _ = shutdown.cancelled() => return,
             _ = interval.tick() => {}
         }
-        let snapshots: Vec<_> = sources.iter().map(|source| source.status.snapshot()).collect();
-        let connected = snapshots.iter().filter(|status| status.state == ConnectionState::Connected).count();
+        let snapshots: Vec<_> = sources
+            .iter()
+            .map(|source| source.status.snapshot())
+            .collect();
+        let connected = snapshots
+            .iter()
+            .filter(|status| status.state == ConnectionState::Connected)
+            .count();
         let gaps: u64 = snapshots.iter().map(|status| status.gaps).sum();
         let total = dispatched.load(Ordering::Relaxed);
         let rate = (total - previous) as f64 / STATUS_LOG_INTERVAL.as_secs_f64();
         previous = total;
-        tracing::info!(connected, sources = sources.len(), gaps, events = total, events_per_s = format!("{rate:.1}"), "status");
+        tracing::info!(
+            connected,
+            sources = sources.len(),
+            gaps,
+            events = total,
+            events_per_s = format!("{rate:.1}"),
+            "status"
+        );
         // Name a few sources that are down, not thousands.
-        let down: Vec<_> = sources.iter().zip(&snapshots).filter(|(_, status)| status.state != ConnectionState::Connected).collect();
+        let down: Vec<_> = sources
+            .iter()
+            .zip(&snapshots)
+            .filter(|(_, status)| status.state != ConnectionState::Connected)
+            .collect();
         for (source, status) in down.iter().take(MAX_NAMED_DOWN) {
             tracing::warn!(source = %source.name, state = ?status.state, last_error = status.last_error.as_deref().unwrap_or("-"), "source not connected");
         }
         if down.len() > MAX_NAMED_DOWN {
-            tracing::warn!(more = down.len() - MAX_NAMED_DOWN, "more sources not connected");
+            tracing::warn!(
+                more = down.len() - MAX_NAMED_DOWN,
+                "more sources not connected"
+            );
         }
     }
 }

@@ -1,14 +1,18 @@
 //! The `netpulse` command: parse the command line, set up logging, load the configuration and
 //! hand over to the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "netpulse", version, about = "Real-time network events from device subscriptions and webhooks, normalized, durable and delivered")]
+#[command(
+    name = "netpulse",
+    version,
+    about = "Real-time network events from device subscriptions and webhooks, normalized, durable and delivered"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,9 +47,16 @@ enum SimCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The demo prints events on stdout; only the gateway's own news should join them on stderr.
+    let default_filter = if matches!(cli.command, Command::Demo(_)) {
+        "info,netpulse::sim=warn"
+    } else {
+        "info"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("NETPULSE_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("NETPULSE_LOG")
+                .unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -62,10 +73,15 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(path: &PathBuf) -> ExitCode {
+fn check(path: &Path) -> ExitCode {
     match netpulse::config::Config::load(path) {
         Ok(config) => {
-            println!("{}: OK ({} sources, {} sinks)", path.display(), config.sources.len(), config.sinks.len());
+            println!(
+                "{}: OK ({} sources, {} sinks)",
+                path.display(),
+                config.sources.len(),
+                config.sinks.len()
+            );
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -79,8 +95,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     match command {
-        Command::Run { config } => netpulse::run(netpulse::config::Config::load(&config)?, shutdown).await,
-        Command::Sim { device: SimCommand::Dme(args) } => netpulse::sim::dme::run_cli(args, shutdown).await,
+        Command::Run { config } => {
+            netpulse::run(netpulse::config::Config::load(&config)?, shutdown).await
+        }
+        Command::Sim {
+            device: SimCommand::Dme(args),
+        } => netpulse::sim::dme::run_cli(args, shutdown).await,
         Command::Demo(args) => netpulse::demo::run(args, shutdown).await,
         Command::Check { .. } => unreachable!("handled before the runtime starts"),
     }
@@ -91,7 +111,8 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("cannot listen for SIGTERM");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("cannot listen for SIGTERM");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

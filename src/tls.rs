@@ -30,7 +30,9 @@ pub fn client_config(tls: &TlsConfig) -> anyhow::Result<Arc<ClientConfig>> {
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
             .with_no_client_auth()
     } else {
-        builder.with_root_certificates(root_store(tls)?).with_no_client_auth()
+        builder
+            .with_root_certificates(root_store(tls)?)
+            .with_no_client_auth()
     };
     Ok(Arc::new(config))
 }
@@ -42,12 +44,17 @@ fn root_store(tls: &TlsConfig) -> anyhow::Result<RootCertStore> {
             let certs = CertificateDer::pem_file_iter(path)
                 .with_context(|| format!("cannot read CA file {}", path.display()))?;
             for cert in certs {
-                let cert = cert.with_context(|| format!("invalid PEM in CA file {}", path.display()))?;
-                roots
-                    .add(cert)
-                    .with_context(|| format!("unusable certificate in CA file {}", path.display()))?;
+                let cert =
+                    cert.with_context(|| format!("invalid PEM in CA file {}", path.display()))?;
+                roots.add(cert).with_context(|| {
+                    format!("unusable certificate in CA file {}", path.display())
+                })?;
             }
-            anyhow::ensure!(!roots.is_empty(), "CA file {} holds no certificate", path.display());
+            anyhow::ensure!(
+                !roots.is_empty(),
+                "CA file {} holds no certificate",
+                path.display()
+            );
         }
         None => {
             let native = rustls_native_certs::load_native_certs();
@@ -55,7 +62,10 @@ fn root_store(tls: &TlsConfig) -> anyhow::Result<RootCertStore> {
                 tracing::debug!(error = %error, "skipping an unreadable system root certificate");
             }
             let (added, _ignored) = roots.add_parsable_certificates(native.certs);
-            anyhow::ensure!(added > 0, "no system root certificate found: set tls.ca_file to the device's CA");
+            anyhow::ensure!(
+                added > 0,
+                "no system root certificate found: set tls.ca_file to the device's CA"
+            );
         }
     }
     Ok(roots)
@@ -84,7 +94,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -93,7 +108,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

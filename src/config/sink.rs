@@ -57,7 +57,10 @@ impl SinkConfig {
             file.path = resolve_path(base_dir, &file.path);
             let parent = file.path.parent().unwrap_or(Path::new("."));
             if !parent.as_os_str().is_empty() && !parent.is_dir() {
-                problems.push(&format!("{place}.path"), format!("the folder {} does not exist", parent.display()));
+                problems.push(
+                    &format!("{place}.path"),
+                    format!("the folder {} does not exist", parent.display()),
+                );
             }
         }
     }

@@ -76,7 +76,10 @@ pub struct BackoffConfig {
 
 impl Default for BackoffConfig {
     fn default() -> Self {
-        Self { initial: default_backoff_initial(), max: default_backoff_max() }
+        Self {
+            initial: default_backoff_initial(),
+            max: default_backoff_max(),
+        }
     }
 }
 
@@ -108,7 +111,9 @@ fn default_backoff_max() -> Duration {
     Duration::from_secs(60)
 }
 
-fn optional_duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+fn optional_duration<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
     serde_duration::deserialize(deserializer).map(Some)
 }
 
@@ -121,35 +126,64 @@ impl DmeSourceConfig {
     fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
         match reqwest::Url::parse(&self.address) {
             Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
-            Ok(_) => problems.push(&format!("{place}.address"), format!("{:?} must be an http:// or https:// URL with a host", self.address)),
-            Err(err) => problems.push(&format!("{place}.address"), format!("{:?} is not a URL: {err}", self.address)),
+            Ok(_) => problems.push(
+                &format!("{place}.address"),
+                format!(
+                    "{:?} must be an http:// or https:// URL with a host",
+                    self.address
+                ),
+            ),
+            Err(err) => problems.push(
+                &format!("{place}.address"),
+                format!("{:?} is not a URL: {err}", self.address),
+            ),
         }
         if self.username.is_empty() {
             problems.push(&format!("{place}.username"), "must not be empty");
         }
         match (&self.password, &self.password_file) {
-            (Some(_), Some(_)) => problems.push(place, "set either password or password_file, not both"),
-            (None, None) => problems.push(place, "set password (e.g. password: ${NXOS_PASSWORD}) or password_file"),
+            (Some(_), Some(_)) => {
+                problems.push(place, "set either password or password_file, not both")
+            }
+            (None, None) => problems.push(
+                place,
+                "set password (e.g. password: ${NXOS_PASSWORD}) or password_file",
+            ),
             (None, Some(file)) => match std::fs::read_to_string(resolve_path(base_dir, file)) {
                 Ok(text) => self.password = Some(Secret::new(text.trim_end_matches(['\n', '\r']))),
-                Err(err) => problems.push(&format!("{place}.password_file"), format!("cannot read {}: {err}", file.display())),
+                Err(err) => problems.push(
+                    &format!("{place}.password_file"),
+                    format!("cannot read {}: {err}", file.display()),
+                ),
             },
             (Some(_), None) => {}
         }
-        self.tls.validate(&format!("{place}.tls"), base_dir, problems);
+        self.tls
+            .validate(&format!("{place}.tls"), base_dir, problems);
         if self.subscriptions.is_empty() {
-            problems.push(&format!("{place}.subscriptions"), "list at least one DME query, e.g. /api/class/ethpmPhysIf.json");
+            problems.push(
+                &format!("{place}.subscriptions"),
+                "list at least one DME query, e.g. /api/class/ethpmPhysIf.json",
+            );
         }
         for (index, query) in self.subscriptions.iter().enumerate() {
             if let Err(message) = check_query(query) {
                 problems.push(&format!("{place}.subscriptions[{index}]"), message);
             }
         }
-        if self.subscription_refresh.is_zero() || self.subscription_refresh >= Duration::from_secs(60) {
-            problems.push(&format!("{place}.subscription_refresh"), "must be above 0 and under 60s, the subscription timeout of the device");
+        if self.subscription_refresh.is_zero()
+            || self.subscription_refresh >= Duration::from_secs(60)
+        {
+            problems.push(
+                &format!("{place}.subscription_refresh"),
+                "must be above 0 and under 60s, the subscription timeout of the device",
+            );
         }
         if self.backoff.initial.is_zero() || self.backoff.initial > self.backoff.max {
-            problems.push(&format!("{place}.backoff"), "initial must be above 0 and not above max");
+            problems.push(
+                &format!("{place}.backoff"),
+                "initial must be above 0 and not above max",
+            );
         }
     }
 }
@@ -159,10 +193,16 @@ impl TlsConfig {
         if let Some(file) = &self.ca_file {
             let resolved = resolve_path(base_dir, file);
             if let Err(err) = std::fs::metadata(&resolved) {
-                problems.push(&format!("{place}.ca_file"), format!("cannot read {}: {err}", resolved.display()));
+                problems.push(
+                    &format!("{place}.ca_file"),
+                    format!("cannot read {}: {err}", resolved.display()),
+                );
             }
             if self.insecure_skip_verify {
-                problems.push(place, "ca_file and insecure_skip_verify contradict each other: keep one");
+                problems.push(
+                    place,
+                    "ca_file and insecure_skip_verify contradict each other: keep one",
+                );
             }
             self.ca_file = Some(resolved);
         }
@@ -174,13 +214,19 @@ impl TlsConfig {
 fn check_query(query: &str) -> Result<(), String> {
     let path = query.split('?').next().unwrap_or_default();
     if !path.starts_with("/api/") {
-        return Err(format!("{query:?} must start with /api/ (e.g. /api/mo/sys/intf.json or /api/class/l1PhysIf.json)"));
+        return Err(format!(
+            "{query:?} must start with /api/ (e.g. /api/mo/sys/intf.json or /api/class/l1PhysIf.json)"
+        ));
     }
     if !path.ends_with(".json") {
-        return Err(format!("{query:?} must ask for JSON: the path must end with .json"));
+        return Err(format!(
+            "{query:?} must ask for JSON: the path must end with .json"
+        ));
     }
     if query.contains("subscription=") {
-        return Err(format!("{query:?} already has subscription=...; leave it out, netpulse adds it"));
+        return Err(format!(
+            "{query:?} already has subscription=...; leave it out, netpulse adds it"
+        ));
     }
     Ok(())
 }

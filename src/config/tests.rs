@@ -35,7 +35,10 @@ fn the_shipped_example_parses() {
     let config = Config::parse_with(&text, scratch.path(), &env).unwrap();
     let SourceConfig::Dme(leaf) = &config.sources[0];
     assert_eq!(leaf.subscriptions.len(), 3);
-    assert_eq!(leaf.subscription_refresh, std::time::Duration::from_secs(30));
+    assert_eq!(
+        leaf.subscription_refresh,
+        std::time::Duration::from_secs(30)
+    );
     assert_eq!(config.sinks.len(), 2);
 }
 
@@ -44,7 +47,10 @@ fn secrets_are_expanded_after_parsing_so_they_cannot_inject_yaml() {
     let config = parse(MINIMAL).unwrap();
     let SourceConfig::Dme(leaf) = &config.sources[0];
     assert_eq!(leaf.password(), "s3cret: #not yaml");
-    assert!(!format!("{leaf:?}").contains("s3cret"), "Debug must not show the password");
+    assert!(
+        !format!("{leaf:?}").contains("s3cret"),
+        "Debug must not show the password"
+    );
 }
 
 #[test]
@@ -69,11 +75,29 @@ sinks: []
 ";
     let errors = parse(text).unwrap_err().0;
     let joined = errors.join("\n");
-    assert!(joined.contains("sources[0] (line 3).password: environment variable MISSING_PASSWORD is not set"), "{joined}");
-    assert!(joined.contains("sources[0] (leaf1).address: \"not a url\" is not a URL"), "{joined}");
-    assert!(joined.contains("sources[0] (leaf1).subscriptions[0]") && joined.contains("must end with .json"), "{joined}");
-    assert!(joined.contains("sources[1] (line 9): unknown field `adress`"), "{joined}");
-    assert!(joined.contains("sources[2] (line 15): unknown variant `telnet`"), "{joined}");
+    assert!(
+        joined.contains(
+            "sources[0] (line 3).password: environment variable MISSING_PASSWORD is not set"
+        ),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("sources[0] (leaf1).address: \"not a url\" is not a URL"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("sources[0] (leaf1).subscriptions[0]")
+            && joined.contains("must end with .json"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("sources[1] (line 9): unknown field `adress`"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("sources[2] (line 15): unknown variant `telnet`"),
+        "{joined}"
+    );
     assert!(joined.contains("sinks: no sink is configured"), "{joined}");
 }
 
@@ -87,17 +111,36 @@ fn unknown_top_level_keys_and_bad_yaml_are_rejected() {
 fn duplicate_names_and_contradicting_tls_are_errors() {
     let text = format!("{MINIMAL}  - {{ name: out, type: stdout }}\n");
     let errors = parse(&text).unwrap_err().0;
-    assert!(errors.iter().any(|e| e.contains("sinks[1].name") && e.contains("used twice")), "{errors:?}");
-    let insecure = MINIMAL.replace("    subscriptions", "    tls: { insecure_skip_verify: true, ca_file: Cargo.toml }\n    subscriptions");
-    let errors = Config::parse_with(&insecure, Path::new(env!("CARGO_MANIFEST_DIR")), &env).unwrap_err().0;
-    assert!(errors.iter().any(|e| e.contains("contradict")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("sinks[1].name") && e.contains("used twice")),
+        "{errors:?}"
+    );
+    let insecure = MINIMAL.replace(
+        "    subscriptions",
+        "    tls: { insecure_skip_verify: true, ca_file: Cargo.toml }\n    subscriptions",
+    );
+    let errors = Config::parse_with(&insecure, Path::new(env!("CARGO_MANIFEST_DIR")), &env)
+        .unwrap_err()
+        .0;
+    assert!(
+        errors.iter().any(|e| e.contains("contradict")),
+        "{errors:?}"
+    );
 }
 
 #[test]
 fn a_refresh_interval_at_or_over_the_device_timeout_is_refused() {
-    let text = MINIMAL.replace("    subscriptions", "    subscription_refresh: 60s\n    subscriptions");
+    let text = MINIMAL.replace(
+        "    subscriptions",
+        "    subscription_refresh: 60s\n    subscriptions",
+    );
     let errors = parse(&text).unwrap_err().0;
-    assert!(errors[0].contains("subscription_refresh") && errors[0].contains("under 60s"), "{errors:?}");
+    assert!(
+        errors[0].contains("subscription_refresh") && errors[0].contains("under 60s"),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -114,5 +157,9 @@ fn password_files_are_read_and_trimmed() {
 fn interpolation_handles_literals_and_unterminated_references() {
     assert_eq!(interpolate("a$${b}c", &env).unwrap(), "a${b}c");
     assert_eq!(interpolate("cost $5", &env).unwrap(), "cost $5");
-    assert!(interpolate("${NXOS_PASSWORD", &env).unwrap_err().contains("unterminated"));
+    assert!(
+        interpolate("${NXOS_PASSWORD", &env)
+            .unwrap_err()
+            .contains("unterminated")
+    );
 }

@@ -20,18 +20,36 @@ pub fn spawn_file(config: &FileSinkConfig) -> anyhow::Result<SinkHandle> {
         .create(true)
         .append(true)
         .open(&config.path)
-        .with_context(|| format!("sink {}: cannot open {} for appending", config.name, config.path.display()))?;
+        .with_context(|| {
+            format!(
+                "sink {}: cannot open {} for appending",
+                config.name,
+                config.path.display()
+            )
+        })?;
     let fsync = config.fsync;
-    let sync_file = file.try_clone().context("cannot duplicate the file handle")?;
+    let sync_file = file
+        .try_clone()
+        .context("cannot duplicate the file handle")?;
     let after_batch = move || if fsync { sync_file.sync_data() } else { Ok(()) };
-    Ok(spawn_writer(&config.name, BufWriter::with_capacity(64 * 1024, file), StdoutFormat::Json, after_batch))
+    Ok(spawn_writer(
+        &config.name,
+        BufWriter::with_capacity(64 * 1024, file),
+        StdoutFormat::Json,
+        after_batch,
+    ))
 }
 
 pub fn spawn_stdout(config: &StdoutSinkConfig) -> SinkHandle {
     spawn_writer(&config.name, std::io::stdout(), config.format, || Ok(()))
 }
 
-fn spawn_writer<W, F>(name: &str, mut out: W, format: StdoutFormat, mut after_batch: F) -> SinkHandle
+fn spawn_writer<W, F>(
+    name: &str,
+    mut out: W,
+    format: StdoutFormat,
+    mut after_batch: F,
+) -> SinkHandle
 where
     W: Write + Send + 'static,
     F: FnMut() -> std::io::Result<()> + Send + 'static,
@@ -66,10 +84,18 @@ where
             let _ = finished_tx.send(());
         })
         .expect("cannot start a sink thread");
-    SinkHandle { name: name.to_owned(), events: sender, finished }
+    SinkHandle {
+        name: name.to_owned(),
+        events: sender,
+        finished,
+    }
 }
 
-fn write_batch<W: Write>(out: &mut W, batch: &[SharedEvent], format: StdoutFormat) -> std::io::Result<()> {
+fn write_batch<W: Write>(
+    out: &mut W,
+    batch: &[SharedEvent],
+    format: StdoutFormat,
+) -> std::io::Result<()> {
     for event in batch {
         write_event(out, event, format)?;
     }
@@ -78,7 +104,9 @@ fn write_batch<W: Write>(out: &mut W, batch: &[SharedEvent], format: StdoutForma
 
 fn write_event<W: Write>(out: &mut W, event: &Event, format: StdoutFormat) -> std::io::Result<()> {
     match format {
-        StdoutFormat::Json => serde_json::to_writer(&mut *out, event).map_err(std::io::Error::other)?,
+        StdoutFormat::Json => {
+            serde_json::to_writer(&mut *out, event).map_err(std::io::Error::other)?
+        }
         StdoutFormat::Text => out.write_all(event.to_text_line().as_bytes())?,
     }
     out.write_all(b"\n")
@@ -94,10 +122,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.jsonl");
         std::fs::write(&path, "earlier line\n").unwrap();
-        let config = FileSinkConfig { name: "archive".into(), path: path.clone(), fsync: true };
+        let config = FileSinkConfig {
+            name: "archive".into(),
+            path: path.clone(),
+            fsync: true,
+        };
         let handle = spawn_file(&config).unwrap();
         for index in 0..3 {
-            let mut event = Event::new("leaf1", "com.cisco.dme.modified", jiff::Timestamp::now(), serde_json::json!({}));
+            let mut event = Event::new(
+                "leaf1",
+                "com.cisco.dme.modified",
+                jiff::Timestamp::now(),
+                serde_json::json!({}),
+            );
             event.seq = index;
             handle.events.send(Arc::new(event)).await.unwrap();
         }
@@ -105,8 +142,14 @@ mod tests {
         handle.finished.await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<_> = text.lines().collect();
-        assert_eq!(lines[0], "earlier line", "the file is appended to, not truncated");
-        let sequences: Vec<u64> = lines[1..].iter().map(|line| serde_json::from_str::<Event>(line).unwrap().seq).collect();
+        assert_eq!(
+            lines[0], "earlier line",
+            "the file is appended to, not truncated"
+        );
+        let sequences: Vec<u64> = lines[1..]
+            .iter()
+            .map(|line| serde_json::from_str::<Event>(line).unwrap().seq)
+            .collect();
         assert_eq!(sequences, [0, 1, 2]);
     }
 }

@@ -110,9 +110,18 @@ pub fn spawn(
     tracker: &TaskTracker,
 ) -> anyhow::Result<SourceHandle> {
     let status = Arc::new(SourceStatus::default());
-    let context = SourceContext { name: config.name().to_owned(), events, shutdown, status: status.clone() };
+    let context = SourceContext {
+        name: config.name().to_owned(),
+        events,
+        shutdown,
+        status: status.clone(),
+    };
     let detail = match config {
         SourceConfig::Dme(dme) => SourceDetail::Dme(dme::spawn(dme, shared, context, tracker)?),
     };
-    Ok(SourceHandle { name: config.name().to_owned(), status, detail })
+    Ok(SourceHandle {
+        name: config.name().to_owned(),
+        status,
+        detail,
+    })
 }

@@ -14,7 +14,12 @@ pub const CLASSES: [&str; 3] = ["ethpmPhysIf", "l1PhysIf", "l2BD"];
 
 /// A small switch: few ports and VLANs, no random changes unless a test asks.
 pub fn small_switch() -> DmeSimConfig {
-    DmeSimConfig { listen: "127.0.0.1:0".parse().unwrap(), ports: 4, vlans: 2, ..DmeSimConfig::default() }
+    DmeSimConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        ports: 4,
+        vlans: 2,
+        ..DmeSimConfig::default()
+    }
 }
 
 /// A simulator and a gateway subscribed to its first device, with a file sink to read events from.
@@ -37,7 +42,11 @@ pub struct SourceOptions {
 
 impl Default for SourceOptions {
     fn default() -> Self {
-        SourceOptions { password: "admin", tls: "ca".into(), extra: "subscription_refresh: 2s\n    backoff: { initial: 200ms, max: 2s }" }
+        SourceOptions {
+            password: "admin",
+            tls: "ca".into(),
+            extra: "subscription_refresh: 2s\n    backoff: { initial: 200ms, max: 2s }",
+        }
     }
 }
 
@@ -48,7 +57,9 @@ impl Harness {
 
     pub async fn start_with(sim_config: DmeSimConfig, options: SourceOptions) -> Harness {
         let sim_shutdown = CancellationToken::new();
-        let sim = DmeSim::start(sim_config, sim_shutdown.clone()).await.expect("simulator starts");
+        let sim = DmeSim::start(sim_config, sim_shutdown.clone())
+            .await
+            .expect("simulator starts");
         let dir = tempfile::tempdir().unwrap();
         let ca_file = dir.path().join("ca.pem");
         if let Some(pem) = sim.ca_pem() {
@@ -64,11 +75,21 @@ impl Harness {
             extra = options.extra,
         );
         let password = options.password;
-        let config = Config::parse_with(&yaml, dir.path(), &|_| Some(password.to_owned())).expect("test configuration is valid");
+        let config = Config::parse_with(&yaml, dir.path(), &|_| Some(password.to_owned()))
+            .expect("test configuration is valid");
         let gateway_shutdown = CancellationToken::new();
-        let gateway = Gateway::start(config, gateway_shutdown.clone()).await.expect("gateway starts");
+        let gateway = Gateway::start(config, gateway_shutdown.clone())
+            .await
+            .expect("gateway starts");
         let events_path = dir.path().join("events.jsonl");
-        Harness { sim, gateway: Some(gateway), _dir: dir, events_path, sim_shutdown, gateway_shutdown }
+        Harness {
+            sim,
+            gateway: Some(gateway),
+            _dir: dir,
+            events_path,
+            sim_shutdown,
+            gateway_shutdown,
+        }
     }
 
     pub fn device(&self) -> &SimDevice {
@@ -86,12 +107,19 @@ impl Harness {
     /// Every event written to the file sink so far.
     pub fn events(&self) -> Vec<Event> {
         let text = std::fs::read_to_string(&self.events_path).unwrap_or_default();
-        text.lines().filter(|line| !line.is_empty()).map(|line| serde_json::from_str(line).expect("a CloudEvents JSON line")).collect()
+        text.lines()
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_str(line).expect("a CloudEvents JSON line"))
+            .collect()
     }
 
     /// What netpulse believes the device holds.
     pub fn view(&self) -> Vec<(String, BTreeMap<String, String>)> {
-        self.gateway().source("leaf1").unwrap().dme_objects().unwrap()
+        self.gateway()
+            .source("leaf1")
+            .unwrap()
+            .dme_objects()
+            .unwrap()
     }
 
     /// What the device holds, for the classes the test subscribes to.
@@ -108,7 +136,10 @@ impl Harness {
     }
 
     pub async fn wait_connected(&self) {
-        wait_until("the source is connected", || self.status().state == netpulse::source::ConnectionState::Connected).await;
+        wait_until("the source is connected", || {
+            self.status().state == netpulse::source::ConnectionState::Connected
+        })
+        .await;
     }
 
     /// Waits until netpulse's view equals the device's objects.
@@ -119,7 +150,11 @@ impl Harness {
                 return;
             }
             if tokio::time::Instant::now() > deadline {
-                assert_eq!(self.view(), self.device_objects(), "netpulse's view never matched the device");
+                assert_eq!(
+                    self.view(),
+                    self.device_objects(),
+                    "netpulse's view never matched the device"
+                );
             }
             tokio::time::sleep(POLL).await;
         }
@@ -149,11 +184,17 @@ const POLL: Duration = Duration::from_millis(20);
 pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + TIMEOUT;
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
         tokio::time::sleep(POLL).await;
     }
 }
 
 pub fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
 }

@@ -64,6 +64,9 @@ use tree::{LeafProfile, build_leaf};
 /// no request arrives.
 const SWEEP_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How far the change generator may fall behind its schedule before it skips missed changes.
+const MAX_GENERATOR_LAG: Duration = Duration::from_secs(1);
+
 /// Configuration of a simulator process.
 #[derive(Debug, Clone)]
 pub struct DmeSimConfig {
@@ -336,7 +339,8 @@ async fn sweep(devices: Vec<SimDevice>, shutdown: CancellationToken) {
 }
 
 /// Applies generator steps at `rate` per second on average, with exponentially distributed gaps
-/// (a Poisson process). Deadlines are absolute, so a late wake-up catches up instead of drifting.
+/// (a Poisson process). Deadlines are absolute, so a late wake-up catches up instead of drifting,
+/// up to [`MAX_GENERATOR_LAG`].
 async fn drive_generator(
     device: SimDevice,
     rate: f64,
@@ -348,6 +352,11 @@ async fn drive_generator(
     loop {
         let gap_seconds = -(1.0 - timing.f64()).ln() / rate;
         deadline += Duration::from_secs_f64(gap_seconds.min(3600.0));
+        // After a stall (an overloaded runtime), skip what was missed instead of bursting.
+        let now = tokio::time::Instant::now();
+        if deadline + MAX_GENERATOR_LAG < now {
+            deadline = now;
+        }
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep_until(deadline) => {}

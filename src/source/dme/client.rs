@@ -76,11 +76,18 @@ fn transport(err: reqwest::Error) -> SessionError {
 /// devices do not each hold their own connection pool and certificate store.
 #[derive(Default)]
 pub struct SharedClients {
-    clients: Mutex<HashMap<(TlsConfig, Duration), (reqwest::Client, Arc<rustls::ClientConfig>)>>,
+    clients: Mutex<HashMap<(TlsConfig, Duration), Clients>>,
 }
 
+/// The REST client and the TLS configuration the WebSocket connector uses.
+type Clients = (reqwest::Client, Arc<rustls::ClientConfig>);
+
 impl SharedClients {
-    fn get(&self, tls: &TlsConfig, timeout: Duration) -> anyhow::Result<(reqwest::Client, Arc<rustls::ClientConfig>)> {
+    fn get(
+        &self,
+        tls: &TlsConfig,
+        timeout: Duration,
+    ) -> anyhow::Result<(reqwest::Client, Arc<rustls::ClientConfig>)> {
         let mut clients = self.clients.lock().expect("clients lock");
         if let Some(found) = clients.get(&(tls.clone(), timeout)) {
             return Ok(found.clone());
@@ -122,7 +129,13 @@ impl DmeClient {
 
     pub async fn login(&self) -> Result<Login, SessionError> {
         let body = serde_json::json!({"aaaUser": {"attributes": {"name": self.username, "pwd": self.password}}});
-        let response = self.http.post(format!("{}/api/aaaLogin.json", self.base)).json(&body).send().await.map_err(transport)?;
+        let response = self
+            .http
+            .post(format!("{}/api/aaaLogin.json", self.base))
+            .json(&body)
+            .send()
+            .await
+            .map_err(transport)?;
         let (status, bytes) = read(response).await?;
         if status != StatusCode::OK {
             return Err(classify(status, &bytes, None));
@@ -132,7 +145,9 @@ impl DmeClient {
 
     /// Extends the session; the device may answer with a new token.
     pub async fn refresh_session(&self, token: &str) -> Result<Login, SessionError> {
-        let (status, bytes) = self.get(&format!("{}/api/aaaRefresh.json", self.base), token).await?;
+        let (status, bytes) = self
+            .get(&format!("{}/api/aaaRefresh.json", self.base), token)
+            .await?;
         if status != StatusCode::OK {
             return Err(classify(status, &bytes, None));
         }
@@ -142,24 +157,41 @@ impl DmeClient {
     /// Ends the session so the device frees it at once; failures are of no consequence.
     pub async fn logout(&self, token: &str) {
         let body = serde_json::json!({"aaaUser": {"attributes": {"name": self.username}}});
-        let request = self.http.post(format!("{}/api/aaaLogout.json", self.base)).header(COOKIE, cookie(token)).json(&body);
+        let request = self
+            .http
+            .post(format!("{}/api/aaaLogout.json", self.base))
+            .header(COOKIE, cookie(token))
+            .json(&body);
         let _ = tokio::time::timeout(Duration::from_secs(2), request.send()).await;
     }
 
     pub async fn open_socket(&self, token: &str) -> Result<Socket, SessionError> {
         let url = protocol::socket_url(&self.base, token);
         // Small buffers: a gateway holds thousands of these sockets and pushes are small.
-        let config = WebSocketConfig::default().read_buffer_size(8 * 1024).write_buffer_size(0);
+        let config = WebSocketConfig::default()
+            .read_buffer_size(8 * 1024)
+            .write_buffer_size(0);
         let connector = Connector::Rustls(self.tls.clone());
-        let (socket, _response) = tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, Some(connector))
-            .await
-            .map_err(|err| SessionError::Socket(err.to_string()))?;
+        let (socket, _response) = tokio_tungstenite::connect_async_tls_with_config(
+            url,
+            Some(config),
+            true,
+            Some(connector),
+        )
+        .await
+        .map_err(|err| SessionError::Socket(err.to_string()))?;
         Ok(socket)
     }
 
     /// Subscribes to one query: returns the subscription id and the objects it covers now.
-    pub async fn subscribe(&self, token: &str, query: &str) -> Result<(String, Vec<Mo>), SessionError> {
-        let (status, bytes) = self.get(&protocol::subscription_url(&self.base, query), token).await?;
+    pub async fn subscribe(
+        &self,
+        token: &str,
+        query: &str,
+    ) -> Result<(String, Vec<Mo>), SessionError> {
+        let (status, bytes) = self
+            .get(&protocol::subscription_url(&self.base, query), token)
+            .await?;
         if status != StatusCode::OK {
             return Err(classify(status, &bytes, None));
         }
@@ -170,7 +202,10 @@ impl DmeClient {
                 })?;
                 Ok((id, reply.objects))
             }
-            Ok(Err(error)) => Err(SessionError::Http { status: status.as_u16(), text: error.text }),
+            Ok(Err(error)) => Err(SessionError::Http {
+                status: status.as_u16(),
+                text: error.text,
+            }),
             Err(err) => Err(SessionError::Protocol(format!("reply to {query}: {err}"))),
         }
     }
@@ -184,8 +219,18 @@ impl DmeClient {
         Err(classify(status, &bytes, Some(id)))
     }
 
-    async fn get(&self, url: &str, token: &str) -> Result<(StatusCode, bytes::Bytes), SessionError> {
-        let response = self.http.get(url).header(COOKIE, cookie(token)).send().await.map_err(transport)?;
+    async fn get(
+        &self,
+        url: &str,
+        token: &str,
+    ) -> Result<(StatusCode, bytes::Bytes), SessionError> {
+        let response = self
+            .http
+            .get(url)
+            .header(COOKIE, cookie(token))
+            .send()
+            .await
+            .map_err(transport)?;
         read(response).await
     }
 }
@@ -203,16 +248,31 @@ async fn read(response: reqwest::Response) -> Result<(StatusCode, bytes::Bytes),
 /// Maps a failed reply to what it means for the session.
 fn classify(status: StatusCode, body: &[u8], subscription: Option<&str>) -> SessionError {
     let error = protocol::parse_error(body);
-    let text = error.as_ref().map(|e| e.text.clone()).unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
-    let code = error.as_ref().and_then(|e| e.code.parse::<u16>().ok()).unwrap_or(status.as_u16());
+    let text = error
+        .as_ref()
+        .map(|e| e.text.clone())
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+    let code = error
+        .as_ref()
+        .and_then(|e| e.code.parse::<u16>().ok())
+        .unwrap_or(status.as_u16());
     match (code, subscription) {
         (401, _) => SessionError::LoginRefused(text),
         (403, _) => SessionError::TokenInvalid(text),
         (405, _) => SessionError::NoSocket(text),
         // An expired or unknown subscription id answers the error envelope with code 400.
-        (400, Some(id)) => SessionError::SubscriptionLost { id: id.to_owned(), text },
-        (500..=599, _) => SessionError::Unavailable { status: status.as_u16(), text },
-        _ => SessionError::Http { status: status.as_u16(), text },
+        (400, Some(id)) => SessionError::SubscriptionLost {
+            id: id.to_owned(),
+            text,
+        },
+        (500..=599, _) => SessionError::Unavailable {
+            status: status.as_u16(),
+            text,
+        },
+        _ => SessionError::Http {
+            status: status.as_u16(),
+            text,
+        },
     }
 }
 
@@ -223,13 +283,27 @@ mod tests {
     #[test]
     fn device_errors_map_to_what_the_session_does_next() {
         let login = include_bytes!("../../../tests/data/dme/error-login-401.json");
-        assert!(matches!(classify(StatusCode::UNAUTHORIZED, login, None), SessionError::LoginRefused(text) if text.contains("Username or password")));
-        let no_socket = include_bytes!("../../../tests/data/dme/error-subscribe-405-no-websocket.json");
-        assert!(matches!(classify(StatusCode::METHOD_NOT_ALLOWED, no_socket, None), SessionError::NoSocket(_)));
+        assert!(
+            matches!(classify(StatusCode::UNAUTHORIZED, login, None), SessionError::LoginRefused(text) if text.contains("Username or password"))
+        );
+        let no_socket =
+            include_bytes!("../../../tests/data/dme/error-subscribe-405-no-websocket.json");
+        assert!(matches!(
+            classify(StatusCode::METHOD_NOT_ALLOWED, no_socket, None),
+            SessionError::NoSocket(_)
+        ));
         let expired = br#"{"totalCount":"1","imdata":[{"error":{"attributes":{"code":"400","text":"gone"}}}]}"#;
-        assert!(matches!(classify(StatusCode::BAD_REQUEST, expired, Some("7")), SessionError::SubscriptionLost { id, .. } if id == "7"));
+        assert!(
+            matches!(classify(StatusCode::BAD_REQUEST, expired, Some("7")), SessionError::SubscriptionLost { id, .. } if id == "7")
+        );
         let token = br#"{"totalCount":"1","imdata":[{"error":{"attributes":{"code":"403","text":"Token was invalid (Error: Token timeout)"}}}]}"#;
-        assert!(matches!(classify(StatusCode::FORBIDDEN, token, None), SessionError::TokenInvalid(_)));
-        assert!(matches!(classify(StatusCode::BAD_GATEWAY, b"<html>", None), SessionError::Unavailable { status: 502, .. }));
+        assert!(matches!(
+            classify(StatusCode::FORBIDDEN, token, None),
+            SessionError::TokenInvalid(_)
+        ));
+        assert!(matches!(
+            classify(StatusCode::BAD_GATEWAY, b"<html>", None),
+            SessionError::Unavailable { status: 502, .. }
+        ));
     }
 }

@@ -39,7 +39,12 @@ impl DmeHandle {
 }
 
 /// Starts the device's session task.
-pub fn spawn(config: &DmeSourceConfig, shared: &SharedClients, context: SourceContext, tracker: &TaskTracker) -> anyhow::Result<DmeHandle> {
+pub fn spawn(
+    config: &DmeSourceConfig,
+    shared: &SharedClients,
+    context: SourceContext,
+    tracker: &TaskTracker,
+) -> anyhow::Result<DmeHandle> {
     if config.tls.insecure_skip_verify {
         tracing::warn!(source = %config.name, address = %config.address, "TLS verification is OFF for this source (tls.insecure_skip_verify): anyone on the path can impersonate the device; set tls.ca_file outside a lab");
     }
@@ -88,7 +93,11 @@ struct Gap {
 /// How a session ended.
 enum Ended {
     Shutdown,
-    Failed { error: SessionError, healthy_until: Option<jiff::Timestamp>, was_live: bool },
+    Failed {
+        error: SessionError,
+        healthy_until: Option<jiff::Timestamp>,
+        was_live: bool,
+    },
 }
 
 struct Device {
@@ -108,14 +117,21 @@ impl Device {
         loop {
             let (error, healthy_until, was_live) = match self.session(&mut gap).await {
                 Ended::Shutdown => break,
-                Ended::Failed { error, healthy_until, was_live } => (error, healthy_until, was_live),
+                Ended::Failed {
+                    error,
+                    healthy_until,
+                    was_live,
+                } => (error, healthy_until, was_live),
             };
             if was_live {
                 backoff.reset();
             }
             self.record_failure(&error);
             if self.synced_once && gap.is_none() {
-                gap = Some(Gap { since: healthy_until.unwrap_or_else(jiff::Timestamp::now), reason: error.to_string() });
+                gap = Some(Gap {
+                    since: healthy_until.unwrap_or_else(jiff::Timestamp::now),
+                    reason: error.to_string(),
+                });
             }
             let delay = backoff.next_delay();
             tracing::info!(source = %self.context.name, delay_ms = delay.as_millis() as u64, "reconnecting after backoff");
@@ -135,10 +151,14 @@ impl Device {
         match error {
             SessionError::LoginRefused(_) => {
                 self.counters.login_failures.increment(1);
-                self.context.status.update(|status| status.login_failures += 1);
+                self.context
+                    .status
+                    .update(|status| status.login_failures += 1);
                 tracing::error!(source = %name, address = %address, username = %self.config.username, error = %error, "login refused by the device");
             }
-            _ => tracing::warn!(source = %name, address = %address, kind = error.kind(), error = %error, "device session failed"),
+            _ => {
+                tracing::warn!(source = %name, address = %address, kind = error.kind(), error = %error, "device session failed")
+            }
         }
         self.context.status.set_error(&error.to_string());
     }
@@ -154,7 +174,11 @@ struct Backoff {
 
 impl Backoff {
     fn new(config: &BackoffConfig) -> Backoff {
-        Backoff { initial: config.initial, max: config.max, attempt: 0 }
+        Backoff {
+            initial: config.initial,
+            max: config.max,
+            attempt: 0,
+        }
     }
 
     fn reset(&mut self) {
@@ -176,12 +200,20 @@ mod tests {
 
     #[test]
     fn backoff_grows_to_its_cap_with_jitter_and_resets() {
-        let config = BackoffConfig { initial: Duration::from_millis(100), max: Duration::from_secs(1) };
+        let config = BackoffConfig {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
         let mut backoff = Backoff::new(&config);
         let delays: Vec<_> = (0..8).map(|_| backoff.next_delay()).collect();
         for (attempt, delay) in delays.iter().enumerate() {
-            let base = (Duration::from_millis(100) * 2u32.pow(attempt as u32)).min(Duration::from_secs(1));
-            assert!(*delay >= base / 2 && *delay <= base, "attempt {attempt}: {delay:?} not in [{:?}, {base:?}]", base / 2);
+            let base =
+                (Duration::from_millis(100) * 2u32.pow(attempt as u32)).min(Duration::from_secs(1));
+            assert!(
+                *delay >= base / 2 && *delay <= base,
+                "attempt {attempt}: {delay:?} not in [{:?}, {base:?}]",
+                base / 2
+            );
         }
         backoff.reset();
         assert!(backoff.next_delay() <= Duration::from_millis(100));

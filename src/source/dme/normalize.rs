@@ -16,14 +16,22 @@ pub fn event_type(status: Status) -> &'static str {
 }
 
 /// Builds the event for one change; `data` is the object in the device's own JSON shape.
-pub fn to_event(source_name: &str, change: &ViewChange, resync: bool, received: jiff::Timestamp) -> Event {
+pub fn to_event(
+    source_name: &str,
+    change: &ViewChange,
+    resync: bool,
+    received: jiff::Timestamp,
+) -> Event {
     let time = change
         .attributes
         .get("modTs")
         .and_then(|text| text.parse::<jiff::Timestamp>().ok())
         .unwrap_or(received);
-    let attributes: Map<String, Value> =
-        change.attributes.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect();
+    let attributes: Map<String, Value> = change
+        .attributes
+        .iter()
+        .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+        .collect();
     let data = json!({ change.class.as_str(): { "attributes": attributes } });
     let mut event = Event::new(source_name, event_type(change.status), time, data);
     event.subject = Some(change.dn.clone());
@@ -44,24 +52,66 @@ fn classify(change: &ViewChange) -> (Severity, AlarmState, String) {
             Some("down") => {
                 let reason = attribute("operStQual").filter(|q| !q.is_empty() && *q != "none");
                 let reason = reason.map(|q| format!(" ({q})")).unwrap_or_default();
-                (Severity::Major, AlarmState::Raised, format!("{} link down{reason}", interface(&change.dn)))
+                (
+                    Severity::Major,
+                    AlarmState::Raised,
+                    format!("{} link down{reason}", interface(&change.dn)),
+                )
             }
-            Some("up") => (Severity::Info, AlarmState::Cleared, format!("{} link up", interface(&change.dn))),
-            _ => (Severity::Info, AlarmState::Info, format!("{} port state {status}{}", interface(&change.dn), changed_keys(change))),
+            Some("up") => (
+                Severity::Info,
+                AlarmState::Cleared,
+                format!("{} link up", interface(&change.dn)),
+            ),
+            _ => (
+                Severity::Info,
+                AlarmState::Info,
+                format!(
+                    "{} port state {status}{}",
+                    interface(&change.dn),
+                    changed_keys(change)
+                ),
+            ),
         },
         "l1PhysIf" => match attribute("adminSt") {
             Some(state @ ("up" | "down")) => {
-                let severity = if state == "down" { Severity::Warning } else { Severity::Info };
-                (severity, AlarmState::Info, format!("{} admin {state}", interface(&change.dn)))
+                let severity = if state == "down" {
+                    Severity::Warning
+                } else {
+                    Severity::Info
+                };
+                (
+                    severity,
+                    AlarmState::Info,
+                    format!("{} admin {state}", interface(&change.dn)),
+                )
             }
-            _ => (Severity::Info, AlarmState::Info, format!("{} config {status}{}", interface(&change.dn), changed_keys(change))),
+            _ => (
+                Severity::Info,
+                AlarmState::Info,
+                format!(
+                    "{} config {status}{}",
+                    interface(&change.dn),
+                    changed_keys(change)
+                ),
+            ),
         },
         "l2BD" => {
-            let name = attribute("fabEncap").map(str::to_owned).unwrap_or_else(|| bracketed(&change.dn).to_owned());
-            (Severity::Info, AlarmState::Info, format!("{name} {status}{}", changed_keys(change)))
+            let name = attribute("fabEncap")
+                .map(str::to_owned)
+                .unwrap_or_else(|| bracketed(&change.dn).to_owned());
+            (
+                Severity::Info,
+                AlarmState::Info,
+                format!("{name} {status}{}", changed_keys(change)),
+            )
         }
         "faultInst" => fault(change),
-        class => (Severity::Info, AlarmState::Info, format!("{class} {} {status}{}", change.dn, changed_keys(change))),
+        class => (
+            Severity::Info,
+            AlarmState::Info,
+            format!("{class} {} {status}{}", change.dn, changed_keys(change)),
+        ),
     }
 }
 
@@ -81,7 +131,11 @@ fn fault(change: &ViewChange) -> (Severity, AlarmState, String) {
         || attribute("severity") == Some("cleared")
         || matches!(attribute("lc"), Some("retaining" | "soaking-clearing"));
     if cleared {
-        (Severity::Info, AlarmState::Cleared, format!("{code} cleared: {text}"))
+        (
+            Severity::Info,
+            AlarmState::Cleared,
+            format!("{code} cleared: {text}"),
+        )
     } else {
         (severity, AlarmState::Raised, format!("{code}: {text}"))
     }
@@ -109,7 +163,11 @@ fn changed_keys(change: &ViewChange) -> String {
         .map(String::as_str)
         .filter(|key| !matches!(*key, "dn" | "rn" | "status" | "modTs" | "childAction"))
         .collect();
-    if keys.is_empty() { String::new() } else { format!(": {}", keys.join(", ")) }
+    if keys.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", keys.join(", "))
+    }
 }
 
 #[cfg(test)]
@@ -121,7 +179,10 @@ mod tests {
             class: class.into(),
             dn: dn.into(),
             status,
-            attributes: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            attributes: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -132,31 +193,106 @@ mod tests {
     #[test]
     fn a_link_down_raises_and_a_link_up_clears() {
         let dn = "sys/intf/phys-[eth1/3]/phys";
-        let down = to_event("leaf1", &change("ethpmPhysIf", dn, Status::Modified, &[("dn", dn), ("operSt", "down"), ("operStQual", "link-failure"), ("modTs", "2019-10-18T19:42:29.446+00:00")]), false, now());
-        assert_eq!((down.severity, down.alarmstate), (Severity::Major, AlarmState::Raised));
+        let down = to_event(
+            "leaf1",
+            &change(
+                "ethpmPhysIf",
+                dn,
+                Status::Modified,
+                &[
+                    ("dn", dn),
+                    ("operSt", "down"),
+                    ("operStQual", "link-failure"),
+                    ("modTs", "2019-10-18T19:42:29.446+00:00"),
+                ],
+            ),
+            false,
+            now(),
+        );
+        assert_eq!(
+            (down.severity, down.alarmstate),
+            (Severity::Major, AlarmState::Raised)
+        );
         assert_eq!(down.summary, "eth1/3 link down (link-failure)");
-        assert_eq!(down.time.to_string(), "2019-10-18T19:42:29.446Z", "time is the device's modTs");
+        assert_eq!(
+            down.time.to_string(),
+            "2019-10-18T19:42:29.446Z",
+            "time is the device's modTs"
+        );
         assert_eq!(down.kind, "com.cisco.dme.modified");
         assert_eq!(down.subject.as_deref(), Some(dn));
         assert_eq!(down.data["ethpmPhysIf"]["attributes"]["operSt"], "down");
-        let up = to_event("leaf1", &change("ethpmPhysIf", dn, Status::Modified, &[("operSt", "up")]), false, now());
-        assert_eq!((up.alarmstate, up.summary.as_str()), (AlarmState::Cleared, "eth1/3 link up"));
+        let up = to_event(
+            "leaf1",
+            &change("ethpmPhysIf", dn, Status::Modified, &[("operSt", "up")]),
+            false,
+            now(),
+        );
+        assert_eq!(
+            (up.alarmstate, up.summary.as_str()),
+            (AlarmState::Cleared, "eth1/3 link up")
+        );
         assert_eq!(up.time, now(), "without modTs the receive time is used");
     }
 
     #[test]
     fn vlan_and_config_changes_are_information() {
-        let vlan = to_event("leaf1", &change("l2BD", "sys/bd/bd-[vlan-101]", Status::Deleted, &[]), true, now());
-        assert_eq!((vlan.alarmstate, vlan.summary.as_str(), vlan.resync), (AlarmState::Info, "vlan-101 deleted", true));
-        let descr = to_event("leaf1", &change("l1PhysIf", "sys/intf/phys-[eth1/1]", Status::Modified, &[("descr", "uplink")]), false, now());
+        let vlan = to_event(
+            "leaf1",
+            &change("l2BD", "sys/bd/bd-[vlan-101]", Status::Deleted, &[]),
+            true,
+            now(),
+        );
+        assert_eq!(
+            (vlan.alarmstate, vlan.summary.as_str(), vlan.resync),
+            (AlarmState::Info, "vlan-101 deleted", true)
+        );
+        let descr = to_event(
+            "leaf1",
+            &change(
+                "l1PhysIf",
+                "sys/intf/phys-[eth1/1]",
+                Status::Modified,
+                &[("descr", "uplink")],
+            ),
+            false,
+            now(),
+        );
         assert_eq!(descr.summary, "eth1/1 config modified: descr");
     }
 
     #[test]
     fn a_fault_carries_its_severity_until_it_clears() {
-        let raised = to_event("apic", &change("faultInst", "x/fault-F0546", Status::Created, &[("code", "F0546"), ("severity", "major"), ("descr", "Port is down")]), false, now());
-        assert_eq!((raised.severity, raised.alarmstate), (Severity::Major, AlarmState::Raised));
-        let cleared = to_event("apic", &change("faultInst", "x/fault-F0546", Status::Modified, &[("severity", "cleared")]), false, now());
+        let raised = to_event(
+            "apic",
+            &change(
+                "faultInst",
+                "x/fault-F0546",
+                Status::Created,
+                &[
+                    ("code", "F0546"),
+                    ("severity", "major"),
+                    ("descr", "Port is down"),
+                ],
+            ),
+            false,
+            now(),
+        );
+        assert_eq!(
+            (raised.severity, raised.alarmstate),
+            (Severity::Major, AlarmState::Raised)
+        );
+        let cleared = to_event(
+            "apic",
+            &change(
+                "faultInst",
+                "x/fault-F0546",
+                Status::Modified,
+                &[("severity", "cleared")],
+            ),
+            false,
+            now(),
+        );
         assert_eq!(cleared.alarmstate, AlarmState::Cleared);
     }
 }

@@ -88,13 +88,22 @@ pub fn parse_reply(body: &[u8]) -> Result<Result<QueryReply, DmeError>, serde_js
         }
         flatten(entry, &mut objects);
     }
-    let subscription_ids = reply.subscription_id.map(SubscriptionIds::into_vec).unwrap_or_default();
-    Ok(Ok(QueryReply { subscription_ids, objects }))
+    let subscription_ids = reply
+        .subscription_id
+        .map(SubscriptionIds::into_vec)
+        .unwrap_or_default();
+    Ok(Ok(QueryReply {
+        subscription_ids,
+        objects,
+    }))
 }
 
 fn flatten(entry: Entry, out: &mut Vec<Mo>) {
     for (class, body) in entry.0 {
-        out.push(Mo { class, attributes: body.attributes });
+        out.push(Mo {
+            class,
+            attributes: body.attributes,
+        });
         for child in body.children {
             flatten(child, out);
         }
@@ -120,7 +129,12 @@ pub fn parse_error(body: &[u8]) -> Option<DmeError> {
 pub fn parse_login(body: &[u8]) -> Result<Login, String> {
     let reply = match parse_reply(body) {
         Ok(Ok(reply)) => reply,
-        Ok(Err(error)) => return Err(format!("device answered error {}: {}", error.code, error.text)),
+        Ok(Err(error)) => {
+            return Err(format!(
+                "device answered error {}: {}",
+                error.code, error.text
+            ));
+        }
         Err(err) => return Err(format!("login reply is not DME JSON: {err}")),
     };
     let login = reply
@@ -128,20 +142,30 @@ pub fn parse_login(body: &[u8]) -> Result<Login, String> {
         .into_iter()
         .find(|mo| mo.class == "aaaLogin")
         .ok_or("login reply has no aaaLogin object")?;
-    let token = login.attributes.get("token").filter(|token| !token.is_empty()).ok_or("login reply has no token")?;
+    let token = login
+        .attributes
+        .get("token")
+        .filter(|token| !token.is_empty())
+        .ok_or("login reply has no token")?;
     // Releases differ (300 s in old documents, 600 s in real captures): always honour the device.
     let refresh_timeout_secs = login
         .attributes
         .get("refreshTimeoutSeconds")
         .and_then(|value| value.parse().ok())
         .unwrap_or(300);
-    Ok(Login { token: token.clone(), refresh_timeout_secs })
+    Ok(Login {
+        token: token.clone(),
+        refresh_timeout_secs,
+    })
 }
 
 /// The query with `subscription=yes` appended.
 pub fn subscription_url(base: &str, query: &str) -> String {
     let separator = if query.contains('?') { '&' } else { '?' };
-    format!("{}{query}{separator}subscription=yes", base.trim_end_matches('/'))
+    format!(
+        "{}{query}{separator}subscription=yes",
+        base.trim_end_matches('/')
+    )
 }
 
 /// The WebSocket URL: `wss://host/socket<token>`, the token appended as is (it contains `/+=`).
@@ -150,7 +174,10 @@ pub fn socket_url(base: &str, token: &str) -> String {
     let rest = base
         .strip_prefix("https://")
         .map(|host| format!("wss://{host}"))
-        .or_else(|| base.strip_prefix("http://").map(|host| format!("ws://{host}")))
+        .or_else(|| {
+            base.strip_prefix("http://")
+                .map(|host| format!("ws://{host}"))
+        })
         .unwrap_or_else(|| base.to_owned());
     format!("{rest}/socket{token}")
 }
@@ -174,23 +201,34 @@ pub fn rn_of(dn: &str) -> &str {
 mod tests {
     use super::*;
 
-    const LOGIN: &[u8] = include_bytes!("../../../tests/data/dme/aaaLogin-response-devnet-sandbox.json");
-    const PUSH: &[u8] = include_bytes!("../../../tests/data/dme/notification-l1PhysIf-modified.json");
-    const SUBSCRIBED: &[u8] = include_bytes!("../../../tests/data/dme/subscription-response-mo-phys-eth1-1.json");
+    const LOGIN: &[u8] =
+        include_bytes!("../../../tests/data/dme/aaaLogin-response-devnet-sandbox.json");
+    const PUSH: &[u8] =
+        include_bytes!("../../../tests/data/dme/notification-l1PhysIf-modified.json");
+    const SUBSCRIBED: &[u8] =
+        include_bytes!("../../../tests/data/dme/subscription-response-mo-phys-eth1-1.json");
     const LOGIN_401: &[u8] = include_bytes!("../../../tests/data/dme/error-login-401.json");
-    const PUSH_4_IDS: &[u8] = include_bytes!("../../../tests/data/dme/event-vzBrCP-created-4-subscriptionIds.json");
+    const PUSH_4_IDS: &[u8] =
+        include_bytes!("../../../tests/data/dme/event-vzBrCP-created-4-subscriptionIds.json");
 
     #[test]
     fn reads_the_token_and_lifetime_of_a_real_nxos_login() {
         let login = parse_login(LOGIN).unwrap();
-        assert!(login.token.starts_with("spBJQo6ALtUuRzB/x3/hGeMDMNVtpkPo+1IV0APGjqrv"));
+        assert!(
+            login
+                .token
+                .starts_with("spBJQo6ALtUuRzB/x3/hGeMDMNVtpkPo+1IV0APGjqrv")
+        );
         assert_eq!(login.refresh_timeout_secs, 600);
     }
 
     #[test]
     fn wrong_credentials_come_back_as_the_device_error() {
         let error = parse_login(LOGIN_401).unwrap_err();
-        assert!(error.contains("401") && error.contains("Username or password is incorrect"), "{error}");
+        assert!(
+            error.contains("401") && error.contains("Username or password is incorrect"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -229,7 +267,10 @@ mod tests {
             subscription_url("https://sw", "/api/class/l2BD.json?query-target=self"),
             "https://sw/api/class/l2BD.json?query-target=self&subscription=yes"
         );
-        assert_eq!(socket_url("https://10.1.2.3:443", "Gk/+a="), "wss://10.1.2.3:443/socketGk/+a=");
+        assert_eq!(
+            socket_url("https://10.1.2.3:443", "Gk/+a="),
+            "wss://10.1.2.3:443/socketGk/+a="
+        );
         assert_eq!(socket_url("http://sw", "t"), "ws://sw/sockett");
     }
 

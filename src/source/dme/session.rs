@@ -36,21 +36,33 @@ impl Device {
         };
         match live {
             Ok(live) => self.live(live).await,
-            Err(error) => Ended::Failed { error, healthy_until: None, was_live: false },
+            Err(error) => Ended::Failed {
+                error,
+                healthy_until: None,
+                was_live: false,
+            },
         }
     }
 
     async fn connect(&mut self, gap: &mut Option<Gap>) -> Result<Live, SessionError> {
         let status = self.context.status.clone();
         status.set_state(ConnectionState::Connecting);
-        let Login { token, refresh_timeout_secs } = self.client.login().await?;
+        let Login {
+            token,
+            refresh_timeout_secs,
+        } = self.client.login().await?;
         let mut socket = self.client.open_socket(&token).await?;
         status.set_state(ConnectionState::Subscribing);
         let mut early = Vec::new();
         let mut subscription_ids = Vec::with_capacity(self.config.subscriptions.len());
         let mut snapshot = Vec::new();
         for query in &self.config.subscriptions {
-            let subscribed = while_reading(self.client.subscribe(&token, query), &mut socket, &mut early).await?;
+            let subscribed = while_reading(
+                self.client.subscribe(&token, query),
+                &mut socket,
+                &mut early,
+            )
+            .await?;
             let (id, objects) = subscribed?;
             tracing::debug!(source = %self.context.name, query = %query, subscription = %id, objects = objects.len(), "subscribed");
             subscription_ids.push(id);
@@ -67,7 +79,12 @@ impl Device {
             status.connects += 1;
         });
         tracing::info!(source = %self.context.name, subscriptions = subscription_ids.len(), objects = snapshot.len(), "subscribed and in sync");
-        Ok(Live { token, socket, subscription_ids, refresh_timeout_secs })
+        Ok(Live {
+            token,
+            socket,
+            subscription_ids,
+            refresh_timeout_secs,
+        })
     }
 
     /// Compares the device's objects with the view. The first time it is the baseline; after a gap
@@ -79,8 +96,12 @@ impl Device {
             return;
         }
         let until = jiff::Timestamp::now();
-        let gap = gap.unwrap_or(Gap { since: until, reason: "resubscribed".into() });
-        self.emit(gap_event(&self.context.name, &gap, until, &changes)).await;
+        let gap = gap.unwrap_or(Gap {
+            since: until,
+            reason: "resubscribed".into(),
+        });
+        self.emit(gap_event(&self.context.name, &gap, until, &changes))
+            .await;
         self.counters.gaps.increment(1);
         let duration_ms = until.duration_since(gap.since).as_millis().max(0) as u64;
         self.context.status.update(|status| {
@@ -89,7 +110,8 @@ impl Device {
         });
         tracing::info!(source = %self.context.name, gap_ms = duration_ms, changes = changes.len(), reason = %gap.reason, "resynchronised after a gap");
         for change in &changes {
-            self.emit(to_event(&self.context.name, change, true, until)).await;
+            self.emit(to_event(&self.context.name, change, true, until))
+                .await;
         }
     }
 
@@ -106,7 +128,11 @@ impl Device {
         session_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut healthy_until = jiff::Timestamp::now();
         let shutdown = self.context.shutdown.clone();
-        let failed = |error, healthy_until| Ended::Failed { error, healthy_until: Some(healthy_until), was_live: true };
+        let failed = |error, healthy_until| Ended::Failed {
+            error,
+            healthy_until: Some(healthy_until),
+            was_live: true,
+        };
         loop {
             let mut buffered = Vec::new();
             tokio::select! {
@@ -161,16 +187,22 @@ impl Device {
         };
         let changes: Vec<ViewChange> = {
             let mut view = self.view.lock().expect("view lock");
-            objects.iter().filter_map(|mo| view.apply_push(mo)).collect()
+            objects
+                .iter()
+                .filter_map(|mo| view.apply_push(mo))
+                .collect()
         };
         let duplicates = objects.len() - changes.len();
         if duplicates > 0 {
             self.counters.duplicates.increment(duplicates as u64);
-            self.context.status.update(|status| status.duplicates_suppressed += duplicates as u64);
+            self.context
+                .status
+                .update(|status| status.duplicates_suppressed += duplicates as u64);
         }
         let received = jiff::Timestamp::now();
         for change in &changes {
-            self.emit(to_event(&self.context.name, change, false, received)).await;
+            self.emit(to_event(&self.context.name, change, false, received))
+                .await;
         }
     }
 
@@ -188,7 +220,11 @@ impl Device {
 
 /// Awaits a REST call while still reading the socket, so pushes that arrive meanwhile are kept
 /// (in order) instead of piling up; a socket failure ends the wait.
-async fn while_reading<F: Future>(call: F, socket: &mut Socket, buffer: &mut Vec<String>) -> Result<F::Output, SessionError> {
+async fn while_reading<F: Future>(
+    call: F,
+    socket: &mut Socket,
+    buffer: &mut Vec<String>,
+) -> Result<F::Output, SessionError> {
     tokio::pin!(call);
     loop {
         tokio::select! {
@@ -203,9 +239,23 @@ async fn while_reading<F: Future>(call: F, socket: &mut Socket, buffer: &mut Vec
     }
 }
 
-fn gap_event(source_name: &str, gap: &Gap, until: jiff::Timestamp, changes: &[ViewChange]) -> Event {
-    let count = |status: Status| changes.iter().filter(|change| change.status == status).count();
-    let (created, modified, deleted) = (count(Status::Created), count(Status::Modified), count(Status::Deleted));
+fn gap_event(
+    source_name: &str,
+    gap: &Gap,
+    until: jiff::Timestamp,
+    changes: &[ViewChange],
+) -> Event {
+    let count = |status: Status| {
+        changes
+            .iter()
+            .filter(|change| change.status == status)
+            .count()
+    };
+    let (created, modified, deleted) = (
+        count(Status::Created),
+        count(Status::Modified),
+        count(Status::Deleted),
+    );
     let duration_ms = until.duration_since(gap.since).as_millis().max(0) as u64;
     let data = json!({
         "since": gap.since, "until": until, "duration_ms": duration_ms, "reason": gap.reason,

@@ -53,7 +53,10 @@ struct Stored {
 impl Stored {
     fn new(class: &str, attributes: &Attributes) -> Stored {
         let json = serde_json::to_string(attributes).expect("string maps always serialize");
-        Stored { class: class.into(), attributes: json.into_boxed_str() }
+        Stored {
+            class: class.into(),
+            attributes: json.into_boxed_str(),
+        }
     }
 
     fn attributes(&self) -> Attributes {
@@ -78,7 +81,11 @@ impl DeviceView {
 
     /// Every object as (class, attributes), sorted by dn: what netpulse believes the device holds.
     pub fn objects(&self) -> Vec<(String, Attributes)> {
-        let mut objects: Vec<_> = self.objects.values().map(|stored| (stored.class.to_string(), stored.attributes())).collect();
+        let mut objects: Vec<_> = self
+            .objects
+            .values()
+            .map(|stored| (stored.class.to_string(), stored.attributes()))
+            .collect();
         objects.sort_by(|a, b| a.1.get("dn").cmp(&b.1.get("dn")));
         objects
     }
@@ -87,14 +94,19 @@ impl DeviceView {
     /// deleted, a modification already known, or one older than what the view holds.
     pub fn apply_push(&mut self, mo: &Mo) -> Option<ViewChange> {
         let dn = mo.dn()?;
-        let status = mo.attributes.get("status").map(String::as_str).unwrap_or("modified");
+        let status = mo
+            .attributes
+            .get("status")
+            .map(String::as_str)
+            .unwrap_or("modified");
         if status == "deleted" {
             self.objects.remove(dn)?;
             return Some(change(mo, dn, Status::Deleted, mo.attributes.clone()));
         }
         let Some(stored) = self.objects.get_mut(dn) else {
             let attributes = normalized(dn, &mo.attributes);
-            self.objects.insert(dn.into(), Stored::new(&mo.class, &attributes));
+            self.objects
+                .insert(dn.into(), Stored::new(&mo.class, &attributes));
             return Some(change(mo, dn, Status::Created, mo.attributes.clone()));
         };
         let mut current = stored.attributes();
@@ -104,13 +116,18 @@ impl DeviceView {
         let changed = mo
             .attributes
             .iter()
-            .filter(|(key, value)| !TRANSIENT.contains(&key.as_str()) && !IDENTITY.contains(&key.as_str()) && current.get(*key) != Some(*value))
+            .filter(|(key, value)| {
+                !TRANSIENT.contains(&key.as_str())
+                    && !IDENTITY.contains(&key.as_str())
+                    && current.get(*key) != Some(*value)
+            })
             .count();
         if changed == 0 {
             return None;
         }
         for (key, value) in &mo.attributes {
-            if !TRANSIENT.contains(&key.as_str()) && !(key == "rn" && value.is_empty()) {
+            let placeholder_rn = key == "rn" && value.is_empty();
+            if !TRANSIENT.contains(&key.as_str()) && !placeholder_rn {
                 current.insert(key.clone(), value.clone());
             }
         }
@@ -146,7 +163,12 @@ impl DeviceView {
             let mut published = Attributes::new();
             published.insert("dn".into(), dn.to_string());
             published.insert("status".into(), "deleted".into());
-            changes.push(ViewChange { class: old.class.to_string(), dn: dn.to_string(), status: Status::Deleted, attributes: published });
+            changes.push(ViewChange {
+                class: old.class.to_string(),
+                dn: dn.to_string(),
+                status: Status::Deleted,
+                attributes: published,
+            });
         }
         self.objects = fresh;
         changes
@@ -154,7 +176,12 @@ impl DeviceView {
 }
 
 fn change(mo: &Mo, dn: &str, status: Status, attributes: Attributes) -> ViewChange {
-    ViewChange { class: mo.class.clone(), dn: dn.to_owned(), status, attributes }
+    ViewChange {
+        class: mo.class.clone(),
+        dn: dn.to_owned(),
+        status,
+        attributes,
+    }
 }
 
 /// The attributes as kept: without transport fields, with the real rn (pushes send `rn:""`).
