@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use netpulse::sim::dme::{DmeSim, DmeSimConfig, SimDevice, SimStats};
+use netpulse::sim::dme::{DmeSim, DmeSimConfig, SimDevice, SimStats, SimTls};
 use tokio_util::sync::CancellationToken;
 
 struct Options {
@@ -21,6 +21,8 @@ struct Options {
     change_rate: f64,
     ttl: Duration,
     refresh: Duration,
+    /// Plain HTTP and WebSockets instead of TLS, to see what TLS costs.
+    plain: bool,
 }
 
 fn options() -> Options {
@@ -30,8 +32,10 @@ fn options() -> Options {
         change_rate: 0.5,
         ttl: Duration::from_secs(10),
         refresh: Duration::from_secs(5),
+        plain: false,
     };
     let args: Vec<String> = std::env::args().collect();
+    options.plain = args.iter().any(|arg| arg == "--plain");
     for pair in args.windows(2) {
         let value = &pair[1];
         match pair[0].as_str() {
@@ -75,13 +79,20 @@ async fn bench(options: Options) {
         ports: 16,
         vlans: 8,
         seed: 42,
+        tls: if options.plain {
+            SimTls::Plain
+        } else {
+            SimTls::Generate
+        },
         ..DmeSimConfig::default()
     };
     let sim = DmeSim::start(sim_config, shutdown.clone())
         .await
         .expect("simulator starts");
     let ca = out.join("ca.pem");
-    std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
+    if let Some(pem) = sim.ca_pem() {
+        std::fs::write(&ca, pem).unwrap();
+    }
     let config = out.join("netpulse-bench.yaml");
     std::fs::write(
         &config,
@@ -185,9 +196,9 @@ fn gateway_yaml(devices: &[SimDevice], ca: &Path, events: &Path, refresh: Durati
     let mut yaml = String::from("sources:\n");
     for (index, device) in devices.iter().enumerate() {
         yaml.push_str(&format!(
-            "  - name: leaf{index}\n    type: dme\n    address: {}\n    username: admin\n    password: ${{BENCH_PASSWORD}}\n    tls: {{ ca_file: {} }}\n    subscription_refresh: {}s\n    subscriptions:\n      - /api/class/ethpmPhysIf.json\n      - /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=l1PhysIf\n      - /api/class/l2BD.json\n",
+            "  - name: leaf{index}\n    type: dme\n    address: {}\n    username: admin\n    password: ${{BENCH_PASSWORD}}\n    tls: {}\n    subscription_refresh: {}s\n    subscriptions:\n      - /api/class/ethpmPhysIf.json\n      - /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=l1PhysIf\n      - /api/class/l2BD.json\n",
             device.base_url(),
-            ca.display(),
+            if device.base_url().starts_with("https") { format!("{{ ca_file: {} }}", ca.display()) } else { "{}".to_owned() },
             refresh.as_secs()
         ));
     }
@@ -204,6 +215,11 @@ fn spawn_gateway(config: &Path) -> Child {
         .arg(config)
         .env("BENCH_PASSWORD", "admin")
         .env("NETPULSE_LOG", "warn")
+        .envs(
+            std::env::var("BENCH_PRELOAD")
+                .ok()
+                .map(|lib| ("LD_PRELOAD", lib)),
+        )
         .stdout(Stdio::null())
         .spawn()
         .expect("cannot start the gateway binary")

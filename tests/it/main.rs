@@ -2,5 +2,6 @@
 //! runs the real gateway in-process against the device simulators, over real TLS and WebSockets
 //! on loopback.
 
+mod cli;
 mod dme;
 mod support;

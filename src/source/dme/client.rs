@@ -98,6 +98,8 @@ impl SharedClients {
             .timeout(timeout)
             .connect_timeout(timeout)
             .pool_idle_timeout(Duration::from_secs(90))
+            // A device's calls are sequential, so one kept-alive connection per device suffices.
+            .pool_max_idle_per_host(1)
             .no_proxy()
             .build()
             .context("cannot build the HTTP client")?;
@@ -169,7 +171,7 @@ impl DmeClient {
         let url = protocol::socket_url(&self.base, token);
         // Small buffers: a gateway holds thousands of these sockets and pushes are small.
         let config = WebSocketConfig::default()
-            .read_buffer_size(8 * 1024)
+            .read_buffer_size(2 * 1024)
             .write_buffer_size(0);
         let connector = Connector::Rustls(self.tls.clone());
         let (socket, _response) = tokio_tungstenite::connect_async_tls_with_config(

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use futures_util::future::try_join_all;
 use serde_json::json;
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_tungstenite::tungstenite::Message;
@@ -32,7 +31,9 @@ impl Device {
         let shutdown = self.context.shutdown.clone();
         let live = tokio::select! {
             _ = shutdown.cancelled() => return Ended::Shutdown,
-            live = self.connect(gap) => live,
+            // Boxed: the login and TLS handshake futures are large, and a task's memory is sized
+            // for its largest state; unboxed, every idle device would carry them.
+            live = Box::pin(self.connect(gap)) => live,
         };
         match live {
             Ok(live) => self.live(live).await,
@@ -137,11 +138,11 @@ impl Device {
             let mut buffered = Vec::new();
             tokio::select! {
                 _ = shutdown.cancelled() => {
-                    self.client.logout(&live.token).await;
+                    Box::pin(self.client.logout(&live.token)).await;
                     return Ended::Shutdown;
                 }
                 frame = live.socket.next() => match frame {
-                    Some(Ok(Message::Text(text))) => self.handle_frame(text.as_bytes()).await,
+                    Some(Ok(Message::Text(text))) => Box::pin(self.handle_frame(text.as_bytes())).await,
                     Some(Ok(Message::Close(close))) => {
                         let reason = close.map(|frame| format!(" (code {}, {:?})", u16::from(frame.code), frame.reason.as_str())).unwrap_or_default();
                         return failed(SessionError::SocketClosed(reason), jiff::Timestamp::now());
@@ -151,8 +152,16 @@ impl Device {
                     None => return failed(SessionError::SocketClosed(String::new()), jiff::Timestamp::now()),
                 },
                 _ = subscription_tick.tick() => {
-                    let refreshes = try_join_all(live.subscription_ids.iter().map(|id| self.client.refresh_subscription(&live.token, id)));
-                    match while_reading(refreshes, &mut live.socket, &mut buffered).await {
+                    // One after the other on purpose: concurrent calls would each hold a pooled TLS
+                    // connection per device, and thousands of devices make that the gateway's
+                    // largest memory cost; on a healthy device each call takes about a millisecond.
+                    let refreshes = async {
+                        for id in &live.subscription_ids {
+                            self.client.refresh_subscription(&live.token, id).await?;
+                        }
+                        Ok(())
+                    };
+                    match while_reading(Box::pin(refreshes), &mut live.socket, &mut buffered).await {
                         Ok(Ok(_)) => healthy_until = jiff::Timestamp::now(),
                         // A lost subscription may have stopped pushing at any time since the last
                         // good refresh: the gap starts there.
@@ -160,14 +169,14 @@ impl Device {
                     }
                 }
                 _ = session_tick.tick() => {
-                    match while_reading(self.client.refresh_session(&live.token), &mut live.socket, &mut buffered).await {
+                    match while_reading(Box::pin(self.client.refresh_session(&live.token)), &mut live.socket, &mut buffered).await {
                         Ok(Ok(login)) => live.token = login.token,
                         Ok(Err(error)) | Err(error) => return failed(error, jiff::Timestamp::now()),
                     }
                 }
             }
             for frame in buffered {
-                self.handle_frame(frame.as_bytes()).await;
+                Box::pin(self.handle_frame(frame.as_bytes())).await;
             }
         }
     }

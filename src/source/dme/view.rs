@@ -51,16 +51,41 @@ struct Stored {
 }
 
 impl Stored {
-    fn new(class: &str, attributes: &Attributes) -> Stored {
-        let json = serde_json::to_string(attributes).expect("string maps always serialize");
+    /// Keeps the attributes without what the key already says: the dn, and the rn when it is the
+    /// dn's last part (it always is on a real device). Thousands of views make this worth it.
+    fn new(dn: &str, class: &str, attributes: &Attributes) -> Stored {
+        let derivable = |key: &str, value: &str| key == "dn" || (key == "rn" && value == rn_of(dn));
+        let kept = KeptAttributes(
+            attributes
+                .iter()
+                .filter(|(key, value)| !derivable(key, value)),
+        );
+        let json = serde_json::to_string(&kept).expect("string maps always serialize");
         Stored {
             class: class.into(),
             attributes: json.into_boxed_str(),
         }
     }
 
-    fn attributes(&self) -> Attributes {
-        serde_json::from_str(&self.attributes).expect("stored attributes are valid JSON")
+    fn attributes(&self, dn: &str) -> Attributes {
+        let mut attributes: Attributes =
+            serde_json::from_str(&self.attributes).expect("stored attributes are valid JSON");
+        attributes.insert("dn".into(), dn.to_owned());
+        attributes
+            .entry("rn".into())
+            .or_insert_with(|| rn_of(dn).to_owned());
+        attributes
+    }
+}
+
+/// Serializes a filtered attribute iterator as a JSON object without collecting it first.
+struct KeptAttributes<I>(I);
+
+impl<'a, I: Iterator<Item = (&'a String, &'a String)> + Clone> serde::Serialize
+    for KeptAttributes<I>
+{
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.clone())
     }
 }
 
@@ -83,8 +108,8 @@ impl DeviceView {
     pub fn objects(&self) -> Vec<(String, Attributes)> {
         let mut objects: Vec<_> = self
             .objects
-            .values()
-            .map(|stored| (stored.class.to_string(), stored.attributes()))
+            .iter()
+            .map(|(dn, stored)| (stored.class.to_string(), stored.attributes(dn)))
             .collect();
         objects.sort_by(|a, b| a.1.get("dn").cmp(&b.1.get("dn")));
         objects
@@ -106,10 +131,10 @@ impl DeviceView {
         let Some(stored) = self.objects.get_mut(dn) else {
             let attributes = normalized(dn, &mo.attributes);
             self.objects
-                .insert(dn.into(), Stored::new(&mo.class, &attributes));
+                .insert(dn.into(), Stored::new(dn, &mo.class, &attributes));
             return Some(change(mo, dn, Status::Created, mo.attributes.clone()));
         };
-        let mut current = stored.attributes();
+        let mut current = stored.attributes(dn);
         if is_older(&mo.attributes, &current) {
             return None;
         }
@@ -131,7 +156,7 @@ impl DeviceView {
                 current.insert(key.clone(), value.clone());
             }
         }
-        *stored = Stored::new(&mo.class, &current);
+        *stored = Stored::new(dn, &mo.class, &current);
         Some(change(mo, dn, Status::Modified, mo.attributes.clone()))
     }
 
@@ -150,12 +175,12 @@ impl DeviceView {
                     changes.push(change(mo, dn, Status::Created, published));
                 }
                 Some(old) => {
-                    if let Some(sparse) = sparse_difference(&old.attributes(), &attributes) {
+                    if let Some(sparse) = sparse_difference(&old.attributes(dn), &attributes) {
                         changes.push(change(mo, dn, Status::Modified, sparse));
                     }
                 }
             }
-            fresh.insert(dn.into(), Stored::new(&mo.class, &attributes));
+            fresh.insert(dn.into(), Stored::new(dn, &mo.class, &attributes));
         }
         let mut gone: Vec<_> = self.objects.drain().collect();
         gone.sort_by(|a, b| a.0.cmp(&b.0));

@@ -1,0 +1,54 @@
+//! The `netpulse` command as a user runs it.
+
+use std::process::Command;
+
+fn netpulse() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_netpulse"))
+}
+
+#[test]
+fn check_reports_every_error_with_its_place_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("netpulse.yaml");
+    std::fs::write(
+        &path,
+        "sources:\n  - name: leaf1\n    type: dme\n    address: https://sw\n    username: admin\n    password: ${NETPULSE_TEST_UNSET_VARIABLE}\n    subscriptions: [/api/class/l2BD]\nsinks: []\n",
+    )
+    .unwrap();
+    let output = netpulse()
+        .args(["check", "-c"])
+        .arg(&path)
+        .env_remove("NETPULSE_TEST_UNSET_VARIABLE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("3 configuration errors"), "{stderr}");
+    assert!(stderr.contains("sources[0] (line 2).password: environment variable NETPULSE_TEST_UNSET_VARIABLE is not set"), "{stderr}");
+    assert!(stderr.contains("subscriptions[0]"), "{stderr}");
+    assert!(stderr.contains("no sink is configured"), "{stderr}");
+}
+
+#[test]
+fn check_accepts_the_shipped_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/netpulse.yaml"
+    ))
+    .unwrap();
+    std::fs::write(dir.path().join("netpulse.yaml"), example).unwrap();
+    std::fs::write(dir.path().join("leaf1-ca.pem"), "").unwrap();
+    let output = netpulse()
+        .args(["check", "-c"])
+        .arg(dir.path().join("netpulse.yaml"))
+        .env("NXOS_PASSWORD", "x")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("OK (1 sources, 2 sinks)"));
+}
