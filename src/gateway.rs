@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::event::Event;
-use crate::sink::{self, SinkHandle};
+use crate::sink::{self, SharedEvent};
 use crate::source::{self, ConnectionState, SourceHandle};
 
 const EVENT_QUEUE: usize = 8192;
@@ -24,7 +24,8 @@ const MAX_NAMED_DOWN: usize = 10;
 pub struct Gateway {
     sources: Arc<Vec<SourceHandle>>,
     tracker: TaskTracker,
-    dispatcher: tokio::task::JoinHandle<Vec<SinkHandle>>,
+    dispatcher: tokio::task::JoinHandle<()>,
+    sinks_finished: Vec<tokio::sync::oneshot::Receiver<()>>,
     dispatched: Arc<AtomicU64>,
 }
 
@@ -57,7 +58,11 @@ impl Gateway {
         drop(events);
         tracker.close();
         let dispatched = Arc::new(AtomicU64::new(0));
-        let dispatcher = tokio::spawn(dispatch(receiver, sinks, dispatched.clone()));
+        let (sink_inputs, sinks_finished) = sinks
+            .into_iter()
+            .map(|sink| ((sink.name, sink.events), sink.finished))
+            .unzip();
+        let dispatcher = tokio::spawn(dispatch(receiver, sink_inputs, dispatched.clone()));
         let sources = Arc::new(sources);
         tokio::spawn(log_status(sources.clone(), dispatched.clone(), shutdown));
         tracing::info!(
@@ -69,6 +74,7 @@ impl Gateway {
             sources,
             tracker,
             dispatcher,
+            sinks_finished,
             dispatched,
         })
     }
@@ -90,9 +96,9 @@ impl Gateway {
     /// Waits for the sources to stop (after shutdown) and the sinks to flush everything.
     pub async fn wait(self) -> anyhow::Result<()> {
         self.tracker.wait().await;
-        let sinks = self.dispatcher.await?;
-        for sink in sinks {
-            let _ = sink.finished.await;
+        self.dispatcher.await?;
+        for finished in self.sinks_finished {
+            let _ = finished.await;
         }
         tracing::info!(
             events = self.dispatched.load(Ordering::Relaxed),
@@ -102,12 +108,13 @@ impl Gateway {
     }
 }
 
-/// Numbers every event and hands it to each sink; ends when every source has stopped.
+/// Numbers every event and hands it to each sink; ends when every source has stopped, and then
+/// drops the sinks' senders so that each sink drains and flushes.
 async fn dispatch(
     mut receiver: mpsc::Receiver<Event>,
-    mut sinks: Vec<SinkHandle>,
+    sinks: Vec<(String, mpsc::Sender<SharedEvent>)>,
     dispatched: Arc<AtomicU64>,
-) -> Vec<SinkHandle> {
+) {
     let mut sequence = 0u64;
     let mut batch = Vec::with_capacity(256);
     while receiver.recv_many(&mut batch, 256).await > 0 {
@@ -115,20 +122,14 @@ async fn dispatch(
             sequence += 1;
             event.seq = sequence;
             let event = Arc::new(event);
-            for sink in &sinks {
-                if sink.events.send(event.clone()).await.is_err() {
-                    tracing::error!(sink = %sink.name, "sink stopped; its events are not delivered");
+            for (name, sink) in &sinks {
+                if sink.send(event.clone()).await.is_err() {
+                    tracing::error!(sink = %name, "sink stopped; its events are not delivered");
                 }
             }
         }
         dispatched.store(sequence, Ordering::Relaxed);
     }
-    // Closing the channels lets every sink drain and flush.
-    for sink in &mut sinks {
-        let (closed, _) = mpsc::channel(1);
-        sink.events = closed;
-    }
-    sinks
 }
 
 /// Logs one line of overall status at a fixed interval, so an operator sees progress.

@@ -243,27 +243,12 @@ async fn control_api_and_restart_fault() {
     let base = sim.devices()[0].base_url();
     let client = reqwest::Client::new();
     let change = r#"{"op":"create","class":"l2BD","dn":"sys/bd/bd-[vlan-300]","attrs":{"fabEncap":"vlan-300"}}"#;
-    let response = client
-        .post(format!("{base}/_sim/change"))
-        .body(change)
-        .send()
-        .await
-        .unwrap();
+    let response = post_control(&client, &base, "change", change).await;
     assert_eq!(response.status(), 200);
-    let response = client
-        .post(format!("{base}/_sim/change"))
-        .body(r#"{"op":"delete","dn":"nope"}"#)
-        .send()
-        .await
-        .unwrap();
+    let response = post_control(&client, &base, "change", r#"{"op":"delete","dn":"nope"}"#).await;
     assert_eq!(response.status(), 400);
     assert!(response.text().await.unwrap().contains("nope"));
-    let response = client
-        .post(format!("{base}/_sim/fault"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let response = post_control(&client, &base, "fault", "{}").await;
     assert_eq!(response.status(), 400);
     let dump: Vec<DumpedMo> = client
         .get(format!("{base}/_sim/dump"))
@@ -280,13 +265,7 @@ async fn control_api_and_restart_fault() {
 
     let fault = r#"{"fault":"restart","down_for_ms":60000}"#;
     assert_eq!(
-        client
-            .post(format!("{base}/_sim/fault"))
-            .body(fault)
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        post_control(&client, &base, "fault", fault).await.status(),
         200
     );
     let response = login(&client, &base, "admin").await;
@@ -404,4 +383,19 @@ async fn unencoded_brackets_quotes_and_commas_are_accepted() {
     assert!(body.contains("query-target-filter"), "{body}");
     shutdown.cancel();
     sim.stopped().await;
+}
+
+/// POSTs a body to one of the `/_sim/` control routes.
+async fn post_control(
+    client: &reqwest::Client,
+    base: &str,
+    route: &str,
+    body: &'static str,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}/_sim/{route}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
 }

@@ -23,6 +23,11 @@ struct Live {
     socket: Socket,
     subscription_ids: Vec<String>,
     refresh_timeout_secs: u64,
+    /// When the first subscription was requested: the device's subscription timeout runs from
+    /// there, so the refresh schedule does too (subscribing thousands of devices can take seconds).
+    subscribed_at: Instant,
+    /// When the session began: its idle lifetime runs from there.
+    logged_in_at: Instant,
 }
 
 impl Device {
@@ -48,6 +53,7 @@ impl Device {
     async fn connect(&mut self, gap: &mut Option<Gap>) -> Result<Live, SessionError> {
         let status = self.context.status.clone();
         status.set_state(ConnectionState::Connecting);
+        let logged_in_at = Instant::now();
         let Login {
             token,
             refresh_timeout_secs,
@@ -55,6 +61,7 @@ impl Device {
         let mut socket = self.client.open_socket(&token).await?;
         status.set_state(ConnectionState::Subscribing);
         let mut early = Vec::new();
+        let subscribed_at = Instant::now();
         let mut subscription_ids = Vec::with_capacity(self.config.subscriptions.len());
         let mut snapshot = Vec::new();
         for query in &self.config.subscriptions {
@@ -85,6 +92,8 @@ impl Device {
             socket,
             subscription_ids,
             refresh_timeout_secs,
+            logged_in_at,
+            subscribed_at,
         })
     }
 
@@ -122,10 +131,9 @@ impl Device {
             .config
             .session_refresh
             .unwrap_or_else(|| Duration::from_secs(live.refresh_timeout_secs.max(2) / 2));
-        let start = Instant::now();
-        let mut subscription_tick = interval_at(start + refresh, refresh);
+        let mut subscription_tick = interval_at(live.subscribed_at + refresh, refresh);
         subscription_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut session_tick = interval_at(start + session_period, session_period);
+        let mut session_tick = interval_at(live.logged_in_at + session_period, session_period);
         session_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut healthy_until = jiff::Timestamp::now();
         let shutdown = self.context.shutdown.clone();
