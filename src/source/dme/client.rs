@@ -72,11 +72,26 @@ fn transport(err: reqwest::Error) -> SessionError {
     SessionError::Transport(text)
 }
 
-/// HTTP and TLS clients shared by every source with the same TLS settings, so that thousands of
-/// devices do not each hold their own connection pool and certificate store.
-#[derive(Default)]
+/// How many devices may be logging in and subscribing at the same time, gateway-wide. Thousands
+/// of devices starting together (or coming back after a network outage) would otherwise hit the
+/// AAA servers all at once, and hold every device's login, handshake and snapshot in memory at
+/// the same moment; a device's connect takes a few milliseconds, so the queue drains quickly.
+pub const CONNECT_CONCURRENCY: usize = 64;
+
+/// What every DME source of a gateway shares: HTTP and TLS clients per TLS setting (so thousands
+/// of devices do not each hold a connection pool and a certificate store) and the connect limit.
 pub struct SharedClients {
     clients: Mutex<HashMap<(TlsConfig, Duration), Clients>>,
+    pub(super) connects: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for SharedClients {
+    fn default() -> Self {
+        SharedClients {
+            clients: Mutex::default(),
+            connects: Arc::new(tokio::sync::Semaphore::new(CONNECT_CONCURRENCY)),
+        }
+    }
 }
 
 /// The REST client and the TLS configuration the WebSocket connector uses.

@@ -54,6 +54,7 @@ pub fn spawn(
         counters: Counters::new(&context.name),
         config: config.clone(),
         client,
+        connects: shared.connects.clone(),
         view: view.clone(),
         context,
         synced_once: false,
@@ -103,6 +104,8 @@ enum Ended {
 struct Device {
     config: DmeSourceConfig,
     client: DmeClient,
+    /// The gateway-wide limit on devices connecting at once.
+    connects: Arc<tokio::sync::Semaphore>,
     view: Arc<Mutex<DeviceView>>,
     context: SourceContext,
     counters: Counters,

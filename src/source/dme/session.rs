@@ -38,7 +38,7 @@ impl Device {
             _ = shutdown.cancelled() => return Ended::Shutdown,
             // Boxed: the login and TLS handshake futures are large, and a task's memory is sized
             // for its largest state; unboxed, every idle device would carry them.
-            live = Box::pin(self.connect(gap)) => live,
+            live = Box::pin(self.connect_when_allowed(gap)) => live,
         };
         match live {
             Ok(live) => self.live(live).await,
@@ -48,6 +48,17 @@ impl Device {
                 was_live: false,
             },
         }
+    }
+
+    /// Waits for a place among the devices connecting at once, then connects.
+    async fn connect_when_allowed(&mut self, gap: &mut Option<Gap>) -> Result<Live, SessionError> {
+        let _permit = self
+            .connects
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the connect semaphore is never closed");
+        self.connect(gap).await
     }
 
     async fn connect(&mut self, gap: &mut Option<Gap>) -> Result<Live, SessionError> {

@@ -7,6 +7,7 @@
 //! transport details and are not kept.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use super::protocol::{Mo, rn_of};
 
@@ -46,14 +47,14 @@ pub struct ViewChange {
 
 #[derive(Debug, Clone)]
 struct Stored {
-    class: Box<str>,
+    class: Arc<str>,
     attributes: Box<str>,
 }
 
 impl Stored {
     /// Keeps the attributes without what the key already says: the dn, and the rn when it is the
     /// dn's last part (it always is on a real device). Thousands of views make this worth it.
-    fn new(dn: &str, class: &str, attributes: &Attributes) -> Stored {
+    fn new(dn: &str, class: Arc<str>, attributes: &Attributes) -> Stored {
         let derivable = |key: &str, value: &str| key == "dn" || (key == "rn" && value == rn_of(dn));
         let kept = KeptAttributes(
             attributes
@@ -62,7 +63,7 @@ impl Stored {
         );
         let json = serde_json::to_string(&kept).expect("string maps always serialize");
         Stored {
-            class: class.into(),
+            class,
             attributes: json.into_boxed_str(),
         }
     }
@@ -93,6 +94,8 @@ impl<'a, I: Iterator<Item = (&'a String, &'a String)> + Clone> serde::Serialize
 #[derive(Debug, Default)]
 pub struct DeviceView {
     objects: HashMap<Box<str>, Stored>,
+    /// Class names, shared by every object of the class (a device has a handful).
+    classes: Vec<Arc<str>>,
 }
 
 impl DeviceView {
@@ -128,10 +131,11 @@ impl DeviceView {
             self.objects.remove(dn)?;
             return Some(change(mo, dn, Status::Deleted, mo.attributes.clone()));
         }
+        let class = intern(&mut self.classes, &mo.class);
         let Some(stored) = self.objects.get_mut(dn) else {
             let attributes = normalized(dn, &mo.attributes);
             self.objects
-                .insert(dn.into(), Stored::new(dn, &mo.class, &attributes));
+                .insert(dn.into(), Stored::new(dn, class, &attributes));
             return Some(change(mo, dn, Status::Created, mo.attributes.clone()));
         };
         let mut current = stored.attributes(dn);
@@ -156,7 +160,7 @@ impl DeviceView {
                 current.insert(key.clone(), value.clone());
             }
         }
-        *stored = Stored::new(dn, &mo.class, &current);
+        *stored = Stored::new(dn, class, &current);
         Some(change(mo, dn, Status::Modified, mo.attributes.clone()))
     }
 
@@ -180,7 +184,8 @@ impl DeviceView {
                     }
                 }
             }
-            fresh.insert(dn.into(), Stored::new(dn, &mo.class, &attributes));
+            let class = intern(&mut self.classes, &mo.class);
+            fresh.insert(dn.into(), Stored::new(dn, class, &attributes));
         }
         let mut gone: Vec<_> = self.objects.drain().collect();
         gone.sort_by(|a, b| a.0.cmp(&b.0));
@@ -198,6 +203,15 @@ impl DeviceView {
         self.objects = fresh;
         changes
     }
+}
+
+fn intern(classes: &mut Vec<Arc<str>>, class: &str) -> Arc<str> {
+    if let Some(known) = classes.iter().find(|known| ***known == *class) {
+        return known.clone();
+    }
+    let class: Arc<str> = class.into();
+    classes.push(class.clone());
+    class
 }
 
 fn change(mo: &Mo, dn: &str, status: Status, attributes: Attributes) -> ViewChange {
