@@ -123,7 +123,13 @@ async fn bench(options: Options) {
     let pushes0 = total(sim.devices(), |s| s.pushes_sent_total);
     let lines0 = count_lines(&events_path);
     let window = Instant::now();
-    tokio::time::sleep(Duration::from_secs(options.seconds)).await;
+    // RSS every 10 s across the window: a leak shows as a steady climb, not a plateau.
+    let mut rss_samples = Vec::new();
+    while window.elapsed() < Duration::from_secs(options.seconds) {
+        let left = Duration::from_secs(options.seconds).saturating_sub(window.elapsed());
+        tokio::time::sleep(left.min(Duration::from_secs(10))).await;
+        rss_samples.push(memory_kib(&pid).0 / 1024);
+    }
     let seconds = window.elapsed().as_secs_f64();
     let cpu = cpu_seconds(&pid) - cpu0;
     let sim_cpu = cpu_seconds("self") - sim_cpu0;
@@ -174,6 +180,7 @@ async fn bench(options: Options) {
         rss as f64 / 1024.0,
         peak as f64 / 1024.0
     );
+    println!("  gateway RSS every 10 s (MiB) {rss_samples:?}");
     println!(
         "  gateway CPU                 {:>10.1} % of one core",
         100.0 * cpu / seconds
