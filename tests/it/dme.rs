@@ -136,6 +136,11 @@ async fn gap_is_resynchronised(fault: Fault, extra: &'static str) {
     harness.wait_in_sync().await;
     let status = harness.status();
     assert_eq!(status.gaps, 1, "{fault:?}: {status:?}");
+    let sessions = harness.device().stats().sessions_active;
+    assert_eq!(
+        sessions, 1,
+        "{fault:?}: the broken session was logged out, not left to time out"
+    );
     let gap = events.iter().find(|e| e.kind == GAP_EVENT_TYPE).unwrap();
     assert_eq!(
         (

@@ -250,14 +250,7 @@ async fn control_api_and_restart_fault() {
     assert!(response.text().await.unwrap().contains("nope"));
     let response = post_control(&client, &base, "fault", "{}").await;
     assert_eq!(response.status(), 400);
-    let dump: Vec<DumpedMo> = client
-        .get(format!("{base}/_sim/dump"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let dump: Vec<DumpedMo> = get_control(&client, &base, "dump").await;
     assert!(
         dump.iter()
             .any(|mo| mo.attributes["dn"] == "sys/bd/bd-[vlan-300]")
@@ -272,14 +265,7 @@ async fn control_api_and_restart_fault() {
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["imdata"][0]["error"]["attributes"]["code"], "503");
-    let stats: SimStats = client
-        .get(format!("{base}/_sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats: SimStats = get_control(&client, &base, "stats").await;
     assert_eq!(stats.changes_applied_total, 1);
     shutdown.cancel();
     sim.stopped().await;
@@ -396,6 +382,22 @@ async fn post_control(
         .post(format!("{base}/_sim/{route}"))
         .body(body)
         .send()
+        .await
+        .unwrap()
+}
+
+/// GETs one of the `/_sim/` control routes and decodes its JSON.
+async fn get_control<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    base: &str,
+    route: &str,
+) -> T {
+    client
+        .get(format!("{base}/_sim/{route}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
         .await
         .unwrap()
 }

@@ -41,7 +41,18 @@ impl Device {
             live = Box::pin(self.connect_when_allowed(gap)) => live,
         };
         match live {
-            Ok(live) => self.live(live).await,
+            Ok(mut live) => {
+                let ended = self.live(&mut live).await;
+                // A session that broke may still be open on the device (a dropped socket, a lost
+                // subscription): end it rather than leave it to time out, since the next attempt
+                // logs in afresh. On shutdown `live` has already logged out.
+                if let Ended::Failed { error, .. } = &ended
+                    && !matches!(error, SessionError::TokenInvalid(_))
+                {
+                    Box::pin(self.client.logout(&live.token)).await;
+                }
+                ended
+            }
             Err(error) => Ended::Failed {
                 error,
                 healthy_until: None,
@@ -62,14 +73,38 @@ impl Device {
     }
 
     async fn connect(&mut self, gap: &mut Option<Gap>) -> Result<Live, SessionError> {
-        let status = self.context.status.clone();
-        status.set_state(ConnectionState::Connecting);
+        self.context.status.set_state(ConnectionState::Connecting);
         let logged_in_at = Instant::now();
         let Login {
             token,
             refresh_timeout_secs,
         } = self.client.login().await?;
-        let mut socket = self.client.open_socket(&token).await?;
+        match self
+            .subscribe_all(token, refresh_timeout_secs, logged_in_at, gap)
+            .await
+        {
+            Ok(live) => Ok(live),
+            Err((error, token)) => {
+                self.client.logout(&token).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Opens the socket, subscribes and resynchronises; on failure gives the token back so the
+    /// half-made session can be ended.
+    async fn subscribe_all(
+        &mut self,
+        token: String,
+        refresh_timeout_secs: u64,
+        logged_in_at: Instant,
+        gap: &mut Option<Gap>,
+    ) -> Result<Live, (SessionError, String)> {
+        let mut socket = match self.client.open_socket(&token).await {
+            Ok(socket) => socket,
+            Err(error) => return Err((error, token)),
+        };
+        let status = self.context.status.clone();
         status.set_state(ConnectionState::Subscribing);
         let mut early = Vec::new();
         let subscribed_at = Instant::now();
@@ -81,8 +116,12 @@ impl Device {
                 &mut socket,
                 &mut early,
             )
-            .await?;
-            let (id, objects) = subscribed?;
+            .await
+            .and_then(|subscribed| subscribed);
+            let (id, objects) = match subscribed {
+                Ok(subscribed) => subscribed,
+                Err(error) => return Err((error, token)),
+            };
             tracing::debug!(source = %self.context.name, query = %query, subscription = %id, objects = objects.len(), "subscribed");
             subscription_ids.push(id);
             snapshot.extend(objects);
@@ -136,7 +175,7 @@ impl Device {
         }
     }
 
-    async fn live(&mut self, mut live: Live) -> Ended {
+    async fn live(&mut self, live: &mut Live) -> Ended {
         let refresh = self.config.subscription_refresh;
         let session_period = self
             .config
