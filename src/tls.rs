@@ -1,8 +1,10 @@
 //! The client TLS policy shared by every outgoing connection (REST calls and WebSockets to devices).
 //!
 //! Verification is on by default against the system's roots; `ca_file` trusts a given CA (or a
-//! device's self-signed certificate) instead; `insecure_skip_verify` accepts anything and is meant
-//! for labs only: the caller logs a warning when it is used.
+//! device's self-signed certificate) instead; `fingerprint_sha256` pins the device's certificate
+//! itself (what most switches with self-signed certificates need: `show crypto ca certificates`
+//! or the simulator prints it); `insecure_skip_verify` accepts anything and is meant for labs
+//! only: the caller logs a warning when it is used.
 
 use std::sync::Arc;
 
@@ -24,7 +26,16 @@ pub fn client_config(tls: &TlsConfig) -> anyhow::Result<Arc<ClientConfig>> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .context("no TLS protocol version is available")?;
-    let config = if tls.insecure_skip_verify {
+    let config = if let Some(pin) = &tls.fingerprint_sha256 {
+        let expected = parse_fingerprint(pin).map_err(anyhow::Error::msg)?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedCertificate {
+                expected,
+                provider: provider(),
+            }))
+            .with_no_client_auth()
+    } else if tls.insecure_skip_verify {
         builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
@@ -69,6 +80,101 @@ fn root_store(tls: &TlsConfig) -> anyhow::Result<RootCertStore> {
         }
     }
     Ok(roots)
+}
+
+/// The SHA-256 fingerprint of a certificate (DER), as `AB:CD:...`, the form devices and browsers show.
+pub fn fingerprint_sha256(der: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(der);
+    digest
+        .iter()
+        .map(|byte| format!("{byte:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// Reads a SHA-256 fingerprint written with or without colons or spaces, in either case.
+pub fn parse_fingerprint(text: &str) -> Result<[u8; 32], String> {
+    let hex: String = text.chars().filter(|c| !matches!(c, ':' | ' ')).collect();
+    let invalid =
+        || format!("{text:?} is not a SHA-256 fingerprint (64 hex digits, colons allowed)");
+    if hex.len() != 64 {
+        return Err(invalid());
+    }
+    let mut bytes = [0u8; 32];
+    for (index, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16).map_err(|_| invalid())?;
+    }
+    Ok(bytes)
+}
+
+/// Trusts exactly one certificate, by its SHA-256 fingerprint, whatever its issuer or names
+/// (like an SSH host key). Handshake signatures are still verified against that certificate.
+#[derive(Debug)]
+struct PinnedCertificate {
+    expected: [u8; 32],
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for PinnedCertificate {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        use sha2::Digest;
+        let actual = sha2::Sha256::digest(end_entity.as_ref());
+        // Compared without an early exit, as secrets are, though a fingerprint is public.
+        let difference = actual
+            .iter()
+            .zip(self.expected)
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if difference == 0 {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(format!(
+                "certificate fingerprint mismatch: the device presented {}, tls.fingerprint_sha256 expects another",
+                fingerprint_sha256(end_entity.as_ref())
+            )))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 /// Accepts every certificate but still checks the handshake signatures, so the connection is
@@ -118,5 +224,26 @@ impl ServerCertVerifier for AcceptAnyCertificate {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_are_read_in_the_forms_people_paste() {
+        let colons = fingerprint_sha256(b"certificate");
+        let expected = parse_fingerprint(&colons).unwrap();
+        assert_eq!(
+            parse_fingerprint(&colons.replace(':', "").to_lowercase()).unwrap(),
+            expected
+        );
+        assert!(
+            parse_fingerprint("AB:CD")
+                .unwrap_err()
+                .contains("64 hex digits")
+        );
+        assert!(parse_fingerprint(&"zz".repeat(32)).is_err());
     }
 }

@@ -90,6 +90,10 @@ pub struct TlsConfig {
     /// PEM file with the CA (or the self-signed device certificate) to trust.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Trust exactly the certificate with this SHA-256 fingerprint (`AB:CD:...`), whoever issued
+    /// it: the usual answer for a switch with a self-signed certificate.
+    #[serde(default)]
+    pub fingerprint_sha256: Option<String>,
     /// Lab only: accept any certificate. Logged as a warning at start.
     #[serde(default)]
     pub insecure_skip_verify: bool,
@@ -190,6 +194,19 @@ impl DmeSourceConfig {
 
 impl TlsConfig {
     fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        let chosen = [
+            self.ca_file.is_some(),
+            self.fingerprint_sha256.is_some(),
+            self.insecure_skip_verify,
+        ];
+        if chosen.iter().filter(|set| **set).count() > 1 {
+            problems.push(place, "ca_file, fingerprint_sha256 and insecure_skip_verify contradict each other: keep one");
+        }
+        if let Some(pin) = &self.fingerprint_sha256
+            && let Err(message) = crate::tls::parse_fingerprint(pin)
+        {
+            problems.push(&format!("{place}.fingerprint_sha256"), message);
+        }
         if let Some(file) = &self.ca_file {
             let resolved = resolve_path(base_dir, file);
             if let Err(err) = std::fs::metadata(&resolved) {

@@ -10,7 +10,8 @@ use anyhow::{Context, bail};
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::{Digest, Sha256};
+
+use crate::tls::fingerprint_sha256;
 
 /// A server certificate chain with its key, ready to become a [`tokio_rustls::TlsAcceptor`].
 pub struct ServerIdentity {
@@ -90,14 +91,6 @@ impl ServerIdentity {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
-}
-
-/// Colon-separated upper-case hex of the SHA-256 of `der`, the way browsers and `openssl x509
-/// -fingerprint -sha256` print it.
-pub fn fingerprint_sha256(der: &[u8]) -> String {
-    let digest = Sha256::digest(der);
-    let hex: Vec<String> = digest.iter().map(|byte| format!("{byte:02X}")).collect();
-    hex.join(":")
 }
 
 #[cfg(test)]

@@ -310,6 +310,34 @@ async fn an_untrusted_certificate_is_refused_unless_verification_is_switched_off
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_fingerprint_is_trusted_and_any_other_certificate_refused() {
+    let options = SourceOptions {
+        tls: "pin".into(),
+        ..SourceOptions::default()
+    };
+    let harness = Harness::start_with(small_switch(), options).await;
+    harness.wait_connected().await;
+    harness.stop().await;
+
+    let options = SourceOptions {
+        tls: "wrong-pin".into(),
+        ..SourceOptions::default()
+    };
+    let harness = Harness::start_with(small_switch(), options).await;
+    wait_until("the connection failed", || {
+        harness.status().last_error.is_some()
+    })
+    .await;
+    let error = harness.status().last_error.unwrap();
+    assert!(
+        error.contains("certificate fingerprint mismatch: the device presented"),
+        "{error}"
+    );
+    assert_eq!(harness.device().stats().logins_ok, 0);
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_steady_stream_of_changes_and_faults_ends_with_equal_views() {
     let sim = DmeSimConfig {
         change_rate: 10.0,

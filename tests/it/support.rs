@@ -67,6 +67,11 @@ impl Harness {
         }
         let tls = match options.tls.as_str() {
             "ca" => format!("{{ ca_file: {} }}", ca_file.display()),
+            "pin" => format!(
+                "{{ fingerprint_sha256: \"{}\" }}",
+                sim.fingerprint_sha256().unwrap()
+            ),
+            "wrong-pin" => format!("{{ fingerprint_sha256: \"{}\" }}", ["00"; 32].join(":")),
             other => other.to_owned(),
         };
         let yaml = format!(
