@@ -5,6 +5,7 @@
 //! - [`config`]: the YAML configuration, parsed and validated with every error reported at once.
 //! - [`event`]: the normalized, CloudEvents-compatible [`event::Event`]; plain data, no IO.
 //! - [`source`]: inputs, one module per protocol (`dme` for NX-OS / APIC WebSocket subscriptions).
+//! - [`store`]: the embedded durable store (SQLite, WAL, group commit): event log, alarms, outbox.
 //! - [`sink`]: outputs, one module per kind (`file`, `stdout`).
 //! - [`gateway`]: wires sources to sinks and owns shutdown.
 //! - [`sim`]: device simulators, also a product feature (`netpulse sim dme`).
@@ -19,6 +20,7 @@ pub mod gateway;
 pub mod sim;
 pub mod sink;
 pub mod source;
+pub mod store;
 pub mod tls;
 
 pub use gateway::{Gateway, run};

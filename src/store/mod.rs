@@ -1,0 +1,300 @@
+//! The embedded durable store: an SQLite database in WAL mode holding the event log, the current
+//! alarm states and the sinks' outbox.
+//!
+//! Every write goes through one dedicated writer thread (`writer.rs`) that takes whatever requests
+//! are queued, runs them in a single transaction and commits once (group commit): a caller's
+//! future resolves only after that commit, so a webhook can be acknowledged once its event is
+//! durable while many concurrent requests share the cost of one fsync. Reads use their own
+//! read-only connections ([`Reader`]), which WAL lets run alongside the writer.
+
+mod ops;
+mod reader;
+mod schema;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use reader::{AlarmRow, EventQuery, OutboxCounts, Reader};
+
+use crate::event::Event;
+use writer::Command;
+
+/// How many requests may wait for the writer before callers wait to enqueue (backpressure).
+const QUEUE: usize = 4096;
+
+/// How many events one call of [`Store::prune_older_than`] deletes per transaction, so that a large
+/// purge does not hold up appends for long.
+const PRUNE_CHUNK: usize = 5000;
+
+/// Where the store lives and how hard it syncs.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The database file; `-wal` and `-shm` files are created next to it.
+    pub path: PathBuf,
+    /// `synchronous=FULL` (survives power loss) when true, `NORMAL` (survives a process crash) when
+    /// false.
+    pub synchronous_full: bool,
+    /// The most events (or outbox operations) the writer puts in one transaction.
+    pub max_batch: usize,
+}
+
+impl StoreConfig {
+    /// The defaults: FULL sync and batches of up to 512.
+    pub fn new(path: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            path: path.into(),
+            synchronous_full: true,
+            max_batch: 512,
+        }
+    }
+}
+
+/// An event to append, with what goes with it in the same transaction.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// The event; its `seq` is ignored and replaced by the one the store assigns.
+    pub event: Event,
+    /// The provider's natural id (`"sdwan:<uuid>"`): an event whose key is already stored is not
+    /// stored again.
+    pub idempotency_key: Option<String>,
+    /// The sinks that must deliver this event: one outbox row each.
+    pub sinks: Vec<String>,
+    /// The alarm state this event sets, if it raises or clears one.
+    pub alarm: Option<AlarmUpdate>,
+}
+
+/// The new state of the alarm `key`: raised, or cleared when `raised` is false.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmUpdate {
+    pub key: String,
+    pub raised: bool,
+}
+
+/// The outcome of one appended event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The event's sequence number: new, or the stored one for a duplicate.
+    pub seq: u64,
+    /// True when the idempotency key was already stored, so nothing was written.
+    pub duplicate: bool,
+}
+
+/// An outbox row handed to a sink worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The outbox row, for [`Store::mark_delivered`] and [`Store::mark_failed`].
+    pub id: i64,
+    pub sink: String,
+    pub seq: u64,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    pub event: Event,
+}
+
+/// Why a write did not happen. The HTTP layer branches on it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot write right now (disk full, read-only file, I/O error, writer stopped):
+    /// nothing of the request was stored and it may be retried later. Answer 503.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// This request cannot be stored for a reason of its own (for example its event id is already
+    /// stored under another idempotency key); retrying will not help. Other requests of the same
+    /// batch are not affected.
+    #[error("store rejected the request: {0}")]
+    Rejected(String),
+}
+
+/// Counts kept by the writer, for tests and diagnostics (the same figures go to `metrics`).
+#[derive(Debug, Default)]
+struct Stats {
+    commits: AtomicU64,
+    failed_commits: AtomicU64,
+}
+
+/// A snapshot of the writer's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Transactions committed (one per batch).
+    pub commits: u64,
+    /// Batches rolled back because the store was unavailable.
+    pub failed_commits: u64,
+}
+
+/// A handle on the store; clones are cheap and share one writer thread.
+#[derive(Debug, Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    commands: mpsc::Sender<Command>,
+    path: PathBuf,
+    stats: Arc<Stats>,
+    /// Taken by the first [`Store::close`]; later calls find it empty.
+    stopped: Mutex<Option<oneshot::Receiver<()>>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database, then starts the writer thread. It
+    /// does blocking file IO: call it at startup or from `spawn_blocking`.
+    pub fn open(config: StoreConfig) -> anyhow::Result<Store> {
+        let conn = schema::open_writer(&config.path, config.synchronous_full)?;
+        let (commands, receiver) = mpsc::channel(QUEUE);
+        let (stopped_tx, stopped) = oneshot::channel();
+        let stats = Arc::new(Stats::default());
+        writer::spawn(
+            conn,
+            receiver,
+            config.max_batch.max(1),
+            stats.clone(),
+            stopped_tx,
+        )?;
+        let inner = Inner {
+            commands,
+            path: config.path,
+            stats,
+            stopped: Mutex::new(Some(stopped)),
+        };
+        Ok(Store {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Appends events durably: resolves only after the transaction holding them has committed
+    /// (shared with other callers' requests). Results are in the order of `items`.
+    ///
+    /// An event whose idempotency key is already stored (earlier, or earlier in `items`) is not
+    /// stored again: its existing seq comes back with `duplicate: true` and its sinks and alarm
+    /// are ignored. Otherwise the event gets the next seq (also written into the stored body), one
+    /// outbox row per sink and its alarm update, all in the same transaction.
+    pub async fn append(&self, items: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.request(|reply| Command::Append { items, reply }).await
+    }
+
+    /// Claims up to `limit` pending outbox rows of `sink` that are due (`next_attempt_ms <= now`)
+    /// and not leased, oldest first, and leases them until `now_ms + lease_ms`: another worker, or
+    /// this one after a restart, will not get them again before the lease ends.
+    pub async fn claim_due(
+        &self,
+        sink: &str,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let sink = sink.to_owned();
+        self.request(|reply| Command::Claim {
+            sink,
+            now_ms,
+            limit,
+            lease_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Marks outbox rows delivered; unknown ids are ignored.
+    pub async fn mark_delivered(&self, ids: Vec<i64>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.request(|reply| Command::MarkDelivered { ids, reply })
+            .await
+    }
+
+    /// Records a failed attempt: `attempts += 1`, `last_error`, and either a retry at
+    /// `next_attempt_ms` or, when `dead`, no more retries.
+    pub async fn mark_failed(
+        &self,
+        id: i64,
+        error: String,
+        next_attempt_ms: i64,
+        dead: bool,
+    ) -> Result<(), StoreError> {
+        self.request(|reply| Command::MarkFailed {
+            id,
+            error,
+            next_attempt_ms,
+            dead,
+            reply,
+        })
+        .await
+    }
+
+    /// Retention: deletes events received before `cutoff` that no sink still has to deliver
+    /// (their delivered and dead outbox rows go with them). Returns how many events were deleted.
+    /// Works in chunks so appends interleave with a large purge.
+    pub async fn prune_older_than(&self, cutoff: jiff::Timestamp) -> Result<u64, StoreError> {
+        let cutoff_ms = cutoff.as_millisecond();
+        let mut deleted = 0;
+        loop {
+            let chunk = self
+                .request(|reply| Command::Prune {
+                    cutoff_ms,
+                    limit: PRUNE_CHUNK,
+                    reply,
+                })
+                .await?;
+            deleted += chunk;
+            if chunk < PRUNE_CHUNK as u64 {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// Opens a read-only connection. Its methods block: call them from `spawn_blocking`.
+    pub fn reader(&self) -> anyhow::Result<Reader> {
+        Reader::open(&self.inner.path)
+    }
+
+    /// The writer's counters so far.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            commits: self.inner.stats.commits.load(Ordering::Relaxed),
+            failed_commits: self.inner.stats.failed_commits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Commits every request queued before this call, then stops the writer and closes the
+    /// database. Requests made afterwards through other clones fail with `Unavailable`.
+    pub async fn close(self) {
+        let _ = self.inner.commands.send(Command::Close).await;
+        let stopped = self.inner.stopped.lock().ok().and_then(|mut s| s.take());
+        if let Some(stopped) = stopped {
+            let _ = stopped.await;
+        }
+    }
+
+    /// Sends one command to the writer and waits for its answer.
+    async fn request<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let closed = || StoreError::Unavailable("the store is closed".to_owned());
+        self.inner
+            .commands
+            .send(command(reply))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Runs raw SQL on the writer's connection, outside any transaction (to simulate failures).
+    #[cfg(test)]
+    async fn execute_on_writer(&self, sql: &str) -> Result<(), StoreError> {
+        let sql = sql.to_owned();
+        self.request(|reply| Command::Exec { sql, reply }).await
+    }
+}

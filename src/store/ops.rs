@@ -1,0 +1,133 @@
+//! The SQL of each write command, run by the writer thread inside a command's savepoint.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::schema::severity_rank;
+use super::{Appended, Delivery, NewEvent};
+use crate::event::Event;
+
+/// Stores one event, unless its idempotency key is already stored.
+pub(super) fn append_one(
+    conn: &Connection,
+    item: NewEvent,
+    now_ms: i64,
+) -> rusqlite::Result<Appended> {
+    if let Some(key) = &item.idempotency_key {
+        let existing: Option<i64> = conn
+            .prepare_cached("SELECT seq FROM events WHERE idempotency_key = ?1")?
+            .query_row([key], |row| row.get(0))
+            .optional()?;
+        if let Some(seq) = existing {
+            metrics::counter!("netpulse_store_duplicates_total").increment(1);
+            return Ok(Appended {
+                seq: seq as u64,
+                duplicate: true,
+            });
+        }
+    }
+    let mut event = item.event;
+    // The body holds the seq, which is known only once the row exists: insert, then fill it in.
+    conn.prepare_cached(
+        "INSERT INTO events
+             (id, idempotency_key, received_ms, time_ms, device, kind, severity, subject, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '')",
+    )?
+    .execute(params![
+        event.id,
+        item.idempotency_key,
+        now_ms,
+        event.time.as_millisecond(),
+        event.device,
+        event.kind,
+        severity_rank(event.severity),
+        event.subject,
+    ])?;
+    let seq = conn.last_insert_rowid();
+    event.seq = seq as u64;
+    let body = serde_json::to_string(&event)
+        .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
+    conn.prepare_cached("UPDATE events SET body = ?2 WHERE seq = ?1")?
+        .execute(params![seq, body])?;
+    // New outbox rows are due at once, whatever clock the sink workers use.
+    let mut outbox =
+        conn.prepare_cached("INSERT INTO outbox (sink, seq, next_attempt_ms) VALUES (?1, ?2, 0)")?;
+    for sink in &item.sinks {
+        outbox.execute(params![sink, seq])?;
+    }
+    if let Some(alarm) = &item.alarm {
+        // `first_seq` is the event that raised the alarm: kept while it stays raised, moved when a
+        // cleared alarm is raised again. In SET, `alarms.*` are the values before the update.
+        conn.prepare_cached(
+            "INSERT INTO alarms (key, raised, first_seq, last_seq, updated_ms)
+             VALUES (?1, ?2, ?3, ?3, ?4)
+             ON CONFLICT (key) DO UPDATE SET
+                 raised = excluded.raised,
+                 first_seq = CASE WHEN excluded.raised AND NOT alarms.raised
+                     THEN excluded.first_seq ELSE alarms.first_seq END,
+                 last_seq = excluded.last_seq,
+                 updated_ms = excluded.updated_ms",
+        )?
+        .execute(params![alarm.key, alarm.raised, seq, now_ms])?;
+    }
+    metrics::counter!("netpulse_store_events_appended_total").increment(1);
+    Ok(Appended {
+        seq: seq as u64,
+        duplicate: false,
+    })
+}
+
+/// Selects the due, unleased rows of `sink` in outbox order and leases them.
+pub(super) fn claim(
+    conn: &Connection,
+    sink: &str,
+    now_ms: i64,
+    limit: usize,
+    lease_ms: i64,
+) -> rusqlite::Result<Vec<Delivery>> {
+    let mut select = conn.prepare_cached(
+        "SELECT outbox.id, outbox.seq, outbox.attempts, events.body
+         FROM outbox JOIN events ON events.seq = outbox.seq
+         WHERE outbox.sink = ?1 AND outbox.status = 'pending'
+             AND outbox.next_attempt_ms <= ?2 AND outbox.lease_until_ms <= ?2
+         ORDER BY outbox.id LIMIT ?3",
+    )?;
+    let deliveries = select
+        .query_map(params![sink, now_ms, limit as i64], |row| {
+            let body: String = row.get(3)?;
+            let event: Event = serde_json::from_str(&body).map_err(|err| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    3,
+                    rusqlite::types::Type::Text,
+                    Box::new(err),
+                )
+            })?;
+            Ok(Delivery {
+                id: row.get(0)?,
+                sink: sink.to_owned(),
+                seq: row.get::<_, i64>(1)? as u64,
+                attempts: row.get(2)?,
+                event,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut lease = conn.prepare_cached("UPDATE outbox SET lease_until_ms = ?2 WHERE id = ?1")?;
+    for delivery in &deliveries {
+        lease.execute(params![delivery.id, now_ms.saturating_add(lease_ms)])?;
+    }
+    Ok(deliveries)
+}
+
+/// Deletes up to `limit` events received before the cutoff that no sink still has to deliver.
+pub(super) fn prune(conn: &Connection, cutoff_ms: i64, limit: usize) -> rusqlite::Result<u64> {
+    let deleted = conn
+        .prepare_cached(
+            "DELETE FROM events WHERE seq IN (
+                 SELECT seq FROM events
+                 WHERE received_ms < ?1 AND NOT EXISTS (
+                     SELECT 1 FROM outbox
+                     WHERE outbox.seq = events.seq AND outbox.status = 'pending')
+                 ORDER BY seq LIMIT ?2)",
+        )?
+        .execute(params![cutoff_ms, limit as i64])?;
+    Ok(deleted as u64)
+}

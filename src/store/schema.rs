@@ -1,0 +1,129 @@
+//! The store's SQLite schema: connection pragmas and the ordered list of migrations, tracked with
+//! `PRAGMA user_version`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::event::Severity;
+
+/// How long a connection waits for a lock held by another connection before giving up. Readers
+/// never block the writer in WAL mode, so this only matters for checkpoints and a second process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Migrations in order: `MIGRATIONS[i]` moves the schema from version `i` to `i + 1`. Never edit a
+/// released entry; append a new one instead, since existing databases have already run the old.
+const MIGRATIONS: &[&str] = &[
+    // Version 1. `seq` is AUTOINCREMENT so that a seq is never handed out twice, even after
+    // retention has deleted the newest rows: feed consumers resume by seq and must not skip events.
+    "CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        idempotency_key TEXT UNIQUE,
+        received_ms INTEGER NOT NULL,
+        time_ms INTEGER NOT NULL,
+        device TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        severity INTEGER NOT NULL,
+        subject TEXT,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX events_time ON events(time_ms);
+    CREATE INDEX events_device_time ON events(device, time_ms);
+    CREATE INDEX events_kind ON events(kind);
+    CREATE INDEX events_severity ON events(severity);
+    CREATE INDEX events_received ON events(received_ms);
+    CREATE TABLE alarms (
+        key TEXT PRIMARY KEY,
+        raised INTEGER NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        sink TEXT NOT NULL,
+        seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        lease_until_ms INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_due ON outbox(sink, status, next_attempt_ms);
+    CREATE INDEX outbox_seq ON outbox(seq);",
+];
+
+/// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.
+pub(super) fn open_writer(path: &Path, synchronous_full: bool) -> anyhow::Result<Connection> {
+    let mut conn = Connection::open(path)
+        .with_context(|| format!("cannot open the store {}", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .context("cannot switch the store to WAL mode")?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        bail!("the store stayed in journal mode {mode:?} instead of WAL");
+    }
+    // FULL syncs the WAL on every commit, so a committed event survives a power loss; NORMAL only
+    // survives a process crash, which some deployments accept for throughput.
+    let synchronous = if synchronous_full { "FULL" } else { "NORMAL" };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut conn).with_context(|| format!("cannot migrate the store {}", path.display()))?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection; WAL lets it read while the writer commits.
+pub(super) fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)
+        .with_context(|| format!("cannot open the store {} for reading", path.display()))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    Ok(conn)
+}
+
+/// Runs every migration the database has not seen yet, each in its own transaction together with
+/// the version bump, so a crash leaves the schema at a well-defined version.
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    loop {
+        // IMMEDIATE takes the write lock before reading the version, so two processes opening the
+        // same file cannot both run the same migration.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let version = usize::try_from(version).context("negative schema version")?;
+        if version > MIGRATIONS.len() {
+            bail!(
+                "schema version {version} is newer than this netpulse knows ({})",
+                MIGRATIONS.len()
+            );
+        }
+        let Some(migration) = MIGRATIONS.get(version) else {
+            return Ok(());
+        };
+        tx.execute_batch(migration)
+            .with_context(|| format!("migration to version {} failed", version + 1))?;
+        tx.pragma_update(None, "user_version", version as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = version + 1, "store schema migrated");
+    }
+}
+
+/// The integer stored in `events.severity`, ordered so that `severity >= ?` selects "at least".
+pub(super) fn severity_rank(severity: Severity) -> i64 {
+    match severity {
+        Severity::Info => 0,
+        Severity::Warning => 1,
+        Severity::Minor => 2,
+        Severity::Major => 3,
+        Severity::Critical => 4,
+    }
+}
+
+/// The latest schema version, for tests.
+#[cfg(test)]
+pub(super) fn latest_version() -> usize {
+    MIGRATIONS.len()
+}

@@ -1,0 +1,467 @@
+//! Tests of the store against real SQLite files in temporary directories.
+
+use serde_json::json;
+
+use super::*;
+use crate::event::{AlarmState, Severity};
+
+fn open(dir: &tempfile::TempDir) -> Store {
+    Store::open(StoreConfig::new(dir.path().join("netpulse.db"))).unwrap()
+}
+
+fn event(device: &str, severity: Severity) -> Event {
+    let time: jiff::Timestamp = "2026-01-02T03:04:05.678Z".parse().unwrap();
+    let mut event = Event::new(device, "com.cisco.dme.modified", time, json!({"n": 1}));
+    event.subject = Some("sys/intf/phys-[eth1/1]".to_owned());
+    event.severity = severity;
+    event.summary = "eth1/1 down".to_owned();
+    event
+}
+
+fn item(event: Event) -> NewEvent {
+    NewEvent {
+        event,
+        idempotency_key: None,
+        sinks: Vec::new(),
+        alarm: None,
+    }
+}
+
+async fn append_one(store: &Store, item: NewEvent) -> Result<Appended, StoreError> {
+    Ok(store.append(vec![item]).await?[0])
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[tokio::test]
+async fn appended_event_reads_back_identical_with_its_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let original = event("leaf1", Severity::Major);
+    let appended = append_one(&store, item(original.clone())).await.unwrap();
+    assert!(!appended.duplicate);
+
+    let stored = store
+        .reader()
+        .unwrap()
+        .event(appended.seq)
+        .unwrap()
+        .unwrap();
+    let mut expected = original;
+    expected.seq = appended.seq;
+    assert_eq!(stored, expected);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn queries_filter_and_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let items = vec![
+        item(event("leaf1", Severity::Info)),
+        item(event("leaf2", Severity::Critical)),
+        item(event("leaf1", Severity::Major)),
+    ];
+    let seqs: Vec<u64> = store
+        .append(items)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.seq)
+        .collect();
+    let reader = store.reader().unwrap();
+    let found = |query: EventQuery| -> Vec<u64> {
+        reader
+            .events(&query)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect()
+    };
+
+    assert_eq!(found(EventQuery::default()), [seqs[2], seqs[1], seqs[0]]);
+    let resume = EventQuery {
+        after_seq: Some(seqs[0]),
+        ..EventQuery::default()
+    };
+    assert_eq!(found(resume), [seqs[1], seqs[2]]);
+    let leaf1 = EventQuery {
+        device: Some("leaf1".to_owned()),
+        min_severity: Some(Severity::Minor),
+        ..EventQuery::default()
+    };
+    assert_eq!(found(leaf1), [seqs[2]]);
+    let time = event("x", Severity::Info).time;
+    let window = EventQuery {
+        since: Some(time),
+        until: Some(time + jiff::SignedDuration::from_millis(1)),
+        kind: Some("com.cisco.dme.modified".to_owned()),
+        limit: 2,
+        ..EventQuery::default()
+    };
+    assert_eq!(found(window), [seqs[2], seqs[1]]);
+    let before = EventQuery {
+        until: Some(time),
+        ..EventQuery::default()
+    };
+    assert!(found(before).is_empty());
+    store.close().await;
+}
+
+// A current-thread runtime enqueues all 200 requests before the writer has committed more than a
+// few batches, so the commit count is small whatever the disk's fsync latency.
+#[tokio::test]
+async fn concurrent_appends_share_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(
+                async move { append_one(&store, item(event("leaf1", Severity::Info))).await },
+            )
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap().unwrap().seq);
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 200);
+    let stats = store.stats();
+    assert!(stats.commits < 20, "{stats:?}");
+    assert_eq!(
+        store.reader().unwrap().count("SELECT count(*) FROM events"),
+        200
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn idempotency_key_stores_an_event_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let keyed = |sinks: Vec<String>| NewEvent {
+        idempotency_key: Some("sdwan:7f3c".to_owned()),
+        sinks,
+        ..item(event("vmanage", Severity::Major))
+    };
+    let first = append_one(&store, keyed(vec!["webex".to_owned()]))
+        .await
+        .unwrap();
+    let again = store
+        .append(vec![keyed(vec!["webex".to_owned()]), keyed(Vec::new())])
+        .await
+        .unwrap();
+    let duplicate = Appended {
+        seq: first.seq,
+        duplicate: true,
+    };
+    assert_eq!(again, [duplicate, duplicate]);
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.count("SELECT count(*) FROM events"), 1);
+    assert_eq!(reader.outbox_counts("webex").unwrap().pending, 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_rejected_request_stores_none_of_its_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let original = event("leaf1", Severity::Info);
+    append_one(&store, item(original.clone())).await.unwrap();
+    // The same event id under no key is a caller's bug: rejected, not a duplicate.
+    let result = store
+        .append(vec![item(event("leaf2", Severity::Info)), item(original)])
+        .await;
+    assert!(matches!(result, Err(StoreError::Rejected(_))), "{result:?}");
+    assert_eq!(
+        store.reader().unwrap().count("SELECT count(*) FROM events"),
+        1
+    );
+    // The store is still writable afterwards.
+    append_one(&store, item(event("leaf3", Severity::Info)))
+        .await
+        .unwrap();
+    store.close().await;
+}
+
+#[tokio::test]
+async fn outbox_claims_respect_due_time_and_lease() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let new_event = NewEvent {
+        sinks: vec!["webex".to_owned(), "file".to_owned()],
+        ..item(event("leaf1", Severity::Major))
+    };
+    let seq = append_one(&store, new_event).await.unwrap().seq;
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.count("SELECT count(*) FROM outbox"), 2);
+
+    let now = now_ms();
+    let claimed = store.claim_due("webex", now, 10, 1000).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!((claimed[0].seq, claimed[0].attempts), (seq, 0));
+    assert_eq!(claimed[0].event.seq, seq);
+    let id = claimed[0].id;
+    assert!(
+        store
+            .claim_due("webex", now + 999, 10, 1000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .claim_due("webex", now + 1000, 10, 1000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    store
+        .mark_failed(id, "timeout".to_owned(), now + 5000, false)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due("webex", now + 4999, 10, 1000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retry = store
+        .claim_due("webex", now + 5000, 10, 1000)
+        .await
+        .unwrap();
+    assert_eq!(retry[0].attempts, 1);
+    store
+        .mark_failed(id, "gone".to_owned(), 0, true)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_due("webex", i64::MAX, 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let file = store.claim_due("file", now, 10, 1000).await.unwrap();
+    store.mark_delivered(vec![file[0].id]).await.unwrap();
+    let counts = |sink| reader.outbox_counts(sink).unwrap();
+    let webex = OutboxCounts {
+        dead: 1,
+        ..OutboxCounts::default()
+    };
+    let delivered = OutboxCounts {
+        delivered: 1,
+        ..OutboxCounts::default()
+    };
+    assert_eq!((counts("webex"), counts("file")), (webex, delivered));
+    let error =
+        reader.count("SELECT count(*) FROM outbox WHERE last_error = 'gone' AND attempts = 2");
+    assert_eq!(error, 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn alarm_state_follows_raise_and_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut seqs = Vec::new();
+    for raised in [true, true, false, true] {
+        let mut alarm_event = event("leaf1", Severity::Major);
+        alarm_event.alarmstate = if raised {
+            AlarmState::Raised
+        } else {
+            AlarmState::Cleared
+        };
+        let new_event = NewEvent {
+            alarm: Some(AlarmUpdate {
+                key: "leaf1/eth1/1/down".to_owned(),
+                raised,
+            }),
+            ..item(alarm_event)
+        };
+        seqs.push(append_one(&store, new_event).await.unwrap().seq);
+        let alarm = store
+            .reader()
+            .unwrap()
+            .alarm("leaf1/eth1/1/down")
+            .unwrap()
+            .unwrap();
+        let expected_first = if seqs.len() == 4 { seqs[3] } else { seqs[0] };
+        assert_eq!(
+            (alarm.raised, alarm.first_seq, alarm.last_seq),
+            (raised, expected_first, *seqs.last().unwrap())
+        );
+    }
+    assert!(store.reader().unwrap().alarm("other").unwrap().is_none());
+    store.close().await;
+}
+
+// A crash-restart: what was committed is there after reopening, and a lease taken before the
+// restart still holds, so the row is neither lost nor sent twice.
+#[tokio::test]
+async fn data_and_leases_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let new_event = NewEvent {
+        sinks: vec!["webex".to_owned()],
+        ..item(event("leaf1", Severity::Minor))
+    };
+    let seq = append_one(&store, new_event).await.unwrap().seq;
+    let now = now_ms();
+    assert_eq!(
+        store
+            .claim_due("webex", now, 10, 60_000)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    drop(store);
+
+    let store = open(&dir);
+    assert!(store.reader().unwrap().event(seq).unwrap().is_some());
+    assert!(
+        store
+            .claim_due("webex", now, 10, 60_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let reclaimed = store
+        .claim_due("webex", now + 60_000, 10, 60_000)
+        .await
+        .unwrap();
+    assert_eq!(reclaimed[0].seq, seq);
+    // Seqs keep growing after a restart.
+    let next = append_one(&store, item(event("leaf1", Severity::Info)))
+        .await
+        .unwrap();
+    assert!(next.seq > seq);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn opening_twice_migrates_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    append_one(&store, item(event("leaf1", Severity::Info)))
+        .await
+        .unwrap();
+    store.close().await;
+    let store = open(&dir);
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.user_version(), schema::latest_version());
+    assert_eq!(reader.count("SELECT count(*) FROM events"), 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn prune_keeps_events_still_to_deliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let pending = NewEvent {
+        sinks: vec!["webex".to_owned()],
+        ..item(event("leaf1", Severity::Info))
+    };
+    let delivered = NewEvent {
+        sinks: vec!["file".to_owned()],
+        ..item(event("leaf1", Severity::Info))
+    };
+    let plain = item(event("leaf1", Severity::Info));
+    let seqs = store.append(vec![pending, delivered, plain]).await.unwrap();
+    let file = store.claim_due("file", now_ms(), 10, 1000).await.unwrap();
+    store.mark_delivered(vec![file[0].id]).await.unwrap();
+
+    let past = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600);
+    assert_eq!(store.prune_older_than(past).await.unwrap(), 0);
+    let future = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    assert_eq!(store.prune_older_than(future).await.unwrap(), 2);
+    let reader = store.reader().unwrap();
+    assert!(reader.event(seqs[0].seq).unwrap().is_some());
+    assert_eq!(reader.count("SELECT count(*) FROM outbox"), 1);
+    store.close().await;
+}
+
+// `max_page_count` makes SQLite answer SQLITE_FULL exactly as a full disk would, even as root.
+#[tokio::test]
+async fn a_full_database_makes_appends_unavailable_and_rolls_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    append_one(&store, item(event("leaf1", Severity::Info)))
+        .await
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let pages = reader.count("PRAGMA page_count");
+    store
+        .execute_on_writer(&format!("PRAGMA max_page_count = {pages}"))
+        .await
+        .unwrap();
+
+    let mut big = event("leaf1", Severity::Info);
+    big.data = json!({"padding": "x".repeat(256 * 1024)});
+    let items = vec![item(event("leaf2", Severity::Info)), item(big)];
+    let result = store.append(items).await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert_eq!(reader.count("SELECT count(*) FROM events"), 1);
+    assert_eq!(store.stats().failed_commits, 1);
+
+    // Once space is back, writes work again.
+    store
+        .execute_on_writer("PRAGMA max_page_count = 1073741823")
+        .await
+        .unwrap();
+    append_one(&store, item(event("leaf3", Severity::Info)))
+        .await
+        .unwrap();
+    store.close().await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_read_only_file_makes_appends_unavailable() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("netpulse.db");
+    open(&dir).close().await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    if std::fs::OpenOptions::new().write(true).open(&path).is_ok() {
+        eprintln!("skipped: the file is still writable (running as root?), chmod proves nothing");
+        return;
+    }
+    // Failing to open is as good an answer as failing to append: nothing gets acknowledged.
+    let Ok(store) = Store::open(StoreConfig::new(&path)) else {
+        return;
+    };
+    let result = append_one(&store, item(event("leaf1", Severity::Info))).await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn requests_after_close_are_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let other = store.clone();
+    store.close().await;
+    let result = append_one(&other, item(event("leaf1", Severity::Info))).await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+}

@@ -1,0 +1,304 @@
+//! The writer thread: owns the only read-write connection, drains queued commands into one
+//! transaction, commits once, and only then answers every caller (group commit).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
+use tokio::sync::{mpsc, oneshot};
+
+use super::ops::{append_one, claim, prune};
+use super::{Appended, Delivery, NewEvent, Stats, StoreError};
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// What callers ask of the writer. Each command runs in a savepoint of the batch's transaction, so
+/// one command's own failure does not undo the others.
+pub(super) enum Command {
+    Append {
+        items: Vec<NewEvent>,
+        reply: Reply<Vec<Appended>>,
+    },
+    Claim {
+        sink: String,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+        reply: Reply<Vec<Delivery>>,
+    },
+    MarkDelivered {
+        ids: Vec<i64>,
+        reply: Reply<()>,
+    },
+    MarkFailed {
+        id: i64,
+        error: String,
+        next_attempt_ms: i64,
+        dead: bool,
+        reply: Reply<()>,
+    },
+    Prune {
+        cutoff_ms: i64,
+        limit: usize,
+        reply: Reply<u64>,
+    },
+    /// Commit what came before, then stop.
+    Close,
+    #[cfg(test)]
+    Exec {
+        sql: String,
+        reply: Reply<()>,
+    },
+}
+
+impl Command {
+    /// The command's weight against `max_batch`: its events for an append, else one.
+    fn weight(&self) -> usize {
+        match self {
+            Command::Append { items, .. } => items.len(),
+            Command::MarkDelivered { ids, .. } => ids.len(),
+            _ => 1,
+        }
+    }
+}
+
+/// Sends a command's answer once the batch's commit has succeeded or failed.
+type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+pub(super) fn spawn(
+    conn: Connection,
+    receiver: mpsc::Receiver<Command>,
+    max_batch: usize,
+    stats: Arc<Stats>,
+    stopped: oneshot::Sender<()>,
+) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("store-writer".to_owned())
+        .spawn(move || {
+            run(conn, receiver, max_batch, &stats);
+            let _ = stopped.send(());
+        })
+        .context("cannot start the store writer thread")?;
+    Ok(())
+}
+
+/// The thread's loop: ends on `Close` or when every `Store` handle is gone, after committing
+/// everything received before.
+fn run(
+    mut conn: Connection,
+    mut receiver: mpsc::Receiver<Command>,
+    max_batch: usize,
+    stats: &Stats,
+) {
+    let mut closing = false;
+    while !closing {
+        let Some(first) = receiver.blocking_recv() else {
+            break;
+        };
+        let mut batch = Vec::new();
+        let mut weight = 0;
+        let mut next = Some(first);
+        while let Some(command) = next.take() {
+            if let Command::Close = command {
+                closing = true;
+                break;
+            }
+            weight += command.weight();
+            batch.push(command);
+            if weight < max_batch {
+                next = receiver.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            run_batch(&mut conn, batch, stats);
+        }
+    }
+    // Closing checkpoints the WAL into the database file and removes it.
+    if let Err((_, err)) = conn.close() {
+        tracing::error!(error = %err, "cannot close the store cleanly");
+    }
+}
+
+/// Runs `batch` in one transaction and answers every command after the commit. If the store
+/// cannot write, the whole transaction is rolled back and every command gets `Unavailable`.
+fn run_batch(conn: &mut Connection, batch: Vec<Command>, stats: &Stats) {
+    let n_commands = batch.len();
+    let mut finishes = Vec::with_capacity(n_commands);
+    let outcome = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(mut tx) => {
+            let now_ms = jiff::Timestamp::now().as_millisecond();
+            let mut fatal = None;
+            for command in batch {
+                // After a fatal error the transaction is lost: the rest is only answered.
+                let (finish, error) = match fatal {
+                    None => execute(&mut tx, command, now_ms),
+                    Some(_) => (unanswered(command), None),
+                };
+                finishes.push(finish);
+                fatal = fatal.or(error);
+            }
+            match fatal {
+                None => tx.commit().map_err(|err| unavailable(&err)),
+                // Dropping the transaction rolls it back.
+                Some(err) => Err(err),
+            }
+        }
+        Err(err) => {
+            finishes.extend(batch.into_iter().map(unanswered));
+            Err(unavailable(&err))
+        }
+    };
+    match &outcome {
+        Ok(()) => {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("netpulse_store_commits_total").increment(1);
+        }
+        Err(err) => {
+            stats.failed_commits.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("netpulse_store_commit_failures_total").increment(1);
+            tracing::error!(error = %err, commands = n_commands, "store batch rolled back");
+        }
+    }
+    for finish in finishes {
+        finish(outcome.clone());
+    }
+}
+
+/// Runs one command in its own savepoint. Returns how to answer it and, when the error means the
+/// store cannot write at all, that error: the batch must then be abandoned.
+fn execute(tx: &mut Transaction, command: Command, now_ms: i64) -> (Finish, Option<StoreError>) {
+    match command {
+        Command::Append { items, reply } => in_savepoint(tx, reply, "append", |conn| {
+            items
+                .into_iter()
+                .map(|item| append_one(conn, item, now_ms))
+                .collect()
+        }),
+        Command::Claim {
+            sink,
+            now_ms,
+            limit,
+            lease_ms,
+            reply,
+        } => in_savepoint(tx, reply, "claim", |conn| {
+            claim(conn, &sink, now_ms, limit, lease_ms)
+        }),
+        Command::MarkDelivered { ids, reply } => {
+            in_savepoint(tx, reply, "mark_delivered", |conn| {
+                let mut statement = conn.prepare_cached(
+                    "UPDATE outbox SET status = 'delivered', lease_until_ms = 0
+                 WHERE id = ?1 AND status = 'pending'",
+                )?;
+                for id in ids {
+                    statement.execute([id])?;
+                }
+                Ok(())
+            })
+        }
+        Command::MarkFailed {
+            id,
+            error,
+            next_attempt_ms,
+            dead,
+            reply,
+        } => in_savepoint(tx, reply, "mark_failed", |conn| {
+            conn.prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3,
+                     lease_until_ms = 0, status = CASE WHEN ?4 THEN 'dead' ELSE 'pending' END
+                 WHERE id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![id, error, next_attempt_ms, dead])?;
+            Ok(())
+        }),
+        Command::Prune {
+            cutoff_ms,
+            limit,
+            reply,
+        } => in_savepoint(tx, reply, "prune", |conn| prune(conn, cutoff_ms, limit)),
+        Command::Close => (Box::new(|_| {}), None),
+        #[cfg(test)]
+        Command::Exec { sql, reply } => {
+            in_savepoint(tx, reply, "exec", |conn| conn.execute_batch(&sql))
+        }
+    }
+}
+
+/// Runs `work` in a savepoint of `tx`: kept on success, rolled back on failure.
+fn in_savepoint<T: Send + 'static>(
+    tx: &mut Transaction,
+    reply: Reply<T>,
+    command: &'static str,
+    work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> (Finish, Option<StoreError>) {
+    let result = tx.savepoint().and_then(|savepoint| {
+        let value = work(&savepoint)?;
+        savepoint.commit()?;
+        Ok(value)
+    });
+    match result {
+        Ok(value) => (answer(reply, Ok(value)), None),
+        Err(err) if cannot_write(&err) => {
+            let err = unavailable(&err);
+            (answer(reply, Err(err.clone())), Some(err))
+        }
+        Err(err) => {
+            tracing::warn!(command, error = %err, "store rejected a request");
+            metrics::counter!("netpulse_store_rejected_total").increment(1);
+            (
+                answer(reply, Err(StoreError::Rejected(err.to_string()))),
+                None,
+            )
+        }
+    }
+}
+
+fn answer<T: Send + 'static>(reply: Reply<T>, result: Result<T, StoreError>) -> Finish {
+    Box::new(move |commit| {
+        // The caller may have given up waiting; nothing to do then.
+        let _ = reply.send(commit.and(result));
+    })
+}
+
+/// The answer of a command that never ran because the batch had already failed: the commit
+/// outcome it receives is always that failure.
+fn unanswered(command: Command) -> Finish {
+    fn never_ran<T>() -> Result<T, StoreError> {
+        Err(StoreError::Unavailable("batch abandoned".to_owned()))
+    }
+    match command {
+        Command::Append { reply, .. } => answer(reply, never_ran()),
+        Command::Claim { reply, .. } => answer(reply, never_ran()),
+        Command::MarkDelivered { reply, .. } | Command::MarkFailed { reply, .. } => {
+            answer(reply, never_ran())
+        }
+        Command::Prune { reply, .. } => answer(reply, never_ran()),
+        Command::Close => Box::new(|_| {}),
+        #[cfg(test)]
+        Command::Exec { reply, .. } => answer(reply, never_ran()),
+    }
+}
+
+/// Errors that say the database cannot take writes at all, as opposed to one request's problem.
+fn cannot_write(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(
+            ErrorCode::DiskFull
+                | ErrorCode::ReadOnly
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::PermissionDenied
+                | ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::DatabaseCorrupt
+                | ErrorCode::NotADatabase
+                | ErrorCode::OutOfMemory
+                | ErrorCode::FileLockingProtocolFailed
+        )
+    )
+}
+
+fn unavailable(err: &rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(err.to_string())
+}
