@@ -13,6 +13,7 @@ use crate::config::SourceConfig;
 use crate::event::Event;
 
 pub mod dme;
+pub mod webhook;
 
 /// What a source is given when it starts.
 #[derive(Clone)]
