@@ -30,15 +30,18 @@ pub fn client_config(tls: &TlsConfig) -> anyhow::Result<Arc<ClientConfig>> {
         let expected = parse_fingerprint(pin).map_err(anyhow::Error::msg)?;
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedCertificate {
-                expected,
+            .with_custom_certificate_verifier(Arc::new(CustomVerifier {
+                pin: Some(expected),
                 provider: provider(),
             }))
             .with_no_client_auth()
     } else if tls.insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider())))
+            .with_custom_certificate_verifier(Arc::new(CustomVerifier {
+                pin: None,
+                provider: provider(),
+            }))
             .with_no_client_auth()
     } else {
         builder
@@ -108,15 +111,17 @@ pub fn parse_fingerprint(text: &str) -> Result<[u8; 32], String> {
     Ok(bytes)
 }
 
-/// Trusts exactly one certificate, by its SHA-256 fingerprint, whatever its issuer or names
-/// (like an SSH host key). Handshake signatures are still verified against that certificate.
+/// The verifier for the two policies that do not check the chain: a pin trusts exactly one
+/// certificate by its SHA-256 fingerprint, whatever its issuer or names (like an SSH host key);
+/// no pin (`insecure_skip_verify`) accepts every certificate. Either way the handshake signatures
+/// are still verified against the presented certificate, so the connection stays encrypted.
 #[derive(Debug)]
-struct PinnedCertificate {
-    expected: [u8; 32],
+struct CustomVerifier {
+    pin: Option<[u8; 32]>,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for PinnedCertificate {
+impl ServerCertVerifier for CustomVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -125,12 +130,15 @@ impl ServerCertVerifier for PinnedCertificate {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(expected) = self.pin else {
+            return Ok(ServerCertVerified::assertion());
+        };
         use sha2::Digest;
         let actual = sha2::Sha256::digest(end_entity.as_ref());
         // Compared without an early exit, as secrets are, though a fingerprint is public.
         let difference = actual
             .iter()
-            .zip(self.expected)
+            .zip(expected)
             .fold(0u8, |acc, (a, b)| acc | (a ^ b));
         if difference == 0 {
             Ok(ServerCertVerified::assertion())
@@ -174,56 +182,6 @@ impl ServerCertVerifier for PinnedCertificate {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
-    }
-}
-
-/// Accepts every certificate but still checks the handshake signatures, so the connection is
-/// encrypted even though the peer is not authenticated.
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
