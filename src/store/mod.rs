@@ -66,8 +66,9 @@ pub struct NewEvent {
     pub idempotency_key: Option<String>,
     /// The sinks that must deliver this event: one outbox row each.
     pub sinks: Vec<String>,
-    /// The alarm state this event sets, if it raises or clears one.
-    pub alarm: Option<AlarmUpdate>,
+    /// The alarm states this event sets: the alarm it raises, or the alarms it clears (an SD-WAN
+    /// clearing document may name several).
+    pub alarms: Vec<AlarmUpdate>,
 }
 
 /// The new state of the alarm `key`: raised, or cleared when `raised` is false.
@@ -95,6 +96,10 @@ pub struct Delivery {
     pub seq: u64,
     /// Failed attempts so far.
     pub attempts: u32,
+    /// True when an earlier netpulse process had claimed this row and stopped (crash, kill -9)
+    /// before recording an outcome: it may already have been delivered. A sink that can check its
+    /// target (the Webex sink looks for the message in the room) does so before sending again.
+    pub uncertain: bool,
     pub event: Event,
 }
 
@@ -230,6 +235,22 @@ impl Store {
             reply,
         })
         .await
+    }
+
+    /// At startup, before a sink claims anything: rows that a previous process had leased and not
+    /// finished are made claimable at once and marked [`Delivery::uncertain`]. Returns how many.
+    pub async fn recover_leases(&self, sink: &str) -> Result<u64, StoreError> {
+        let sink = sink.to_owned();
+        self.request(|reply| Command::RecoverLeases { sink, reply })
+            .await
+    }
+
+    /// Hands claimed rows back unattempted, claimable again at once.
+    pub async fn release(&self, ids: Vec<i64>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.request(|reply| Command::Release { ids, reply }).await
     }
 
     /// Retention: deletes events received before `cutoff` that no sink still has to deliver

@@ -54,7 +54,7 @@ pub(super) fn append_one(
     for sink in &item.sinks {
         outbox.execute(params![sink, seq])?;
     }
-    if let Some(alarm) = &item.alarm {
+    for alarm in &item.alarms {
         // `first_seq` is the event that raised the alarm: kept while it stays raised, moved when a
         // cleared alarm is raised again. In SET, `alarms.*` are the values before the update.
         conn.prepare_cached(
@@ -85,7 +85,7 @@ pub(super) fn claim(
     lease_ms: i64,
 ) -> rusqlite::Result<Vec<Delivery>> {
     let mut select = conn.prepare_cached(
-        "SELECT outbox.id, outbox.seq, outbox.attempts, events.body
+        "SELECT outbox.id, outbox.seq, outbox.attempts, outbox.uncertain, events.body
          FROM outbox JOIN events ON events.seq = outbox.seq
          WHERE outbox.sink = ?1 AND outbox.status = 'pending'
              AND outbox.next_attempt_ms <= ?2 AND outbox.lease_until_ms <= ?2
@@ -93,10 +93,10 @@ pub(super) fn claim(
     )?;
     let deliveries = select
         .query_map(params![sink, now_ms, limit as i64], |row| {
-            let body: String = row.get(3)?;
+            let body: String = row.get(4)?;
             let event: Event = serde_json::from_str(&body).map_err(|err| {
                 rusqlite::Error::FromSqlConversionFailure(
-                    3,
+                    4,
                     rusqlite::types::Type::Text,
                     Box::new(err),
                 )
@@ -106,6 +106,7 @@ pub(super) fn claim(
                 sink: sink.to_owned(),
                 seq: row.get::<_, i64>(1)? as u64,
                 attempts: row.get(2)?,
+                uncertain: row.get(3)?,
                 event,
             })
         })?

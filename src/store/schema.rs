@@ -54,6 +54,9 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX outbox_due ON outbox(sink, status, next_attempt_ms);
     CREATE INDEX outbox_seq ON outbox(seq);",
+    // Version 2. A row claimed by a process that then died is marked uncertain at the next start:
+    // it may have been delivered, and a sink that can check its target does so before resending.
+    "ALTER TABLE outbox ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.

@@ -23,7 +23,7 @@ fn item(event: Event) -> NewEvent {
         event,
         idempotency_key: None,
         sinks: Vec::new(),
-        alarm: None,
+        alarms: Vec::new(),
     }
 }
 
@@ -282,10 +282,10 @@ async fn alarm_state_follows_raise_and_clear() {
             AlarmState::Cleared
         };
         let new_event = NewEvent {
-            alarm: Some(AlarmUpdate {
+            alarms: vec![AlarmUpdate {
                 key: "leaf1/eth1/1/down".to_owned(),
                 raised,
-            }),
+            }],
             ..item(alarm_event)
         };
         seqs.push(append_one(&store, new_event).await.unwrap().seq);
@@ -464,4 +464,39 @@ async fn requests_after_close_are_unavailable() {
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"
     );
+}
+
+#[tokio::test]
+async fn leases_of_a_stopped_process_come_back_uncertain_and_released_rows_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = now_ms();
+    {
+        let store = open(&dir);
+        for _ in 0..3 {
+            let new_event = NewEvent {
+                sinks: vec!["webex".to_owned()],
+                ..item(event("leaf1", Severity::Major))
+            };
+            append_one(&store, new_event).await.unwrap();
+        }
+        let claimed = store.claim_due("webex", now, 2, 60_000).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert!(claimed.iter().all(|delivery| !delivery.uncertain));
+        // The second row is handed back unattempted; the first stays leased, as if its request
+        // was in flight when the process died.
+        store.release(vec![claimed[1].id]).await.unwrap();
+        store.close().await;
+    }
+    let store = open(&dir);
+    assert_eq!(store.recover_leases("webex").await.unwrap(), 1);
+    let claimed = store.claim_due("webex", now, 10, 60_000).await.unwrap();
+    let uncertain: Vec<bool> = claimed.iter().map(|delivery| delivery.uncertain).collect();
+    assert_eq!(uncertain, [true, false, false]);
+    store
+        .mark_failed(claimed[0].id, "503".to_owned(), 0, false)
+        .await
+        .unwrap();
+    let again = store.claim_due("webex", now, 10, 60_000).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert!(!again[0].uncertain, "a recorded failure settles the doubt");
 }

@@ -43,6 +43,16 @@ pub(super) enum Command {
         limit: usize,
         reply: Reply<u64>,
     },
+    /// Startup: leases left by a previous process are dropped and their rows marked uncertain.
+    RecoverLeases {
+        sink: String,
+        reply: Reply<u64>,
+    },
+    /// Hands claimed rows back without an attempt (a sink that pauses before sending them).
+    Release {
+        ids: Vec<i64>,
+        reply: Reply<()>,
+    },
     /// Commit what came before, then stop.
     Close,
     #[cfg(test)]
@@ -57,7 +67,7 @@ impl Command {
     fn weight(&self) -> usize {
         match self {
             Command::Append { items, .. } => items.len(),
-            Command::MarkDelivered { ids, .. } => ids.len(),
+            Command::MarkDelivered { ids, .. } | Command::Release { ids, .. } => ids.len(),
             _ => 1,
         }
     }
@@ -205,7 +215,7 @@ fn execute(tx: &mut Transaction, command: Command, now_ms: i64) -> (Finish, Opti
         } => in_savepoint(tx, reply, "mark_failed", |conn| {
             conn.prepare_cached(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3,
-                     lease_until_ms = 0, status = CASE WHEN ?4 THEN 'dead' ELSE 'pending' END
+                     lease_until_ms = 0, uncertain = 0, status = CASE WHEN ?4 THEN 'dead' ELSE 'pending' END
                  WHERE id = ?1 AND status = 'pending'",
             )?
             .execute(params![id, error, next_attempt_ms, dead])?;
@@ -216,6 +226,24 @@ fn execute(tx: &mut Transaction, command: Command, now_ms: i64) -> (Finish, Opti
             limit,
             reply,
         } => in_savepoint(tx, reply, "prune", |conn| prune(conn, cutoff_ms, limit)),
+        Command::RecoverLeases { sink, reply } => in_savepoint(tx, reply, "recover_leases", |conn| {
+            let recovered = conn
+                .prepare_cached(
+                    "UPDATE outbox SET lease_until_ms = 0, uncertain = 1
+                     WHERE sink = ?1 AND status = 'pending' AND lease_until_ms > 0",
+                )?
+                .execute([sink])?;
+            Ok(recovered as u64)
+        }),
+        Command::Release { ids, reply } => in_savepoint(tx, reply, "release", |conn| {
+            let mut statement = conn.prepare_cached(
+                "UPDATE outbox SET lease_until_ms = 0 WHERE id = ?1 AND status = 'pending'",
+            )?;
+            for id in ids {
+                statement.execute([id])?;
+            }
+            Ok(())
+        }),
         Command::Close => (Box::new(|_| {}), None),
         #[cfg(test)]
         Command::Exec { sql, reply } => {
@@ -272,7 +300,10 @@ fn unanswered(command: Command) -> Finish {
         Command::MarkDelivered { reply, .. } | Command::MarkFailed { reply, .. } => {
             answer(reply, never_ran())
         }
-        Command::Prune { reply, .. } => answer(reply, never_ran()),
+        Command::Prune { reply, .. } | Command::RecoverLeases { reply, .. } => {
+            answer(reply, never_ran())
+        }
+        Command::Release { reply, .. } => answer(reply, never_ran()),
         Command::Close => Box::new(|_| {}),
         #[cfg(test)]
         Command::Exec { reply, .. } => answer(reply, never_ran()),
