@@ -200,7 +200,11 @@ fn total(devices: &[SimDevice], field: impl Fn(&SimStats) -> u64) -> u64 {
 }
 
 fn gateway_yaml(devices: &[SimDevice], ca: &Path, events: &Path, refresh: Duration) -> String {
-    let mut yaml = String::from("sources:\n");
+    let store = events.with_extension("db");
+    let mut yaml = format!(
+        "store: {{ path: {} }}\nhttp: {{ listen: \"127.0.0.1:0\" }}\nsources:\n",
+        store.display()
+    );
     for (index, device) in devices.iter().enumerate() {
         yaml.push_str(&format!(
             "  - name: leaf{index}\n    type: dme\n    address: {}\n    username: admin\n    password: ${{BENCH_PASSWORD}}\n    tls: {}\n    subscription_refresh: {}s\n    subscriptions:\n      - /api/class/ethpmPhysIf.json\n      - /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=l1PhysIf\n      - /api/class/l2BD.json\n",

@@ -14,17 +14,26 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+mod server;
 mod sink;
 mod source;
+mod webhook;
 #[cfg(test)]
 mod tests;
 
-pub use sink::{FileSinkConfig, SinkConfig, StdoutFormat, StdoutSinkConfig};
+pub use sink::{
+    FileSinkConfig, RetryConfig, SinkConfig, SinkMatch, StdoutFormat, StdoutSinkConfig,
+    WebexSinkConfig,
+};
+pub use server::{HttpSection, ServerTls, StoreSection, Synchronous};
 pub use source::{BackoffConfig, DmeSourceConfig, SourceConfig, TlsConfig};
+pub use webhook::{BasicAuth, WebhookAuth, WebhookProvider, WebhookSourceConfig};
 
 /// The whole configuration of one netpulse process.
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub store: StoreSection,
+    pub http: HttpSection,
     pub sources: Vec<SourceConfig>,
     pub sinks: Vec<SinkConfig>,
 }
@@ -80,6 +89,10 @@ impl<'de> Deserialize<'de> for Secret {
 #[serde(deny_unknown_fields)]
 struct Document {
     #[serde(default)]
+    store: Option<Spanned<Value>>,
+    #[serde(default)]
+    http: Option<Spanned<Value>>,
+    #[serde(default)]
     sources: Vec<Spanned<Value>>,
     #[serde(default)]
     sinks: Vec<Spanned<Value>>,
@@ -125,7 +138,14 @@ impl Config {
         let mut problems = Problems { errors: Vec::new() };
         let sources = typed_entries(&document.sources, "sources", env, &mut problems);
         let sinks = typed_entries(&document.sinks, "sinks", env, &mut problems);
-        let mut config = Config { sources, sinks };
+        let store = typed_section(document.store.as_ref(), "store", env, &mut problems);
+        let http = typed_section(document.http.as_ref(), "http", env, &mut problems);
+        let mut config = Config {
+            store,
+            http,
+            sources,
+            sinks,
+        };
         config.validate(base_dir, &mut problems);
         if problems.errors.is_empty() {
             Ok(config)
@@ -138,9 +158,8 @@ impl Config {
         if self.sources.is_empty() {
             problems.push("sources", "no source is configured: add at least one entry");
         }
-        if self.sinks.is_empty() {
-            problems.push("sinks", "no sink is configured: events would go nowhere; add e.g. `- { name: out, type: stdout }`");
-        }
+        self.store.validate(base_dir, problems);
+        self.http.validate(base_dir, problems);
         check_unique_names(
             "sources",
             self.sources.iter().map(SourceConfig::name),
@@ -178,6 +197,22 @@ fn check_unique_names<'a>(
             );
         }
     }
+}
+
+/// Expands `${VAR}` inside one section (`store:`, `http:`) and deserializes it; a missing or
+/// broken section leaves the defaults (the error is reported).
+fn typed_section<T: serde::de::DeserializeOwned + Default>(
+    section: Option<&Spanned<Value>>,
+    name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+) -> T {
+    let Some(section) = section else {
+        return T::default();
+    };
+    typed_entries(std::slice::from_ref(section), name, env, problems)
+        .pop()
+        .unwrap_or_default()
 }
 
 /// Expands `${VAR}` inside every string, then deserializes each entry on its own.
@@ -261,6 +296,36 @@ pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Fills `secret` from `secret_file` when only the file is given (its trailing newline dropped), and
+/// reports a missing or doubly given secret. `field` names the secret, e.g. `password`.
+pub(crate) fn resolve_secret(
+    place: &str,
+    field: &str,
+    secret: &mut Option<Secret>,
+    secret_file: &Option<PathBuf>,
+    base_dir: &Path,
+    problems: &mut Problems,
+) {
+    match (&secret, secret_file) {
+        (Some(_), Some(_)) => problems.push(
+            place,
+            format!("set either {field} or {field}_file, not both"),
+        ),
+        (None, None) => problems.push(
+            place,
+            format!("set {field} (from the environment, e.g. {field}: ${{SECRET_VAR}}) or {field}_file"),
+        ),
+        (None, Some(file)) => match std::fs::read_to_string(resolve_path(base_dir, file)) {
+            Ok(text) => *secret = Some(Secret::new(text.trim_end_matches(['\n', '\r']))),
+            Err(err) => problems.push(
+                &format!("{place}.{field}_file"),
+                format!("cannot read {}: {err}", file.display()),
+            ),
+        },
+        (Some(_), None) => {}
+    }
 }
 
 /// Resolves a path written in the configuration relative to the configuration file's folder.

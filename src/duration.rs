@@ -1,9 +1,9 @@
-//! Human-friendly durations for configuration and the command line: `500ms`, `30s`, `5m`, `1h`, or
+//! Human-friendly durations for configuration and the command line: `500ms`, `30s`, `5m`, `1h`, `7d`, or
 //! a bare number of seconds.
 
 use std::time::Duration;
 
-/// Parses `500ms`, `30s`, `5m`, `2h` or a bare integer (seconds).
+/// Parses `500ms`, `30s`, `5m`, `2h`, `7d` or a bare integer (seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -12,15 +12,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(split);
     let value: u64 = number
         .parse()
-        .map_err(|_| format!("invalid duration {text:?}: expected a number with an optional unit ms, s, m or h, such as 30s"))?;
+        .map_err(|_| format!("invalid duration {text:?}: expected a number with an optional unit ms, s, m, h or d, such as 30s"))?;
     let duration = match unit.trim() {
         "" | "s" => Duration::from_secs(value),
         "ms" => Duration::from_millis(value),
         "m" => Duration::from_secs(value * 60),
         "h" => Duration::from_secs(value * 3600),
+        "d" => Duration::from_secs(value * 86_400),
         other => {
             return Err(format!(
-                "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m or h)"
+                "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m, h or d)"
             ));
         }
     };
@@ -58,6 +59,7 @@ mod tests {
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! `time`, `subject`, `datacontenttype` and `data` (the original object, unchanged). netpulse's own
 //! fields are CloudEvents extension attributes (lowercase letters only, as the spec requires):
 //! `seq` (gateway sequence number), `device`, `objectclass`, `severity`, `alarmstate`, `summary`
-//! and `resync` (present and true when the event was found by a resynchronisation after a gap).
+//! `link` (a URL to the event on its platform) and `resync` (present and true when the event was found by a resynchronisation after a gap).
 
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +63,9 @@ pub struct Event {
     pub severity: Severity,
     pub alarmstate: AlarmState,
     pub summary: String,
+    /// A URL to this event on the platform that produced it (e.g. the SD-WAN Manager alarm page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub resync: bool,
     pub data: serde_json::Value,
@@ -106,6 +109,7 @@ impl Event {
             severity: Severity::Info,
             alarmstate: AlarmState::Info,
             summary: String::new(),
+            link: None,
             resync: false,
             data,
         }

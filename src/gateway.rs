@@ -1,47 +1,81 @@
-//! Wires sources to sinks and owns shutdown. Sources send events into one bounded channel; the
-//! dispatcher numbers them (`seq`) and hands each sink a shared copy over the sink's own bounded
-//! channel. When shutdown is cancelled, sources stop, the dispatcher drains, and every sink
-//! flushes before [`Gateway::wait`] returns.
+//! Wires sources to the store and the store to sinks, serves HTTP, and owns shutdown.
+//!
+//! Device sources send events into one bounded channel; the dispatcher appends them to the store
+//! in batches through the [`Pipeline`], which also routes each event to the sinks whose `match:`
+//! takes it (one outbox row each). Webhook receivers append through the same pipeline from their
+//! HTTP handlers. Sinks read their outbox. When shutdown is cancelled, sources and the HTTP server
+//! stop, the dispatcher stores what is queued, line sinks write what is due, and the store closes
+//! before [`Gateway::wait`] returns.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use anyhow::Context;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::config::{Config, Synchronous};
 use crate::event::Event;
-use crate::sink::{self, SharedEvent};
+use crate::pipeline::Pipeline;
+use crate::sink::{self, Outbox, SinkHandle};
 use crate::source::{self, ConnectionState, SourceHandle};
+use crate::store::{NewEvent, Store, StoreConfig, StoreError};
 
 const EVENT_QUEUE: usize = 8192;
+/// Events the dispatcher appends in one request (and so, at most, in one transaction).
+const DISPATCH_BATCH: usize = 512;
 const STATUS_LOG_INTERVAL: Duration = Duration::from_secs(30);
 const MAX_NAMED_DOWN: usize = 10;
+/// How often retention runs.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+/// Pause between attempts to store a batch while the store cannot write.
+const STORE_RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// After shutdown, a batch the store cannot write is retried this many times before it is given
+/// up, so that netpulse still stops.
+const SHUTDOWN_STORE_ATTEMPTS: u32 = 10;
 
 /// A running gateway.
 pub struct Gateway {
     sources: Arc<Vec<SourceHandle>>,
     tracker: TaskTracker,
     dispatcher: tokio::task::JoinHandle<()>,
-    sinks_finished: Vec<tokio::sync::oneshot::Receiver<()>>,
+    sinks: Vec<SinkHandle>,
+    drain: CancellationToken,
     dispatched: Arc<AtomicU64>,
+    pipeline: Pipeline,
+    http_addr: SocketAddr,
 }
 
-/// Runs the gateway until `shutdown` is cancelled and every event has been handed to the sinks.
+/// Runs the gateway until `shutdown` is cancelled and every event has been stored.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
     Gateway::start(config, shutdown).await?.wait().await
 }
 
 impl Gateway {
-    /// Starts every sink, then every source.
+    /// Opens the store, starts every sink, every source and the HTTP server.
     pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Gateway> {
-        let sinks = config
-            .sinks
-            .iter()
-            .map(sink::spawn)
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        crate::http::metrics::install();
+        let store = open_store(&config).await?;
+        let pipeline = Pipeline::new(store.clone(), &config.sinks);
+        let drain = CancellationToken::new();
+        let mut sinks = Vec::with_capacity(config.sinks.len());
+        for sink_config in &config.sinks {
+            let name = sink_config.name();
+            let recovered = store.recover_leases(name).await?;
+            if recovered > 0 {
+                tracing::warn!(sink = name, deliveries = recovered, "deliveries in flight when netpulse last stopped are retried");
+            }
+            let outbox = Outbox {
+                store: store.clone(),
+                sink: name.to_owned(),
+                waker: pipeline.waker(name),
+                drain: drain.clone(),
+            };
+            sinks.push(sink::spawn(sink_config, outbox)?);
+        }
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
         let tracker = TaskTracker::new();
         let shared = source::dme::SharedClients::default();
@@ -49,6 +83,7 @@ impl Gateway {
         for source_config in &config.sources {
             sources.push(source::spawn(
                 source_config,
+                &config.http,
                 &shared,
                 events.clone(),
                 shutdown.clone(),
@@ -56,26 +91,49 @@ impl Gateway {
             )?);
         }
         drop(events);
+        let started = Arc::new(AtomicBool::new(false));
+        let state = crate::http::HttpState {
+            pipeline: pipeline.clone(),
+            receivers: sources
+                .iter()
+                .filter_map(SourceHandle::webhook_receiver)
+                .collect(),
+            started: started.clone(),
+        };
+        let http_addr = crate::http::start(
+            &config.http,
+            crate::http::router(state),
+            shutdown.clone(),
+            &tracker,
+        )
+        .await?;
         tracker.close();
         let dispatched = Arc::new(AtomicU64::new(0));
-        let (sink_inputs, sinks_finished) = sinks
-            .into_iter()
-            .map(|sink| ((sink.name, sink.events), sink.finished))
-            .unzip();
-        let dispatcher = tokio::spawn(dispatch(receiver, sink_inputs, dispatched.clone()));
+        let dispatcher = tokio::spawn(dispatch(
+            receiver,
+            pipeline.clone(),
+            dispatched.clone(),
+            shutdown.clone(),
+        ));
         let sources = Arc::new(sources);
-        tokio::spawn(log_status(sources.clone(), dispatched.clone(), shutdown));
+        tokio::spawn(log_status(sources.clone(), dispatched.clone(), shutdown.clone()));
+        tokio::spawn(prune(store, config.store.retention, shutdown));
+        started.store(true, Ordering::Release);
         tracing::info!(
             sources = config.sources.len(),
             sinks = config.sinks.len(),
+            store = %config.store.path.display(),
             "netpulse started"
         );
         Ok(Gateway {
             sources,
             tracker,
             dispatcher,
-            sinks_finished,
+            sinks,
+            drain,
             dispatched,
+            pipeline,
+            http_addr,
         })
     }
 
@@ -88,18 +146,33 @@ impl Gateway {
         self.sources.iter().find(|source| source.name == name)
     }
 
-    /// Events handed to the sinks so far.
+    /// Events from device sources stored so far.
     pub fn dispatched(&self) -> u64 {
         self.dispatched.load(Ordering::Relaxed)
     }
 
-    /// Waits for the sources to stop (after shutdown) and the sinks to flush everything.
+    /// The address the HTTP server listens on (the port chosen for `:0`).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The store, for queries.
+    pub fn store(&self) -> &Store {
+        self.pipeline.store()
+    }
+
+    /// Waits for the sources and the HTTP server to stop (after shutdown), stores what is still
+    /// queued, lets the sinks finish what is due, and closes the store.
     pub async fn wait(self) -> anyhow::Result<()> {
         self.tracker.wait().await;
         self.dispatcher.await?;
-        for finished in self.sinks_finished {
-            let _ = finished.await;
+        self.drain.cancel();
+        for sink in self.sinks {
+            if let Err(error) = sink.task.await {
+                tracing::error!(sink = %sink.name, %error, "sink task failed");
+            }
         }
+        self.pipeline.store().clone().close().await;
         tracing::info!(
             events = self.dispatched.load(Ordering::Relaxed),
             "netpulse stopped"
@@ -108,27 +181,76 @@ impl Gateway {
     }
 }
 
-/// Numbers every event and hands it to each sink; ends when every source has stopped, and then
-/// drops the sinks' senders so that each sink drains and flushes.
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let mut store_config = StoreConfig::new(&config.store.path);
+    store_config.synchronous_full = config.store.synchronous == Synchronous::Full;
+    let path = config.store.path.clone();
+    tokio::task::spawn_blocking(move || Store::open(store_config))
+        .await?
+        .with_context(|| format!("cannot open the store at {} (store.path)", path.display()))
+}
+
+/// Stores events from device sources in batches; ends when every source has stopped and the
+/// queue is empty. While the store cannot write, the batch is retried (sources wait on the full
+/// queue meanwhile): an event a source has handed over is never dropped.
 async fn dispatch(
     mut receiver: mpsc::Receiver<Event>,
-    sinks: Vec<(String, mpsc::Sender<SharedEvent>)>,
+    pipeline: Pipeline,
     dispatched: Arc<AtomicU64>,
+    shutdown: CancellationToken,
 ) {
-    let mut sequence = 0u64;
-    let mut batch = Vec::with_capacity(256);
-    while receiver.recv_many(&mut batch, 256).await > 0 {
-        for mut event in batch.drain(..) {
-            sequence += 1;
-            event.seq = sequence;
-            let event = Arc::new(event);
-            for (name, sink) in &sinks {
-                if sink.send(event.clone()).await.is_err() {
-                    tracing::error!(sink = %name, "sink stopped; its events are not delivered");
+    let mut batch = Vec::with_capacity(DISPATCH_BATCH);
+    while receiver.recv_many(&mut batch, DISPATCH_BATCH).await > 0 {
+        let items: Vec<NewEvent> = batch
+            .drain(..)
+            .map(|event| NewEvent {
+                event,
+                idempotency_key: None,
+                sinks: Vec::new(),
+                alarms: Vec::new(),
+            })
+            .collect();
+        let count = items.len() as u64;
+        let mut attempts = 0;
+        loop {
+            match pipeline.ingest(items.clone()).await {
+                Ok(_) => break,
+                Err(StoreError::Rejected(error)) => {
+                    tracing::error!(%error, events = count, "the store rejected a batch of device events");
+                    break;
+                }
+                Err(StoreError::Unavailable(error)) => {
+                    attempts += 1;
+                    if shutdown.is_cancelled() && attempts >= SHUTDOWN_STORE_ATTEMPTS {
+                        tracing::error!(%error, events = count, "device events not stored before shutdown: the store cannot write; the next start resynchronises the devices");
+                        break;
+                    }
+                    tracing::error!(%error, events = count, "cannot store device events; retrying");
+                    tokio::time::sleep(STORE_RETRY_PAUSE).await;
                 }
             }
         }
-        dispatched.store(sequence, Ordering::Relaxed);
+        dispatched.fetch_add(count, Ordering::Relaxed);
+    }
+}
+
+/// Retention: deletes events older than `retention` that every sink has finished with.
+async fn prune(store: Store, retention: Duration, shutdown: CancellationToken) {
+    let mut interval = tokio::time::interval(PRUNE_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        let Ok(retention) = jiff::SignedDuration::try_from(retention) else {
+            return;
+        };
+        let cutoff = jiff::Timestamp::now() - retention;
+        match store.prune_older_than(cutoff).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "retention: old events deleted"),
+            Err(error) => tracing::error!(%error, "retention failed"),
+        }
     }
 }
 

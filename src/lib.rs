@@ -17,6 +17,8 @@ pub mod demo;
 pub mod duration;
 pub mod event;
 pub mod gateway;
+pub mod http;
+pub mod pipeline;
 pub mod sim;
 pub mod sink;
 pub mod source;

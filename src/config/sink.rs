@@ -1,10 +1,13 @@
 //! Sink entries of the configuration (`sinks:`), one variant per kind.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Problems, resolve_path};
+use super::{Problems, Secret, TlsConfig, resolve_path, resolve_secret};
+use crate::duration::serde_duration;
+use crate::event::{Event, Severity};
 
 /// One entry of `sinks:`; the `type` field picks the variant.
 #[derive(Debug, Clone, Deserialize)]
@@ -14,6 +17,136 @@ pub enum SinkConfig {
     File(FileSinkConfig),
     /// Writes events to standard output, as JSON Lines or as one readable line each.
     Stdout(StdoutSinkConfig),
+    /// Posts a Markdown message per event to a Webex room or person.
+    Webex(WebexSinkConfig),
+}
+
+/// `match:`: which events a sink takes. Every field that is set must match; an empty filter takes
+/// everything. The full routing policy is a later feature; this keeps switch chatter out of a chat
+/// room.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SinkMatch {
+    /// Source names; the event must come from one of them.
+    #[serde(default)]
+    pub source: Vec<String>,
+    /// Event type prefixes, e.g. `com.cisco.sdwan.`; the type must start with one of them.
+    #[serde(default)]
+    pub type_prefix: Vec<String>,
+    /// Only events at least this severe (info < warning < minor < major < critical).
+    #[serde(default)]
+    pub min_severity: Option<Severity>,
+}
+
+impl SinkMatch {
+    /// Whether the sink takes this event, which came from the source named `source`.
+    pub fn matches(&self, source: &str, event: &Event) -> bool {
+        (self.source.is_empty() || self.source.iter().any(|name| name == source))
+            && (self.type_prefix.is_empty()
+                || self
+                    .type_prefix
+                    .iter()
+                    .any(|prefix| event.kind.starts_with(prefix.as_str())))
+            && self
+                .min_severity
+                .is_none_or(|minimum| event.severity >= minimum)
+    }
+}
+
+/// A Webex bot posting to one room (or one person).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebexSinkConfig {
+    pub name: String,
+    /// The bot's access token, from the environment: `token: ${WEBEX_BOT_TOKEN}`.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
+    #[serde(default)]
+    pub room_id: Option<String>,
+    #[serde(default)]
+    pub to_person_email: Option<String>,
+    /// The Webex API; change it for the simulator (`netpulse sim webex`) or a proxy.
+    #[serde(default = "default_webex_base_url")]
+    pub base_url: String,
+    /// The IANA time zone for times in messages, e.g. `America/Los_Angeles`.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// A Jinja template for every message, inline; without it, built-in templates are used.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The same, read from a file.
+    #[serde(default)]
+    pub template_file: Option<PathBuf>,
+    #[serde(default, rename = "match")]
+    pub filter: SinkMatch,
+    #[serde(default)]
+    pub retry: RetryConfig,
+    /// At most this many messages per second. Webex publishes no number for /v1/messages (it
+    /// answers 429 with Retry-After when a bot goes too fast), so the default stays well under
+    /// what bots are commonly seen to sustain.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit: f64,
+    #[serde(default = "default_request_timeout", with = "serde_duration")]
+    pub request_timeout: Duration,
+    /// How the API's certificate is checked (the simulator's, in a lab).
+    #[serde(default)]
+    pub tls: TlsConfig,
+}
+
+/// How a failed delivery is retried: 5xx and network errors back off exponentially with jitter
+/// from `initial` to `max`; after `max_attempts` failures the delivery is dead-lettered. A 429 waits
+/// exactly as long as the target's Retry-After says and does not count as an attempt.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    #[serde(default = "default_retry_initial", with = "serde_duration")]
+    pub initial: Duration,
+    #[serde(default = "default_retry_max", with = "serde_duration")]
+    pub max: Duration,
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+impl Default for RetryConfig {
+    fn default() -> RetryConfig {
+        RetryConfig {
+            initial: default_retry_initial(),
+            max: default_retry_max(),
+            max_attempts: default_max_attempts(),
+        }
+    }
+}
+
+fn default_webex_base_url() -> String {
+    "https://webexapis.com".to_owned()
+}
+
+fn default_timezone() -> String {
+    "UTC".to_owned()
+}
+
+fn default_rate_limit() -> f64 {
+    2.0
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_retry_initial() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_retry_max() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// With the default delays, 50 attempts keep trying for about four hours: a Webex outage of an
+/// afternoon loses nothing.
+fn default_max_attempts() -> u32 {
+    50
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +157,8 @@ pub struct FileSinkConfig {
     /// Also fsync after each batch, so a power loss cannot take written lines away.
     #[serde(default)]
     pub fsync: bool,
+    #[serde(default, rename = "match")]
+    pub filter: SinkMatch,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +167,8 @@ pub struct StdoutSinkConfig {
     pub name: String,
     #[serde(default)]
     pub format: StdoutFormat,
+    #[serde(default, rename = "match")]
+    pub filter: SinkMatch,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -49,10 +186,23 @@ impl SinkConfig {
         match self {
             SinkConfig::File(file) => &file.name,
             SinkConfig::Stdout(stdout) => &stdout.name,
+            SinkConfig::Webex(webex) => &webex.name,
+        }
+    }
+
+    /// Which events this sink takes.
+    pub fn filter(&self) -> &SinkMatch {
+        match self {
+            SinkConfig::File(file) => &file.filter,
+            SinkConfig::Stdout(stdout) => &stdout.filter,
+            SinkConfig::Webex(webex) => &webex.filter,
         }
     }
 
     pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        if let SinkConfig::Webex(webex) = self {
+            webex.validate(place, base_dir, problems);
+        }
         if let SinkConfig::File(file) = self {
             file.path = resolve_path(base_dir, &file.path);
             let parent = file.path.parent().unwrap_or(Path::new("."));
@@ -63,5 +213,64 @@ impl SinkConfig {
                 );
             }
         }
+    }
+}
+
+impl WebexSinkConfig {
+    pub fn token(&self) -> &str {
+        self.token.as_ref().map(Secret::expose).unwrap_or("")
+    }
+
+    fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        resolve_secret(
+            place,
+            "token",
+            &mut self.token,
+            &self.token_file,
+            base_dir,
+            problems,
+        );
+        match (&self.room_id, &self.to_person_email) {
+            (Some(_), Some(_)) => problems.push(place, "set room_id or to_person_email, not both"),
+            (None, None) => problems.push(
+                place,
+                "set room_id (e.g. room_id: ${WEBEX_ROOM_ID}) or to_person_email",
+            ),
+            _ => {}
+        }
+        match reqwest::Url::parse(&self.base_url) {
+            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
+            _ => problems.push(
+                &format!("{place}.base_url"),
+                format!("{:?} must be an http:// or https:// URL", self.base_url),
+            ),
+        }
+        if let Err(err) = jiff::tz::TimeZone::get(&self.timezone) {
+            problems.push(
+                &format!("{place}.timezone"),
+                format!("{:?} is not a known IANA time zone (such as Europe/Paris or America/Los_Angeles): {err}", self.timezone),
+            );
+        }
+        match (&self.template, &self.template_file) {
+            (Some(_), Some(_)) => problems.push(place, "set template or template_file, not both"),
+            (None, Some(file)) => match std::fs::read_to_string(resolve_path(base_dir, file)) {
+                Ok(text) => self.template = Some(text),
+                Err(err) => problems.push(
+                    &format!("{place}.template_file"),
+                    format!("cannot read {}: {err}", file.display()),
+                ),
+            },
+            _ => {}
+        }
+        if !(self.rate_limit > 0.0 && self.rate_limit.is_finite()) {
+            problems.push(&format!("{place}.rate_limit"), "must be a number of messages per second above 0");
+        }
+        if self.retry.initial.is_zero() || self.retry.initial > self.retry.max {
+            problems.push(&format!("{place}.retry"), "initial must be above 0 and not above max");
+        }
+        if self.retry.max_attempts == 0 {
+            problems.push(&format!("{place}.retry.max_attempts"), "must be at least 1");
+        }
+        self.tls.validate(&format!("{place}.tls"), base_dir, problems);
     }
 }

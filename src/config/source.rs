@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Problems, Secret, resolve_path};
+use super::webhook::WebhookSourceConfig;
+use super::{Problems, Secret, resolve_path, resolve_secret};
 use crate::duration::serde_duration;
 
 /// One entry of `sources:`; the `type` field picks the variant.
@@ -14,18 +15,22 @@ use crate::duration::serde_duration;
 pub enum SourceConfig {
     /// NX-OS / APIC DME WebSocket subscriptions.
     Dme(DmeSourceConfig),
+    /// Notifications posted to netpulse's HTTP server by a platform (SD-WAN Manager, ...).
+    Webhook(WebhookSourceConfig),
 }
 
 impl SourceConfig {
     pub fn name(&self) -> &str {
         match self {
             SourceConfig::Dme(dme) => &dme.name,
+            SourceConfig::Webhook(webhook) => &webhook.name,
         }
     }
 
     pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
         match self {
             SourceConfig::Dme(dme) => dme.validate(place, base_dir, problems),
+            SourceConfig::Webhook(webhook) => webhook.validate(place, base_dir, problems),
         }
     }
 }
@@ -145,23 +150,14 @@ impl DmeSourceConfig {
         if self.username.is_empty() {
             problems.push(&format!("{place}.username"), "must not be empty");
         }
-        match (&self.password, &self.password_file) {
-            (Some(_), Some(_)) => {
-                problems.push(place, "set either password or password_file, not both")
-            }
-            (None, None) => problems.push(
-                place,
-                "set password (e.g. password: ${NXOS_PASSWORD}) or password_file",
-            ),
-            (None, Some(file)) => match std::fs::read_to_string(resolve_path(base_dir, file)) {
-                Ok(text) => self.password = Some(Secret::new(text.trim_end_matches(['\n', '\r']))),
-                Err(err) => problems.push(
-                    &format!("{place}.password_file"),
-                    format!("cannot read {}: {err}", file.display()),
-                ),
-            },
-            (Some(_), None) => {}
-        }
+        resolve_secret(
+            place,
+            "password",
+            &mut self.password,
+            &self.password_file,
+            base_dir,
+            problems,
+        );
         self.tls
             .validate(&format!("{place}.tls"), base_dir, problems);
         if self.subscriptions.is_empty() {
@@ -193,7 +189,7 @@ impl DmeSourceConfig {
 }
 
 impl TlsConfig {
-    fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+    pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
         let chosen = [
             self.ca_file.is_some(),
             self.fingerprint_sha256.is_some(),

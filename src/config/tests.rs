@@ -33,7 +33,9 @@ fn the_shipped_example_parses() {
     let scratch = tempfile::tempdir().unwrap();
     std::fs::write(scratch.path().join("leaf1-ca.pem"), "").unwrap();
     let config = Config::parse_with(&text, scratch.path(), &env).unwrap();
-    let SourceConfig::Dme(leaf) = &config.sources[0];
+    let SourceConfig::Dme(leaf) = &config.sources[0] else {
+        panic!("a dme source")
+    };
     assert_eq!(leaf.subscriptions.len(), 3);
     assert_eq!(
         leaf.subscription_refresh,
@@ -45,7 +47,9 @@ fn the_shipped_example_parses() {
 #[test]
 fn secrets_are_expanded_after_parsing_so_they_cannot_inject_yaml() {
     let config = parse(MINIMAL).unwrap();
-    let SourceConfig::Dme(leaf) = &config.sources[0];
+    let SourceConfig::Dme(leaf) = &config.sources[0] else {
+        panic!("a dme source")
+    };
     assert_eq!(leaf.password(), "s3cret: #not yaml");
     assert!(
         !format!("{leaf:?}").contains("s3cret"),
@@ -98,7 +102,6 @@ sinks: []
         joined.contains("sources[2] (line 15): unknown variant `telnet`"),
         "{joined}"
     );
-    assert!(joined.contains("sinks: no sink is configured"), "{joined}");
 }
 
 #[test]
@@ -149,7 +152,9 @@ fn password_files_are_read_and_trimmed() {
     std::fs::write(scratch.path().join("pw"), "from-file\n").unwrap();
     let text = MINIMAL.replace("password: ${NXOS_PASSWORD}", "password_file: pw");
     let config = Config::parse_with(&text, scratch.path(), &env).unwrap();
-    let SourceConfig::Dme(leaf) = &config.sources[0];
+    let SourceConfig::Dme(leaf) = &config.sources[0] else {
+        panic!("a dme source")
+    };
     assert_eq!(leaf.password(), "from-file");
 }
 

@@ -1,21 +1,36 @@
-//! Line-oriented sinks, `type: file` (JSON Lines appended to a file) and `type: stdout`. Both run
-//! on a dedicated thread, because writes block: each wakeup takes every event already queued,
-//! writes them as one batch and flushes once (and fsyncs once, when asked to).
+//! Line-oriented sinks, `type: file` (JSON Lines appended to a file) and `type: stdout`. Each takes
+//! batches of due rows from its outbox, writes them on a blocking thread (file writes block),
+//! flushes once (and fsyncs once, when asked to) and only then marks them delivered.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{mpsc, oneshot};
 
-use super::{SharedEvent, SinkHandle};
+use super::outbox::Outbox;
 use crate::config::{FileSinkConfig, StdoutFormat, StdoutSinkConfig};
 use crate::event::Event;
+use crate::store::Delivery;
 
-const QUEUE: usize = 4096;
 const MAX_BATCH: usize = 1024;
+/// Long enough for a batch on a slow disk; a crashed writer's rows come back after it.
+const LEASE: Duration = Duration::from_secs(60);
+/// After a failed write the batch is retried after this pause, doubling up to the maximum.
+const RETRY_INITIAL: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(30);
 
-pub fn spawn_file(config: &FileSinkConfig) -> anyhow::Result<SinkHandle> {
+/// The writer and what to do after each batch; moved to the blocking thread and back.
+struct LineWriter {
+    out: Box<dyn Write + Send>,
+    format: StdoutFormat,
+    fsync: Option<File>,
+}
+
+pub fn spawn_file(
+    config: &FileSinkConfig,
+    outbox: Outbox,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let file = OpenOptions::new()
         .create(true)
         .append(true)
@@ -27,82 +42,81 @@ pub fn spawn_file(config: &FileSinkConfig) -> anyhow::Result<SinkHandle> {
                 config.path.display()
             )
         })?;
-    let fsync = config.fsync;
-    let sync_file = file
-        .try_clone()
-        .context("cannot duplicate the file handle")?;
-    let after_batch = move || if fsync { sync_file.sync_data() } else { Ok(()) };
-    Ok(spawn_writer(
-        &config.name,
-        BufWriter::with_capacity(64 * 1024, file),
-        StdoutFormat::Json,
-        after_batch,
-    ))
+    let fsync = if config.fsync {
+        Some(file.try_clone().context("cannot duplicate the file handle")?)
+    } else {
+        None
+    };
+    let writer = LineWriter {
+        out: Box::new(BufWriter::with_capacity(64 * 1024, file)),
+        format: StdoutFormat::Json,
+        fsync,
+    };
+    Ok(tokio::spawn(run(writer, outbox)))
 }
 
-pub fn spawn_stdout(config: &StdoutSinkConfig) -> SinkHandle {
-    spawn_writer(&config.name, std::io::stdout(), config.format, || Ok(()))
+pub fn spawn_stdout(config: &StdoutSinkConfig, outbox: Outbox) -> tokio::task::JoinHandle<()> {
+    let writer = LineWriter {
+        out: Box::new(std::io::stdout()),
+        format: config.format,
+        fsync: None,
+    };
+    tokio::spawn(run(writer, outbox))
 }
 
-fn spawn_writer<W, F>(
-    name: &str,
-    mut out: W,
-    format: StdoutFormat,
-    mut after_batch: F,
-) -> SinkHandle
-where
-    W: Write + Send + 'static,
-    F: FnMut() -> std::io::Result<()> + Send + 'static,
-{
-    let (sender, mut receiver) = mpsc::channel::<SharedEvent>(QUEUE);
-    let (finished_tx, finished) = oneshot::channel();
-    let sink_name = name.to_owned();
-    let written = metrics::counter!("netpulse_sink_events_total", "sink" => sink_name.clone());
-    let errors = metrics::counter!("netpulse_sink_errors_total", "sink" => sink_name.clone());
-    std::thread::Builder::new()
-        .name(format!("sink-{name}"))
-        .spawn(move || {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            while let Some(first) = receiver.blocking_recv() {
-                batch.push(first);
-                while batch.len() < MAX_BATCH {
-                    match receiver.try_recv() {
-                        Ok(event) => batch.push(event),
-                        Err(_) => break,
-                    }
-                }
-                let result = write_batch(&mut out, &batch, format).and_then(|()| out.flush()).and_then(|()| after_batch());
-                match result {
-                    Ok(()) => written.increment(batch.len() as u64),
-                    Err(err) => {
-                        errors.increment(1);
-                        tracing::error!(sink = %sink_name, error = %err, events = batch.len(), "cannot write events");
-                    }
-                }
-                batch.clear();
-            }
-            let _ = finished_tx.send(());
+async fn run(writer: LineWriter, outbox: Outbox) {
+    let written = metrics::counter!("netpulse_sink_events_total", "sink" => outbox.sink.clone());
+    let errors = metrics::counter!("netpulse_sink_errors_total", "sink" => outbox.sink.clone());
+    let mut writer = Some(writer);
+    let mut pause = RETRY_INITIAL;
+    while let Some(batch) = outbox.next(MAX_BATCH, LEASE).await {
+        let Some(taken) = writer.take() else { break };
+        let ids: Vec<i64> = batch.iter().map(|delivery| delivery.id).collect();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut taken = taken;
+            let result = taken.write(&batch);
+            (taken, result)
         })
-        .expect("cannot start a sink thread");
-    SinkHandle {
-        name: name.to_owned(),
-        events: sender,
-        finished,
+        .await;
+        let Ok((returned, result)) = joined else {
+            tracing::error!(sink = %outbox.sink, "the writer thread panicked; the sink stops");
+            break;
+        };
+        writer = Some(returned);
+        match result {
+            Ok(()) => {
+                written.increment(ids.len() as u64);
+                outbox.delivered(ids).await;
+                pause = RETRY_INITIAL;
+            }
+            Err(error) => {
+                errors.increment(1);
+                tracing::error!(sink = %outbox.sink, %error, events = ids.len(), retry_in = ?pause, "cannot write events; retrying");
+                outbox.release(ids).await;
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = outbox.drain.cancelled() => {}
+                }
+                pause = (pause * 2).min(RETRY_MAX);
+            }
+        }
     }
 }
 
-fn write_batch<W: Write>(
-    out: &mut W,
-    batch: &[SharedEvent],
-    format: StdoutFormat,
-) -> std::io::Result<()> {
-    for event in batch {
-        write_event(out, event, format)?;
+impl LineWriter {
+    fn write(&mut self, batch: &[Delivery]) -> std::io::Result<()> {
+        for delivery in batch {
+            write_event(&mut self.out, &delivery.event, self.format)?;
+        }
+        self.out.flush()?;
+        if let Some(file) = &self.fsync {
+            file.sync_data()?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
-fn write_event<W: Write>(out: &mut W, event: &Event, format: StdoutFormat) -> std::io::Result<()> {
+fn write_event(out: &mut dyn Write, event: &Event, format: StdoutFormat) -> std::io::Result<()> {
     match format {
         StdoutFormat::Json => {
             serde_json::to_writer(&mut *out, event).map_err(std::io::Error::other)?
@@ -115,41 +129,58 @@ fn write_event<W: Write>(out: &mut W, event: &Event, format: StdoutFormat) -> st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::{NewEvent, Store, StoreConfig};
     use std::sync::Arc;
 
     #[tokio::test]
-    async fn file_sink_appends_one_json_line_per_event_and_flushes() {
+    async fn file_sink_appends_one_json_line_per_outbox_row_and_marks_them_delivered() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.jsonl");
         std::fs::write(&path, "earlier line\n").unwrap();
-        let config = FileSinkConfig {
-            name: "archive".into(),
-            path: path.clone(),
-            fsync: true,
-        };
-        let handle = spawn_file(&config).unwrap();
-        for index in 0..3 {
-            let mut event = Event::new(
+        let store = Store::open(StoreConfig::new(dir.path().join("netpulse.db"))).unwrap();
+        let mut sequences = Vec::new();
+        for _ in 0..3 {
+            let event = Event::new(
                 "leaf1",
                 "com.cisco.dme.modified",
                 jiff::Timestamp::now(),
                 serde_json::json!({}),
             );
-            event.seq = index;
-            handle.events.send(Arc::new(event)).await.unwrap();
+            let item = NewEvent {
+                event,
+                idempotency_key: None,
+                sinks: vec!["archive".to_owned()],
+                alarms: Vec::new(),
+            };
+            sequences.push(store.append(vec![item]).await.unwrap()[0].seq);
         }
-        drop(handle.events);
-        handle.finished.await.unwrap();
+        let config = FileSinkConfig {
+            name: "archive".into(),
+            path: path.clone(),
+            fsync: true,
+            filter: Default::default(),
+        };
+        let outbox = Outbox {
+            store: store.clone(),
+            sink: "archive".to_owned(),
+            waker: Arc::new(tokio::sync::Notify::new()),
+            drain: tokio_util::sync::CancellationToken::new(),
+        };
+        // Draining from the start: the sink writes what is due and stops.
+        outbox.drain.cancel();
+        spawn_file(&config, outbox).unwrap().await.unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(
             lines[0], "earlier line",
             "the file is appended to, not truncated"
         );
-        let sequences: Vec<u64> = lines[1..]
+        let written: Vec<u64> = lines[1..]
             .iter()
             .map(|line| serde_json::from_str::<Event>(line).unwrap().seq)
             .collect();
-        assert_eq!(sequences, [0, 1, 2]);
+        assert_eq!(written, sequences);
+        let counts = store.reader().unwrap().outbox_counts("archive").unwrap();
+        assert_eq!((counts.pending, counts.delivered), (0, 3));
     }
 }

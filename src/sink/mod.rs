@@ -1,30 +1,29 @@
 //! Outputs. One module per kind; [`SinkConfig`] is the registry and [`spawn`] the dispatcher.
-//! A sink receives shared events from the gateway over a bounded channel, so a slow sink slows the
-//! pipeline down instead of losing events.
-
-use std::sync::Arc;
-
-use tokio::sync::mpsc;
+//! Every sink takes its work from the store's outbox ([`outbox::Outbox`]), never from memory, so a
+//! crash or an outage of the target loses nothing: pending deliveries resume after a restart.
 
 use crate::config::SinkConfig;
-use crate::event::Event;
 
 mod lines;
+pub mod outbox;
 
-/// Events as the gateway hands them to sinks: shared, never copied per sink.
-pub type SharedEvent = Arc<Event>;
+pub use outbox::Outbox;
 
-/// A running sink: the gateway sends into `events` and waits on `finished` at shutdown.
+/// A running sink; the gateway waits on `task` at shutdown.
 pub struct SinkHandle {
     pub name: String,
-    pub events: mpsc::Sender<SharedEvent>,
-    pub finished: tokio::sync::oneshot::Receiver<()>,
+    pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Starts a sink.
-pub fn spawn(config: &SinkConfig) -> anyhow::Result<SinkHandle> {
-    match config {
-        SinkConfig::File(file) => lines::spawn_file(file),
-        SinkConfig::Stdout(stdout) => Ok(lines::spawn_stdout(stdout)),
-    }
+/// Starts a sink reading from `outbox`.
+pub fn spawn(config: &SinkConfig, outbox: Outbox) -> anyhow::Result<SinkHandle> {
+    let task = match config {
+        SinkConfig::File(file) => lines::spawn_file(file, outbox)?,
+        SinkConfig::Stdout(stdout) => lines::spawn_stdout(stdout, outbox),
+        SinkConfig::Webex(_) => anyhow::bail!("webex sink: not wired yet"),
+    };
+    Ok(SinkHandle {
+        name: config.name().to_owned(),
+        task,
+    })
 }

@@ -50,6 +50,8 @@ pub struct StatusSnapshot {
     pub connects: u64,
     pub login_failures: u64,
     pub gaps: u64,
+    /// Webhook receivers: requests refused (credentials, content type, size, invalid body).
+    pub rejected: u64,
     pub last_gap_ms: Option<u64>,
     pub duplicates_suppressed: u64,
 }
@@ -91,6 +93,7 @@ pub struct SourceHandle {
 /// Per-protocol state the gateway can show (a DME device's object view, for instance).
 pub(crate) enum SourceDetail {
     Dme(dme::DmeHandle),
+    Webhook(Arc<webhook::WebhookReceiver>),
 }
 
 impl SourceHandle {
@@ -98,6 +101,15 @@ impl SourceHandle {
     pub fn dme_objects(&self) -> Option<Vec<(String, std::collections::BTreeMap<String, String>)>> {
         match &self.detail {
             SourceDetail::Dme(handle) => Some(handle.objects()),
+            SourceDetail::Webhook(_) => None,
+        }
+    }
+
+    /// For webhook sources: the receiver the HTTP server routes requests to.
+    pub fn webhook_receiver(&self) -> Option<Arc<webhook::WebhookReceiver>> {
+        match &self.detail {
+            SourceDetail::Webhook(receiver) => Some(receiver.clone()),
+            SourceDetail::Dme(_) => None,
         }
     }
 }
@@ -105,6 +117,7 @@ impl SourceHandle {
 /// Starts one source on the tracker and returns its handle.
 pub fn spawn(
     config: &SourceConfig,
+    http: &crate::config::HttpSection,
     shared: &dme::SharedClients,
     events: mpsc::Sender<Event>,
     shutdown: CancellationToken,
@@ -119,6 +132,15 @@ pub fn spawn(
     };
     let detail = match config {
         SourceConfig::Dme(dme) => SourceDetail::Dme(dme::spawn(dme, shared, context, tracker)?),
+        SourceConfig::Webhook(webhook) => {
+            // A receiver has no session of its own: it is up when the HTTP server is.
+            status.set_state(ConnectionState::Connected);
+            SourceDetail::Webhook(Arc::new(webhook::WebhookReceiver::new(
+                webhook,
+                http.max_body_bytes,
+                status.clone(),
+            )))
+        }
     };
     Ok(SourceHandle {
         name: config.name().to_owned(),

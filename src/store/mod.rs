@@ -16,7 +16,7 @@ mod writer;
 mod tests;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
@@ -122,6 +122,8 @@ pub enum StoreError {
 struct Stats {
     commits: AtomicU64,
     failed_commits: AtomicU64,
+    /// The latest batch was rolled back because the store could not write.
+    failing: AtomicBool,
 }
 
 /// A snapshot of the writer's counters.
@@ -277,6 +279,12 @@ impl Store {
     /// Opens a read-only connection. Its methods block: call them from `spawn_blocking`.
     pub fn reader(&self) -> anyhow::Result<Reader> {
         Reader::open(&self.inner.path)
+    }
+
+    /// False while the latest transaction failed for lack of a writable store (disk full,
+    /// read-only file), until one commits again. `/readyz` answers 503 meanwhile.
+    pub fn writable(&self) -> bool {
+        !self.inner.stats.failing.load(Ordering::Relaxed)
     }
 
     /// The writer's counters so far.

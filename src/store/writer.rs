@@ -162,10 +162,12 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, stats: &Stats) {
     match &outcome {
         Ok(()) => {
             stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.failing.store(false, Ordering::Relaxed);
             metrics::counter!("netpulse_store_commits_total").increment(1);
         }
         Err(err) => {
             stats.failed_commits.fetch_add(1, Ordering::Relaxed);
+            stats.failing.store(true, Ordering::Relaxed);
             metrics::counter!("netpulse_store_commit_failures_total").increment(1);
             tracing::error!(error = %err, commands = n_commands, "store batch rolled back");
         }

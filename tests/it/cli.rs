@@ -12,7 +12,7 @@ fn check_reports_every_error_with_its_place_and_exits_1() {
     let path = dir.path().join("netpulse.yaml");
     std::fs::write(
         &path,
-        "sources:\n  - name: leaf1\n    type: dme\n    address: https://sw\n    username: admin\n    password: ${NETPULSE_TEST_UNSET_VARIABLE}\n    subscriptions: [/api/class/l2BD]\nsinks: []\n",
+        "sources:\n  - name: leaf1\n    type: dme\n    address: https://sw\n    username: admin\n    password: ${NETPULSE_TEST_UNSET_VARIABLE}\n    subscriptions: [/api/class/l2BD]\nsinks: []\nstore: { retention: 10s }\n",
     )
     .unwrap();
     let output = netpulse()
@@ -26,7 +26,10 @@ fn check_reports_every_error_with_its_place_and_exits_1() {
     assert!(stderr.contains("3 configuration errors"), "{stderr}");
     assert!(stderr.contains("sources[0] (line 2).password: environment variable NETPULSE_TEST_UNSET_VARIABLE is not set"), "{stderr}");
     assert!(stderr.contains("subscriptions[0]"), "{stderr}");
-    assert!(stderr.contains("no sink is configured"), "{stderr}");
+    assert!(
+        stderr.contains("store.retention: must be at least 1m"),
+        "{stderr}"
+    );
 }
 
 #[test]

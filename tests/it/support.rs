@@ -75,7 +75,7 @@ impl Harness {
             other => other.to_owned(),
         };
         let yaml = format!(
-            "sources:\n  - name: leaf1\n    type: dme\n    address: {address}\n    username: admin\n    password: ${{TEST_PASSWORD}}\n    tls: {tls}\n    {extra}\n    subscriptions:\n      - /api/class/ethpmPhysIf.json\n      - /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=l1PhysIf\n      - /api/node/class/l2BD.json\nsinks:\n  - {{ name: archive, type: file, path: events.jsonl }}\n",
+            "store: {{ path: netpulse.db }}\nhttp: {{ listen: \"127.0.0.1:0\" }}\nsources:\n  - name: leaf1\n    type: dme\n    address: {address}\n    username: admin\n    password: ${{TEST_PASSWORD}}\n    tls: {tls}\n    {extra}\n    subscriptions:\n      - /api/class/ethpmPhysIf.json\n      - /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=l1PhysIf\n      - /api/node/class/l2BD.json\nsinks:\n  - {{ name: archive, type: file, path: events.jsonl }}\n",
             address = sim.devices()[0].base_url(),
             extra = options.extra,
         );

@@ -30,7 +30,6 @@ mod lenient;
 mod mit;
 mod query;
 mod render;
-mod server;
 mod session;
 mod socket;
 mod tree;
@@ -171,14 +170,14 @@ impl DmeSim {
         for (listener, device) in bound {
             let router = http::router(Arc::clone(&device.inner));
             let name = device.inner.name.clone();
-            tracker.spawn(server::serve(
-                listener,
-                router,
-                acceptor.clone(),
-                shutdown.clone(),
-                tracker.clone(),
+            let options = crate::http::server::ServeOptions {
+                acceptor: acceptor.clone(),
+                shutdown: shutdown.clone(),
+                tracker: tracker.clone(),
                 name,
-            ));
+                wrap: lenient::Lenient,
+            };
+            tracker.spawn(crate::http::server::serve(listener, router, options));
             if config.change_rate > 0.0 {
                 let timing_seed = config.seed ^ 0x7131_0000_0000 ^ device.inner.index as u64;
                 tracker.spawn(drive_generator(

@@ -1,8 +1,110 @@
 //! Webhook receivers, one module per provider.
 //!
-//! Each provider module is a pure core: it turns the body of one request into a typed document and
-//! the document into a normalized [`Event`](crate::event::Event), with no IO. The HTTP layer that
-//! verifies requests (authentication, size limits) and hands the verified body to these functions
-//! comes later.
+//! A provider module is a pure core: it turns the body of one request into a typed document and
+//! the document into a normalized [`Event`](crate::event::Event), with no IO. [`WebhookReceiver`]
+//! holds what one configured receiver needs to check a request (credentials, body limit) and to
+//! turn its verified body into something to store; the HTTP handler (`crate::http::hooks`) runs
+//! the checks in order and answers.
 
+pub mod auth;
 pub mod sdwan;
+
+use std::sync::Arc;
+
+use crate::config::{WebhookProvider, WebhookSourceConfig};
+use crate::source::SourceStatus;
+use crate::store::{AlarmUpdate, NewEvent};
+use auth::BasicCredentials;
+
+/// One configured receiver.
+pub struct WebhookReceiver {
+    pub name: String,
+    pub path: String,
+    pub provider: WebhookProvider,
+    /// `None` only when the configuration says `auth: { none: true }`.
+    credentials: Option<BasicCredentials>,
+    vmanage_url: Option<String>,
+    pub max_body_bytes: usize,
+    pub status: Arc<SourceStatus>,
+}
+
+/// Why a body cannot become an event: answered 400 with this text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Invalid {
+    /// A short label for metrics: `malformed` or `not_an_alarm`.
+    pub kind: &'static str,
+    pub reason: String,
+}
+
+impl WebhookReceiver {
+    pub fn new(
+        config: &WebhookSourceConfig,
+        default_max_body_bytes: usize,
+        status: Arc<SourceStatus>,
+    ) -> WebhookReceiver {
+        let credentials = config
+            .auth
+            .as_ref()
+            .and_then(|auth| auth.basic.as_ref())
+            .map(BasicCredentials::new);
+        if credentials.is_none() {
+            tracing::warn!(source = %config.name, path = %config.path, "webhook receiver accepts requests without credentials (auth: none)");
+        }
+        WebhookReceiver {
+            name: config.name.clone(),
+            path: config.path.clone(),
+            provider: config.provider,
+            credentials,
+            vmanage_url: config.vmanage_url.clone(),
+            max_body_bytes: config.max_body_bytes.unwrap_or(default_max_body_bytes),
+            status,
+        }
+    }
+
+    /// Whether the request's `Authorization` header carries the configured credentials.
+    pub fn authenticate(&self, authorization: Option<&[u8]>) -> bool {
+        match &self.credentials {
+            Some(credentials) => credentials.verify(authorization),
+            None => true,
+        }
+    }
+
+    /// Turns a verified body into the event to store, its idempotency key and alarm updates.
+    pub fn normalize(&self, body: &[u8]) -> Result<NewEvent, Invalid> {
+        match self.provider {
+            WebhookProvider::Sdwan => self.normalize_sdwan(body),
+        }
+    }
+
+    fn normalize_sdwan(&self, body: &[u8]) -> Result<NewEvent, Invalid> {
+        let alarm = sdwan::parse(body).map_err(|error| Invalid {
+            kind: match error {
+                sdwan::SdwanError::Malformed { .. } => "malformed",
+                sdwan::SdwanError::NotAnAlarm { .. } => "not_an_alarm",
+            },
+            reason: error.to_string(),
+        })?;
+        // The body parsed as an alarm, so it is valid JSON: this second parse cannot fail.
+        let raw: serde_json::Value = serde_json::from_slice(body).map_err(|error| Invalid {
+            kind: "malformed",
+            reason: error.to_string(),
+        })?;
+        let normalized = sdwan::normalize(&self.name, &alarm, &raw);
+        let mut event = normalized.event;
+        event.link = self
+            .vmanage_url
+            .as_deref()
+            .map(|url| sdwan::details_link(url, &alarm.uuid));
+        Ok(NewEvent {
+            event,
+            idempotency_key: Some(normalized.idempotency_key),
+            sinks: Vec::new(),
+            alarms: normalized
+                .alarm_updates
+                .into_iter()
+                .map(|(key, raised)| AlarmUpdate { key, raised })
+                .collect(),
+        })
+    }
+}

@@ -1,0 +1,131 @@
+//! The process-wide sections of the configuration: `store:` (the embedded database) and `http:`
+//! (the one HTTP server for webhooks, metrics and health).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{Problems, resolve_path};
+use crate::duration::serde_duration;
+
+/// `store:`: where the embedded SQLite database lives and how long it keeps events.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// The database file, relative to the configuration file's folder; created if missing.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+    /// Events older than this are deleted in the background, once every sink has delivered them.
+    #[serde(default = "default_retention", with = "serde_duration")]
+    pub retention: Duration,
+    /// `full` (default): a committed event survives a power loss. `normal`: it survives a crash of
+    /// netpulse but a power loss may take the last commits; faster on slow disks.
+    #[serde(default)]
+    pub synchronous: Synchronous,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Synchronous {
+    #[default]
+    Full,
+    Normal,
+}
+
+impl Default for StoreSection {
+    fn default() -> StoreSection {
+        StoreSection {
+            path: default_store_path(),
+            retention: default_retention(),
+            synchronous: Synchronous::default(),
+        }
+    }
+}
+
+impl StoreSection {
+    pub(crate) fn validate(&mut self, base_dir: &Path, problems: &mut Problems) {
+        self.path = resolve_path(base_dir, &self.path);
+        let parent = self.path.parent().unwrap_or(Path::new("."));
+        if !parent.as_os_str().is_empty() && !parent.is_dir() {
+            problems.push(
+                "store.path",
+                format!(
+                    "the folder {} does not exist; create it or choose another path",
+                    parent.display()
+                ),
+            );
+        }
+        if self.retention < Duration::from_secs(60) {
+            problems.push("store.retention", "must be at least 1m");
+        }
+    }
+}
+
+fn default_store_path() -> PathBuf {
+    PathBuf::from("netpulse.db")
+}
+
+fn default_retention() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+/// `http:`: the listener for webhook receivers, `/metrics`, `/healthz` and `/readyz`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSection {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The largest request body accepted; a larger one is answered 413 without being read.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Serve HTTPS with this certificate chain and key (PEM). Without it the server speaks plain
+    /// HTTP, which is fine on loopback or behind a TLS-terminating proxy.
+    #[serde(default)]
+    pub tls: Option<ServerTls>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerTls {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+impl Default for HttpSection {
+    fn default() -> HttpSection {
+        HttpSection {
+            listen: default_listen(),
+            max_body_bytes: default_max_body_bytes(),
+            tls: None,
+        }
+    }
+}
+
+impl HttpSection {
+    pub(crate) fn validate(&mut self, base_dir: &Path, problems: &mut Problems) {
+        if self.max_body_bytes < 1024 {
+            problems.push("http.max_body_bytes", "must be at least 1024");
+        }
+        if let Some(tls) = &mut self.tls {
+            for (field, path) in [("cert_file", &mut tls.cert_file), ("key_file", &mut tls.key_file)] {
+                *path = resolve_path(base_dir, path);
+                if let Err(err) = std::fs::metadata(&*path) {
+                    problems.push(
+                        &format!("http.tls.{field}"),
+                        format!("cannot read {}: {err}", path.display()),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5001))
+}
+
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}

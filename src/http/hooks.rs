@@ -1,0 +1,244 @@
+//! The webhook endpoint of every `type: webhook` source. Checks run in order, cheapest and most
+//! telling first: credentials (401), content type (415), size (413, before reading a body that is
+//! too large when Content-Length says so), then the provider's parse and normalization (400). A
+//! request that passes them all is acknowledged only after its event is committed to the store
+//! (200), or told to come back (503) when the store cannot write. Every outcome is counted in
+//! `netpulse_webhook_requests_total{source, outcome}` and logged with the peer's address.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+
+use crate::pipeline::Pipeline;
+use crate::source::webhook::WebhookReceiver;
+use crate::store::StoreError;
+
+/// Seconds a sender is asked to wait before retrying when the store cannot write.
+const RETRY_AFTER_UNAVAILABLE_SECS: &str = "30";
+
+#[derive(Clone)]
+pub(super) struct HookState {
+    pub receiver: Arc<WebhookReceiver>,
+    pub pipeline: Pipeline,
+}
+
+/// The answer to one request, before it becomes a response.
+enum Outcome {
+    Accepted { seq: u64 },
+    Duplicate { seq: u64 },
+    Unauthorized,
+    UnsupportedMediaType(String),
+    TooLarge { limit: usize },
+    Invalid { kind: &'static str, reason: String },
+    Unavailable(String),
+    Rejected(String),
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::Accepted { .. } => "accepted",
+            Outcome::Duplicate { .. } => "duplicate",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::UnsupportedMediaType(_) => "unsupported_media_type",
+            Outcome::TooLarge { .. } => "too_large",
+            Outcome::Invalid { kind, .. } => kind,
+            Outcome::Unavailable(_) => "store_unavailable",
+            Outcome::Rejected(_) => "rejected",
+        }
+    }
+}
+
+pub(super) async fn receive(
+    State(state): State<HookState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let receiver = &state.receiver;
+    let outcome = process(&state, &headers, body).await;
+    let label = outcome.label();
+    metrics::counter!("netpulse_webhook_requests_total", "source" => receiver.name.clone(), "outcome" => label).increment(1);
+    metrics::histogram!("netpulse_webhook_request_seconds", "source" => receiver.name.clone())
+        .record(started.elapsed().as_secs_f64());
+    log(receiver, peer, &headers, &outcome);
+    record_status(receiver, &outcome);
+    respond(outcome)
+}
+
+async fn process(state: &HookState, headers: &HeaderMap, body: Body) -> Outcome {
+    let receiver = &state.receiver;
+    let authorization = headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    if !receiver.authenticate(authorization) {
+        return Outcome::Unauthorized;
+    }
+    if let Err(found) = check_content_type(headers) {
+        return Outcome::UnsupportedMediaType(found);
+    }
+    let limit = receiver.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Outcome::TooLarge { limit };
+    }
+    let body = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
+            return Outcome::TooLarge { limit };
+        }
+        Err(error) => {
+            return Outcome::Invalid {
+                kind: "malformed",
+                reason: format!("the body could not be read: {error}"),
+            };
+        }
+    };
+    let item = match receiver.normalize(&body) {
+        Ok(item) => item,
+        Err(invalid) => {
+            return Outcome::Invalid {
+                kind: invalid.kind,
+                reason: invalid.reason,
+            };
+        }
+    };
+    match state.pipeline.ingest(vec![item]).await {
+        Ok(appended) => match appended.first() {
+            Some(appended) if appended.duplicate => Outcome::Duplicate { seq: appended.seq },
+            Some(appended) => Outcome::Accepted { seq: appended.seq },
+            None => Outcome::Unavailable("the store returned no result".to_owned()),
+        },
+        Err(StoreError::Unavailable(reason)) => Outcome::Unavailable(reason),
+        Err(StoreError::Rejected(reason)) => Outcome::Rejected(reason),
+    }
+}
+
+/// JSON bodies only: `application/json`, or any `+json` type, parameters allowed.
+fn check_content_type(headers: &HeaderMap) -> Result<(), String> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err("none".to_owned());
+    };
+    let text = value.to_str().map_err(|_| "(not text)".to_owned())?;
+    let essence = text.split(';').next().unwrap_or("").trim();
+    let json = essence.eq_ignore_ascii_case("application/json")
+        || essence.to_ascii_lowercase().ends_with("+json");
+    if json { Ok(()) } else { Err(essence.to_owned()) }
+}
+
+fn respond(outcome: Outcome) -> Response {
+    let json = |status: StatusCode, body: serde_json::Value| {
+        (status, axum::Json(body)).into_response()
+    };
+    match outcome {
+        Outcome::Accepted { seq } => json(
+            StatusCode::OK,
+            serde_json::json!({"status": "accepted", "seq": seq}),
+        ),
+        Outcome::Duplicate { seq } => json(
+            StatusCode::OK,
+            serde_json::json!({"status": "duplicate", "seq": seq}),
+        ),
+        Outcome::Unauthorized => {
+            let mut response = json(
+                StatusCode::UNAUTHORIZED,
+                serde_json::json!({"error": "missing or wrong credentials: send HTTP Basic with the username and password configured for this receiver"}),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"netpulse\", charset=\"UTF-8\""),
+            );
+            response
+        }
+        Outcome::UnsupportedMediaType(found) => json(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            serde_json::json!({"error": format!("content type {found} is not accepted: send application/json")}),
+        ),
+        Outcome::TooLarge { limit } => json(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            serde_json::json!({"error": format!("the body is larger than the limit of {limit} bytes (max_body_bytes)")}),
+        ),
+        Outcome::Invalid { reason, .. } => json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"error": reason}),
+        ),
+        Outcome::Unavailable(_) => {
+            let mut response = json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                serde_json::json!({"error": "the event could not be stored; nothing was kept, retry later"}),
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_UNAVAILABLE_SECS),
+            );
+            response
+        }
+        Outcome::Rejected(reason) => json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            serde_json::json!({"error": format!("the event cannot be stored: {reason}")}),
+        ),
+    }
+}
+
+/// One line per refused request, with what the operator needs to find the sender; accepted ones
+/// at debug level. Never the credentials or the body.
+fn log(receiver: &WebhookReceiver, peer: SocketAddr, headers: &HeaderMap, outcome: &Outcome) {
+    let source = receiver.name.as_str();
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    match outcome {
+        Outcome::Accepted { seq } => tracing::debug!(source, %peer, seq, "webhook accepted"),
+        Outcome::Duplicate { seq } => {
+            tracing::info!(source, %peer, seq, "webhook redelivered: already stored, acknowledged again")
+        }
+        Outcome::Unauthorized => {
+            let scheme = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.split(' ').next())
+                .unwrap_or("none");
+            tracing::warn!(source, %peer, agent, scheme, "webhook refused: missing or wrong credentials")
+        }
+        Outcome::UnsupportedMediaType(found) => {
+            tracing::warn!(source, %peer, agent, content_type = %found, "webhook refused: not JSON")
+        }
+        Outcome::TooLarge { limit } => {
+            tracing::warn!(source, %peer, agent, limit, "webhook refused: body too large")
+        }
+        Outcome::Invalid { kind, reason } => {
+            tracing::warn!(source, %peer, agent, kind, reason = %reason, "webhook refused: invalid body")
+        }
+        Outcome::Unavailable(reason) => {
+            tracing::error!(source, %peer, reason = %reason, "webhook not stored: the store cannot write; answered 503")
+        }
+        Outcome::Rejected(reason) => {
+            tracing::error!(source, %peer, reason = %reason, "webhook not stored: rejected by the store")
+        }
+    }
+}
+
+fn record_status(receiver: &WebhookReceiver, outcome: &Outcome) {
+    let now = jiff::Timestamp::now();
+    receiver.status.update(|status| match outcome {
+        Outcome::Accepted { .. } => {
+            status.events += 1;
+            status.last_event_at = Some(now);
+        }
+        Outcome::Duplicate { .. } => status.duplicates_suppressed += 1,
+        refused => {
+            status.rejected += 1;
+            status.last_error = Some(format!("{} request refused", refused.label()));
+            status.last_error_at = Some(now);
+        }
+    });
+}

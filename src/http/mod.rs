@@ -1,0 +1,111 @@
+//! The one HTTP server netpulse runs: webhook receivers at the paths their sources configure,
+//! `/metrics` (Prometheus text), `/healthz` (the process answers) and `/readyz` (the store takes
+//! writes and every component has started). [`router`] builds it from [`HttpState`]; [`start`]
+//! binds and serves it.
+
+mod hooks;
+pub mod metrics;
+pub mod server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::HttpSection;
+use crate::pipeline::Pipeline;
+use crate::source::webhook::WebhookReceiver;
+
+/// Everything the routes need.
+#[derive(Clone)]
+pub struct HttpState {
+    pub pipeline: Pipeline,
+    pub receivers: Vec<Arc<WebhookReceiver>>,
+    /// Set once every source and sink has started.
+    pub started: Arc<AtomicBool>,
+}
+
+/// The whole HTTP surface of the gateway.
+pub fn router(state: HttpState) -> Router {
+    let mut router = Router::new()
+        .route("/metrics", get(metrics::render))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready).with_state(state.clone()));
+    for receiver in &state.receivers {
+        let hook = hooks::HookState {
+            receiver: receiver.clone(),
+            pipeline: state.pipeline.clone(),
+        };
+        router = router.route(&receiver.path, post(hooks::receive).with_state(hook));
+    }
+    router.fallback(not_found)
+}
+
+/// Binds the listener (failing with the address when it cannot) and serves `router` until
+/// `shutdown`. Returns the bound address, which tells a test or an operator the port chosen for
+/// `:0`.
+pub async fn start(
+    config: &HttpSection,
+    router: Router,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) -> anyhow::Result<SocketAddr> {
+    let acceptor = match &config.tls {
+        Some(tls) => {
+            let identity = crate::sim::tls::ServerIdentity::from_files(&tls.cert_file, &tls.key_file)?;
+            Some(TlsAcceptor::from(identity.server_config()?))
+        }
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {} (http.listen): is another process using it?",
+            config.listen
+        )
+    })?;
+    let address = listener.local_addr()?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    tracing::info!(%address, scheme, "HTTP server listening");
+    let options = server::ServeOptions {
+        acceptor,
+        shutdown,
+        tracker: tracker.clone(),
+        name: "netpulse".to_owned(),
+        wrap: server::Plain,
+    };
+    tracker.spawn(server::serve(listener, router, options));
+    Ok(address)
+}
+
+async fn ready(State(state): State<HttpState>) -> Response {
+    if !state.started.load(Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response();
+    }
+    if !state.pipeline.store().writable() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store cannot write (see the log)\n",
+        )
+            .into_response();
+    }
+    "ready\n".into_response()
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"error":"no such path: webhook receivers are at the paths their sources configure"}"#,
+    )
+        .into_response()
+}

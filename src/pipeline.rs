@@ -1,0 +1,156 @@
+//! The path every accepted event takes: routed to the sinks whose `match:` takes it, appended to
+//! the store together with one outbox row per sink (one transaction, shared with other callers'
+//! events), and only then announced to those sinks. A webhook is acknowledged when
+//! [`Pipeline::ingest`] returns, so an acknowledged event is durable and owed to every sink.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::config::{SinkConfig, SinkMatch};
+use crate::event::Event;
+use crate::store::{Appended, NewEvent, Store, StoreError};
+
+/// Routes events to sinks and wakes the sinks that have new work.
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    routes: Vec<(String, SinkMatch)>,
+    wakers: HashMap<String, Arc<Notify>>,
+}
+
+impl Pipeline {
+    pub fn new(store: Store, sinks: &[SinkConfig]) -> Pipeline {
+        let routes = sinks
+            .iter()
+            .map(|sink| (sink.name().to_owned(), sink.filter().clone()))
+            .collect();
+        let wakers = sinks
+            .iter()
+            .map(|sink| (sink.name().to_owned(), Arc::new(Notify::new())))
+            .collect();
+        Pipeline {
+            inner: Arc::new(Inner {
+                store,
+                routes,
+                wakers,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// What the sink named `sink` waits on for new work.
+    pub fn waker(&self, sink: &str) -> Arc<Notify> {
+        self.inner
+            .wakers
+            .get(sink)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(Notify::new()))
+    }
+
+    /// The sinks that take `event`.
+    pub fn sinks_for(&self, event: &Event) -> Vec<String> {
+        let source = source_name(event);
+        self.inner
+            .routes
+            .iter()
+            .filter(|(_, filter)| filter.matches(source, event))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// Routes each event (its `sinks` are replaced by the routing result), appends them durably
+    /// and wakes the sinks that got new rows. Resolves after the commit.
+    pub async fn ingest(&self, mut items: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
+        for item in &mut items {
+            item.sinks = self.sinks_for(&item.event);
+        }
+        let woken: Vec<Vec<String>> = items.iter().map(|item| item.sinks.clone()).collect();
+        let appended = self.inner.store.append(items).await?;
+        let mut wake = vec![false; self.inner.routes.len()];
+        for (outcome, sinks) in appended.iter().zip(&woken) {
+            if outcome.duplicate {
+                continue;
+            }
+            for sink in sinks {
+                if let Some(index) = self.inner.routes.iter().position(|(name, _)| name == sink) {
+                    wake[index] = true;
+                }
+            }
+        }
+        for ((name, _), wake) in self.inner.routes.iter().zip(wake) {
+            if wake && let Some(waker) = self.inner.wakers.get(name) {
+                waker.notify_one();
+            }
+        }
+        Ok(appended)
+    }
+}
+
+/// The source name inside an event's CloudEvents `source` (`/netpulse/<name>`).
+pub fn source_name(event: &Event) -> &str {
+    event
+        .source
+        .strip_prefix("/netpulse/")
+        .unwrap_or(&event.source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Severity;
+
+    #[tokio::test]
+    async fn events_are_routed_by_source_type_prefix_and_severity_and_wake_their_sinks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(crate::store::StoreConfig::new(dir.path().join("db"))).unwrap();
+        let configs = vec![
+            SinkConfig::Stdout(serde_json::from_value(serde_json::json!({"name": "all"})).unwrap()),
+            SinkConfig::Stdout(
+                serde_json::from_value(serde_json::json!({
+                    "name": "noc",
+                    "match": {"source": ["vmanage"], "type_prefix": ["com.cisco.sdwan."], "min_severity": "major"}
+                }))
+                .unwrap(),
+            ),
+        ];
+        let pipeline = Pipeline::new(store, &configs);
+        let event = |source: &str, kind: &str, severity| {
+            let mut event = Event::new(source, kind, jiff::Timestamp::now(), serde_json::json!({}));
+            event.severity = severity;
+            event
+        };
+        let major = event("vmanage", "com.cisco.sdwan.alarm.raised", Severity::Major);
+        assert_eq!(pipeline.sinks_for(&major), ["all", "noc"]);
+        let minor = event("vmanage", "com.cisco.sdwan.alarm.raised", Severity::Minor);
+        assert_eq!(pipeline.sinks_for(&minor), ["all"]);
+        let other_source = event("leaf1", "com.cisco.sdwan.alarm.raised", Severity::Critical);
+        assert_eq!(pipeline.sinks_for(&other_source), ["all"]);
+        let other_type = event("vmanage", "com.cisco.dme.modified", Severity::Critical);
+        assert_eq!(pipeline.sinks_for(&other_type), ["all"]);
+
+        let noc = pipeline.waker("noc");
+        let woken = noc.notified();
+        let item = NewEvent {
+            event: major,
+            idempotency_key: None,
+            sinks: Vec::new(),
+            alarms: Vec::new(),
+        };
+        pipeline.ingest(vec![item]).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), woken)
+            .await
+            .expect("the matching sink is woken after the commit");
+        let reader = pipeline.store().reader().unwrap();
+        assert_eq!(reader.outbox_counts("noc").unwrap().pending, 1);
+        assert_eq!(reader.outbox_counts("all").unwrap().pending, 1);
+    }
+}

@@ -1,0 +1,90 @@
+//! How a sink takes its work from the store's outbox: wait until rows are due, claim a batch
+//! under a lease, and record each outcome. Work survives a crash because it is never held only in
+//! memory: an unfinished claim comes back when its lease ends, or at the next start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Delivery, Store};
+
+/// Rows that are not due yet (a retry later on) are looked for at least this often.
+const POLL: Duration = Duration::from_secs(1);
+/// Pause after the store failed to answer a claim.
+const STORE_ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// One sink's view of the outbox.
+#[derive(Clone)]
+pub struct Outbox {
+    pub store: Store,
+    pub sink: String,
+    /// Notified by the pipeline after it commits rows for this sink.
+    pub waker: Arc<Notify>,
+    /// Cancelled at shutdown once no new event can arrive: [`Outbox::next`] then returns what is
+    /// still due and after that `None`.
+    pub drain: CancellationToken,
+}
+
+impl Outbox {
+    /// Waits for due rows and claims up to `limit` of them, leased for `lease`. `None` once
+    /// draining and nothing is due.
+    pub async fn next(&self, limit: usize, lease: Duration) -> Option<Vec<Delivery>> {
+        loop {
+            let now = now_ms();
+            match self
+                .store
+                .claim_due(&self.sink, now, limit, lease.as_millis() as i64)
+                .await
+            {
+                Ok(rows) if !rows.is_empty() => return Some(rows),
+                Ok(_) => {
+                    if self.drain.is_cancelled() {
+                        return None;
+                    }
+                    tokio::select! {
+                        () = self.waker.notified() => {}
+                        () = tokio::time::sleep(POLL) => {}
+                        () = self.drain.cancelled() => {}
+                    }
+                }
+                Err(error) => {
+                    tracing::error!(sink = %self.sink, %error, "cannot claim deliveries from the store");
+                    if self.drain.is_cancelled() {
+                        return None;
+                    }
+                    tokio::time::sleep(STORE_ERROR_PAUSE).await;
+                }
+            }
+        }
+    }
+
+    /// Records successful deliveries; a failure to record is logged (the rows come back after
+    /// their lease and are delivered again: at-least-once).
+    pub async fn delivered(&self, ids: Vec<i64>) {
+        let count = ids.len();
+        if let Err(error) = self.store.mark_delivered(ids).await {
+            tracing::error!(sink = %self.sink, %error, count, "cannot record deliveries; they will be retried");
+        }
+    }
+
+    /// Records a failed attempt, to retry after `retry_in`, or for good when `dead`.
+    pub async fn failed(&self, id: i64, error: String, retry_in: Duration, dead: bool) {
+        let next = now_ms().saturating_add(retry_in.as_millis() as i64);
+        if let Err(store_error) = self.store.mark_failed(id, error, next, dead).await {
+            tracing::error!(sink = %self.sink, error = %store_error, id, "cannot record a failed delivery");
+        }
+    }
+
+    /// Hands claimed rows back unattempted.
+    pub async fn release(&self, ids: Vec<i64>) {
+        if let Err(error) = self.store.release(ids).await {
+            tracing::error!(sink = %self.sink, %error, "cannot release deliveries; they come back when their lease ends");
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
