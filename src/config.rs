@@ -17,15 +17,15 @@ use serde_saphyr::Spanned;
 mod server;
 mod sink;
 mod source;
-mod webhook;
 #[cfg(test)]
 mod tests;
+mod webhook;
 
+pub use server::{HttpSection, ServerTls, StoreSection, Synchronous};
 pub use sink::{
     FileSinkConfig, RetryConfig, SinkConfig, SinkMatch, StdoutFormat, StdoutSinkConfig,
     WebexSinkConfig,
 };
-pub use server::{HttpSection, ServerTls, StoreSection, Synchronous};
 pub use source::{BackoffConfig, DmeSourceConfig, SourceConfig, TlsConfig};
 pub use webhook::{BasicAuth, WebhookAuth, WebhookProvider, WebhookSourceConfig};
 
@@ -134,7 +134,7 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigErrors> {
         let document: Document = serde_saphyr::from_str(text)
-            .map_err(|err| ConfigErrors(vec![format!("invalid YAML: {err}")]))?;
+            .map_err(|err| ConfigErrors(vec![format!("invalid YAML: {err}{}", yaml_hint(text))]))?;
         let mut problems = Problems { errors: Vec::new() };
         let sources = typed_entries(&document.sources, "sources", env, &mut problems);
         let sinks = typed_entries(&document.sinks, "sinks", env, &mut problems);
@@ -298,6 +298,20 @@ pub fn interpolate(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<S
     Ok(out)
 }
 
+/// A plain `${VAR}` inside a `{ ... }` flow mapping is not valid YAML (`{` and `}` end the value),
+/// which is easy to write and hard to see: say so when it may be the cause.
+fn yaml_hint(text: &str) -> &'static str {
+    let flow_reference = text.lines().any(|line| {
+        let line = line.split(" #").next().unwrap_or(line);
+        line.contains(": {") && line.contains(": ${")
+    });
+    if flow_reference {
+        "\nhint: inside { ... } write references in quotes, e.g. { password: \"${HOOK_PASSWORD}\" }, or use one line per key"
+    } else {
+        ""
+    }
+}
+
 /// Fills `secret` from `secret_file` when only the file is given (its trailing newline dropped), and
 /// reports a missing or doubly given secret. `field` names the secret, e.g. `password`.
 pub(crate) fn resolve_secret(
@@ -315,7 +329,9 @@ pub(crate) fn resolve_secret(
         ),
         (None, None) => problems.push(
             place,
-            format!("set {field} (from the environment, e.g. {field}: ${{SECRET_VAR}}) or {field}_file"),
+            format!(
+                "set {field} (from the environment, e.g. {field}: ${{SECRET_VAR}}) or {field}_file"
+            ),
         ),
         (None, Some(file)) => match std::fs::read_to_string(resolve_path(base_dir, file)) {
             Ok(text) => *secret = Some(Secret::new(text.trim_end_matches(['\n', '\r']))),

@@ -66,7 +66,11 @@ impl Gateway {
             let name = sink_config.name();
             let recovered = store.recover_leases(name).await?;
             if recovered > 0 {
-                tracing::warn!(sink = name, deliveries = recovered, "deliveries in flight when netpulse last stopped are retried");
+                tracing::warn!(
+                    sink = name,
+                    deliveries = recovered,
+                    "deliveries in flight when netpulse last stopped are retried"
+                );
             }
             let outbox = Outbox {
                 store: store.clone(),
@@ -116,7 +120,11 @@ impl Gateway {
             shutdown.clone(),
         ));
         let sources = Arc::new(sources);
-        tokio::spawn(log_status(sources.clone(), dispatched.clone(), shutdown.clone()));
+        tokio::spawn(log_status(
+            sources.clone(),
+            dispatched.clone(),
+            shutdown.clone(),
+        ));
         tokio::spawn(prune(store, config.store.retention, shutdown));
         started.store(true, Ordering::Release);
         tracing::info!(

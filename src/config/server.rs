@@ -109,7 +109,10 @@ impl HttpSection {
             problems.push("http.max_body_bytes", "must be at least 1024");
         }
         if let Some(tls) = &mut self.tls {
-            for (field, path) in [("cert_file", &mut tls.cert_file), ("key_file", &mut tls.key_file)] {
+            for (field, path) in [
+                ("cert_file", &mut tls.cert_file),
+                ("key_file", &mut tls.key_file),
+            ] {
                 *path = resolve_path(base_dir, path);
                 if let Err(err) = std::fs::metadata(&*path) {
                     problems.push(

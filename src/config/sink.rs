@@ -263,14 +263,21 @@ impl WebexSinkConfig {
             _ => {}
         }
         if !(self.rate_limit > 0.0 && self.rate_limit.is_finite()) {
-            problems.push(&format!("{place}.rate_limit"), "must be a number of messages per second above 0");
+            problems.push(
+                &format!("{place}.rate_limit"),
+                "must be a number of messages per second above 0",
+            );
         }
         if self.retry.initial.is_zero() || self.retry.initial > self.retry.max {
-            problems.push(&format!("{place}.retry"), "initial must be above 0 and not above max");
+            problems.push(
+                &format!("{place}.retry"),
+                "initial must be above 0 and not above max",
+            );
         }
         if self.retry.max_attempts == 0 {
             problems.push(&format!("{place}.retry.max_attempts"), "must be at least 1");
         }
-        self.tls.validate(&format!("{place}.tls"), base_dir, problems);
+        self.tls
+            .validate(&format!("{place}.tls"), base_dir, problems);
     }
 }

@@ -26,6 +26,17 @@ sinks:
 ";
 
 #[test]
+fn unquoted_reference_in_a_flow_mapping_gets_a_hint() {
+    let text = "sources: []\nhttp: { listen: ${LISTEN} }\n";
+    let errors = parse(text).unwrap_err().0;
+    assert!(errors[0].starts_with("invalid YAML"), "{errors:?}");
+    assert!(
+        errors[0].contains("write references in quotes"),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn the_shipped_example_parses() {
     let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let text = std::fs::read_to_string(folder.join("netpulse.yaml")).unwrap();

@@ -75,7 +75,9 @@ pub(super) async fn receive(
 
 async fn process(state: &HookState, headers: &HeaderMap, body: Body) -> Outcome {
     let receiver = &state.receiver;
-    let authorization = headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
     if !receiver.authenticate(authorization) {
         return Outcome::Unauthorized;
     }
@@ -122,22 +124,30 @@ async fn process(state: &HookState, headers: &HeaderMap, body: Body) -> Outcome 
     }
 }
 
-/// JSON bodies only: `application/json`, or any `+json` type, parameters allowed.
+/// JSON bodies only: one `Content-Type` of `application/json`, or any `+json` type, parameters
+/// allowed.
 fn check_content_type(headers: &HeaderMap) -> Result<(), String> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
+    let Some(value) = values.next() else {
         return Err("none".to_owned());
     };
+    if values.next().is_some() {
+        return Err("(several Content-Type headers)".to_owned());
+    }
     let text = value.to_str().map_err(|_| "(not text)".to_owned())?;
     let essence = text.split(';').next().unwrap_or("").trim();
     let json = essence.eq_ignore_ascii_case("application/json")
         || essence.to_ascii_lowercase().ends_with("+json");
-    if json { Ok(()) } else { Err(essence.to_owned()) }
+    if json {
+        Ok(())
+    } else {
+        Err(essence.to_owned())
+    }
 }
 
 fn respond(outcome: Outcome) -> Response {
-    let json = |status: StatusCode, body: serde_json::Value| {
-        (status, axum::Json(body)).into_response()
-    };
+    let json =
+        |status: StatusCode, body: serde_json::Value| (status, axum::Json(body)).into_response();
     match outcome {
         Outcome::Accepted { seq } => json(
             StatusCode::OK,

@@ -62,7 +62,8 @@ pub async fn start(
 ) -> anyhow::Result<SocketAddr> {
     let acceptor = match &config.tls {
         Some(tls) => {
-            let identity = crate::sim::tls::ServerIdentity::from_files(&tls.cert_file, &tls.key_file)?;
+            let identity =
+                crate::sim::tls::ServerIdentity::from_files(&tls.cert_file, &tls.key_file)?;
             Some(TlsAcceptor::from(identity.server_config()?))
         }
         None => None,

@@ -43,7 +43,10 @@ pub fn spawn_file(
             )
         })?;
     let fsync = if config.fsync {
-        Some(file.try_clone().context("cannot duplicate the file handle")?)
+        Some(
+            file.try_clone()
+                .context("cannot duplicate the file handle")?,
+        )
     } else {
         None
     };

@@ -228,15 +228,17 @@ fn execute(tx: &mut Transaction, command: Command, now_ms: i64) -> (Finish, Opti
             limit,
             reply,
         } => in_savepoint(tx, reply, "prune", |conn| prune(conn, cutoff_ms, limit)),
-        Command::RecoverLeases { sink, reply } => in_savepoint(tx, reply, "recover_leases", |conn| {
-            let recovered = conn
-                .prepare_cached(
-                    "UPDATE outbox SET lease_until_ms = 0, uncertain = 1
+        Command::RecoverLeases { sink, reply } => {
+            in_savepoint(tx, reply, "recover_leases", |conn| {
+                let recovered = conn
+                    .prepare_cached(
+                        "UPDATE outbox SET lease_until_ms = 0, uncertain = 1
                      WHERE sink = ?1 AND status = 'pending' AND lease_until_ms > 0",
-                )?
-                .execute([sink])?;
-            Ok(recovered as u64)
-        }),
+                    )?
+                    .execute([sink])?;
+                Ok(recovered as u64)
+            })
+        }
         Command::Release { ids, reply } => in_savepoint(tx, reply, "release", |conn| {
             let mut statement = conn.prepare_cached(
                 "UPDATE outbox SET lease_until_ms = 0 WHERE id = ?1 AND status = 'pending'",

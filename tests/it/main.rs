@@ -5,3 +5,4 @@
 mod cli;
 mod dme;
 mod support;
+mod webhooks;

@@ -203,3 +203,64 @@ pub fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .map(|(key, value)| (key.to_string(), value.to_string()))
         .collect()
 }
+
+/// A gateway started from a YAML text in a fresh folder (relative paths resolve there), with
+/// `${VAR}` looked up in `env` only.
+pub struct Running {
+    pub gateway: Option<Gateway>,
+    pub shutdown: CancellationToken,
+    pub dir: tempfile::TempDir,
+}
+
+impl Running {
+    pub async fn start(yaml: &str, env: &[(&str, &str)]) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        Running::start_in(dir, yaml, env).await
+    }
+
+    /// Starts in an existing folder: a restart on the same store.
+    pub async fn start_in(dir: tempfile::TempDir, yaml: &str, env: &[(&str, &str)]) -> Running {
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        };
+        let config = Config::parse_with(yaml, dir.path(), &lookup).unwrap();
+        let shutdown = CancellationToken::new();
+        let gateway = Gateway::start(config, shutdown.clone()).await.unwrap();
+        Running {
+            gateway: Some(gateway),
+            shutdown,
+            dir,
+        }
+    }
+
+    pub fn gateway(&self) -> &Gateway {
+        self.gateway.as_ref().expect("running")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.gateway().http_addr())
+    }
+
+    pub fn reader(&self) -> netpulse::store::Reader {
+        self.gateway().store().reader().unwrap()
+    }
+
+    /// Stops the gateway cleanly and hands back its folder.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.shutdown.cancel();
+        if let Some(gateway) = self.gateway.take() {
+            tokio::time::timeout(TIMEOUT, gateway.wait())
+                .await
+                .expect("the gateway stops")
+                .unwrap();
+        }
+        self.dir
+    }
+}
+
+/// Reads a file of `tests/data/`.
+pub fn data(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
