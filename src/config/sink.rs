@@ -18,7 +18,7 @@ pub enum SinkConfig {
     /// Writes events to standard output, as JSON Lines or as one readable line each.
     Stdout(StdoutSinkConfig),
     /// Posts a Markdown message per event to a Webex room or person.
-    Webex(WebexSinkConfig),
+    Webex(Box<WebexSinkConfig>),
 }
 
 /// `match:`: which events a sink takes. Every field that is set must match; an empty filter takes
