@@ -5,6 +5,7 @@ use super::*;
 fn env(name: &str) -> Option<String> {
     match name {
         "NXOS_PASSWORD" => Some("s3cret: #not yaml".into()),
+        "VMANAGE_HOOK_PASSWORD" | "WEBEX_BOT_TOKEN" | "WEBEX_ROOM_ID" => Some("x".into()),
         _ => None,
     }
 }
@@ -52,7 +53,21 @@ fn the_shipped_example_parses() {
         leaf.subscription_refresh,
         std::time::Duration::from_secs(30)
     );
-    assert_eq!(config.sinks.len(), 2);
+    assert_eq!(config.sinks.len(), 3);
+    let SourceConfig::Webhook(vmanage) = &config.sources[1] else {
+        panic!("a webhook source")
+    };
+    assert_eq!(vmanage.path, "/hooks/sdwan");
+    assert_eq!(config.http.listen.port(), 5001);
+    assert_eq!(config.store.path, scratch.path().join("netpulse.db"));
+    let SinkConfig::Webex(room) = &config.sinks[2] else {
+        panic!("a webex sink")
+    };
+    assert_eq!(
+        room.filter.min_severity,
+        Some(crate::event::Severity::Major)
+    );
+    assert_eq!(room.filter.source, ["vmanage"]);
 }
 
 #[test]

@@ -46,6 +46,9 @@ fn check_accepts_the_shipped_example() {
         .args(["check", "-c"])
         .arg(dir.path().join("netpulse.yaml"))
         .env("NXOS_PASSWORD", "x")
+        .env("VMANAGE_HOOK_PASSWORD", "x")
+        .env("WEBEX_BOT_TOKEN", "x")
+        .env("WEBEX_ROOM_ID", "x")
         .output()
         .unwrap();
     assert!(
@@ -53,5 +56,5 @@ fn check_accepts_the_shipped_example() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("OK (1 sources, 2 sinks)"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("OK (2 sources, 3 sinks)"));
 }

@@ -1,0 +1,199 @@
+//! The Webex Messages API as the sink uses it: create a message in the room (or to the person),
+//! and list recent messages to find one that may already have been posted. Each answer is
+//! classified for the retry policy: sent, rate limited (with the wait Retry-After asks for), worth
+//! retrying (5xx, network), or rejected for good (other 4xx, with the error body).
+
+use std::time::Duration;
+
+use anyhow::Context;
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use serde::Deserialize;
+
+use super::render::parse_retry_after;
+use crate::config::WebexSinkConfig;
+
+/// The wait after a 429 that carries no usable Retry-After: what the Webex Python SDK assumes
+/// (`protocols-webhooks.md` §8.2).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(15);
+/// How much of an error body is kept for the log and the dead letter.
+const MAX_ERROR_BODY: usize = 1024;
+
+/// Who the messages go to.
+#[derive(Debug, Clone)]
+enum Target {
+    Room(String),
+    Person(String),
+}
+
+/// The outcome of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendResult {
+    Sent,
+    /// 429 (or 423): wait this long before any other request.
+    RateLimited(Duration),
+    /// 5xx, 408 or a network error: retry later.
+    Retry(String),
+    /// Any other 4xx: retrying the same request cannot help.
+    Rejected(String),
+}
+
+pub struct WebexClient {
+    http: reqwest::Client,
+    messages_url: String,
+    authorization: HeaderValue,
+    target: Target,
+}
+
+#[derive(Deserialize)]
+struct Items {
+    #[serde(default)]
+    items: Vec<ListedMessage>,
+}
+
+#[derive(Deserialize)]
+struct ListedMessage {
+    #[serde(default)]
+    markdown: Option<String>,
+}
+
+impl WebexClient {
+    pub fn new(config: &WebexSinkConfig) -> anyhow::Result<WebexClient> {
+        let tls = crate::tls::client_config(&config.tls)?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured((*tls).clone())
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout)
+            .pool_max_idle_per_host(1)
+            .user_agent(concat!("netpulse/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot build the HTTP client")?;
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", config.token()))
+            .context("the token contains characters that cannot go in a header")?;
+        authorization.set_sensitive(true);
+        let target = match (&config.room_id, &config.to_person_email) {
+            (Some(room), _) => Target::Room(room.clone()),
+            (None, Some(email)) => Target::Person(email.clone()),
+            (None, None) => anyhow::bail!("a room_id or to_person_email is required"),
+        };
+        Ok(WebexClient {
+            http,
+            messages_url: format!("{}/v1/messages", config.base_url.trim_end_matches('/')),
+            authorization,
+            target,
+        })
+    }
+
+    /// Creates one message.
+    pub async fn post(&self, markdown: &str) -> SendResult {
+        let body = match &self.target {
+            Target::Room(room) => serde_json::json!({"roomId": room, "markdown": markdown}),
+            Target::Person(email) => {
+                serde_json::json!({"toPersonEmail": email, "markdown": markdown})
+            }
+        };
+        let response = self
+            .http
+            .post(&self.messages_url)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .json(&body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(error) => return SendResult::Retry(format!("request failed: {error}")),
+        };
+        let status = response.status();
+        if status.is_success() {
+            return SendResult::Sent;
+        }
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, jiff::Timestamp::now()));
+        let tracking = response
+            .headers()
+            .get("trackingid")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        let text = response.text().await.unwrap_or_default();
+        let mut end = text.len().min(MAX_ERROR_BODY);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let detail = format!("HTTP {status} (trackingId {tracking}): {}", &text[..end]);
+        classify(status, retry_after, detail)
+    }
+
+    /// The markdown of the most recent messages of the room (or of the direct conversation), to
+    /// find out whether a message was posted by a process that died before recording it.
+    pub async fn recent_markdown(&self, max: usize) -> anyhow::Result<Vec<String>> {
+        let url = match &self.target {
+            Target::Room(room) => reqwest::Url::parse_with_params(
+                &self.messages_url,
+                [("roomId", room.as_str()), ("max", &max.to_string())],
+            )?,
+            Target::Person(email) => reqwest::Url::parse_with_params(
+                &format!("{}/direct", self.messages_url),
+                [("personEmail", email.as_str()), ("max", &max.to_string())],
+            )?,
+        };
+        let response = self
+            .http
+            .get(url)
+            .header(AUTHORIZATION, self.authorization.clone())
+            .send()
+            .await?
+            .error_for_status()?;
+        let items: Items = response.json().await?;
+        Ok(items
+            .items
+            .into_iter()
+            .filter_map(|message| message.markdown)
+            .collect())
+    }
+}
+
+fn classify(status: StatusCode, retry_after: Option<Duration>, detail: String) -> SendResult {
+    match status.as_u16() {
+        // 423 Locked may carry Retry-After too (reference §8.1).
+        429 | 423 => SendResult::RateLimited(retry_after.unwrap_or(DEFAULT_RETRY_AFTER)),
+        408 | 500..=599 => SendResult::Retry(detail),
+        _ => SendResult::Rejected(detail),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_classified_for_the_retry_policy() {
+        let detail = || "x".to_owned();
+        let after = Some(Duration::from_secs(3));
+        assert_eq!(
+            classify(StatusCode::TOO_MANY_REQUESTS, after, detail()),
+            SendResult::RateLimited(Duration::from_secs(3))
+        );
+        assert_eq!(
+            classify(StatusCode::TOO_MANY_REQUESTS, None, detail()),
+            SendResult::RateLimited(DEFAULT_RETRY_AFTER)
+        );
+        for status in [500, 502, 503, 408] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!(
+                classify(status, None, detail()),
+                SendResult::Retry(detail())
+            );
+        }
+        for status in [400, 401, 403, 404, 409] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!(
+                classify(status, None, detail()),
+                SendResult::Rejected(detail())
+            );
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The Webex sink's delivery loop. Deliveries go out one at a time in outbox order, so a raise and
+//! its clear reach the room in the order they happened, at most `rate_limit` messages per second.
+//!
+//! When Webex answers 429 (or 423) the whole sink waits exactly as long as Retry-After says: no
+//! request at all leaves before then. A 5xx or network error is retried with exponential backoff
+//! and jitter, the sink pausing for the same time (the other deliveries would meet the same outage),
+//! until `retry.max_attempts`; other 4xx are dead-lettered with Webex's error body. A message over
+//! the size limit is sent as several, in order; the parts already sent are remembered across
+//! retries so that a failure halfway does not repeat them.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::client::{SendResult, WebexClient};
+use super::render::Templates;
+use super::split::{MAX_MESSAGE_BYTES, split};
+use crate::config::{RetryConfig, WebexSinkConfig};
+use crate::sink::Outbox;
+use crate::store::Delivery;
+
+/// Deliveries claimed at once; they are sent one by one.
+const BATCH: usize = 16;
+/// Long enough for a batch at a low rate limit plus the request timeouts.
+const LEASE: Duration = Duration::from_secs(300);
+/// How many recent messages are read to find one an earlier process may have posted.
+const RECENT_MESSAGES: usize = 50;
+
+pub fn spawn(
+    config: &WebexSinkConfig,
+    outbox: Outbox,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let timezone = jiff::tz::TimeZone::get(&config.timezone)?;
+    let templates = Templates::new(config.template.as_deref(), timezone)
+        .map_err(|error| anyhow::anyhow!("sink {}: template: {error:#}", config.name))?;
+    let client = WebexClient::new(config)
+        .map_err(|error| anyhow::anyhow!("sink {}: {error:#}", config.name))?;
+    if config.base_url.starts_with("http://") {
+        tracing::warn!(sink = %config.name, base_url = %config.base_url, "the Webex API is reached without TLS: the bot token crosses the network in clear (fine for the simulator on loopback)");
+    }
+    let worker = Worker {
+        outbox,
+        client,
+        templates,
+        retry: config.retry.clone(),
+        interval: Duration::from_secs_f64(1.0 / config.rate_limit),
+        next_send: Instant::now(),
+        parts_sent: HashMap::new(),
+    };
+    Ok(tokio::spawn(worker.run()))
+}
+
+struct Worker {
+    outbox: Outbox,
+    client: WebexClient,
+    templates: Templates,
+    retry: RetryConfig,
+    /// The least time between two requests (the rate limit).
+    interval: Duration,
+    /// No request leaves before this instant (rate limit, Retry-After, backoff).
+    next_send: Instant,
+    /// Parts of a split message already posted, by outbox row.
+    parts_sent: HashMap<i64, usize>,
+}
+
+/// What became of one delivery.
+enum Step {
+    Delivered,
+    /// Wait before any further request; the delivery stays pending.
+    Pause(Duration),
+    Dead,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        loop {
+            // After a pause, claim only once it is over: the delivery that caused it is due again
+            // by then and comes first, so the room still sees messages in order.
+            tokio::select! {
+                () = tokio::time::sleep_until(self.next_send) => {}
+                () = self.outbox.drain.cancelled() => return,
+            }
+            let Some(batch) = self.outbox.next(BATCH, LEASE).await else {
+                return;
+            };
+            let mut rows = batch.into_iter();
+            while let Some(delivery) = rows.next() {
+                if self.outbox.drain.is_cancelled() {
+                    // Shutting down: what is left stays in the outbox for the next start.
+                    let ids = std::iter::once(delivery.id).chain(rows.map(|row| row.id)).collect();
+                    self.outbox.release(ids).await;
+                    return;
+                }
+                match self.deliver(&delivery).await {
+                    Step::Delivered | Step::Dead => {}
+                    Step::Pause(pause) => {
+                        // Give back the rest unattempted; they are claimed again, in order, once
+                        // the pause is over.
+                        self.outbox.release(rows.map(|row| row.id).collect()).await;
+                        self.next_send = self.next_send.max(Instant::now() + pause);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn deliver(&mut self, delivery: &Delivery) -> Step {
+        let sink = self.outbox.sink.clone();
+        let markdown = match self.templates.render(&delivery.event) {
+            Ok(markdown) => markdown,
+            Err(error) => {
+                let error = format!("the template failed: {error:#}");
+                tracing::error!(sink, seq = delivery.seq, %error, "message not sent (dead letter)");
+                self.count("dead");
+                self.outbox.failed(delivery.id, error, Duration::ZERO, true).await;
+                return Step::Dead;
+            }
+        };
+        let parts = split(&markdown, MAX_MESSAGE_BYTES);
+        if delivery.uncertain && self.already_posted(&parts).await {
+            tracing::info!(sink, seq = delivery.seq, "message found in the room: it was posted before netpulse last stopped; not sent again");
+            self.count("found_posted");
+            self.outbox.delivered(vec![delivery.id]).await;
+            return Step::Delivered;
+        }
+        let first = self.parts_sent.get(&delivery.id).copied().unwrap_or(0);
+        for (index, part) in parts.iter().enumerate().skip(first) {
+            self.pace().await;
+            match self.client.post(part).await {
+                SendResult::Sent => {
+                    self.parts_sent.insert(delivery.id, index + 1);
+                }
+                failure => return self.failed(delivery, failure).await,
+            }
+        }
+        self.parts_sent.remove(&delivery.id);
+        self.count("delivered");
+        tracing::debug!(sink, seq = delivery.seq, parts = parts.len(), "message posted");
+        self.outbox.delivered(vec![delivery.id]).await;
+        Step::Delivered
+    }
+
+    async fn failed(&mut self, delivery: &Delivery, failure: SendResult) -> Step {
+        let sink = self.outbox.sink.clone();
+        let attempt = delivery.attempts + 1;
+        match failure {
+            SendResult::RateLimited(wait) => {
+                tracing::warn!(sink, seq = delivery.seq, wait = ?wait, "Webex asks to slow down (429): no request before Retry-After");
+                self.count("rate_limited");
+                let error = format!("rate limited, Retry-After {}s", wait.as_secs());
+                self.outbox.failed(delivery.id, error, wait, false).await;
+                Step::Pause(wait)
+            }
+            SendResult::Retry(error) if attempt < self.retry.max_attempts => {
+                let wait = backoff(&self.retry, delivery.attempts);
+                tracing::warn!(sink, seq = delivery.seq, attempt, retry_in = ?wait, %error, "message not sent; retrying");
+                self.count("retry");
+                self.outbox.failed(delivery.id, error, wait, false).await;
+                Step::Pause(wait)
+            }
+            SendResult::Retry(error) | SendResult::Rejected(error) => {
+                tracing::error!(sink, seq = delivery.seq, attempt, %error, "message not sent and not retried (dead letter)");
+                self.count("dead");
+                self.parts_sent.remove(&delivery.id);
+                self.outbox.failed(delivery.id, error, Duration::ZERO, true).await;
+                Step::Dead
+            }
+            SendResult::Sent => Step::Delivered,
+        }
+    }
+
+    /// Whether the first part of this message is among the room's recent messages. A failure to
+    /// look (a bot may not be allowed to list a group room's messages) counts as "not found":
+    /// the message is sent, at the risk of a duplicate, rather than lost.
+    async fn already_posted(&mut self, parts: &[String]) -> bool {
+        let Some(first) = parts.first() else {
+            return false;
+        };
+        self.pace().await;
+        match self.client.recent_markdown(RECENT_MESSAGES).await {
+            Ok(recent) => recent.iter().any(|markdown| markdown == first),
+            Err(error) => {
+                tracing::warn!(sink = %self.outbox.sink, %error, "cannot list recent messages to check for a message posted before the restart; sending it");
+                false
+            }
+        }
+    }
+
+    /// Waits until the next request may leave.
+    async fn pace(&mut self) {
+        tokio::time::sleep_until(self.next_send).await;
+        self.next_send = Instant::now() + self.interval;
+    }
+
+    fn count(&self, outcome: &'static str) {
+        metrics::counter!("netpulse_sink_deliveries_total", "sink" => self.outbox.sink.clone(), "outcome" => outcome).increment(1);
+    }
+}
+
+/// Exponential backoff with equal jitter: half the delay fixed, half random.
+fn backoff(retry: &RetryConfig, attempts: u32) -> Duration {
+    let exponential = retry
+        .initial
+        .saturating_mul(2u32.saturating_pow(attempts.min(30)))
+        .min(retry.max);
+    let half = exponential / 2;
+    half + half.mul_f64(fastrand::f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_exponentially_with_jitter_up_to_the_maximum() {
+        let retry = RetryConfig {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            max_attempts: 10,
+        };
+        for attempts in 0..12 {
+            let ceiling = Duration::from_secs(1 << attempts.min(6)).min(Duration::from_secs(60));
+            let delay = backoff(&retry, attempts);
+            assert!(delay >= ceiling / 2 && delay <= ceiling, "{attempts}: {delay:?}");
+        }
+    }
+}
