@@ -79,7 +79,8 @@ pub struct Reader {
 }
 
 impl Reader {
-    pub(super) fn open(path: &Path) -> anyhow::Result<Reader> {
+    /// Opens a read-only connection on a store file, which another process may be writing.
+    pub fn open(path: &Path) -> anyhow::Result<Reader> {
         Ok(Reader {
             conn: schema::open_reader(path)?,
         })
@@ -93,6 +94,17 @@ impl Reader {
             .query_row([seq as i64], |row| row.get(0))
             .optional()
             .with_context(|| format!("cannot read event {seq}"))?;
+        body.map(|body| parse_event(&body)).transpose()
+    }
+
+    /// The event stored under this idempotency key (`sdwan:<uuid>`), if any.
+    pub fn event_by_key(&self, key: &str) -> anyhow::Result<Option<Event>> {
+        let body: Option<String> = self
+            .conn
+            .prepare_cached("SELECT body FROM events WHERE idempotency_key = ?1")?
+            .query_row([key], |row| row.get(0))
+            .optional()
+            .with_context(|| format!("cannot read the event with key {key}"))?;
         body.map(|body| parse_event(&body)).transpose()
     }
 

@@ -264,3 +264,23 @@ impl Running {
 pub fn data(path: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
+
+/// An SD-WAN fixture with a new uuid (and, when given, a new host name), as the manager would send
+/// for another alarm of the same kind.
+pub fn sdwan_alarm(fixture: &str, uuid: &str, host_name: Option<&str>) -> Vec<u8> {
+    let mut alarm: serde_json::Value =
+        serde_json::from_slice(&data(&format!("sdwan/{fixture}"))).unwrap();
+    alarm["uuid"] = uuid.into();
+    if let Some(host) = host_name {
+        for list in ["values", "values_short_display"] {
+            if let Some(entries) = alarm[list].as_array_mut() {
+                for entry in entries {
+                    if entry.get("host-name").is_some() {
+                        entry["host-name"] = host.into();
+                    }
+                }
+            }
+        }
+    }
+    serde_json::to_vec(&alarm).unwrap()
+}

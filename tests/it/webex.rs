@@ -1,0 +1,122 @@
+//! SD-WAN alarms delivered to a (simulated) Webex room through the outbox: outages, rate limits,
+//! dead letters and untrusted text.
+
+use std::time::Duration;
+
+use netpulse::sim::webex::{Fault, WebexSim, WebexSimConfig};
+use reqwest::StatusCode;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{Running, sdwan_alarm, wait_until};
+
+const TOKEN: &str = "sim-bot-token";
+const DOWN: &str = "webhook-interface-state-change-down-2019.json";
+
+async fn webex() -> (WebexSim, CancellationToken) {
+    let shutdown = CancellationToken::new();
+    let sim = WebexSim::start(WebexSimConfig::default(), shutdown.clone())
+        .await
+        .unwrap();
+    (sim, shutdown)
+}
+
+fn config(sim: &WebexSim, room: &str) -> String {
+    format!(
+        "store: {{ path: netpulse.db }}
+http: {{ listen: \"127.0.0.1:0\" }}
+sources:
+  - name: vmanage
+    type: webhook
+    provider: sdwan
+    path: /hooks/sdwan
+    auth: {{ none: true }}
+    vmanage_url: https://vmanage.example.com
+sinks:
+  - name: noc
+    type: webex
+    base_url: {base}
+    token: ${{WEBEX_TOKEN}}
+    room_id: \"{room}\"
+    timezone: America/Los_Angeles
+    rate_limit: 50
+    retry: {{ initial: 200ms, max: 1s, max_attempts: 5 }}
+",
+        base = sim.base_url()
+    )
+}
+
+async fn post(running: &Running, body: Vec<u8>) {
+    let response = reqwest::Client::new()
+        .post(running.url("/hooks/sdwan"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_outage_then_a_rate_limit_delay_delivery_and_lose_nothing() {
+    let (sim, sim_shutdown) = webex().await;
+    let room = sim.room_id("NOC").unwrap();
+    sim.fault(Fault::ServerError { count: 2, status: 500 });
+    let running = Running::start(&config(&sim, &room), &[("WEBEX_TOKEN", TOKEN)]).await;
+    post(&running, sdwan_alarm(DOWN, "a1", None)).await;
+    wait_until("the first answer is a 500", || !sim.requests().is_empty()).await;
+    // The outage is followed by a rate limit: the next answer will be a 429 asking for 2 s.
+    sim.fault(Fault::RateLimit { count: 1, retry_after_secs: 2 });
+    post(&running, sdwan_alarm(DOWN, "a2", None)).await;
+    wait_until("both alarms reach the room", || sim.messages().len() == 2).await;
+
+    let requests = sim.requests();
+    let statuses: Vec<u16> = requests.iter().map(|request| request.status).collect();
+    let limited = statuses.iter().position(|status| *status == 429).expect("a 429");
+    assert_eq!(&statuses[..2], [500, 500], "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|status| **status == 200).count(), 2, "{statuses:?}");
+    let waited = requests[limited + 1].instant - requests[limited].instant;
+    assert!(waited >= Duration::from_secs(2), "the next request came {waited:?} after a 429 with Retry-After: 2");
+    // Order is kept: the raise posted first is delivered first.
+    let messages = sim.messages();
+    assert!(messages[0].markdown.as_deref().unwrap().contains("/details/a1"), "{messages:?}");
+    assert!(messages[1].markdown.as_deref().unwrap().contains("/details/a2"), "{messages:?}");
+    let counts = running.reader().outbox_counts("noc").unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.dead), (0, 2, 0));
+    running.stop().await;
+    sim_shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_rejected_message_is_dead_lettered_with_the_error_and_the_next_ones_go_on() {
+    let (sim, sim_shutdown) = webex().await;
+    // A room id Webex does not know: 404 for every message, retrying cannot help.
+    let running = Running::start(&config(&sim, "Y2lzY29zcGFyazovL3VzL1JPT00vbm9uZQ"), &[("WEBEX_TOKEN", TOKEN)]).await;
+    post(&running, sdwan_alarm(DOWN, "d1", None)).await;
+    post(&running, sdwan_alarm(DOWN, "d2", None)).await;
+    wait_until("both deliveries are dead", || {
+        running.reader().outbox_counts("noc").unwrap().dead == 2
+    })
+    .await;
+    let statuses: Vec<u16> = sim.requests().iter().map(|request| request.status).collect();
+    assert_eq!(statuses, [404, 404], "one attempt each, no retries");
+    running.stop().await;
+    sim_shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_markdown_injection_in_a_host_name_is_escaped() {
+    let (sim, sim_shutdown) = webex().await;
+    let room = sim.room_id("NOC").unwrap();
+    let running = Running::start(&config(&sim, &room), &[("WEBEX_TOKEN", TOKEN)]).await;
+    let host = "edge1](https://evil.example/login) **urgent**\n# Click";
+    post(&running, sdwan_alarm(DOWN, "i1", Some(host))).await;
+    wait_until("the message arrives", || sim.messages().len() == 1).await;
+    let markdown = sim.messages()[0].markdown.clone().unwrap();
+    assert!(!markdown.contains("](https://evil"), "{markdown}");
+    assert!(!markdown.contains("**urgent**"), "{markdown}");
+    assert!(!markdown.contains("\n# Click"), "{markdown}");
+    assert!(markdown.contains(r"edge1\]\(https"), "the text is kept, escaped: {markdown}");
+    assert!(markdown.contains("[Open in SD-WAN Manager](https://vmanage.example.com/#/app/monitor/alarms/details/i1)"), "{markdown}");
+    running.stop().await;
+    sim_shutdown.cancel();
+}
