@@ -6,6 +6,7 @@ use crate::config::SinkConfig;
 
 mod lines;
 pub mod outbox;
+pub mod webex;
 
 pub use outbox::Outbox;
 
@@ -20,7 +21,7 @@ pub fn spawn(config: &SinkConfig, outbox: Outbox) -> anyhow::Result<SinkHandle> 
     let task = match config {
         SinkConfig::File(file) => lines::spawn_file(file, outbox)?,
         SinkConfig::Stdout(stdout) => lines::spawn_stdout(stdout, outbox),
-        SinkConfig::Webex(_) => anyhow::bail!("webex sink: not wired yet"),
+        SinkConfig::Webex(webex) => webex::spawn(webex, outbox)?,
     };
     Ok(SinkHandle {
         name: config.name().to_owned(),

@@ -1,7 +1,11 @@
 //! `type: webex`: a Markdown message per event, posted by a bot to a room or a person through the
-//! Webex Messages API.
+//! Webex Messages API. `render` makes the message from a template (escaping untrusted text),
+//! `split` cuts one that is too long, `client` speaks the API, `worker` runs the delivery loop.
 
 pub mod client;
+pub mod markdown;
+pub mod render;
+pub mod split;
 mod worker;
 
 pub use worker::spawn;

@@ -88,7 +88,9 @@ impl Worker {
             while let Some(delivery) = rows.next() {
                 if self.outbox.drain.is_cancelled() {
                     // Shutting down: what is left stays in the outbox for the next start.
-                    let ids = std::iter::once(delivery.id).chain(rows.map(|row| row.id)).collect();
+                    let ids = std::iter::once(delivery.id)
+                        .chain(rows.map(|row| row.id))
+                        .collect();
                     self.outbox.release(ids).await;
                     return;
                 }
@@ -114,13 +116,19 @@ impl Worker {
                 let error = format!("the template failed: {error:#}");
                 tracing::error!(sink, seq = delivery.seq, %error, "message not sent (dead letter)");
                 self.count("dead");
-                self.outbox.failed(delivery.id, error, Duration::ZERO, true).await;
+                self.outbox
+                    .failed(delivery.id, error, Duration::ZERO, true)
+                    .await;
                 return Step::Dead;
             }
         };
         let parts = split(&markdown, MAX_MESSAGE_BYTES);
         if delivery.uncertain && self.already_posted(&parts).await {
-            tracing::info!(sink, seq = delivery.seq, "message found in the room: it was posted before netpulse last stopped; not sent again");
+            tracing::info!(
+                sink,
+                seq = delivery.seq,
+                "message found in the room: it was posted before netpulse last stopped; not sent again"
+            );
             self.count("found_posted");
             self.outbox.delivered(vec![delivery.id]).await;
             return Step::Delivered;
@@ -137,7 +145,12 @@ impl Worker {
         }
         self.parts_sent.remove(&delivery.id);
         self.count("delivered");
-        tracing::debug!(sink, seq = delivery.seq, parts = parts.len(), "message posted");
+        tracing::debug!(
+            sink,
+            seq = delivery.seq,
+            parts = parts.len(),
+            "message posted"
+        );
         self.outbox.delivered(vec![delivery.id]).await;
         Step::Delivered
     }
@@ -164,7 +177,9 @@ impl Worker {
                 tracing::error!(sink, seq = delivery.seq, attempt, %error, "message not sent and not retried (dead letter)");
                 self.count("dead");
                 self.parts_sent.remove(&delivery.id);
-                self.outbox.failed(delivery.id, error, Duration::ZERO, true).await;
+                self.outbox
+                    .failed(delivery.id, error, Duration::ZERO, true)
+                    .await;
                 Step::Dead
             }
             SendResult::Sent => Step::Delivered,
@@ -223,7 +238,10 @@ mod tests {
         for attempts in 0..12 {
             let ceiling = Duration::from_secs(1 << attempts.min(6)).min(Duration::from_secs(60));
             let delay = backoff(&retry, attempts);
-            assert!(delay >= ceiling / 2 && delay <= ceiling, "{attempts}: {delay:?}");
+            assert!(
+                delay >= ceiling / 2 && delay <= ceiling,
+                "{attempts}: {delay:?}"
+            );
         }
     }
 }

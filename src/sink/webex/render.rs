@@ -1,0 +1,203 @@
+//! Message templates. Jinja syntax (minijinja), which network engineers know from Ansible: a user
+//! template for every event, or the built-in ones (one for SD-WAN alarms, one for anything else).
+//!
+//! Every value a template prints with `{{ ... }}` goes through [`escape_into`]: text from devices
+//! cannot change the message's Markdown. A template that really wants raw Markdown from a value
+//! says so with `|safe`. Links go through the `link_url` filter, which keeps only http(s) URLs and
+//! percent-encodes what could end a Markdown link.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::Context;
+use minijinja::value::{Serde, Value};
+use minijinja::{Environment, Error, ErrorKind, State, context};
+
+use super::markdown::escape_into;
+use crate::event::Event;
+
+/// Bounds the work of one render, so that a template that loops forever fails instead of hanging
+/// the sink. The built-in templates use a few hundred units.
+const FUEL: u64 = 100_000;
+
+/// Times in messages: `2019-08-30 21:58:38 PDT`.
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S %Z";
+
+/// The built-in message for an SD-WAN Manager alarm: what the classic Flask receiver posted (the
+/// alarm name, its time, every `values_short_display` key and value, the details link), plus
+/// whether it is raised or cleared and where.
+pub const SDWAN_TEMPLATE: &str = r#"{% if event.alarmstate == "cleared" %}✅ Cleared{% else %}🔴 {{ event.severity | upper }}{% endif %} · SD-WAN alarm **{{ event.data.rule_name_display }}** on **{{ event.device }}**
+- **Time:** {{ time }}
+- **Severity:** {{ event.data.severity }}
+{%- if event.data.message %}
+- **Message:** {{ event.data.message }}
+{%- endif %}
+{%- for entity in event.data.values_short_display %}{% for key, value in entity | items %}
+- **{{ key }}:** {{ value }}
+{%- endfor %}{% endfor %}
+{%- if event.link | link_url %}
+
+[Open in SD-WAN Manager]({{ event.link | link_url }})
+{%- endif %}"#;
+
+/// The built-in message for any other event.
+pub const GENERIC_TEMPLATE: &str = r#"**{{ event.severity | upper }}** · {{ event.device }}: {{ event.summary }}
+- **Event:** {{ event.type }}{% if event.alarmstate != "info" %} ({{ event.alarmstate }}){% endif %}
+- **Time:** {{ time }}
+{%- if event.link | link_url %}
+
+[Details]({{ event.link | link_url }})
+{%- endif %}"#;
+
+const SDWAN_TYPE_PREFIX: &str = "com.cisco.sdwan.alarm.";
+
+pub struct Templates {
+    env: Environment<'static>,
+    custom: bool,
+    timezone: jiff::tz::TimeZone,
+    timezone_name: String,
+}
+
+impl Templates {
+    /// `custom`: one template for every event; `None` for the built-in ones. A syntax error says
+    /// on which line of the template it is.
+    pub fn new(custom: Option<&str>, timezone: jiff::tz::TimeZone) -> anyhow::Result<Templates> {
+        let mut env = Environment::new();
+        env.set_fuel(Some(FUEL));
+        env.set_formatter(|out, _state, value| {
+            if value.is_undefined() || value.is_none() {
+                return Ok(());
+            }
+            let text = value.to_string();
+            if value.is_safe() {
+                out.write_str(&text)?;
+            } else {
+                let mut escaped = String::with_capacity(text.len() + 8);
+                escape_into(&mut escaped, &text);
+                out.write_str(&escaped)?;
+            }
+            Ok(())
+        });
+        env.add_filter("link_url", link_url);
+        let tz_for_filter = timezone.clone();
+        env.add_filter("localtime", move |state: &State, value: Value| {
+            localtime(state, &value, &tz_for_filter)
+        });
+        env.add_template_owned("sdwan", SDWAN_TEMPLATE)
+            .context("the built-in SD-WAN template")?;
+        env.add_template_owned("generic", GENERIC_TEMPLATE)
+            .context("the built-in template")?;
+        if let Some(source) = custom {
+            env.add_template_owned("custom", source.to_owned())
+                .map_err(|error| describe(&error))?;
+        }
+        let timezone_name = timezone.iana_name().unwrap_or("UTC").to_owned();
+        Ok(Templates {
+            env,
+            custom: custom.is_some(),
+            timezone,
+            timezone_name,
+        })
+    }
+
+    /// The Markdown message for `event`.
+    pub fn render(&self, event: &Event) -> anyhow::Result<String> {
+        let name = if self.custom {
+            "custom"
+        } else if event.kind.starts_with(SDWAN_TYPE_PREFIX) {
+            "sdwan"
+        } else {
+            "generic"
+        };
+        let template = self
+            .env
+            .get_template(name)
+            .map_err(|error| describe(&error))?;
+        let time = event
+            .time
+            .to_zoned_datetime(self.timezone.clone())
+            .strftime(TIME_FORMAT)
+            .to_string();
+        let rendered = template
+            .render(context! {
+                event => Value::from(Serde(event)),
+                time => Value::from_safe_string(time),
+                timezone => self.timezone_name.as_str(),
+            })
+            .map_err(|error| describe(&error))?;
+        Ok(rendered.trim().to_owned())
+    }
+}
+
+/// A template error as a person can act on it: what and where.
+fn describe(error: &Error) -> anyhow::Error {
+    match error.line() {
+        Some(line) => anyhow::anyhow!("line {line}: {error}"),
+        None => anyhow::anyhow!("{error}"),
+    }
+}
+
+/// `{{ url | link_url }}`: the URL made safe for `[text](url)`, or nothing when it is not an
+/// http(s) URL. Spaces, parentheses, angle brackets and quotes are percent-encoded so that the URL
+/// cannot end the link early or add a title.
+fn link_url(value: Value) -> Value {
+    let Some(url) = value.as_str() else {
+        return Value::UNDEFINED;
+    };
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return Value::UNDEFINED;
+    }
+    let mut safe = String::with_capacity(url.len());
+    for character in url.chars() {
+        match character {
+            ' ' | '(' | ')' | '<' | '>' | '"' | '\'' | '\\' | '[' | ']' | '`' => {
+                let mut buffer = [0; 4];
+                for byte in character.encode_utf8(&mut buffer).bytes() {
+                    let _ = write!(safe, "%{byte:02X}");
+                }
+            }
+            character if character.is_control() => {}
+            character => safe.push(character),
+        }
+    }
+    Value::from_safe_string(safe)
+}
+
+/// `{{ value | localtime }}`: an RFC 3339 time or epoch milliseconds (SD-WAN's `entry_time`) in
+/// the sink's time zone.
+fn localtime(_state: &State, value: &Value, timezone: &jiff::tz::TimeZone) -> Result<Value, Error> {
+    let timestamp = if let Some(text) = value.as_str() {
+        text.parse::<jiff::Timestamp>().ok()
+    } else {
+        i64::try_from(value.clone())
+            .ok()
+            .and_then(|millis| jiff::Timestamp::from_millisecond(millis).ok())
+    };
+    let timestamp = timestamp.ok_or_else(|| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("localtime: {value} is not a time"),
+        )
+    })?;
+    let text = timestamp
+        .to_zoned_datetime(timezone.clone())
+        .strftime(TIME_FORMAT)
+        .to_string();
+    Ok(Value::from_safe_string(text))
+}
+
+/// How long a `Retry-After` value asks to wait: delta-seconds (`120`) or an HTTP date (`Wed, 21
+/// Oct 2015 07:28:00 GMT`, counted from `now`; zero when already past). `None` when unreadable.
+pub fn parse_retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let wait = date.duration_since(now);
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests;

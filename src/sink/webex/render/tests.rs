@@ -1,0 +1,151 @@
+use super::*;
+use crate::source::webhook::sdwan;
+
+fn sdwan_event(fixture: &str) -> Event {
+    let path = format!("{}/tests/data/sdwan/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    let body = std::fs::read(path).unwrap();
+    let alarm = sdwan::parse(&body).unwrap();
+    let raw: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let mut event = sdwan::normalize("vmanage", &alarm, &raw).event;
+    event.link = Some(sdwan::details_link(
+        "https://vmanage.example.com",
+        &alarm.uuid,
+    ));
+    event
+}
+
+fn templates(timezone: &str) -> Templates {
+    Templates::new(None, jiff::tz::TimeZone::get(timezone).unwrap()).unwrap()
+}
+
+#[test]
+fn the_sdwan_message_says_what_when_where_and_links_to_the_alarm() {
+    let event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    let message = templates("America/Los_Angeles").render(&event).unwrap();
+    assert_eq!(message, EXPECTED_DOWN);
+}
+
+const EXPECTED_DOWN: &str = "🔴 CRITICAL · SD-WAN alarm **Interface\\_State\\_Change** on **BR2\\-CSR1000v**
+- **Time:** 2019-05-11 22:26:42 PDT
+- **Severity:** Critical
+- **Message:** The interface oper\\-state changed to down
+- **host\\-name:** BR2\\-CSR1000v
+- **if\\-name:** GigabitEthernet4
+- **new\\-state:** down
+- **system\\-ip:** 1\\.1\\.1\\.6
+
+[Open in SD-WAN Manager](https://vmanage.example.com/#/app/monitor/alarms/details/8459e3a0-5bea-4370-ab57-6f45f8022d66)";
+
+#[test]
+fn a_clear_says_cleared_and_times_follow_the_time_zone() {
+    let event = sdwan_event("webhook-interface-state-change-up-clears-previous-2019.json");
+    let pacific = templates("America/Los_Angeles").render(&event).unwrap();
+    let utc = templates("UTC").render(&event).unwrap();
+    assert!(pacific.starts_with("✅ Cleared"), "{pacific}");
+    let time_line = |message: &str| {
+        message
+            .lines()
+            .find(|line| line.contains("**Time:**"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(time_line(&pacific), time_line(&utc));
+    assert!(time_line(&utc).ends_with("UTC"), "{utc}");
+}
+
+#[test]
+fn untrusted_values_cannot_inject_markdown() {
+    let mut event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    event.device = "edge1](https://evil.example/login) **urgent** <@all>\n# Click".to_owned();
+    event.data["values_short_display"][0]["host-name"] = "[x](javascript:alert(1))".into();
+    event.link = Some("https://vmanage.example.com/#/details/a) [evil](https://x".to_owned());
+    let message = templates("UTC").render(&event).unwrap();
+    assert!(!message.contains("](https://evil"), "{message}");
+    assert!(!message.contains("**urgent**"), "{message}");
+    assert!(!message.contains("<@all>"), "{message}");
+    assert!(!message.contains("\n# Click"), "{message}");
+    assert!(!message.contains("[x](javascript"), "{message}");
+    assert!(
+        message.contains("(https://vmanage.example.com/#/details/a%29%20%5Bevil%5D%28https://x)"),
+        "the link cannot be closed early: {message}"
+    );
+}
+
+#[test]
+fn a_link_that_is_not_http_is_left_out() {
+    let mut event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    event.link = Some("javascript:alert(1)".to_owned());
+    let message = templates("UTC").render(&event).unwrap();
+    assert!(!message.contains("Open in SD-WAN Manager"), "{message}");
+}
+
+#[test]
+fn other_events_get_the_generic_message() {
+    let mut event = Event::new(
+        "leaf1",
+        "com.cisco.dme.modified",
+        jiff::Timestamp::UNIX_EPOCH,
+        serde_json::json!({}),
+    );
+    event.summary = "eth1/1 down".to_owned();
+    event.severity = crate::event::Severity::Major;
+    let message = templates("UTC").render(&event).unwrap();
+    assert_eq!(
+        message,
+        "**MAJOR** · leaf1: eth1/1 down\n- **Event:** com\\.cisco\\.dme\\.modified\n- **Time:** 1970-01-01 00:00:00 UTC"
+    );
+}
+
+#[test]
+fn a_custom_template_is_used_for_every_event_and_escapes_too() {
+    let utc = jiff::tz::TimeZone::UTC;
+    let templates = Templates::new(
+        Some("{{ event.device }} at {{ event.data.entry_time | localtime }} {{ '*raw*' | safe }}"),
+        utc,
+    )
+    .unwrap();
+    let event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    let message = templates.render(&event).unwrap();
+    assert!(
+        message.starts_with("BR2\\-CSR1000v at 2019-05-12 05:26:42 UTC"),
+        "{message}"
+    );
+    assert!(message.ends_with(" *raw*"), "{message}");
+}
+
+#[test]
+fn template_errors_say_where_and_runaway_templates_stop() {
+    let utc = jiff::tz::TimeZone::UTC;
+    let broken = Templates::new(Some("line one\n{% for x in %}\n"), utc.clone())
+        .err()
+        .unwrap();
+    assert!(broken.to_string().starts_with("line 2:"), "{broken}");
+    let runaway = Templates::new(
+        Some("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"),
+        utc,
+    )
+    .unwrap();
+    let event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    let error = runaway.render(&event).unwrap_err();
+    assert!(error.to_string().contains("fuel"), "{error}");
+}
+
+#[test]
+fn retry_after_takes_seconds_or_an_http_date() {
+    let now: jiff::Timestamp = "2015-10-21T07:27:00Z".parse().unwrap();
+    assert_eq!(
+        parse_retry_after("120", now),
+        Some(Duration::from_secs(120))
+    );
+    assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+    assert_eq!(
+        parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+        Some(Duration::from_secs(60))
+    );
+    assert_eq!(
+        parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(parse_retry_after("soon", now), None);
+    assert_eq!(parse_retry_after("-5", now), None);
+}
