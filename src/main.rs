@@ -43,6 +43,8 @@ enum Command {
 enum SimCommand {
     /// NX-OS DME device(s): REST login, WebSocket subscriptions, a change generator, fault injection.
     Dme(netpulse::sim::dme::DmeSimArgs),
+    /// Webex Messages API: bearer tokens, rooms, recorded messages, injectable 429/5xx/latency.
+    Webex(netpulse::sim::webex::WebexSimArgs),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +103,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Sim {
             device: SimCommand::Dme(args),
         } => netpulse::sim::dme::run_cli(args, shutdown).await,
+        Command::Sim {
+            device: SimCommand::Webex(args),
+        } => netpulse::sim::webex::run_cli(args, shutdown).await,
         Command::Demo(args) => netpulse::demo::run(args, shutdown).await,
         Command::Check { .. } => unreachable!("handled before the runtime starts"),
     }

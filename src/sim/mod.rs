@@ -4,3 +4,4 @@
 
 pub mod dme;
 pub mod tls;
+pub mod webex;

@@ -42,13 +42,21 @@ async fn wait_ready(port: u16) {
         {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the gateway did not become ready");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the gateway did not become ready"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// Posts alarms with fresh uuids until stopped; records every uuid that got a 2xx.
-async fn load(port: u16, loader: usize, accepted: Arc<Mutex<Vec<String>>>, stop: CancellationToken) {
+async fn load(
+    port: u16,
+    loader: usize,
+    accepted: Arc<Mutex<Vec<String>>>,
+    stop: CancellationToken,
+) {
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/hooks/sdwan");
     for index in 0.. {
@@ -74,7 +82,9 @@ async fn load(port: u16, loader: usize, accepted: Arc<Mutex<Vec<String>>>, stop:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_under_load_loses_no_acknowledged_alarm_and_delivers_each_once() {
     let sim_shutdown = CancellationToken::new();
-    let sim = WebexSim::start(WebexSimConfig::default(), sim_shutdown.clone()).await.unwrap();
+    let sim = WebexSim::start(WebexSimConfig::default(), sim_shutdown.clone())
+        .await
+        .unwrap();
     let room = sim.room_id("NOC").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -121,19 +131,33 @@ sinks:
     }
     let accepted = accepted.lock().unwrap().clone();
     let delivered_before = sim.messages().len();
-    assert!(accepted.len() > delivered_before, "the kill came while deliveries were pending ({} accepted, {delivered_before} delivered)", accepted.len());
+    assert!(
+        accepted.len() > delivered_before,
+        "the kill came while deliveries were pending ({} accepted, {delivered_before} delivered)",
+        accepted.len()
+    );
 
     let mut gateway = spawn_gateway(&config);
     wait_ready(port).await;
     let reader = netpulse::store::Reader::open(&dir.path().join("netpulse.db")).unwrap();
     for uuid in &accepted {
-        assert!(reader.event_by_key(&format!("sdwan:{uuid}")).unwrap().is_some(), "acknowledged alarm {uuid} is not in the store");
+        assert!(
+            reader
+                .event_by_key(&format!("sdwan:{uuid}"))
+                .unwrap()
+                .is_some(),
+            "acknowledged alarm {uuid} is not in the store"
+        );
     }
     let per_uuid = |messages: &[netpulse::sim::webex::SimMessage]| {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for message in messages {
             let markdown = message.markdown.as_deref().unwrap_or_default();
-            let uuid = markdown.split("/details/").nth(1).and_then(|rest| rest.split(')').next()).unwrap_or("?");
+            let uuid = markdown
+                .split("/details/")
+                .nth(1)
+                .and_then(|rest| rest.split(')').next())
+                .unwrap_or("?");
             *counts.entry(uuid.to_owned()).or_default() += 1;
         }
         counts
@@ -144,10 +168,16 @@ sinks:
     })
     .await;
     // Let the restarted gateway finish whatever else it had (alarms stored but not acknowledged).
-    wait_until("the outbox is empty", || reader.outbox_counts("noc").unwrap().pending == 0).await;
+    wait_until("the outbox is empty", || {
+        reader.outbox_counts("noc").unwrap().pending == 0
+    })
+    .await;
     let counts = per_uuid(&sim.messages());
     let repeated: Vec<_> = counts.iter().filter(|(_, count)| **count > 1).collect();
-    assert!(repeated.is_empty(), "delivered more than once: {repeated:?}");
+    assert!(
+        repeated.is_empty(),
+        "delivered more than once: {repeated:?}"
+    );
     println!(
         "accepted {}, delivered before the kill {delivered_before}, after the restart {}",
         accepted.len(),

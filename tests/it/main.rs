@@ -3,6 +3,8 @@
 //! on loopback.
 
 mod cli;
+mod crash;
 mod dme;
 mod support;
+mod webex;
 mod webhooks;

@@ -39,7 +39,7 @@ sinks:
     room_id: \"{room}\"
     timezone: America/Los_Angeles
     rate_limit: 50
-    retry: {{ initial: 200ms, max: 1s, max_attempts: 5 }}
+    retry: {{ initial: 500ms, max: 2s, max_attempts: 5 }}
 ",
         base = sim.base_url()
     )
@@ -60,26 +60,57 @@ async fn post(running: &Running, body: Vec<u8>) {
 async fn an_outage_then_a_rate_limit_delay_delivery_and_lose_nothing() {
     let (sim, sim_shutdown) = webex().await;
     let room = sim.room_id("NOC").unwrap();
-    sim.fault(Fault::ServerError { count: 2, status: 500 });
+    sim.fault(Fault::ServerError {
+        count: 2,
+        status: 500,
+    });
     let running = Running::start(&config(&sim, &room), &[("WEBEX_TOKEN", TOKEN)]).await;
     post(&running, sdwan_alarm(DOWN, "a1", None)).await;
-    wait_until("the first answer is a 500", || !sim.requests().is_empty()).await;
-    // The outage is followed by a rate limit: the next answer will be a 429 asking for 2 s.
-    sim.fault(Fault::RateLimit { count: 1, retry_after_secs: 2 });
     post(&running, sdwan_alarm(DOWN, "a2", None)).await;
+    // The outage is followed by a rate limit: the next answer will be a 429 asking for 2 s. The
+    // backoff after the second 500 is at least 500 ms, time enough to set it.
+    wait_until("two 500s", || sim.requests().len() == 2).await;
+    sim.fault(Fault::RateLimit {
+        count: 1,
+        retry_after_secs: 2,
+    });
     wait_until("both alarms reach the room", || sim.messages().len() == 2).await;
 
     let requests = sim.requests();
     let statuses: Vec<u16> = requests.iter().map(|request| request.status).collect();
-    let limited = statuses.iter().position(|status| *status == 429).expect("a 429");
+    let limited = statuses
+        .iter()
+        .position(|status| *status == 429)
+        .expect("a 429");
     assert_eq!(&statuses[..2], [500, 500], "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|status| **status == 200).count(), 2, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 200).count(),
+        2,
+        "{statuses:?}"
+    );
     let waited = requests[limited + 1].instant - requests[limited].instant;
-    assert!(waited >= Duration::from_secs(2), "the next request came {waited:?} after a 429 with Retry-After: 2");
+    assert!(
+        waited >= Duration::from_secs(2),
+        "the next request came {waited:?} after a 429 with Retry-After: 2"
+    );
     // Order is kept: the raise posted first is delivered first.
     let messages = sim.messages();
-    assert!(messages[0].markdown.as_deref().unwrap().contains("/details/a1"), "{messages:?}");
-    assert!(messages[1].markdown.as_deref().unwrap().contains("/details/a2"), "{messages:?}");
+    assert!(
+        messages[0]
+            .markdown
+            .as_deref()
+            .unwrap()
+            .contains("/details/a1"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1]
+            .markdown
+            .as_deref()
+            .unwrap()
+            .contains("/details/a2"),
+        "{messages:?}"
+    );
     let counts = running.reader().outbox_counts("noc").unwrap();
     assert_eq!((counts.pending, counts.delivered, counts.dead), (0, 2, 0));
     running.stop().await;
@@ -90,14 +121,22 @@ async fn an_outage_then_a_rate_limit_delay_delivery_and_lose_nothing() {
 async fn a_rejected_message_is_dead_lettered_with_the_error_and_the_next_ones_go_on() {
     let (sim, sim_shutdown) = webex().await;
     // A room id Webex does not know: 404 for every message, retrying cannot help.
-    let running = Running::start(&config(&sim, "Y2lzY29zcGFyazovL3VzL1JPT00vbm9uZQ"), &[("WEBEX_TOKEN", TOKEN)]).await;
+    let running = Running::start(
+        &config(&sim, "Y2lzY29zcGFyazovL3VzL1JPT00vbm9uZQ"),
+        &[("WEBEX_TOKEN", TOKEN)],
+    )
+    .await;
     post(&running, sdwan_alarm(DOWN, "d1", None)).await;
     post(&running, sdwan_alarm(DOWN, "d2", None)).await;
     wait_until("both deliveries are dead", || {
         running.reader().outbox_counts("noc").unwrap().dead == 2
     })
     .await;
-    let statuses: Vec<u16> = sim.requests().iter().map(|request| request.status).collect();
+    let statuses: Vec<u16> = sim
+        .requests()
+        .iter()
+        .map(|request| request.status)
+        .collect();
     assert_eq!(statuses, [404, 404], "one attempt each, no retries");
     running.stop().await;
     sim_shutdown.cancel();
@@ -115,8 +154,46 @@ async fn a_markdown_injection_in_a_host_name_is_escaped() {
     assert!(!markdown.contains("](https://evil"), "{markdown}");
     assert!(!markdown.contains("**urgent**"), "{markdown}");
     assert!(!markdown.contains("\n# Click"), "{markdown}");
-    assert!(markdown.contains(r"edge1\]\(https"), "the text is kept, escaped: {markdown}");
-    assert!(markdown.contains("[Open in SD-WAN Manager](https://vmanage.example.com/#/app/monitor/alarms/details/i1)"), "{markdown}");
+    assert!(
+        markdown.contains(r"edge1\]\(https"),
+        "the text is kept, escaped: {markdown}"
+    );
+    assert!(
+        markdown.contains(
+            "[Open in SD-WAN Manager](https://vmanage.example.com/#/app/monitor/alarms/details/i1)"
+        ),
+        "{markdown}"
+    );
+    running.stop().await;
+    sim_shutdown.cancel();
+}
+
+/// The window a crash can hit: the message was posted but netpulse died before recording it. At
+/// the next start the delivery is uncertain; the sink finds the message in the room and does not
+/// post it again.
+#[tokio::test]
+async fn a_delivery_posted_just_before_a_crash_is_not_posted_again() {
+    let (sim, sim_shutdown) = webex().await;
+    let room = sim.room_id("NOC").unwrap();
+    let yaml = config(&sim, &room);
+    let running = Running::start(&yaml, &[("WEBEX_TOKEN", TOKEN)]).await;
+    post(&running, sdwan_alarm(DOWN, "u1", None)).await;
+    wait_until("the message arrives", || sim.messages().len() == 1).await;
+    let dir = running.stop().await;
+    // Put the row back as a crash would have left it: pending and leased.
+    let database = rusqlite::Connection::open(dir.path().join("netpulse.db")).unwrap();
+    database
+        .execute_batch("UPDATE outbox SET status = 'pending', lease_until_ms = 1")
+        .unwrap();
+    drop(database);
+
+    let running = Running::start_in(dir, &yaml, &[("WEBEX_TOKEN", TOKEN)]).await;
+    wait_until("the delivery is settled", || {
+        running.reader().outbox_counts("noc").unwrap().delivered == 1
+    })
+    .await;
+    assert_eq!(sim.messages().len(), 1, "not posted twice");
+    assert_eq!(sim.requests().len(), 1);
     running.stop().await;
     sim_shutdown.cancel();
 }

@@ -1,0 +1,380 @@
+//! The simulator's HTTP surface: the Messages and Rooms API under `/v1/`, and the `/_sim/`
+//! control API (no authentication: it is for the person or test running the simulator).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Fault, Inner, RequestRecord, SimMessage, webex_id};
+
+/// "The maximum message length is 7439 bytes" (the Messages API reference).
+pub const MAX_MESSAGE_BYTES: usize = 7439;
+/// The wording of Webex's error for a message over the limit is not in the public material
+/// (INFER); the status, 400, and the error shape are.
+const TOO_LONG: &str = "Message length exceeds the maximum allowed length of 7439 bytes.";
+/// Webex's answer to a request without a valid token.
+const UNAUTHORIZED: &str =
+    "The request requires a valid access token set in the Authorization request header.";
+/// What the bot is called in the messages it creates.
+const BOT_EMAIL: &str = "netpulse-sim@webex.bot";
+/// `GET /v1/messages` returns at most this many items when `max` is not given (Webex: 50).
+const DEFAULT_MAX: usize = 50;
+
+type Shared = Arc<Inner>;
+
+pub fn router(inner: Shared) -> Router {
+    Router::new()
+        .route("/v1/messages", post(create).get(list))
+        .route("/v1/messages/direct", get(list_direct))
+        .route("/v1/messages/{id}", get(get_one))
+        .route("/v1/rooms", get(rooms))
+        .route("/_sim/fault", post(control_fault))
+        .route("/_sim/messages", get(control_messages))
+        .route("/_sim/requests", get(control_requests))
+        .route("/_sim/stats", get(control_stats))
+        .route("/_sim/reset", post(control_reset))
+        .with_state(inner)
+}
+
+/// An error in Webex's shape, with the tracking id also as a header.
+fn error(status: StatusCode, message: &str) -> Response {
+    let tracking = format!("NETPULSE_SIM_{}", uuid::Uuid::now_v7().simple());
+    let body = json!({
+        "message": message,
+        "errors": [{"description": message}],
+        "trackingId": tracking,
+    });
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&tracking) {
+        response.headers_mut().insert("trackingid", value);
+    }
+    response
+}
+
+fn ok(body: Value) -> Response {
+    let tracking = format!("NETPULSE_SIM_{}", uuid::Uuid::now_v7().simple());
+    let mut response = (StatusCode::OK, axum::Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&tracking) {
+        response.headers_mut().insert("trackingid", value);
+    }
+    response
+}
+
+/// The configured latency, then the bearer check.
+async fn admit(inner: &Inner, headers: &HeaderMap) -> Result<(), Response> {
+    let latency = inner.state.lock().expect("sim state").faults.latency_ms;
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        Some(token) if inner.tokens.iter().any(|known| known == token) => Ok(()),
+        _ => Err(error(StatusCode::UNAUTHORIZED, UNAUTHORIZED)),
+    }
+}
+
+fn message_json(message: &SimMessage, bot_id: &str) -> Value {
+    let mut object = json!({
+        "id": message.id,
+        "roomType": if message.room_id.is_some() { "group" } else { "direct" },
+        "personId": bot_id,
+        "personEmail": BOT_EMAIL,
+        "created": message.created.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+    });
+    let fields = [
+        ("roomId", &message.room_id),
+        ("toPersonEmail", &message.to_person_email),
+        ("text", &message.text),
+        ("markdown", &message.markdown),
+    ];
+    for (key, value) in fields {
+        if let Some(value) = value {
+            object[key] = Value::from(value.as_str());
+        }
+    }
+    object
+}
+
+async fn create(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let response = create_message(&inner, &headers, &body).await;
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok());
+    tracing::debug!(status, "sim webex: POST /v1/messages");
+    inner
+        .state
+        .lock()
+        .expect("sim state")
+        .requests
+        .push(RequestRecord {
+            at: jiff::Timestamp::now(),
+            instant: std::time::Instant::now(),
+            status,
+            retry_after,
+        });
+    response
+}
+
+async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Response {
+    let arrived = std::time::Instant::now();
+    if let Err(response) = admit(inner, headers).await {
+        return response;
+    }
+    if let Some(response) = injected_failure(inner) {
+        return response;
+    }
+    let json_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| {
+            value
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !json_type {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content type must be application/json.",
+        );
+    }
+    let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Required request body is missing or is not a JSON object.",
+        );
+    };
+    let text_field = |key: &str| fields.get(key).and_then(Value::as_str).map(str::to_owned);
+    let (room_id, person_id, email) = (
+        text_field("roomId"),
+        text_field("toPersonId"),
+        text_field("toPersonEmail"),
+    );
+    let targets = [&room_id, &person_id, &email]
+        .iter()
+        .filter(|target| target.is_some())
+        .count();
+    if targets != 1 {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Exactly one of roomId, toPersonId or toPersonEmail must be specified.",
+        );
+    }
+    let (text, markdown) = (text_field("text"), text_field("markdown"));
+    let has_content = text.is_some()
+        || markdown.is_some()
+        || fields.contains_key("files")
+        || fields.contains_key("attachments");
+    if !has_content {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "One of text, markdown, files or attachments must be specified.",
+        );
+    }
+    if [&text, &markdown].iter().any(|value| {
+        value
+            .as_ref()
+            .is_some_and(|value| value.len() > MAX_MESSAGE_BYTES)
+    }) {
+        return error(StatusCode::BAD_REQUEST, TOO_LONG);
+    }
+    let mut state = inner.state.lock().expect("sim state");
+    if let Some(room) = &room_id
+        && !state.rooms.iter().any(|known| &known.id == room)
+    {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Could not find a room with provided ID.",
+        );
+    }
+    let message = SimMessage {
+        id: webex_id("MESSAGE", &uuid::Uuid::now_v7().to_string()),
+        room_id,
+        to_person_email: email.or(person_id),
+        text,
+        markdown,
+        created: jiff::Timestamp::now(),
+    };
+    if inner.print {
+        let shown = message
+            .markdown
+            .as_deref()
+            .or(message.text.as_deref())
+            .unwrap_or("");
+        println!(
+            "--- message {} ({:?} after arrival)\n{shown}\n",
+            state.messages.len() + 1,
+            arrived.elapsed()
+        );
+    }
+    let body = message_json(&message, &inner.bot_id);
+    state.messages.push(message);
+    ok(body)
+}
+
+/// Takes one unit of an injected error fault, if any is left.
+fn injected_failure(inner: &Inner) -> Option<Response> {
+    let mut state = inner.state.lock().expect("sim state");
+    let faults = &mut state.faults;
+    if let Some((count, retry_after)) = faults.rate_limit.as_mut() {
+        let retry_after = *retry_after;
+        *count -= 1;
+        if *count == 0 {
+            faults.rate_limit = None;
+        }
+        let mut response = error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        return Some(response);
+    }
+    if let Some((count, status)) = faults.server_error.as_mut() {
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *count -= 1;
+        if *count == 0 {
+            faults.server_error = None;
+        }
+        return Some(error(
+            status,
+            "Internal Server Error (injected by the simulator)",
+        ));
+    }
+    None
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListQuery {
+    room_id: Option<String>,
+    person_email: Option<String>,
+    max: Option<usize>,
+}
+
+async fn list(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    if let Err(response) = admit(&inner, &headers).await {
+        return response;
+    }
+    let Some(room) = query.room_id else {
+        return error(StatusCode::BAD_REQUEST, "roomId is required.");
+    };
+    listed(&inner, query.max, |message| {
+        message.room_id.as_deref() == Some(room.as_str())
+    })
+}
+
+async fn list_direct(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    if let Err(response) = admit(&inner, &headers).await {
+        return response;
+    }
+    let Some(email) = query.person_email else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "personEmail or personId is required.",
+        );
+    };
+    listed(&inner, query.max, |message| {
+        message.to_person_email.as_deref() == Some(email.as_str())
+    })
+}
+
+/// Matching messages, newest first, as Webex lists them.
+fn listed(inner: &Inner, max: Option<usize>, matches: impl Fn(&SimMessage) -> bool) -> Response {
+    let state = inner.state.lock().expect("sim state");
+    let items: Vec<Value> = state
+        .messages
+        .iter()
+        .rev()
+        .filter(|message| matches(message))
+        .take(max.unwrap_or(DEFAULT_MAX))
+        .map(|message| message_json(message, &inner.bot_id))
+        .collect();
+    ok(json!({ "items": items }))
+}
+
+async fn get_one(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(response) = admit(&inner, &headers).await {
+        return response;
+    }
+    let state = inner.state.lock().expect("sim state");
+    match state.messages.iter().find(|message| message.id == id) {
+        Some(message) => ok(message_json(message, &inner.bot_id)),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "Could not find a message with provided ID.",
+        ),
+    }
+}
+
+async fn rooms(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(response) = admit(&inner, &headers).await {
+        return response;
+    }
+    let state = inner.state.lock().expect("sim state");
+    let items: Vec<Value> = state
+        .rooms
+        .iter()
+        .map(|room| json!({"id": room.id, "title": room.title, "type": "group"}))
+        .collect();
+    ok(json!({ "items": items }))
+}
+
+async fn control_fault(
+    State(inner): State<Shared>,
+    axum::Json(fault): axum::Json<Fault>,
+) -> Response {
+    inner.apply(fault);
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+async fn control_messages(State(inner): State<Shared>) -> Response {
+    axum::Json(inner.state.lock().expect("sim state").messages.clone()).into_response()
+}
+
+async fn control_requests(State(inner): State<Shared>) -> Response {
+    axum::Json(inner.state.lock().expect("sim state").requests.clone()).into_response()
+}
+
+async fn control_stats(State(inner): State<Shared>) -> Response {
+    let state = inner.state.lock().expect("sim state");
+    let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
+    for request in &state.requests {
+        *by_status.entry(request.status).or_default() += 1;
+    }
+    axum::Json(json!({"messages": state.messages.len(), "requests_by_status": by_status}))
+        .into_response()
+}
+
+async fn control_reset(State(inner): State<Shared>) -> Response {
+    let mut state = inner.state.lock().expect("sim state");
+    state.messages.clear();
+    state.requests.clear();
+    state.faults = Default::default();
+    (StatusCode::OK, "ok\n").into_response()
+}

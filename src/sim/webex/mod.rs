@@ -1,0 +1,228 @@
+//! A Webex Messages API simulator (`netpulse sim webex`): bearer tokens, rooms, messages created
+//! and listed as the documented API does (`protocols-webhooks.md` §8), the 7439-byte limit, the
+//! error shape `{"message", "errors": [{"description"}], "trackingId"}` with a `trackingId` header,
+//! and injectable faults: 429 with Retry-After, 5xx, latency. Every POST attempt is recorded with
+//! the time it arrived, so tests can check how a client retries.
+
+mod api;
+mod cli;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use cli::{WebexSimArgs, run_cli};
+
+use crate::http::server::{Plain, ServeOptions, serve};
+use crate::sim::tls::ServerIdentity;
+
+pub struct WebexSimConfig {
+    /// Port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Accepted bearer tokens.
+    pub tokens: Vec<String>,
+    /// Titles of the rooms that exist from the start; each gets a Webex-style id.
+    pub rooms: Vec<String>,
+    /// Serve HTTPS with this identity; plain HTTP without.
+    pub tls: Option<ServerIdentity>,
+    /// Print each message on stdout as it is created.
+    pub print: bool,
+}
+
+impl Default for WebexSimConfig {
+    fn default() -> WebexSimConfig {
+        WebexSimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tokens: vec!["sim-bot-token".to_owned()],
+            rooms: vec!["NOC".to_owned()],
+            tls: None,
+            print: false,
+        }
+    }
+}
+
+/// A message as the simulator stored it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimMessage {
+    pub id: String,
+    pub room_id: Option<String>,
+    pub to_person_email: Option<String>,
+    pub text: Option<String>,
+    pub markdown: Option<String>,
+    pub created: jiff::Timestamp,
+}
+
+/// One `POST /v1/messages` attempt and how it was answered.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord {
+    pub at: jiff::Timestamp,
+    /// When it arrived, for measuring the client's waits.
+    #[serde(skip)]
+    pub instant: std::time::Instant,
+    pub status: u16,
+    /// The Retry-After the answer carried, in seconds.
+    pub retry_after: Option<u64>,
+}
+
+/// Faults to inject; error faults apply to `POST /v1/messages` and create no message.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// The next `count` posts are answered 429 with `Retry-After: retry_after_secs`.
+    RateLimit { count: u32, retry_after_secs: u64 },
+    /// The next `count` posts are answered `status` (500, 502, 503...).
+    ServerError { count: u32, status: u16 },
+    /// Every API request waits this long before it is answered (0: no delay).
+    Latency { millis: u64 },
+    /// Removes every fault.
+    Clear,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Room {
+    id: String,
+    title: String,
+}
+
+#[derive(Default)]
+struct Faults {
+    rate_limit: Option<(u32, u64)>,
+    server_error: Option<(u32, u16)>,
+    latency_ms: u64,
+}
+
+#[derive(Default)]
+struct State {
+    rooms: Vec<Room>,
+    messages: Vec<SimMessage>,
+    requests: Vec<RequestRecord>,
+    faults: Faults,
+}
+
+struct Inner {
+    tokens: Vec<String>,
+    print: bool,
+    bot_id: String,
+    state: Mutex<State>,
+}
+
+/// A running simulator; clones share it.
+#[derive(Clone)]
+pub struct WebexSim {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    scheme: &'static str,
+}
+
+impl WebexSim {
+    pub async fn start(
+        config: WebexSimConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<WebexSim> {
+        let rooms = config
+            .rooms
+            .iter()
+            .map(|title| Room {
+                id: webex_id("ROOM", &uuid::Uuid::now_v7().to_string()),
+                title: title.clone(),
+            })
+            .collect();
+        let inner = Arc::new(Inner {
+            tokens: config.tokens,
+            print: config.print,
+            bot_id: webex_id("PEOPLE", &uuid::Uuid::now_v7().to_string()),
+            state: Mutex::new(State {
+                rooms,
+                ..State::default()
+            }),
+        });
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let acceptor = match &config.tls {
+            Some(identity) => Some(TlsAcceptor::from(identity.server_config()?)),
+            None => None,
+        };
+        let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let options = ServeOptions {
+            acceptor,
+            shutdown,
+            tracker: TaskTracker::new(),
+            name: "sim-webex".to_owned(),
+            wrap: Plain,
+        };
+        tokio::spawn(serve(listener, api::router(inner.clone()), options));
+        Ok(WebexSim {
+            inner,
+            addr,
+            scheme,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT` (https with TLS); the API is under `/v1/`.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    pub fn room_id(&self, title: &str) -> Option<String> {
+        let state = self.inner.state.lock().expect("sim state");
+        state
+            .rooms
+            .iter()
+            .find(|room| room.title == title)
+            .map(|room| room.id.clone())
+    }
+
+    /// Every message created, oldest first.
+    pub fn messages(&self) -> Vec<SimMessage> {
+        self.inner.state.lock().expect("sim state").messages.clone()
+    }
+
+    /// Every `POST /v1/messages` attempt, oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.inner.state.lock().expect("sim state").requests.clone()
+    }
+
+    pub fn fault(&self, fault: Fault) {
+        self.inner.apply(fault);
+    }
+}
+
+impl Inner {
+    fn apply(&self, fault: Fault) {
+        let mut state = self.state.lock().expect("sim state");
+        let faults = &mut state.faults;
+        match fault {
+            Fault::RateLimit {
+                count,
+                retry_after_secs,
+            } => {
+                faults.rate_limit = Some((count, retry_after_secs));
+            }
+            Fault::ServerError { count, status } => faults.server_error = Some((count, status)),
+            Fault::Latency { millis } => faults.latency_ms = millis,
+            Fault::Clear => *faults = Faults::default(),
+        }
+    }
+}
+
+/// A Webex-style id: base64 (standard alphabet, no padding) of `ciscospark://us/<KIND>/<uuid>`.
+fn webex_id(kind: &str, uuid: &str) -> String {
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .encode(format!("ciscospark://us/{kind}/{uuid}"))
+}

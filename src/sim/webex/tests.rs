@@ -1,0 +1,207 @@
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::*;
+
+async fn start() -> (WebexSim, CancellationToken) {
+    let shutdown = CancellationToken::new();
+    let sim = WebexSim::start(WebexSimConfig::default(), shutdown.clone())
+        .await
+        .unwrap();
+    (sim, shutdown)
+}
+
+async fn post(sim: &WebexSim, token: Option<&str>, body: Value) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/v1/messages", sim.base_url()))
+        .json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_bearer_token_is_required_and_errors_have_the_webex_shape() {
+    let (sim, _shutdown) = start().await;
+    let room = sim.room_id("NOC").unwrap();
+    for token in [None, Some("wrong")] {
+        let response = post(&sim, token, json!({"roomId": room, "text": "hi"})).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.headers().contains_key("trackingid"));
+        let body: Value = response.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains("access token"));
+        assert_eq!(body["errors"][0]["description"], body["message"]);
+        assert!(
+            body["trackingId"]
+                .as_str()
+                .unwrap()
+                .starts_with("NETPULSE_SIM_")
+        );
+    }
+    assert!(sim.messages().is_empty());
+}
+
+#[tokio::test]
+async fn messages_are_created_and_listed_newest_first() {
+    let (sim, _shutdown) = start().await;
+    let room = sim.room_id("NOC").unwrap();
+    for text in ["first", "second"] {
+        let response = post(
+            &sim,
+            Some("sim-bot-token"),
+            json!({"roomId": room, "markdown": text}),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let created: Value = response.json().await.unwrap();
+        assert_eq!(created["markdown"], text);
+        assert_eq!(created["roomType"], "group");
+        let id = created["id"].as_str().unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(id)
+            .unwrap();
+        assert!(
+            String::from_utf8(decoded)
+                .unwrap()
+                .starts_with("ciscospark://us/MESSAGE/")
+        );
+    }
+    let listed: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/messages?roomId={room}&max=10",
+            sim.base_url()
+        ))
+        .bearer_auth("sim-bot-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let texts: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["markdown"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["second", "first"]);
+    let recorded: Vec<_> = sim
+        .messages()
+        .into_iter()
+        .map(|message| message.markdown.unwrap())
+        .collect();
+    assert_eq!(recorded, ["first", "second"]);
+}
+
+#[tokio::test]
+async fn the_limit_is_7439_bytes_and_one_target_is_required() {
+    let (sim, _shutdown) = start().await;
+    let room = sim.room_id("NOC").unwrap();
+    // "é" is two bytes: 3719 of them and one ASCII byte make exactly 7439 bytes.
+    let fits = format!("x{}", "é".repeat(3719));
+    assert_eq!(fits.len(), 7439);
+    let response = post(
+        &sim,
+        Some("sim-bot-token"),
+        json!({"roomId": room, "markdown": fits}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let too_long = format!("xy{}", "é".repeat(3719));
+    let response = post(
+        &sim,
+        Some("sim-bot-token"),
+        json!({"roomId": room, "markdown": too_long}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let two_targets = json!({"roomId": room, "toPersonEmail": "a@example.com", "text": "x"});
+    assert_eq!(
+        post(&sim, Some("sim-bot-token"), two_targets)
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(&sim, Some("sim-bot-token"), json!({"text": "x"}))
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(&sim, Some("sim-bot-token"), json!({"roomId": room}))
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    let unknown_room = json!({"roomId": "Y2lzY29zcGFyazovL3VzL1JPT00vbm9uZQ", "text": "x"});
+    assert_eq!(
+        post(&sim, Some("sim-bot-token"), unknown_room)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let direct = post(
+        &sim,
+        Some("sim-bot-token"),
+        json!({"toPersonEmail": "noc@example.com", "text": "x"}),
+    )
+    .await;
+    assert_eq!(direct.status(), StatusCode::OK);
+    assert_eq!(sim.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn injected_faults_answer_exactly_count_requests_and_are_recorded() {
+    let (sim, _shutdown) = start().await;
+    let room = sim.room_id("NOC").unwrap();
+    sim.fault(Fault::RateLimit {
+        count: 2,
+        retry_after_secs: 7,
+    });
+    let message = json!({"roomId": room, "text": "x"});
+    for _ in 0..2 {
+        let response = post(&sim, Some("sim-bot-token"), message.clone()).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "7");
+    }
+    // Through the control API, as a script would.
+    let control = reqwest::Client::new()
+        .post(format!("{}/_sim/fault", sim.base_url()))
+        .json(&json!({"kind": "server_error", "count": 1, "status": 503}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(control.status(), StatusCode::OK);
+    assert_eq!(
+        post(&sim, Some("sim-bot-token"), message.clone())
+            .await
+            .status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        post(&sim, Some("sim-bot-token"), message.clone())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let statuses: Vec<u16> = sim
+        .requests()
+        .iter()
+        .map(|request| request.status)
+        .collect();
+    assert_eq!(statuses, [429, 429, 503, 200]);
+    assert_eq!(sim.requests()[0].retry_after, Some(7));
+    assert_eq!(sim.messages().len(), 1, "failed requests create no message");
+
+    sim.fault(Fault::Latency { millis: 300 });
+    let started = std::time::Instant::now();
+    assert_eq!(
+        post(&sim, Some("sim-bot-token"), message).await.status(),
+        StatusCode::OK
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
