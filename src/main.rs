@@ -43,6 +43,8 @@ enum Command {
 enum SimCommand {
     /// NX-OS DME device(s): REST login, WebSocket subscriptions, a change generator, fault injection.
     Dme(netpulse::sim::dme::DmeSimArgs),
+    /// SD-WAN Manager: posts real alarm webhooks (raise/clear pairs) with Basic auth, at a rate.
+    Sdwan(netpulse::sim::sdwan::SdwanSimArgs),
     /// Webex Messages API: bearer tokens, rooms, recorded messages, injectable 429/5xx/latency.
     Webex(netpulse::sim::webex::WebexSimArgs),
 }
@@ -103,6 +105,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Sim {
             device: SimCommand::Dme(args),
         } => netpulse::sim::dme::run_cli(args, shutdown).await,
+        Command::Sim {
+            device: SimCommand::Sdwan(args),
+        } => netpulse::sim::sdwan::run_cli(args, shutdown).await,
         Command::Sim {
             device: SimCommand::Webex(args),
         } => netpulse::sim::webex::run_cli(args, shutdown).await,
