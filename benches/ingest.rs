@@ -99,7 +99,9 @@ async fn run(options: Options) {
         options.seconds,
         options.warmup,
         options.rounds,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
     );
     for round in 1..=options.rounds {
         let mut measures = Vec::new();
@@ -112,7 +114,12 @@ async fn run(options: Options) {
             };
             println!(
                 "round {round} {target:>9}: {:>9.0} req/s  p50 {:>8.2?}  p99 {:>8.2?}  non-2xx {}  errors {}  server CPU {:.0}%",
-                measure.requests_per_second, measure.p50, measure.p99, measure.non_2xx, measure.errors, measure.server_cpu
+                measure.requests_per_second,
+                measure.p50,
+                measure.p99,
+                measure.non_2xx,
+                measure.errors,
+                measure.server_cpu
             );
             measures.push(measure);
         }
@@ -136,13 +143,23 @@ async fn measure(target: &'static str, options: &Options, body: &Body) -> Option
         ),
         "flask" => {
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/flask_receiver.py");
-            let probe = Command::new("python3").args(["-c", "import flask"]).status();
+            let probe = Command::new("python3")
+                .args(["-c", "import flask"])
+                .status();
             if !probe.is_ok_and(|status| status.success()) {
                 println!("flask: python3 with Flask is not available (pip install flask); skipped");
                 return None;
             }
             let child = Command::new("python3")
-                .args([script, "--port", &port.to_string(), "--username", USERNAME, "--password", PASSWORD])
+                .args([
+                    script,
+                    "--port",
+                    &port.to_string(),
+                    "--username",
+                    USERNAME,
+                    "--password",
+                    PASSWORD,
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -181,10 +198,19 @@ async fn measure(target: &'static str, options: &Options, body: &Body) -> Option
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
         )
         .unwrap();
-        let stored: i64 = database.query_row("SELECT count(*) FROM events", [], |row| row.get(0)).unwrap();
+        let stored: i64 = database
+            .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+            .unwrap();
         let stored = stored as u64;
-        assert!(stored >= load.accepted_total, "only {stored} of {} acknowledged alarms are stored", load.accepted_total);
-        println!("      netpulse: {} alarms acknowledged, {stored} in the store after shutdown", load.accepted_total);
+        assert!(
+            stored >= load.accepted_total,
+            "only {stored} of {} acknowledged alarms are stored",
+            load.accepted_total
+        );
+        println!(
+            "      netpulse: {} alarms acknowledged, {stored} in the store after shutdown",
+            load.accepted_total
+        );
     }
     Some(Measure {
         target,
@@ -225,7 +251,17 @@ impl Body {
         body.extend_from_slice(&self.prefix);
         let bits = rng.u128(..);
         let hex = format!("{bits:032x}");
-        body.extend_from_slice(format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..]).as_bytes());
+        body.extend_from_slice(
+            format!(
+                "{}-{}-{}-{}-{}",
+                &hex[..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..]
+            )
+            .as_bytes(),
+        );
         body.extend_from_slice(&self.suffix);
         Bytes::from(body)
     }
@@ -250,7 +286,15 @@ async fn load(address: SocketAddr, path: &'static str, options: &Options, body: 
         .map(|index| {
             let body = body.clone();
             let accepted_total = accepted_total.clone();
-            tokio::spawn(connection(address, path, body, index as u64, measure_from, end, accepted_total))
+            tokio::spawn(connection(
+                address,
+                path,
+                body,
+                index as u64,
+                measure_from,
+                end,
+                accepted_total,
+            ))
         })
         .collect();
     let mut load = Load {
@@ -296,7 +340,9 @@ async fn connection(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let Ok((mut sender, driver)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await else {
+        let Ok((mut sender, driver)) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+        else {
             errors += 1;
             continue;
         };
@@ -349,7 +395,9 @@ fn summary(rounds: &[Vec<Measure>], options: &Options) {
         _ => "netpulse, durable (SQLite FULL sync, 200 after COMMIT)",
     };
     println!();
-    println!("| target | req/s median (min–max) | p50 | p99 | server CPU | ratio to parse-only (median of rounds) |");
+    println!(
+        "| target | req/s median (min–max) | p50 | p99 | server CPU | ratio to parse-only (median of rounds) |"
+    );
     println!("|---|---|---|---|---|---|");
     let median = |mut values: Vec<f64>| -> f64 {
         values.sort_by(|a, b| a.total_cmp(b));
@@ -359,21 +407,43 @@ fn summary(rounds: &[Vec<Measure>], options: &Options) {
         rounds
             .iter()
             .filter_map(|round| {
-                let of = |name: &str| round.iter().find(|measure| measure.target == name).map(|measure| measure.requests_per_second);
+                let of = |name: &str| {
+                    round
+                        .iter()
+                        .find(|measure| measure.target == name)
+                        .map(|measure| measure.requests_per_second)
+                };
                 Some(of(target)? / of(baseline)?)
             })
             .collect()
     };
     for target in targets {
-        let measures: Vec<&Measure> = rounds.iter().flatten().filter(|measure| measure.target == target).collect();
+        let measures: Vec<&Measure> = rounds
+            .iter()
+            .flatten()
+            .filter(|measure| measure.target == target)
+            .collect();
         if measures.is_empty() {
             continue;
         }
-        let rates: Vec<f64> = measures.iter().map(|measure| measure.requests_per_second).collect();
+        let rates: Vec<f64> = measures
+            .iter()
+            .map(|measure| measure.requests_per_second)
+            .collect();
         let min = rates.iter().copied().fold(f64::INFINITY, f64::min);
         let max = rates.iter().copied().fold(0.0, f64::max);
-        let p50 = median(measures.iter().map(|measure| measure.p50.as_secs_f64() * 1000.0).collect());
-        let p99 = median(measures.iter().map(|measure| measure.p99.as_secs_f64() * 1000.0).collect());
+        let p50 = median(
+            measures
+                .iter()
+                .map(|measure| measure.p50.as_secs_f64() * 1000.0)
+                .collect(),
+        );
+        let p99 = median(
+            measures
+                .iter()
+                .map(|measure| measure.p99.as_secs_f64() * 1000.0)
+                .collect(),
+        );
         let cpu = median(measures.iter().map(|measure| measure.server_cpu).collect());
         let ratio = median(per_round_ratio(target, "parse"));
         println!(
@@ -389,10 +459,16 @@ fn summary(rounds: &[Vec<Measure>], options: &Options) {
     let verdict = |pass: bool| if pass { "PASS" } else { "MISS" };
     println!();
     if versus_parse.is_finite() {
-        println!("netpulse / parse-only = {versus_parse:.2} (target ≥ 0.6): {}", verdict(versus_parse >= 0.6));
+        println!(
+            "netpulse / parse-only = {versus_parse:.2} (target ≥ 0.6): {}",
+            verdict(versus_parse >= 0.6)
+        );
     }
     if versus_flask.is_finite() {
-        println!("netpulse / Flask      = {versus_flask:.1} (target ≥ 30): {}", verdict(versus_flask >= 30.0));
+        println!(
+            "netpulse / Flask      = {versus_flask:.1} (target ≥ 30): {}",
+            verdict(versus_flask >= 30.0)
+        );
     }
     println!(
         "command: cargo bench --bench ingest -- --seconds {} --warmup {} --rounds {} --connections {} --sync {}",
@@ -401,7 +477,11 @@ fn summary(rounds: &[Vec<Measure>], options: &Options) {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn wait_listening(address: SocketAddr, child: &mut Child) {
@@ -415,7 +495,10 @@ async fn wait_listening(address: SocketAddr, child: &mut Child) {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the server exited before listening: {status}");
         }
-        assert!(Instant::now() < deadline, "the server did not listen on {address} within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "the server did not listen on {address} within 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -441,33 +524,53 @@ fn cpu_seconds(pid: u32) -> f64 {
     };
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = fields.get(11..13).map(|pair| pair.iter().filter_map(|field| field.parse::<f64>().ok()).sum()).unwrap_or(0.0);
+    let ticks: f64 = fields
+        .get(11..13)
+        .map(|pair| {
+            pair.iter()
+                .filter_map(|field| field.parse::<f64>().ok())
+                .sum()
+        })
+        .unwrap_or(0.0);
     ticks / 100.0
 }
 
 /// The parse-only baseline: read the body, parse it as JSON, answer 200.
 fn serve_parse_only(port: u16) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(|request: hyper::Request<hyper::body::Incoming>| async move {
-                    let body = request.into_body().collect().await?.to_bytes();
-                    let (status, answer) = match serde_json::from_slice::<serde_json::Value>(&body) {
-                        Ok(_) => (200, r#"{"ok":true}"#),
-                        Err(_) => (400, r#"{"ok":false}"#),
-                    };
-                    let response = hyper::Response::builder()
-                        .status(status)
-                        .header("content-type", "application/json")
-                        .body(Full::new(Bytes::from_static(answer.as_bytes())))
-                        .unwrap();
-                    Ok::<_, hyper::Error>(response)
-                });
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let service = hyper::service::service_fn(
+                    |request: hyper::Request<hyper::body::Incoming>| async move {
+                        let body = request.into_body().collect().await?.to_bytes();
+                        let (status, answer) =
+                            match serde_json::from_slice::<serde_json::Value>(&body) {
+                                Ok(_) => (200, r#"{"ok":true}"#),
+                                Err(_) => (400, r#"{"ok":false}"#),
+                            };
+                        let response = hyper::Response::builder()
+                            .status(status)
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from_static(answer.as_bytes())))
+                            .unwrap();
+                        Ok::<_, hyper::Error>(response)
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });

@@ -71,6 +71,45 @@ pub struct NewEvent {
     pub alarms: Vec<AlarmUpdate>,
 }
 
+/// A [`NewEvent`] made ready for the writer on the caller's thread: the body serialized and the
+/// indexed columns extracted, so that the single writer thread does only SQL.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    id: String,
+    idempotency_key: Option<String>,
+    time_ms: i64,
+    device: String,
+    kind: String,
+    severity: i64,
+    subject: Option<String>,
+    /// The event as JSON. Its `seq` is 0: the stored seq is the row's, set when reading.
+    body: String,
+    sinks: Vec<String>,
+    alarms: Vec<AlarmUpdate>,
+}
+
+impl Prepared {
+    fn new(item: NewEvent) -> Result<Prepared, StoreError> {
+        let mut event = item.event;
+        event.seq = 0;
+        let body = serde_json::to_string(&event).map_err(|err| {
+            StoreError::Rejected(format!("the event cannot be serialized: {err}"))
+        })?;
+        Ok(Prepared {
+            time_ms: event.time.as_millisecond(),
+            severity: schema::severity_rank(event.severity),
+            id: event.id,
+            idempotency_key: item.idempotency_key,
+            device: event.device,
+            kind: event.kind,
+            subject: event.subject,
+            body,
+            sinks: item.sinks,
+            alarms: item.alarms,
+        })
+    }
+}
+
 /// The new state of the alarm `key`: raised, or cleared when `raised` is false.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlarmUpdate {
@@ -187,6 +226,10 @@ impl Store {
         if items.is_empty() {
             return Ok(Vec::new());
         }
+        let items = items
+            .into_iter()
+            .map(Prepared::new)
+            .collect::<Result<Vec<_>, _>>()?;
         self.request(|reply| Command::Append { items, reply }).await
     }
 

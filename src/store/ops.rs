@@ -2,14 +2,13 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::schema::severity_rank;
-use super::{Appended, Delivery, NewEvent};
+use super::{Appended, Delivery, Prepared};
 use crate::event::Event;
 
 /// Stores one event, unless its idempotency key is already stored.
 pub(super) fn append_one(
     conn: &Connection,
-    item: NewEvent,
+    item: Prepared,
     now_ms: i64,
 ) -> rusqlite::Result<Appended> {
     if let Some(key) = &item.idempotency_key {
@@ -25,29 +24,23 @@ pub(super) fn append_one(
             });
         }
     }
-    let mut event = item.event;
-    // The body holds the seq, which is known only once the row exists: insert, then fill it in.
     conn.prepare_cached(
         "INSERT INTO events
              (id, idempotency_key, received_ms, time_ms, device, kind, severity, subject, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, '')",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
-        event.id,
+        item.id,
         item.idempotency_key,
         now_ms,
-        event.time.as_millisecond(),
-        event.device,
-        event.kind,
-        severity_rank(event.severity),
-        event.subject,
+        item.time_ms,
+        item.device,
+        item.kind,
+        item.severity,
+        item.subject,
+        item.body,
     ])?;
     let seq = conn.last_insert_rowid();
-    event.seq = seq as u64;
-    let body = serde_json::to_string(&event)
-        .map_err(|err| rusqlite::Error::ToSqlConversionFailure(Box::new(err)))?;
-    conn.prepare_cached("UPDATE events SET body = ?2 WHERE seq = ?1")?
-        .execute(params![seq, body])?;
     // New outbox rows are due at once, whatever clock the sink workers use.
     let mut outbox =
         conn.prepare_cached("INSERT INTO outbox (sink, seq, next_attempt_ms) VALUES (?1, ?2, 0)")?;
@@ -94,17 +87,19 @@ pub(super) fn claim(
     let deliveries = select
         .query_map(params![sink, now_ms, limit as i64], |row| {
             let body: String = row.get(4)?;
-            let event: Event = serde_json::from_str(&body).map_err(|err| {
+            let mut event: Event = serde_json::from_str(&body).map_err(|err| {
                 rusqlite::Error::FromSqlConversionFailure(
                     4,
                     rusqlite::types::Type::Text,
                     Box::new(err),
                 )
             })?;
+            let seq = row.get::<_, i64>(1)? as u64;
+            event.seq = seq;
             Ok(Delivery {
                 id: row.get(0)?,
                 sink: sink.to_owned(),
-                seq: row.get::<_, i64>(1)? as u64,
+                seq,
                 attempts: row.get(2)?,
                 uncertain: row.get(3)?,
                 event,

@@ -88,24 +88,24 @@ impl Reader {
 
     /// The event with this seq, if it is stored (and not yet pruned).
     pub fn event(&self, seq: u64) -> anyhow::Result<Option<Event>> {
-        let body: Option<String> = self
+        let row: Option<(i64, String)> = self
             .conn
-            .prepare_cached("SELECT body FROM events WHERE seq = ?1")?
-            .query_row([seq as i64], |row| row.get(0))
+            .prepare_cached("SELECT seq, body FROM events WHERE seq = ?1")?
+            .query_row([seq as i64], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .with_context(|| format!("cannot read event {seq}"))?;
-        body.map(|body| parse_event(&body)).transpose()
+        row.map(|(seq, body)| parse_event(seq, &body)).transpose()
     }
 
     /// The event stored under this idempotency key (`sdwan:<uuid>`), if any.
     pub fn event_by_key(&self, key: &str) -> anyhow::Result<Option<Event>> {
-        let body: Option<String> = self
+        let row: Option<(i64, String)> = self
             .conn
-            .prepare_cached("SELECT body FROM events WHERE idempotency_key = ?1")?
-            .query_row([key], |row| row.get(0))
+            .prepare_cached("SELECT seq, body FROM events WHERE idempotency_key = ?1")?
+            .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .with_context(|| format!("cannot read the event with key {key}"))?;
-        body.map(|body| parse_event(&body)).transpose()
+        row.map(|(seq, body)| parse_event(seq, &body)).transpose()
     }
 
     /// The events matching `query`, in the order [`EventQuery`] describes.
@@ -145,13 +145,18 @@ impl Reader {
             "DESC"
         };
         let limit = query.limit.min(MAX_LIMIT);
-        let sql = format!("SELECT body FROM events {filter} ORDER BY seq {order} LIMIT {limit}");
+        let sql =
+            format!("SELECT seq, body FROM events {filter} ORDER BY seq {order} LIMIT {limit}");
         let mut statement = self.conn.prepare_cached(&sql)?;
-        let bodies = statement
-            .query_map(params_from_iter(values), |row| row.get::<_, String>(0))?
+        let rows = statement
+            .query_map(params_from_iter(values), |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()
             .context("cannot query events")?;
-        bodies.iter().map(|body| parse_event(body)).collect()
+        rows.iter()
+            .map(|(seq, body)| parse_event(*seq, body))
+            .collect()
     }
 
     /// The current state of the alarm `key`, if any event ever raised or cleared it.
@@ -217,6 +222,11 @@ impl Reader {
     }
 }
 
-fn parse_event(body: &str) -> anyhow::Result<Event> {
-    serde_json::from_str(body).context("a stored event body is not a valid event")
+/// A stored body as an event with its row's seq (bodies are written with seq 0, since the seq is
+/// assigned in the same insert).
+fn parse_event(seq: i64, body: &str) -> anyhow::Result<Event> {
+    let mut event: Event =
+        serde_json::from_str(body).context("a stored event body is not a valid event")?;
+    event.seq = seq as u64;
+    Ok(event)
 }

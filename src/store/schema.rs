@@ -75,6 +75,9 @@ pub(super) fn open_writer(path: &Path, synchronous_full: bool) -> anyhow::Result
     let synchronous = if synchronous_full { "FULL" } else { "NORMAL" };
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Every command runs in a savepoint, whose journal of original pages would otherwise spill to
+    // a temporary file: keep it in memory (measured: a fifth of the writer's time went there).
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     migrate(&mut conn).with_context(|| format!("cannot migrate the store {}", path.display()))?;
     Ok(conn)
 }

@@ -9,7 +9,7 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::ops::{append_one, claim, prune};
-use super::{Appended, Delivery, NewEvent, Stats, StoreError};
+use super::{Appended, Delivery, Prepared, Stats, StoreError};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -17,7 +17,7 @@ type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 /// one command's own failure does not undo the others.
 pub(super) enum Command {
     Append {
-        items: Vec<NewEvent>,
+        items: Vec<Prepared>,
         reply: Reply<Vec<Appended>>,
     },
     Claim {

@@ -78,24 +78,18 @@ impl WebhookReceiver {
     }
 
     fn normalize_sdwan(&self, body: &[u8]) -> Result<NewEvent, Invalid> {
-        let alarm = sdwan::parse(body).map_err(|error| Invalid {
+        let (normalized, uuid) = sdwan::ingest(&self.name, body).map_err(|error| Invalid {
             kind: match error {
                 sdwan::SdwanError::Malformed { .. } => "malformed",
                 sdwan::SdwanError::NotAnAlarm { .. } => "not_an_alarm",
             },
             reason: error.to_string(),
         })?;
-        // The body parsed as an alarm, so it is valid JSON: this second parse cannot fail.
-        let raw: serde_json::Value = serde_json::from_slice(body).map_err(|error| Invalid {
-            kind: "malformed",
-            reason: error.to_string(),
-        })?;
-        let normalized = sdwan::normalize(&self.name, &alarm, &raw);
         let mut event = normalized.event;
         event.link = self
             .vmanage_url
             .as_deref()
-            .map(|url| sdwan::details_link(url, &alarm.uuid));
+            .map(|url| sdwan::details_link(url, &uuid));
         Ok(NewEvent {
             event,
             idempotency_key: Some(normalized.idempotency_key),

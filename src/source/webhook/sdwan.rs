@@ -176,15 +176,51 @@ pub struct Normalized {
     pub alarm_updates: Vec<(String, bool)>,
 }
 
+/// Parses and normalizes one body, parsing the JSON once and moving the document into the event
+/// rather than copying it: the receiver's hot path. Returns the alarm's uuid with the result.
+pub fn ingest(source_name: &str, body: &[u8]) -> Result<(Normalized, String), SdwanError> {
+    let raw: Value = serde_json::from_slice(body).map_err(|error| SdwanError::Malformed {
+        reason: error.to_string(),
+    })?;
+    if !raw.is_object() {
+        return Err(SdwanError::NotAnAlarm {
+            reason: format!(
+                "the body is a JSON {}, expected an object",
+                value_kind(&raw)
+            ),
+        });
+    }
+    let (mut normalized, uuid) = {
+        let alarm = Alarm::deserialize(&raw).map_err(|error| SdwanError::NotAnAlarm {
+            reason: error.to_string(),
+        })?;
+        if alarm.uuid.trim().is_empty() {
+            return Err(SdwanError::NotAnAlarm {
+                reason: "field `uuid` is empty".to_owned(),
+            });
+        }
+        (build(source_name, &alarm), alarm.uuid.into_owned())
+    };
+    normalized.event.data = raw;
+    Ok((normalized, uuid))
+}
+
 /// Builds the event and the alarm updates for one alarm; `raw` is the document as received and
 /// becomes the event's `data` unchanged.
 pub fn normalize(source_name: &str, alarm: &Alarm, raw: &Value) -> Normalized {
+    let mut normalized = build(source_name, alarm);
+    normalized.event.data = raw.clone();
+    normalized
+}
+
+/// The event (with empty `data`) and the alarm updates of one alarm.
+fn build(source_name: &str, alarm: &Alarm) -> Normalized {
     let kind = if alarm.active {
         RAISED_EVENT_TYPE
     } else {
         CLEARED_EVENT_TYPE
     };
-    let mut event = Event::new(source_name, kind, alarm.entry_time, raw.clone());
+    let mut event = Event::new(source_name, kind, alarm.entry_time, Value::Null);
     // Host names and values are carried verbatim, Markdown and all: escaping them is the job of
     // the sink that renders them (the Webex sink), not of the normalized event.
     let device = alarm.device().unwrap_or(source_name);
@@ -304,6 +340,17 @@ fn check_syntax(body: &[u8]) -> Result<(), SdwanError> {
         .map_err(|error| SdwanError::Malformed {
             reason: error.to_string(),
         })
+}
+
+fn value_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Array(_) => "array",
+        Value::String(_) => "string",
+        Value::Bool(_) => "boolean",
+        Value::Null => "null",
+        Value::Number(_) => "number",
+        Value::Object(_) => "object",
+    }
 }
 
 fn json_kind(first_byte: u8) -> &'static str {

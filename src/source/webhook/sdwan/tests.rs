@@ -373,3 +373,31 @@ fn details_link_points_at_the_alarm_page() {
         "https://vmanage.example/#/app/monitor/alarms/details/a%29%20%5Bb%5D%28c"
     );
 }
+
+#[test]
+fn ingest_gives_what_parse_and_normalize_give() {
+    for expected in FIXTURES {
+        let (name, body) = (expected.file, read_fixture(expected.file));
+        let alarm = parse(&body).unwrap();
+        let raw: Value = serde_json::from_slice(&body).unwrap();
+        let mut expected = normalize("vmanage", &alarm, &raw);
+        let (mut ingested, uuid) = ingest("vmanage", &body).unwrap();
+        assert_eq!(uuid, alarm.uuid, "{name}");
+        // Ids are fresh per event; everything else must match.
+        expected.event.id = ingested.event.id.clone();
+        ingested.event.id = expected.event.id.clone();
+        assert_eq!(ingested, expected, "{name}");
+    }
+    assert!(matches!(
+        ingest("v", b"{\"uuid\":"),
+        Err(SdwanError::Malformed { .. })
+    ));
+    assert!(matches!(
+        ingest("v", b"[1, 2]"),
+        Err(SdwanError::NotAnAlarm { .. })
+    ));
+    assert!(matches!(
+        ingest("v", b"{\"uuid\": \"x\"}"),
+        Err(SdwanError::NotAnAlarm { .. })
+    ));
+}
