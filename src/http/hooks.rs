@@ -65,9 +65,8 @@ pub(super) async fn receive(
     let receiver = &state.receiver;
     let outcome = process(&state, &headers, body).await;
     let label = outcome.label();
-    metrics::counter!("netpulse_webhook_requests_total", "source" => receiver.name.clone(), "outcome" => label).increment(1);
-    metrics::histogram!("netpulse_webhook_request_seconds", "source" => receiver.name.clone())
-        .record(started.elapsed().as_secs_f64());
+    receiver.count(label);
+    receiver.latency.record(started.elapsed().as_secs_f64());
     log(receiver, peer, &headers, &outcome);
     record_status(receiver, &outcome);
     respond(outcome)

@@ -7,6 +7,7 @@
 //! durable while many concurrent requests share the cost of one fsync. Reads use their own
 //! read-only connections ([`Reader`]), which WAL lets run alongside the writer.
 
+mod checkpoint;
 mod ops;
 mod reader;
 mod schema;
@@ -194,11 +195,13 @@ impl Store {
     /// does blocking file IO: call it at startup or from `spawn_blocking`.
     pub fn open(config: StoreConfig) -> anyhow::Result<Store> {
         let conn = schema::open_writer(&config.path, config.synchronous_full)?;
+        let checkpointer = checkpoint::Checkpointer::start(&config.path, config.synchronous_full)?;
         let (commands, receiver) = mpsc::channel(QUEUE);
         let (stopped_tx, stopped) = oneshot::channel();
         let stats = Arc::new(Stats::default());
         writer::spawn(
             conn,
+            checkpointer,
             receiver,
             config.max_batch.max(1),
             stats.clone(),

@@ -8,7 +8,7 @@ use crate::event::Event;
 /// Stores one event, unless its idempotency key is already stored.
 pub(super) fn append_one(
     conn: &Connection,
-    item: Prepared,
+    item: &Prepared,
     now_ms: i64,
 ) -> rusqlite::Result<Appended> {
     if let Some(key) = &item.idempotency_key {
@@ -62,7 +62,6 @@ pub(super) fn append_one(
         )?
         .execute(params![alarm.key, alarm.raised, seq, now_ms])?;
     }
-    metrics::counter!("netpulse_store_events_appended_total").increment(1);
     Ok(Appended {
         seq: seq as u64,
         duplicate: false,

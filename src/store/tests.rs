@@ -500,3 +500,41 @@ async fn leases_of_a_stopped_process_come_back_uncertain_and_released_rows_do_no
     assert_eq!(again.len(), 1);
     assert!(!again[0].uncertain, "a recorded failure settles the doubt");
 }
+
+#[tokio::test]
+async fn a_rejected_request_among_concurrent_ones_does_not_undo_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let original = event("leaf1", Severity::Info);
+    append_one(&store, item(original.clone())).await.unwrap();
+    // Sent together, these requests are committed in the same batch and first tried under one
+    // savepoint; the bad one must fail alone.
+    let requests = (0..20).map(|index| {
+        let store = store.clone();
+        let event = if index == 7 {
+            original.clone()
+        } else {
+            event("leaf2", Severity::Info)
+        };
+        async move { append_one(&store, item(event)).await }
+    });
+    let results = futures_util::future::join_all(requests).await;
+    let rejected: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, result)| matches!(result, Err(StoreError::Rejected(_))))
+        .map(|(index, _)| index)
+        .collect();
+    assert_eq!(rejected, [7]);
+    assert!(
+        results
+            .iter()
+            .enumerate()
+            .all(|(index, result)| index == 7 || result.is_ok())
+    );
+    assert_eq!(
+        store.reader().unwrap().count("SELECT count(*) FROM events"),
+        20
+    );
+    store.close().await;
+}

@@ -8,6 +8,7 @@ use anyhow::Context;
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::Checkpointer;
 use super::ops::{append_one, claim, prune};
 use super::{Appended, Delivery, Prepared, Stats, StoreError};
 
@@ -78,6 +79,7 @@ type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 pub(super) fn spawn(
     conn: Connection,
+    checkpointer: Checkpointer,
     receiver: mpsc::Receiver<Command>,
     max_batch: usize,
     stats: Arc<Stats>,
@@ -86,7 +88,13 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name("store-writer".to_owned())
         .spawn(move || {
-            run(conn, receiver, max_batch, &stats);
+            let conn = run(conn, receiver, max_batch, &stats);
+            // The checkpointer goes first, so that the writer's connection is the last one: closing
+            // it checkpoints everything into the database file and removes the WAL.
+            checkpointer.stop();
+            if let Err((_, err)) = conn.close() {
+                tracing::error!(error = %err, "cannot close the store cleanly");
+            }
             let _ = stopped.send(());
         })
         .context("cannot start the store writer thread")?;
@@ -100,7 +108,7 @@ fn run(
     mut receiver: mpsc::Receiver<Command>,
     max_batch: usize,
     stats: &Stats,
-) {
+) -> Connection {
     let mut closing = false;
     while !closing {
         let Some(first) = receiver.blocking_recv() else {
@@ -124,10 +132,7 @@ fn run(
             run_batch(&mut conn, batch, stats);
         }
     }
-    // Closing checkpoints the WAL into the database file and removes it.
-    if let Err((_, err)) = conn.close() {
-        tracing::error!(error = %err, "cannot close the store cleanly");
-    }
+    conn
 }
 
 /// Runs `batch` in one transaction and answers every command after the commit. If the store
@@ -139,14 +144,30 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, stats: &Stats) {
         Ok(mut tx) => {
             let now_ms = jiff::Timestamp::now().as_millisecond();
             let mut fatal = None;
-            for command in batch {
+            let mut commands = batch.into_iter().peekable();
+            while let Some(command) = commands.next() {
                 // After a fatal error the transaction is lost: the rest is only answered.
-                let (finish, error) = match fatal {
-                    None => execute(&mut tx, command, now_ms),
-                    Some(_) => (unanswered(command), None),
+                if fatal.is_some() {
+                    finishes.push(unanswered(command));
+                    continue;
+                }
+                let Command::Append { items, reply } = command else {
+                    let (finish, error) = execute(&mut tx, command, now_ms);
+                    finishes.push(finish);
+                    fatal = error;
+                    continue;
                 };
-                finishes.push(finish);
-                fatal = fatal.or(error);
+                // Consecutive appends (concurrent webhooks) share one savepoint.
+                let mut group = vec![(items, reply)];
+                while let Some(Command::Append { .. }) = commands.peek() {
+                    if let Some(Command::Append { items, reply }) = commands.next() {
+                        group.push((items, reply));
+                    }
+                }
+                for (finish, error) in append_group(&mut tx, group, now_ms) {
+                    finishes.push(finish);
+                    fatal = fatal.or(error);
+                }
             }
             match fatal {
                 None => tx.commit().map_err(|err| unavailable(&err)),
@@ -181,12 +202,9 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, stats: &Stats) {
 /// store cannot write at all, that error: the batch must then be abandoned.
 fn execute(tx: &mut Transaction, command: Command, now_ms: i64) -> (Finish, Option<StoreError>) {
     match command {
-        Command::Append { items, reply } => in_savepoint(tx, reply, "append", |conn| {
-            items
-                .into_iter()
-                .map(|item| append_one(conn, item, now_ms))
-                .collect()
-        }),
+        Command::Append { items, reply } => append_group(tx, vec![(items, reply)], now_ms)
+            .pop()
+            .expect("one outcome per command"),
         Command::Claim {
             sink,
             now_ms,
@@ -253,6 +271,50 @@ fn execute(tx: &mut Transaction, command: Command, now_ms: i64) -> (Finish, Opti
         Command::Exec { sql, reply } => {
             in_savepoint(tx, reply, "exec", |conn| conn.execute_batch(&sql))
         }
+    }
+}
+
+/// Runs a group of append commands in one savepoint. If any of them fails, that savepoint is
+/// rolled back and each command runs again in its own, so that one request's problem does not
+/// undo the others'; the common case pays for one savepoint instead of one per request.
+fn append_group(
+    tx: &mut Transaction,
+    group: Vec<(Vec<Prepared>, Reply<Vec<Appended>>)>,
+    now_ms: i64,
+) -> Vec<(Finish, Option<StoreError>)> {
+    let together = tx.savepoint().and_then(|savepoint| {
+        let mut outcomes = Vec::with_capacity(group.len());
+        for (items, _) in &group {
+            let appended = items
+                .iter()
+                .map(|item| append_one(&savepoint, item, now_ms))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            outcomes.push(appended);
+        }
+        savepoint.commit()?;
+        Ok(outcomes)
+    });
+    match together {
+        Ok(outcomes) => {
+            let appended: usize = outcomes.iter().map(Vec::len).sum();
+            metrics::counter!("netpulse_store_events_appended_total").increment(appended as u64);
+            group
+                .into_iter()
+                .zip(outcomes)
+                .map(|((_, reply), appended)| (answer(reply, Ok(appended)), None))
+                .collect()
+        }
+        Err(_) => group
+            .into_iter()
+            .map(|(items, reply)| {
+                in_savepoint(tx, reply, "append", |conn| {
+                    items
+                        .iter()
+                        .map(|item| append_one(conn, item, now_ms))
+                        .collect()
+                })
+            })
+            .collect(),
     }
 }
 

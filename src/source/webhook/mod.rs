@@ -26,7 +26,24 @@ pub struct WebhookReceiver {
     vmanage_url: Option<String>,
     pub max_body_bytes: usize,
     pub status: Arc<SourceStatus>,
+    /// `netpulse_webhook_requests_total{source, outcome}`, registered once.
+    outcomes: Vec<(&'static str, metrics::Counter)>,
+    /// `netpulse_webhook_request_seconds{source}`.
+    pub latency: metrics::Histogram,
 }
+
+/// Every outcome a request can have, as counted in metrics.
+pub const OUTCOMES: &[&str] = &[
+    "accepted",
+    "duplicate",
+    "unauthorized",
+    "unsupported_media_type",
+    "too_large",
+    "malformed",
+    "not_an_alarm",
+    "store_unavailable",
+    "rejected",
+];
 
 /// Why a body cannot become an event: answered 400 with this text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +68,16 @@ impl WebhookReceiver {
         if credentials.is_none() {
             tracing::warn!(source = %config.name, path = %config.path, "webhook receiver accepts requests without credentials (auth: none)");
         }
+        let outcomes = OUTCOMES
+            .iter()
+            .map(|outcome| {
+                let counter = metrics::counter!("netpulse_webhook_requests_total", "source" => config.name.clone(), "outcome" => *outcome);
+                (*outcome, counter)
+            })
+            .collect();
         WebhookReceiver {
+            outcomes,
+            latency: metrics::histogram!("netpulse_webhook_request_seconds", "source" => config.name.clone()),
             name: config.name.clone(),
             path: config.path.clone(),
             provider: config.provider,
@@ -59,6 +85,13 @@ impl WebhookReceiver {
             vmanage_url: config.vmanage_url.clone(),
             max_body_bytes: config.max_body_bytes.unwrap_or(default_max_body_bytes),
             status,
+        }
+    }
+
+    /// Counts one request with this outcome (one of [`OUTCOMES`]).
+    pub fn count(&self, outcome: &str) {
+        if let Some((_, counter)) = self.outcomes.iter().find(|(known, _)| *known == outcome) {
+            counter.increment(1);
         }
     }
 
