@@ -2,7 +2,12 @@
 //! to it over real TLS and WebSockets, and events printed as they arrive. Every 20 s the demo
 //! breaks something the way real networks do (a device restart, a dropped socket, lost
 //! subscriptions, an expired session) and changes a few ports while netpulse is blind, so the gap
-//! event and the resynchronised changes can be seen. No configuration, no hardware.
+//! event and the resynchronised changes can be seen.
+//!
+//! A simulated SD-WAN Manager posts an alarm (raise, later its clear) every few seconds to the
+//! gateway's webhook receiver, and the gateway posts a message for each to a simulated Webex room;
+//! the demo prints the messages that reached the room. Everything is stored in the embedded store
+//! in the demo's folder. No configuration, no hardware.
 
 use std::time::Duration;
 
@@ -11,6 +16,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::sim::dme::{Change, DmeSim, DmeSimConfig, Fault};
+use crate::sim::sdwan::SdwanSimConfig;
+use crate::sim::webex::{WebexSim, WebexSimConfig};
+
+/// The webhook password the simulated manager and the gateway share.
+const HOOK_PASSWORD: &str = "demo-hook-password";
+/// The simulated bot's token.
+const BOT_TOKEN: &str = "demo-bot-token";
+/// How often the room is looked at for new messages.
+const ROOM_POLL: Duration = Duration::from_millis(500);
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -23,6 +37,9 @@ pub struct DemoArgs {
     /// Stop after this long (e.g. 90s); runs until Ctrl-C by default.
     #[arg(long, value_parser = crate::duration::parse_duration)]
     pub duration: Option<Duration>,
+    /// SD-WAN alarms per second posted by the simulated manager (0: none).
+    #[arg(long, default_value_t = 0.2)]
+    pub alarm_rate: f64,
 }
 
 const FAULT_INTERVAL: Duration = Duration::from_secs(20);
@@ -46,10 +63,24 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
         &ca_file,
         sim.ca_pem().context("the simulator made no certificate")?,
     )?;
-    let config = Config::parse_with(&demo_yaml(&sim, &ca_file), &folder, &|_| {
-        Some("admin".into())
-    })
-    .map_err(|errors| anyhow::anyhow!("demo configuration: {errors}"))?;
+    let webex = WebexSim::start(
+        WebexSimConfig {
+            tokens: vec![BOT_TOKEN.to_owned()],
+            ..WebexSimConfig::default()
+        },
+        shutdown.child_token(),
+    )
+    .await
+    .context("cannot start the simulated Webex")?;
+    let room = webex.room_id("NOC").context("the simulated room")?;
+    let env = |name: &str| match name {
+        "DEMO_PASSWORD" => Some("admin".to_owned()),
+        "DEMO_HOOK_PASSWORD" => Some(HOOK_PASSWORD.to_owned()),
+        "DEMO_BOT_TOKEN" => Some(BOT_TOKEN.to_owned()),
+        _ => None,
+    };
+    let config = Config::parse_with(&demo_yaml(&sim, &ca_file, &webex, &room), &folder, &env)
+        .map_err(|errors| anyhow::anyhow!("demo configuration: {errors}"))?;
     println!(
         "netpulse demo: {} simulated switch(es), TLS verified against {}",
         args.devices.max(1),
@@ -63,10 +94,35 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
             device.base_url()
         );
     }
+    println!(
+        "  a simulated SD-WAN Manager posting {} alarm(s)/s, and a simulated Webex room at {}",
+        args.alarm_rate,
+        webex.base_url()
+    );
+    println!(
+        "  the store: {} (removed when the demo ends)",
+        folder.join("netpulse.db").display()
+    );
     println!("events follow (time, sequence, device, severity, summary); Ctrl-C stops\n");
     let gateway_shutdown = shutdown.child_token();
     let gateway = crate::Gateway::start(config, gateway_shutdown.clone()).await?;
+    println!(
+        "gateway HTTP at http://{}/ (metrics: /metrics)\n",
+        gateway.http_addr()
+    );
     let chaos = tokio::spawn(break_things(sim.devices().to_vec(), shutdown.clone()));
+    let manager = (args.alarm_rate > 0.0).then(|| {
+        let config = SdwanSimConfig {
+            target: format!("http://{}/hooks/sdwan", gateway.http_addr()),
+            username: "vmanage".to_owned(),
+            password: HOOK_PASSWORD.to_owned(),
+            rate: Some(args.alarm_rate),
+            devices: 5,
+            ..SdwanSimConfig::default()
+        };
+        tokio::spawn(crate::sim::sdwan::run(config, gateway_shutdown.clone()))
+    });
+    let room_watch = tokio::spawn(show_room(webex, shutdown.clone()));
     match args.duration {
         Some(duration) => tokio::select! {
             _ = shutdown.cancelled() => {}
@@ -75,15 +131,19 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
         None => shutdown.cancelled().await,
     }
     gateway_shutdown.cancel();
+    if let Some(manager) = manager {
+        let _ = manager.await;
+    }
     gateway.wait().await?;
     chaos.abort();
+    room_watch.abort();
     shutdown.cancel();
     sim.stopped().await;
     let _ = std::fs::remove_dir_all(&folder);
     Ok(())
 }
 
-fn demo_yaml(sim: &DmeSim, ca_file: &std::path::Path) -> String {
+fn demo_yaml(sim: &DmeSim, ca_file: &std::path::Path, webex: &WebexSim, room: &str) -> String {
     // The store lives in the demo's own folder (relative paths are taken from there); the HTTP
     // server takes any free port so that the demo never collides with a running netpulse.
     let mut yaml =
@@ -96,8 +156,65 @@ fn demo_yaml(sim: &DmeSim, ca_file: &std::path::Path) -> String {
             ca = ca_file.display()
         ));
     }
+    yaml.push_str(&format!(
+        "  - name: vmanage\n    type: webhook\n    provider: sdwan\n    path: /hooks/sdwan\n    auth:\n      basic:\n        username: vmanage\n        password: ${{DEMO_HOOK_PASSWORD}}\n    vmanage_url: https://vmanage.demo.example\n"
+    ));
     yaml.push_str("sinks:\n  - name: console\n    type: stdout\n    format: text\n");
+    yaml.push_str(&format!(
+        "  - name: noc-room\n    type: webex\n    base_url: {}\n    token: ${{DEMO_BOT_TOKEN}}\n    room_id: \"{room}\"\n    timezone: {}\n    match: {{ source: [vmanage] }}\n",
+        webex.base_url(),
+        local_time_zone()
+    ));
     yaml
+}
+
+/// The machine's IANA time zone, for the times in messages; UTC when it has none.
+fn local_time_zone() -> String {
+    jiff::tz::TimeZone::system()
+        .iana_name()
+        .unwrap_or("UTC")
+        .to_owned()
+}
+
+/// A Markdown line with its backslash escapes resolved, roughly as the room shows it.
+fn as_rendered(line: &str) -> String {
+    let mut shown = String::with_capacity(line.len());
+    let mut characters = line.chars().peekable();
+    while let Some(character) = characters.next() {
+        match characters.peek() {
+            Some(next) if character == '\\' && next.is_ascii_punctuation() => {
+                shown.push(*next);
+                characters.next();
+            }
+            _ => shown.push(character),
+        }
+    }
+    shown
+}
+
+/// Prints each message that reaches the simulated room, as the room would show it.
+async fn show_room(webex: WebexSim, shutdown: CancellationToken) {
+    let mut shown = 0;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(ROOM_POLL) => {}
+        }
+        let messages = webex.messages();
+        for message in &messages[shown.min(messages.len())..] {
+            let text = message
+                .markdown
+                .as_deref()
+                .or(message.text.as_deref())
+                .unwrap_or("");
+            println!("\n┌─ Webex room NOC ─────────────────────────────────────────");
+            for line in text.lines() {
+                println!("│ {}", as_rendered(line));
+            }
+            println!("└──────────────────────────────────────────────────────────\n");
+        }
+        shown = messages.len();
+    }
 }
 
 /// Injects one fault every [`FAULT_INTERVAL`] on the first switch, with changes during the gap.

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo prints events on stdout; only the gateway's own news should join them on stderr.
     let default_filter = if matches!(cli.command, Command::Demo(_)) {
-        "info,netpulse::sim=warn"
+        "info,netpulse::sim=warn,netpulse::store::schema=warn"
     } else {
         "info"
     };
