@@ -156,9 +156,8 @@ fn demo_yaml(sim: &DmeSim, ca_file: &std::path::Path, webex: &WebexSim, room: &s
             ca = ca_file.display()
         ));
     }
-    yaml.push_str(&format!(
-        "  - name: vmanage\n    type: webhook\n    provider: sdwan\n    path: /hooks/sdwan\n    auth:\n      basic:\n        username: vmanage\n        password: ${{DEMO_HOOK_PASSWORD}}\n    vmanage_url: https://vmanage.demo.example\n"
-    ));
+    yaml.push_str(
+        "  - name: vmanage\n    type: webhook\n    provider: sdwan\n    path: /hooks/sdwan\n    auth:\n      basic:\n        username: vmanage\n        password: ${DEMO_HOOK_PASSWORD}\n    vmanage_url: https://vmanage.demo.example\n");
     yaml.push_str("sinks:\n  - name: console\n    type: stdout\n    format: text\n");
     yaml.push_str(&format!(
         "  - name: noc-room\n    type: webex\n    base_url: {}\n    token: ${{DEMO_BOT_TOKEN}}\n    room_id: \"{room}\"\n    timezone: {}\n    match: {{ source: [vmanage] }}\n",
