@@ -27,6 +27,10 @@ use crate::store::{NewEvent, Store, StoreConfig, StoreError};
 const EVENT_QUEUE: usize = 8192;
 /// Events the dispatcher appends in one request (and so, at most, in one transaction).
 const DISPATCH_BATCH: usize = 512;
+/// After the first event of a batch, the dispatcher waits this long for more before storing them:
+/// a commit (and its fsync) per few milliseconds instead of one per trickling event. Measured with
+/// 2,000 switches at 1,100 events/s: the commits' fsyncs took most of the writer's time.
+const DISPATCH_LINGER: Duration = Duration::from_millis(10);
 const STATUS_LOG_INTERVAL: Duration = Duration::from_secs(30);
 const MAX_NAMED_DOWN: usize = 10;
 /// How often retention runs.
@@ -77,6 +81,7 @@ impl Gateway {
                 sink: name.to_owned(),
                 waker: pipeline.waker(name),
                 drain: drain.clone(),
+                linger: sink::linger(sink_config),
             };
             sinks.push(sink::spawn(sink_config, outbox)?);
         }
@@ -209,6 +214,15 @@ async fn dispatch(
 ) {
     let mut batch = Vec::with_capacity(DISPATCH_BATCH);
     while receiver.recv_many(&mut batch, DISPATCH_BATCH).await > 0 {
+        if batch.len() < DISPATCH_BATCH && !shutdown.is_cancelled() {
+            tokio::time::sleep(DISPATCH_LINGER).await;
+            while batch.len() < DISPATCH_BATCH {
+                match receiver.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
+        }
         let items: Vec<NewEvent> = batch
             .drain(..)
             .map(|event| NewEvent {

@@ -168,6 +168,7 @@ mod tests {
             sink: "archive".to_owned(),
             waker: Arc::new(tokio::sync::Notify::new()),
             drain: tokio_util::sync::CancellationToken::new(),
+            linger: Duration::ZERO,
         };
         // Draining from the start: the sink writes what is due and stops.
         outbox.drain.cancel();

@@ -16,6 +16,15 @@ pub struct SinkHandle {
     pub task: tokio::task::JoinHandle<()>,
 }
 
+/// How long a sink of this kind lets rows accumulate after a wake-up before claiming them: line
+/// sinks write in batches, a Webex message goes out at once.
+pub fn linger(config: &SinkConfig) -> std::time::Duration {
+    match config {
+        SinkConfig::File(_) | SinkConfig::Stdout(_) => std::time::Duration::from_millis(50),
+        SinkConfig::Webex(_) => std::time::Duration::ZERO,
+    }
+}
+
 /// Starts a sink reading from `outbox`.
 pub fn spawn(config: &SinkConfig, outbox: Outbox) -> anyhow::Result<SinkHandle> {
     let task = match config {

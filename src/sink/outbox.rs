@@ -25,6 +25,9 @@ pub struct Outbox {
     /// Cancelled at shutdown once no new event can arrive: [`Outbox::next`] then returns what is
     /// still due and after that `None`.
     pub drain: CancellationToken,
+    /// After being woken, wait this long before claiming, so that a sink that writes in batches
+    /// (a file) takes a few milliseconds' worth of rows per transaction instead of one each.
+    pub linger: Duration,
 }
 
 impl Outbox {
@@ -44,7 +47,14 @@ impl Outbox {
                         return None;
                     }
                     tokio::select! {
-                        () = self.waker.notified() => {}
+                        () = self.waker.notified() => {
+                            if !self.linger.is_zero() {
+                                tokio::select! {
+                                    () = tokio::time::sleep(self.linger) => {}
+                                    () = self.drain.cancelled() => {}
+                                }
+                            }
+                        }
                         () = tokio::time::sleep(POLL) => {}
                         () = self.drain.cancelled() => {}
                     }
