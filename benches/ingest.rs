@@ -363,6 +363,13 @@ async fn connection(
                 }
             };
             let status = response.status();
+            // The Flask development server closes the connection after each answer (no
+            // keep-alive): reconnecting is part of its cost, not an error.
+            let closing = response
+                .headers()
+                .get("connection")
+                .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"))
+                || response.version() == hyper::Version::HTTP_10;
             if response.into_body().collect().await.is_err() {
                 errors += 1;
                 continue 'connect;
@@ -374,6 +381,9 @@ async fn connection(
                 }
             } else if sent >= measure_from {
                 non_2xx += 1;
+            }
+            if closing {
+                continue 'connect;
             }
         }
     }

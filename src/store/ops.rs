@@ -11,35 +11,36 @@ pub(super) fn append_one(
     item: &Prepared,
     now_ms: i64,
 ) -> rusqlite::Result<Appended> {
-    if let Some(key) = &item.idempotency_key {
-        let existing: Option<i64> = conn
+    // A stored idempotency key makes the insert do nothing (one index probe instead of a lookup
+    // before every insert); the existing seq is then looked up, which only redeliveries pay for.
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO events
+                 (id, idempotency_key, received_ms, time_ms, device, kind, severity, subject, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )?
+        .execute(params![
+            item.id,
+            item.idempotency_key,
+            now_ms,
+            item.time_ms,
+            item.device,
+            item.kind,
+            item.severity,
+            item.subject,
+            item.body,
+        ])?;
+    if inserted == 0 {
+        let seq: i64 = conn
             .prepare_cached("SELECT seq FROM events WHERE idempotency_key = ?1")?
-            .query_row([key], |row| row.get(0))
-            .optional()?;
-        if let Some(seq) = existing {
-            metrics::counter!("netpulse_store_duplicates_total").increment(1);
-            return Ok(Appended {
-                seq: seq as u64,
-                duplicate: true,
-            });
-        }
+            .query_row([&item.idempotency_key], |row| row.get(0))?;
+        metrics::counter!("netpulse_store_duplicates_total").increment(1);
+        return Ok(Appended {
+            seq: seq as u64,
+            duplicate: true,
+        });
     }
-    conn.prepare_cached(
-        "INSERT INTO events
-             (id, idempotency_key, received_ms, time_ms, device, kind, severity, subject, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        item.id,
-        item.idempotency_key,
-        now_ms,
-        item.time_ms,
-        item.device,
-        item.kind,
-        item.severity,
-        item.subject,
-        item.body,
-    ])?;
     let seq = conn.last_insert_rowid();
     // New outbox rows are due at once, whatever clock the sink workers use.
     let mut outbox =
