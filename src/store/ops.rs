@@ -1,6 +1,6 @@
 //! The SQL of each write command, run by the writer thread inside a command's savepoint.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::{Appended, Delivery, Prepared};
 use crate::event::Event;
