@@ -1,10 +1,13 @@
-//! The client TLS policy shared by every outgoing connection (REST calls and WebSockets to devices).
+//! The client TLS policy shared by every outgoing connection (REST calls and WebSockets to devices,
+//! the Webex API); [`server`] holds the server side.
 //!
 //! Verification is on by default against the system's roots; `ca_file` trusts a given CA (or a
 //! device's self-signed certificate) instead; `fingerprint_sha256` pins the device's certificate
 //! itself (what most switches with self-signed certificates need: `show crypto ca certificates`
 //! or the simulator prints it); `insecure_skip_verify` accepts anything and is meant for labs
 //! only: the caller logs a warning when it is used.
+
+pub mod server;
 
 use std::sync::Arc;
 

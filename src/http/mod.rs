@@ -63,7 +63,7 @@ pub async fn start(
     let acceptor = match &config.tls {
         Some(tls) => {
             let identity =
-                crate::sim::tls::ServerIdentity::from_files(&tls.cert_file, &tls.key_file)?;
+                crate::tls::server::ServerIdentity::from_files(&tls.cert_file, &tls.key_file)?;
             Some(TlsAcceptor::from(identity.server_config()?))
         }
         None => None,

@@ -4,5 +4,4 @@
 
 pub mod dme;
 pub mod sdwan;
-pub mod tls;
 pub mod webex;

@@ -371,3 +371,51 @@ async fn post_chunked(running: &Running, body: &[u8]) -> u16 {
         .and_then(|code| code.parse().ok())
         .unwrap_or(0)
 }
+
+/// With `http.tls`, webhooks arrive over HTTPS with the configured certificate (SD-WAN Manager
+/// posts to an https:// URL in production).
+#[tokio::test]
+async fn the_server_speaks_https_with_the_configured_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.path().join("netpulse.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("netpulse.key"), key.serialize_pem()).unwrap();
+    let yaml = config("").replace(
+        "http: { listen: \"127.0.0.1:0\", max_body_bytes: 16384 }",
+        "http: { listen: \"127.0.0.1:0\", tls: { cert_file: netpulse.crt, key_file: netpulse.key } }",
+    );
+    let running = Running::start_in(dir, &yaml, &[("HOOK_PASSWORD", PASSWORD)]).await;
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let url = format!(
+        "https://localhost:{}/hooks/sdwan",
+        running.gateway().http_addr().port()
+    );
+    let answer = client
+        .post(&url)
+        .basic_auth("webhook", Some(PASSWORD))
+        .header("content-type", "application/json")
+        .body(data("sdwan/webhook-interface-state-change-down-2019.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let plain = reqwest::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{}/healthz",
+            running.gateway().http_addr().port()
+        ))
+        .send()
+        .await;
+    assert!(
+        plain.is_err() || !plain.unwrap().status().is_success(),
+        "plain HTTP is not served on the TLS port"
+    );
+    running.stop().await;
+}

@@ -53,7 +53,7 @@ pub use api::{Change, DumpedMo, Fault, SimStats};
 pub use cli::{DmeSimArgs, run_cli};
 pub use device::SimDevice;
 
-use crate::sim::tls::ServerIdentity;
+use crate::tls::server::ServerIdentity;
 use device::{DeviceInner, DeviceSettings, DeviceState, FaultState};
 use generator::Generator;
 use session::SessionTable;

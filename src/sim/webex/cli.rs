@@ -7,7 +7,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::{WebexSim, WebexSimConfig};
-use crate::sim::tls::ServerIdentity;
+use crate::tls::server::ServerIdentity;
 
 /// Simulate the Webex Messages API for a bot: rooms, messages, 429/5xx/latency faults.
 #[derive(clap::Args, Debug)]

@@ -23,7 +23,7 @@ use tokio_util::task::TaskTracker;
 pub use cli::{WebexSimArgs, run_cli};
 
 use crate::http::server::{Plain, ServeOptions, serve};
-use crate::sim::tls::ServerIdentity;
+use crate::tls::server::ServerIdentity;
 
 pub struct WebexSimConfig {
     /// Port 0 picks a free port.

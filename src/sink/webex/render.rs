@@ -79,6 +79,22 @@ impl Templates {
             Ok(())
         });
         env.add_filter("link_url", link_url);
+        // Built-in filters that mark their output safe would let a value through unescaped:
+        // `tojson` stays escaped like any value, and `escape`/`e` escape for Markdown, not HTML.
+        env.add_filter("tojson", |value: Value| -> Result<String, Error> {
+            serde_json::to_string(&value)
+                .map_err(|error| Error::new(ErrorKind::InvalidOperation, error.to_string()))
+        });
+        let markdown_escape = |value: Value| -> Value {
+            if value.is_safe() {
+                return value;
+            }
+            let mut escaped = String::new();
+            escape_into(&mut escaped, &value.to_string());
+            Value::from_safe_string(escaped)
+        };
+        env.add_filter("escape", markdown_escape);
+        env.add_filter("e", markdown_escape);
         let tz_for_filter = timezone.clone();
         env.add_filter("localtime", move |state: &State, value: Value| {
             localtime(state, &value, &tz_for_filter)

@@ -122,6 +122,20 @@ impl Worker {
                 return Step::Dead;
             }
         };
+        if markdown.trim().is_empty() {
+            // Webex refuses an empty message; say why here rather than relay its 400.
+            let error = "the template rendered an empty message".to_owned();
+            tracing::error!(
+                sink,
+                seq = delivery.seq,
+                "message not sent (dead letter): the template rendered nothing"
+            );
+            self.count("dead");
+            self.outbox
+                .failed(delivery.id, error, Duration::ZERO, true)
+                .await;
+            return Step::Dead;
+        }
         let parts = split(&markdown, MAX_MESSAGE_BYTES);
         if delivery.uncertain && self.already_posted(&parts).await {
             tracing::info!(

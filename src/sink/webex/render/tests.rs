@@ -114,6 +114,25 @@ fn a_custom_template_is_used_for_every_event_and_escapes_too() {
 }
 
 #[test]
+fn filters_that_mark_output_safe_cannot_smuggle_markdown() {
+    let utc = jiff::tz::TimeZone::UTC;
+    let mut event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    event.device = "[x](https://evil)".to_owned();
+    for template in [
+        "{{ event.device | tojson }}",
+        "{{ event.device | e }}",
+        "{{ event.device | escape }}",
+    ] {
+        let message = Templates::new(Some(template), utc.clone())
+            .unwrap()
+            .render(&event)
+            .unwrap();
+        assert!(!message.contains("](https"), "{template}: {message}");
+        assert!(message.contains("\\[x\\]"), "{template}: {message}");
+    }
+}
+
+#[test]
 fn template_errors_say_where_and_runaway_templates_stop() {
     let utc = jiff::tz::TimeZone::UTC;
     let broken = Templates::new(Some("line one\n{% for x in %}\n"), utc.clone())

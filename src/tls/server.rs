@@ -1,6 +1,7 @@
-//! Server-side TLS for the simulators: a self-signed certificate generated at start (one per
-//! process, shared by every simulated device), or a certificate and key loaded from PEM files, plus
-//! the SHA-256 fingerprint that operators compare with what a client sees.
+//! Server-side TLS: a certificate and key loaded from PEM files (the gateway's `http.tls`, or a
+//! simulator given `--tls-cert`), or a self-signed certificate generated at start (the simulators:
+//! one per process, shared by every simulated device), plus the SHA-256 fingerprint that operators
+//! compare with what a client sees.
 
 use std::net::IpAddr;
 use std::path::Path;
