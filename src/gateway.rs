@@ -62,6 +62,8 @@ impl Gateway {
     /// Opens the store, starts every sink, every source and the HTTP server.
     pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Gateway> {
         crate::http::metrics::install();
+        let bound = crate::http::bind(&config.http).await?;
+        let http_addr = bound.address;
         let store = open_store(&config).await?;
         let pipeline = Pipeline::new(store.clone(), &config.sinks);
         let drain = CancellationToken::new();
@@ -109,13 +111,12 @@ impl Gateway {
                 .collect(),
             started: started.clone(),
         };
-        let http_addr = crate::http::start(
-            &config.http,
+        crate::http::serve(
+            bound,
             crate::http::router(state),
             shutdown.clone(),
             &tracker,
-        )
-        .await?;
+        );
         tracker.close();
         let dispatched = Arc::new(AtomicU64::new(0));
         let dispatcher = tokio::spawn(dispatch(

@@ -1,7 +1,7 @@
 //! The one HTTP server netpulse runs: webhook receivers at the paths their sources configure,
 //! `/metrics` (Prometheus text), `/healthz` (the process answers) and `/readyz` (the store takes
-//! writes and every component has started). [`router`] builds it from [`HttpState`]; [`start`]
-//! binds and serves it.
+//! writes and every component has started). [`router`] builds it from [`HttpState`]; [`bind`] and
+//! [`serve`] run it.
 
 mod hooks;
 pub mod metrics;
@@ -51,15 +51,16 @@ pub fn router(state: HttpState) -> Router {
     router.fallback(not_found)
 }
 
-/// Binds the listener (failing with the address when it cannot) and serves `router` until
-/// `shutdown`. Returns the bound address, which tells a test or an operator the port chosen for
-/// `:0`.
-pub async fn start(
-    config: &HttpSection,
-    router: Router,
-    shutdown: CancellationToken,
-    tracker: &TaskTracker,
-) -> anyhow::Result<SocketAddr> {
+/// The bound listener and its TLS acceptor, before anything is served: binding first means that a
+/// port in use or an unreadable certificate stops netpulse before any device session starts.
+pub struct Bound {
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    pub address: SocketAddr,
+}
+
+/// Loads the certificate (with `http.tls`) and binds `http.listen`, failing with what to fix.
+pub async fn bind(config: &HttpSection) -> anyhow::Result<Bound> {
     let acceptor = match &config.tls {
         Some(tls) => {
             let identity =
@@ -75,17 +76,29 @@ pub async fn start(
         )
     })?;
     let address = listener.local_addr()?;
-    let scheme = if acceptor.is_some() { "https" } else { "http" };
-    tracing::info!(%address, scheme, "HTTP server listening");
-    let options = server::ServeOptions {
+    Ok(Bound {
+        listener,
         acceptor,
+        address,
+    })
+}
+
+/// Serves `router` on the bound listener until `shutdown`; connections are tracked by `tracker`.
+pub fn serve(bound: Bound, router: Router, shutdown: CancellationToken, tracker: &TaskTracker) {
+    let scheme = if bound.acceptor.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(address = %bound.address, scheme, "HTTP server listening");
+    let options = server::ServeOptions {
+        acceptor: bound.acceptor,
         shutdown,
         tracker: tracker.clone(),
         name: "netpulse".to_owned(),
         wrap: server::Plain,
     };
-    tracker.spawn(server::serve(listener, router, options));
-    Ok(address)
+    tracker.spawn(server::serve(bound.listener, router, options));
 }
 
 async fn ready(State(state): State<HttpState>) -> Response {

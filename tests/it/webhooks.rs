@@ -419,3 +419,30 @@ async fn the_server_speaks_https_with_the_configured_certificate() {
     );
     running.stop().await;
 }
+
+#[tokio::test]
+async fn a_port_in_use_stops_the_start_with_what_to_fix() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let yaml = config("").replace(
+        "http: { listen: \"127.0.0.1:0\", max_body_bytes: 16384 }",
+        &format!("http: {{ listen: \"127.0.0.1:{port}\" }}"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let lookup = |name: &str| (name == "HOOK_PASSWORD").then(|| PASSWORD.to_owned());
+    let config = netpulse::config::Config::parse_with(&yaml, dir.path(), &lookup).unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let error = netpulse::Gateway::start(config, shutdown)
+        .await
+        .err()
+        .expect("the start fails");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains(&format!("cannot listen on 127.0.0.1:{port} (http.listen)")),
+        "{message}"
+    );
+    assert!(
+        !dir.path().join("netpulse.db").exists(),
+        "nothing was started before the port was checked"
+    );
+}
