@@ -224,7 +224,7 @@ async fn dispatch(
                 }
             }
         }
-        let items: Vec<NewEvent> = batch
+        let mut items: Vec<NewEvent> = batch
             .drain(..)
             .map(|event| NewEvent {
                 event,
@@ -236,7 +236,7 @@ async fn dispatch(
         let count = items.len() as u64;
         let mut attempts = 0;
         loop {
-            match pipeline.ingest(items.clone()).await {
+            match pipeline.ingest(&mut items).await {
                 Ok(_) => break,
                 Err(StoreError::Rejected(error)) => {
                     tracing::error!(%error, events = count, "the store rejected a batch of device events");

@@ -68,26 +68,20 @@ impl Pipeline {
     }
 
     /// Routes each event (its `sinks` are replaced by the routing result), appends them durably
-    /// and wakes the sinks that got new rows. Resolves after the commit.
-    pub async fn ingest(&self, mut items: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
-        for item in &mut items {
+    /// and wakes the sinks that got new rows. Resolves after the commit. The items stay the
+    /// caller's, so a batch the store could not take can be offered again as it is.
+    pub async fn ingest(&self, items: &mut [NewEvent]) -> Result<Vec<Appended>, StoreError> {
+        for item in items.iter_mut() {
             item.sinks = self.sinks_for(&item.event);
         }
-        let woken: Vec<Vec<String>> = items.iter().map(|item| item.sinks.clone()).collect();
         let appended = self.inner.store.append(items).await?;
-        let mut wake = vec![false; self.inner.routes.len()];
-        for (outcome, sinks) in appended.iter().zip(&woken) {
-            if outcome.duplicate {
-                continue;
-            }
-            for sink in sinks {
-                if let Some(index) = self.inner.routes.iter().position(|(name, _)| name == sink) {
-                    wake[index] = true;
-                }
-            }
-        }
-        for ((name, _), wake) in self.inner.routes.iter().zip(wake) {
-            if wake && let Some(waker) = self.inner.wakers.get(name) {
+        let stored = items
+            .iter()
+            .zip(&appended)
+            .filter(|(_, outcome)| !outcome.duplicate);
+        for sink in stored.flat_map(|(item, _)| &item.sinks) {
+            // `notify_one` keeps a single permit: waking a sink twice costs nothing more.
+            if let Some(waker) = self.inner.wakers.get(sink) {
                 waker.notify_one();
             }
         }
@@ -145,7 +139,7 @@ mod tests {
             sinks: Vec::new(),
             alarms: Vec::new(),
         };
-        pipeline.ingest(vec![item]).await.unwrap();
+        pipeline.ingest(&mut [item]).await.unwrap();
         tokio::time::timeout(std::time::Duration::from_secs(5), woken)
             .await
             .expect("the matching sink is woken after the commit");

@@ -112,7 +112,7 @@ async fn process(state: &HookState, headers: &HeaderMap, body: Body) -> Outcome 
             };
         }
     };
-    match state.pipeline.ingest(vec![item]).await {
+    match state.pipeline.ingest(&mut [item]).await {
         Ok(appended) => match appended.first() {
             Some(appended) if appended.duplicate => Outcome::Duplicate { seq: appended.seq },
             Some(appended) => Outcome::Accepted { seq: appended.seq },

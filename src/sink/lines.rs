@@ -155,7 +155,7 @@ mod tests {
                 sinks: vec!["archive".to_owned()],
                 alarms: Vec::new(),
             };
-            sequences.push(store.append(vec![item]).await.unwrap()[0].seq);
+            sequences.push(store.append(&[item]).await.unwrap()[0].seq);
         }
         let config = FileSinkConfig {
             name: "archive".into(),

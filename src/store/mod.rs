@@ -83,30 +83,29 @@ pub(crate) struct Prepared {
     kind: String,
     severity: i64,
     subject: Option<String>,
-    /// The event as JSON. Its `seq` is 0: the stored seq is the row's, set when reading.
+    /// The event as JSON. Its `seq` is ignored: the stored seq is the row's, set when reading.
     body: String,
     sinks: Vec<String>,
     alarms: Vec<AlarmUpdate>,
 }
 
 impl Prepared {
-    fn new(item: NewEvent) -> Result<Prepared, StoreError> {
-        let mut event = item.event;
-        event.seq = 0;
-        let body = serde_json::to_string(&event).map_err(|err| {
+    fn new(item: &NewEvent) -> Result<Prepared, StoreError> {
+        let event = &item.event;
+        let body = serde_json::to_string(event).map_err(|err| {
             StoreError::Rejected(format!("the event cannot be serialized: {err}"))
         })?;
         Ok(Prepared {
             time_ms: event.time.as_millisecond(),
             severity: schema::severity_rank(event.severity),
-            id: event.id,
-            idempotency_key: item.idempotency_key,
-            device: event.device,
-            kind: event.kind,
-            subject: event.subject,
+            id: event.id.clone(),
+            idempotency_key: item.idempotency_key.clone(),
+            device: event.device.clone(),
+            kind: event.kind.clone(),
+            subject: event.subject.clone(),
             body,
-            sinks: item.sinks,
-            alarms: item.alarms,
+            sinks: item.sinks.clone(),
+            alarms: item.alarms.clone(),
         })
     }
 }
@@ -223,14 +222,15 @@ impl Store {
     ///
     /// An event whose idempotency key is already stored (earlier, or earlier in `items`) is not
     /// stored again: its existing seq comes back with `duplicate: true` and its sinks and alarm
-    /// are ignored. Otherwise the event gets the next seq (also written into the stored body), one
-    /// outbox row per sink and its alarm update, all in the same transaction.
-    pub async fn append(&self, items: Vec<NewEvent>) -> Result<Vec<Appended>, StoreError> {
+    /// are ignored. Otherwise the event gets the next seq, one outbox row per sink and its alarm
+    /// updates, all in the same transaction. The items are only read, so a caller can retry the
+    /// same ones after `Unavailable`.
+    pub async fn append(&self, items: &[NewEvent]) -> Result<Vec<Appended>, StoreError> {
         if items.is_empty() {
             return Ok(Vec::new());
         }
         let items = items
-            .into_iter()
+            .iter()
             .map(Prepared::new)
             .collect::<Result<Vec<_>, _>>()?;
         self.request(|reply| Command::Append { items, reply }).await

@@ -28,7 +28,7 @@ fn item(event: Event) -> NewEvent {
 }
 
 async fn append_one(store: &Store, item: NewEvent) -> Result<Appended, StoreError> {
-    Ok(store.append(vec![item]).await?[0])
+    Ok(store.append(&[item]).await?[0])
 }
 
 fn now_ms() -> i64 {
@@ -65,7 +65,7 @@ async fn queries_filter_and_order() {
         item(event("leaf1", Severity::Major)),
     ];
     let seqs: Vec<u64> = store
-        .append(items)
+        .append(&items)
         .await
         .unwrap()
         .iter()
@@ -153,7 +153,7 @@ async fn idempotency_key_stores_an_event_once() {
         .await
         .unwrap();
     let again = store
-        .append(vec![keyed(vec!["webex".to_owned()]), keyed(Vec::new())])
+        .append(&[keyed(vec!["webex".to_owned()]), keyed(Vec::new())])
         .await
         .unwrap();
     let duplicate = Appended {
@@ -175,7 +175,7 @@ async fn a_rejected_request_stores_none_of_its_events() {
     append_one(&store, item(original.clone())).await.unwrap();
     // The same event id under no key is a caller's bug: rejected, not a duplicate.
     let result = store
-        .append(vec![item(event("leaf2", Severity::Info)), item(original)])
+        .append(&[item(event("leaf2", Severity::Info)), item(original)])
         .await;
     assert!(matches!(result, Err(StoreError::Rejected(_))), "{result:?}");
     assert_eq!(
@@ -377,7 +377,7 @@ async fn prune_keeps_events_still_to_deliver() {
         ..item(event("leaf1", Severity::Info))
     };
     let plain = item(event("leaf1", Severity::Info));
-    let seqs = store.append(vec![pending, delivered, plain]).await.unwrap();
+    let seqs = store.append(&[pending, delivered, plain]).await.unwrap();
     let file = store.claim_due("file", now_ms(), 10, 1000).await.unwrap();
     store.mark_delivered(vec![file[0].id]).await.unwrap();
 
@@ -409,7 +409,7 @@ async fn a_full_database_makes_appends_unavailable_and_rolls_back() {
     let mut big = event("leaf1", Severity::Info);
     big.data = json!({"padding": "x".repeat(256 * 1024)});
     let items = vec![item(event("leaf2", Severity::Info)), item(big)];
-    let result = store.append(items).await;
+    let result = store.append(&items).await;
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"

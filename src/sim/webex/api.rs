@@ -46,22 +46,24 @@ pub fn router(inner: Shared) -> Router {
 
 /// An error in Webex's shape, with the tracking id also as a header.
 fn error(status: StatusCode, message: &str) -> Response {
-    let tracking = format!("NETPULSE_SIM_{}", uuid::Uuid::now_v7().simple());
-    let body = json!({
-        "message": message,
-        "errors": [{"description": message}],
-        "trackingId": tracking,
-    });
-    let mut response = (status, axum::Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&tracking) {
-        response.headers_mut().insert("trackingid", value);
-    }
-    response
+    tracked(status, |tracking| {
+        json!({
+            "message": message,
+            "errors": [{"description": message}],
+            "trackingId": tracking,
+        })
+    })
 }
 
 fn ok(body: Value) -> Response {
+    tracked(StatusCode::OK, |_| body)
+}
+
+/// A JSON answer carrying a fresh `trackingid` header, as every Webex answer does; `body` gets the
+/// tracking id too, for error bodies.
+fn tracked(status: StatusCode, body: impl FnOnce(&str) -> Value) -> Response {
     let tracking = format!("NETPULSE_SIM_{}", uuid::Uuid::now_v7().simple());
-    let mut response = (StatusCode::OK, axum::Json(body)).into_response();
+    let mut response = (status, axum::Json(body(&tracking))).into_response();
     if let Ok(value) = HeaderValue::from_str(&tracking) {
         response.headers_mut().insert("trackingid", value);
     }
