@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+mod api;
 mod server;
 mod sink;
 mod source;
@@ -21,6 +22,7 @@ mod source;
 mod tests;
 mod webhook;
 
+pub use api::{ApiAuth, ApiSection, ApiToken, CorsConfig, FeedConfig, Scope};
 pub use server::{HttpSection, ServerTls, StoreSection, Synchronous};
 pub use sink::{
     FileSinkConfig, RetryConfig, SinkConfig, SinkMatch, StdoutFormat, StdoutSinkConfig,
@@ -34,6 +36,7 @@ pub use webhook::{BasicAuth, WebhookAuth, WebhookProvider, WebhookSourceConfig};
 pub struct Config {
     pub store: StoreSection,
     pub http: HttpSection,
+    pub api: ApiSection,
     pub sources: Vec<SourceConfig>,
     pub sinks: Vec<SinkConfig>,
 }
@@ -93,6 +96,8 @@ struct Document {
     #[serde(default)]
     http: Option<Spanned<Value>>,
     #[serde(default)]
+    api: Option<Spanned<Value>>,
+    #[serde(default)]
     sources: Vec<Spanned<Value>>,
     #[serde(default)]
     sinks: Vec<Spanned<Value>>,
@@ -140,9 +145,11 @@ impl Config {
         let sinks = typed_entries(&document.sinks, "sinks", env, &mut problems);
         let store = typed_section(document.store.as_ref(), "store", env, &mut problems);
         let http = typed_section(document.http.as_ref(), "http", env, &mut problems);
+        let api = typed_section(document.api.as_ref(), "api", env, &mut problems);
         let mut config = Config {
             store,
             http,
+            api,
             sources,
             sinks,
         };
@@ -160,6 +167,7 @@ impl Config {
         }
         self.store.validate(base_dir, problems);
         self.http.validate(base_dir, problems);
+        self.api.validate(base_dir, problems);
         check_unique_names(
             "sources",
             self.sources.iter().map(SourceConfig::name),

@@ -42,6 +42,16 @@ pub enum AlarmState {
     Info,
 }
 
+impl AlarmState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmState::Raised => "raised",
+            AlarmState::Cleared => "cleared",
+            AlarmState::Info => "info",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub specversion: SpecVersion,

@@ -19,10 +19,11 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, Synchronous};
 use crate::event::Event;
+use crate::feed::Hub;
 use crate::pipeline::Pipeline;
 use crate::sink::{self, Outbox, SinkHandle};
 use crate::source::{self, ConnectionState, SourceHandle};
-use crate::store::{NewEvent, Store, StoreConfig, StoreError};
+use crate::store::{CommitTap, NewEvent, ReaderPool, Store, StoreConfig, StoreError};
 
 const EVENT_QUEUE: usize = 8192;
 /// Events the dispatcher appends in one request (and so, at most, in one transaction).
@@ -64,7 +65,19 @@ impl Gateway {
         crate::http::metrics::install();
         let bound = crate::http::bind(&config.http).await?;
         let http_addr = bound.address;
-        let store = open_store(&config).await?;
+        let (hub, tap, announcements) = Hub::new(config.api.feed.client_buffer);
+        let store = open_store(&config, tap).await?;
+        tokio::spawn(hub.clone().run(announcements));
+        {
+            // Live feeds end at shutdown, so that the HTTP server's graceful stop does not wait
+            // on streams that never end.
+            let hub = hub.clone();
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                hub.close();
+            });
+        }
         let pipeline = Pipeline::new(store.clone(), &config.sinks);
         let drain = CancellationToken::new();
         let mut sinks = Vec::with_capacity(config.sinks.len());
@@ -102,7 +115,17 @@ impl Gateway {
             )?);
         }
         drop(events);
+        let sources = Arc::new(sources);
         let started = Arc::new(AtomicBool::new(false));
+        let api = crate::http::api::ApiState {
+            pipeline: pipeline.clone(),
+            pool: ReaderPool::new(&config.store.path),
+            hub,
+            sources: sources.clone(),
+            sinks: Arc::new(config.sinks.clone()),
+            auth: Arc::new(crate::http::api::Auth::new(&config.api.auth)),
+            config: Arc::new(config.api.clone()),
+        };
         let state = crate::http::HttpState {
             pipeline: pipeline.clone(),
             receivers: sources
@@ -110,6 +133,7 @@ impl Gateway {
                 .filter_map(SourceHandle::webhook_receiver)
                 .collect(),
             started: started.clone(),
+            api,
         };
         crate::http::serve(
             bound,
@@ -125,7 +149,6 @@ impl Gateway {
             dispatched.clone(),
             shutdown.clone(),
         ));
-        let sources = Arc::new(sources);
         tokio::spawn(log_status(
             sources.clone(),
             dispatched.clone(),
@@ -195,8 +218,9 @@ impl Gateway {
     }
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
+async fn open_store(config: &Config, tap: CommitTap) -> anyhow::Result<Store> {
     let mut store_config = StoreConfig::new(&config.store.path);
+    store_config.tap = Some(tap);
     store_config.synchronous_full = config.store.synchronous == Synchronous::Full;
     let path = config.store.path.clone();
     tokio::task::spawn_blocking(move || Store::open(store_config))

@@ -16,6 +16,7 @@ pub mod config;
 pub mod demo;
 pub mod duration;
 pub mod event;
+pub mod feed;
 pub mod gateway;
 pub mod http;
 pub mod pipeline;

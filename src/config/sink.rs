@@ -190,6 +190,15 @@ impl SinkConfig {
         }
     }
 
+    /// The sink's `type`, as configured.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkConfig::File(_) => "file",
+            SinkConfig::Stdout(_) => "stdout",
+            SinkConfig::Webex(_) => "webex",
+        }
+    }
+
     /// Which events this sink takes.
     pub fn filter(&self) -> &SinkMatch {
         match self {

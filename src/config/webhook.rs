@@ -36,6 +36,14 @@ pub enum WebhookProvider {
     Sdwan,
 }
 
+impl WebhookProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookProvider::Sdwan => "sdwan",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookAuth {

@@ -1,8 +1,9 @@
-//! The one HTTP server netpulse runs: webhook receivers at the paths their sources configure,
-//! `/metrics` (Prometheus text), `/healthz` (the process answers) and `/readyz` (the store takes
-//! writes and every component has started). [`router`] builds it from [`HttpState`]; [`bind`] and
-//! [`serve`] run it.
+//! The one HTTP server netpulse runs: webhook receivers at the paths their sources configure, the
+//! API and live feed under `/api/v1`, the dashboard at `/`, `/metrics` (Prometheus text),
+//! `/healthz` (the process answers) and `/readyz` (the store takes writes and every component has
+//! started). [`router`] builds it from [`HttpState`]; [`bind`] and [`serve`] run it.
 
+pub mod api;
 mod hooks;
 pub mod metrics;
 pub mod server;
@@ -33,14 +34,20 @@ pub struct HttpState {
     pub receivers: Vec<Arc<WebhookReceiver>>,
     /// Set once every source and sink has started.
     pub started: Arc<AtomicBool>,
+    pub api: api::ApiState,
 }
+
+/// The dashboard: one page, its script and styles inside, embedded in the binary.
+const DASHBOARD: &str = include_str!("ui/index.html");
 
 /// The whole HTTP surface of the gateway.
 pub fn router(state: HttpState) -> Router {
     let mut router = Router::new()
         .route("/metrics", get(metrics::render))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(ready).with_state(state.clone()));
+        .route("/readyz", get(ready).with_state(state.clone()))
+        .route("/", get(dashboard))
+        .merge(api::router(state.api.clone()));
     for receiver in &state.receivers {
         let hook = hooks::HookState {
             receiver: receiver.clone(),
@@ -115,11 +122,27 @@ async fn ready(State(state): State<HttpState>) -> Response {
     "ready\n".into_response()
 }
 
+async fn dashboard() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // The page loads nothing from elsewhere; a framing site cannot overlay it.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        DASHBOARD,
+    )
+        .into_response()
+}
+
 async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         [(header::CONTENT_TYPE, "application/json")],
-        r#"{"error":"no such path: webhook receivers are at the paths their sources configure"}"#,
+        r#"{"error":"no such path: the API is under /api/v1 (see /api/v1/openapi.json), the dashboard at /, webhook receivers at the paths their sources configure","code":"not_found"}"#,
     )
         .into_response()
 }

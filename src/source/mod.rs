@@ -42,6 +42,8 @@ pub enum ConnectionState {
 pub struct StatusSnapshot {
     pub state: ConnectionState,
     pub subscriptions: usize,
+    /// Device sessions: when every subscription was last refreshed successfully.
+    pub last_refresh_at: Option<jiff::Timestamp>,
     pub connected_since: Option<jiff::Timestamp>,
     pub last_event_at: Option<jiff::Timestamp>,
     pub last_error: Option<String>,
@@ -97,6 +99,14 @@ pub(crate) enum SourceDetail {
 }
 
 impl SourceHandle {
+    /// The source's `type` and, for webhooks, its `provider`, as configured.
+    pub fn kind(&self) -> (&'static str, Option<&'static str>) {
+        match &self.detail {
+            SourceDetail::Dme(_) => ("dme", None),
+            SourceDetail::Webhook(receiver) => ("webhook", Some(receiver.provider.as_str())),
+        }
+    }
+
     /// For DME sources: what netpulse believes the device holds, as (class, attributes) sorted by dn.
     pub fn dme_objects(&self) -> Option<Vec<(String, std::collections::BTreeMap<String, String>)>> {
         match &self.detail {

@@ -8,7 +8,9 @@
 //! read-only connections ([`Reader`]), which WAL lets run alongside the writer.
 
 mod checkpoint;
+mod committed;
 mod ops;
+mod pool;
 mod reader;
 mod schema;
 mod writer;
@@ -22,9 +24,14 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot};
 
-pub use reader::{AlarmRow, EventQuery, OutboxCounts, Reader};
+pub use committed::{CommitTap, Committed, with_seq};
+pub use pool::ReaderPool;
+pub use reader::{
+    AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, Order, OutboxCounts,
+    Reader,
+};
 
-use crate::event::Event;
+use crate::event::{AlarmState, Event, Severity};
 use writer::Command;
 
 /// How many requests may wait for the writer before callers wait to enqueue (backpressure).
@@ -44,6 +51,8 @@ pub struct StoreConfig {
     pub synchronous_full: bool,
     /// The most events (or outbox operations) the writer puts in one transaction.
     pub max_batch: usize,
+    /// Where committed events are announced (the live feed), if anywhere.
+    pub tap: Option<CommitTap>,
 }
 
 impl StoreConfig {
@@ -53,6 +62,7 @@ impl StoreConfig {
             path: path.into(),
             synchronous_full: true,
             max_batch: 512,
+            tap: None,
         }
     }
 }
@@ -79,9 +89,12 @@ pub(crate) struct Prepared {
     id: String,
     idempotency_key: Option<String>,
     time_ms: i64,
+    /// The source's name, without the `/netpulse/` of the CloudEvents `source`.
+    source: String,
     device: String,
     kind: String,
-    severity: i64,
+    severity: Severity,
+    alarmstate: AlarmState,
     subject: Option<String>,
     /// The event as JSON. Its `seq` is ignored: the stored seq is the row's, set when reading.
     body: String,
@@ -90,6 +103,21 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
+    /// What the feed is told of this event once it is committed under `seq`.
+    fn committed(&self, seq: u64) -> Committed {
+        Committed {
+            seq,
+            time_ms: self.time_ms,
+            source: self.source.clone(),
+            device: self.device.clone(),
+            kind: self.kind.clone(),
+            severity: self.severity,
+            alarmstate: self.alarmstate,
+            subject: self.subject.clone(),
+            json: with_seq(&self.body, seq),
+        }
+    }
+
     fn new(item: &NewEvent) -> Result<Prepared, StoreError> {
         let event = &item.event;
         let body = serde_json::to_string(event).map_err(|err| {
@@ -97,7 +125,9 @@ impl Prepared {
         })?;
         Ok(Prepared {
             time_ms: event.time.as_millisecond(),
-            severity: schema::severity_rank(event.severity),
+            source: crate::pipeline::source_name(event).to_owned(),
+            severity: event.severity,
+            alarmstate: event.alarmstate,
             id: event.id.clone(),
             idempotency_key: item.idempotency_key.clone(),
             device: event.device.clone(),
@@ -202,7 +232,10 @@ impl Store {
             conn,
             checkpointer,
             receiver,
-            config.max_batch.max(1),
+            writer::Options {
+                max_batch: config.max_batch.max(1),
+                tap: config.tap,
+            },
             stats.clone(),
             stopped_tx,
         )?;
@@ -299,6 +332,19 @@ impl Store {
             return Ok(());
         }
         self.request(|reply| Command::Release { ids, reply }).await
+    }
+
+    /// Makes the dead letter `id` of `sink` pending again, due at once with its attempts reset.
+    /// Returns false when `sink` has no dead letter `id`.
+    pub async fn retry_dead(&self, sink: &str, id: i64) -> Result<bool, StoreError> {
+        let sink = sink.to_owned();
+        self.request(|reply| Command::RetryDead { sink, id, reply })
+            .await
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.inner.path
     }
 
     /// Retention: deletes events received before `cutoff` that no sink still has to deliver

@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, params};
 
+use super::schema::severity_rank;
 use super::{Appended, Delivery, Prepared};
 use crate::event::Event;
 
@@ -16,8 +17,9 @@ pub(super) fn append_one(
     let inserted = conn
         .prepare_cached(
             "INSERT INTO events
-                 (id, idempotency_key, received_ms, time_ms, device, kind, severity, subject, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 (id, idempotency_key, received_ms, time_ms, device, kind, severity, subject, body,
+                  source, alarmstate)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )?
         .execute(params![
@@ -27,9 +29,11 @@ pub(super) fn append_one(
             item.time_ms,
             item.device,
             item.kind,
-            item.severity,
+            severity_rank(item.severity),
             item.subject,
             item.body,
+            item.source,
+            item.alarmstate.as_str(),
         ])?;
     if inserted == 0 {
         let seq: i64 = conn
@@ -59,7 +63,8 @@ pub(super) fn append_one(
                  first_seq = CASE WHEN excluded.raised AND NOT alarms.raised
                      THEN excluded.first_seq ELSE alarms.first_seq END,
                  last_seq = excluded.last_seq,
-                 updated_ms = excluded.updated_ms",
+                 updated_ms = excluded.updated_ms,
+                 events = alarms.events + 1",
         )?
         .execute(params![alarm.key, alarm.raised, seq, now_ms])?;
     }
@@ -111,6 +116,18 @@ pub(super) fn claim(
         lease.execute(params![delivery.id, now_ms.saturating_add(lease_ms)])?;
     }
     Ok(deliveries)
+}
+
+/// Makes a dead letter of `sink` pending again, due at once; false when there is none `id`.
+pub(super) fn retry_dead(conn: &Connection, sink: &str, id: i64) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = 0,
+                 lease_until_ms = 0, uncertain = 0
+             WHERE id = ?1 AND sink = ?2 AND status = 'dead'",
+        )?
+        .execute(params![id, sink])?;
+    Ok(changed == 1)
 }
 
 /// Deletes up to `limit` events received before the cutoff that no sink still has to deliver.

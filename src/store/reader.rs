@@ -6,33 +6,129 @@ use std::path::Path;
 
 use anyhow::Context;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::schema::{self, severity_rank};
-use crate::event::{Event, Severity};
+use super::schema::{self, severity_from_rank, severity_rank};
+use super::{Committed, with_seq};
+use crate::event::{AlarmState, Event, Severity};
 
 /// The number of events [`Reader::events`] returns at most, whatever the query asks.
 const MAX_LIMIT: usize = 10_000;
 
-/// A filter over stored events. Every field narrows the result; the default matches everything
-/// and returns the 100 newest events.
-///
-/// Order: with `after_seq` set, events come oldest first (ascending seq), which is how a consumer
-/// resumes a feed from the last seq it saw (`Some(0)` starts from the beginning). Without it they
-/// come newest first (descending seq), which is what a "latest events" view wants.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventQuery {
-    /// Only events with a greater seq, in ascending seq order.
-    pub after_seq: Option<u64>,
+/// What an event must be to be returned or streamed; the default takes every event. The same
+/// filter selects rows in SQL ([`Reader::events`]) and committed events in memory
+/// ([`EventFilter::matches`]), so a feed's catch-up and its live part agree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    /// The source's name (as configured).
+    pub source: Option<String>,
+    pub device: Option<String>,
+    /// The CloudEvents `type`, exactly.
+    pub kind: Option<String>,
+    /// The beginning of the CloudEvents `type`, e.g. `com.cisco.sdwan.`.
+    pub type_prefix: Option<String>,
+    /// Only events at least this severe.
+    pub min_severity: Option<Severity>,
+    pub alarmstate: Option<AlarmState>,
+    /// The beginning of the CloudEvents `subject` (a DME dn, for instance).
+    pub subject_prefix: Option<String>,
     /// Only events whose time (the device's) is at or after this instant.
     pub since: Option<jiff::Timestamp>,
     /// Only events whose time is before this instant.
     pub until: Option<jiff::Timestamp>,
-    pub device: Option<String>,
-    /// The CloudEvents `type`.
-    pub kind: Option<String>,
-    /// Only events at least this severe.
-    pub min_severity: Option<Severity>,
+}
+
+impl EventFilter {
+    /// True when a committed event passes the filter.
+    pub fn matches(&self, event: &Committed) -> bool {
+        let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        eq(&self.source, &event.source)
+            && eq(&self.device, &event.device)
+            && eq(&self.kind, &event.kind)
+            && self
+                .type_prefix
+                .as_deref()
+                .is_none_or(|prefix| event.kind.starts_with(prefix))
+            && self.min_severity.is_none_or(|min| event.severity >= min)
+            && self
+                .alarmstate
+                .is_none_or(|state| event.alarmstate == state)
+            && self.subject_prefix.as_deref().is_none_or(|prefix| {
+                event
+                    .subject
+                    .as_deref()
+                    .is_some_and(|subject| subject.starts_with(prefix))
+            })
+            && self
+                .since
+                .is_none_or(|since| event.time_ms >= since.as_millisecond())
+            && self
+                .until
+                .is_none_or(|until| event.time_ms < until.as_millisecond())
+    }
+
+    /// The SQL conditions of the filter, with their values appended to `values`.
+    fn conditions(&self, values: &mut Vec<Value>) -> Vec<String> {
+        let mut conditions = Vec::new();
+        // `#` in a condition stands for its value's parameter.
+        let mut condition = |sql: &str, value: Value| {
+            values.push(value);
+            conditions.push(sql.replace('#', &format!("?{}", values.len())));
+        };
+        let text = |value: &String| Value::Text(value.clone());
+        if let Some(source) = &self.source {
+            condition("source = #", text(source));
+        }
+        if let Some(device) = &self.device {
+            condition("device = #", text(device));
+        }
+        if let Some(kind) = &self.kind {
+            condition("kind = #", text(kind));
+        }
+        if let Some(prefix) = &self.type_prefix {
+            condition("substr(kind, 1, length(#)) = #", text(prefix));
+        }
+        if let Some(severity) = self.min_severity {
+            condition("severity >= #", Value::Integer(severity_rank(severity)));
+        }
+        if let Some(state) = self.alarmstate {
+            condition("alarmstate = #", Value::Text(state.as_str().to_owned()));
+        }
+        if let Some(prefix) = &self.subject_prefix {
+            condition("substr(subject, 1, length(#)) = #", text(prefix));
+        }
+        if let Some(since) = self.since {
+            condition("time_ms >= #", Value::Integer(since.as_millisecond()));
+        }
+        if let Some(until) = self.until {
+            condition("time_ms < #", Value::Integer(until.as_millisecond()));
+        }
+        conditions
+    }
+}
+
+/// Which end of the log comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Ascending seq: how a consumer reads forward or resumes.
+    Oldest,
+    /// Descending seq: a "latest events" view.
+    Newest,
+}
+
+/// A page of stored events: a filter, a position and a size.
+///
+/// Order: `order` when set; otherwise oldest first when `after_seq` is set (how a consumer
+/// resumes from the last seq it saw; `Some(0)` starts from the beginning) and newest first
+/// without it. `after_seq` and `before_seq` bound the seq on either side, whatever the order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventQuery {
+    pub filter: EventFilter,
+    /// Only events with a greater seq.
+    pub after_seq: Option<u64>,
+    /// Only events with a smaller seq.
+    pub before_seq: Option<u64>,
+    pub order: Option<Order>,
     /// At most this many events (capped at 10 000).
     pub limit: usize,
 }
@@ -40,15 +136,63 @@ pub struct EventQuery {
 impl Default for EventQuery {
     fn default() -> EventQuery {
         EventQuery {
+            filter: EventFilter::default(),
             after_seq: None,
-            since: None,
-            until: None,
-            device: None,
-            kind: None,
-            min_severity: None,
+            before_seq: None,
+            order: None,
             limit: 100,
         }
     }
+}
+
+impl EventQuery {
+    fn order(&self) -> Order {
+        self.order.unwrap_or(if self.after_seq.is_some() {
+            Order::Oldest
+        } else {
+            Order::Newest
+        })
+    }
+}
+
+/// Which alarms [`Reader::alarms`] lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AlarmFilter {
+    /// Raised and not cleared since.
+    #[default]
+    Active,
+    Cleared,
+    All,
+}
+
+/// One dead letter: a delivery its sink gave up on, with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// The outbox row: what `POST /api/v1/sinks/{name}/dead/{id}/retry` takes.
+    pub id: i64,
+    pub seq: u64,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// The event's JSON (`seq` included), or None when retention has pruned it.
+    pub event_json: Option<String>,
+}
+
+/// An alarm with what the API shows of it: the current state, and the event that raised it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlarmView {
+    pub row: AlarmRow,
+    /// How many events raised or cleared it.
+    pub events: u64,
+    /// When the raising event happened (the device's time), if it is still stored.
+    pub first_seen: Option<jiff::Timestamp>,
+    /// When the latest event about it happened.
+    pub last_seen: Option<jiff::Timestamp>,
+    /// The raising event's source, device, severity, type and summary, if it is still stored.
+    pub source: Option<String>,
+    pub device: Option<String>,
+    pub severity: Option<Severity>,
+    pub kind: Option<String>,
+    pub summary: Option<String>,
 }
 
 /// The current state of one alarm.
@@ -110,39 +254,41 @@ impl Reader {
 
     /// The events matching `query`, in the order [`EventQuery`] describes.
     pub fn events(&self, query: &EventQuery) -> anyhow::Result<Vec<Event>> {
-        let mut conditions = Vec::new();
+        self.event_rows(query)?
+            .iter()
+            .map(|(seq, body)| parse_event(*seq as i64, body))
+            .collect()
+    }
+
+    /// Like [`Reader::events`], as `(seq, JSON)` with the JSON ready to send (no parsing).
+    pub fn event_json(&self, query: &EventQuery) -> anyhow::Result<Vec<(u64, String)>> {
+        Ok(self
+            .event_rows(query)?
+            .into_iter()
+            .map(|(seq, body)| (seq, with_seq(&body, seq)))
+            .collect())
+    }
+
+    /// The rows of [`Reader::events`]: seq and stored body.
+    fn event_rows(&self, query: &EventQuery) -> anyhow::Result<Vec<(u64, String)>> {
         let mut values = Vec::new();
-        let mut condition = |sql: &str, value: Value| {
-            values.push(value);
-            conditions.push(format!("{sql} ?{}", values.len()));
-        };
+        let mut conditions = query.filter.conditions(&mut values);
         if let Some(after) = query.after_seq {
-            condition("seq >", Value::Integer(after as i64));
+            values.push(Value::Integer(after.min(i64::MAX as u64) as i64));
+            conditions.push(format!("seq > ?{}", values.len()));
         }
-        if let Some(since) = query.since {
-            condition("time_ms >=", Value::Integer(since.as_millisecond()));
-        }
-        if let Some(until) = query.until {
-            condition("time_ms <", Value::Integer(until.as_millisecond()));
-        }
-        if let Some(device) = &query.device {
-            condition("device =", Value::Text(device.clone()));
-        }
-        if let Some(kind) = &query.kind {
-            condition("kind =", Value::Text(kind.clone()));
-        }
-        if let Some(severity) = query.min_severity {
-            condition("severity >=", Value::Integer(severity_rank(severity)));
+        if let Some(before) = query.before_seq {
+            values.push(Value::Integer(before.min(i64::MAX as u64) as i64));
+            conditions.push(format!("seq < ?{}", values.len()));
         }
         let filter = if conditions.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", conditions.join(" AND "))
         };
-        let order = if query.after_seq.is_some() {
-            "ASC"
-        } else {
-            "DESC"
+        let order = match query.order() {
+            Order::Oldest => "ASC",
+            Order::Newest => "DESC",
         };
         let limit = query.limit.min(MAX_LIMIT);
         let sql =
@@ -150,13 +296,110 @@ impl Reader {
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement
             .query_map(params_from_iter(values), |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, String>(1)?))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
             .context("cannot query events")?;
-        rows.iter()
-            .map(|(seq, body)| parse_event(*seq, body))
-            .collect()
+        Ok(rows)
+    }
+
+    /// The oldest seq still stored and the latest seq ever assigned (0, 0 for a new store). A
+    /// consumer that last saw a seq below `oldest - 1` has missed events that retention pruned.
+    pub fn seq_range(&self) -> anyhow::Result<(u64, u64)> {
+        let (oldest, newest): (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row("SELECT min(seq), max(seq) FROM events", [], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .context("cannot read the seq range")?;
+        // AUTOINCREMENT keeps the highest seq ever used even when every event is pruned.
+        let assigned: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let newest = newest.max(assigned).unwrap_or(0) as u64;
+        let oldest = oldest.map_or(newest + 1, |seq| seq as u64);
+        Ok((oldest, newest))
+    }
+
+    /// Alarms with their raising event, most recently changed first.
+    pub fn alarms(&self, which: AlarmFilter, limit: usize) -> anyhow::Result<Vec<AlarmView>> {
+        let condition = match which {
+            AlarmFilter::Active => "WHERE alarms.raised = 1",
+            AlarmFilter::Cleared => "WHERE alarms.raised = 0",
+            AlarmFilter::All => "",
+        };
+        let sql = format!(
+            "SELECT alarms.key, alarms.raised, alarms.first_seq, alarms.last_seq, alarms.updated_ms,
+                 alarms.events, first.time_ms, last.time_ms, first.source, first.device,
+                 first.severity, first.kind, json_extract(first.body, '$.summary')
+             FROM alarms
+             LEFT JOIN events AS first ON first.seq = alarms.first_seq
+             LEFT JOIN events AS last ON last.seq = alarms.last_seq
+             {condition}
+             ORDER BY alarms.updated_ms DESC, alarms.last_seq DESC LIMIT {}",
+            limit.min(MAX_LIMIT)
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement
+            .query_map([], |row| {
+                let time = |index: usize| -> rusqlite::Result<Option<jiff::Timestamp>> {
+                    Ok(row
+                        .get::<_, Option<i64>>(index)?
+                        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()))
+                };
+                Ok(AlarmView {
+                    row: AlarmRow {
+                        key: row.get(0)?,
+                        raised: row.get(1)?,
+                        first_seq: row.get::<_, i64>(2)? as u64,
+                        last_seq: row.get::<_, i64>(3)? as u64,
+                        updated: jiff::Timestamp::from_millisecond(row.get(4)?)
+                            .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                    },
+                    events: row.get::<_, i64>(5)? as u64,
+                    first_seen: time(6)?,
+                    last_seen: time(7)?,
+                    source: row.get(8)?,
+                    device: row.get(9)?,
+                    severity: row.get::<_, Option<i64>>(10)?.and_then(severity_from_rank),
+                    kind: row.get(11)?,
+                    summary: row.get(12)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("cannot list alarms")?;
+        Ok(rows)
+    }
+
+    /// The dead letters of `sink`, newest first.
+    pub fn dead_letters(&self, sink: &str, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT outbox.id, outbox.seq, outbox.attempts, outbox.last_error, events.body
+             FROM outbox LEFT JOIN events ON events.seq = outbox.seq
+             WHERE outbox.sink = ?1 AND outbox.status = 'dead'
+             ORDER BY outbox.id DESC LIMIT ?2",
+        )?;
+        let rows = statement
+            .query_map(params![sink, limit.min(MAX_LIMIT) as i64], |row| {
+                let seq = row.get::<_, i64>(1)? as u64;
+                Ok(DeadLetter {
+                    id: row.get(0)?,
+                    seq,
+                    attempts: row.get(2)?,
+                    last_error: row.get(3)?,
+                    event_json: row
+                        .get::<_, Option<String>>(4)?
+                        .map(|body| with_seq(&body, seq)),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("cannot list dead letters")?;
+        Ok(rows)
     }
 
     /// The current state of the alarm `key`, if any event ever raised or cleared it.

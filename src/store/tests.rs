@@ -88,22 +88,31 @@ async fn queries_filter_and_order() {
     };
     assert_eq!(found(resume), [seqs[1], seqs[2]]);
     let leaf1 = EventQuery {
-        device: Some("leaf1".to_owned()),
-        min_severity: Some(Severity::Minor),
+        filter: EventFilter {
+            device: Some("leaf1".to_owned()),
+            min_severity: Some(Severity::Minor),
+            ..EventFilter::default()
+        },
         ..EventQuery::default()
     };
     assert_eq!(found(leaf1), [seqs[2]]);
     let time = event("x", Severity::Info).time;
     let window = EventQuery {
-        since: Some(time),
-        until: Some(time + jiff::SignedDuration::from_millis(1)),
-        kind: Some("com.cisco.dme.modified".to_owned()),
+        filter: EventFilter {
+            since: Some(time),
+            until: Some(time + jiff::SignedDuration::from_millis(1)),
+            kind: Some("com.cisco.dme.modified".to_owned()),
+            ..EventFilter::default()
+        },
         limit: 2,
         ..EventQuery::default()
     };
     assert_eq!(found(window), [seqs[2], seqs[1]]);
     let before = EventQuery {
-        until: Some(time),
+        filter: EventFilter {
+            until: Some(time),
+            ..EventFilter::default()
+        },
         ..EventQuery::default()
     };
     assert!(found(before).is_empty());

@@ -9,8 +9,8 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpointer;
-use super::ops::{append_one, claim, prune};
-use super::{Appended, Delivery, Prepared, Stats, StoreError};
+use super::ops::{append_one, claim, prune, retry_dead};
+use super::{Appended, CommitTap, Committed, Delivery, Prepared, Stats, StoreError};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -54,6 +54,12 @@ pub(super) enum Command {
         ids: Vec<i64>,
         reply: Reply<()>,
     },
+    /// An operator asks for a dead letter to be tried again.
+    RetryDead {
+        sink: String,
+        id: i64,
+        reply: Reply<bool>,
+    },
     /// Commit what came before, then stop.
     Close,
     #[cfg(test)]
@@ -77,18 +83,24 @@ impl Command {
 /// Sends a command's answer once the batch's commit has succeeded or failed.
 type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
+/// How the writer batches and whom it tells of commits.
+pub(super) struct Options {
+    pub max_batch: usize,
+    pub tap: Option<CommitTap>,
+}
+
 pub(super) fn spawn(
     conn: Connection,
     checkpointer: Checkpointer,
     receiver: mpsc::Receiver<Command>,
-    max_batch: usize,
+    options: Options,
     stats: Arc<Stats>,
     stopped: oneshot::Sender<()>,
 ) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("store-writer".to_owned())
         .spawn(move || {
-            let conn = run(conn, receiver, max_batch, &stats);
+            let conn = run(conn, receiver, &options, &stats);
             // The checkpointer goes first, so that the writer's connection is the last one: closing
             // it checkpoints everything into the database file and removes the WAL.
             checkpointer.stop();
@@ -106,9 +118,10 @@ pub(super) fn spawn(
 fn run(
     mut conn: Connection,
     mut receiver: mpsc::Receiver<Command>,
-    max_batch: usize,
+    options: &Options,
     stats: &Stats,
 ) -> Connection {
+    let max_batch = options.max_batch;
     let mut closing = false;
     while !closing {
         let Some(first) = receiver.blocking_recv() else {
@@ -129,7 +142,7 @@ fn run(
             }
         }
         if !batch.is_empty() {
-            run_batch(&mut conn, batch, stats);
+            run_batch(&mut conn, batch, options.tap.as_ref(), stats);
         }
     }
     conn
@@ -137,7 +150,7 @@ fn run(
 
 /// Runs `batch` in one transaction and answers every command after the commit. If the store
 /// cannot write, the whole transaction is rolled back and every command gets `Unavailable`.
-fn run_batch(conn: &mut Connection, batch: Vec<Command>, stats: &Stats) {
+fn run_batch(conn: &mut Connection, batch: Vec<Command>, tap: Option<&CommitTap>, stats: &Stats) {
     let n_commands = batch.len();
     let mut finishes = Vec::with_capacity(n_commands);
     let outcome = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -152,7 +165,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, stats: &Stats) {
                     continue;
                 }
                 let Command::Append { items, reply } = command else {
-                    let (finish, error) = execute(&mut tx, command, now_ms);
+                    let (finish, error) = execute(&mut tx, command, now_ms, tap);
                     finishes.push(finish);
                     fatal = error;
                     continue;
@@ -164,7 +177,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, stats: &Stats) {
                         group.push((items, reply));
                     }
                 }
-                for (finish, error) in append_group(&mut tx, group, now_ms) {
+                for (finish, error) in append_group(&mut tx, group, now_ms, tap) {
                     finishes.push(finish);
                     fatal = fatal.or(error);
                 }
@@ -200,9 +213,14 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, stats: &Stats) {
 
 /// Runs one command in its own savepoint. Returns how to answer it and, when the error means the
 /// store cannot write at all, that error: the batch must then be abandoned.
-fn execute(tx: &mut Transaction, command: Command, now_ms: i64) -> (Finish, Option<StoreError>) {
+fn execute(
+    tx: &mut Transaction,
+    command: Command,
+    now_ms: i64,
+    tap: Option<&CommitTap>,
+) -> (Finish, Option<StoreError>) {
     match command {
-        Command::Append { items, reply } => append_group(tx, vec![(items, reply)], now_ms)
+        Command::Append { items, reply } => append_group(tx, vec![(items, reply)], now_ms, tap)
             .pop()
             .expect("one outcome per command"),
         Command::Claim {
@@ -266,6 +284,9 @@ fn execute(tx: &mut Transaction, command: Command, now_ms: i64) -> (Finish, Opti
             }
             Ok(())
         }),
+        Command::RetryDead { sink, id, reply } => {
+            in_savepoint(tx, reply, "retry_dead", |conn| retry_dead(conn, &sink, id))
+        }
         Command::Close => (Box::new(|_| {}), None),
         #[cfg(test)]
         Command::Exec { sql, reply } => {
@@ -281,6 +302,7 @@ fn append_group(
     tx: &mut Transaction,
     group: Vec<(Vec<Prepared>, Reply<Vec<Appended>>)>,
     now_ms: i64,
+    tap: Option<&CommitTap>,
 ) -> Vec<(Finish, Option<StoreError>)> {
     let together = tx.savepoint().and_then(|savepoint| {
         let mut outcomes = Vec::with_capacity(group.len());
@@ -301,20 +323,67 @@ fn append_group(
             group
                 .into_iter()
                 .zip(outcomes)
-                .map(|((_, reply), appended)| (answer(reply, Ok(appended)), None))
+                .map(|((items, reply), appended)| {
+                    let committed = announcement(tap, &items, &appended);
+                    let finish = answer(reply, Ok(appended));
+                    (announce_then(tap, committed, finish), None)
+                })
                 .collect()
         }
         Err(_) => group
             .into_iter()
             .map(|(items, reply)| {
-                in_savepoint(tx, reply, "append", |conn| {
-                    items
+                let mut committed = Vec::new();
+                let (finish, error) = in_savepoint(tx, reply, "append", |conn| {
+                    let appended = items
                         .iter()
                         .map(|item| append_one(conn, item, now_ms))
-                        .collect()
-                })
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    committed = announcement(tap, &items, &appended);
+                    Ok(appended)
+                });
+                // A command whose savepoint was rolled back has nothing to announce.
+                if error.is_some() {
+                    committed.clear();
+                }
+                (announce_then(tap, committed, finish), error)
             })
             .collect(),
+    }
+}
+
+/// What the feed is to be told of `items` once committed: the new ones, in seq order. Empty when
+/// nobody listens.
+fn announcement(
+    tap: Option<&CommitTap>,
+    items: &[Prepared],
+    appended: &[Appended],
+) -> Vec<Committed> {
+    if !tap.is_some_and(CommitTap::active) {
+        return Vec::new();
+    }
+    items
+        .iter()
+        .zip(appended)
+        .filter(|(_, appended)| !appended.duplicate)
+        .map(|(item, appended)| item.committed(appended.seq))
+        .collect()
+}
+
+/// `finish`, preceded by announcing `committed` when the commit succeeded. Finishes run in batch
+/// order, so announcements leave in seq order.
+fn announce_then(tap: Option<&CommitTap>, committed: Vec<Committed>, finish: Finish) -> Finish {
+    match tap {
+        Some(tap) if !committed.is_empty() => {
+            let tap = tap.clone();
+            Box::new(move |commit: Result<(), StoreError>| {
+                if commit.is_ok() {
+                    committed.into_iter().for_each(|event| tap.announce(event));
+                }
+                finish(commit);
+            })
+        }
+        _ => finish,
     }
 }
 
@@ -370,6 +439,7 @@ fn unanswered(command: Command) -> Finish {
             answer(reply, never_ran())
         }
         Command::Release { reply, .. } => answer(reply, never_ran()),
+        Command::RetryDead { reply, .. } => answer(reply, never_ran()),
         Command::Close => Box::new(|_| {}),
         #[cfg(test)]
         Command::Exec { reply, .. } => answer(reply, never_ran()),

@@ -2,6 +2,8 @@
 //! runs the real gateway in-process against the device simulators, over real TLS and WebSockets
 //! on loopback.
 
+mod api;
+mod browser;
 mod cli;
 mod crash;
 mod dme;

@@ -220,7 +220,10 @@ impl Device {
                         Ok(())
                     };
                     match while_reading(Box::pin(refreshes), &mut live.socket, &mut buffered).await {
-                        Ok(Ok(_)) => healthy_until = jiff::Timestamp::now(),
+                        Ok(Ok(_)) => {
+                            healthy_until = jiff::Timestamp::now();
+                            self.context.status.update(|status| status.last_refresh_at = Some(healthy_until));
+                        }
                         // A lost subscription may have stopped pushing at any time since the last
                         // good refresh: the gap starts there.
                         Ok(Err(error)) | Err(error) => return failed(error, healthy_until),

@@ -1,0 +1,201 @@
+//! The live feed over Server-Sent Events (`GET /api/v1/events/stream`) and WebSocket
+//! (`GET /api/v1/stream`). Both take the filters of `GET /api/v1/events`; both resume after a seq
+//! (`Last-Event-ID`, which EventSource sends by itself on reconnect, or `?after=`) with what was
+//! missed read from the store, then the live events, with no gap and no duplicate.
+//!
+//! Events go out as their CloudEvents JSON with `seq`. Anything else is a notice,
+//! `{"notice": "<code>", "message": "..."}`: `retention` or `ahead` (the feed goes on), `lagging`
+//! (the client fell more than `api.feed.client_buffer` events behind: the feed ends and the client
+//! resumes after the last seq it saw) and `shutdown`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream::{self, Stream};
+use serde_json::json;
+
+use super::{ApiError, ApiState, params};
+use crate::config::FeedConfig;
+use crate::feed::{Cursor, FeedItem};
+
+/// WebSocket close code for a client that fell behind: "try again later".
+const CLOSE_LAGGING: u16 = 1013;
+/// WebSocket close code at shutdown: "going away".
+const CLOSE_GOING_AWAY: u16 = 1001;
+/// WebSocket close code when the store could not be read: "internal error".
+const CLOSE_ERROR: u16 = 1011;
+
+async fn open(
+    state: &ApiState,
+    query: Option<&str>,
+    last_event_id: Option<&str>,
+) -> Result<Cursor, ApiError> {
+    let (filter, mut after) = params::feed_query(query.unwrap_or(""))?;
+    if let Some(id) = last_event_id {
+        // A reconnecting EventSource sends the id of the last event it received.
+        after = Some(id.trim().parse().map_err(|_| {
+            ApiError::bad_request(format!(
+                "Last-Event-ID {id:?} is not an event seq (a non-negative integer)"
+            ))
+        })?);
+    }
+    Cursor::open(&state.hub, &state.pool, filter, after)
+        .await
+        .map_err(|error| ApiError::store(&error))
+}
+
+fn notice(code: &str, message: &str) -> String {
+    json!({ "notice": code, "message": message }).to_string()
+}
+
+/// `GET /api/v1/events/stream`.
+pub(super) async fn sse(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok());
+    let cursor = open(&state, query.as_deref(), last_event_id).await?;
+    let heartbeat = state.config.feed.heartbeat;
+    metrics::counter!("netpulse_feed_connections_total", "transport" => "sse").increment(1);
+    Ok(Sse::new(sse_events(cursor))
+        .keep_alive(KeepAlive::new().interval(heartbeat).text("keep-alive"))
+        .into_response())
+}
+
+fn sse_events(cursor: Cursor) -> impl Stream<Item = Result<SseEvent, Infallible>> {
+    stream::unfold(Some(cursor), |cursor| async move {
+        let mut cursor = cursor?;
+        let (event, next) = match cursor.next().await {
+            Ok(FeedItem::Event { seq, json }) => {
+                metrics::counter!("netpulse_feed_events_sent_total").increment(1);
+                (
+                    SseEvent::default().id(seq.to_string()).data(&*json),
+                    Some(cursor),
+                )
+            }
+            Ok(FeedItem::Notice { code, message }) => (
+                SseEvent::default()
+                    .event("notice")
+                    .data(notice(code, &message)),
+                Some(cursor),
+            ),
+            Ok(FeedItem::Lagged { message, .. }) => {
+                metrics::counter!("netpulse_feed_clients_dropped_total", "reason" => "lagging")
+                    .increment(1);
+                tracing::info!(
+                    transport = "sse",
+                    last_seq = cursor.last_seq(),
+                    "feed client too slow: disconnected"
+                );
+                let event = SseEvent::default().event("notice");
+                (event.data(notice("lagging", &message)), None)
+            }
+            Ok(FeedItem::Shutdown { .. }) => (
+                SseEvent::default().event("notice").data(notice(
+                    "shutdown",
+                    "netpulse is stopping; reconnect to resume",
+                )),
+                None,
+            ),
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "feed: the store could not be read");
+                let message = "the store could not be read; reconnect to resume";
+                (
+                    SseEvent::default()
+                        .event("notice")
+                        .data(notice("error", message)),
+                    None,
+                )
+            }
+        };
+        Some((Ok(event), next))
+    })
+}
+
+/// `GET /api/v1/stream`.
+pub(super) async fn websocket(
+    State(state): State<ApiState>,
+    RawQuery(query): RawQuery,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let cursor = open(&state, query.as_deref(), None).await?;
+    let feed = state.config.feed.clone();
+    metrics::counter!("netpulse_feed_connections_total", "transport" => "websocket").increment(1);
+    Ok(upgrade.on_upgrade(move |socket| serve_socket(socket, cursor, feed)))
+}
+
+/// Sends the feed to one WebSocket client until it leaves, falls behind, or netpulse stops.
+async fn serve_socket(mut socket: WebSocket, mut cursor: Cursor, feed: FeedConfig) {
+    let mut heartbeat = tokio::time::interval(feed.heartbeat);
+    heartbeat.tick().await;
+    loop {
+        let message = tokio::select! {
+            item = cursor.next() => match item {
+                Ok(FeedItem::Event { json, .. }) => {
+                    metrics::counter!("netpulse_feed_events_sent_total").increment(1);
+                    Message::Text((&*json).into())
+                }
+                Ok(FeedItem::Notice { code, message }) => Message::Text(notice(code, &message).into()),
+                Ok(FeedItem::Lagged { last_seq, message }) => {
+                    metrics::counter!("netpulse_feed_clients_dropped_total", "reason" => "lagging").increment(1);
+                    tracing::info!(transport = "websocket", last_seq, "feed client too slow: disconnected");
+                    let _ = send(&mut socket, Message::Text(notice("lagging", &message).into()), feed.send_timeout).await;
+                    let reason = format!("too slow: resume with ?after={last_seq}");
+                    close(&mut socket, CLOSE_LAGGING, &reason, feed.send_timeout).await;
+                    return;
+                }
+                Ok(FeedItem::Shutdown { .. }) => {
+                    close(&mut socket, CLOSE_GOING_AWAY, "netpulse is stopping", feed.send_timeout).await;
+                    return;
+                }
+                Err(error) => {
+                    tracing::error!(error = %format!("{error:#}"), "feed: the store could not be read");
+                    close(&mut socket, CLOSE_ERROR, "the store could not be read", feed.send_timeout).await;
+                    return;
+                }
+            },
+            incoming = socket.recv() => match incoming {
+                // Pings are answered by the WebSocket layer; text from the client is ignored.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => continue,
+            },
+            _ = heartbeat.tick() => Message::Ping(Default::default()),
+        };
+        if !send(&mut socket, message, feed.send_timeout).await {
+            return;
+        }
+    }
+}
+
+/// Sends one message; false when the client is gone or took no data for `timeout`.
+async fn send(socket: &mut WebSocket, message: Message, timeout: Duration) -> bool {
+    match tokio::time::timeout(timeout, socket.send(message)).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            metrics::counter!("netpulse_feed_clients_dropped_total", "reason" => "send_timeout")
+                .increment(1);
+            tracing::info!(
+                timeout_ms = timeout.as_millis() as u64,
+                "feed client took no data within api.feed.send_timeout: disconnected"
+            );
+            false
+        }
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str, timeout: Duration) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = send(socket, Message::Close(Some(frame)), timeout).await;
+}
