@@ -73,7 +73,12 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
     .await
     .context("cannot start the simulated Webex")?;
     let room = webex.room_id("NOC").context("the simulated room")?;
+    // A fresh API token per demo, handed to the browser in the URL fragment (never sent on).
+    let api_token: String = (0..32)
+        .map(|_| char::from_digit(fastrand::u32(0..16), 16).expect("a hex digit"))
+        .collect();
     let env = |name: &str| match name {
+        "DEMO_API_TOKEN" => Some(api_token.clone()),
         "DEMO_PASSWORD" => Some("admin".to_owned()),
         "DEMO_HOOK_PASSWORD" => Some(HOOK_PASSWORD.to_owned()),
         "DEMO_BOT_TOKEN" => Some(BOT_TOKEN.to_owned()),
@@ -107,8 +112,8 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
     let gateway_shutdown = shutdown.child_token();
     let gateway = crate::Gateway::start(config, gateway_shutdown.clone()).await?;
     println!(
-        "gateway HTTP at http://{}/ (metrics: /metrics)\n",
-        gateway.http_addr()
+        "dashboard: http://{address}/#token={api_token}\n  API: curl -H 'Authorization: Bearer {api_token}' http://{address}/api/v1/events (metrics: /metrics)\n",
+        address = gateway.http_addr()
     );
     let chaos = tokio::spawn(break_things(sim.devices().to_vec(), shutdown.clone()));
     let manager = (args.alarm_rate > 0.0).then(|| {
@@ -147,7 +152,7 @@ fn demo_yaml(sim: &DmeSim, ca_file: &std::path::Path, webex: &WebexSim, room: &s
     // The store lives in the demo's own folder (relative paths are taken from there); the HTTP
     // server takes any free port so that the demo never collides with a running netpulse.
     let mut yaml =
-        String::from("store: { path: netpulse.db }\nhttp: { listen: \"127.0.0.1:0\" }\nsources:\n");
+        String::from("store: { path: netpulse.db }\nhttp: { listen: \"127.0.0.1:0\" }\napi:\n  auth:\n    tokens:\n      - { name: demo, token: \"${DEMO_API_TOKEN}\", scope: admin }\nsources:\n");
     for (index, device) in sim.devices().iter().enumerate() {
         yaml.push_str(&format!(
             "  - name: leaf{n}\n    type: dme\n    address: {url}\n    username: admin\n    password: ${{DEMO_PASSWORD}}\n    tls: {{ ca_file: {ca} }}\n    subscription_refresh: 8s\n    backoff: {{ initial: 500ms, max: 5s }}\n    subscriptions:\n      - /api/class/ethpmPhysIf.json\n      - /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=l1PhysIf\n      - /api/class/l2BD.json\n",
