@@ -151,8 +151,9 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
 fn demo_yaml(sim: &DmeSim, ca_file: &std::path::Path, webex: &WebexSim, room: &str) -> String {
     // The store lives in the demo's own folder (relative paths are taken from there); the HTTP
     // server takes any free port so that the demo never collides with a running netpulse.
-    let mut yaml =
-        String::from("store: { path: netpulse.db }\nhttp: { listen: \"127.0.0.1:0\" }\napi:\n  auth:\n    tokens:\n      - { name: demo, token: \"${DEMO_API_TOKEN}\", scope: admin }\nsources:\n");
+    let mut yaml = String::from(
+        "store: { path: netpulse.db }\nhttp: { listen: \"127.0.0.1:0\" }\napi:\n  auth:\n    tokens:\n      - { name: demo, token: \"${DEMO_API_TOKEN}\", scope: admin }\nsources:\n",
+    );
     for (index, device) in sim.devices().iter().enumerate() {
         yaml.push_str(&format!(
             "  - name: leaf{n}\n    type: dme\n    address: {url}\n    username: admin\n    password: ${{DEMO_PASSWORD}}\n    tls: {{ ca_file: {ca} }}\n    subscription_refresh: 8s\n    backoff: {{ initial: 500ms, max: 5s }}\n    subscriptions:\n      - /api/class/ethpmPhysIf.json\n      - /api/mo/sys/intf.json?query-target=subtree&target-subtree-class=l1PhysIf\n      - /api/class/l2BD.json\n",

@@ -6,6 +6,7 @@ fn env(name: &str) -> Option<String> {
     match name {
         "NXOS_PASSWORD" => Some("s3cret: #not yaml".into()),
         "VMANAGE_HOOK_PASSWORD" | "WEBEX_BOT_TOKEN" | "WEBEX_ROOM_ID" => Some("x".into()),
+        "NETPULSE_API_TOKEN" => Some("example-token-0123456789".into()),
         _ => None,
     }
 }

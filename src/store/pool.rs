@@ -8,8 +8,10 @@ use anyhow::Context;
 
 use super::Reader;
 
-/// Idle connections kept at most; more concurrent queries open their own and close them after.
-const MAX_IDLE: usize = 8;
+/// Connections at most, and so queries at once: a burst of requests (a thousand feed clients
+/// reconnecting after a restart) waits its turn instead of opening a connection and a blocking
+/// thread each.
+const MAX_CONNECTIONS: usize = 8;
 
 #[derive(Debug, Clone)]
 pub struct ReaderPool {
@@ -20,6 +22,7 @@ pub struct ReaderPool {
 struct PoolInner {
     path: PathBuf,
     idle: Mutex<Vec<Reader>>,
+    permits: tokio::sync::Semaphore,
 }
 
 impl ReaderPool {
@@ -28,6 +31,7 @@ impl ReaderPool {
             inner: Arc::new(PoolInner {
                 path: path.into(),
                 idle: Mutex::new(Vec::new()),
+                permits: tokio::sync::Semaphore::new(MAX_CONNECTIONS),
             }),
         }
     }
@@ -37,6 +41,12 @@ impl ReaderPool {
         &self,
         query: impl FnOnce(&Reader) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
+        let _permit = self
+            .inner
+            .permits
+            .acquire()
+            .await
+            .context("the reader pool is closed")?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let reader = inner.idle.lock().ok().and_then(|mut idle| idle.pop());
@@ -46,7 +56,7 @@ impl ReaderPool {
             };
             let result = query(&reader);
             if let Ok(mut idle) = inner.idle.lock()
-                && idle.len() < MAX_IDLE
+                && idle.len() < MAX_CONNECTIONS
             {
                 idle.push(reader);
             }

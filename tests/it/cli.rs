@@ -49,6 +49,7 @@ fn check_accepts_the_shipped_example() {
         .env("VMANAGE_HOOK_PASSWORD", "x")
         .env("WEBEX_BOT_TOKEN", "x")
         .env("WEBEX_ROOM_ID", "x")
+        .env("NETPULSE_API_TOKEN", "example-token-0123456789")
         .output()
         .unwrap();
     assert!(

@@ -23,6 +23,9 @@ use super::{ApiError, ApiState, params};
 use crate::config::FeedConfig;
 use crate::feed::{Cursor, FeedItem};
 
+/// Per-connection WebSocket buffers (see [`websocket`]).
+const READ_BUFFER: usize = 4 * 1024;
+const WRITE_BUFFER: usize = 16 * 1024;
 /// WebSocket close code for a client that fell behind: "try again later".
 const CLOSE_LAGGING: u16 = 1013;
 /// WebSocket close code at shutdown: "going away".
@@ -129,7 +132,12 @@ pub(super) async fn websocket(
     let cursor = open(&state, query.as_deref(), None).await?;
     let feed = state.config.feed.clone();
     metrics::counter!("netpulse_feed_connections_total", "transport" => "websocket").increment(1);
-    Ok(upgrade.on_upgrade(move |socket| serve_socket(socket, cursor, feed)))
+    // Clients send nothing but pings and a close, so a small read buffer will do; a thousand
+    // clients with the default 128 KiB each would hold hundreds of MiB for nothing.
+    Ok(upgrade
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
+        .on_upgrade(move |socket| serve_socket(socket, cursor, feed)))
 }
 
 /// Sends the feed to one WebSocket client until it leaves, falls behind, or netpulse stops.
