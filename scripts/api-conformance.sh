@@ -8,10 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-target/debug/netpulse}
-if ! command -v schemathesis >/dev/null 2>&1; then
-    echo "installing schemathesis (pip install --user schemathesis)" >&2
-    python3 -m pip install --user --quiet schemathesis
-    export PATH="$HOME/.local/bin:$PATH"
+if ! python3 -c 'import schemathesis' >/dev/null 2>&1; then
+    echo "installing schemathesis (pip install schemathesis)" >&2
+    python3 -m pip install --quiet schemathesis
 fi
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -43,7 +42,7 @@ for fixture in tests/data/sdwan/*.json; do
     curl -sf -H 'content-type: application/json' --data-binary "@$fixture" \
         "http://127.0.0.1:$PORT/hooks/sdwan" >/dev/null
 done
-schemathesis run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
+python3 -m schemathesis.cli run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
     --header "Authorization: Bearer $TOKEN" \
     --checks all \
     --exclude-path-regex 'stream$' \
