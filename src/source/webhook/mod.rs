@@ -41,6 +41,9 @@ pub const OUTCOMES: &[&str] = &[
     "too_large",
     "malformed",
     "not_an_alarm",
+    "unrecognized",
+    "bad_signature",
+    "stale",
     "store_unavailable",
     "rejected",
 ];
@@ -49,9 +52,39 @@ pub const OUTCOMES: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{reason}")]
 pub struct Invalid {
-    /// A short label for metrics: `malformed` or `not_an_alarm`.
+    /// A short label for metrics: `malformed`, `not_an_alarm` or `unrecognized`.
     pub kind: &'static str,
     pub reason: String,
+}
+
+impl Invalid {
+    /// The body is not JSON (or not the encoding the provider uses).
+    pub fn malformed(reason: impl Into<String>) -> Invalid {
+        Invalid {
+            kind: "malformed",
+            reason: reason.into(),
+        }
+    }
+
+    /// The body is JSON but not a document of this provider.
+    pub fn unrecognized(reason: impl Into<String>) -> Invalid {
+        Invalid {
+            kind: "unrecognized",
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What a provider makes of one verified request: the event, the key that makes a redelivery of
+/// the same notification a duplicate (`<provider>:<natural id>`), and the alarm states it sets.
+///
+/// Every provider module (`meraki.rs`, `catalyst_center.rs`, ...) is a pure function from the
+/// body to this: no IO, no clock, no tokio.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalized {
+    pub event: crate::event::Event,
+    pub idempotency_key: Option<String>,
+    pub alarms: Vec<AlarmUpdate>,
 }
 
 impl WebhookReceiver {
