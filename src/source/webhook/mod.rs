@@ -7,7 +7,11 @@
 //! the checks in order and answers.
 
 pub mod auth;
+pub mod catalyst_center;
+pub mod intersight;
+pub mod meraki;
 pub mod sdwan;
+pub mod thousandeyes;
 
 use std::sync::Arc;
 
