@@ -29,7 +29,10 @@ pub use sink::{
     WebexSinkConfig,
 };
 pub use source::{BackoffConfig, DmeSourceConfig, SourceConfig, TlsConfig};
-pub use webhook::{BasicAuth, WebhookAuth, WebhookProvider, WebhookSourceConfig};
+pub use webhook::{
+    BasicAuth, DigestEncoding, HeaderToken, HmacAlgorithm, HmacAuth, HttpSignatureAuth,
+    SecretValue, StandardWebhooksAuth, WebhookAuth, WebhookProvider, WebhookSourceConfig,
+};
 
 /// The whole configuration of one netpulse process.
 #[derive(Debug, Clone)]

@@ -12,11 +12,13 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
 use crate::pipeline::Pipeline;
-use crate::source::webhook::WebhookReceiver;
+use crate::source::webhook::verify::{Refused, Signed};
+use crate::source::webhook::{Rejection, WebhookReceiver};
 use crate::store::StoreError;
 
 /// Seconds a sender is asked to wait before retrying when the store cannot write.
@@ -32,7 +34,7 @@ pub(super) struct HookState {
 enum Outcome {
     Accepted { seq: u64 },
     Duplicate { seq: u64 },
-    Unauthorized,
+    Unauthorized(Refused),
     UnsupportedMediaType(String),
     TooLarge { limit: usize },
     Invalid { kind: &'static str, reason: String },
@@ -45,7 +47,7 @@ impl Outcome {
         match self {
             Outcome::Accepted { .. } => "accepted",
             Outcome::Duplicate { .. } => "duplicate",
-            Outcome::Unauthorized => "unauthorized",
+            Outcome::Unauthorized(refused) => refused.outcome,
             Outcome::UnsupportedMediaType(_) => "unsupported_media_type",
             Outcome::TooLarge { .. } => "too_large",
             Outcome::Invalid { kind, .. } => kind,
@@ -58,12 +60,17 @@ impl Outcome {
 pub(super) async fn receive(
     State(state): State<HookState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
     let receiver = &state.receiver;
-    let outcome = process(&state, &headers, body).await;
+    let target = uri
+        .path_and_query()
+        .map_or_else(|| uri.path(), |target| target.as_str());
+    let outcome = process(&state, method.as_str(), target, &headers, body).await;
     let label = outcome.label();
     receiver.count(label);
     receiver.latency.record(started.elapsed().as_secs_f64());
@@ -72,13 +79,16 @@ pub(super) async fn receive(
     respond(outcome)
 }
 
-async fn process(state: &HookState, headers: &HeaderMap, body: Body) -> Outcome {
+async fn process(
+    state: &HookState,
+    method: &str,
+    path_and_query: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Outcome {
     let receiver = &state.receiver;
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(HeaderValue::as_bytes);
-    if !receiver.authenticate(authorization) {
-        return Outcome::Unauthorized;
+    if let Err(refused) = receiver.check_headers(headers) {
+        return Outcome::Unauthorized(refused);
     }
     if let Err(found) = check_content_type(headers) {
         return Outcome::UnsupportedMediaType(found);
@@ -103,9 +113,21 @@ async fn process(state: &HookState, headers: &HeaderMap, body: Body) -> Outcome 
             };
         }
     };
-    let item = match receiver.normalize(&body) {
+    let now = jiff::Timestamp::now();
+    let signed = Signed {
+        method,
+        path_and_query,
+        headers,
+        body: &body,
+        now,
+    };
+    if let Err(refused) = receiver.check_body(&signed) {
+        return Outcome::Unauthorized(refused);
+    }
+    let item = match receiver.normalize(headers, &body, now) {
         Ok(item) => item,
-        Err(invalid) => {
+        Err(Rejection::Refused(refused)) => return Outcome::Unauthorized(refused),
+        Err(Rejection::Invalid(invalid)) => {
             return Outcome::Invalid {
                 kind: invalid.kind,
                 reason: invalid.reason,
@@ -156,10 +178,10 @@ fn respond(outcome: Outcome) -> Response {
             StatusCode::OK,
             serde_json::json!({"status": "duplicate", "seq": seq}),
         ),
-        Outcome::Unauthorized => {
+        Outcome::Unauthorized(refused) => {
             let mut response = json(
                 StatusCode::UNAUTHORIZED,
-                serde_json::json!({"error": "missing or wrong credentials: send HTTP Basic with the username and password configured for this receiver"}),
+                serde_json::json!({"error": refused.reason}),
             );
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -210,13 +232,13 @@ fn log(receiver: &WebhookReceiver, peer: SocketAddr, headers: &HeaderMap, outcom
         Outcome::Duplicate { seq } => {
             tracing::info!(source, %peer, seq, "webhook redelivered: already stored, acknowledged again")
         }
-        Outcome::Unauthorized => {
+        Outcome::Unauthorized(refused) => {
             let scheme = headers
                 .get(header::AUTHORIZATION)
                 .and_then(|value| value.to_str().ok())
                 .and_then(|value| value.split(' ').next())
                 .unwrap_or("none");
-            tracing::warn!(source, %peer, agent, scheme, "webhook refused: missing or wrong credentials")
+            tracing::warn!(source, %peer, agent, scheme, outcome = refused.outcome, reason = %refused.reason, "webhook refused: not authenticated")
         }
         Outcome::UnsupportedMediaType(found) => {
             tracing::warn!(source, %peer, agent, content_type = %found, "webhook refused: not JSON")

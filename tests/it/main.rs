@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod crash;
 mod dme;
+mod providers;
 mod support;
 mod webex;
 mod webhooks;

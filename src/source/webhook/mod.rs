@@ -8,26 +8,32 @@
 
 pub mod auth;
 pub mod catalyst_center;
+pub mod generic;
 pub mod intersight;
 pub mod meraki;
 pub mod sdwan;
 pub mod thousandeyes;
+pub mod verify;
 
 use std::sync::Arc;
+
+use axum::http::HeaderMap;
 
 use crate::config::{WebhookProvider, WebhookSourceConfig};
 use crate::source::SourceStatus;
 use crate::store::{AlarmUpdate, NewEvent};
-use auth::BasicCredentials;
+use verify::{Refused, Signed, Verifier};
 
 /// One configured receiver.
 pub struct WebhookReceiver {
     pub name: String,
     pub path: String,
     pub provider: WebhookProvider,
-    /// `None` only when the configuration says `auth: { none: true }`.
-    credentials: Option<BasicCredentials>,
+    /// How a request proves where it comes from.
+    verifier: Verifier,
     vmanage_url: Option<String>,
+    /// Catalyst Center: the controller's URL, for relative event links.
+    base_url: Option<String>,
     pub max_body_bytes: usize,
     pub status: Arc<SourceStatus>,
     /// `netpulse_webhook_requests_total{source, outcome}`, registered once.
@@ -79,6 +85,14 @@ impl Invalid {
     }
 }
 
+/// Why a body is not stored: it is not a document of the provider (400), or it carries the wrong
+/// credentials inside (401, Meraki's `sharedSecret`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    Invalid(Invalid),
+    Refused(Refused),
+}
+
 /// What a provider makes of one verified request: the event, the key that makes a redelivery of
 /// the same notification a duplicate (`<provider>:<natural id>`), and the alarm states it sets.
 ///
@@ -97,12 +111,8 @@ impl WebhookReceiver {
         default_max_body_bytes: usize,
         status: Arc<SourceStatus>,
     ) -> WebhookReceiver {
-        let credentials = config
-            .auth
-            .as_ref()
-            .and_then(|auth| auth.basic.as_ref())
-            .map(BasicCredentials::new);
-        if credentials.is_none() {
+        let verifier = Verifier::new(config.auth.as_ref());
+        if verifier.is_open() {
             tracing::warn!(source = %config.name, path = %config.path, "webhook receiver accepts requests without credentials (auth: none)");
         }
         let outcomes = OUTCOMES
@@ -118,8 +128,9 @@ impl WebhookReceiver {
             name: config.name.clone(),
             path: config.path.clone(),
             provider: config.provider,
-            credentials,
+            verifier,
             vmanage_url: config.vmanage_url.clone(),
+            base_url: config.base_url.clone(),
             max_body_bytes: config.max_body_bytes.unwrap_or(default_max_body_bytes),
             status,
         }
@@ -132,19 +143,41 @@ impl WebhookReceiver {
         }
     }
 
-    /// Whether the request's `Authorization` header carries the configured credentials.
-    pub fn authenticate(&self, authorization: Option<&[u8]>) -> bool {
-        match &self.credentials {
-            Some(credentials) => credentials.verify(authorization),
-            None => true,
-        }
+    /// The checks that need only headers (Basic, bearer, a token header), before the body is read.
+    pub fn check_headers(&self, headers: &HeaderMap) -> Result<(), Refused> {
+        self.verifier.check_headers(headers)
+    }
+
+    /// The signature checks over the raw body, before it is parsed.
+    pub fn check_body(&self, request: &Signed) -> Result<(), Refused> {
+        self.verifier.check_body(request)
     }
 
     /// Turns a verified body into the event to store, its idempotency key and alarm updates.
-    pub fn normalize(&self, body: &[u8]) -> Result<NewEvent, Invalid> {
-        match self.provider {
-            WebhookProvider::Sdwan => self.normalize_sdwan(body),
+    /// `now` stands in for a time the request does not carry.
+    pub fn normalize(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<NewEvent, Rejection> {
+        let normalized = match self.provider {
+            WebhookProvider::Sdwan => {
+                return self.normalize_sdwan(body).map_err(Rejection::Invalid);
+            }
+            WebhookProvider::StandardWebhooks => {
+                generic::standard_webhook(&self.name, headers, body, now)
+            }
+            WebhookProvider::Cloudevents => generic::cloudevent(&self.name, headers, body, now),
+            _ => Err(Invalid::unrecognized("this provider is not wired yet")),
         }
+        .map_err(Rejection::Invalid)?;
+        Ok(NewEvent {
+            event: normalized.event,
+            idempotency_key: normalized.idempotency_key,
+            sinks: Vec::new(),
+            alarms: normalized.alarms,
+        })
     }
 
     fn normalize_sdwan(&self, body: &[u8]) -> Result<NewEvent, Invalid> {
