@@ -6,6 +6,7 @@ pub mod client;
 pub mod markdown;
 pub mod render;
 pub mod split;
+pub mod templates;
 mod worker;
 
 pub use worker::spawn;

@@ -25,31 +25,7 @@ const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S %Z";
 
 /// The built-in message for an SD-WAN Manager alarm: what the classic Flask receiver posted (the
 /// alarm name, its time, every `values_short_display` key and value, the details link), plus
-/// whether it is raised or cleared and where.
-pub const SDWAN_TEMPLATE: &str = r#"{% if event.alarmstate == "cleared" %}✅ Cleared{% else %}🔴 {{ event.severity | upper }}{% endif %} · SD-WAN alarm **{{ event.data.rule_name_display }}** on **{{ event.device }}**
-- **Time:** {{ time }}
-- **Severity:** {{ event.data.severity }}
-{%- if event.data.message %}
-- **Message:** {{ event.data.message }}
-{%- endif %}
-{%- for entity in event.data.values_short_display %}{% for key, value in entity | items %}
-- **{{ key }}:** {{ value }}
-{%- endfor %}{% endfor %}
-{%- if event.link | link_url %}
-
-[Open in SD-WAN Manager]({{ event.link | link_url }})
-{%- endif %}"#;
-
-/// The built-in message for any other event.
-pub const GENERIC_TEMPLATE: &str = r#"**{{ event.severity | upper }}** · {{ event.device }}: {{ event.summary }}
-- **Event:** {{ event.type }}{% if event.alarmstate != "info" %} ({{ event.alarmstate }}){% endif %}
-- **Time:** {{ time }}
-{%- if event.link | link_url %}
-
-[Details]({{ event.link | link_url }})
-{%- endif %}"#;
-
-const SDWAN_TYPE_PREFIX: &str = "com.cisco.sdwan.alarm.";
+pub use super::templates::{GENERIC as GENERIC_TEMPLATE, SDWAN as SDWAN_TEMPLATE};
 
 pub struct Templates {
     env: Environment<'static>,
@@ -99,9 +75,11 @@ impl Templates {
         env.add_filter("localtime", move |state: &State, value: Value| {
             localtime(state, &value, &tz_for_filter)
         });
-        env.add_template_owned("sdwan", SDWAN_TEMPLATE)
-            .context("the built-in SD-WAN template")?;
-        env.add_template_owned("generic", GENERIC_TEMPLATE)
+        for (name, _, source) in super::templates::BUILT_IN {
+            env.add_template(name, source)
+                .with_context(|| format!("the built-in {name} template"))?;
+        }
+        env.add_template("generic", super::templates::GENERIC)
             .context("the built-in template")?;
         if let Some(source) = custom {
             env.add_template_owned("custom", source.to_owned())
@@ -120,10 +98,11 @@ impl Templates {
     pub fn render(&self, event: &Event) -> anyhow::Result<String> {
         let name = if self.custom {
             "custom"
-        } else if event.kind.starts_with(SDWAN_TYPE_PREFIX) {
-            "sdwan"
         } else {
-            "generic"
+            super::templates::BUILT_IN
+                .iter()
+                .find(|(_, prefix, _)| event.kind.starts_with(prefix))
+                .map_or("generic", |(name, _, _)| name)
         };
         let template = self
             .env

@@ -8,6 +8,8 @@
 
 pub mod auth;
 pub mod catalyst_center;
+#[cfg(test)]
+mod fuzz;
 pub mod generic;
 pub mod intersight;
 pub mod meraki;
@@ -169,7 +171,33 @@ impl WebhookReceiver {
                 generic::standard_webhook(&self.name, headers, body, now)
             }
             WebhookProvider::Cloudevents => generic::cloudevent(&self.name, headers, body, now),
-            _ => Err(Invalid::unrecognized("this provider is not wired yet")),
+            WebhookProvider::Meraki => {
+                let alert = meraki::normalize(&self.name, body).map_err(Rejection::Invalid)?;
+                if !self
+                    .verifier
+                    .shared_secret_matches(headers, alert.shared_secret.as_deref())
+                {
+                    return Err(Rejection::Refused(verify::Refused {
+                        outcome: "unauthorized",
+                        reason: "missing or wrong shared secret: the HTTP server's shared secret in Meraki Dashboard must be the one configured for this receiver".to_owned(),
+                    }));
+                }
+                Ok(alert.normalized)
+            }
+            WebhookProvider::CatalystCenter => {
+                catalyst_center::normalize(&self.name, body).map(|mut normalized| {
+                    // Relative links and placeholder hosts become usable with `base_url`.
+                    if normalized.event.link.is_none()
+                        && let Some(raw) = normalized.event.data["ciscoDnaEventLink"].as_str()
+                    {
+                        normalized.event.link =
+                            catalyst_center::event_link(raw, self.base_url.as_deref());
+                    }
+                    normalized
+                })
+            }
+            WebhookProvider::Thousandeyes => thousandeyes::normalize(&self.name, body),
+            WebhookProvider::Intersight => intersight::normalize(&self.name, body),
         }
         .map_err(Rejection::Invalid)?;
         Ok(NewEvent {

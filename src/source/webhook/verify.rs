@@ -194,9 +194,19 @@ impl Verifier {
             Verifier::StandardWebhooks { keys, tolerance } => {
                 check_standard_webhooks(request, keys, *tolerance)
             }
-            Verifier::HttpSignature { .. } => Err(Refused::bad_signature(
-                "HTTP Signature verification is not wired yet",
-            )),
+            Verifier::HttpSignature { key, max_skew } => super::intersight::verify_signature(
+                request.method,
+                request.path_and_query,
+                request.headers,
+                request.body,
+                key,
+                request.now,
+                *max_skew,
+            )
+            .map_err(|error| match error {
+                super::intersight::SignatureError::Stale(reason) => Refused::stale(reason),
+                other => Refused::bad_signature(other.to_string()),
+            }),
             _ => Ok(()),
         }
     }
