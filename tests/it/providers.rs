@@ -189,3 +189,234 @@ async fn cloudevents_in_binary_mode_raise_an_alarm_behind_a_bearer_token() {
     assert_eq!(stored(&running), 1);
     running.stop().await;
 }
+
+fn platforms() -> String {
+    "store: { path: netpulse.db }
+http: { listen: \"127.0.0.1:0\" }
+sources:
+  - name: meraki
+    type: webhook
+    provider: meraki
+    path: /hooks/meraki
+    auth: { shared_secret: { secret: \"${MERAKI_SECRET}\" } }
+  - name: dnac
+    type: webhook
+    provider: catalyst_center
+    path: /hooks/dnac
+    base_url: https://dnac.example.com
+    auth: { header: { name: X-Auth-Token, secret: \"${DNAC_TOKEN}\" } }
+  - name: te
+    type: webhook
+    provider: thousandeyes
+    path: /hooks/te
+    auth: { basic: { username: te, password: \"${TE_PASSWORD}\" } }
+  - name: intersight
+    type: webhook
+    provider: intersight
+    path: /hooks/intersight
+    auth: { http_signature: { secret: \"${INTERSIGHT_SECRET}\" } }
+"
+    .to_owned()
+}
+
+async fn start_platforms() -> Running {
+    Running::start(
+        &platforms(),
+        &[
+            ("MERAKI_SECRET", "meraki-shared-secret"),
+            ("DNAC_TOKEN", "dnac-token"),
+            ("TE_PASSWORD", "te-password"),
+            ("INTERSIGHT_SECRET", "intersight-secret"),
+        ],
+    )
+    .await
+}
+
+fn fixtures(folder: &str) -> Vec<(String, Vec<u8>)> {
+    let path = format!("{}/tests/data/{folder}", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(path)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(path).unwrap())
+        })
+        .collect()
+}
+
+/// Meraki's default template: the secret goes in the body.
+fn with_secret(body: &[u8], secret: &str) -> Vec<u8> {
+    let mut document: Value = serde_json::from_slice(body).unwrap();
+    document["sharedSecret"] = secret.into();
+    serde_json::to_vec(&document).unwrap()
+}
+
+/// An Intersight request signed as the platform does (draft-cavage, HMAC-SHA256), computed here.
+fn intersight_request(running: &Running, body: &[u8], date: &str) -> reqwest::RequestBuilder {
+    use sha2::Digest as _;
+    let url = running.url("/hooks/intersight");
+    let host = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let digest = format!(
+        "SHA-256={}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body))
+    );
+    let signing = format!(
+        "(request-target): post /hooks/intersight\nhost: {host}\ndate: {date}\ndigest: {digest}\ncontent-type: application/json"
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"intersight-secret").unwrap();
+    mac.update(signing.as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("date", date)
+        .header("digest", digest)
+        .header(
+            "authorization",
+            format!("Signature keyId=\"k\",algorithm=\"hmac-sha256\",headers=\"(request-target) host date digest content-type\",signature=\"{signature}\""),
+        )
+        .body(body.to_vec())
+}
+
+fn http_date(time: jiff::Timestamp) -> String {
+    time.to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .strftime("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+/// Every fixture of every platform is accepted once with its platform's credentials, answered
+/// `duplicate` the second time, and stored with the fields a user would check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_platform_fixture_is_accepted_once_and_a_redelivery_is_a_duplicate() {
+    let running = start_platforms().await;
+    let client = reqwest::Client::new();
+    let mut accepted = 0;
+    for (folder, path) in [
+        ("meraki", "/hooks/meraki"),
+        ("catalyst-center", "/hooks/dnac"),
+        ("thousandeyes", "/hooks/te"),
+        ("intersight", "/hooks/intersight"),
+    ] {
+        for (name, body) in fixtures(folder) {
+            for attempt in ["accepted", "duplicate"] {
+                let request = match folder {
+                    "meraki" => client
+                        .post(running.url(path))
+                        .header("content-type", "application/json")
+                        .body(with_secret(&body, "meraki-shared-secret")),
+                    "catalyst-center" => client
+                        .post(running.url(path))
+                        .header("content-type", "application/json")
+                        .header("x-auth-token", "dnac-token")
+                        .body(body.clone()),
+                    "thousandeyes" => client
+                        .post(running.url(path))
+                        .basic_auth("te", Some("te-password"))
+                        .header("content-type", "application/json")
+                        .body(body.clone()),
+                    _ => intersight_request(&running, &body, &http_date(jiff::Timestamp::now())),
+                };
+                let response = request.send().await.unwrap();
+                let status = response.status();
+                let answer: Value = response.json().await.unwrap();
+                assert_eq!(status, StatusCode::OK, "{folder}/{name}: {answer}");
+                assert_eq!(answer["status"], attempt, "{folder}/{name}");
+            }
+            accepted += 1;
+        }
+    }
+    assert_eq!(stored(&running), accepted);
+    let query = netpulse::store::EventQuery {
+        after_seq: Some(0),
+        limit: 10_000,
+        ..Default::default()
+    };
+    for event in running.reader().events(&query).unwrap() {
+        assert!(
+            event.data.get("sharedSecret").is_none(),
+            "the Meraki secret is never stored"
+        );
+        if event.kind.starts_with("com.cisco.catalystcenter.") {
+            let link = event.link.as_deref().unwrap_or("");
+            assert!(link.starts_with("https://"), "{link}");
+        }
+    }
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_meraki_secret_or_intersight_signature_is_refused_and_stores_nothing() {
+    let running = start_platforms().await;
+    let body = fixtures("meraki").remove(0).1;
+    let post = |body: Vec<u8>| {
+        reqwest::Client::new()
+            .post(running.url("/hooks/meraki"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        post(with_secret(&body, "wrong")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(with_secret(&body, "")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // A custom template that puts the secret in a header.
+    let response = reqwest::Client::new()
+        .post(running.url("/hooks/meraki"))
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer meraki-shared-secret")
+        .body(with_secret(&body, ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let alarm = fixtures("intersight").remove(0).1;
+    let now = jiff::Timestamp::now();
+    let mut tampered = alarm.clone();
+    tampered[20] ^= 1;
+    let response = intersight_request(&running, &alarm, &http_date(now))
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let stale = http_date(now - jiff::SignedDuration::from_secs(3600));
+    let response = intersight_request(&running, &alarm, &stale)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let wrong_token = reqwest::Client::new()
+        .post(running.url("/hooks/dnac"))
+        .header("content-type", "application/json")
+        .header("x-auth-token", "nope")
+        .body(fixtures("catalyst-center").remove(0).1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_token.status(), StatusCode::UNAUTHORIZED);
+
+    assert_eq!(
+        stored(&running),
+        1,
+        "only the request with the right secret is stored"
+    );
+    assert_eq!(metric(&running, "meraki", "unauthorized").await, 2);
+    assert_eq!(metric(&running, "intersight", "bad_signature").await, 1);
+    assert_eq!(metric(&running, "intersight", "stale").await, 1);
+    assert_eq!(metric(&running, "dnac", "unauthorized").await, 1);
+    running.stop().await;
+}

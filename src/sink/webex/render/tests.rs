@@ -168,3 +168,93 @@ fn retry_after_takes_seconds_or_an_http_date() {
     assert_eq!(parse_retry_after("soon", now), None);
     assert_eq!(parse_retry_after("-5", now), None);
 }
+
+fn fixture(folder: &str, file: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/data/{folder}/{file}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// Each provider's built-in message says what happened, where and when, with the platform's
+/// details and a link back; every fixture of every provider renders.
+#[test]
+fn every_provider_has_its_own_message_and_every_fixture_renders() {
+    use crate::source::webhook::{catalyst_center, intersight, meraki, thousandeyes};
+    let templates = templates("Europe/Paris");
+    let render = |event: &Event| templates.render(event).unwrap();
+
+    let port = meraki::normalize(
+        "meraki",
+        &fixture("meraki", "official-example-port-disconnected.json"),
+    )
+    .unwrap();
+    let message = render(&port.normalized.event);
+    assert!(message.starts_with("🔴 "), "{message}");
+    assert!(message.contains("Meraki **"), "{message}");
+    assert!(message.contains("- **Network:**"), "{message}");
+    assert!(
+        message.contains("CET") || message.contains("CEST"),
+        "{message}"
+    );
+
+    let issue = catalyst_center::normalize(
+        "dnac",
+        &fixture(
+            "catalyst-center",
+            "dnac-2019-interface-down-p1-resolved.json",
+        ),
+    )
+    .unwrap();
+    let message = render(&issue.event);
+    assert!(
+        message.starts_with("✅ Cleared · Catalyst Center **Interface GigabitEthernet0/0 is Down"),
+        "{message}"
+    );
+    assert!(message.contains("- **Priority:** P1"), "{message}");
+    assert!(message.contains("- **Status:** resolved"), "{message}");
+
+    let alert = thousandeyes::normalize(
+        "te",
+        &fixture("thousandeyes", "classic-http-server-trigger-2021.json"),
+    )
+    .unwrap();
+    let message = render(&alert.event);
+    assert!(message.contains("ThousandEyes **"), "{message}");
+    assert!(
+        message.contains("[Open in ThousandEyes](https://"),
+        "{message}"
+    );
+
+    let alarm = intersight::normalize(
+        "intersight",
+        &fixture(
+            "intersight",
+            "webhookresult-cond-alarm-modified-trimmed.json",
+        ),
+    )
+    .unwrap();
+    let message = render(&alarm.event);
+    assert!(message.contains("Intersight **F"), "{message}");
+    assert!(
+        message.contains("[Open in Intersight](https://www.intersight.com/"),
+        "{message}"
+    );
+
+    for folder in ["meraki", "catalyst-center", "thousandeyes", "intersight"] {
+        let path = format!("{}/tests/data/{folder}", env!("CARGO_MANIFEST_DIR"));
+        for entry in std::fs::read_dir(path).unwrap() {
+            let body = std::fs::read(entry.unwrap().path()).unwrap();
+            let event = match folder {
+                "meraki" => meraki::normalize("x", &body).map(|alert| alert.normalized.event),
+                "catalyst-center" => catalyst_center::normalize("x", &body).map(|n| n.event),
+                "thousandeyes" => thousandeyes::normalize("x", &body).map(|n| n.event),
+                _ => intersight::normalize("x", &body).map(|n| n.event),
+            };
+            let message = render(&event.unwrap());
+            assert!(!message.is_empty());
+            assert!(!message.contains("{{"), "{message}");
+        }
+    }
+}
