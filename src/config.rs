@@ -30,7 +30,7 @@ pub use sink::{
 };
 pub use source::{BackoffConfig, DmeSourceConfig, SourceConfig, TlsConfig};
 pub use webhook::{
-    BasicAuth, DigestEncoding, HeaderToken, HmacAlgorithm, HmacAuth, HttpSignatureAuth,
+    BasicAuth, DigestEncoding, GenericMapping, HeaderToken, HmacAlgorithm, HmacAuth, HttpSignatureAuth,
     SecretValue, StandardWebhooksAuth, WebhookAuth, WebhookProvider, WebhookSourceConfig,
 };
 

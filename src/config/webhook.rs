@@ -27,6 +27,9 @@ pub struct WebhookSourceConfig {
     /// Catalyst Center: the controller's URL, to make the relative event links it sends absolute.
     #[serde(default)]
     pub base_url: Option<String>,
+    /// `provider: generic`: where each field of the event is in the document.
+    #[serde(default)]
+    pub mapping: Option<GenericMapping>,
     /// Overrides `http.max_body_bytes` for this receiver.
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
@@ -45,6 +48,9 @@ pub enum WebhookProvider {
     Thousandeyes,
     /// Cisco Intersight webhooks (HTTP Signature).
     Intersight,
+    /// Any JSON, read through the source's `mapping:` (ThousandEyes custom webhooks, in-house
+    /// tools).
+    Generic,
     /// Any sender that follows Standard Webhooks (`webhook-id`, `webhook-timestamp`,
     /// `webhook-signature`).
     StandardWebhooks,
@@ -61,6 +67,7 @@ impl WebhookProvider {
             WebhookProvider::Thousandeyes => "thousandeyes",
             WebhookProvider::Intersight => "intersight",
             WebhookProvider::StandardWebhooks => "standard_webhooks",
+            WebhookProvider::Generic => "generic",
             WebhookProvider::Cloudevents => "cloudevents",
         }
     }
@@ -75,14 +82,50 @@ impl WebhookProvider {
             }
             WebhookProvider::Intersight => matches!(scheme, "http_signature" | "none"),
             WebhookProvider::StandardWebhooks => matches!(scheme, "standard_webhooks" | "none"),
-            WebhookProvider::Cloudevents => {
-                matches!(
-                    scheme,
-                    "basic" | "bearer" | "header" | "hmac" | "standard_webhooks" | "none"
-                )
-            }
+            WebhookProvider::Cloudevents | WebhookProvider::Generic => matches!(
+                scheme,
+                "basic" | "bearer" | "header" | "hmac" | "standard_webhooks" | "none"
+            ),
         }
     }
+}
+
+/// `provider: generic`: each field is a JSON pointer into the document (`/alert/test/name`), a
+/// template (`"{{ alert.rule.name }} on {{ alert.test.name }}"`, Jinja syntax), or a constant.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenericMapping {
+    /// The notification's own id: a redelivery with the same id is stored once.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// RFC 3339, or a Unix time in seconds or milliseconds; the arrival time when absent.
+    #[serde(default)]
+    pub time: Option<String>,
+    #[serde(default)]
+    pub device: Option<String>,
+    /// The CloudEvents `type`; `io.netpulse.webhook.<source name>` when absent.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub severity: Option<String>,
+    /// The sender's severity values to netpulse's (`"1": critical`); without it the value must
+    /// already be one of info, warning, minor, major, critical.
+    #[serde(default)]
+    pub severity_map: std::collections::BTreeMap<String, crate::event::Severity>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub link: Option<String>,
+    /// The alarm this notification is about, raised or cleared by `alarm_state`.
+    #[serde(default)]
+    pub alarm_key: Option<String>,
+    #[serde(default)]
+    pub alarm_state: Option<String>,
+    /// The sender's values to `raised`, `cleared` or `info` (`TRIGGER: raised`).
+    #[serde(default)]
+    pub alarm_state_map: std::collections::BTreeMap<String, crate::event::AlarmState>,
 }
 
 /// How a sender proves who it is; exactly one scheme is set.
@@ -388,6 +431,22 @@ impl WebhookSourceConfig {
                 "say how senders authenticate: auth: { basic: { username: ..., password: ${ENV} } }, or auth: { none: true } to accept anyone",
             ),
             Some(auth) => auth.validate(&format!("{place}.auth"), self.provider, base_dir, problems),
+        }
+        match (&self.mapping, self.provider) {
+            (None, WebhookProvider::Generic) => problems.push(
+                &format!("{place}.mapping"),
+                "provider generic needs a mapping: at least device and summary, e.g. mapping: { device: /host, summary: /message }",
+            ),
+            (Some(_), WebhookProvider::Generic) | (None, _) => {}
+            (Some(_), other) => problems.push(
+                &format!("{place}.mapping"),
+                format!("only provider generic takes a mapping; {} has its own format", other.as_str()),
+            ),
+        }
+        if let Some(mapping) = &self.mapping
+            && let Err(error) = crate::source::webhook::mapping::Mapping::new(&self.name, mapping)
+        {
+            problems.push(&format!("{place}.mapping"), error);
         }
         if let Some(url) = &self.base_url {
             match reqwest::Url::parse(url) {

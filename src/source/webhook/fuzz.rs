@@ -43,6 +43,22 @@ fn normalizers() -> Vec<(&'static str, &'static str, fn(&[u8]) -> bool)> {
         ("intersight", "intersight", |body| {
             super::intersight::normalize("fuzz", body).is_ok()
         }),
+        ("generic", "generic", |body| {
+            let config = crate::config::GenericMapping {
+                id: Some("/id".into()),
+                time: Some("/time".into()),
+                device: Some("/data/id".into()),
+                summary: Some("{{ type }} {{ data | tojson }}".into()),
+                severity: Some("/severity".into()),
+                alarm_key: Some("/id".into()),
+                alarm_state: Some("/state".into()),
+                ..Default::default()
+            };
+            let mapping = super::mapping::Mapping::new("fuzz", &config).expect("compiles");
+            mapping
+                .normalize("fuzz", body, jiff::Timestamp::UNIX_EPOCH)
+                .is_ok()
+        }),
         ("cloudevents", "generic", |body| {
             super::generic::cloudevent("fuzz", &headers(), body, jiff::Timestamp::UNIX_EPOCH)
                 .is_ok()

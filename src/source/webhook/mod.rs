@@ -12,6 +12,7 @@ pub mod catalyst_center;
 mod fuzz;
 pub mod generic;
 pub mod intersight;
+pub mod mapping;
 pub mod meraki;
 pub mod sdwan;
 pub mod thousandeyes;
@@ -36,6 +37,8 @@ pub struct WebhookReceiver {
     vmanage_url: Option<String>,
     /// Catalyst Center: the controller's URL, for relative event links.
     base_url: Option<String>,
+    /// `provider: generic`: the compiled mapping.
+    mapping: Option<mapping::Mapping>,
     pub max_body_bytes: usize,
     pub status: Arc<SourceStatus>,
     /// `netpulse_webhook_requests_total{source, outcome}`, registered once.
@@ -133,6 +136,11 @@ impl WebhookReceiver {
             verifier,
             vmanage_url: config.vmanage_url.clone(),
             base_url: config.base_url.clone(),
+            // Validated with the configuration; a mapping that does not compile is not there.
+            mapping: config
+                .mapping
+                .as_ref()
+                .and_then(|mapping| mapping::Mapping::new(&config.name, mapping).ok()),
             max_body_bytes: config.max_body_bytes.unwrap_or(default_max_body_bytes),
             status,
         }
@@ -197,6 +205,10 @@ impl WebhookReceiver {
                 })
             }
             WebhookProvider::Thousandeyes => thousandeyes::normalize(&self.name, body),
+            WebhookProvider::Generic => match &self.mapping {
+                Some(mapping) => mapping.normalize(&self.name, body, now),
+                None => Err(Invalid::unrecognized("this receiver has no mapping")),
+            },
             WebhookProvider::Intersight => intersight::normalize(&self.name, body),
         }
         .map_err(Rejection::Invalid)?;
