@@ -30,8 +30,9 @@ pub use sink::{
 };
 pub use source::{BackoffConfig, DmeSourceConfig, SourceConfig, TlsConfig};
 pub use webhook::{
-    BasicAuth, DigestEncoding, GenericMapping, HeaderToken, HmacAlgorithm, HmacAuth, HttpSignatureAuth,
-    SecretValue, StandardWebhooksAuth, WebhookAuth, WebhookProvider, WebhookSourceConfig,
+    BasicAuth, DigestEncoding, GenericMapping, HeaderToken, HmacAlgorithm, HmacAuth,
+    HttpSignatureAuth, SecretValue, StandardWebhooksAuth, WebhookAuth, WebhookProvider,
+    WebhookSourceConfig,
 };
 
 /// The whole configuration of one netpulse process.

@@ -18,6 +18,8 @@ struct Cli {
     command: Command,
 }
 
+// Built once per process from the command line: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway with a configuration file.
@@ -47,6 +49,20 @@ enum SimCommand {
     Sdwan(netpulse::sim::sdwan::SdwanSimArgs),
     /// Webex Messages API: bearer tokens, rooms, recorded messages, injectable 429/5xx/latency.
     Webex(netpulse::sim::webex::WebexSimArgs),
+    /// Meraki: posts alert webhooks (official examples, raise/clear pairs) with the shared secret.
+    Meraki(netpulse::sim::hooks::MerakiSimArgs),
+    /// Catalyst Center: posts Assurance issue notifications (active, then resolved).
+    #[command(name = "catalyst-center")]
+    CatalystCenter(netpulse::sim::hooks::CatalystCenterSimArgs),
+    /// ThousandEyes: posts classic alert webhooks (TRIGGER, then CLEAR), optional Basic auth.
+    Thousandeyes(netpulse::sim::hooks::ThousandeyesSimArgs),
+    /// Intersight: posts cond.Alarm webhooks signed with a draft-cavage HTTP Signature.
+    Intersight(netpulse::sim::hooks::IntersightSimArgs),
+    /// Standard Webhooks: posts alarm messages signed v1 with a whsec_ secret.
+    #[command(name = "standard-webhooks")]
+    StandardWebhooks(netpulse::sim::hooks::StandardWebhooksSimArgs),
+    /// CloudEvents 1.0: posts alarm events in binary or structured mode.
+    Cloudevents(netpulse::sim::hooks::CloudeventsSimArgs),
 }
 
 fn main() -> ExitCode {
@@ -111,6 +127,24 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Sim {
             device: SimCommand::Webex(args),
         } => netpulse::sim::webex::run_cli(args, shutdown).await,
+        Command::Sim {
+            device: SimCommand::Meraki(args),
+        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
+        Command::Sim {
+            device: SimCommand::CatalystCenter(args),
+        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
+        Command::Sim {
+            device: SimCommand::Thousandeyes(args),
+        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
+        Command::Sim {
+            device: SimCommand::Intersight(args),
+        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
+        Command::Sim {
+            device: SimCommand::StandardWebhooks(args),
+        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
+        Command::Sim {
+            device: SimCommand::Cloudevents(args),
+        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
         Command::Demo(args) => netpulse::demo::run(args, shutdown).await,
         Command::Check { .. } => unreachable!("handled before the runtime starts"),
     }

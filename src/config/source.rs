@@ -14,9 +14,9 @@ use crate::duration::serde_duration;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceConfig {
     /// NX-OS / APIC DME WebSocket subscriptions.
-    Dme(DmeSourceConfig),
+    Dme(Box<DmeSourceConfig>),
     /// Notifications posted to netpulse's HTTP server by a platform (SD-WAN Manager, ...).
-    Webhook(WebhookSourceConfig),
+    Webhook(Box<WebhookSourceConfig>),
 }
 
 impl SourceConfig {

@@ -25,8 +25,14 @@ pub struct WebhookSourceConfig {
     #[serde(default)]
     pub vmanage_url: Option<String>,
     /// Catalyst Center: the controller's URL, to make the relative event links it sends absolute.
+    /// Webex: the API to fetch messages from (default `https://webexapis.com`).
     #[serde(default)]
     pub base_url: Option<String>,
+    /// Webex: the bot's token, to fetch the message or card action a notification points to.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    #[serde(default)]
+    pub token_file: Option<PathBuf>,
     /// `provider: generic`: where each field of the event is in the document.
     #[serde(default)]
     pub mapping: Option<GenericMapping>,
@@ -48,6 +54,8 @@ pub enum WebhookProvider {
     Thousandeyes,
     /// Cisco Intersight webhooks (HTTP Signature).
     Intersight,
+    /// Webex webhooks (`X-Spark-Signature`); the message or card action is fetched with `token`.
+    Webex,
     /// Any JSON, read through the source's `mapping:` (ThousandEyes custom webhooks, in-house
     /// tools).
     Generic,
@@ -66,6 +74,7 @@ impl WebhookProvider {
             WebhookProvider::CatalystCenter => "catalyst_center",
             WebhookProvider::Thousandeyes => "thousandeyes",
             WebhookProvider::Intersight => "intersight",
+            WebhookProvider::Webex => "webex",
             WebhookProvider::StandardWebhooks => "standard_webhooks",
             WebhookProvider::Generic => "generic",
             WebhookProvider::Cloudevents => "cloudevents",
@@ -81,6 +90,7 @@ impl WebhookProvider {
                 matches!(scheme, "basic" | "bearer" | "header" | "none")
             }
             WebhookProvider::Intersight => matches!(scheme, "http_signature" | "none"),
+            WebhookProvider::Webex => matches!(scheme, "hmac" | "none"),
             WebhookProvider::StandardWebhooks => matches!(scheme, "standard_webhooks" | "none"),
             WebhookProvider::Cloudevents | WebhookProvider::Generic => matches!(
                 scheme,
@@ -431,6 +441,21 @@ impl WebhookSourceConfig {
                 "say how senders authenticate: auth: { basic: { username: ..., password: ${ENV} } }, or auth: { none: true } to accept anyone",
             ),
             Some(auth) => auth.validate(&format!("{place}.auth"), self.provider, base_dir, problems),
+        }
+        match self.provider {
+            WebhookProvider::Webex => resolve_secret(
+                place,
+                "token",
+                &mut self.token,
+                &self.token_file,
+                base_dir,
+                problems,
+            ),
+            _ if self.token.is_some() || self.token_file.is_some() => problems.push(
+                &format!("{place}.token"),
+                "only provider webex takes a token (to fetch messages)",
+            ),
+            _ => {}
         }
         match (&self.mapping, self.provider) {
             (None, WebhookProvider::Generic) => problems.push(

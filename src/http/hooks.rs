@@ -124,7 +124,7 @@ async fn process(
     if let Err(refused) = receiver.check_body(&signed) {
         return Outcome::Unauthorized(refused);
     }
-    let item = match receiver.normalize(headers, &body, now) {
+    let mut item = match receiver.normalize(headers, &body, now) {
         Ok(item) => item,
         Err(Rejection::Refused(refused)) => return Outcome::Unauthorized(refused),
         Err(Rejection::Invalid(invalid)) => {
@@ -134,6 +134,7 @@ async fn process(
             };
         }
     };
+    receiver.enrich(&mut item).await;
     match state.pipeline.ingest(&mut [item]).await {
         Ok(appended) => match appended.first() {
             Some(appended) if appended.duplicate => Outcome::Duplicate { seq: appended.seq },

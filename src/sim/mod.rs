@@ -3,5 +3,6 @@
 //! netpulse uses them instead of hardware.
 
 pub mod dme;
+pub mod hooks;
 pub mod sdwan;
 pub mod webex;

@@ -420,3 +420,118 @@ async fn a_wrong_meraki_secret_or_intersight_signature_is_refused_and_stores_not
     assert_eq!(metric(&running, "dnac", "unauthorized").await, 1);
     running.stop().await;
 }
+
+/// A Webex webhook signed as Webex signs it: lowercase hex HMAC-SHA1 of the raw body.
+fn spark_signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webex_notification_is_verified_and_its_message_fetched_from_the_webex_api() {
+    use netpulse::sim::webex::{WebexSim, WebexSimConfig};
+    let sim_shutdown = tokio_util::sync::CancellationToken::new();
+    let sim = WebexSim::start(
+        WebexSimConfig {
+            tokens: vec!["bot-token".to_owned()],
+            ..WebexSimConfig::default()
+        },
+        sim_shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let room = sim.room_id("NOC").unwrap();
+    // Somebody posts in the room: the message exists in the (simulated) Webex API.
+    let posted: Value = reqwest::Client::new()
+        .post(format!("{}/v1/messages", sim.base_url()))
+        .bearer_auth("bot-token")
+        .json(&serde_json::json!({"roomId": room, "text": "show alarms for edge-7"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let yaml = format!(
+        "store: {{ path: netpulse.db }}
+http: {{ listen: \"127.0.0.1:0\" }}
+sources:
+  - name: bot
+    type: webhook
+    provider: webex
+    path: /hooks/webex
+    base_url: {}
+    token: \"${{BOT_TOKEN}}\"
+    auth: {{ hmac: {{ header: X-Spark-Signature, algorithm: sha1, encoding: hex, secret: \"${{HOOK_SECRET}}\" }} }}
+",
+        sim.base_url()
+    );
+    let running = Running::start(
+        &yaml,
+        &[("BOT_TOKEN", "bot-token"), ("HOOK_SECRET", "hook-secret")],
+    )
+    .await;
+    let fixture =
+        crate::support::data("webex/webhook-messages-created-doc-example-compact-exact-bytes.json");
+    let mut notification: Value = serde_json::from_slice(&fixture).unwrap();
+    notification["data"]["id"] = posted["id"].clone();
+    notification["data"]["roomId"] = room.clone().into();
+    let body = serde_json::to_vec(&notification).unwrap();
+    let post = |signature: String, body: Vec<u8>| {
+        reqwest::Client::new()
+            .post(running.url("/hooks/webex"))
+            .header("content-type", "application/json")
+            .header("x-spark-signature", signature)
+            .body(body)
+            .send()
+    };
+    let refused = post(spark_signature("other-secret", &body), body.clone())
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let accepted: Value = post(spark_signature("hook-secret", &body), body.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(accepted["status"], "accepted", "{accepted}");
+    let event = running
+        .reader()
+        .event(accepted["seq"].as_u64().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.kind, "com.cisco.webex.messages.created");
+    assert_eq!(
+        event.summary,
+        "matt@example.com posted a message: show alarms for edge-7"
+    );
+    assert_eq!(event.data["message"]["text"], "show alarms for edge-7");
+
+    // A message the API does not know: the notification is still stored, with the reason.
+    notification["data"]["id"] = "Y2lzY29zcGFyazovL3VzL01FU1NBR0UvbWlzc2luZw".into();
+    let body = serde_json::to_vec(&notification).unwrap();
+    let answer: Value = post(spark_signature("hook-secret", &body), body)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = running
+        .reader()
+        .event(answer["seq"].as_u64().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(
+        event.data["fetch_error"].as_str().unwrap().contains("404"),
+        "{}",
+        event.data
+    );
+    running.stop().await;
+    sim_shutdown.cancel();
+}

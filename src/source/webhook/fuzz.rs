@@ -7,8 +7,11 @@
 use axum::http::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
 
-/// Every normalizer, as one signature: provider name, body → whether it produced an event.
-fn normalizers() -> Vec<(&'static str, &'static str, fn(&[u8]) -> bool)> {
+/// A normalizer as one signature: body → whether it produced an event.
+type Normalize = fn(&[u8]) -> bool;
+
+/// Every normalizer, with its provider name and fixture folder.
+fn normalizers() -> Vec<(&'static str, &'static str, Normalize)> {
     fn headers() -> HeaderMap {
         let mut headers = HeaderMap::new();
         for (name, value) in [
@@ -58,6 +61,9 @@ fn normalizers() -> Vec<(&'static str, &'static str, fn(&[u8]) -> bool)> {
             mapping
                 .normalize("fuzz", body, jiff::Timestamp::UNIX_EPOCH)
                 .is_ok()
+        }),
+        ("webex", "webex", |body| {
+            super::webex::normalize("fuzz", body, jiff::Timestamp::UNIX_EPOCH).is_ok()
         }),
         ("cloudevents", "generic", |body| {
             super::generic::cloudevent("fuzz", &headers(), body, jiff::Timestamp::UNIX_EPOCH)

@@ -17,6 +17,7 @@ pub mod meraki;
 pub mod sdwan;
 pub mod thousandeyes;
 pub mod verify;
+pub mod webex;
 
 use std::sync::Arc;
 
@@ -39,6 +40,8 @@ pub struct WebhookReceiver {
     base_url: Option<String>,
     /// `provider: generic`: the compiled mapping.
     mapping: Option<mapping::Mapping>,
+    /// `provider: webex`: fetches what a notification points to.
+    fetcher: Option<webex::Fetcher>,
     pub max_body_bytes: usize,
     pub status: Arc<SourceStatus>,
     /// `netpulse_webhook_requests_total{source, outcome}`, registered once.
@@ -137,6 +140,15 @@ impl WebhookReceiver {
             vmanage_url: config.vmanage_url.clone(),
             base_url: config.base_url.clone(),
             // Validated with the configuration; a mapping that does not compile is not there.
+            fetcher: (config.provider == WebhookProvider::Webex)
+                .then(|| {
+                    let base = config.base_url.as_deref().unwrap_or("https://webexapis.com");
+                    let token = config.token.as_ref().map(crate::config::Secret::expose);
+                    webex::Fetcher::new(base, token.unwrap_or(""))
+                        .inspect_err(|error| tracing::error!(source = %config.name, error = %format!("{error:#}"), "cannot build the Webex API client"))
+                        .ok()
+                })
+                .flatten(),
             mapping: config
                 .mapping
                 .as_ref()
@@ -210,6 +222,7 @@ impl WebhookReceiver {
                 None => Err(Invalid::unrecognized("this receiver has no mapping")),
             },
             WebhookProvider::Intersight => intersight::normalize(&self.name, body),
+            WebhookProvider::Webex => webex::normalize(&self.name, body, now),
         }
         .map_err(Rejection::Invalid)?;
         Ok(NewEvent {
@@ -218,6 +231,13 @@ impl WebhookReceiver {
             sinks: Vec::new(),
             alarms: normalized.alarms,
         })
+    }
+
+    /// Webex: adds the message or card action the event points to (a request to the Webex API).
+    pub async fn enrich(&self, item: &mut NewEvent) {
+        if let Some(fetcher) = &self.fetcher {
+            fetcher.enrich(&mut item.event).await;
+        }
     }
 
     fn normalize_sdwan(&self, body: &[u8]) -> Result<NewEvent, Invalid> {
