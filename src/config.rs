@@ -15,6 +15,7 @@ use serde_json::Value;
 use serde_saphyr::Spanned;
 
 mod api;
+mod pxgrid;
 mod server;
 mod sink;
 mod source;
@@ -23,12 +24,13 @@ mod tests;
 mod webhook;
 
 pub use api::{ApiAuth, ApiSection, ApiToken, CorsConfig, FeedConfig, Scope};
+pub use pxgrid::PxgridSourceConfig;
 pub use server::{HttpSection, ServerTls, StoreSection, Synchronous};
 pub use sink::{
     FileSinkConfig, RetryConfig, SinkConfig, SinkMatch, StdoutFormat, StdoutSinkConfig,
     WebexSinkConfig,
 };
-pub use source::{BackoffConfig, DmeSourceConfig, SourceConfig, TlsConfig};
+pub use source::{BackoffConfig, DmePlatform, DmeSourceConfig, SourceConfig, TlsConfig};
 pub use webhook::{
     BasicAuth, DigestEncoding, GenericMapping, HeaderToken, HmacAlgorithm, HmacAuth,
     HttpSignatureAuth, SecretValue, StandardWebhooksAuth, WebhookAuth, WebhookProvider,

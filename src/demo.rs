@@ -55,6 +55,21 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
     let sim = DmeSim::start(sim_config, shutdown.child_token())
         .await
         .context("cannot start the simulated switch")?;
+    // An ACI fabric's controller beside the switches: faults through their lifecycle, audit records.
+    let apic = DmeSim::start(
+        DmeSimConfig {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            platform: crate::sim::dme::SimPlatform::Apic,
+            leaves: 2,
+            ports: 8,
+            change_rate: args.change_rate.max(0.1),
+            seed: 7,
+            ..DmeSimConfig::default()
+        },
+        shutdown.child_token(),
+    )
+    .await
+    .context("cannot start the simulated APIC")?;
     let folder = std::env::temp_dir().join(format!("netpulse-demo-{}", std::process::id()));
     std::fs::create_dir_all(&folder)
         .with_context(|| format!("cannot create {}", folder.display()))?;
@@ -62,6 +77,12 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
     std::fs::write(
         &ca_file,
         sim.ca_pem().context("the simulator made no certificate")?,
+    )?;
+    let apic_ca_file = folder.join("apic-ca.pem");
+    std::fs::write(
+        &apic_ca_file,
+        apic.ca_pem()
+            .context("the APIC simulator made no certificate")?,
     )?;
     let webex = WebexSim::start(
         WebexSimConfig {
@@ -84,7 +105,17 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
         "DEMO_BOT_TOKEN" => Some(BOT_TOKEN.to_owned()),
         _ => None,
     };
-    let config = Config::parse_with(&demo_yaml(&sim, &ca_file, &webex, &room), &folder, &env)
+    let mut yaml = demo_yaml(&sim, &ca_file, &webex, &room);
+    yaml = yaml.replacen(
+        "sinks:\n",
+        &format!(
+            "  - name: apic1\n    type: dme\n    platform: apic\n    address: {url}\n    username: admin\n    password: ${{DEMO_PASSWORD}}\n    tls: {{ ca_file: {ca} }}\n    subscription_timeout: 60s\n    subscription_refresh: 20s\n    subscriptions:\n      - /api/class/faultInst.json\n      - /api/class/aaaModLR.json\nsinks:\n",
+            url = apic.devices()[0].base_url(),
+            ca = apic_ca_file.display()
+        ),
+        1,
+    );
+    let config = Config::parse_with(&yaml, &folder, &env)
         .map_err(|errors| anyhow::anyhow!("demo configuration: {errors}"))?;
     println!(
         "netpulse demo: {} simulated switch(es), TLS verified against {}",
@@ -99,6 +130,11 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
             device.base_url()
         );
     }
+    println!(
+        "  apic1 at {} (an ACI controller: {} leaves, faults and audit records)",
+        apic.devices()[0].base_url(),
+        2
+    );
     println!(
         "  a simulated SD-WAN Manager posting {} alarm(s)/s, and a simulated Webex room at {}",
         args.alarm_rate,
@@ -144,6 +180,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
     room_watch.abort();
     shutdown.cancel();
     sim.stopped().await;
+    apic.stopped().await;
     let _ = std::fs::remove_dir_all(&folder);
     Ok(())
 }

@@ -228,6 +228,21 @@ async fn open_store(config: &Config, tap: CommitTap) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the store at {} (store.path)", path.display()))
 }
 
+/// The alarm a device event raises or clears: keyed by the source and the object (a port's link,
+/// an APIC fault), so the alarms API shows what is down now.
+fn device_alarm(event: &Event) -> Option<crate::store::AlarmUpdate> {
+    let raised = match event.alarmstate {
+        crate::event::AlarmState::Raised => true,
+        crate::event::AlarmState::Cleared => false,
+        crate::event::AlarmState::Info => return None,
+    };
+    let subject = event.subject.as_deref()?;
+    Some(crate::store::AlarmUpdate {
+        key: format!("{}:{subject}", crate::pipeline::source_name(event)),
+        raised,
+    })
+}
+
 /// Stores events from device sources in batches; ends when every source has stopped and the
 /// queue is empty. While the store cannot write, the batch is retried (sources wait on the full
 /// queue meanwhile): an event a source has handed over is never dropped.
@@ -251,10 +266,10 @@ async fn dispatch(
         let mut items: Vec<NewEvent> = batch
             .drain(..)
             .map(|event| NewEvent {
+                alarms: device_alarm(&event).into_iter().collect(),
                 event,
                 idempotency_key: None,
                 sinks: Vec::new(),
-                alarms: Vec::new(),
             })
             .collect();
         let count = items.len() as u64;

@@ -45,6 +45,9 @@ enum Command {
 enum SimCommand {
     /// NX-OS DME device(s): REST login, WebSocket subscriptions, a change generator, fault injection.
     Dme(netpulse::sim::dme::DmeSimArgs),
+    /// ACI APIC(s): the DME simulator with tenants, leaf ports, faults through their lifecycle,
+    /// event and audit records.
+    Apic(netpulse::sim::dme::DmeSimArgs),
     /// SD-WAN Manager: posts real alarm webhooks (raise/clear pairs) with Basic auth, at a rate.
     Sdwan(netpulse::sim::sdwan::SdwanSimArgs),
     /// Webex Messages API: bearer tokens, rooms, recorded messages, injectable 429/5xx/latency.
@@ -63,6 +66,8 @@ enum SimCommand {
     StandardWebhooks(netpulse::sim::hooks::StandardWebhooksSimArgs),
     /// CloudEvents 1.0: posts alarm events in binary or structured mode.
     Cloudevents(netpulse::sim::hooks::CloudeventsSimArgs),
+    /// Cisco ISE pxGrid 2.0: the control REST API and the STOMP pubsub over WebSocket.
+    Ise(netpulse::sim::ise::IseSimArgs),
 }
 
 fn main() -> ExitCode {
@@ -122,6 +127,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             device: SimCommand::Dme(args),
         } => netpulse::sim::dme::run_cli(args, shutdown).await,
         Command::Sim {
+            device: SimCommand::Apic(args),
+        } => netpulse::sim::dme::run_apic_cli(args, shutdown).await,
+        Command::Sim {
             device: SimCommand::Sdwan(args),
         } => netpulse::sim::sdwan::run_cli(args, shutdown).await,
         Command::Sim {
@@ -145,6 +153,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Sim {
             device: SimCommand::Cloudevents(args),
         } => netpulse::sim::hooks::run_cli(args, shutdown).await,
+        Command::Sim {
+            device: SimCommand::Ise(args),
+        } => netpulse::sim::ise::run_cli(args, shutdown).await,
         Command::Demo(args) => netpulse::demo::run(args, shutdown).await,
         Command::Check { .. } => unreachable!("handled before the runtime starts"),
     }

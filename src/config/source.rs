@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::pxgrid::PxgridSourceConfig;
 use super::webhook::WebhookSourceConfig;
 use super::{Problems, Secret, resolve_path, resolve_secret};
 use crate::duration::serde_duration;
@@ -17,6 +18,8 @@ pub enum SourceConfig {
     Dme(Box<DmeSourceConfig>),
     /// Notifications posted to netpulse's HTTP server by a platform (SD-WAN Manager, ...).
     Webhook(Box<WebhookSourceConfig>),
+    /// Cisco ISE pxGrid 2.0: STOMP over WebSocket.
+    Pxgrid(Box<PxgridSourceConfig>),
 }
 
 impl SourceConfig {
@@ -24,6 +27,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Dme(dme) => &dme.name,
             SourceConfig::Webhook(webhook) => &webhook.name,
+            SourceConfig::Pxgrid(pxgrid) => &pxgrid.name,
         }
     }
 
@@ -31,6 +35,7 @@ impl SourceConfig {
         match self {
             SourceConfig::Dme(dme) => dme.validate(place, base_dir, problems),
             SourceConfig::Webhook(webhook) => webhook.validate(place, base_dir, problems),
+            SourceConfig::Pxgrid(pxgrid) => pxgrid.validate(place, base_dir, problems),
         }
     }
 }
@@ -67,7 +72,29 @@ pub struct DmeSourceConfig {
     pub request_timeout: Duration,
     #[serde(default)]
     pub backoff: BackoffConfig,
+    /// `nxos` (default) or `apic`.
+    #[serde(default)]
+    pub platform: DmePlatform,
+    /// APIC: the subscription lifetime to ask for (`refresh-timeout`; 600 s is the largest value
+    /// observed working, the documented maximum is UNKNOWN). `subscription_refresh` must be
+    /// shorter. NX-OS support is UNKNOWN, so it is refused there.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub subscription_timeout: Option<Duration>,
 }
+
+/// What kind of DME device a source talks to.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DmePlatform {
+    /// A Nexus switch in NX-OS mode (NX-API REST).
+    #[default]
+    Nxos,
+    /// An ACI fabric's controller. Usernames of a login domain are written `apic#<domain>\<user>`.
+    Apic,
+}
+
+/// The longest `refresh-timeout` seen accepted by an APIC.
+const MAX_SUBSCRIPTION_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Reconnect delays: exponential from `initial` to `max`, each with random jitter.
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +160,33 @@ impl DmeSourceConfig {
     }
 
     fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        if let Some(timeout) = self.subscription_timeout {
+            if self.platform != DmePlatform::Apic {
+                problems.push(
+                    &format!("{place}.subscription_timeout"),
+                    "only APIC is known to take refresh-timeout: set platform: apic, or remove it",
+                );
+            } else if timeout < Duration::from_secs(2) || timeout > MAX_SUBSCRIPTION_TIMEOUT {
+                problems.push(
+                    &format!("{place}.subscription_timeout"),
+                    "must be between 2s and 600s (the largest value observed working on APIC)",
+                );
+            } else if self.subscription_refresh >= timeout {
+                problems.push(
+                    &format!("{place}.subscription_refresh"),
+                    format!(
+                        "must be shorter than subscription_timeout ({}s), e.g. half of it",
+                        timeout.as_secs()
+                    ),
+                );
+            } else {
+                // APIC reads it as one more query parameter of each subscription.
+                for query in &mut self.subscriptions {
+                    let separator = if query.contains('?') { '&' } else { '?' };
+                    query.push_str(&format!("{separator}refresh-timeout={}", timeout.as_secs()));
+                }
+            }
+        }
         match reqwest::Url::parse(&self.address) {
             Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
             Ok(_) => problems.push(

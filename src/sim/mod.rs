@@ -4,5 +4,6 @@
 
 pub mod dme;
 pub mod hooks;
+pub mod ise;
 pub mod sdwan;
 pub mod webex;

@@ -13,6 +13,7 @@ use crate::config::SourceConfig;
 use crate::event::Event;
 
 pub mod dme;
+pub mod pxgrid;
 pub mod webhook;
 
 /// What a source is given when it starts.
@@ -96,6 +97,7 @@ pub struct SourceHandle {
 pub(crate) enum SourceDetail {
     Dme(dme::DmeHandle),
     Webhook(Arc<webhook::WebhookReceiver>),
+    Pxgrid(pxgrid::PxgridHandle),
 }
 
 impl SourceHandle {
@@ -104,6 +106,7 @@ impl SourceHandle {
         match &self.detail {
             SourceDetail::Dme(_) => ("dme", None),
             SourceDetail::Webhook(receiver) => ("webhook", Some(receiver.provider.as_str())),
+            SourceDetail::Pxgrid(_) => ("pxgrid", None),
         }
     }
 
@@ -111,7 +114,7 @@ impl SourceHandle {
     pub fn dme_objects(&self) -> Option<Vec<(String, std::collections::BTreeMap<String, String>)>> {
         match &self.detail {
             SourceDetail::Dme(handle) => Some(handle.objects()),
-            SourceDetail::Webhook(_) => None,
+            _ => None,
         }
     }
 
@@ -119,7 +122,7 @@ impl SourceHandle {
     pub fn webhook_receiver(&self) -> Option<Arc<webhook::WebhookReceiver>> {
         match &self.detail {
             SourceDetail::Webhook(receiver) => Some(receiver.clone()),
-            SourceDetail::Dme(_) => None,
+            _ => None,
         }
     }
 }
@@ -142,6 +145,9 @@ pub fn spawn(
     };
     let detail = match config {
         SourceConfig::Dme(dme) => SourceDetail::Dme(dme::spawn(dme, shared, context, tracker)?),
+        SourceConfig::Pxgrid(pxgrid) => {
+            SourceDetail::Pxgrid(pxgrid::spawn(pxgrid, context, tracker)?)
+        }
         SourceConfig::Webhook(webhook) => {
             // A receiver has no session of its own: it is up when the HTTP server is.
             status.set_state(ConnectionState::Connected);

@@ -3,6 +3,7 @@
 //! on loopback.
 
 mod api;
+mod apic;
 mod browser;
 mod cli;
 mod crash;

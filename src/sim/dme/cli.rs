@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::{DmeSim, DmeSimConfig, SimTls};
+use super::{DmeSim, DmeSimConfig, SimPlatform, SimTls};
 use crate::duration::parse_duration;
 
 /// How often the aggregated counters are logged.
@@ -67,6 +67,12 @@ pub struct DmeSimArgs {
     /// Keep the same token on aaaRefresh instead of issuing a new one.
     #[arg(long)]
     pub no_rotate_token: bool,
+    /// `netpulse sim apic`: leaf nodes per simulated fabric (their ports are --ports).
+    #[arg(long, default_value_t = 2)]
+    pub leaves: usize,
+    /// Set by `netpulse sim apic`.
+    #[arg(skip)]
+    pub platform: SimPlatform,
 }
 
 impl DmeSimArgs {
@@ -92,6 +98,8 @@ impl DmeSimArgs {
             change_rate: self.change_rate,
             seed: self.seed,
             rotate_token_on_refresh: !self.no_rotate_token,
+            platform: self.platform,
+            leaves: self.leaves,
         }
     }
 }
@@ -99,6 +107,16 @@ impl DmeSimArgs {
 /// Starts the simulator, prints where it listens, and runs until `shutdown`, logging the
 /// aggregated counters every 10 seconds.
 pub async fn run_cli(args: DmeSimArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    run(args, shutdown).await
+}
+
+/// `netpulse sim apic`: the same simulator with the APIC personality (faults, records, tenants).
+pub async fn run_apic_cli(mut args: DmeSimArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    args.platform = SimPlatform::Apic;
+    run(args, shutdown).await
+}
+
+async fn run(args: DmeSimArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let sim = DmeSim::start(args.to_config(), shutdown.clone()).await?;
     if let Some(path) = &args.cert_out {
         let Some(pem) = sim.ca_pem() else {
@@ -126,8 +144,12 @@ pub async fn run_cli(args: DmeSimArgs, shutdown: CancellationToken) -> anyhow::R
 fn describe(sim: &DmeSim, cert_out: Option<&std::path::Path>) -> String {
     let devices = sim.devices();
     let mut lines = vec![format!(
-        "netpulse sim dme: {} simulated NX-OS switch(es)",
-        devices.len()
+        "netpulse sim: {} simulated {}",
+        devices.len(),
+        match sim.platform() {
+            SimPlatform::Apic => "APIC(s)",
+            SimPlatform::Nxos => "NX-OS switch(es)",
+        }
     )];
     if devices.len() <= LIST_DEVICES_UP_TO {
         lines.extend(

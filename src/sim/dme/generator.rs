@@ -18,6 +18,8 @@ pub struct Generator {
     rng: fastrand::Rng,
     /// The configured VLAN count: the generator keeps between 1 and twice this many VLANs.
     vlans: usize,
+    /// Set for a simulated APIC: faults and records instead of switch changes.
+    apic: Option<super::apic::ApicGenerator>,
 }
 
 impl Generator {
@@ -27,12 +29,25 @@ impl Generator {
         Generator {
             rng: fastrand::Rng::with_seed(mixed),
             vlans,
+            apic: None,
+        }
+    }
+
+    /// The generator of a simulated APIC.
+    pub fn apic(seed: u64, device_index: usize) -> Generator {
+        Generator {
+            apic: Some(super::apic::ApicGenerator::default()),
+            ..Generator::new(seed, device_index, 0)
         }
     }
 
     /// The next change for this tree, or `None` when the tree has nothing left to change (every
     /// port and VLAN deleted by hand).
     pub fn next_change(&mut self, mit: &Mit, now_millis: i64) -> Option<Change> {
+        if let Some(apic) = &mut self.apic {
+            // A step that finds nothing to do (a fault already there) tries again a few times.
+            return (0..8).find_map(|_| apic.next_change(&mut self.rng, mit, now_millis));
+        }
         let roll = self.rng.u32(..100);
         if roll < LINK_FLAP_PERCENT {
             self.link_flap(mit, now_millis)

@@ -18,6 +18,7 @@
 //! - `generator`: the seeded random change generator; `cli`: `netpulse sim dme`.
 
 pub mod api;
+mod apic;
 mod attrs;
 mod auth;
 mod cli;
@@ -50,7 +51,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use api::{Change, DumpedMo, Fault, SimStats};
-pub use cli::{DmeSimArgs, run_cli};
+pub use cli::{DmeSimArgs, run_apic_cli, run_cli};
 pub use device::SimDevice;
 
 use crate::tls::server::ServerIdentity;
@@ -90,6 +91,18 @@ pub struct DmeSimConfig {
     /// Issue a new token on `aaaRefresh` (APIC doc: "the token changes each time the session is
     /// refreshed"; NX-OS behaviour UNKNOWN).
     pub rotate_token_on_refresh: bool,
+    /// What each simulated device is: an NX-OS leaf (default) or an APIC.
+    pub platform: SimPlatform,
+    /// APIC: leaf nodes in the fabric (each with `ports` ports).
+    pub leaves: usize,
+}
+
+/// The personality of a simulated DME device.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SimPlatform {
+    #[default]
+    Nxos,
+    Apic,
 }
 
 impl Default for DmeSimConfig {
@@ -107,6 +120,8 @@ impl Default for DmeSimConfig {
             change_rate: 0.0,
             seed: 1,
             rotate_token_on_refresh: true,
+            platform: SimPlatform::Nxos,
+            leaves: 2,
         }
     }
 }
@@ -126,6 +141,7 @@ pub enum SimTls {
 #[derive(Debug)]
 pub struct DmeSim {
     devices: Vec<SimDevice>,
+    platform: SimPlatform,
     ca_pem: Option<String>,
     fingerprint: Option<String>,
     tracker: TaskTracker,
@@ -196,6 +212,7 @@ impl DmeSim {
         let ca_pem = identity.and_then(|identity| identity.generated_pem);
         Ok(DmeSim {
             devices,
+            platform: config.platform,
             ca_pem,
             fingerprint,
             tracker,
@@ -204,6 +221,10 @@ impl DmeSim {
 
     pub fn devices(&self) -> &[SimDevice] {
         &self.devices
+    }
+
+    pub fn platform(&self) -> SimPlatform {
+        self.platform
     }
 
     /// PEM of the generated self-signed certificate (usable as a client CA file); `None` for
@@ -291,7 +312,12 @@ fn new_device(
     shutdown: &CancellationToken,
     tracker: &TaskTracker,
 ) -> Arc<DeviceInner> {
-    let name = format!("leaf{}", index + 1);
+    let apic = config.platform == SimPlatform::Apic;
+    let name = if apic {
+        format!("apic{}", index + 1)
+    } else {
+        format!("leaf{}", index + 1)
+    };
     let address = addr.ip().to_string();
     let profile = LeafProfile {
         name: &name,
@@ -301,10 +327,22 @@ fn new_device(
         vlans: config.vlans,
         seed: config.seed,
     };
+    let now_millis = jiff::Timestamp::now().as_millisecond();
+    let (mit, generator) = if apic {
+        (
+            apic::build(&name, &address, config.leaves, config.ports, now_millis),
+            Generator::apic(config.seed, index),
+        )
+    } else {
+        (
+            build_leaf(&profile, now_millis),
+            Generator::new(config.seed, index, config.vlans),
+        )
+    };
     let state = DeviceState {
-        mit: build_leaf(&profile, jiff::Timestamp::now().as_millisecond()),
+        mit,
         table: SessionTable::default(),
-        generator: Generator::new(config.seed, index, config.vlans),
+        generator,
         faults: FaultState::default(),
         changes_applied: 0,
     };

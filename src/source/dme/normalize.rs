@@ -34,6 +34,9 @@ pub fn to_event(
         .collect();
     let data = json!({ change.class.as_str(): { "attributes": attributes } });
     let mut event = Event::new(source_name, event_type(change.status), time, data);
+    if let Some(node) = fabric_node(&change.dn) {
+        event.device = node.to_owned();
+    }
     event.subject = Some(change.dn.clone());
     event.objectclass = Some(change.class.clone());
     event.resync = resync;
@@ -107,6 +110,7 @@ fn classify(change: &ViewChange) -> (Severity, AlarmState, String) {
             )
         }
         "faultInst" => fault(change),
+        "eventRecord" | "aaaModLR" => record(change),
         class => (
             Severity::Info,
             AlarmState::Info,
@@ -118,8 +122,20 @@ fn classify(change: &ViewChange) -> (Severity, AlarmState, String) {
 /// APIC/NX-OS faults: severity from the fault, cleared when the fault says so or disappears.
 fn fault(change: &ViewChange) -> (Severity, AlarmState, String) {
     let attribute = |key: &str| change.attributes.get(key).map(String::as_str);
-    let code = attribute("code").unwrap_or("fault");
-    let text = attribute("descr").unwrap_or(&change.dn);
+    // A modification push carries only what changed: the code is also the dn's last part
+    // (`.../fault-F0546`), and the object it is about is the dn's parent.
+    let code = attribute("code")
+        .or_else(|| change.dn.rsplit_once("/fault-").map(|(_, code)| code))
+        .unwrap_or("fault");
+    let about = change
+        .dn
+        .rsplit_once("/fault-")
+        .map_or(change.dn.as_str(), |(parent, _)| parent);
+    let fallback = match attribute("lc") {
+        Some(lc) => format!("{about} ({lc})"),
+        None => about.to_owned(),
+    };
+    let text = attribute("descr").unwrap_or(&fallback);
     let severity = match attribute("severity") {
         Some("critical") => Severity::Critical,
         Some("major") => Severity::Major,
@@ -127,9 +143,15 @@ fn fault(change: &ViewChange) -> (Severity, AlarmState, String) {
         Some("warning") => Severity::Warning,
         _ => Severity::Info,
     };
+    // The fault lifecycle (`lc`): soaking (raised, waiting to see if it lasts) and raised are
+    // active; raised-clearing and soaking-clearing (the condition is gone, the fault waits out its
+    // clearing interval) and retaining (kept for history) are cleared, as is a deleted record.
     let cleared = change.status == Status::Deleted
         || attribute("severity") == Some("cleared")
-        || matches!(attribute("lc"), Some("retaining" | "soaking-clearing"));
+        || matches!(
+            attribute("lc"),
+            Some("retaining" | "soaking-clearing" | "raised-clearing")
+        );
     if cleared {
         (
             Severity::Info,
@@ -137,8 +159,53 @@ fn fault(change: &ViewChange) -> (Severity, AlarmState, String) {
             format!("{code} cleared: {text}"),
         )
     } else {
-        (severity, AlarmState::Raised, format!("{code}: {text}"))
+        let soaking = if attribute("lc") == Some("soaking") && attribute("descr").is_some() {
+            " (soaking)"
+        } else {
+            ""
+        };
+        (
+            severity,
+            AlarmState::Raised,
+            format!("{code}: {text}{soaking}"),
+        )
     }
+}
+
+/// APIC event records and audit records (`aaaModLR`: who changed what): information, never
+/// alarms. Their attributes follow the APIC management information model: `code`, `descr`,
+/// `severity`, `user`, `ind` (creation, modification, deletion), `affected` (the changed dn).
+fn record(change: &ViewChange) -> (Severity, AlarmState, String) {
+    let attribute = |key: &str| change.attributes.get(key).map(String::as_str);
+    let severity = match attribute("severity") {
+        Some("critical") => Severity::Critical,
+        Some("major") => Severity::Major,
+        Some("minor") => Severity::Minor,
+        Some("warning") => Severity::Warning,
+        _ => Severity::Info,
+    };
+    let descr = attribute("descr").unwrap_or(&change.dn);
+    let summary = match (change.class.as_str(), attribute("user")) {
+        ("aaaModLR", Some(user)) if !user.is_empty() => {
+            let action = attribute("ind").unwrap_or("change");
+            let affected = attribute("affected").unwrap_or("");
+            format!("{user}: {action} {affected}: {descr}")
+        }
+        _ => format!("{}: {descr}", attribute("code").unwrap_or("event")),
+    };
+    (severity, AlarmState::Info, summary)
+}
+
+/// `topology/pod-1/node-101/sys/...` → `pod-1/node-101`: on an APIC the node an object belongs
+/// to is the device a network engineer thinks of.
+fn fabric_node(dn: &str) -> Option<&str> {
+    let rest = dn.strip_prefix("topology/")?;
+    let pod_end = rest.find('/')?;
+    let node_end = rest[pod_end + 1..]
+        .find('/')
+        .map_or(rest.len(), |end| pod_end + 1 + end);
+    let node = &rest[..node_end];
+    node[pod_end + 1..].starts_with("node-").then_some(node)
 }
 
 /// `sys/intf/phys-[eth1/3]/phys` → `eth1/3`.
@@ -188,6 +255,83 @@ mod tests {
 
     fn now() -> jiff::Timestamp {
         "2026-11-28T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn apic_faults_follow_their_lifecycle_and_records_are_information() {
+        let dn = "topology/pod-1/node-103/sys/phys-[eth9/24]/phys/fault-F0546";
+        let fault = |status, lc: &str, severity: &str| {
+            to_event(
+                "apic1",
+                &change(
+                    "faultInst",
+                    dn,
+                    status,
+                    &[
+                        ("code", "F0546"),
+                        ("descr", "Port is down"),
+                        ("lc", lc),
+                        ("severity", severity),
+                    ],
+                ),
+                false,
+                now(),
+            )
+        };
+        let soaking = fault(Status::Created, "soaking", "minor");
+        assert_eq!(soaking.alarmstate, AlarmState::Raised);
+        assert_eq!(soaking.device, "pod-1/node-103");
+        assert_eq!(soaking.summary, "F0546: Port is down (soaking)");
+        let raised = fault(Status::Modified, "raised", "major");
+        assert_eq!(
+            (raised.alarmstate, raised.severity),
+            (AlarmState::Raised, Severity::Major)
+        );
+        for (lc, severity) in [
+            ("raised-clearing", "cleared"),
+            ("retaining", "cleared"),
+            ("soaking-clearing", "minor"),
+        ] {
+            assert_eq!(
+                fault(Status::Modified, lc, severity).alarmstate,
+                AlarmState::Cleared,
+                "{lc}"
+            );
+        }
+        assert_eq!(
+            fault(Status::Deleted, "retaining", "cleared").alarmstate,
+            AlarmState::Cleared
+        );
+
+        let audit = to_event(
+            "apic1",
+            &change(
+                "aaaModLR",
+                "subj-[uni/tn-prod/BD-web]/mod-4294967301",
+                Status::Created,
+                &[
+                    ("user", "admin"),
+                    ("ind", "modification"),
+                    ("affected", "uni/tn-prod/BD-web"),
+                    ("descr", "BD web modified"),
+                    ("severity", "info"),
+                ],
+            ),
+            false,
+            now(),
+        );
+        assert_eq!(audit.alarmstate, AlarmState::Info);
+        assert_eq!(
+            audit.summary,
+            "admin: modification uni/tn-prod/BD-web: BD web modified"
+        );
+        assert_eq!(audit.device, "apic1");
+        assert_eq!(
+            fabric_node("topology/pod-2/node-201"),
+            Some("pod-2/node-201")
+        );
+        assert_eq!(fabric_node("topology/pod-2/paths-201"), None);
+        assert_eq!(fabric_node("sys/intf"), None);
     }
 
     #[test]
