@@ -21,6 +21,7 @@ mod sink;
 mod source;
 #[cfg(test)]
 mod tests;
+mod webex_events;
 mod webhook;
 
 pub use api::{ApiAuth, ApiSection, ApiToken, CorsConfig, FeedConfig, Scope};
@@ -31,6 +32,7 @@ pub use sink::{
     WebexSinkConfig,
 };
 pub use source::{BackoffConfig, DmePlatform, DmeSourceConfig, SourceConfig, TlsConfig};
+pub use webex_events::WebexEventsSourceConfig;
 pub use webhook::{
     BasicAuth, DigestEncoding, GenericMapping, HeaderToken, HmacAlgorithm, HmacAuth,
     HttpSignatureAuth, SecretValue, StandardWebhooksAuth, WebhookAuth, WebhookProvider,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::pxgrid::PxgridSourceConfig;
+use super::webex_events::WebexEventsSourceConfig;
 use super::webhook::WebhookSourceConfig;
 use super::{Problems, Secret, resolve_path, resolve_secret};
 use crate::duration::serde_duration;
@@ -20,6 +21,8 @@ pub enum SourceConfig {
     Webhook(Box<WebhookSourceConfig>),
     /// Cisco ISE pxGrid 2.0: STOMP over WebSocket.
     Pxgrid(Box<PxgridSourceConfig>),
+    /// Webex real-time events (Mercury WebSocket), for bots without a public URL.
+    WebexEvents(Box<WebexEventsSourceConfig>),
 }
 
 impl SourceConfig {
@@ -28,6 +31,7 @@ impl SourceConfig {
             SourceConfig::Dme(dme) => &dme.name,
             SourceConfig::Webhook(webhook) => &webhook.name,
             SourceConfig::Pxgrid(pxgrid) => &pxgrid.name,
+            SourceConfig::WebexEvents(webex) => &webex.name,
         }
     }
 
@@ -36,6 +40,7 @@ impl SourceConfig {
             SourceConfig::Dme(dme) => dme.validate(place, base_dir, problems),
             SourceConfig::Webhook(webhook) => webhook.validate(place, base_dir, problems),
             SourceConfig::Pxgrid(pxgrid) => pxgrid.validate(place, base_dir, problems),
+            SourceConfig::WebexEvents(webex) => webex.validate(place, base_dir, problems),
         }
     }
 }

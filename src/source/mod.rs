@@ -14,6 +14,7 @@ use crate::event::Event;
 
 pub mod dme;
 pub mod pxgrid;
+pub mod webex_events;
 pub mod webhook;
 
 /// What a source is given when it starts.
@@ -98,6 +99,7 @@ pub(crate) enum SourceDetail {
     Dme(dme::DmeHandle),
     Webhook(Arc<webhook::WebhookReceiver>),
     Pxgrid(pxgrid::PxgridHandle),
+    WebexEvents(webex_events::WebexEventsHandle),
 }
 
 impl SourceHandle {
@@ -107,6 +109,7 @@ impl SourceHandle {
             SourceDetail::Dme(_) => ("dme", None),
             SourceDetail::Webhook(receiver) => ("webhook", Some(receiver.provider.as_str())),
             SourceDetail::Pxgrid(_) => ("pxgrid", None),
+            SourceDetail::WebexEvents(_) => ("webex_events", None),
         }
     }
 
@@ -147,6 +150,9 @@ pub fn spawn(
         SourceConfig::Dme(dme) => SourceDetail::Dme(dme::spawn(dme, shared, context, tracker)?),
         SourceConfig::Pxgrid(pxgrid) => {
             SourceDetail::Pxgrid(pxgrid::spawn(pxgrid, context, tracker)?)
+        }
+        SourceConfig::WebexEvents(webex) => {
+            SourceDetail::WebexEvents(webex_events::spawn(webex, context, tracker)?)
         }
         SourceConfig::Webhook(webhook) => {
             // A receiver has no session of its own: it is up when the HTTP server is.

@@ -16,7 +16,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::meraki::lenient::{lenient_integer, lenient_object, lenient_text};
+use super::lenient::{lenient_integer, lenient_object, lenient_text};
 use super::meraki::value_kind;
 use super::{Invalid, Normalized};
 use crate::event::{AlarmState, Event, Severity};

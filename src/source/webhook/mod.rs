@@ -12,6 +12,7 @@ pub mod catalyst_center;
 mod fuzz;
 pub mod generic;
 pub mod intersight;
+mod lenient;
 pub mod mapping;
 pub mod meraki;
 pub mod sdwan;
