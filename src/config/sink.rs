@@ -93,6 +93,11 @@ pub struct WebexSinkConfig {
     /// How the API's certificate is checked (the simulator's, in a lab).
     #[serde(default)]
     pub tls: TlsConfig,
+    /// Answer commands posted to the bot (`alarms?`, `help`) in the room they came from. Route the
+    /// bot's messages to this sink with `match: { type_prefix: [com.cisco.webex.message] }` from a
+    /// `provider: webex` webhook (or a `webex_events` source).
+    #[serde(default)]
+    pub commands: bool,
 }
 
 /// How a failed delivery is retried: 5xx and network errors back off exponentially with jitter

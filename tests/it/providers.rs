@@ -535,3 +535,109 @@ sources:
     running.stop().await;
     sim_shutdown.cancel();
 }
+
+/// A NOC asks the bot `alarms?` in a room: the Webex webhook brings the message, and the Webex
+/// sink answers in that room with the active alarms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_command_in_a_room_is_answered_with_the_active_alarms() {
+    use netpulse::sim::webex::{WebexSim, WebexSimConfig};
+    let sim_shutdown = tokio_util::sync::CancellationToken::new();
+    let sim = WebexSim::start(
+        WebexSimConfig {
+            tokens: vec!["bot-token".to_owned()],
+            ..WebexSimConfig::default()
+        },
+        sim_shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let room = sim.room_id("NOC").unwrap();
+    let yaml = format!(
+        "store: {{ path: netpulse.db }}
+http: {{ listen: \"127.0.0.1:0\" }}
+sources:
+  - name: vmanage
+    type: webhook
+    provider: sdwan
+    path: /hooks/sdwan
+    auth: {{ none: true }}
+  - name: bot
+    type: webhook
+    provider: webex
+    path: /hooks/webex
+    base_url: {base}
+    token: \"${{BOT_TOKEN}}\"
+    auth: {{ hmac: {{ header: X-Spark-Signature, algorithm: sha1, encoding: hex, secret: \"${{HOOK_SECRET}}\" }} }}
+sinks:
+  - name: bot-answers
+    type: webex
+    base_url: {base}
+    token: \"${{BOT_TOKEN}}\"
+    room_id: \"{room}\"
+    commands: true
+    match: {{ type_prefix: [com.cisco.webex.message] }}
+",
+        base = sim.base_url()
+    );
+    let running = Running::start(
+        &yaml,
+        &[("BOT_TOKEN", "bot-token"), ("HOOK_SECRET", "hook-secret")],
+    )
+    .await;
+    let alarm = crate::support::sdwan_alarm(
+        "webhook-interface-state-change-down-2019.json",
+        "a1",
+        Some("edge-9"),
+    );
+    let response = reqwest::Client::new()
+        .post(running.url("/hooks/sdwan"))
+        .header("content-type", "application/json")
+        .body(alarm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let posted: Value = reqwest::Client::new()
+        .post(format!("{}/v1/messages", sim.base_url()))
+        .bearer_auth("bot-token")
+        .json(&serde_json::json!({"roomId": room, "text": "netpulse alarms?"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fixture =
+        crate::support::data("webex/webhook-messages-created-doc-example-compact-exact-bytes.json");
+    let mut notification: Value = serde_json::from_slice(&fixture).unwrap();
+    notification["data"]["id"] = posted["id"].clone();
+    notification["data"]["roomId"] = room.clone().into();
+    let body = serde_json::to_vec(&notification).unwrap();
+    let response = reqwest::Client::new()
+        .post(running.url("/hooks/webex"))
+        .header("content-type", "application/json")
+        .header("x-spark-signature", spark_signature("hook-secret", &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    crate::support::wait_until("the bot answers in the room", || {
+        sim.messages().iter().any(|message| {
+            message
+                .markdown
+                .as_deref()
+                .is_some_and(|m| m.contains("Active alarms: 1"))
+        })
+    })
+    .await;
+    let answer = sim
+        .messages()
+        .into_iter()
+        .find_map(|message| message.markdown.filter(|m| m.contains("Active alarms")))
+        .unwrap();
+    assert!(answer.contains("edge\\-9"), "{answer}");
+    running.stop().await;
+    sim_shutdown.cancel();
+}

@@ -84,7 +84,7 @@ impl WebexClient {
         })
     }
 
-    /// Creates one message.
+    /// Creates one message in the configured room (or to the configured person).
     pub async fn post(&self, markdown: &str) -> SendResult {
         let body = match &self.target {
             Target::Room(room) => serde_json::json!({"roomId": room, "markdown": markdown}),
@@ -92,6 +92,16 @@ impl WebexClient {
                 serde_json::json!({"toPersonEmail": email, "markdown": markdown})
             }
         };
+        self.send(body).await
+    }
+
+    /// Creates one message in `room` (the answer to a command posted there).
+    pub async fn post_to_room(&self, room: &str, markdown: &str) -> SendResult {
+        self.send(serde_json::json!({"roomId": room, "markdown": markdown}))
+            .await
+    }
+
+    async fn send(&self, body: serde_json::Value) -> SendResult {
         let response = self
             .http
             .post(&self.messages_url)

@@ -3,6 +3,7 @@
 //! `split` cuts one that is too long, `client` speaks the API, `worker` runs the delivery loop.
 
 pub mod client;
+pub mod commands;
 pub mod markdown;
 pub mod render;
 pub mod split;

@@ -47,6 +47,7 @@ pub fn spawn(
         interval: Duration::from_secs_f64(1.0 / config.rate_limit),
         next_send: Instant::now(),
         parts_sent: HashMap::new(),
+        commands: config.commands,
     };
     Ok(tokio::spawn(worker.run()))
 }
@@ -62,6 +63,8 @@ struct Worker {
     next_send: Instant,
     /// Parts of a split message already posted, by outbox row.
     parts_sent: HashMap<i64, usize>,
+    /// Answer the commands posted to the bot instead of relaying its messages.
+    commands: bool,
 }
 
 /// What became of one delivery.
@@ -109,6 +112,9 @@ impl Worker {
     }
 
     async fn deliver(&mut self, delivery: &Delivery) -> Step {
+        if self.commands && delivery.event.kind.starts_with("com.cisco.webex.message") {
+            return self.answer(delivery).await;
+        }
         let sink = self.outbox.sink.clone();
         let markdown = match self.templates.render(&delivery.event) {
             Ok(markdown) => markdown,
@@ -167,6 +173,35 @@ impl Worker {
         );
         self.outbox.delivered(vec![delivery.id]).await;
         Step::Delivered
+    }
+
+    /// A message posted to the bot: the answer to its command goes to the room it came from; a
+    /// message that is no command is done with, unanswered.
+    async fn answer(&mut self, delivery: &Delivery) -> Step {
+        let Some((room, command)) = super::commands::parse(&delivery.event) else {
+            self.count("not_a_command");
+            self.outbox.delivered(vec![delivery.id]).await;
+            return Step::Delivered;
+        };
+        let markdown = match super::commands::answer(command, &self.outbox.store).await {
+            Ok(markdown) => markdown,
+            Err(error) => {
+                tracing::warn!(sink = %self.outbox.sink, error = %format!("{error:#}"), "cannot read the alarms to answer a command; retrying");
+                return self
+                    .failed(delivery, SendResult::Retry(format!("{error:#}")))
+                    .await;
+            }
+        };
+        self.pace().await;
+        match self.client.post_to_room(&room, &markdown).await {
+            SendResult::Sent => {
+                self.count("answered");
+                tracing::info!(sink = %self.outbox.sink, seq = delivery.seq, ?command, "bot command answered");
+                self.outbox.delivered(vec![delivery.id]).await;
+                Step::Delivered
+            }
+            failure => self.failed(delivery, failure).await,
+        }
     }
 
     async fn failed(&mut self, delivery: &Delivery, failure: SendResult) -> Step {
