@@ -1,19 +1,207 @@
-//! `type: pxgrid` source entries: Cisco ISE pxGrid 2.0 (being written).
+//! `type: pxgrid` source entries: a Cisco ISE pxGrid 2.0 consumer (control REST API, then STOMP
+//! over a WebSocket).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::Problems;
+use super::source::{BackoffConfig, TlsConfig};
+use super::{Problems, Secret, resolve_secret};
+use crate::duration::serde_duration;
 
+/// A pxGrid client account on an ISE deployment, subscribed to one or more topics.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PxgridSourceConfig {
     pub name: String,
+    /// The pxGrid node, `https://ise:8910`; the control API is under `/pxgrid/control/`.
+    pub address: String,
+    /// The pxGrid client name this gateway registers as (an ISE administrator approves it once).
+    pub node_name: String,
+    /// The account's password. Absent together with `password_file`: netpulse calls
+    /// `AccountCreate` at start and keeps the returned password in memory only, so every restart
+    /// creates (and needs approval of) a new account; ISE also has AccountCreate disabled by
+    /// default. Prefer creating the account once and storing its password.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// A file holding the password (its trailing newline is ignored); alternative to `password`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// What `AccountActivate` sends as `description` (shown to the ISE administrator).
+    #[serde(default = "default_description")]
+    pub description: String,
+    /// STOMP destinations to subscribe to, e.g. `/topic/com.cisco.ise.session`. Absent: the
+    /// `sessionTopic` that ServiceLookup of `com.cisco.ise.session` announces.
+    #[serde(default)]
+    pub topics: Option<Vec<String>>,
+    /// Wait between `AccountActivate` calls while the account is PENDING approval. Cisco
+    /// recommends at least 60 s.
+    #[serde(default = "default_activation_poll", with = "serde_duration")]
+    pub activation_poll: Duration,
+    /// The STOMP heart-beat netpulse offers and asks for, both ways. Whether ISE agrees is
+    /// UNKNOWN (no public sample negotiates one): when it does not, netpulse sends WebSocket pings
+    /// at this interval instead. Either way, a peer silent for 2.5 intervals counts as dead.
+    #[serde(default = "default_heartbeat", with = "serde_duration")]
+    pub heartbeat: Duration,
+    /// After a reconnect, `getSessions` asks for sessions changed since the gap began minus this
+    /// margin (ISE's clock and netpulse's may differ; repeated sessions are suppressed).
+    #[serde(default = "default_resync_margin", with = "serde_duration")]
+    pub resync_margin: Duration,
+    /// Timeout of each REST call.
+    #[serde(default = "default_request_timeout", with = "serde_duration")]
+    pub request_timeout: Duration,
+    #[serde(default)]
+    pub backoff: BackoffConfig,
+}
+
+fn default_description() -> String {
+    "netpulse gateway".to_owned()
+}
+
+fn default_activation_poll() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_heartbeat() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_resync_margin() -> Duration {
+    Duration::from_secs(60)
+}
+
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(10)
 }
 
 impl PxgridSourceConfig {
-    pub(crate) fn validate(&mut self, place: &str, _base_dir: &Path, problems: &mut Problems) {
-        problems.push(place, "type pxgrid is not available yet");
+    /// The configured password, if any (`None`: the source creates its account).
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_ref().map(Secret::expose)
+    }
+
+    pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        match reqwest::Url::parse(&self.address) {
+            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
+            Ok(_) => problems.push(
+                &format!("{place}.address"),
+                format!(
+                    "{:?} must be an https:// URL with a host, e.g. https://ise:8910",
+                    self.address
+                ),
+            ),
+            Err(err) => problems.push(
+                &format!("{place}.address"),
+                format!("{:?} is not a URL: {err}", self.address),
+            ),
+        }
+        if self.node_name.is_empty() {
+            problems.push(&format!("{place}.node_name"), "must not be empty");
+        } else if self.node_name.contains(':') {
+            // HTTP Basic separates the node name from the password with ':'.
+            problems.push(&format!("{place}.node_name"), "must not contain ':'");
+        }
+        // Without either, the account is created at start (see `password`).
+        if self.password.is_some() || self.password_file.is_some() {
+            resolve_secret(
+                place,
+                "password",
+                &mut self.password,
+                &self.password_file,
+                base_dir,
+                problems,
+            );
+        }
+        self.tls
+            .validate(&format!("{place}.tls"), base_dir, problems);
+        if let Some(topics) = &self.topics {
+            if topics.is_empty() {
+                problems.push(
+                    &format!("{place}.topics"),
+                    "list at least one topic, or remove topics to follow the session topic",
+                );
+            }
+            for (index, topic) in topics.iter().enumerate() {
+                if !topic.starts_with("/topic/") {
+                    problems.push(
+                        &format!("{place}.topics[{index}]"),
+                        format!(
+                            "{topic:?} must start with /topic/, e.g. /topic/com.cisco.ise.session"
+                        ),
+                    );
+                }
+            }
+        }
+        let positive = [
+            ("activation_poll", self.activation_poll),
+            ("heartbeat", self.heartbeat),
+            ("request_timeout", self.request_timeout),
+        ];
+        for (field, value) in positive {
+            if value < Duration::from_millis(10) {
+                problems.push(&format!("{place}.{field}"), "must be at least 10ms");
+            }
+        }
+        if self.backoff.initial.is_zero() || self.backoff.initial > self.backoff.max {
+            problems.push(
+                &format!("{place}.backoff"),
+                "initial must be above 0 and not above max",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, SourceConfig};
+
+    fn parse(entry: &str) -> Result<Config, crate::config::ConfigErrors> {
+        let yaml = format!("sources:\n  - name: ise\n    type: pxgrid\n{entry}");
+        Config::parse_with(&yaml, std::path::Path::new("."), &|name| {
+            (name == "PXGRID_PASSWORD").then(|| "secret".to_owned())
+        })
+    }
+
+    #[test]
+    fn minimal_entry_takes_defaults() {
+        let config =
+            parse("    address: https://ise:8910\n    node_name: netpulse\n    password: ${PXGRID_PASSWORD}\n")
+                .unwrap();
+        let SourceConfig::Pxgrid(pxgrid) = &config.sources[0] else {
+            panic!("not a pxgrid source");
+        };
+        assert_eq!(pxgrid.password(), Some("secret"));
+        assert_eq!(pxgrid.activation_poll.as_secs(), 60);
+        assert!(pxgrid.topics.is_none());
+    }
+
+    #[test]
+    fn without_password_the_account_is_created() {
+        let config = parse("    address: https://ise:8910\n    node_name: netpulse\n").unwrap();
+        let SourceConfig::Pxgrid(pxgrid) = &config.sources[0] else {
+            panic!("not a pxgrid source");
+        };
+        assert_eq!(pxgrid.password(), None);
+    }
+
+    #[test]
+    fn every_mistake_is_reported() {
+        let errors = parse(
+            "    address: ise\n    node_name: \"a:b\"\n    topics: [com.cisco.ise.session]\n    heartbeat: 0s\n    backoff: { initial: 5s, max: 1s }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "(ise).address",
+            "(ise).node_name: must not contain ':'",
+            "(ise).topics[0]",
+            "(ise).heartbeat",
+            "(ise).backoff",
+        ] {
+            assert!(errors.contains(expected), "{expected} missing in {errors}");
+        }
     }
 }

@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod dme;
 mod providers;
+mod pxgrid;
 mod support;
 mod webex;
 mod webhooks;

@@ -1,0 +1,298 @@
+//! The pxGrid source end to end against the simulated ISE node: session events into the store,
+//! account approval, a dropped socket and a dead peer with their gap and resynchronisation.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use netpulse::event::{Event, GAP_EVENT_TYPE};
+use netpulse::sim::ise::{Fault, IseSim, IseSimConfig, session};
+use netpulse::source::ConnectionState;
+use netpulse::store::EventQuery;
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{Running, wait_until};
+
+const NODE: &str = "netpulse";
+const PASSWORD: &str = "pxgrid-password";
+
+struct Setup {
+    sim: IseSim,
+    running: Running,
+    sim_shutdown: CancellationToken,
+    _ca_dir: tempfile::TempDir,
+}
+
+/// An ISE simulator with the account `netpulse` and a gateway subscribed to it.
+async fn start(sim_config: IseSimConfig) -> Setup {
+    let sim_shutdown = CancellationToken::new();
+    let sim_config = IseSimConfig {
+        accounts: vec![(NODE.to_owned(), PASSWORD.to_owned())],
+        // Short heart-beats so that a dead peer is noticed within a second.
+        heartbeat: (Duration::from_millis(100), Duration::from_millis(100)),
+        ..sim_config
+    };
+    let sim = IseSim::start(sim_config, sim_shutdown.clone())
+        .await
+        .expect("the simulator starts");
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca_dir.path().join("ise-ca.pem");
+    std::fs::write(&ca_file, sim.ca_pem().unwrap()).unwrap();
+    let yaml = format!(
+        "store: {{ path: netpulse.db }}\nhttp: {{ listen: \"127.0.0.1:0\" }}\nsources:\n  - name: ise\n    type: pxgrid\n    address: {address}\n    node_name: {NODE}\n    password: ${{PXGRID_PASSWORD}}\n    tls: {{ ca_file: {ca} }}\n    activation_poll: 50ms\n    heartbeat: 300ms\n    backoff: {{ initial: 100ms, max: 1s }}\nsinks:\n  - {{ name: archive, type: file, path: events.jsonl }}\n",
+        address = sim.base_url(),
+        ca = ca_file.display(),
+    );
+    let running = Running::start(&yaml, &[("PXGRID_PASSWORD", PASSWORD)]).await;
+    Setup {
+        sim,
+        running,
+        sim_shutdown,
+        _ca_dir: ca_dir,
+    }
+}
+
+impl Setup {
+    fn status(&self) -> netpulse::source::StatusSnapshot {
+        self.running
+            .gateway()
+            .source("ise")
+            .unwrap()
+            .status
+            .snapshot()
+    }
+
+    fn events(&self) -> Vec<Event> {
+        self.running
+            .reader()
+            .events(&EventQuery {
+                after_seq: Some(0),
+                limit: 1000,
+                ..Default::default()
+            })
+            .unwrap()
+    }
+
+    async fn wait_connected(&self, connects: u64) {
+        wait_until(
+            &format!("the source has connected {connects} times"),
+            || {
+                let status = self.status();
+                status.state == ConnectionState::Connected && status.connects >= connects
+            },
+        )
+        .await;
+    }
+
+    async fn wait_for_events(&self, what: &str, matches: impl Fn(&[Event]) -> bool) -> Vec<Event> {
+        wait_until(what, || matches(&self.events())).await;
+        self.events()
+    }
+
+    async fn stop(self) {
+        self.running.stop().await;
+        self.sim_shutdown.cancel();
+        self.sim.stopped().await;
+    }
+}
+
+fn endpoint(host: u8, state: &str) -> serde_json::Value {
+    session(
+        &format!("18:60:24:00:00:{host:02X}"),
+        &format!("172.31.8.{host}"),
+        &format!("user{host}"),
+        state,
+        "172.31.1.7",
+    )
+}
+
+fn subjects(events: &[Event]) -> Vec<&str> {
+    events
+        .iter()
+        .filter(|event| event.kind.starts_with("com.cisco.ise.session."))
+        .filter_map(|event| event.subject.as_deref())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_sessions_arrive_in_the_store() {
+    let setup = start(IseSimConfig::default()).await;
+    setup.wait_connected(1).await;
+    setup
+        .sim
+        .publish(vec![endpoint(1, "STARTED"), endpoint(2, "AUTHENTICATED")]);
+    setup.sim.publish(vec![endpoint(1, "DISCONNECTED")]);
+    let events = setup
+        .wait_for_events("three session events are stored", |events| {
+            events.len() >= 3
+        })
+        .await;
+    let kinds: Vec<_> = events.iter().map(|event| event.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "com.cisco.ise.session.started",
+            "com.cisco.ise.session.authenticated",
+            "com.cisco.ise.session.disconnected"
+        ]
+    );
+    let first = &events[0];
+    assert_eq!(first.device, "172.31.1.7", "device is the NAS");
+    assert_eq!(first.subject.as_deref(), Some("18:60:24:00:00:01"));
+    assert_eq!(
+        first.summary,
+        "user1 STARTED on sw4 (18:60:24:00:00:01, 172.31.8.1)"
+    );
+    assert_eq!(first.data["userName"], "user1");
+    assert!(!first.resync);
+    let status = setup.status();
+    assert_eq!(
+        (status.events, status.gaps, status.subscriptions),
+        (3, 0, 1)
+    );
+    assert!(status.last_event_at.is_some());
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_account_waits_for_approval() {
+    let setup = start(IseSimConfig {
+        approval_polls: 1_000_000,
+        ..IseSimConfig::default()
+    })
+    .await;
+    wait_until("the account is polled while PENDING", || {
+        setup.sim.stats().activations >= 3
+    })
+    .await;
+    let status = setup.status();
+    assert_eq!(status.state, ConnectionState::Connecting);
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("PENDING"),
+        "{status:?}"
+    );
+    assert_eq!(status.connects, 0);
+
+    setup.sim.approve(NODE);
+    setup.wait_connected(1).await;
+    setup.sim.publish(vec![endpoint(3, "STARTED")]);
+    setup
+        .wait_for_events("the session arrives after approval", |events| {
+            events.len() == 1
+        })
+        .await;
+    setup.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_after_a_number_of_polls() {
+    let setup = start(IseSimConfig {
+        approval_polls: 3,
+        ..IseSimConfig::default()
+    })
+    .await;
+    setup.wait_connected(1).await;
+    assert!(setup.sim.stats().activations >= 4);
+    setup.stop().await;
+}
+
+/// A socket dropped while ISE cannot be reached: the sessions published meanwhile come back
+/// through getSessions after the gap event, marked `resync`, and nothing is reported twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_socket_is_resynchronised_without_loss() {
+    let setup = start(IseSimConfig::default()).await;
+    setup.wait_connected(1).await;
+    setup.sim.publish(vec![endpoint(1, "STARTED")]);
+    setup
+        .wait_for_events("the live session arrives", |events| events.len() == 1)
+        .await;
+
+    // Keep the gateway out while sessions change, so they can only come back by a resync.
+    setup.sim.fault(Fault::DisableAccounts);
+    setup.sim.fault(Fault::DropSockets);
+    wait_until("the source notices the drop", || {
+        setup.status().state != ConnectionState::Connected
+    })
+    .await;
+    setup
+        .sim
+        .publish(vec![endpoint(2, "STARTED"), endpoint(1, "DISCONNECTED")]);
+    setup.sim.publish(vec![endpoint(3, "POSTURED")]);
+    wait_until("the refused account is reported", || {
+        setup.status().login_failures >= 1
+    })
+    .await;
+    setup.sim.fault(Fault::EnableAccounts);
+    setup.wait_connected(2).await;
+    setup.sim.publish(vec![endpoint(4, "STARTED")]);
+
+    let events = setup
+        .wait_for_events("the live session after the gap arrives", |events| {
+            subjects(events).contains(&"18:60:24:00:00:04")
+        })
+        .await;
+    let gap = events
+        .iter()
+        .position(|event| event.kind == GAP_EVENT_TYPE)
+        .expect("a gap event");
+    assert_eq!(gap, 1, "the gap event follows the live event: {events:#?}");
+    assert_eq!(events[gap].data["resynchronised"], true);
+    let resynced: HashSet<_> = events
+        .iter()
+        .filter(|event| event.resync)
+        .map(|event| (event.subject.clone().unwrap(), event.kind.clone()))
+        .collect();
+    let expected: HashSet<_> = [
+        ("18:60:24:00:00:01", "com.cisco.ise.session.disconnected"),
+        ("18:60:24:00:00:02", "com.cisco.ise.session.started"),
+        ("18:60:24:00:00:03", "com.cisco.ise.session.postured"),
+    ]
+    .into_iter()
+    .map(|(subject, kind)| (subject.to_owned(), kind.to_owned()))
+    .collect();
+    assert_eq!(resynced, expected);
+    assert!(
+        events[gap + 1..gap + 4].iter().all(|event| event.resync),
+        "the resynchronised sessions follow the gap event"
+    );
+    assert_eq!(events.len(), 6, "nothing twice: {events:#?}");
+    assert!(events.windows(2).all(|pair| pair[0].seq < pair[1].seq));
+    let status = setup.status();
+    assert_eq!(status.gaps, 1);
+    assert!(setup.sim.stats().get_sessions_calls >= 1);
+    setup.stop().await;
+}
+
+/// A peer that stops sending heart-beats with its TCP connection still up is declared dead;
+/// without the session REST API the gap is reported as not resynchronised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_is_detected_and_the_gap_reported() {
+    let setup = start(IseSimConfig::default()).await;
+    setup.wait_connected(1).await;
+    setup
+        .sim
+        .fault(Fault::SessionsUnavailable { unavailable: true });
+    setup.sim.fault(Fault::Stall);
+    let events = setup
+        .wait_for_events("the gap is reported", |events| {
+            events.iter().any(|event| event.kind == GAP_EVENT_TYPE)
+        })
+        .await;
+    let gap = &events[0];
+    assert!(
+        gap.data["reason"].as_str().unwrap().contains("heart-beat"),
+        "{gap:#?}"
+    );
+    assert_eq!(gap.data["resynchronised"], false);
+    setup.wait_connected(2).await;
+    setup.sim.publish(vec![endpoint(5, "STARTED")]);
+    setup
+        .wait_for_events("live sessions flow again", |events| {
+            subjects(events).contains(&"18:60:24:00:00:05")
+        })
+        .await;
+    setup.stop().await;
+}
