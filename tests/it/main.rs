@@ -12,4 +12,5 @@ mod providers;
 mod pxgrid;
 mod support;
 mod webex;
+mod webex_events;
 mod webhooks;

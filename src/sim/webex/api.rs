@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Fault, Inner, RequestRecord, SimMessage, webex_id};
+use super::{Fault, Inner, Person, RequestRecord, SimMessage, webex_id};
 
 /// "The maximum message length is 7439 bytes" (the Messages API reference).
 pub const MAX_MESSAGE_BYTES: usize = 7439;
@@ -24,7 +24,7 @@ const TOO_LONG: &str = "Message length exceeds the maximum allowed length of 743
 const UNAUTHORIZED: &str =
     "The request requires a valid access token set in the Authorization request header.";
 /// What the bot is called in the messages it creates.
-const BOT_EMAIL: &str = "netpulse-sim@webex.bot";
+pub(super) const BOT_EMAIL: &str = "netpulse-sim@webex.bot";
 /// `GET /v1/messages` returns at most this many items when `max` is not given (Webex: 50).
 const DEFAULT_MAX: usize = 50;
 
@@ -36,6 +36,8 @@ pub fn router(inner: Shared) -> Router {
         .route("/v1/messages/direct", get(list_direct))
         .route("/v1/messages/{id}", get(get_one))
         .route("/v1/rooms", get(rooms))
+        .route("/v1/people/me", get(me))
+        .merge(super::mercury::routes())
         .route("/_sim/fault", post(control_fault))
         .route("/_sim/messages", get(control_messages))
         .route("/_sim/requests", get(control_requests))
@@ -70,8 +72,8 @@ fn tracked(status: StatusCode, body: impl FnOnce(&str) -> Value) -> Response {
     response
 }
 
-/// The configured latency, then the bearer check.
-async fn admit(inner: &Inner, headers: &HeaderMap) -> Result<(), Response> {
+/// The configured latency, then the bearer check; answers who is calling.
+pub(super) async fn admit(inner: &Inner, headers: &HeaderMap) -> Result<Person, Response> {
     let latency = inner.state.lock().expect("sim state").faults.latency_ms;
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
@@ -81,18 +83,18 @@ async fn admit(inner: &Inner, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
-    match token {
-        Some(token) if inner.tokens.iter().any(|known| known == token) => Ok(()),
-        _ => Err(error(StatusCode::UNAUTHORIZED, UNAUTHORIZED)),
+    match token.and_then(|token| inner.caller(token)) {
+        Some(person) => Ok(person),
+        None => Err(error(StatusCode::UNAUTHORIZED, UNAUTHORIZED)),
     }
 }
 
-fn message_json(message: &SimMessage, bot_id: &str) -> Value {
+fn message_json(message: &SimMessage) -> Value {
     let mut object = json!({
         "id": message.id,
         "roomType": if message.room_id.is_some() { "group" } else { "direct" },
-        "personId": bot_id,
-        "personEmail": BOT_EMAIL,
+        "personId": message.person_id,
+        "personEmail": message.person_email,
         "created": message.created.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
     });
     let fields = [
@@ -134,9 +136,10 @@ async fn create(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) ->
 
 async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Response {
     let arrived = std::time::Instant::now();
-    if let Err(response) = admit(inner, headers).await {
-        return response;
-    }
+    let author = match admit(inner, headers).await {
+        Ok(author) => author,
+        Err(response) => return response,
+    };
     if let Some(response) = injected_failure(inner) {
         return response;
     }
@@ -196,16 +199,24 @@ async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Resp
         return error(StatusCode::BAD_REQUEST, TOO_LONG);
     }
     let mut state = inner.state.lock().expect("sim state");
-    if let Some(room) = &room_id
-        && !state.rooms.iter().any(|known| &known.id == room)
-    {
-        return error(
-            StatusCode::NOT_FOUND,
-            "Could not find a room with provided ID.",
-        );
-    }
+    let room_uuid = match &room_id {
+        Some(room) => match state.rooms.iter().find(|known| &known.id == room) {
+            Some(known) => Some(known.uuid.clone()),
+            None => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    "Could not find a room with provided ID.",
+                );
+            }
+        },
+        None => None,
+    };
+    // The message's Hydra id wraps the uuid of the activity Mercury announces.
+    let activity_uuid = uuid::Uuid::now_v7().to_string();
     let message = SimMessage {
-        id: webex_id("MESSAGE", &uuid::Uuid::now_v7().to_string()),
+        id: webex_id("MESSAGE", &activity_uuid),
+        person_id: author.hydra_id(),
+        person_email: author.email.clone(),
         room_id,
         to_person_email: email.or(person_id),
         text,
@@ -224,8 +235,15 @@ async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Resp
             arrived.elapsed()
         );
     }
-    let body = message_json(&message, &inner.bot_id);
+    let body = message_json(&message);
     state.messages.push(message);
+    drop(state);
+    // Only room messages are announced: a direct message's conversation uuid is not modelled.
+    if let Some(room_uuid) = room_uuid {
+        inner
+            .mercury
+            .publish_post(&activity_uuid, &author, &room_uuid);
+    }
     ok(body)
 }
 
@@ -311,7 +329,7 @@ fn listed(inner: &Inner, max: Option<usize>, matches: impl Fn(&SimMessage) -> bo
         .rev()
         .filter(|message| matches(message))
         .take(max.unwrap_or(DEFAULT_MAX))
-        .map(|message| message_json(message, &inner.bot_id))
+        .map(message_json)
         .collect();
     ok(json!({ "items": items }))
 }
@@ -326,11 +344,24 @@ async fn get_one(
     }
     let state = inner.state.lock().expect("sim state");
     match state.messages.iter().find(|message| message.id == id) {
-        Some(message) => ok(message_json(message, &inner.bot_id)),
+        Some(message) => ok(message_json(message)),
         None => error(
             StatusCode::NOT_FOUND,
             "Could not find a message with provided ID.",
         ),
+    }
+}
+
+/// The caller's own person record (the fields a bot uses to recognise its own messages).
+async fn me(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    match admit(&inner, &headers).await {
+        Ok(person) => ok(json!({
+            "id": person.hydra_id(),
+            "emails": [person.email],
+            "displayName": person.display_name,
+            "type": if person.kind == "ROBOT" { "bot" } else { "person" },
+        })),
+        Err(response) => response,
     }
 }
 

@@ -3,9 +3,15 @@
 //! error shape `{"message", "errors": [{"description"}], "trackingId"}` with a `trackingId` header,
 //! and injectable faults: 429 with Retry-After, 5xx, latency. Every POST attempt is recorded with
 //! the time it arrived, so tests can check how a client retries.
+//!
+//! It also plays the real-time side a bot without a public URL uses (`protocols-websocket.md` §4):
+//! WDM device registrations and the Mercury WebSocket (`mercury.rs`); every message created in a
+//! room reaches each connected socket as a `conversation.activity` whose activity id is the uuid
+//! inside the message's Hydra id.
 
 mod api;
 mod cli;
+mod mercury;
 #[cfg(test)]
 mod tests;
 
@@ -54,7 +60,12 @@ impl Default for WebexSimConfig {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SimMessage {
+    /// `base64("ciscospark://us/MESSAGE/<activity uuid>")`: the Hydra id of the activity that
+    /// Mercury announces.
     pub id: String,
+    /// Who posted it: the bot, or a person added with [`WebexSim::add_person`].
+    pub person_id: String,
+    pub person_email: String,
     pub room_id: Option<String>,
     pub to_person_email: Option<String>,
     pub text: Option<String>,
@@ -84,6 +95,15 @@ pub enum Fault {
     ServerError { count: u32, status: u16 },
     /// Every API request waits this long before it is answered (0: no delay).
     Latency { millis: u64 },
+    /// Mercury: every connected socket is dropped without a close frame (a network cut).
+    DropSockets,
+    /// Mercury: every connected socket is closed with this code and reason (4000 "replaced",
+    /// 1011, 1000 "idle"...).
+    CloseSockets { code: u16, reason: String },
+    /// WDM: every device registration is forgotten, so the next connect to one answers 404.
+    ForgetRegistrations,
+    /// Mercury: pings go unanswered while set (to exercise a client's pong timeout).
+    IgnorePings { ignore: bool },
     /// Removes every fault.
     Clear,
 }
@@ -91,7 +111,26 @@ pub enum Fault {
 #[derive(Debug, Clone, Serialize)]
 struct Room {
     id: String,
+    /// The conversation uuid inside `id`, as Mercury's `target.id` carries it.
+    uuid: String,
     title: String,
+}
+
+/// Someone who can call the API: the bot (any configured token) or a person added by a test.
+#[derive(Debug, Clone)]
+struct Person {
+    token: String,
+    uuid: String,
+    email: String,
+    display_name: String,
+    /// Webex's `actor.type`: `PERSON` or `ROBOT`.
+    kind: &'static str,
+}
+
+impl Person {
+    fn hydra_id(&self) -> String {
+        webex_id("PEOPLE", &self.uuid)
+    }
 }
 
 #[derive(Default)]
@@ -107,13 +146,37 @@ struct State {
     messages: Vec<SimMessage>,
     requests: Vec<RequestRecord>,
     faults: Faults,
+    /// People added by tests, each with a token of their own.
+    people: Vec<Person>,
 }
 
 struct Inner {
     tokens: Vec<String>,
     print: bool,
-    bot_id: String,
+    bot_uuid: String,
     state: Mutex<State>,
+    mercury: mercury::Mercury,
+}
+
+impl Inner {
+    /// Who a bearer token belongs to: the bot for a configured token, or an added person.
+    fn caller(&self, token: &str) -> Option<Person> {
+        if self.tokens.iter().any(|known| known == token) {
+            return Some(Person {
+                token: token.to_owned(),
+                uuid: self.bot_uuid.clone(),
+                email: api::BOT_EMAIL.to_owned(),
+                display_name: "netpulse sim bot".to_owned(),
+                kind: "ROBOT",
+            });
+        }
+        let state = self.state.lock().expect("sim state");
+        state
+            .people
+            .iter()
+            .find(|person| person.token == token)
+            .cloned()
+    }
 }
 
 /// A running simulator; clones share it.
@@ -132,20 +195,15 @@ impl WebexSim {
         let rooms = config
             .rooms
             .iter()
-            .map(|title| Room {
-                id: webex_id("ROOM", &uuid::Uuid::now_v7().to_string()),
-                title: title.clone(),
+            .map(|title| {
+                let uuid = uuid::Uuid::now_v7().to_string();
+                Room {
+                    id: webex_id("ROOM", &uuid),
+                    uuid,
+                    title: title.clone(),
+                }
             })
             .collect();
-        let inner = Arc::new(Inner {
-            tokens: config.tokens,
-            print: config.print,
-            bot_id: webex_id("PEOPLE", &uuid::Uuid::now_v7().to_string()),
-            state: Mutex::new(State {
-                rooms,
-                ..State::default()
-            }),
-        });
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -155,6 +213,16 @@ impl WebexSim {
             None => None,
         };
         let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let inner = Arc::new(Inner {
+            tokens: config.tokens,
+            print: config.print,
+            bot_uuid: uuid::Uuid::now_v7().to_string(),
+            state: Mutex::new(State {
+                rooms,
+                ..State::default()
+            }),
+            mercury: mercury::Mercury::new(format!("{scheme}://{addr}"), shutdown.clone()),
+        });
         let options = ServeOptions {
             acceptor,
             shutdown,
@@ -201,7 +269,45 @@ impl WebexSim {
     pub fn fault(&self, fault: Fault) {
         self.inner.apply(fault);
     }
+
+    /// Adds a person who can post with `token` (as a test posting into a room as a human does);
+    /// returns the person's Hydra id.
+    pub fn add_person(&self, token: &str, email: &str, display_name: &str) -> String {
+        let person = Person {
+            token: token.to_owned(),
+            uuid: uuid::Uuid::now_v7().to_string(),
+            email: email.to_owned(),
+            display_name: display_name.to_owned(),
+            kind: "PERSON",
+        };
+        let id = person.hydra_id();
+        self.inner
+            .state
+            .lock()
+            .expect("sim state")
+            .people
+            .push(person);
+        id
+    }
+
+    /// The WDM base URL, `{base_url}/wdm/api/v1` (devices are under `/devices`).
+    pub fn wdm_url(&self) -> String {
+        format!("{}/wdm/api/v1", self.base_url())
+    }
+
+    /// What the Mercury side has seen: registrations, connections, pings and acks.
+    pub fn mercury_stats(&self) -> MercuryStats {
+        self.inner.mercury.stats()
+    }
+
+    /// How long a new Mercury socket may take to send its authorization frame (30 s by default:
+    /// INFER from the SDK's special-cased close reason, the real deadline is UNKNOWN).
+    pub fn set_auth_deadline(&self, deadline: std::time::Duration) {
+        self.inner.mercury.set_auth_deadline(deadline);
+    }
 }
+
+pub use mercury::MercuryStats;
 
 impl Inner {
     fn apply(&self, fault: Fault) {
@@ -216,7 +322,14 @@ impl Inner {
             }
             Fault::ServerError { count, status } => faults.server_error = Some((count, status)),
             Fault::Latency { millis } => faults.latency_ms = millis,
-            Fault::Clear => *faults = Faults::default(),
+            Fault::DropSockets => self.mercury.drop_sockets(),
+            Fault::CloseSockets { code, reason } => self.mercury.close_sockets(code, &reason),
+            Fault::ForgetRegistrations => self.mercury.forget_registrations(),
+            Fault::IgnorePings { ignore } => self.mercury.ignore_pings(ignore),
+            Fault::Clear => {
+                *faults = Faults::default();
+                self.mercury.ignore_pings(false);
+            }
         }
     }
 }
