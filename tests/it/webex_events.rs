@@ -199,3 +199,76 @@ async fn a_missing_pong_ends_the_session_and_the_source_reconnects() {
     running.stop().await;
     sim_shutdown.cancel();
 }
+
+/// A NOC asks `alarms?` in the room; the bot, with no public URL, hears it over the real-time
+/// socket and answers in the room through a Webex sink with commands, without hearing itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_without_a_public_url_answers_alarms_in_the_room() {
+    let shutdown = CancellationToken::new();
+    let sim = WebexSim::start(
+        WebexSimConfig {
+            tokens: vec![BOT_TOKEN.to_owned()],
+            ..WebexSimConfig::default()
+        },
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    sim.add_person(PERSON_TOKEN, "ann@example.com", "Ann");
+    let yaml = format!(
+        "store: {{ path: netpulse.db }}
+http: {{ listen: \"127.0.0.1:0\" }}
+sources:
+  - name: bot
+    type: webex_events
+    token: ${{BOT_TOKEN}}
+    base_url: {base}
+    wdm_url: {wdm}
+sinks:
+  - name: answers
+    type: webex
+    base_url: {base}
+    token: ${{BOT_TOKEN}}
+    room_id: \"{room}\"
+    commands: true
+    match: {{ type_prefix: [com.cisco.webex.message] }}
+",
+        base = sim.base_url(),
+        wdm = sim.wdm_url(),
+        room = sim.room_id("NOC").unwrap(),
+    );
+    let running = Running::start(&yaml, &[("BOT_TOKEN", BOT_TOKEN)]).await;
+    wait_until("the bot's socket is up", || {
+        status(&running).state == ConnectionState::Connected
+    })
+    .await;
+    post_as_person(&sim, "alarms?").await;
+    wait_until("the bot answers", || {
+        sim.messages().iter().any(|message| {
+            message
+                .markdown
+                .as_deref()
+                .is_some_and(|markdown| markdown.contains("No active alarm"))
+        })
+    })
+    .await;
+    // The answer reaches the bot's own socket too: it is not taken for a question.
+    post_as_person(&sim, "help").await;
+    wait_until("the second answer", || {
+        sim.messages().iter().any(|message| {
+            message
+                .markdown
+                .as_deref()
+                .is_some_and(|m| m.contains("I answer"))
+        })
+    })
+    .await;
+    let answers = sim
+        .messages()
+        .iter()
+        .filter(|m| m.markdown.is_some())
+        .count();
+    assert_eq!(answers, 2, "one answer per question, none to itself");
+    running.stop().await;
+    shutdown.cancel();
+}
