@@ -1,6 +1,7 @@
 //! An ACI APIC (the simulator's APIC personality) through the DME source with `platform: apic`:
 //! a login-domain user, class subscriptions with `refresh-timeout`, faults through their
-//! lifecycle to alarm state, audit records as events, and recovery from a dropped socket.
+//! lifecycle to alarm state, audit records as events, and recovery from a dropped socket, an
+//! expired session and a controller restart, after which netpulse's alarms match the faults.
 
 use netpulse::sim::dme::{Change, DmeSim, DmeSimConfig, Fault, SimPlatform};
 use tokio_util::sync::CancellationToken;
@@ -32,7 +33,7 @@ sources:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn apic_faults_become_alarms_and_records_events_across_a_dropped_socket() {
+async fn apic_faults_become_alarms_and_records_events_across_drops_expiry_and_restart() {
     let shutdown = CancellationToken::new();
     let sim = DmeSim::start(
         DmeSimConfig {

@@ -296,3 +296,39 @@ async fn a_silent_peer_is_detected_and_the_gap_reported() {
         .await;
     setup.stop().await;
 }
+
+/// ISE restarts: the socket drops and every access secret is forgotten. netpulse asks for a new
+/// secret, subscribes again, and the sessions published meanwhile come back by the resync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restart_is_survived_with_a_new_secret_and_a_resync() {
+    let setup = start(IseSimConfig::default()).await;
+    setup.wait_connected(1).await;
+    setup.sim.publish(vec![endpoint(1, "STARTED")]);
+    setup
+        .wait_for_events("the live session arrives", |events| events.len() == 1)
+        .await;
+    setup.sim.fault(Fault::DisableAccounts);
+    setup.sim.fault(Fault::Restart);
+    setup.sim.publish(vec![endpoint(2, "STARTED")]);
+    wait_until("the refused account is reported", || {
+        setup.status().login_failures >= 1
+    })
+    .await;
+    setup.sim.fault(Fault::EnableAccounts);
+    setup.wait_connected(2).await;
+    setup.sim.publish(vec![endpoint(3, "STARTED")]);
+    let events = setup
+        .wait_for_events("the session after the restart arrives", |events| {
+            subjects(events).contains(&"18:60:24:00:00:03")
+        })
+        .await;
+    let subjects = subjects(&events);
+    assert!(
+        subjects.contains(&"18:60:24:00:00:02"),
+        "the session published during the restart is resynchronised: {events:#?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e.kind == GAP_EVENT_TYPE).count(),
+        1
+    );
+}
