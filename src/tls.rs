@@ -24,12 +24,44 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
+/// A client certificate chain and its key, for servers that authenticate clients by certificate
+/// (ISE pxGrid).
+pub struct ClientIdentity {
+    chain: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+}
+
+impl ClientIdentity {
+    /// Reads a PEM certificate chain and its PEM private key.
+    pub fn from_files(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> anyhow::Result<ClientIdentity> {
+        let chain = CertificateDer::pem_file_iter(cert)
+            .with_context(|| format!("cannot read the client certificate {}", cert.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("invalid PEM in {}", cert.display()))?;
+        anyhow::ensure!(!chain.is_empty(), "{} holds no certificate", cert.display());
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
+            .with_context(|| format!("cannot read the private key {}", key.display()))?;
+        Ok(ClientIdentity { chain, key })
+    }
+}
+
 /// Builds the rustls client configuration for a source's `tls:` settings.
 pub fn client_config(tls: &TlsConfig) -> anyhow::Result<Arc<ClientConfig>> {
+    client_config_with_identity(tls, None)
+}
+
+/// Like [`client_config`], presenting `identity` to servers that ask for a client certificate.
+pub fn client_config_with_identity(
+    tls: &TlsConfig,
+    identity: Option<&ClientIdentity>,
+) -> anyhow::Result<Arc<ClientConfig>> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .context("no TLS protocol version is available")?;
-    let config = if let Some(pin) = &tls.fingerprint_sha256 {
+    let verified = if let Some(pin) = &tls.fingerprint_sha256 {
         let expected = parse_fingerprint(pin).map_err(anyhow::Error::msg)?;
         builder
             .dangerous()
@@ -37,7 +69,6 @@ pub fn client_config(tls: &TlsConfig) -> anyhow::Result<Arc<ClientConfig>> {
                 pin: Some(expected),
                 provider: provider(),
             }))
-            .with_no_client_auth()
     } else if tls.insecure_skip_verify {
         builder
             .dangerous()
@@ -45,11 +76,14 @@ pub fn client_config(tls: &TlsConfig) -> anyhow::Result<Arc<ClientConfig>> {
                 pin: None,
                 provider: provider(),
             }))
-            .with_no_client_auth()
     } else {
-        builder
-            .with_root_certificates(root_store(tls)?)
-            .with_no_client_auth()
+        builder.with_root_certificates(root_store(tls)?)
+    };
+    let config = match identity {
+        Some(identity) => verified
+            .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+            .context("the client certificate and key do not form a usable identity")?,
+        None => verified.with_no_client_auth(),
     };
     Ok(Arc::new(config))
 }

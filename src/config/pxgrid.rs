@@ -30,6 +30,13 @@ pub struct PxgridSourceConfig {
     pub password_file: Option<PathBuf>,
     #[serde(default)]
     pub tls: TlsConfig,
+    /// Certificate-based authentication: a client certificate (PEM chain) ISE trusts, and its
+    /// key. The account is then activated with the certificate and an empty password, as the
+    /// pxGrid documentation says; no password is needed.
+    #[serde(default)]
+    pub client_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub client_key_file: Option<PathBuf>,
     /// What `AccountActivate` sends as `description` (shown to the ISE administrator).
     #[serde(default = "default_description")]
     pub description: String,
@@ -78,8 +85,12 @@ fn default_request_timeout() -> Duration {
 }
 
 impl PxgridSourceConfig {
-    /// The configured password, if any (`None`: the source creates its account).
+    /// The configured password, if any (`None`: the source creates its account). A source that
+    /// authenticates with a client certificate uses an empty password.
     pub fn password(&self) -> Option<&str> {
+        if self.client_cert_file.is_some() {
+            return Some("");
+        }
         self.password.as_ref().map(Secret::expose)
     }
 
@@ -103,6 +114,26 @@ impl PxgridSourceConfig {
         } else if self.node_name.contains(':') {
             // HTTP Basic separates the node name from the password with ':'.
             problems.push(&format!("{place}.node_name"), "must not contain ':'");
+        }
+        match (&mut self.client_cert_file, &mut self.client_key_file) {
+            (Some(cert), Some(key)) => {
+                *cert = super::resolve_path(base_dir, cert);
+                *key = super::resolve_path(base_dir, key);
+                if let Err(error) = crate::tls::ClientIdentity::from_files(cert, key) {
+                    problems.push(&format!("{place}.client_cert_file"), format!("{error:#}"));
+                }
+                if self.password.is_some() || self.password_file.is_some() {
+                    problems.push(
+                        &format!("{place}.password"),
+                        "a client certificate replaces the password: keep one of them",
+                    );
+                }
+            }
+            (None, None) => {}
+            _ => problems.push(
+                &format!("{place}.client_cert_file"),
+                "client_cert_file and client_key_file go together",
+            ),
         }
         // Without either, the account is created at start (see `password`).
         if self.password.is_some() || self.password_file.is_some() {

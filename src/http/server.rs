@@ -17,6 +17,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+/// The certificate a TLS client presented and the server verified, if any: a request extension
+/// for handlers that authenticate clients by certificate.
+#[derive(Debug, Clone, Default)]
+pub struct ClientCertificate(pub Option<rustls_pki_types::CertificateDer<'static>>);
+
 /// A transformation of each connection's byte stream before HTTP parsing (the DME simulator
 /// tolerates request targets that hyper would refuse); [`Plain`] leaves it alone.
 pub trait WrapIo: Clone + Send + Sync + 'static {
@@ -102,6 +107,7 @@ async fn serve_connection<W: WrapIo>(
     // Pushes and answers are small and must leave at once.
     let _ = stream.set_nodelay(true);
     let Some(acceptor) = acceptor else {
+        let router = router.layer(axum::Extension(ClientCertificate(None)));
         serve_http(wrap.wrap(stream), router, shutdown).await;
         return;
     };
@@ -110,7 +116,16 @@ async fn serve_connection<W: WrapIo>(
         handshake = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => handshake,
     };
     match handshake {
-        Ok(Ok(tls)) => serve_http(wrap.wrap(tls), router, shutdown).await,
+        Ok(Ok(tls)) => {
+            let certificate = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .map(|cert| cert.clone().into_owned());
+            let router = router.layer(axum::Extension(ClientCertificate(certificate)));
+            serve_http(wrap.wrap(tls), router, shutdown).await
+        }
         Ok(Err(error)) => debug!(%error, "TLS handshake failed"),
         Err(_) => debug!("TLS handshake timed out"),
     }

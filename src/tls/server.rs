@@ -82,11 +82,39 @@ impl ServerIdentity {
     /// A rustls server configuration that speaks HTTP/1.1 only: the DME API and its WebSocket
     /// upgrade are HTTP/1.1 on the devices.
     pub fn server_config(&self) -> anyhow::Result<Arc<ServerConfig>> {
+        self.server_config_with_client_ca(None)
+    }
+
+    /// Like [`ServerIdentity::server_config`], also asking clients for a certificate issued by
+    /// one in `client_ca_pem` (clients without one are still served; the handler decides).
+    pub fn server_config_with_client_ca(
+        &self,
+        client_ca_pem: Option<&str>,
+    ) -> anyhow::Result<Arc<ServerConfig>> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let mut config = ServerConfig::builder_with_provider(provider)
+        let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .context("select TLS protocol versions")?
-            .with_no_client_auth()
+            .context("select TLS protocol versions")?;
+        let builder = match client_ca_pem {
+            None => builder.with_no_client_auth(),
+            Some(pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                    roots
+                        .add(cert.context("invalid PEM in the client CA")?)
+                        .context("unusable client CA certificate")?;
+                }
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .allow_unauthenticated()
+                .build()
+                .context("cannot verify client certificates with this CA")?;
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder
             .with_single_cert(self.chain.clone(), self.key.clone_key())
             .context("certificate and private key do not form a usable server identity")?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];

@@ -332,3 +332,102 @@ async fn a_node_restart_is_survived_with_a_new_secret_and_a_resync() {
         1
     );
 }
+
+/// A CA that issues client certificates, as an ISE deployment trusts: its PEM, and a client
+/// certificate and key signed by it, written to `dir`.
+fn client_ca(dir: &std::path::Path) -> (String, std::path::PathBuf, std::path::PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "pxGrid client CA");
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![NODE.to_owned()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, NODE);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let cert_file = dir.join("client.pem");
+    let key_file = dir.join("client.key");
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    (ca_cert.pem(), cert_file, key_file)
+}
+
+/// Certificate-based authentication: no password anywhere; the account is activated with the
+/// client certificate, and only a client that presents one is let in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_replaces_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let (client_ca_pem, cert_file, key_file) = client_ca(dir.path());
+    let sim_shutdown = CancellationToken::new();
+    let sim = IseSim::start(
+        IseSimConfig {
+            client_ca_pem: Some(client_ca_pem),
+            account_create: false,
+            ..IseSimConfig::default()
+        },
+        sim_shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    let ca_file = dir.path().join("ise-ca.pem");
+    std::fs::write(&ca_file, sim.ca_pem().unwrap()).unwrap();
+    let yaml = |with_certificate: bool| {
+        let certificate = if with_certificate {
+            format!(
+                "    client_cert_file: {}\n    client_key_file: {}\n",
+                cert_file.display(),
+                key_file.display()
+            )
+        } else {
+            "    password: not-a-certificate\n".to_owned()
+        };
+        format!(
+            "store: {{ path: netpulse.db }}\nhttp: {{ listen: \"127.0.0.1:0\" }}\nsources:\n  - name: ise\n    type: pxgrid\n    address: {address}\n    node_name: {NODE}\n{certificate}    tls: {{ ca_file: {ca} }}\n    activation_poll: 50ms\n    backoff: {{ initial: 100ms, max: 1s }}\n",
+            address = sim.base_url(),
+            ca = ca_file.display(),
+        )
+    };
+    let running = Running::start(&yaml(true), &[]).await;
+    let status = || running.gateway().source("ise").unwrap().status.snapshot();
+    wait_until("connected with the certificate", || {
+        status().state == ConnectionState::Connected
+    })
+    .await;
+    sim.publish(vec![endpoint(1, "STARTED")]);
+    wait_until("the session arrives", || {
+        running
+            .reader()
+            .events(&EventQuery {
+                after_seq: Some(0),
+                ..Default::default()
+            })
+            .unwrap()
+            .iter()
+            .any(|event| event.subject.as_deref() == Some("18:60:24:00:00:01"))
+    })
+    .await;
+    running.stop().await;
+    // The same node without a certificate is refused.
+    let config = netpulse::config::Config::parse_with(&yaml(false), dir.path(), &|_| None)
+        .expect("a valid configuration");
+    {
+        let shutdown = CancellationToken::new();
+        let gateway = netpulse::Gateway::start(config, shutdown.clone())
+            .await
+            .unwrap();
+        let source = || gateway.source("ise").unwrap().status.snapshot();
+        wait_until("the certificate-less client is refused", || {
+            source().login_failures >= 1 || source().last_error.is_some()
+        })
+        .await;
+        assert_ne!(source().state, ConnectionState::Connected);
+        shutdown.cancel();
+        gateway.wait().await.unwrap();
+    }
+    sim_shutdown.cancel();
+}

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -19,6 +20,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::{Fault, Inner, PUBSUB_PATH, SESSION_REST_PATH, SESSION_TOPIC, new_account};
+use crate::http::server::ClientCertificate;
 use crate::source::pxgrid::protocol::{AccountState, PUBSUB_SERVICE, SESSION_SERVICE};
 
 pub(super) fn router(inner: Arc<Inner>) -> Router {
@@ -72,12 +74,27 @@ pub(super) fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((node.to_owned(), password.to_owned()))
 }
 
-/// The node name of a caller whose password is right and whose account is ENABLED.
-fn enabled_caller(inner: &Inner, headers: &HeaderMap) -> Option<String> {
+/// Whether a caller proves who it is: the account's password, or (certificate-based) an empty
+/// password over a connection whose client certificate the server verified.
+fn authentic(account_password: &str, password: &str, certificate: &ClientCertificate) -> bool {
+    if password.is_empty() {
+        return certificate.0.is_some();
+    }
+    account_password == password
+}
+
+/// The node name of a caller whose credentials are right and whose account is ENABLED.
+fn enabled_caller(
+    inner: &Inner,
+    headers: &HeaderMap,
+    certificate: &ClientCertificate,
+) -> Option<String> {
     let (node, password) = basic(headers)?;
     let state = inner.lock();
     let account = state.accounts.get(&node)?;
-    (account.password == password && account.state == AccountState::Enabled && !state.disabled)
+    (authentic(&account.password, &password, certificate)
+        && account.state == AccountState::Enabled
+        && !state.disabled)
         .then_some(node)
 }
 
@@ -112,17 +129,27 @@ async fn account_create(State(inner): State<Arc<Inner>>, body: Bytes) -> Respons
     )
 }
 
-async fn account_activate(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+async fn account_activate(
+    State(inner): State<Arc<Inner>>,
+    Extension(certificate): Extension<ClientCertificate>,
+    headers: HeaderMap,
+) -> Response {
     let Some((node, password)) = basic(&headers) else {
         return unauthorized();
     };
     inner.activations.fetch_add(1, Ordering::Relaxed);
     let mut guard = inner.lock();
     let state = &mut *guard;
+    // A certificate-based client's account comes into being with its first AccountActivate.
+    if password.is_empty() && certificate.0.is_some() && !state.accounts.contains_key(&node) {
+        state
+            .accounts
+            .insert(node.clone(), new_account(String::new()));
+    }
     let Some(account) = state.accounts.get_mut(&node) else {
         return unauthorized();
     };
-    if account.password != password {
+    if !authentic(&account.password, &password, &certificate) {
         return unauthorized();
     }
     let now = Instant::now();
@@ -149,10 +176,11 @@ async fn account_activate(State(inner): State<Arc<Inner>>, headers: HeaderMap) -
 
 async fn service_lookup(
     State(inner): State<Arc<Inner>>,
+    Extension(certificate): Extension<ClientCertificate>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if enabled_caller(&inner, &headers).is_none() {
+    if enabled_caller(&inner, &headers, &certificate).is_none() {
         return unauthorized();
     }
     let name = serde_json::from_slice::<Value>(&body)
@@ -190,10 +218,11 @@ async fn service_lookup(
 
 async fn access_secret(
     State(inner): State<Arc<Inner>>,
+    Extension(certificate): Extension<ClientCertificate>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(node) = enabled_caller(&inner, &headers) else {
+    let Some(node) = enabled_caller(&inner, &headers, &certificate) else {
         return unauthorized();
     };
     let Some(peer) = serde_json::from_slice::<Value>(&body)

@@ -78,6 +78,10 @@ pub struct IseSimConfig {
     pub enforce_client_heartbeat: bool,
     /// The `version` AccountActivate reports.
     pub version: String,
+    /// Clients may authenticate with a certificate issued by this CA (PEM): "Perform
+    /// AccountActivate using the client certificate, fill the Basic Auth header with username
+    /// only" (reference §3.1). Such an account is created by its first AccountActivate.
+    pub client_ca_pem: Option<String>,
 }
 
 impl Default for IseSimConfig {
@@ -93,6 +97,7 @@ impl Default for IseSimConfig {
             heartbeat: (Duration::from_secs(10), Duration::from_secs(10)),
             enforce_client_heartbeat: true,
             version: "2.0.0.13".to_owned(),
+            client_ca_pem: None,
         }
     }
 }
@@ -220,7 +225,9 @@ impl IseSim {
             SimTls::Files { cert, key } => Some(ServerIdentity::from_files(cert, key)?),
         };
         let acceptor = match &identity {
-            Some(identity) => Some(TlsAcceptor::from(identity.server_config()?)),
+            Some(identity) => Some(TlsAcceptor::from(
+                identity.server_config_with_client_ca(config.client_ca_pem.as_deref())?,
+            )),
             None => None,
         };
         let listener = TcpListener::bind(config.listen)

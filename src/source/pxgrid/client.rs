@@ -82,7 +82,11 @@ pub struct PxgridClient {
 
 impl PxgridClient {
     pub fn new(config: &PxgridSourceConfig) -> anyhow::Result<PxgridClient> {
-        let tls = crate::tls::client_config(&config.tls)?;
+        let identity = match (&config.client_cert_file, &config.client_key_file) {
+            (Some(cert), Some(key)) => Some(crate::tls::ClientIdentity::from_files(cert, key)?),
+            _ => None,
+        };
+        let tls = crate::tls::client_config_with_identity(&config.tls, identity.as_ref())?;
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured((*tls).clone())
             .timeout(config.request_timeout)
