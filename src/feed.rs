@@ -271,6 +271,25 @@ impl Cursor {
         }
     }
 
+    /// The next live event if one is already queued, without waiting: lets a writer put several
+    /// events in one write. None while catching up or when nothing is queued.
+    pub fn try_next(&mut self) -> Option<FeedItem> {
+        if self.catching_up || !self.notices.is_empty() || !self.stored.is_empty() {
+            return None;
+        }
+        let subscription = self.subscription.as_mut()?;
+        while let Ok(event) = subscription.receiver.try_recv() {
+            if event.seq > self.last_seq {
+                self.last_seq = event.seq;
+                return Some(FeedItem::Event {
+                    seq: event.seq,
+                    json: event.json.as_str().into(),
+                });
+            }
+        }
+        None
+    }
+
     /// Reads the next page after `last_seq` from the store. When the store has nothing more the
     /// live queue takes over, unless it overflowed meanwhile: then the cursor subscribes again
     /// and keeps reading the store, which has everything the queue dropped.

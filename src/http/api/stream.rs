@@ -148,8 +148,19 @@ async fn serve_socket(mut socket: WebSocket, mut cursor: Cursor, feed: FeedConfi
         let message = tokio::select! {
             item = cursor.next() => match item {
                 Ok(FeedItem::Event { json, .. }) => {
-                    metrics::counter!("netpulse_feed_events_sent_total").increment(1);
-                    Message::Text((&*json).into())
+                    // Whatever else is already queued goes out in the same write.
+                    let mut batch = vec![Message::Text((&*json).into())];
+                    while batch.len() < WRITE_BATCH {
+                        match cursor.try_next() {
+                            Some(FeedItem::Event { json, .. }) => batch.push(Message::Text((&*json).into())),
+                            _ => break,
+                        }
+                    }
+                    metrics::counter!("netpulse_feed_events_sent_total").increment(batch.len() as u64);
+                    if !send_all(&mut socket, batch, feed.send_timeout).await {
+                        return;
+                    }
+                    continue;
                 }
                 Ok(FeedItem::Notice { code, message }) => Message::Text(notice(code, &message).into()),
                 Ok(FeedItem::Lagged { last_seq, message }) => {
@@ -179,6 +190,34 @@ async fn serve_socket(mut socket: WebSocket, mut cursor: Cursor, feed: FeedConfi
         };
         if !send(&mut socket, message, feed.send_timeout).await {
             return;
+        }
+    }
+}
+
+/// Queued events written to a WebSocket at once at most.
+const WRITE_BATCH: usize = 64;
+
+/// Sends several messages with one flush; false when the client is gone or took no data for
+/// `timeout`.
+async fn send_all(socket: &mut WebSocket, messages: Vec<Message>, timeout: Duration) -> bool {
+    use futures_util::SinkExt as _;
+    let write = async {
+        for message in messages {
+            socket.feed(message).await?;
+        }
+        socket.flush().await
+    };
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            metrics::counter!("netpulse_feed_clients_dropped_total", "reason" => "send_timeout")
+                .increment(1);
+            tracing::info!(
+                timeout_ms = timeout.as_millis() as u64,
+                "feed client took no data within api.feed.send_timeout: disconnected"
+            );
+            false
         }
     }
 }
