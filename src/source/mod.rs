@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::SourceConfig;
 use crate::event::Event;
 
+mod backoff;
 pub mod dme;
 pub mod pxgrid;
 pub mod webex_events;

@@ -14,12 +14,12 @@
 //! - `client`: the REST and WebSocket calls; `session`: one session from activation to failure.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use metrics::Counter;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{BackoffConfig, PxgridSourceConfig};
+use crate::config::PxgridSourceConfig;
+use crate::source::backoff::Backoff;
 use crate::source::{ConnectionState, SourceContext};
 
 mod client;
@@ -165,58 +165,5 @@ impl Pxgrid {
             }
         }
         self.context.status.set_error(&error.to_string());
-    }
-}
-
-/// Exponential backoff with "equal jitter": each delay is half fixed, half random.
-struct Backoff {
-    initial: Duration,
-    max: Duration,
-    attempt: u32,
-}
-
-impl Backoff {
-    fn new(config: &BackoffConfig) -> Backoff {
-        Backoff {
-            initial: config.initial,
-            max: config.max,
-            attempt: 0,
-        }
-    }
-
-    fn reset(&mut self) {
-        self.attempt = 0;
-    }
-
-    fn next_delay(&mut self) -> Duration {
-        let factor = 2u32.saturating_pow(self.attempt.min(20));
-        let base = self.initial.saturating_mul(factor).min(self.max);
-        self.attempt += 1;
-        let half = base / 2;
-        half + half.mul_f64(fastrand::f64())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_to_its_cap_with_jitter_and_resets() {
-        let config = BackoffConfig {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-        };
-        let mut backoff = Backoff::new(&config);
-        for attempt in 0..8u32 {
-            let delay = backoff.next_delay();
-            let base = (Duration::from_millis(100) * 2u32.pow(attempt)).min(Duration::from_secs(1));
-            assert!(
-                delay >= base / 2 && delay <= base,
-                "attempt {attempt}: {delay:?}"
-            );
-        }
-        backoff.reset();
-        assert!(backoff.next_delay() <= Duration::from_millis(100));
     }
 }

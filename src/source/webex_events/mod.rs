@@ -11,16 +11,15 @@
 //! registers again at once. After a reconnect a gap event is emitted: Webex keeps no replay, so
 //! what was posted in between is not recovered.
 
-use std::time::Duration;
-
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{BackoffConfig, WebexEventsSourceConfig};
+use crate::config::WebexEventsSourceConfig;
 use crate::event::Event;
+use crate::source::backoff::Backoff;
 use crate::source::{ConnectionState, SourceContext};
 
 mod client;
@@ -345,58 +344,5 @@ fn read_text(
         None => Err(SessionError::Failed(
             "socket ended without a close frame".into(),
         )),
-    }
-}
-
-/// Exponential backoff with equal jitter (as the DME source does).
-struct Backoff {
-    initial: Duration,
-    max: Duration,
-    attempt: u32,
-}
-
-impl Backoff {
-    fn new(config: &BackoffConfig) -> Backoff {
-        Backoff {
-            initial: config.initial,
-            max: config.max,
-            attempt: 0,
-        }
-    }
-
-    fn reset(&mut self) {
-        self.attempt = 0;
-    }
-
-    fn next_delay(&mut self) -> Duration {
-        let factor = 2u32.saturating_pow(self.attempt.min(20));
-        let base = self.initial.saturating_mul(factor).min(self.max);
-        self.attempt += 1;
-        let half = base / 2;
-        half + half.mul_f64(fastrand::f64())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_to_its_cap_with_jitter_and_resets() {
-        let config = BackoffConfig {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-        };
-        let mut backoff = Backoff::new(&config);
-        for attempt in 0..8u32 {
-            let base = (Duration::from_millis(100) * 2u32.pow(attempt)).min(Duration::from_secs(1));
-            let delay = backoff.next_delay();
-            assert!(
-                delay >= base / 2 && delay <= base,
-                "attempt {attempt}: {delay:?}"
-            );
-        }
-        backoff.reset();
-        assert!(backoff.next_delay() <= Duration::from_millis(100));
     }
 }
