@@ -5,5 +5,6 @@
 pub mod dme;
 pub mod hooks;
 pub mod ise;
+mod load;
 pub mod sdwan;
 pub mod webex;

@@ -12,11 +12,12 @@ pub mod sign;
 #[cfg(test)]
 mod tests;
 
+pub use crate::sim::load::Report;
 pub use cli::{
     CatalystCenterSimArgs, CloudeventsSimArgs, CommonArgs, DestinationMethod, HookArgs,
     IntersightSimArgs, MerakiSimArgs, SecretIn, StandardWebhooksSimArgs, ThousandeyesSimArgs,
     run_cli,
 };
 pub use payloads::{CloudEventsMode, Payload, PayloadOptions, Payloads, Provider, payloads};
-pub use sender::{HookSimConfig, Report, default_cloudevents_source, run};
+pub use sender::{HookSimConfig, default_cloudevents_source, run};
 pub use sign::Auth;

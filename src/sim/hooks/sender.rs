@@ -2,11 +2,9 @@
 //! an optional overall rate, a count or a shutdown to stop, and a report of what was answered.
 //! Each request is authenticated or signed at the moment it is sent (signatures carry the time).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use anyhow::Context;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -15,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::payloads::{PayloadOptions, Payloads, Provider, payloads};
 use super::sign::{Auth, Outgoing};
-use crate::config::TlsConfig;
+use crate::sim::load::{Findings, Pacer, Report, client};
 
 pub struct HookSimConfig {
     pub provider: Provider,
@@ -77,52 +75,15 @@ pub fn default_cloudevents_source() -> String {
     format!("/netpulse-sim/{host}")
 }
 
-/// What the receiver answered.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    pub sent: u64,
-    pub by_status: BTreeMap<u16, u64>,
-    pub network_errors: u64,
-    /// Notification ids answered 2xx (with `record_accepted`).
-    pub accepted_ids: Vec<String>,
-    pub elapsed: Duration,
-    pub latency_p50: Duration,
-    pub latency_p99: Duration,
-    pub latency_max: Duration,
-}
-
-impl Report {
-    /// Requests answered 2xx.
-    pub fn accepted(&self) -> u64 {
-        self.by_status
-            .iter()
-            .filter(|(status, _)| (200..300).contains(*status))
-            .map(|(_, count)| count)
-            .sum()
-    }
-}
-
 /// Shared by the senders.
 struct Shared {
     payloads: Mutex<Payloads>,
     auth: Auth,
     method: reqwest::Method,
     url: reqwest::Url,
-    issued: AtomicU64,
-    count: Option<u64>,
-    interval: Option<Duration>,
-    next_slot: Mutex<Instant>,
+    pacer: Pacer,
     progress: Arc<AtomicU64>,
     record: bool,
-}
-
-/// One sender's findings.
-#[derive(Default)]
-struct Findings {
-    by_status: BTreeMap<u16, u64>,
-    network_errors: u64,
-    accepted: Vec<String>,
-    latencies: Vec<Duration>,
 }
 
 /// Sends until `count` requests are made or `shutdown`.
@@ -142,18 +103,12 @@ pub(super) async fn run_with_progress(
         matches!(url.scheme(), "http" | "https"),
         "--target must be an http:// or https:// URL"
     );
-    let tls = TlsConfig {
-        ca_file: config.ca_file.clone(),
-        fingerprint_sha256: None,
-        insecure_skip_verify: config.insecure,
-    };
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured((*crate::tls::client_config(&tls)?).clone())
-        .pool_max_idle_per_host(config.concurrency.max(1))
-        .timeout(Duration::from_secs(30))
-        .user_agent(format!("netpulse-sim-{}", config.provider.as_str()))
-        .build()
-        .context("cannot build the HTTP client")?;
+    let client = client(
+        config.ca_file.clone(),
+        config.insecure,
+        config.concurrency,
+        format!("netpulse-sim-{}", config.provider.as_str()),
+    )?;
     let shared = Arc::new(Shared {
         payloads: Mutex::new(payloads(
             config.provider,
@@ -164,13 +119,7 @@ pub(super) async fn run_with_progress(
         auth: config.auth.clone(),
         method: config.method.clone(),
         url,
-        issued: AtomicU64::new(0),
-        count: config.count,
-        interval: config
-            .rate
-            .filter(|rate| *rate > 0.0)
-            .map(|rate| Duration::from_secs_f64(1.0 / rate)),
-        next_slot: Mutex::new(Instant::now()),
+        pacer: Pacer::new(config.count, config.rate),
         progress,
         record: config.record_accepted,
     });
@@ -178,34 +127,11 @@ pub(super) async fn run_with_progress(
     let senders: Vec<_> = (0..config.concurrency.max(1))
         .map(|_| tokio::spawn(send(client.clone(), shared.clone(), shutdown.clone())))
         .collect();
-    let mut total = Findings::default();
+    let mut all = Vec::with_capacity(senders.len());
     for sender in senders {
-        let findings = sender.await?;
-        for (status, count) in findings.by_status {
-            *total.by_status.entry(status).or_default() += count;
-        }
-        total.network_errors += findings.network_errors;
-        total.accepted.extend(findings.accepted);
-        total.latencies.extend(findings.latencies);
+        all.push(sender.await?);
     }
-    total.latencies.sort_unstable();
-    let percentile = |fraction: f64| {
-        if total.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let index = ((total.latencies.len() as f64 - 1.0) * fraction).round() as usize;
-        total.latencies[index]
-    };
-    Ok(Report {
-        sent: total.latencies.len() as u64 + total.network_errors,
-        latency_p50: percentile(0.50),
-        latency_p99: percentile(0.99),
-        latency_max: total.latencies.last().copied().unwrap_or_default(),
-        by_status: total.by_status,
-        network_errors: total.network_errors,
-        accepted_ids: total.accepted,
-        elapsed: started.elapsed(),
-    })
+    Ok(Report::from_findings(all, started.elapsed()))
 }
 
 /// The request's headers: the content type, the provider's own (`ce-*`), then authentication,
@@ -248,21 +174,8 @@ async fn send(
 ) -> Findings {
     let mut findings = Findings::default();
     loop {
-        let issued = shared.issued.fetch_add(1, Ordering::Relaxed);
-        if shared.count.is_some_and(|count| issued >= count) || shutdown.is_cancelled() {
+        if !shared.pacer.admit(&shutdown).await {
             return findings;
-        }
-        if let Some(interval) = shared.interval {
-            let slot = {
-                let mut next = shared.next_slot.lock().expect("slot lock");
-                let slot = (*next).max(Instant::now());
-                *next = slot + interval;
-                slot
-            };
-            tokio::select! {
-                () = tokio::time::sleep_until(slot) => {}
-                () = shutdown.cancelled() => return findings,
-            }
         }
         let payload = shared
             .payloads
@@ -279,15 +192,16 @@ async fn send(
                 let status = response.status();
                 // Read the answer so the connection can be reused.
                 let _ = response.bytes().await;
-                findings.latencies.push(sent_at.elapsed());
-                *findings.by_status.entry(status.as_u16()).or_default() += 1;
-                if shared.record && status.is_success() {
-                    findings.accepted.push(payload.notification);
-                }
+                findings.answered(
+                    status.as_u16(),
+                    sent_at.elapsed(),
+                    payload.notification,
+                    shared.record,
+                );
             }
             Err(error) => {
                 tracing::debug!(%error, "sim hooks: request failed");
-                findings.network_errors += 1;
+                findings.network_error();
             }
         }
         shared.progress.fetch_add(1, Ordering::Relaxed);

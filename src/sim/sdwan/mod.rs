@@ -10,6 +10,7 @@ mod sender;
 #[cfg(test)]
 mod tests;
 
+pub use crate::sim::load::Report;
 pub use cli::{SdwanSimArgs, run_cli};
 pub use generator::{Alarms, alarms};
-pub use sender::{Report, SdwanSimConfig, run};
+pub use sender::{SdwanSimConfig, run};

@@ -1,18 +1,15 @@
 //! Posting alarms to a webhook receiver: C concurrent senders on kept-alive connections, an
 //! optional overall rate, a count or a shutdown to stop, and a report of what was answered.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use anyhow::Context;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::generator::{Alarms, alarms};
-use crate::config::TlsConfig;
+use crate::sim::load::{Findings, Pacer, Report, client};
 
 pub struct SdwanSimConfig {
     /// The webhook URL, e.g. `http://127.0.0.1:5001/hooks/sdwan`.
@@ -53,47 +50,11 @@ impl Default for SdwanSimConfig {
     }
 }
 
-/// What the receiver answered.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    pub sent: u64,
-    pub by_status: BTreeMap<u16, u64>,
-    pub network_errors: u64,
-    pub accepted_uuids: Vec<String>,
-    pub elapsed: Duration,
-    pub latency_p50: Duration,
-    pub latency_p99: Duration,
-    pub latency_max: Duration,
-}
-
-impl Report {
-    /// Requests answered 2xx.
-    pub fn accepted(&self) -> u64 {
-        self.by_status
-            .iter()
-            .filter(|(status, _)| (200..300).contains(*status))
-            .map(|(_, count)| count)
-            .sum()
-    }
-}
-
 /// Shared by the senders.
 struct Shared {
     alarms: Mutex<Alarms>,
-    issued: AtomicU64,
-    count: Option<u64>,
-    interval: Option<Duration>,
-    next_slot: Mutex<Instant>,
+    pacer: Pacer,
     pub(super) progress: Arc<AtomicU64>,
-}
-
-/// One sender's findings.
-#[derive(Default)]
-struct Findings {
-    by_status: BTreeMap<u16, u64>,
-    network_errors: u64,
-    accepted: Vec<String>,
-    latencies: Vec<Duration>,
 }
 
 /// Sends until `count` requests are made or `shutdown`; `progress` counts answered requests.
@@ -106,27 +67,15 @@ pub(super) async fn run_with_progress(
     shutdown: CancellationToken,
     progress: Arc<AtomicU64>,
 ) -> anyhow::Result<Report> {
-    let tls = TlsConfig {
-        ca_file: config.ca_file.clone(),
-        fingerprint_sha256: None,
-        insecure_skip_verify: config.insecure,
-    };
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured((*crate::tls::client_config(&tls)?).clone())
-        .pool_max_idle_per_host(config.concurrency.max(1))
-        .timeout(Duration::from_secs(30))
-        .user_agent("netpulse-sim-sdwan")
-        .build()
-        .context("cannot build the HTTP client")?;
+    let client = client(
+        config.ca_file.clone(),
+        config.insecure,
+        config.concurrency,
+        "netpulse-sim-sdwan".to_owned(),
+    )?;
     let shared = Arc::new(Shared {
         alarms: Mutex::new(alarms(config.seed, config.devices)),
-        issued: AtomicU64::new(0),
-        count: config.count,
-        interval: config
-            .rate
-            .filter(|rate| *rate > 0.0)
-            .map(|rate| Duration::from_secs_f64(1.0 / rate)),
-        next_slot: Mutex::new(Instant::now()),
+        pacer: Pacer::new(config.count, config.rate),
         progress,
     });
     let started = Instant::now();
@@ -144,34 +93,11 @@ pub(super) async fn run_with_progress(
             ))
         })
         .collect();
-    let mut total = Findings::default();
+    let mut all = Vec::with_capacity(senders.len());
     for sender in senders {
-        let findings = sender.await?;
-        for (status, count) in findings.by_status {
-            *total.by_status.entry(status).or_default() += count;
-        }
-        total.network_errors += findings.network_errors;
-        total.accepted.extend(findings.accepted);
-        total.latencies.extend(findings.latencies);
+        all.push(sender.await?);
     }
-    total.latencies.sort_unstable();
-    let percentile = |fraction: f64| {
-        if total.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let index = ((total.latencies.len() as f64 - 1.0) * fraction).round() as usize;
-        total.latencies[index]
-    };
-    Ok(Report {
-        sent: total.latencies.len() as u64 + total.network_errors,
-        latency_p50: percentile(0.50),
-        latency_p99: percentile(0.99),
-        latency_max: total.latencies.last().copied().unwrap_or_default(),
-        by_status: total.by_status,
-        network_errors: total.network_errors,
-        accepted_uuids: total.accepted,
-        elapsed: started.elapsed(),
-    })
+    Ok(Report::from_findings(all, started.elapsed()))
 }
 
 async fn send(
@@ -182,21 +108,8 @@ async fn send(
 ) -> Findings {
     let mut findings = Findings::default();
     loop {
-        let issued = shared.issued.fetch_add(1, Ordering::Relaxed);
-        if shared.count.is_some_and(|count| issued >= count) || shutdown.is_cancelled() {
+        if !shared.pacer.admit(&shutdown).await {
             return findings;
-        }
-        if let Some(interval) = shared.interval {
-            let slot = {
-                let mut next = shared.next_slot.lock().expect("slot lock");
-                let slot = (*next).max(Instant::now());
-                *next = slot + interval;
-                slot
-            };
-            tokio::select! {
-                () = tokio::time::sleep_until(slot) => {}
-                () = shutdown.cancelled() => return findings,
-            }
         }
         let (uuid, body) = shared.alarms.lock().expect("generator lock").next_alarm();
         let Some(attempt) = request.try_clone() else {
@@ -208,15 +121,11 @@ async fn send(
                 let status = response.status();
                 // Read the answer so the connection can be reused.
                 let _ = response.bytes().await;
-                findings.latencies.push(sent_at.elapsed());
-                *findings.by_status.entry(status.as_u16()).or_default() += 1;
-                if record && status.is_success() {
-                    findings.accepted.push(uuid);
-                }
+                findings.answered(status.as_u16(), sent_at.elapsed(), uuid, record);
             }
             Err(error) => {
                 tracing::debug!(%error, "sim sdwan: request failed");
-                findings.network_errors += 1;
+                findings.network_error();
             }
         }
         shared.progress.fetch_add(1, Ordering::Relaxed);

@@ -77,7 +77,7 @@ async fn alarms_are_posted_with_basic_auth_and_answers_are_reported() {
     let report = run(config, CancellationToken::new()).await.unwrap();
     assert_eq!(report.sent, 40);
     assert_eq!(report.by_status.get(&200), Some(&40));
-    assert_eq!(report.accepted_uuids.len(), 40);
+    assert_eq!(report.accepted_ids.len(), 40);
     // 40 requests at 400/s take at least 97.5 ms (the first goes at once).
     assert!(
         report.elapsed >= std::time::Duration::from_millis(97),
@@ -89,6 +89,6 @@ async fn alarms_are_posted_with_basic_auth_and_answers_are_reported() {
         .iter()
         .map(|alarm| alarm["uuid"].as_str().unwrap())
         .collect();
-    let accepted: HashSet<&str> = report.accepted_uuids.iter().map(String::as_str).collect();
+    let accepted: HashSet<&str> = report.accepted_ids.iter().map(String::as_str).collect();
     assert_eq!(uuids, accepted);
 }
