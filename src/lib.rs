@@ -17,6 +17,8 @@ pub mod demo;
 pub mod duration;
 pub mod event;
 pub mod feed;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod gateway;
 pub mod http;
 pub mod pipeline;
