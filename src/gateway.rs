@@ -222,6 +222,7 @@ async fn open_store(config: &Config, tap: CommitTap) -> anyhow::Result<Store> {
     let mut store_config = StoreConfig::new(&config.store.path);
     store_config.tap = Some(tap);
     store_config.synchronous_full = config.store.synchronous == Synchronous::Full;
+    store_config.min_free_bytes = config.store.min_free_bytes;
     let path = config.store.path.clone();
     tokio::task::spawn_blocking(move || Store::open(store_config))
         .await?
@@ -281,7 +282,7 @@ async fn dispatch(
                     tracing::error!(%error, events = count, "the store rejected a batch of device events");
                     break;
                 }
-                Err(StoreError::Unavailable(error)) => {
+                Err(StoreError::Unavailable(error) | StoreError::Full(error)) => {
                     attempts += 1;
                     if shutdown.is_cancelled() && attempts >= SHUTDOWN_STORE_ATTEMPTS {
                         tracing::error!(%error, events = count, "device events not stored before shutdown: the store cannot write; the next start resynchronises the devices");

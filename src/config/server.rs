@@ -24,6 +24,10 @@ pub struct StoreSection {
     /// netpulse but a power loss may take the last commits; faster on slow disks.
     #[serde(default)]
     pub synchronous: Synchronous,
+    /// After a write failed because the disk was full, `/readyz` answers ready again once the
+    /// store's filesystem has this many bytes free (the next write then proves it).
+    #[serde(default = "default_min_free_bytes")]
+    pub min_free_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -40,6 +44,7 @@ impl Default for StoreSection {
             path: default_store_path(),
             retention: default_retention(),
             synchronous: Synchronous::default(),
+            min_free_bytes: default_min_free_bytes(),
         }
     }
 }
@@ -67,6 +72,10 @@ fn default_store_path() -> PathBuf {
     PathBuf::from("netpulse.db")
 }
 
+fn default_min_free_bytes() -> u64 {
+    crate::store::DEFAULT_MIN_FREE_BYTES
+}
+
 fn default_retention() -> Duration {
     Duration::from_secs(30 * 86_400)
 }
@@ -84,6 +93,18 @@ pub struct HttpSection {
     /// HTTP, which is fine on loopback or behind a TLS-terminating proxy.
     #[serde(default)]
     pub tls: Option<ServerTls>,
+    /// Open connections served at once; a connection beyond it is closed at once (and counted in
+    /// `netpulse_http_connections_refused_total`), so a flood of idle sockets cannot exhaust memory
+    /// or file descriptors.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A client must send a request's whole header within this time, and a kept-alive connection
+    /// that sends no new request is closed after it (slow or idle senders).
+    #[serde(default = "default_header_timeout", with = "serde_duration")]
+    pub header_timeout: Duration,
+    /// A webhook's whole body must arrive within this time from the end of its header (408).
+    #[serde(default = "default_body_timeout", with = "serde_duration")]
+    pub body_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +120,9 @@ impl Default for HttpSection {
             listen: default_listen(),
             max_body_bytes: default_max_body_bytes(),
             tls: None,
+            max_connections: default_max_connections(),
+            header_timeout: default_header_timeout(),
+            body_timeout: default_body_timeout(),
         }
     }
 }
@@ -107,6 +131,17 @@ impl HttpSection {
     pub(crate) fn validate(&mut self, base_dir: &Path, problems: &mut Problems) {
         if self.max_body_bytes < 1024 {
             problems.push("http.max_body_bytes", "must be at least 1024");
+        }
+        if self.max_connections < 16 {
+            problems.push("http.max_connections", "must be at least 16");
+        }
+        for (field, value) in [
+            ("header_timeout", self.header_timeout),
+            ("body_timeout", self.body_timeout),
+        ] {
+            if value < Duration::from_millis(100) {
+                problems.push(&format!("http.{field}"), "must be at least 100ms");
+            }
         }
         if let Some(tls) = &mut self.tls {
             for (field, path) in [
@@ -131,4 +166,16 @@ fn default_listen() -> SocketAddr {
 
 fn default_max_body_bytes() -> usize {
     1024 * 1024
+}
+
+fn default_max_connections() -> usize {
+    4096
+}
+
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_body_timeout() -> Duration {
+    Duration::from_secs(30)
 }

@@ -32,12 +32,25 @@ pub(super) struct HookState {
 
 /// The answer to one request, before it becomes a response.
 enum Outcome {
-    Accepted { seq: u64 },
-    Duplicate { seq: u64 },
+    Accepted {
+        seq: u64,
+    },
+    Duplicate {
+        seq: u64,
+    },
     Unauthorized(Refused),
     UnsupportedMediaType(String),
-    TooLarge { limit: usize },
-    Invalid { kind: &'static str, reason: String },
+    TooLarge {
+        limit: usize,
+    },
+    /// The body did not arrive within `http.body_timeout`.
+    TimedOut {
+        after: std::time::Duration,
+    },
+    Invalid {
+        kind: &'static str,
+        reason: String,
+    },
     Unavailable(String),
     Rejected(String),
 }
@@ -50,6 +63,7 @@ impl Outcome {
             Outcome::Unauthorized(refused) => refused.outcome,
             Outcome::UnsupportedMediaType(_) => "unsupported_media_type",
             Outcome::TooLarge { .. } => "too_large",
+            Outcome::TimedOut { .. } => "timeout",
             Outcome::Invalid { kind, .. } => kind,
             Outcome::Unavailable(_) => "store_unavailable",
             Outcome::Rejected(_) => "rejected",
@@ -93,6 +107,15 @@ async fn process(
     if let Err(found) = check_content_type(headers) {
         return Outcome::UnsupportedMediaType(found);
     }
+    if let Some(encoding) = headers
+        .get(header::CONTENT_ENCODING)
+        .filter(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"))
+    {
+        let found = String::from_utf8_lossy(encoding.as_bytes());
+        return Outcome::UnsupportedMediaType(format!(
+            "application/json with Content-Encoding {found}"
+        ));
+    }
     let limit = receiver.max_body_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -101,7 +124,12 @@ async fn process(
     if declared.is_some_and(|length| length > limit as u64) {
         return Outcome::TooLarge { limit };
     }
-    let body = match http_body_util::Limited::new(body, limit).collect().await {
+    let after = receiver.body_timeout;
+    let collect = http_body_util::Limited::new(body, limit).collect();
+    let Ok(collected) = tokio::time::timeout(after, collect).await else {
+        return Outcome::TimedOut { after };
+    };
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => {
             return Outcome::TooLarge { limit };
@@ -141,7 +169,9 @@ async fn process(
             Some(appended) => Outcome::Accepted { seq: appended.seq },
             None => Outcome::Unavailable("the store returned no result".to_owned()),
         },
-        Err(StoreError::Unavailable(reason)) => Outcome::Unavailable(reason),
+        Err(StoreError::Unavailable(reason) | StoreError::Full(reason)) => {
+            Outcome::Unavailable(reason)
+        }
         Err(StoreError::Rejected(reason)) => Outcome::Rejected(reason),
     }
 }
@@ -192,12 +222,23 @@ fn respond(outcome: Outcome) -> Response {
         }
         Outcome::UnsupportedMediaType(found) => json(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            serde_json::json!({"error": format!("content type {found} is not accepted: send application/json")}),
+            serde_json::json!({"error": format!("content type {found} is not accepted: send uncompressed application/json")}),
         ),
         Outcome::TooLarge { limit } => json(
             StatusCode::PAYLOAD_TOO_LARGE,
             serde_json::json!({"error": format!("the body is larger than the limit of {limit} bytes (max_body_bytes)")}),
         ),
+        Outcome::TimedOut { after } => {
+            let mut response = json(
+                StatusCode::REQUEST_TIMEOUT,
+                serde_json::json!({"error": format!("the body did not arrive within {} s (http.body_timeout)", after.as_secs_f64())}),
+            );
+            // The rest of the body may still be on its way: the connection cannot be reused.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
         Outcome::Invalid { reason, .. } => json(
             StatusCode::BAD_REQUEST,
             serde_json::json!({"error": reason}),
@@ -246,6 +287,9 @@ fn log(receiver: &WebhookReceiver, peer: SocketAddr, headers: &HeaderMap, outcom
         }
         Outcome::TooLarge { limit } => {
             tracing::warn!(source, %peer, agent, limit, "webhook refused: body too large")
+        }
+        Outcome::TimedOut { after } => {
+            tracing::warn!(source, %peer, agent, after_ms = after.as_millis() as u64, "webhook refused: the body arrived too slowly (http.body_timeout)")
         }
         Outcome::Invalid { kind, reason } => {
             tracing::warn!(source, %peer, agent, kind, reason = %reason, "webhook refused: invalid body")

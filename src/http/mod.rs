@@ -26,6 +26,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::HttpSection;
 use crate::pipeline::Pipeline;
 use crate::source::webhook::WebhookReceiver;
+use crate::store::WriteState;
 
 /// Everything the routes need.
 #[derive(Clone)]
@@ -63,6 +64,7 @@ pub fn router(state: HttpState) -> Router {
 pub struct Bound {
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
+    limits: server::Limits,
     pub address: SocketAddr,
 }
 
@@ -86,6 +88,10 @@ pub async fn bind(config: &HttpSection) -> anyhow::Result<Bound> {
     Ok(Bound {
         listener,
         acceptor,
+        limits: server::Limits {
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+        },
         address,
     })
 }
@@ -105,21 +111,41 @@ pub fn serve(bound: Bound, router: Router, shutdown: CancellationToken, tracker:
         name: "netpulse".to_owned(),
         wrap: server::Plain,
     };
-    tracker.spawn(server::serve(bound.listener, router, options));
+    tracker.spawn(server::serve_limited(
+        bound.listener,
+        router,
+        options,
+        bound.limits,
+    ));
 }
 
 async fn ready(State(state): State<HttpState>) -> Response {
     if !state.started.load(Ordering::Acquire) {
         return (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response();
     }
-    if !state.pipeline.store().writable() {
-        return (
+    match state.pipeline.store().write_state() {
+        WriteState::Writing => "ready\n".into_response(),
+        WriteState::DiskFull { available, needed } if available >= needed => format!(
+            "ready: the store's disk was full and has {} MiB free again (store.min_free_bytes: {} MiB)\n",
+            available >> 20,
+            needed >> 20
+        )
+        .into_response(),
+        WriteState::DiskFull { available, needed } => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the store's disk is full: {} MiB free, ready again from {} MiB (store.min_free_bytes)\n",
+                available >> 20,
+                needed >> 20
+            ),
+        )
+            .into_response(),
+        WriteState::Failing => (
             StatusCode::SERVICE_UNAVAILABLE,
             "the store cannot write (see the log)\n",
         )
-            .into_response();
+            .into_response(),
     }
-    "ready\n".into_response()
 }
 
 async fn dashboard() -> Response {

@@ -1,9 +1,11 @@
 //! Serving a router on a listener, over TLS or plain TCP, with HTTP/1.1 upgrades for WebSockets:
 //! the gateway's own server and every simulator's. Each connection (TLS handshake included) runs in
 //! its own task, so a slow or stalled handshake never holds up the accept loop, and each request
-//! sees the peer's address as [`axum::extract::ConnectInfo`].
+//! sees the peer's address as [`axum::extract::ConnectInfo`]. [`Limits`] bound what clients can
+//! hold: open connections, and the time to send a header or to stay idle.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -12,6 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -55,13 +58,49 @@ pub struct ServeOptions<W> {
     pub wrap: W,
 }
 
+/// What one server lets its clients hold: the gateway's come from `http:`, simulators take the
+/// defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// The time a client has to send a request's header, and that a kept-alive connection may
+    /// stay idle between requests.
+    pub header_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 100_000,
+            header_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The read buffer of one connection, which bounds a request's header: a client sending a huge
+/// header gets 431 instead of growing the buffer to hyper's default of ~400 KiB per connection.
+const MAX_READ_BUFFER: usize = 64 * 1024;
+
 /// A client that has not finished its TLS handshake by then is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// At most one log line per this interval about refused connections (a flood would flood the log).
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Pause after a failed accept (typically out of file descriptors) before trying again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
-/// Accepts connections until `shutdown`.
+/// Accepts connections until `shutdown`, with the default [`Limits`].
 pub async fn serve<W: WrapIo>(listener: TcpListener, router: Router, options: ServeOptions<W>) {
+    serve_limited(listener, router, options, Limits::default()).await;
+}
+
+/// Accepts connections until `shutdown`; at most `limits.max_connections` at once.
+pub async fn serve_limited<W: WrapIo>(
+    listener: TcpListener,
+    router: Router,
+    options: ServeOptions<W>,
+    limits: Limits,
+) {
     let ServeOptions {
         acceptor,
         shutdown,
@@ -69,6 +108,11 @@ pub async fn serve<W: WrapIo>(listener: TcpListener, router: Router, options: Se
         name,
         wrap,
     } = options;
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let open = metrics::gauge!("netpulse_http_connections", "server" => name.clone());
+    let refused =
+        metrics::counter!("netpulse_http_connections_refused_total", "server" => name.clone());
+    let mut last_refusal_log: Option<Instant> = None;
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -76,6 +120,16 @@ pub async fn serve<W: WrapIo>(listener: TcpListener, router: Router, options: Se
         };
         match accepted {
             Ok((stream, peer)) => {
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    // Closing at once costs nothing; the client sees a reset and may retry.
+                    drop(stream);
+                    refused.increment(1);
+                    if last_refusal_log.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY) {
+                        last_refusal_log = Some(Instant::now());
+                        warn!(server = %name, %peer, max_connections = limits.max_connections, "too many open connections: new ones are closed (http.max_connections)");
+                    }
+                    continue;
+                };
                 let router = router.clone().layer(axum::Extension(ConnectInfo(peer)));
                 let connection = serve_connection(
                     stream,
@@ -83,8 +137,15 @@ pub async fn serve<W: WrapIo>(listener: TcpListener, router: Router, options: Se
                     acceptor.clone(),
                     shutdown.clone(),
                     wrap.clone(),
+                    limits.header_timeout,
                 );
-                tracker.spawn(connection);
+                let open = open.clone();
+                open.increment(1.0);
+                tracker.spawn(async move {
+                    connection.await;
+                    open.decrement(1.0);
+                    drop(slot);
+                });
             }
             Err(error) => {
                 warn!(server = %name, %error, "accept failed");
@@ -103,12 +164,13 @@ async fn serve_connection<W: WrapIo>(
     acceptor: Option<TlsAcceptor>,
     shutdown: CancellationToken,
     wrap: W,
+    header_timeout: Duration,
 ) {
     // Pushes and answers are small and must leave at once.
     let _ = stream.set_nodelay(true);
     let Some(acceptor) = acceptor else {
         let router = router.layer(axum::Extension(ClientCertificate(None)));
-        serve_http(wrap.wrap(stream), router, shutdown).await;
+        serve_http(wrap.wrap(stream), router, shutdown, header_timeout).await;
         return;
     };
     let handshake = tokio::select! {
@@ -124,20 +186,27 @@ async fn serve_connection<W: WrapIo>(
                 .and_then(|chain| chain.first())
                 .map(|cert| cert.clone().into_owned());
             let router = router.layer(axum::Extension(ClientCertificate(certificate)));
-            serve_http(wrap.wrap(tls), router, shutdown).await
+            serve_http(wrap.wrap(tls), router, shutdown, header_timeout).await
         }
         Ok(Err(error)) => debug!(%error, "TLS handshake failed"),
         Err(_) => debug!("TLS handshake timed out"),
     }
 }
 
-async fn serve_http<Io>(io: Io, router: Router, shutdown: CancellationToken)
-where
+async fn serve_http<Io>(
+    io: Io,
+    router: Router,
+    shutdown: CancellationToken,
+    header_timeout: Duration,
+) where
     Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = TowerToHyperService::new(router);
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
+        // Runs from the moment the connection waits for a request: it also ends idle keep-alives.
+        .header_read_timeout(header_timeout)
+        .max_buf_size(MAX_READ_BUFFER)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);

@@ -160,7 +160,7 @@ pub fn spawn(
             status.set_state(ConnectionState::Connected);
             SourceDetail::Webhook(Arc::new(webhook::WebhookReceiver::new(
                 webhook,
-                http.max_body_bytes,
+                http,
                 status.clone(),
             )))
         }

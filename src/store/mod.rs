@@ -40,6 +40,9 @@ const QUEUE: usize = 4096;
 /// How many events one call of [`Store::prune_older_than`] deletes per transaction, so that a large
 /// purge does not hold up appends for long.
 const PRUNE_CHUNK: usize = 5000;
+/// Free space that makes a store that failed for a full disk count as writable again: room for
+/// many full batches of large events and the WAL they grow.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Where the store lives and how hard it syncs.
 #[derive(Debug, Clone)]
@@ -51,17 +54,21 @@ pub struct StoreConfig {
     pub synchronous_full: bool,
     /// The most events (or outbox operations) the writer puts in one transaction.
     pub max_batch: usize,
+    /// After a write failed because the disk was full: the free space from which the store
+    /// counts as writable again (see [`WriteState::DiskFull`]).
+    pub min_free_bytes: u64,
     /// Where committed events are announced (the live feed), if anywhere.
     pub tap: Option<CommitTap>,
 }
 
 impl StoreConfig {
-    /// The defaults: FULL sync and batches of up to 512.
+    /// The defaults: FULL sync, batches of up to 512, 16 MiB free to count as writable again.
     pub fn new(path: impl Into<PathBuf>) -> StoreConfig {
         StoreConfig {
             path: path.into(),
             synchronous_full: true,
             max_batch: 512,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             tap: None,
         }
     }
@@ -179,6 +186,9 @@ pub enum StoreError {
     /// nothing of the request was stored and it may be retried later. Answer 503.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// Like `Unavailable`, because the filesystem holding the store is full (SQLITE_FULL).
+    #[error("store unavailable, its disk is full: {0}")]
+    Full(String),
     /// This request cannot be stored for a reason of its own (for example its event id is already
     /// stored under another idempotency key); retrying will not help. Other requests of the same
     /// batch are not affected.
@@ -193,6 +203,33 @@ struct Stats {
     failed_commits: AtomicU64,
     /// The latest batch was rolled back because the store could not write.
     failing: AtomicBool,
+    /// ... and the reason was a full disk.
+    out_of_space: AtomicBool,
+}
+
+/// Whether the store takes writes, as `/readyz` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteState {
+    /// The latest transaction committed.
+    Writing,
+    /// The latest transaction failed for lack of space, and the store's filesystem now has
+    /// `available` bytes free; the store counts as writable again from `needed` bytes on (a
+    /// successful write is the only proof, but without traffic none would come).
+    DiskFull { available: u64, needed: u64 },
+    /// The latest transaction failed for another reason (read-only file, I/O error...): only a
+    /// write that commits clears it.
+    Failing,
+}
+
+impl WriteState {
+    /// True when the store should be offered writes.
+    pub fn ready(self) -> bool {
+        match self {
+            WriteState::Writing => true,
+            WriteState::DiskFull { available, needed } => available >= needed,
+            WriteState::Failing => false,
+        }
+    }
 }
 
 /// A snapshot of the writer's counters.
@@ -214,6 +251,7 @@ pub struct Store {
 struct Inner {
     commands: mpsc::Sender<Command>,
     path: PathBuf,
+    min_free_bytes: u64,
     stats: Arc<Stats>,
     /// Taken by the first [`Store::close`]; later calls find it empty.
     stopped: Mutex<Option<oneshot::Receiver<()>>>,
@@ -242,6 +280,7 @@ impl Store {
         let inner = Inner {
             commands,
             path: config.path,
+            min_free_bytes: config.min_free_bytes,
             stats,
             stopped: Mutex::new(Some(stopped)),
         };
@@ -373,10 +412,31 @@ impl Store {
         Reader::open(&self.inner.path)
     }
 
-    /// False while the latest transaction failed for lack of a writable store (disk full,
-    /// read-only file), until one commits again. `/readyz` answers 503 meanwhile.
-    pub fn writable(&self) -> bool {
-        !self.inner.stats.failing.load(Ordering::Relaxed)
+    /// Whether the latest transaction committed, and if it failed for lack of space, how much
+    /// space there is now. Costs one `statvfs` call in that case only.
+    pub fn write_state(&self) -> WriteState {
+        let stats = &self.inner.stats;
+        if !stats.failing.load(Ordering::Relaxed) {
+            return WriteState::Writing;
+        }
+        if !stats.out_of_space.load(Ordering::Relaxed) {
+            return WriteState::Failing;
+        }
+        let folder = match self.inner.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => std::path::Path::new("."),
+        };
+        match rustix::fs::statvfs(folder) {
+            Ok(fs) => WriteState::DiskFull {
+                available: fs.f_bavail.saturating_mul(fs.f_frsize),
+                needed: self.inner.min_free_bytes,
+            },
+            // Without a measure, only a write that commits can tell.
+            Err(_) => WriteState::DiskFull {
+                available: 0,
+                needed: self.inner.min_free_bytes,
+            },
+        }
     }
 
     /// The writer's counters so far.

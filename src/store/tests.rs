@@ -195,6 +195,7 @@ async fn a_rejected_request_stores_none_of_its_events() {
     append_one(&store, item(event("leaf3", Severity::Info)))
         .await
         .unwrap();
+    assert_eq!(store.write_state(), WriteState::Writing);
     store.close().await;
 }
 
@@ -404,7 +405,10 @@ async fn prune_keeps_events_still_to_deliver() {
 #[tokio::test]
 async fn a_full_database_makes_appends_unavailable_and_rolls_back() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir);
+    let mut config = StoreConfig::new(dir.path().join("netpulse.db"));
+    // More than any disk has: the free-space check below must say "not yet".
+    config.min_free_bytes = u64::MAX;
+    let store = Store::open(config).unwrap();
     append_one(&store, item(event("leaf1", Severity::Info)))
         .await
         .unwrap();
@@ -419,12 +423,16 @@ async fn a_full_database_makes_appends_unavailable_and_rolls_back() {
     big.data = json!({"padding": "x".repeat(256 * 1024)});
     let items = vec![item(event("leaf2", Severity::Info)), item(big)];
     let result = store.append(&items).await;
-    assert!(
-        matches!(result, Err(StoreError::Unavailable(_))),
-        "{result:?}"
-    );
+    assert!(matches!(result, Err(StoreError::Full(_))), "{result:?}");
     assert_eq!(reader.count("SELECT count(*) FROM events"), 1);
     assert_eq!(store.stats().failed_commits, 1);
+    // /readyz measures the free space of the store's filesystem while the disk is full.
+    let state = store.write_state();
+    assert!(
+        matches!(state, WriteState::DiskFull { available, needed: u64::MAX } if available > 0),
+        "{state:?}"
+    );
+    assert!(!state.ready());
 
     // Once space is back, writes work again.
     store

@@ -197,11 +197,14 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, tap: Option<&CommitTap>
         Ok(()) => {
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.failing.store(false, Ordering::Relaxed);
+            stats.out_of_space.store(false, Ordering::Relaxed);
             metrics::counter!("netpulse_store_commits_total").increment(1);
         }
         Err(err) => {
             stats.failed_commits.fetch_add(1, Ordering::Relaxed);
             stats.failing.store(true, Ordering::Relaxed);
+            let full = matches!(err, StoreError::Full(_));
+            stats.out_of_space.store(full, Ordering::Relaxed);
             metrics::counter!("netpulse_store_commit_failures_total").increment(1);
             tracing::error!(error = %err, commands = n_commands, "store batch rolled back");
         }
@@ -467,5 +470,9 @@ fn cannot_write(err: &rusqlite::Error) -> bool {
 }
 
 fn unavailable(err: &rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(err.to_string())
+    if err.sqlite_error_code() == Some(ErrorCode::DiskFull) {
+        StoreError::Full(err.to_string())
+    } else {
+        StoreError::Unavailable(err.to_string())
+    }
 }

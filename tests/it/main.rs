@@ -4,6 +4,7 @@
 
 mod api;
 mod apic;
+mod bad_input;
 mod browser;
 mod cli;
 mod crash;

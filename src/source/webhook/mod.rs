@@ -44,6 +44,8 @@ pub struct WebhookReceiver {
     /// `provider: webex`: fetches what a notification points to.
     fetcher: Option<webex::Fetcher>,
     pub max_body_bytes: usize,
+    /// The time the whole body has to arrive (`http.body_timeout`).
+    pub body_timeout: std::time::Duration,
     pub status: Arc<SourceStatus>,
     /// `netpulse_webhook_requests_total{source, outcome}`, registered once.
     outcomes: Vec<(&'static str, metrics::Counter)>,
@@ -65,6 +67,7 @@ pub const OUTCOMES: &[&str] = &[
     "stale",
     "store_unavailable",
     "rejected",
+    "timeout",
 ];
 
 /// Why a body cannot become an event: answered 400 with this text.
@@ -117,7 +120,7 @@ pub struct Normalized {
 impl WebhookReceiver {
     pub fn new(
         config: &WebhookSourceConfig,
-        default_max_body_bytes: usize,
+        http: &crate::config::HttpSection,
         status: Arc<SourceStatus>,
     ) -> WebhookReceiver {
         let verifier = Verifier::new(config.auth.as_ref());
@@ -154,7 +157,8 @@ impl WebhookReceiver {
                 .mapping
                 .as_ref()
                 .and_then(|mapping| mapping::Mapping::new(&config.name, mapping).ok()),
-            max_body_bytes: config.max_body_bytes.unwrap_or(default_max_body_bytes),
+            max_body_bytes: config.max_body_bytes.unwrap_or(http.max_body_bytes),
+            body_timeout: http.body_timeout,
             status,
         }
     }
