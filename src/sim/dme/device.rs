@@ -52,6 +52,8 @@ pub struct DeviceState {
     pub generator: Generator,
     pub faults: FaultState,
     pub changes_applied: u64,
+    /// Set while the automatic change generator is paused (see [`SimDevice::pause_changes`]).
+    pub changes_paused: bool,
 }
 
 /// Active injected faults.
@@ -109,6 +111,27 @@ impl SimDevice {
             return Ok(());
         }
         state.apply_one(&change, now_millis, now, &self.inner.name)
+    }
+
+    /// Pauses (`true`) or resumes the automatic change generator, so a test or benchmark can
+    /// freeze the device's state; explicit changes still apply.
+    pub fn pause_changes(&self, paused: bool) {
+        self.inner.lock().changes_paused = paused;
+    }
+
+    /// One step of the automatic change generator, unless it is paused. The pause is checked under
+    /// the same lock as the change, so no step lands after [`SimDevice::pause_changes`] returns.
+    pub(crate) fn generate(&self) -> anyhow::Result<()> {
+        let mut guard = self.inner.lock();
+        let state = &mut *guard;
+        if state.changes_paused {
+            return Ok(());
+        }
+        let now_millis = jiff::Timestamp::now().as_millisecond();
+        match state.generator.next_change(&state.mit, now_millis) {
+            Some(step) => state.apply_one(&step, now_millis, Instant::now(), &self.inner.name),
+            None => Ok(()),
+        }
     }
 
     /// Injects a fault (see [`Fault`]).

@@ -252,3 +252,16 @@ fn dump_lists_objects_by_dn_without_transient_attributes() {
             .all(|mo| mo.attributes.contains_key("modTs") && !mo.attributes.contains_key("status"))
     );
 }
+
+#[test]
+fn a_paused_generator_changes_nothing_until_resumed() {
+    let harness = harness(8);
+    harness.device.pause_changes(true);
+    for _ in 0..5 {
+        harness.device.generate().unwrap();
+    }
+    assert_eq!(harness.device.stats().changes_applied_total, 0);
+    harness.device.pause_changes(false);
+    harness.device.generate().unwrap();
+    assert_eq!(harness.device.stats().changes_applied_total, 1);
+}

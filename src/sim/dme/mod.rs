@@ -239,6 +239,13 @@ impl DmeSim {
         self.fingerprint.as_deref()
     }
 
+    /// Pauses (`true`) or resumes the automatic change generator of every device.
+    pub fn pause_changes(&self, paused: bool) {
+        for device in &self.devices {
+            device.pause_changes(paused);
+        }
+    }
+
     /// The counters of every device added up.
     pub fn stats(&self) -> SimStats {
         let mut total = SimStats::default();
@@ -345,6 +352,7 @@ fn new_device(
         generator,
         faults: FaultState::default(),
         changes_applied: 0,
+        changes_paused: false,
     };
     Arc::new(DeviceInner {
         index,
@@ -398,7 +406,7 @@ async fn drive_generator(
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep_until(deadline) => {}
         }
-        if let Err(error) = device.apply(Change::Random { count: 1 }) {
+        if let Err(error) = device.generate() {
             tracing::warn!(device = %device.inner.name, error = %format!("{error:#}"), "generated change failed");
         }
     }
