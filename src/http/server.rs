@@ -4,14 +4,16 @@
 //! sees the peer's address as [`axum::extract::ConnectInfo`]. [`Limits`] bound what clients can
 //! hold: open connections, and the time to send a header or to stay idle.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::ConnectInfo;
+use hyper::Request;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
@@ -80,6 +82,8 @@ impl Default for Limits {
 
 /// The read buffer of one connection, which bounds a request's header: a client sending a huge
 /// header gets 431 instead of growing the buffer to hyper's default of ~400 KiB per connection.
+/// (hyper checks the bound after a read, which may fill the buffer's spare capacity: a header of
+/// up to twice this size can get through when it arrives at once.)
 const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// A client that has not finished its TLS handshake by then is dropped.
@@ -130,10 +134,10 @@ pub async fn serve_limited<W: WrapIo>(
                     }
                     continue;
                 };
-                let router = router.clone().layer(axum::Extension(ConnectInfo(peer)));
                 let connection = serve_connection(
                     stream,
-                    router,
+                    peer,
+                    router.clone(),
                     acceptor.clone(),
                     shutdown.clone(),
                     wrap.clone(),
@@ -160,6 +164,7 @@ pub async fn serve_limited<W: WrapIo>(
 
 async fn serve_connection<W: WrapIo>(
     stream: TcpStream,
+    peer: SocketAddr,
     router: Router,
     acceptor: Option<TlsAcceptor>,
     shutdown: CancellationToken,
@@ -169,8 +174,12 @@ async fn serve_connection<W: WrapIo>(
     // Pushes and answers are small and must leave at once.
     let _ = stream.set_nodelay(true);
     let Some(acceptor) = acceptor else {
-        let router = router.layer(axum::Extension(ClientCertificate(None)));
-        serve_http(wrap.wrap(stream), router, shutdown, header_timeout).await;
+        let connection = Connection {
+            router,
+            peer,
+            certificate: ClientCertificate(None),
+        };
+        serve_http(wrap.wrap(stream), connection, shutdown, header_timeout).await;
         return;
     };
     let handshake = tokio::select! {
@@ -185,23 +194,50 @@ async fn serve_connection<W: WrapIo>(
                 .peer_certificates()
                 .and_then(|chain| chain.first())
                 .map(|cert| cert.clone().into_owned());
-            let router = router.layer(axum::Extension(ClientCertificate(certificate)));
-            serve_http(wrap.wrap(tls), router, shutdown, header_timeout).await
+            let connection = Connection {
+                router,
+                peer,
+                certificate: ClientCertificate(certificate),
+            };
+            serve_http(wrap.wrap(tls), connection, shutdown, header_timeout).await
         }
         Ok(Err(error)) => debug!(%error, "TLS handshake failed"),
         Err(_) => debug!("TLS handshake timed out"),
     }
 }
 
+/// What every request of one connection gets: the router, and the peer's address and certificate
+/// as request extensions ([`ConnectInfo`], [`ClientCertificate`]). Inserting them per request is
+/// cheaper than layering a per-connection router, which wraps every route again.
+#[derive(Clone)]
+struct Connection {
+    router: Router,
+    peer: SocketAddr,
+    certificate: ClientCertificate,
+}
+
+impl hyper::service::Service<Request<Incoming>> for Connection {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = axum::routing::future::RouteFuture<std::convert::Infallible>;
+
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        let extensions = request.extensions_mut();
+        extensions.insert(ConnectInfo(self.peer));
+        extensions.insert(self.certificate.clone());
+        // A router is always ready (its poll_ready returns Ready).
+        tower_service::Service::call(&mut self.router.clone(), request)
+    }
+}
+
 async fn serve_http<Io>(
     io: Io,
-    router: Router,
+    service: Connection,
     shutdown: CancellationToken,
     header_timeout: Duration,
 ) where
     Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = TowerToHyperService::new(router);
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         // Runs from the moment the connection waits for a request: it also ends idle keep-alives.
