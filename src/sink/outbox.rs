@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{Delivery, Store};
+use crate::store::{Delivery, Failed, Store};
 
 /// Rows that are not due yet (a retry later on) are looked for at least this often.
 const POLL: Duration = Duration::from_secs(1);
@@ -79,10 +79,10 @@ impl Outbox {
         }
     }
 
-    /// Records a failed attempt, to retry after `retry_in`, or for good when `dead`.
-    pub async fn failed(&self, id: i64, error: String, retry_in: Duration, dead: bool) {
+    /// Records a delivery that did not happen, to retry after `retry_in` (see [`Failed`]).
+    pub async fn failed(&self, id: i64, error: String, retry_in: Duration, failed: Failed) {
         let next = now_ms().saturating_add(retry_in.as_millis() as i64);
-        if let Err(store_error) = self.store.mark_failed(id, error, next, dead).await {
+        if let Err(store_error) = self.store.mark_failed(id, error, next, failed).await {
             tracing::error!(sink = %self.sink, error = %store_error, id, "cannot record a failed delivery");
         }
     }

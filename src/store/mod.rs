@@ -207,6 +207,18 @@ struct Stats {
     out_of_space: AtomicBool,
 }
 
+/// How a delivery failed, for [`Store::mark_failed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    /// An attempt that failed and will be retried: `attempts += 1`.
+    Retry,
+    /// The target asked to wait (429 with Retry-After): retried, and not counted as an attempt,
+    /// so a long rate-limit storm never turns into a dead letter or a longer backoff.
+    Deferred,
+    /// No more retries: the row becomes a dead letter (`attempts += 1`).
+    Dead,
+}
+
 /// Whether the store takes writes, as `/readyz` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteState {
@@ -338,20 +350,20 @@ impl Store {
             .await
     }
 
-    /// Records a failed attempt: `attempts += 1`, `last_error`, and either a retry at
-    /// `next_attempt_ms` or, when `dead`, no more retries.
+    /// Records a delivery that did not happen: `last_error`, and what comes next (see
+    /// [`Failed`]); a retry is not claimed before `next_attempt_ms`.
     pub async fn mark_failed(
         &self,
         id: i64,
         error: String,
         next_attempt_ms: i64,
-        dead: bool,
+        failed: Failed,
     ) -> Result<(), StoreError> {
         self.request(|reply| Command::MarkFailed {
             id,
             error,
             next_attempt_ms,
-            dead,
+            failed,
             reply,
         })
         .await

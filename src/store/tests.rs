@@ -234,7 +234,7 @@ async fn outbox_claims_respect_due_time_and_lease() {
     );
 
     store
-        .mark_failed(id, "timeout".to_owned(), now + 5000, false)
+        .mark_failed(id, "timeout".to_owned(), now + 5000, Failed::Retry)
         .await
         .unwrap();
     assert!(
@@ -249,8 +249,18 @@ async fn outbox_claims_respect_due_time_and_lease() {
         .await
         .unwrap();
     assert_eq!(retry[0].attempts, 1);
+    // Being asked to wait (429) is not an attempt.
     store
-        .mark_failed(id, "gone".to_owned(), 0, true)
+        .mark_failed(id, "429".to_owned(), now + 6000, Failed::Deferred)
+        .await
+        .unwrap();
+    let deferred = store
+        .claim_due("webex", now + 6000, 10, 1000)
+        .await
+        .unwrap();
+    assert_eq!(deferred[0].attempts, 1);
+    store
+        .mark_failed(id, "gone".to_owned(), 0, Failed::Dead)
         .await
         .unwrap();
     assert!(
@@ -510,7 +520,7 @@ async fn leases_of_a_stopped_process_come_back_uncertain_and_released_rows_do_no
     let uncertain: Vec<bool> = claimed.iter().map(|delivery| delivery.uncertain).collect();
     assert_eq!(uncertain, [true, false, false]);
     store
-        .mark_failed(claimed[0].id, "503".to_owned(), 0, false)
+        .mark_failed(claimed[0].id, "503".to_owned(), 0, Failed::Retry)
         .await
         .unwrap();
     let again = store.claim_due("webex", now, 10, 60_000).await.unwrap();

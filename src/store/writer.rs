@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpointer;
 use super::ops::{append_one, claim, prune, retry_dead};
-use super::{Appended, CommitTap, Committed, Delivery, Prepared, Stats, StoreError};
+use super::{Appended, CommitTap, Committed, Delivery, Failed, Prepared, Stats, StoreError};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -36,7 +36,7 @@ pub(super) enum Command {
         id: i64,
         error: String,
         next_attempt_ms: i64,
-        dead: bool,
+        failed: Failed,
         reply: Reply<()>,
     },
     Prune {
@@ -251,15 +251,17 @@ fn execute(
             id,
             error,
             next_attempt_ms,
-            dead,
+            failed,
             reply,
         } => in_savepoint(tx, reply, "mark_failed", |conn| {
+            let dead = failed == Failed::Dead;
+            let counted = i64::from(failed != Failed::Deferred);
             conn.prepare_cached(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3,
+                "UPDATE outbox SET attempts = attempts + ?5, last_error = ?2, next_attempt_ms = ?3,
                      lease_until_ms = 0, uncertain = 0, status = CASE WHEN ?4 THEN 'dead' ELSE 'pending' END
                  WHERE id = ?1 AND status = 'pending'",
             )?
-            .execute(params![id, error, next_attempt_ms, dead])?;
+            .execute(params![id, error, next_attempt_ms, dead, counted])?;
             Ok(())
         }),
         Command::Prune {

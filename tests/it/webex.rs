@@ -117,6 +117,40 @@ async fn an_outage_then_a_rate_limit_delay_delivery_and_lose_nothing() {
     sim_shutdown.cancel();
 }
 
+/// A 429 is not a failed attempt: a storm longer than `max_attempts` (5) followed by one 500
+/// neither dead-letters the message nor stretches the backoff of the 500.
+#[tokio::test]
+async fn a_rate_limit_storm_longer_than_max_attempts_loses_nothing() {
+    let (sim, sim_shutdown) = webex().await;
+    let room = sim.room_id("NOC").unwrap();
+    sim.fault(Fault::RateLimit {
+        count: 6,
+        retry_after_secs: 1,
+    });
+    let running = Running::start(&config(&sim, &room), &[("WEBEX_TOKEN", TOKEN)]).await;
+    post(&running, sdwan_alarm(DOWN, "storm", None)).await;
+    wait_until("six 429s", || sim.requests().len() == 6).await;
+    sim.fault(Fault::ServerError {
+        count: 1,
+        status: 500,
+    });
+    wait_until("the alarm reaches the room", || sim.messages().len() == 1).await;
+
+    let requests = sim.requests();
+    let statuses: Vec<u16> = requests.iter().map(|request| request.status).collect();
+    assert_eq!(statuses, [429, 429, 429, 429, 429, 429, 500, 200]);
+    // The first retry after a 500 waits `initial` (500 ms) with jitter, as for a first failure.
+    let after_500 = requests[7].instant - requests[6].instant;
+    assert!(
+        after_500 < Duration::from_millis(1500),
+        "the retry after the 500 came {after_500:?} later"
+    );
+    let counts = running.reader().outbox_counts("noc").unwrap();
+    assert_eq!((counts.pending, counts.delivered, counts.dead), (0, 1, 0));
+    running.stop().await;
+    sim_shutdown.cancel();
+}
+
 #[tokio::test]
 async fn a_rejected_message_is_dead_lettered_with_the_error_and_the_next_ones_go_on() {
     let (sim, sim_shutdown) = webex().await;

@@ -2,7 +2,8 @@
 //! and listed as the documented API does (`protocols-webhooks.md` §8), the 7439-byte limit, the
 //! error shape `{"message", "errors": [{"description"}], "trackingId"}` with a `trackingId` header,
 //! and injectable faults: 429 with Retry-After, 5xx, latency. Every POST attempt is recorded with
-//! the time it arrived, so tests can check how a client retries.
+//! the time it arrived, so tests can check how a client retries. It can also go down for a while
+//! and come back on the same address with its rooms and messages ([`WebexSim::go_down`]).
 //!
 //! It also plays the real-time side a bot without a public URL uses (`protocols-websocket.md` §4):
 //! WDM device registrations and the Mercury WebSocket (`mercury.rs`); every message created in a
@@ -179,10 +180,46 @@ impl Inner {
     }
 }
 
+/// What serves the API, kept so that the simulator can stop listening and listen again.
+struct Listening {
+    acceptor: Option<TlsAcceptor>,
+    shutdown: CancellationToken,
+    /// The server now running; `None` while the simulator is down.
+    server: tokio::sync::Mutex<Option<Server>>,
+}
+
+struct Server {
+    /// A child of the simulator's shutdown: cancelling it stops this server only.
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    connections: TaskTracker,
+}
+
+impl Listening {
+    fn spawn(&self, listener: TcpListener, inner: Arc<Inner>) -> Server {
+        let stop = self.shutdown.child_token();
+        let connections = TaskTracker::new();
+        let options = ServeOptions {
+            acceptor: self.acceptor.clone(),
+            shutdown: stop.clone(),
+            tracker: connections.clone(),
+            name: "sim-webex".to_owned(),
+            wrap: Plain,
+        };
+        let task = tokio::spawn(serve(listener, api::router(inner), options));
+        Server {
+            stop,
+            task,
+            connections,
+        }
+    }
+}
+
 /// A running simulator; clones share it.
 #[derive(Clone)]
 pub struct WebexSim {
     inner: Arc<Inner>,
+    listening: Arc<Listening>,
     addr: SocketAddr,
     scheme: &'static str,
 }
@@ -223,19 +260,45 @@ impl WebexSim {
             }),
             mercury: mercury::Mercury::new(format!("{scheme}://{addr}"), shutdown.clone()),
         });
-        let options = ServeOptions {
+        let listening = Listening {
             acceptor,
             shutdown,
-            tracker: TaskTracker::new(),
-            name: "sim-webex".to_owned(),
-            wrap: Plain,
+            server: tokio::sync::Mutex::new(None),
         };
-        tokio::spawn(serve(listener, api::router(inner.clone()), options));
+        *listening.server.lock().await = Some(listening.spawn(listener, inner.clone()));
         Ok(WebexSim {
             inner,
+            listening: Arc::new(listening),
             addr,
             scheme,
         })
+    }
+
+    /// Goes down as in an outage: the listener closes, so connections are refused, and the open
+    /// ones are closed (Mercury sockets are dropped). Rooms, messages and request records are
+    /// kept. Returns once the port is closed; [`WebexSim::come_back`] listens again.
+    pub async fn go_down(&self) {
+        let Some(server) = self.listening.server.lock().await.take() else {
+            return;
+        };
+        server.stop.cancel();
+        self.inner.mercury.drop_sockets();
+        // The listener is dropped when the accept loop returns; requests in flight are answered.
+        let _ = server.task.await;
+        server.connections.close();
+        server.connections.wait().await;
+    }
+
+    /// Listens again on the same address after [`WebexSim::go_down`] (nothing to do when up).
+    pub async fn come_back(&self) -> anyhow::Result<()> {
+        let mut server = self.listening.server.lock().await;
+        if server.is_none() {
+            let listener = TcpListener::bind(self.addr)
+                .await
+                .with_context(|| format!("cannot listen on {} again", self.addr))?;
+            *server = Some(self.listening.spawn(listener, self.inner.clone()));
+        }
+        Ok(())
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -205,3 +205,37 @@ async fn injected_faults_answer_exactly_count_requests_and_are_recorded() {
     );
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
+
+#[tokio::test]
+async fn it_goes_down_refusing_connections_and_comes_back_with_its_messages() {
+    let (sim, _shutdown) = start().await;
+    let room = sim.room_id("NOC").unwrap();
+    let message = json!({"roomId": room, "markdown": "before"});
+    // A kept-alive connection from before the outage must not survive it.
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/messages", sim.base_url());
+    let send = |body: Value| {
+        client
+            .post(&url)
+            .bearer_auth("sim-bot-token")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(send(message).await.unwrap().status(), StatusCode::OK);
+
+    sim.go_down().await;
+    let refused = send(json!({"roomId": room, "markdown": "during"}))
+        .await
+        .unwrap_err();
+    assert!(refused.is_connect(), "{refused:?}");
+    assert!(tokio::net::TcpStream::connect(sim.addr()).await.is_err());
+
+    sim.come_back().await.unwrap();
+    let response = send(json!({"roomId": room, "markdown": "after"}))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let texts: Vec<Option<String>> = sim.messages().into_iter().map(|m| m.markdown).collect();
+    assert_eq!(texts, [Some("before".to_owned()), Some("after".to_owned())]);
+    assert_eq!(sim.requests().len(), 2);
+}

@@ -18,7 +18,7 @@ use super::render::Templates;
 use super::split::{MAX_MESSAGE_BYTES, split};
 use crate::config::{RetryConfig, WebexSinkConfig};
 use crate::sink::Outbox;
-use crate::store::Delivery;
+use crate::store::{Delivery, Failed};
 
 /// Deliveries claimed at once; they are sent one by one.
 const BATCH: usize = 16;
@@ -123,7 +123,7 @@ impl Worker {
                 tracing::error!(sink, seq = delivery.seq, %error, "message not sent (dead letter)");
                 self.count("dead");
                 self.outbox
-                    .failed(delivery.id, error, Duration::ZERO, true)
+                    .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
                     .await;
                 return Step::Dead;
             }
@@ -138,7 +138,7 @@ impl Worker {
             );
             self.count("dead");
             self.outbox
-                .failed(delivery.id, error, Duration::ZERO, true)
+                .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
                 .await;
             return Step::Dead;
         }
@@ -212,14 +212,19 @@ impl Worker {
                 tracing::warn!(sink, seq = delivery.seq, wait = ?wait, "Webex asks to slow down (429): no request before Retry-After");
                 self.count("rate_limited");
                 let error = format!("rate limited, Retry-After {}s", wait.as_secs());
-                self.outbox.failed(delivery.id, error, wait, false).await;
+                // Not an attempt: a long storm must not use up max_attempts or lengthen backoff.
+                self.outbox
+                    .failed(delivery.id, error, wait, Failed::Deferred)
+                    .await;
                 Step::Pause(wait)
             }
             SendResult::Retry(error) if attempt < self.retry.max_attempts => {
                 let wait = backoff(&self.retry, delivery.attempts);
                 tracing::warn!(sink, seq = delivery.seq, attempt, retry_in = ?wait, %error, "message not sent; retrying");
                 self.count("retry");
-                self.outbox.failed(delivery.id, error, wait, false).await;
+                self.outbox
+                    .failed(delivery.id, error, wait, Failed::Retry)
+                    .await;
                 Step::Pause(wait)
             }
             SendResult::Retry(error) | SendResult::Rejected(error) => {
@@ -227,7 +232,7 @@ impl Worker {
                 self.count("dead");
                 self.parts_sent.remove(&delivery.id);
                 self.outbox
-                    .failed(delivery.id, error, Duration::ZERO, true)
+                    .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
                     .await;
                 Step::Dead
             }
