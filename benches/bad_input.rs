@@ -8,6 +8,9 @@
 //!
 //! Run: `bench/bad-input.sh` or `cargo bench --bench bad_input -- --idle 3000 --slow 300`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -323,28 +326,6 @@ async fn pace(index: usize) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Current and peak resident memory (KiB) of a process.
-fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 async fn metric(client: &reqwest::Client, port: u16, name: &str) -> f64 {
     let text = client
         .get(format!("http://127.0.0.1:{port}/metrics"))
@@ -362,7 +343,7 @@ async fn metric(client: &reqwest::Client, port: u16, name: &str) -> f64 {
 
 async fn run(options: Options) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let config = dir.path().join("netpulse.yaml");
     std::fs::write(
         &config,
@@ -407,7 +388,7 @@ async fn run(options: Options) {
         options.phase.as_secs()
     );
 
-    let rss_start = memory_kib(pid).0;
+    let rss_start = support::memory_kib(&pid.to_string()).0;
     let baseline = phase(&options, &client, &url, "baseline", options.phase).await;
 
     // The attack, with the same well-behaved traffic.
@@ -438,7 +419,7 @@ async fn run(options: Options) {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let open_under_attack = metric(&client, port, "netpulse_http_connections{").await;
     let under_attack = phase(&options, &client, &url, "attack", options.phase).await;
-    let rss_attack = memory_kib(pid).0;
+    let rss_attack = support::memory_kib(&pid.to_string()).0;
 
     // Over the limit: the senders' kept-alive connections must still be served. (The flood
     // stops first: it opens a connection per request, which would crowd the accept queue.)
@@ -465,7 +446,7 @@ async fn run(options: Options) {
         }
     }
     let over_limit = phase(&options, &client, &url, "overlimit", options.phase).await;
-    let (rss_over_limit, rss_peak) = memory_kib(pid);
+    let (rss_over_limit, rss_peak) = support::memory_kib(&pid.to_string());
     let refused = metric(&client, port, "netpulse_http_connections_refused_total").await;
     stop.store(true, Ordering::Relaxed);
     for attacker in attackers {
@@ -473,7 +454,7 @@ async fn run(options: Options) {
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = phase(&options, &client, &url, "after", options.phase).await;
-    let rss_after = memory_kib(pid).0;
+    let rss_after = support::memory_kib(&pid.to_string()).0;
     let refusals: BTreeMap<String, f64> = {
         let text = client
             .get(format!("http://127.0.0.1:{port}/metrics"))

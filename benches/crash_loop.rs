@@ -10,6 +10,9 @@
 //!
 //! Run: `bench/crash-loop.sh` or `cargo bench --bench crash_loop -- --kills 20`.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,14 +44,6 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(run(kills, devices));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn spawn_gateway(config: &std::path::Path) -> Child {
@@ -144,7 +139,7 @@ async fn run(kills: usize, devices: usize) {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let config_path = dir.path().join("netpulse.yaml");
     std::fs::write(&config_path, config(port, &webex, &room, &sim, &ca)).unwrap();
     println!(

@@ -18,6 +18,8 @@
 // The crate root of a bench looks for modules beside it, so the paths are spelled out.
 #[path = "device_chaos/gateway.rs"]
 mod gateway;
+#[path = "support/mod.rs"]
+mod support;
 #[path = "device_chaos/replay.rs"]
 mod replay;
 #[path = "device_chaos/report.rs"]
@@ -30,10 +32,8 @@ use std::time::{Duration, Instant};
 use netpulse::sim::dme::{DmeSim, DmeSimConfig, Fault};
 use tokio_util::sync::CancellationToken;
 
-use gateway::{
-    Gateway, SUBSCRIPTION_REFRESH, SourceRow, count_lines, count_stored, cpu_seconds, free_port,
-    gateway_yaml, memory_kib,
-};
+use gateway::{Gateway, SUBSCRIPTION_REFRESH, SourceRow, count_lines, count_stored, gateway_yaml};
+use support::{cpu_seconds, free_port, memory_kib};
 use replay::{Objects, compare, read_events, subscribed_objects};
 use report::Report;
 

@@ -7,6 +7,9 @@
 //! simulator (the baseline of the same run), subscriptions that expired, the worst refresh margin,
 //! the gateway's RSS (now and peak) and CPU, and the simulator's CPU.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -99,7 +102,7 @@ async fn bench(options: Options) {
         gateway_yaml(sim.devices(), &ca, &events_path, options.refresh),
     )
     .unwrap();
-    let sim_cpu_start = cpu_seconds("self");
+    let sim_cpu_start = support::cpu_seconds("self");
     let started = Instant::now();
     let mut gateway = spawn_gateway(&config);
     let pid = gateway.id().to_string();
@@ -118,8 +121,8 @@ async fn bench(options: Options) {
     }
     let connect_time = started.elapsed();
 
-    let cpu0 = cpu_seconds(&pid);
-    let sim_cpu0 = cpu_seconds("self");
+    let cpu0 = support::cpu_seconds(&pid);
+    let sim_cpu0 = support::cpu_seconds("self");
     let pushes0 = total(sim.devices(), |s| s.pushes_sent_total);
     let lines0 = count_lines(&events_path);
     let window = Instant::now();
@@ -128,14 +131,14 @@ async fn bench(options: Options) {
     while window.elapsed() < Duration::from_secs(options.seconds) {
         let left = Duration::from_secs(options.seconds).saturating_sub(window.elapsed());
         tokio::time::sleep(left.min(Duration::from_secs(10))).await;
-        rss_samples.push(memory_kib(&pid).0 / 1024);
+        rss_samples.push(support::memory_kib(&pid).0 / 1024);
     }
     let seconds = window.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(&pid) - cpu0;
-    let sim_cpu = cpu_seconds("self") - sim_cpu0;
+    let cpu = support::cpu_seconds(&pid) - cpu0;
+    let sim_cpu = support::cpu_seconds("self") - sim_cpu0;
     let pushes = total(sim.devices(), |s| s.pushes_sent_total) - pushes0;
     let lines = count_lines(&events_path) - lines0;
-    let (rss, peak) = memory_kib(&pid);
+    let (rss, peak) = support::memory_kib(&pid);
     let stats: Vec<SimStats> = sim.devices().iter().map(SimDevice::stats).collect();
     let expired: u64 = stats.iter().map(|s| s.subscriptions_expired_total).sum();
     let worst_margin = stats.iter().filter_map(|s| s.worst_refresh_margin_ms).min();
@@ -191,7 +194,7 @@ async fn bench(options: Options) {
     );
     println!(
         "  simulator CPU incl. start   {:>10.1} s",
-        cpu_seconds("self") - sim_cpu_start
+        support::cpu_seconds("self") - sim_cpu_start
     );
 }
 
@@ -242,33 +245,6 @@ fn terminate(child: &mut Child) {
         .arg(child.id().to_string())
         .status();
     let _ = child.wait();
-}
-
-/// User + system CPU seconds of a process (`self` for this one), from /proc.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or_default();
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
-        + fields
-            .get(12)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0);
-    ticks / 100.0
-}
-
-/// Current and peak resident memory (KiB) of a process.
-fn memory_kib(pid: &str) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 fn count_lines(path: &PathBuf) -> u64 {

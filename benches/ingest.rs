@@ -15,6 +15,9 @@
 //! Run: `bench/ingest.sh` or `cargo bench --bench ingest -- --seconds 10 --rounds 3 --connections 64`
 //! (`--only parse,netpulse` to skip targets, `--sync normal` for netpulse's faster sync mode).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -130,7 +133,7 @@ async fn run(options: Options) {
 
 /// Starts the target, loads it, stops it.
 async fn measure(target: &'static str, options: &Options, body: &Body) -> Option<Measure> {
-    let port = free_port();
+    let port = support::free_port();
     let dir = tempfile::tempdir().unwrap();
     let (mut child, path) = match target {
         "parse" => (
@@ -188,9 +191,9 @@ async fn measure(target: &'static str, options: &Options, body: &Body) -> Option
     };
     let address: SocketAddr = ([127, 0, 0, 1], port).into();
     wait_listening(address, &mut child).await;
-    let cpu_before = cpu_seconds(child.id());
+    let cpu_before = support::cpu_seconds(&child.id().to_string());
     let load = load(address, path, options, body).await;
-    let cpu = cpu_seconds(child.id()) - cpu_before;
+    let cpu = support::cpu_seconds(&child.id().to_string()) - cpu_before;
     stop(&mut child);
     if target == "netpulse" {
         let database = rusqlite::Connection::open_with_flags(
@@ -486,14 +489,6 @@ fn summary(rounds: &[Vec<Measure>], options: &Options) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn wait_listening(address: SocketAddr, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -525,24 +520,6 @@ fn stop(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// User + system CPU seconds of a process so far (Linux `/proc/<pid>/stat`).
-fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = fields
-        .get(11..13)
-        .map(|pair| {
-            pair.iter()
-                .filter_map(|field| field.parse::<f64>().ok())
-                .sum()
-        })
-        .unwrap_or(0.0);
-    ticks / 100.0
 }
 
 /// The parse-only baseline: read the body, parse it as JSON, answer 200.

@@ -126,14 +126,6 @@ impl Gateway {
     }
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 pub fn gateway_yaml(devices: &[SimDevice], ca: &Path, events: &Path, port: u16) -> String {
     let mut yaml = format!(
         "store: {{ path: {store} }}\nhttp: {{ listen: \"127.0.0.1:{port}\" }}\napi:\n  auth:\n    tokens:\n      - name: bench\n        token: ${{BENCH_API_TOKEN}}\nsources:\n",
@@ -165,32 +157,4 @@ pub fn count_lines(path: &Path) -> u64 {
     std::fs::read(path).map_or(0, |bytes| {
         bytes.iter().filter(|byte| **byte == b'\n').count() as u64
     })
-}
-
-/// User + system CPU seconds of a process, from /proc.
-pub fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or_default();
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|value| value.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Current and peak resident memory (KiB) of a process.
-pub fn memory_kib(pid: &str) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
