@@ -13,19 +13,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let value: u64 = number
         .parse()
         .map_err(|_| format!("invalid duration {text:?}: expected a number with an optional unit ms, s, m, h or d, such as 30s"))?;
-    let duration = match unit.trim() {
-        "" | "s" => Duration::from_secs(value),
-        "ms" => Duration::from_millis(value),
-        "m" => Duration::from_secs(value * 60),
-        "h" => Duration::from_secs(value * 3600),
-        "d" => Duration::from_secs(value * 86_400),
+    let seconds = match unit.trim() {
+        "" | "s" => Some(value),
+        "ms" => return Ok(Duration::from_millis(value)),
+        "m" => value.checked_mul(60),
+        "h" => value.checked_mul(3600),
+        "d" => value.checked_mul(86_400),
         other => {
             return Err(format!(
                 "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m, h or d)"
             ));
         }
     };
-    Ok(duration)
+    seconds
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("invalid duration {text:?}: too long"))
 }
 
 /// Serde support: accepts a string such as `30s` or a bare integer number of seconds.
@@ -67,5 +69,16 @@ mod tests {
         let error = parse_duration("3 days").unwrap_err();
         assert!(error.contains("unknown unit"), "{error}");
         assert!(parse_duration("fast").is_err());
+    }
+
+    /// Found by fuzzing: `700000000000000007d` overflowed (a panic in debug builds).
+    #[test]
+    fn rejects_a_duration_too_long_to_count() {
+        let error = parse_duration("700000000000000007d").unwrap_err();
+        assert!(error.contains("too long"), "{error}");
+        assert_eq!(
+            parse_duration("18446744073709551615s"),
+            Ok(Duration::from_secs(u64::MAX))
+        );
     }
 }

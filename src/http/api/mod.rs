@@ -9,7 +9,7 @@
 mod auth;
 mod cors;
 mod events;
-mod params;
+pub(crate) mod params;
 mod status;
 mod stream;
 

@@ -96,14 +96,22 @@ impl Templates {
 
     /// The Markdown message for `event`.
     pub fn render(&self, event: &Event) -> anyhow::Result<String> {
-        let name = if self.custom {
-            "custom"
-        } else {
-            super::templates::BUILT_IN
-                .iter()
-                .find(|(_, prefix, _)| event.kind.starts_with(prefix))
-                .map_or("generic", |(name, _, _)| name)
-        };
+        if self.custom {
+            return self.render_with("custom", event);
+        }
+        let name = super::templates::BUILT_IN
+            .iter()
+            .find(|(_, prefix, _)| event.kind.starts_with(prefix))
+            .map_or("generic", |(name, _, _)| name);
+        // A provider's message reads the provider's fields, but any sender can claim the type
+        // (a CloudEvent, a mapped webhook, a pxGrid topic) or leave fields out: data without the
+        // expected shape gets the generic message, which reads only the event's own fields,
+        // rather than no message at all.
+        self.render_with(name, event)
+            .or_else(|_| self.render_with("generic", event))
+    }
+
+    fn render_with(&self, name: &str, event: &Event) -> anyhow::Result<String> {
         let template = self
             .env
             .get_template(name)

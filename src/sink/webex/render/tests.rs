@@ -96,6 +96,26 @@ fn other_events_get_the_generic_message() {
     );
 }
 
+/// Found by fuzzing: a provider's type on data without that provider's fields (a CloudEvent
+/// claiming `com.thousandeyes.*`, a Catalyst Center body without `details`) failed its built-in
+/// template, and the event became a dead letter instead of a message.
+#[test]
+fn a_provider_type_on_data_of_another_shape_gets_the_generic_message() {
+    for (kind, data) in [
+        ("com.thousandeyes.alert", serde_json::json!({"x": 1})),
+        (
+            "com.thousandeyes.alert",
+            serde_json::json!({"alert": {"agents": 7}}),
+        ),
+        ("com.cisco.catalystcenter.issue", serde_json::json!([])),
+    ] {
+        let mut event = Event::new("s", kind, jiff::Timestamp::UNIX_EPOCH, data);
+        event.summary = "odd".to_owned();
+        let message = templates("UTC").render(&event).unwrap();
+        assert!(message.starts_with("**INFO** · s: odd"), "{message}");
+    }
+}
+
 #[test]
 fn a_custom_template_is_used_for_every_event_and_escapes_too() {
     let utc = jiff::tz::TimeZone::UTC;
