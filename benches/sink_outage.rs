@@ -10,6 +10,9 @@
 //!
 //! Run: `bench/sink-outage.sh` (about 6 minutes) or `bench/sink-outage.sh --short` (about 1).
 
+#[path = "support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
@@ -132,7 +135,7 @@ async fn run(scenario: Scenario) {
         .unwrap();
     let room = webex.room_id("NOC").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = support::free_port();
     let config_path = dir.path().join("netpulse.yaml");
     std::fs::write(&config_path, config(port, &webex, &room, &scenario)).unwrap();
     println!(
@@ -252,14 +255,6 @@ async fn run(scenario: Scenario) {
         total: started.elapsed(),
     };
     report.print_and_check();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn config(port: u16, webex: &WebexSim, room: &str, scenario: &Scenario) -> String {
@@ -392,12 +387,7 @@ impl GatewayApi {
 
 /// The gateway's resident memory, KiB (`VmRSS`).
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    support::memory_kib(&pid.to_string()).0
 }
 
 /// Posts alarms with fresh uuids at `rate` per second until `stop`; records each answer.
