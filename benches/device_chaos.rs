@@ -18,12 +18,12 @@
 // The crate root of a bench looks for modules beside it, so the paths are spelled out.
 #[path = "device_chaos/gateway.rs"]
 mod gateway;
-#[path = "support/mod.rs"]
-mod support;
 #[path = "device_chaos/replay.rs"]
 mod replay;
 #[path = "device_chaos/report.rs"]
 mod report;
+#[path = "support/mod.rs"]
+mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -33,9 +33,9 @@ use netpulse::sim::dme::{DmeSim, DmeSimConfig, Fault};
 use tokio_util::sync::CancellationToken;
 
 use gateway::{Gateway, SUBSCRIPTION_REFRESH, SourceRow, count_lines, count_stored, gateway_yaml};
-use support::{cpu_seconds, free_port, memory_kib};
 use replay::{Objects, compare, read_events, subscribed_objects};
 use report::Report;
+use support::{cpu_seconds, free_port, memory_kib};
 
 const SUBSCRIPTION_TTL: Duration = Duration::from_secs(10);
 /// How often the bench looks at the gateway's sources (and how fine fault timing is).
