@@ -26,6 +26,7 @@ pub mod sim;
 pub mod sink;
 pub mod source;
 pub mod store;
+pub mod throttle;
 pub mod tls;
 
 pub use gateway::{Gateway, run};

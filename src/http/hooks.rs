@@ -295,7 +295,9 @@ fn log(receiver: &WebhookReceiver, peer: SocketAddr, headers: &HeaderMap, outcom
             tracing::warn!(source, %peer, agent, kind, reason = %reason, "webhook refused: invalid body")
         }
         Outcome::Unavailable(reason) => {
-            tracing::error!(source, %peer, reason = %reason, "webhook not stored: the store cannot write; answered 503")
+            if let Some(left_out) = receiver.unavailable_log.admit(std::time::Instant::now()) {
+                tracing::error!(source, %peer, reason = %reason, refused_since_last_line = left_out, "webhook not stored: the store cannot write; answered 503");
+            }
         }
         Outcome::Rejected(reason) => {
             tracing::error!(source, %peer, reason = %reason, "webhook not stored: rejected by the store")

@@ -17,6 +17,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+
+use crate::throttle::Throttle;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -88,8 +90,6 @@ const MAX_READ_BUFFER: usize = 64 * 1024;
 
 /// A client that has not finished its TLS handshake by then is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// At most one log line per this interval about refused connections (a flood would flood the log).
-const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
 /// Pause after a failed accept (typically out of file descriptors) before trying again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
@@ -116,7 +116,7 @@ pub async fn serve_limited<W: WrapIo>(
     let open = metrics::gauge!("netpulse_http_connections", "server" => name.clone());
     let refused =
         metrics::counter!("netpulse_http_connections_refused_total", "server" => name.clone());
-    let mut last_refusal_log: Option<Instant> = None;
+    let refusal_log = Throttle::new();
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -128,9 +128,8 @@ pub async fn serve_limited<W: WrapIo>(
                     // Closing at once costs nothing; the client sees a reset and may retry.
                     drop(stream);
                     refused.increment(1);
-                    if last_refusal_log.is_none_or(|at| at.elapsed() >= REFUSAL_LOG_EVERY) {
-                        last_refusal_log = Some(Instant::now());
-                        warn!(server = %name, %peer, max_connections = limits.max_connections, "too many open connections: new ones are closed (http.max_connections)");
+                    if let Some(left_out) = refusal_log.admit(Instant::now()) {
+                        warn!(server = %name, %peer, max_connections = limits.max_connections, refused_since_last_line = left_out, "too many open connections: new ones are closed (http.max_connections)");
                     }
                     continue;
                 };

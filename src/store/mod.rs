@@ -205,6 +205,8 @@ struct Stats {
     failing: AtomicBool,
     /// ... and the reason was a full disk.
     out_of_space: AtomicBool,
+    /// While the store cannot write, every batch fails: one log line per interval.
+    rollback_log: crate::throttle::Throttle,
 }
 
 /// How a delivery failed, for [`Store::mark_failed`].

@@ -206,7 +206,9 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, tap: Option<&CommitTap>
             let full = matches!(err, StoreError::Full(_));
             stats.out_of_space.store(full, Ordering::Relaxed);
             metrics::counter!("netpulse_store_commit_failures_total").increment(1);
-            tracing::error!(error = %err, commands = n_commands, "store batch rolled back");
+            if let Some(left_out) = stats.rollback_log.admit(std::time::Instant::now()) {
+                tracing::error!(error = %err, commands = n_commands, rolled_back_since_last_line = left_out, "store batch rolled back");
+            }
         }
     }
     for finish in finishes {

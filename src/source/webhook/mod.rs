@@ -46,6 +46,8 @@ pub struct WebhookReceiver {
     pub max_body_bytes: usize,
     /// The time the whole body has to arrive (`http.body_timeout`).
     pub body_timeout: std::time::Duration,
+    /// 503s while the store cannot write come in floods: one log line per interval.
+    pub unavailable_log: crate::throttle::Throttle,
     pub status: Arc<SourceStatus>,
     /// `netpulse_webhook_requests_total{source, outcome}`, registered once.
     outcomes: Vec<(&'static str, metrics::Counter)>,
@@ -159,6 +161,7 @@ impl WebhookReceiver {
                 .and_then(|mapping| mapping::Mapping::new(&config.name, mapping).ok()),
             max_body_bytes: config.max_body_bytes.unwrap_or(http.max_body_bytes),
             body_timeout: http.body_timeout,
+            unavailable_log: crate::throttle::Throttle::new(),
             status,
         }
     }
