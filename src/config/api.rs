@@ -80,7 +80,8 @@ pub struct FeedConfig {
     /// resume from the last seq it saw).
     #[serde(default = "default_client_buffer")]
     pub client_buffer: usize,
-    /// A client whose socket takes no data for this long is disconnected.
+    /// A client whose socket takes no data for this long is disconnected (SSE: for this long
+    /// plus `heartbeat`, since an idle SSE stream sends only every heartbeat).
     #[serde(default = "default_send_timeout", with = "serde_duration")]
     pub send_timeout: Duration,
     /// How often an idle stream sends a keep-alive.

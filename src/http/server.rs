@@ -50,6 +50,18 @@ impl WrapIo for Plain {
     }
 }
 
+/// Ends the connection a request came on, at once, without a graceful close: for a handler whose
+/// response outlives the request (a live feed) and finds that the client stopped reading. A
+/// request extension; absent when a router is called without this server (unit tests).
+#[derive(Debug, Clone)]
+pub struct CloseConnection(CancellationToken);
+
+impl CloseConnection {
+    pub fn close(&self) {
+        self.0.cancel();
+    }
+}
+
 /// What [`serve`] needs besides the listener and the router.
 #[derive(Clone)]
 pub struct ServeOptions<W> {
@@ -177,6 +189,7 @@ async fn serve_connection<W: WrapIo>(
             router,
             peer,
             certificate: ClientCertificate(None),
+            close: CloseConnection(CancellationToken::new()),
         };
         serve_http(wrap.wrap(stream), connection, shutdown, header_timeout).await;
         return;
@@ -197,6 +210,7 @@ async fn serve_connection<W: WrapIo>(
                 router,
                 peer,
                 certificate: ClientCertificate(certificate),
+                close: CloseConnection(CancellationToken::new()),
             };
             serve_http(wrap.wrap(tls), connection, shutdown, header_timeout).await
         }
@@ -213,6 +227,7 @@ struct Connection {
     router: Router,
     peer: SocketAddr,
     certificate: ClientCertificate,
+    close: CloseConnection,
 }
 
 impl hyper::service::Service<Request<Incoming>> for Connection {
@@ -224,6 +239,7 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
         let extensions = request.extensions_mut();
         extensions.insert(ConnectInfo(self.peer));
         extensions.insert(self.certificate.clone());
+        extensions.insert(self.close.clone());
         // A router is always ready (its poll_ready returns Ready).
         tower_service::Service::call(&mut self.router.clone(), request)
     }
@@ -237,6 +253,7 @@ async fn serve_http<Io>(
 ) where
     Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let close = service.close.0.clone();
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         // Runs from the moment the connection waits for a request: it also ends idle keep-alives.
@@ -247,6 +264,8 @@ async fn serve_http<Io>(
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
+        // Dropping the connection drops what hyper had not written yet.
+        () = close.cancelled() => Ok(()),
         () = shutdown.cancelled() => {
             connection.as_mut().graceful_shutdown();
             connection.await

@@ -456,6 +456,68 @@ async fn a_client_that_stops_reading_is_cut_off_while_every_webhook_is_still_ack
     running.stop().await;
 }
 
+/// An SSE client that stops reading is disconnected once its stream has not been polled for
+/// heartbeat + send_timeout, even when its queue never overflows (so no `lagging` notice comes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sse_client_that_stops_reading_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const EVENTS: u64 = 3000;
+    let env = [("READ_TOKEN", READ_TOKEN), ("ADMIN_TOKEN", ADMIN_TOKEN)];
+    let yaml = config(100_000, "http://127.0.0.1:9")
+        .replace("send_timeout: 2s", "send_timeout: 500ms, heartbeat: 500ms");
+    let running = Running::start(&yaml, &env).await;
+    // A client with a small receive window that sends its request and reads nothing.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stuck = socket.connect(running.gateway().http_addr()).await.unwrap();
+    stuck
+        .write_all(
+            format!("GET /api/v1/events/stream HTTP/1.1\r\nHost: netpulse\r\nAuthorization: Bearer {READ_TOKEN}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // About 6 MB of events: more than the socket buffers hold, far less than the queue.
+    let client = reqwest::Client::new();
+    let url = running.url("/hooks/sdwan");
+    let posts = futures_util::stream::iter(0..EVENTS)
+        .map(|n| {
+            let request = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(sdwan_alarm(DOWN, &format!("stuck-{n}"), None));
+            async move { request.send().await.unwrap().status() }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(posts.iter().all(|status| *status == StatusCode::OK));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // The client reads again: what was in flight, then the end of the connection.
+    let mut received = Vec::new();
+    let read_all = async {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            match stuck.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read_all)
+        .await
+        .expect("the server closed the connection");
+    let text = String::from_utf8_lossy(&received);
+    let events = text.matches("\nid: ").count() as u64;
+    assert!(events < EVENTS, "cut off before the end: {events} events");
+    assert!(
+        !text.contains("lagging"),
+        "closed by the watchdog, not by the queue"
+    );
+    running.stop().await;
+}
+
 #[tokio::test]
 async fn the_dashboard_is_served_without_a_token_and_loads_nothing_from_elsewhere() {
     let running = start(1024).await;

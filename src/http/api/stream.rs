@@ -9,8 +9,11 @@
 //! resumes after the last seq it saw) and `shutdown`.
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use axum::Extension;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
@@ -18,10 +21,12 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::{self, Stream};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::{ApiError, ApiState, params};
 use crate::config::FeedConfig;
 use crate::feed::{Cursor, FeedItem};
+use crate::http::server::CloseConnection;
 
 /// Per-connection WebSocket buffers (see [`websocket`]).
 const READ_BUFFER: usize = 4 * 1024;
@@ -61,16 +66,88 @@ pub(super) async fn sse(
     State(state): State<ApiState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
+    close: Option<Extension<CloseConnection>>,
 ) -> Result<Response, ApiError> {
     let last_event_id = headers
         .get("last-event-id")
         .and_then(|value| value.to_str().ok());
     let cursor = open(&state, query.as_deref(), last_event_id).await?;
-    let heartbeat = state.config.feed.heartbeat;
+    let feed = &state.config.feed;
     metrics::counter!("netpulse_feed_connections_total", "transport" => "sse").increment(1);
-    Ok(Sse::new(sse_events(cursor))
-        .keep_alive(KeepAlive::new().interval(heartbeat).text("keep-alive"))
-        .into_response())
+    let keep_alive = KeepAlive::new().interval(feed.heartbeat).text("keep-alive");
+    let events = sse_events(cursor);
+    let Some(Extension(close)) = close else {
+        return Ok(Sse::new(events).keep_alive(keep_alive).into_response());
+    };
+    // An idle stream is polled at least every heartbeat (for the keep-alive); a stream not polled
+    // for longer than that plus send_timeout has a client that stopped reading.
+    let watched = Watched::new(Box::pin(events), feed.heartbeat + feed.send_timeout, close);
+    Ok(Sse::new(watched).keep_alive(keep_alive).into_response())
+}
+
+/// An SSE stream with a watchdog: hyper polls the response body only while the client takes
+/// data, so a stream left unpolled for `limit` has a client that stopped reading, and its
+/// connection is closed (its queued events are dropped; the client resumes with Last-Event-ID).
+/// Without this, such a client would hold its connection for as long as TCP lets it.
+struct Watched<S> {
+    inner: S,
+    /// When the stream was last polled, in milliseconds since `since`.
+    polled: Arc<AtomicU64>,
+    since: Instant,
+    /// Stops the watchdog when the stream ends or its connection closes.
+    _ended: tokio_util::sync::DropGuard,
+}
+
+impl<S> Watched<S> {
+    fn new(inner: S, limit: Duration, close: CloseConnection) -> Watched<S> {
+        let polled = Arc::new(AtomicU64::new(0));
+        let since = Instant::now();
+        let ended = CancellationToken::new();
+        let watchdog = {
+            let polled = polled.clone();
+            let ended = ended.clone();
+            async move {
+                let check = (limit / 4).max(Duration::from_millis(50));
+                loop {
+                    tokio::select! {
+                        () = ended.cancelled() => return,
+                        () = tokio::time::sleep(check) => {}
+                    }
+                    let last = Duration::from_millis(polled.load(Ordering::Relaxed));
+                    if since.elapsed().saturating_sub(last) > limit {
+                        metrics::counter!("netpulse_feed_clients_dropped_total", "reason" => "send_timeout")
+                            .increment(1);
+                        tracing::info!(
+                            transport = "sse",
+                            "feed client took no data within api.feed.heartbeat + send_timeout: disconnected"
+                        );
+                        close.close();
+                        return;
+                    }
+                }
+            }
+        };
+        tokio::spawn(watchdog);
+        Watched {
+            inner,
+            polled,
+            since,
+            _ended: ended.drop_guard(),
+        }
+    }
+}
+
+impl<S: Stream + Unpin> Stream for Watched<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        let now = self.since.elapsed().as_millis() as u64;
+        self.polled.store(now, Ordering::Relaxed);
+        std::pin::Pin::new(&mut self.inner).poll_next(cx)
+    }
 }
 
 fn sse_events(cursor: Cursor) -> impl Stream<Item = Result<SseEvent, Infallible>> {
