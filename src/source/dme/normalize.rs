@@ -50,6 +50,19 @@ pub fn to_event(
 fn classify(change: &ViewChange) -> (Severity, AlarmState, String) {
     let attribute = |key: &str| change.attributes.get(key).map(String::as_str);
     let status = change.status.as_str();
+    // Nothing but a newer modTs (after a gap: changed and changed back meanwhile): a mark, which
+    // must not raise or clear anything.
+    if change.status == Status::Modified && changed_keys(change).is_empty() {
+        let what = match change.class.as_str() {
+            "ethpmPhysIf" | "l1PhysIf" => interface(&change.dn).to_owned(),
+            class => format!("{class} {}", change.dn),
+        };
+        return (
+            Severity::Info,
+            AlarmState::Info,
+            format!("{what} touched: only modTs changed"),
+        );
+    }
     match change.class.as_str() {
         "ethpmPhysIf" => match attribute("operSt") {
             Some("down") => {
@@ -403,6 +416,37 @@ mod tests {
             now(),
         );
         assert_eq!(descr.summary, "eth1/1 config modified: descr");
+    }
+
+    #[test]
+    fn an_object_touched_during_a_gap_raises_and_clears_nothing() {
+        for (class, dn, summary) in [
+            (
+                "ethpmPhysIf",
+                "sys/intf/phys-[eth1/1]/phys",
+                "eth1/1 touched: only modTs changed",
+            ),
+            (
+                "faultInst",
+                "topology/pod-1/node-101/sys/phys-[eth1/1]/fault-F0532",
+                "faultInst topology/pod-1/node-101/sys/phys-[eth1/1]/fault-F0532 touched: only modTs changed",
+            ),
+        ] {
+            let touched = to_event(
+                "leaf1",
+                &change(
+                    class,
+                    dn,
+                    Status::Modified,
+                    &[("modTs", "2026-01-01T00:05:00.000+00:00")],
+                ),
+                true,
+                now(),
+            );
+            assert_eq!(touched.alarmstate, AlarmState::Info, "{class}");
+            assert_eq!(touched.severity, Severity::Info);
+            assert_eq!(touched.summary, summary);
+        }
     }
 
     #[test]

@@ -246,15 +246,18 @@ fn is_older(push: &Attributes, current: &Attributes) -> bool {
     }
 }
 
-/// The sparse `modified` body that turns `old` into `new`, or `None` when nothing but identity
-/// fields differ.
+/// The sparse `modified` body that turns `old` into `new`, or `None` when nothing differs but `dn`
+/// and `rn`.
 fn sparse_difference(old: &Attributes, new: &Attributes) -> Option<Attributes> {
     let mut sparse: Attributes = new
         .iter()
         .filter(|(key, value)| !IDENTITY.contains(&key.as_str()) && old.get(*key) != Some(*value))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
-    if sparse.is_empty() {
+    // Same attributes but a newer modTs: the object changed and changed back while netpulse was
+    // not listening (a port that flapped during the gap). Published with the new modTs alone, so
+    // that an application sees it was touched and its view keeps the device's modTs.
+    if sparse.is_empty() && old.get("modTs") == new.get("modTs") {
         return None;
     }
     for key in ["dn", "modTs"] {

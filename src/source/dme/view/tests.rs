@@ -105,6 +105,24 @@ fn reconcile_reports_only_what_changed_during_the_gap() {
     assert!(!modified.contains_key("rn"), "a modified body is sparse");
 }
 
+/// A port that went down and up again while netpulse was away: same attributes, newer modTs.
+#[test]
+fn an_object_touched_during_the_gap_is_reported_with_its_new_mod_ts_alone() {
+    let mut view = DeviceView::default();
+    view.reconcile(&[port("up", "2026-01-01T00:00:00.001+00:00")]);
+    let unchanged = view.reconcile(&[port("up", "2026-01-01T00:00:00.001+00:00")]);
+    assert!(unchanged.is_empty(), "{unchanged:?}");
+    let changes = view.reconcile(&[port("up", "2026-01-01T00:05:00.000+00:00")]);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].status, Status::Modified);
+    let published = &changes[0].attributes;
+    assert_eq!(
+        published.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["dn", "modTs", "status"]
+    );
+    assert_eq!(published["modTs"], "2026-01-01T00:05:00.000+00:00");
+}
+
 #[test]
 fn a_delete_of_an_unknown_object_is_no_change() {
     let mut view = DeviceView::default();
