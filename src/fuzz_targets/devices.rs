@@ -69,13 +69,7 @@ pub fn pxgrid_stomp(data: &[u8]) {
         if frame.command != "MESSAGE" {
             continue;
         }
-        let destination = frame
-            .get("subscription")
-            .and_then(|id| id.parse::<usize>().ok())
-            .and_then(|index| topics.get(index))
-            .map(String::as_str)
-            .or(frame.get("destination"))
-            .unwrap_or_default();
+        let destination = frame.topic(&topics);
         if let Ok(body) = serde_json::from_slice::<Value>(&frame.body) {
             sessions_to_events(destination, body);
         }

@@ -396,14 +396,7 @@ impl Pxgrid {
     }
 
     async fn handle_frame(&mut self, topics: &[String], frame: &Frame) {
-        let destination = frame
-            .get("subscription")
-            .and_then(|id| id.parse::<usize>().ok())
-            .and_then(|index| topics.get(index))
-            .map(String::as_str)
-            .or(frame.get("destination"))
-            .unwrap_or_default()
-            .to_owned();
+        let destination = frame.topic(topics).to_owned();
         let body: Value = match serde_json::from_slice(&frame.body) {
             Ok(body) => body,
             Err(err) => {

@@ -65,6 +65,17 @@ impl Frame {
             .map(|(_, value)| value.as_str())
     }
 
+    /// The topic a MESSAGE belongs to: `topics[i]` for `subscription: i` (topic i is subscribed
+    /// with id i), else its `destination` header, else "".
+    pub fn topic<'a>(&'a self, topics: &'a [String]) -> &'a str {
+        self.get("subscription")
+            .and_then(|id| id.parse::<usize>().ok())
+            .and_then(|index| topics.get(index))
+            .map(String::as_str)
+            .or(self.get("destination"))
+            .unwrap_or_default()
+    }
+
     /// CONNECT and CONNECTED headers are not escaped (STOMP 1.2, "Value Encoding").
     fn escapes(&self) -> bool {
         !matches!(self.command.as_str(), "CONNECT" | "CONNECTED")
