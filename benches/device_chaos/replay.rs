@@ -83,8 +83,9 @@ pub struct Outcome {
     /// Switches whose replayed view differs, with their first differences.
     pub differences: Vec<(String, Vec<String>)>,
     /// Objects whose replayed view differs from the switch only in `modTs`, last changed during a
-    /// gap: changed and changed back while the gateway was blind, which the resync reports as no
-    /// change by design (its own view takes the new `modTs`, no event carries it).
+    /// gap: changed and changed back while the gateway was blind. A resync publishes them as
+    /// touched (a `modified` event with the new `modTs`), so this must stay empty; it is kept apart
+    /// to say what went wrong if it is not.
     pub timestamp_only: Vec<String>,
     /// Events that do not fit the replayed view: (source, description).
     pub misfits: Vec<(String, String)>,

@@ -95,7 +95,7 @@ impl Report<'_> {
             self.outcome.equal, self.options.devices, self.outcome.objects
         );
         println!(
-            "| objects differing only in modTs, last changed within a reported gap (changed and changed back while blind: no event by design) | {} |",
+            "| objects differing only in modTs, last changed within a reported gap (changed and changed back while blind; a resync publishes them as touched) | **{}** |",
             self.outcome.timestamp_only.len()
         );
         println!(
@@ -148,7 +148,8 @@ impl Report<'_> {
             passed = false;
         }
         for difference in self.outcome.timestamp_only.iter().take(5) {
-            println!("\nmodTs only, within a gap: {difference}");
+            println!("\nFAILED: modTs only, within a gap: {difference}");
+            passed = false;
         }
         let api_gaps: u64 = self.rows.iter().map(|row| row.gaps).sum();
         if api_gaps != self.events.gaps {
