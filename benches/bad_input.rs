@@ -59,11 +59,7 @@ fn options() -> Options {
 
 fn main() {
     let options = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     runtime.block_on(run(options));
 }
 
@@ -326,15 +322,19 @@ async fn pace(index: usize) {
     }
 }
 
-async fn metric(client: &reqwest::Client, port: u16, name: &str) -> f64 {
-    let text = client
+async fn metrics(client: &reqwest::Client, port: u16) -> String {
+    client
         .get(format!("http://127.0.0.1:{port}/metrics"))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn metric(client: &reqwest::Client, port: u16, name: &str) -> f64 {
+    let text = metrics(client, port).await;
     text.lines()
         .filter(|line| line.starts_with(name))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
@@ -456,14 +456,7 @@ async fn run(options: Options) {
     let after = phase(&options, &client, &url, "after", options.phase).await;
     let rss_after = support::memory_kib(&pid.to_string()).0;
     let refusals: BTreeMap<String, f64> = {
-        let text = client
-            .get(format!("http://127.0.0.1:{port}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = metrics(&client, port).await;
         text.lines()
             .filter(|line| line.starts_with("netpulse_webhook_requests_total"))
             .filter_map(|line| {

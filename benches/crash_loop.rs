@@ -38,11 +38,7 @@ fn main() {
             _ => {}
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     runtime.block_on(run(kills, devices));
 }
 

@@ -83,11 +83,7 @@ fn options() -> Options {
 
 fn main() {
     let options = options();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     let passed = runtime.block_on(run(options));
     if !passed {
         std::process::exit(1);

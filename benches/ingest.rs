@@ -73,11 +73,7 @@ fn main() {
         return;
     }
     let options = options(&args);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     runtime.block_on(run(options));
 }
 
@@ -524,11 +520,7 @@ fn stop(child: &mut Child) {
 
 /// The parse-only baseline: read the body, parse it as JSON, answer 200.
 fn serve_parse_only(port: u16) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await

@@ -105,11 +105,7 @@ impl Scenario {
 
 fn main() {
     let scenario = Scenario::from_args();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::runtime();
     runtime.block_on(run(scenario));
 }
 

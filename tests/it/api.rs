@@ -63,6 +63,24 @@ async fn post(running: &Running, body: Vec<u8>) {
     assert_eq!(response.status(), StatusCode::OK);
 }
 
+/// Posts `count` alarms, 16 at a time, with uuids `<prefix>-<n>`; every one must be acknowledged.
+async fn post_many(running: &Running, prefix: &str, count: u64) {
+    let client = reqwest::Client::new();
+    let url = running.url("/hooks/sdwan");
+    let posts = futures_util::stream::iter(0..count)
+        .map(|n| {
+            let request = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(sdwan_alarm(DOWN, &format!("{prefix}-{n}"), None));
+            async move { request.send().await.unwrap().status() }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(posts.iter().all(|status| *status == StatusCode::OK));
+}
+
 async fn get(running: &Running, path: &str, token: Option<&str>) -> (StatusCode, Value) {
     let mut request = reqwest::Client::new().get(running.url(path));
     if let Some(token) = token {
@@ -403,20 +421,7 @@ async fn a_client_that_stops_reading_is_cut_off_while_every_webhook_is_still_ack
         (seen, resumes)
     });
     // About 10 MB of events: more than the slow client's socket buffers and queue can hold.
-    let client = reqwest::Client::new();
-    let url = running.url("/hooks/sdwan");
-    let posts = futures_util::stream::iter(0..EVENTS)
-        .map(|n| {
-            let request = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(sdwan_alarm(DOWN, &format!("load-{n}"), None));
-            async move { request.send().await.unwrap().status() }
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
-    assert!(posts.iter().all(|status| *status == StatusCode::OK));
+    post_many(&running, "load", EVENTS).await;
     let (seen, resumes) = reader.await.unwrap();
     assert_eq!(
         seen,
@@ -478,20 +483,7 @@ async fn an_sse_client_that_stops_reading_is_disconnected() {
         .await
         .unwrap();
     // About 6 MB of events: more than the socket buffers hold, far less than the queue.
-    let client = reqwest::Client::new();
-    let url = running.url("/hooks/sdwan");
-    let posts = futures_util::stream::iter(0..EVENTS)
-        .map(|n| {
-            let request = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(sdwan_alarm(DOWN, &format!("stuck-{n}"), None));
-            async move { request.send().await.unwrap().status() }
-        })
-        .buffer_unordered(16)
-        .collect::<Vec<_>>()
-        .await;
-    assert!(posts.iter().all(|status| *status == StatusCode::OK));
+    post_many(&running, "stuck", EVENTS).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // The client reads again: what was in flight, then the end of the connection.
