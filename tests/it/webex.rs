@@ -111,6 +111,11 @@ async fn an_outage_then_a_rate_limit_delay_delivery_and_lose_nothing() {
             .contains("/details/a2"),
         "{messages:?}"
     );
+    // The room has the message a moment before the outbox records its delivery.
+    wait_until("the outbox records the deliveries", || {
+        running.reader().outbox_counts("noc").unwrap().delivered == 2
+    })
+    .await;
     let counts = running.reader().outbox_counts("noc").unwrap();
     assert_eq!((counts.pending, counts.delivered, counts.dead), (0, 2, 0));
     running.stop().await;
@@ -145,6 +150,11 @@ async fn a_rate_limit_storm_longer_than_max_attempts_loses_nothing() {
         after_500 < Duration::from_millis(1500),
         "the retry after the 500 came {after_500:?} later"
     );
+    // The room has the message a moment before the outbox records its delivery.
+    wait_until("the outbox records the deliveries", || {
+        running.reader().outbox_counts("noc").unwrap().delivered == 1
+    })
+    .await;
     let counts = running.reader().outbox_counts("noc").unwrap();
     assert_eq!((counts.pending, counts.delivered, counts.dead), (0, 1, 0));
     running.stop().await;
