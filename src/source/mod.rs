@@ -171,3 +171,32 @@ pub fn spawn(
         detail,
     })
 }
+
+/// Metrics of one session-holding source (DME, pxGrid), registered once so the hot path does
+/// not rebuild label sets.
+pub(crate) struct Counters {
+    pub events: metrics::Counter,
+    pub duplicates: metrics::Counter,
+    pub reconnects: metrics::Counter,
+    pub login_failures: metrics::Counter,
+    pub gaps: metrics::Counter,
+}
+
+impl Counters {
+    pub fn new(name: &str) -> Counters {
+        let counter = |metric: &'static str| metrics::counter!(metric, "source" => name.to_owned());
+        Counters {
+            events: counter("netpulse_source_events_total"),
+            duplicates: counter("netpulse_source_duplicates_suppressed_total"),
+            reconnects: counter("netpulse_source_reconnects_total"),
+            login_failures: counter("netpulse_source_login_failures_total"),
+            gaps: counter("netpulse_source_gaps_total"),
+        }
+    }
+}
+
+/// A period without a subscription: from when the session was last known healthy to its failure.
+pub(crate) struct Gap {
+    pub since: jiff::Timestamp,
+    pub reason: String,
+}

@@ -9,12 +9,11 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use metrics::Counter;
 use tokio_util::task::TaskTracker;
 
 use crate::config::DmeSourceConfig;
 use crate::source::backoff::Backoff;
-use crate::source::{ConnectionState, SourceContext};
+use crate::source::{ConnectionState, Counters, Gap, SourceContext};
 
 mod client;
 pub mod normalize;
@@ -61,34 +60,6 @@ pub fn spawn(
     };
     tracker.spawn(device.run());
     Ok(DmeHandle { view })
-}
-
-/// Metrics of one source, registered once so the hot path does not rebuild label sets.
-struct Counters {
-    events: Counter,
-    duplicates: Counter,
-    reconnects: Counter,
-    login_failures: Counter,
-    gaps: Counter,
-}
-
-impl Counters {
-    fn new(name: &str) -> Counters {
-        let counter = |metric: &'static str| metrics::counter!(metric, "source" => name.to_owned());
-        Counters {
-            events: counter("netpulse_source_events_total"),
-            duplicates: counter("netpulse_source_duplicates_suppressed_total"),
-            reconnects: counter("netpulse_source_reconnects_total"),
-            login_failures: counter("netpulse_source_login_failures_total"),
-            gaps: counter("netpulse_source_gaps_total"),
-        }
-    }
-}
-
-/// A period without subscriptions: from when the session was last known healthy to its failure.
-struct Gap {
-    since: jiff::Timestamp,
-    reason: String,
 }
 
 /// How a session ended.

@@ -13,9 +13,10 @@ use super::client::{SessionError, Socket};
 use super::normalize::to_event;
 use super::protocol::{self, Login, Mo};
 use super::view::{Status, ViewChange};
-use super::{Device, Ended, Gap};
+use super::{Device, Ended};
 use crate::event::{AlarmState, Event, GAP_EVENT_TYPE, Severity};
 use crate::source::ConnectionState;
+use crate::source::Gap;
 
 /// A session that is logged in, has its socket and its subscriptions.
 struct Live {

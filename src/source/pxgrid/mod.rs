@@ -15,12 +15,11 @@
 
 use std::collections::HashMap;
 
-use metrics::Counter;
 use tokio_util::task::TaskTracker;
 
 use crate::config::PxgridSourceConfig;
 use crate::source::backoff::Backoff;
-use crate::source::{ConnectionState, SourceContext};
+use crate::source::{ConnectionState, Counters, Gap, SourceContext};
 
 mod client;
 pub mod protocol;
@@ -53,34 +52,6 @@ pub fn spawn(
     };
     tracker.spawn(source.run());
     Ok(PxgridHandle)
-}
-
-/// Metrics of one source, registered once.
-struct Counters {
-    events: Counter,
-    duplicates: Counter,
-    reconnects: Counter,
-    login_failures: Counter,
-    gaps: Counter,
-}
-
-impl Counters {
-    fn new(name: &str) -> Counters {
-        let counter = |metric: &'static str| metrics::counter!(metric, "source" => name.to_owned());
-        Counters {
-            events: counter("netpulse_source_events_total"),
-            duplicates: counter("netpulse_source_duplicates_suppressed_total"),
-            reconnects: counter("netpulse_source_reconnects_total"),
-            login_failures: counter("netpulse_source_login_failures_total"),
-            gaps: counter("netpulse_source_gaps_total"),
-        }
-    }
-}
-
-/// A period without a subscription: from when the session was last known healthy to its failure.
-struct Gap {
-    since: jiff::Timestamp,
-    reason: String,
 }
 
 /// How a session ended.

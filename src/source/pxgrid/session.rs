@@ -13,9 +13,10 @@ use tokio_tungstenite::tungstenite::Message;
 use super::client::{SessionError, Socket};
 use super::protocol::{self, AccountState, PUBSUB_SERVICE, SESSION_SERVICE};
 use super::stomp::{self, Frame, Item};
-use super::{Ended, Gap, Pxgrid};
+use super::{Ended, Pxgrid};
 use crate::event::{AlarmState, Event, GAP_EVENT_TYPE, Severity};
 use crate::source::ConnectionState;
+use crate::source::Gap;
 
 /// A peer silent for this many heart-beat intervals counts as dead.
 const SILENCE_FACTOR: f64 = 2.5;
