@@ -267,6 +267,7 @@ async fn dispatch(
         let mut items: Vec<NewEvent> = batch
             .drain(..)
             .map(|event| NewEvent {
+                raw_data: None,
                 alarms: device_alarm(&event).into_iter().collect(),
                 event,
                 idempotency_key: None,

@@ -134,6 +134,7 @@ mod tests {
         let noc = pipeline.waker("noc");
         let woken = noc.notified();
         let item = NewEvent {
+            raw_data: None,
             event: major,
             idempotency_key: None,
             sinks: Vec::new(),

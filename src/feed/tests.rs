@@ -40,6 +40,7 @@ fn item(device: &str, n: u64) -> NewEvent {
     event.device = device.to_owned();
     event.severity = Severity::Minor;
     NewEvent {
+        raw_data: None,
         event,
         idempotency_key: None,
         sinks: Vec::new(),

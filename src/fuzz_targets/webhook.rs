@@ -25,11 +25,20 @@ fn deliver_normalized(normalized: Result<Normalized, impl Sized>) {
     }
 }
 
-/// SD-WAN Manager: an alarm body, and the details link built from its uuid.
+/// SD-WAN Manager: an alarm body, and the details link built from its uuid. The body is stored
+/// as the event's data text, as the receiver does: the stored JSON must read back as the event
+/// with the document as its data.
 pub fn webhook_sdwan(data: &[u8]) {
     if let Ok((normalized, uuid)) = sdwan::ingest(SOURCE, data) {
         let _ = sdwan::details_link("https://vmanage.example:8443/", &uuid);
-        deliver(&normalized.event);
+        let stored = crate::store::event_json(&normalized.event, Some(data))
+            .expect("an accepted SD-WAN body is stored");
+        let read_back: crate::event::Event =
+            serde_json::from_str(&stored).expect("a stored event reads back");
+        let mut event = normalized.event;
+        event.data = serde_json::from_slice(data).expect("an accepted body is JSON");
+        assert_eq!(read_back, event, "the body is stored as the event's data");
+        deliver(&event);
     }
 }
 

@@ -150,6 +150,7 @@ mod tests {
                 serde_json::json!({}),
             );
             let item = NewEvent {
+                raw_data: None,
                 event,
                 idempotency_key: None,
                 sinks: vec!["archive".to_owned()],

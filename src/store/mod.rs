@@ -87,6 +87,34 @@ pub struct NewEvent {
     /// The alarm states this event sets: the alarm it raises, or the alarms it clears (an SD-WAN
     /// clearing document may name several).
     pub alarms: Vec<AlarmUpdate>,
+    /// The event's `data` as the JSON text it arrived in, when the receiver kept it that way: the
+    /// event's own `data` is then `null` and this text is stored in its place, unchanged, so the
+    /// hot path never builds (and drops) a `serde_json::Value` of the document. The text must be
+    /// one valid JSON value (the receiver has parsed it).
+    pub raw_data: Option<bytes::Bytes>,
+}
+
+/// The JSON an event is stored as: the event, with `raw_data` (see [`NewEvent::raw_data`]) as its
+/// `data` when given.
+pub fn event_json(event: &Event, raw_data: Option<&[u8]>) -> serde_json::Result<String> {
+    // `data` is the last field the event serializes: its `null` is replaced by the raw text.
+    const NULL_DATA: &[u8] = b"\"data\":null}";
+    let Some(raw) = raw_data.map(<[u8]>::trim_ascii) else {
+        return serde_json::to_string(event);
+    };
+    let mut json = Vec::with_capacity(512 + raw.len());
+    serde_json::to_writer(&mut json, event)?;
+    if event.data.is_null() && json.ends_with(NULL_DATA) && std::str::from_utf8(raw).is_ok() {
+        json.truncate(json.len() - b"null}".len());
+        json.extend_from_slice(raw);
+        json.push(b'}');
+        // Both parts are UTF-8: the serializer's output and `raw`, checked above.
+        return Ok(String::from_utf8(json).expect("UTF-8 serializer output and UTF-8 data"));
+    }
+    // Not the shape expected (an event that has its own data): the slow, always correct way.
+    let mut event = event.clone();
+    event.data = serde_json::from_slice(raw)?;
+    serde_json::to_string(&event)
 }
 
 /// A [`NewEvent`] made ready for the writer on the caller's thread: the body serialized and the
@@ -127,7 +155,7 @@ impl Prepared {
 
     fn new(item: &NewEvent) -> Result<Prepared, StoreError> {
         let event = &item.event;
-        let body = serde_json::to_string(event).map_err(|err| {
+        let body = event_json(event, item.raw_data.as_deref()).map_err(|err| {
             StoreError::Rejected(format!("the event cannot be serialized: {err}"))
         })?;
         Ok(Prepared {

@@ -20,6 +20,7 @@ fn event(device: &str, severity: Severity) -> Event {
 
 fn item(event: Event) -> NewEvent {
     NewEvent {
+        raw_data: None,
         event,
         idempotency_key: None,
         sinks: Vec::new(),
@@ -154,6 +155,7 @@ async fn idempotency_key_stores_an_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let keyed = |sinks: Vec<String>| NewEvent {
+        raw_data: None,
         idempotency_key: Some("sdwan:7f3c".to_owned()),
         sinks,
         ..item(event("vmanage", Severity::Major))
@@ -204,6 +206,7 @@ async fn outbox_claims_respect_due_time_and_lease() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let new_event = NewEvent {
+        raw_data: None,
         sinks: vec!["webex".to_owned(), "file".to_owned()],
         ..item(event("leaf1", Severity::Major))
     };
@@ -302,6 +305,7 @@ async fn alarm_state_follows_raise_and_clear() {
             AlarmState::Cleared
         };
         let new_event = NewEvent {
+            raw_data: None,
             alarms: vec![AlarmUpdate {
                 key: "leaf1/eth1/1/down".to_owned(),
                 raised,
@@ -332,6 +336,7 @@ async fn data_and_leases_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let new_event = NewEvent {
+        raw_data: None,
         sinks: vec!["webex".to_owned()],
         ..item(event("leaf1", Severity::Minor))
     };
@@ -389,10 +394,12 @@ async fn prune_keeps_events_still_to_deliver() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let pending = NewEvent {
+        raw_data: None,
         sinks: vec!["webex".to_owned()],
         ..item(event("leaf1", Severity::Info))
     };
     let delivered = NewEvent {
+        raw_data: None,
         sinks: vec!["file".to_owned()],
         ..item(event("leaf1", Severity::Info))
     };
@@ -501,6 +508,7 @@ async fn leases_of_a_stopped_process_come_back_uncertain_and_released_rows_do_no
         let store = open(&dir);
         for _ in 0..3 {
             let new_event = NewEvent {
+                raw_data: None,
                 sinks: vec!["webex".to_owned()],
                 ..item(event("leaf1", Severity::Major))
             };

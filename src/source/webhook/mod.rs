@@ -188,7 +188,7 @@ impl WebhookReceiver {
     pub fn normalize(
         &self,
         headers: &HeaderMap,
-        body: &[u8],
+        body: &bytes::Bytes,
         now: jiff::Timestamp,
     ) -> Result<NewEvent, Rejection> {
         let normalized = match self.provider {
@@ -234,6 +234,7 @@ impl WebhookReceiver {
         }
         .map_err(Rejection::Invalid)?;
         Ok(NewEvent {
+            raw_data: None,
             event: normalized.event,
             idempotency_key: normalized.idempotency_key,
             sinks: Vec::new(),
@@ -244,11 +245,18 @@ impl WebhookReceiver {
     /// Webex: adds the message or card action the event points to (a request to the Webex API).
     pub async fn enrich(&self, item: &mut NewEvent) {
         if let Some(fetcher) = &self.fetcher {
+            // The fetcher reads and extends `data`: a body kept as text becomes a value first.
+            if let Some(raw) = item.raw_data.take()
+                && let Ok(data) = serde_json::from_slice(&raw)
+            {
+                item.event.data = data;
+            }
             fetcher.enrich(&mut item.event).await;
         }
     }
 
-    fn normalize_sdwan(&self, body: &[u8]) -> Result<NewEvent, Invalid> {
+    /// SD-WAN Manager: the body itself becomes the event's data (see [`sdwan::ingest`]).
+    fn normalize_sdwan(&self, body: &bytes::Bytes) -> Result<NewEvent, Invalid> {
         let (normalized, uuid) = sdwan::ingest(&self.name, body).map_err(|error| Invalid {
             kind: match error {
                 sdwan::SdwanError::Malformed { .. } => "malformed",
@@ -262,6 +270,7 @@ impl WebhookReceiver {
             .as_deref()
             .map(|url| sdwan::details_link(url, &uuid));
         Ok(NewEvent {
+            raw_data: Some(body.clone()),
             event,
             idempotency_key: Some(normalized.idempotency_key),
             sinks: Vec::new(),

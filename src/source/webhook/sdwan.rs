@@ -132,8 +132,6 @@ pub enum SdwanError {
 pub fn parse(body: &[u8]) -> Result<Alarm<'_>, SdwanError> {
     // A derived struct also accepts a JSON array (as a tuple of its fields), which would make
     // `["…", "…", …]` an alarm; so refuse anything but an object before deserializing.
-    // A derived struct also accepts a JSON array (as a tuple of its fields), which would make
-    // `["…", "…", …]` an alarm; so refuse anything but an object before deserializing.
     let first_byte = body.iter().find(|byte| !byte.is_ascii_whitespace());
     if let Some(&byte) = first_byte.filter(|byte| **byte != b'{') {
         check_syntax(body)?;
@@ -176,33 +174,14 @@ pub struct Normalized {
     pub alarm_updates: Vec<(String, bool)>,
 }
 
-/// Parses and normalizes one body, parsing the JSON once and moving the document into the event
-/// rather than copying it: the receiver's hot path. Returns the alarm's uuid with the result.
+/// Parses and normalizes one body: the receiver's hot path. The document is parsed once, into the
+/// typed, borrowing [`Alarm`] (never into a `serde_json::Value`), and the event's `data` is left
+/// `null`: the caller stores the body itself as the data ([`crate::store::NewEvent::raw_data`]),
+/// which a successful parse has proven to be one well-formed JSON object. Returns the alarm's
+/// uuid with the result.
 pub fn ingest(source_name: &str, body: &[u8]) -> Result<(Normalized, String), SdwanError> {
-    let raw: Value = serde_json::from_slice(body).map_err(|error| SdwanError::Malformed {
-        reason: error.to_string(),
-    })?;
-    if !raw.is_object() {
-        return Err(SdwanError::NotAnAlarm {
-            reason: format!(
-                "the body is a JSON {}, expected an object",
-                value_kind(&raw)
-            ),
-        });
-    }
-    let (mut normalized, uuid) = {
-        let alarm = Alarm::deserialize(&raw).map_err(|error| SdwanError::NotAnAlarm {
-            reason: error.to_string(),
-        })?;
-        if alarm.uuid.trim().is_empty() {
-            return Err(SdwanError::NotAnAlarm {
-                reason: "field `uuid` is empty".to_owned(),
-            });
-        }
-        (build(source_name, &alarm), alarm.uuid.into_owned())
-    };
-    normalized.event.data = raw;
-    Ok((normalized, uuid))
+    let alarm = parse(body)?;
+    Ok((build(source_name, &alarm), alarm.uuid.into_owned()))
 }
 
 /// Builds the event and the alarm updates for one alarm; `raw` is the document as received and
@@ -340,17 +319,6 @@ fn check_syntax(body: &[u8]) -> Result<(), SdwanError> {
         .map_err(|error| SdwanError::Malformed {
             reason: error.to_string(),
         })
-}
-
-fn value_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Array(_) => "array",
-        Value::String(_) => "string",
-        Value::Bool(_) => "boolean",
-        Value::Null => "null",
-        Value::Number(_) => "number",
-        Value::Object(_) => "object",
-    }
 }
 
 fn json_kind(first_byte: u8) -> &'static str {
