@@ -223,6 +223,7 @@ async fn open_store(config: &Config, tap: CommitTap) -> anyhow::Result<Store> {
     store_config.tap = Some(tap);
     store_config.synchronous_full = config.store.synchronous == Synchronous::Full;
     store_config.min_free_bytes = config.store.min_free_bytes;
+    store_config.dedup = dedup_limits(&config.store);
     let path = config.store.path.clone();
     tokio::task::spawn_blocking(move || Store::open(store_config))
         .await?
@@ -367,5 +368,13 @@ async fn log_status(
                 "more sources not connected"
             );
         }
+    }
+}
+
+/// The store's memory of idempotency keys, from `store.dedup_window` and `store.dedup_max_keys`.
+fn dedup_limits(store: &crate::config::StoreSection) -> crate::store::DedupLimits {
+    crate::store::DedupLimits {
+        window_ms: i64::try_from(store.dedup_window.as_millis()).unwrap_or(i64::MAX),
+        max_keys: store.dedup_max_keys,
     }
 }

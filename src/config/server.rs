@@ -28,6 +28,14 @@ pub struct StoreSection {
     /// store's filesystem has this many bytes free (the next write then proves it).
     #[serde(default = "default_min_free_bytes")]
     pub min_free_bytes: u64,
+    /// A redelivered webhook (same provider id) within this long of the first delivery is
+    /// acknowledged without being stored again. Older ones are stored again.
+    #[serde(default = "default_dedup_window", with = "serde_duration")]
+    pub dedup_window: Duration,
+    /// At most this many recent provider ids are remembered for that (about 40 bytes each); the
+    /// oldest are forgotten first.
+    #[serde(default = "default_dedup_max_keys")]
+    pub dedup_max_keys: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -45,6 +53,8 @@ impl Default for StoreSection {
             retention: default_retention(),
             synchronous: Synchronous::default(),
             min_free_bytes: default_min_free_bytes(),
+            dedup_window: default_dedup_window(),
+            dedup_max_keys: default_dedup_max_keys(),
         }
     }
 }
@@ -65,11 +75,25 @@ impl StoreSection {
         if self.retention < Duration::from_secs(60) {
             problems.push("store.retention", "must be at least 1m");
         }
+        if self.dedup_window > self.retention {
+            problems.push(
+                "store.dedup_window",
+                "must not be longer than store.retention (events older than that are gone)",
+            );
+        }
     }
 }
 
 fn default_store_path() -> PathBuf {
     PathBuf::from("netpulse.db")
+}
+
+fn default_dedup_window() -> Duration {
+    Duration::from_millis(crate::store::DedupLimits::default().window_ms as u64)
+}
+
+fn default_dedup_max_keys() -> usize {
+    crate::store::DedupLimits::default().max_keys
 }
 
 fn default_min_free_bytes() -> u64 {

@@ -9,6 +9,7 @@
 
 mod checkpoint;
 mod committed;
+mod dedup;
 mod ops;
 mod pool;
 mod reader;
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 
 pub use committed::{CommitTap, Committed, with_seq};
+pub use dedup::DedupLimits;
 pub use pool::ReaderPool;
 pub use reader::{
     AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, Order, OutboxCounts,
@@ -59,6 +61,8 @@ pub struct StoreConfig {
     pub min_free_bytes: u64,
     /// Where committed events are announced (the live feed), if anywhere.
     pub tap: Option<CommitTap>,
+    /// How long and how many idempotency keys are remembered to detect redeliveries.
+    pub dedup: DedupLimits,
 }
 
 impl StoreConfig {
@@ -70,6 +74,7 @@ impl StoreConfig {
             max_batch: 512,
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
             tap: None,
+            dedup: DedupLimits::default(),
         }
     }
 }
@@ -304,12 +309,21 @@ impl Store {
     /// does blocking file IO: call it at startup or from `spawn_blocking`.
     pub fn open(config: StoreConfig) -> anyhow::Result<Store> {
         let conn = schema::open_writer(&config.path, config.synchronous_full)?;
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        let dedup =
+            anyhow::Context::with_context(dedup::Dedup::load(&conn, config.dedup, now_ms), || {
+                format!(
+                    "cannot read the idempotency keys of {}",
+                    config.path.display()
+                )
+            })?;
         let checkpointer = checkpoint::Checkpointer::start(&config.path, config.synchronous_full)?;
         let (commands, receiver) = mpsc::channel(QUEUE);
         let (stopped_tx, stopped) = oneshot::channel();
         let stats = Arc::new(Stats::default());
         writer::spawn(
             conn,
+            dedup,
             checkpointer,
             receiver,
             writer::Options {
@@ -335,7 +349,7 @@ impl Store {
     /// (shared with other callers' requests). Results are in the order of `items`.
     ///
     /// An event whose idempotency key is already stored (earlier, or earlier in `items`) is not
-    /// stored again: its existing seq comes back with `duplicate: true` and its sinks and alarm
+    /// stored again, as long as the key is within the [`DedupLimits`]: its existing seq comes back with `duplicate: true` and its sinks and alarm
     /// are ignored. Otherwise the event gets the next seq, one outbox row per sink and its alarm
     /// updates, all in the same transaction. The items are only read, so a caller can retry the
     /// same ones after `Unavailable`.

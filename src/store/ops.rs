@@ -2,50 +2,54 @@
 
 use rusqlite::{Connection, params};
 
+use super::dedup::Dedup;
 use super::schema::severity_rank;
 use super::{Appended, Delivery, Prepared};
 use crate::event::Event;
 
-/// Stores one event, unless its idempotency key is already stored.
+/// Stores one event, unless its idempotency key is already stored (as far as `dedup` remembers).
 pub(super) fn append_one(
     conn: &Connection,
+    dedup: &mut Dedup,
     item: &Prepared,
     now_ms: i64,
 ) -> rusqlite::Result<Appended> {
-    // A stored idempotency key makes the insert do nothing (one index probe instead of a lookup
-    // before every insert); the existing seq is then looked up, which only redeliveries pay for.
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO events
-                 (id, idempotency_key, received_ms, time_ms, device, kind, severity, subject, body,
-                  source, alarmstate)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-             ON CONFLICT (idempotency_key) DO NOTHING",
-        )?
-        .execute(params![
-            item.id,
-            item.idempotency_key,
-            now_ms,
-            item.time_ms,
-            item.device,
-            item.kind,
-            severity_rank(item.severity),
-            item.subject,
-            item.body,
-            item.source,
-            item.alarmstate.as_str(),
-        ])?;
-    if inserted == 0 {
-        let seq: i64 = conn
-            .prepare_cached("SELECT seq FROM events WHERE idempotency_key = ?1")?
-            .query_row([&item.idempotency_key], |row| row.get(0))?;
+    let key = item
+        .idempotency_key
+        .as_deref()
+        .map(|key| (key, dedup.hash(key)));
+    if let Some((key, hash)) = key
+        && let Some(seq) = dedup.find(conn, key, hash)?
+    {
         metrics::counter!("netpulse_store_duplicates_total").increment(1);
         return Ok(Appended {
             seq: seq as u64,
             duplicate: true,
         });
     }
+    conn.prepare_cached(
+        "INSERT INTO events
+             (id, received_ms, time_ms, device, kind, severity, subject, body, source, alarmstate)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        item.id,
+        now_ms,
+        item.time_ms,
+        item.device,
+        item.kind,
+        severity_rank(item.severity),
+        item.subject,
+        item.body,
+        item.source,
+        item.alarmstate.as_str(),
+    ])?;
     let seq = conn.last_insert_rowid();
+    if let Some((key, hash)) = key {
+        conn.prepare_cached("INSERT INTO event_keys (seq, key, received_ms) VALUES (?1, ?2, ?3)")?
+            .execute(params![seq, key, now_ms])?;
+        dedup.insert(hash, seq, now_ms);
+    }
     // New outbox rows are due at once, whatever clock the sink workers use.
     let mut outbox =
         conn.prepare_cached("INSERT INTO outbox (sink, seq, next_attempt_ms) VALUES (?1, ?2, 0)")?;

@@ -241,11 +241,15 @@ impl Reader {
         row.map(|(seq, body)| parse_event(seq, &body)).transpose()
     }
 
-    /// The event stored under this idempotency key (`sdwan:<uuid>`), if any.
+    /// The event stored under this idempotency key (`sdwan:<uuid>`), if any. Keys are not
+    /// indexed (see `dedup.rs`): this scans them, for tests and tools, not for a hot path.
     pub fn event_by_key(&self, key: &str) -> anyhow::Result<Option<Event>> {
         let row: Option<(i64, String)> = self
             .conn
-            .prepare_cached("SELECT seq, body FROM events WHERE idempotency_key = ?1")?
+            .prepare_cached(
+                "SELECT events.seq, events.body FROM event_keys JOIN events USING (seq)
+                 WHERE event_keys.key = ?1 ORDER BY seq DESC LIMIT 1",
+            )?
             .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .with_context(|| format!("cannot read the event with key {key}"))?;

@@ -15,7 +15,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migrations in order: `MIGRATIONS[i]` moves the schema from version `i` to `i + 1`. Never edit a
 /// released entry; append a new one instead, since existing databases have already run the old.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // Version 1. `seq` is AUTOINCREMENT so that a seq is never handed out twice, even after
     // retention has deleted the newest rows: feed consumers resume by seq and must not skip events.
     "CREATE TABLE events (
@@ -69,6 +69,18 @@ const MIGRATIONS: &[&str] = &[
             ELSE coalesce(json_extract(body, '$.source'), '') END,
         alarmstate = coalesce(json_extract(body, '$.alarmstate'), 'info');
     ALTER TABLE alarms ADD COLUMN events INTEGER NOT NULL DEFAULT 1;",
+    // Version 4. Idempotency keys move to a table appended in seq order, checked through the
+    // writer's memory of recent keys (`dedup.rs`): the UNIQUE index on `events.idempotency_key`
+    // took one random page per event. The column stays (SQLite cannot drop a UNIQUE column
+    // without rebuilding the table) and holds NULL from now on, which its index files in order.
+    "CREATE TABLE event_keys (
+        seq INTEGER PRIMARY KEY REFERENCES events(seq) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        received_ms INTEGER NOT NULL
+    );
+    INSERT INTO event_keys (seq, key, received_ms)
+        SELECT seq, idempotency_key, received_ms FROM events WHERE idempotency_key IS NOT NULL;
+    UPDATE events SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL;",
 ];
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.

@@ -9,6 +9,7 @@ use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::checkpoint::Checkpointer;
+use super::dedup::Dedup;
 use super::ops::{append_one, claim, prune, retry_dead};
 use super::{Appended, CommitTap, Committed, Delivery, Failed, Prepared, Stats, StoreError};
 
@@ -91,6 +92,7 @@ pub(super) struct Options {
 
 pub(super) fn spawn(
     conn: Connection,
+    dedup: Dedup,
     checkpointer: Checkpointer,
     receiver: mpsc::Receiver<Command>,
     options: Options,
@@ -100,7 +102,7 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name("store-writer".to_owned())
         .spawn(move || {
-            let conn = run(conn, receiver, &options, &stats);
+            let conn = run(conn, dedup, receiver, &options, &stats);
             // The checkpointer goes first, so that the writer's connection is the last one: closing
             // it checkpoints everything into the database file and removes the WAL.
             checkpointer.stop();
@@ -117,6 +119,7 @@ pub(super) fn spawn(
 /// everything received before.
 fn run(
     mut conn: Connection,
+    mut dedup: Dedup,
     mut receiver: mpsc::Receiver<Command>,
     options: &Options,
     stats: &Stats,
@@ -142,7 +145,7 @@ fn run(
             }
         }
         if !batch.is_empty() {
-            run_batch(&mut conn, batch, options.tap.as_ref(), stats);
+            run_batch(&mut conn, &mut dedup, batch, options.tap.as_ref(), stats);
         }
     }
     conn
@@ -150,12 +153,18 @@ fn run(
 
 /// Runs `batch` in one transaction and answers every command after the commit. If the store
 /// cannot write, the whole transaction is rolled back and every command gets `Unavailable`.
-fn run_batch(conn: &mut Connection, batch: Vec<Command>, tap: Option<&CommitTap>, stats: &Stats) {
+fn run_batch(
+    conn: &mut Connection,
+    dedup: &mut Dedup,
+    batch: Vec<Command>,
+    tap: Option<&CommitTap>,
+    stats: &Stats,
+) {
     let n_commands = batch.len();
     let mut finishes = Vec::with_capacity(n_commands);
+    let now_ms = jiff::Timestamp::now().as_millisecond();
     let outcome = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(mut tx) => {
-            let now_ms = jiff::Timestamp::now().as_millisecond();
             let mut fatal = None;
             let mut commands = batch.into_iter().peekable();
             while let Some(command) = commands.next() {
@@ -165,7 +174,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, tap: Option<&CommitTap>
                     continue;
                 }
                 let Command::Append { items, reply } = command else {
-                    let (finish, error) = execute(&mut tx, command, now_ms, tap);
+                    let (finish, error) = execute(&mut tx, dedup, command, now_ms, tap);
                     finishes.push(finish);
                     fatal = error;
                     continue;
@@ -177,7 +186,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, tap: Option<&CommitTap>
                         group.push((items, reply));
                     }
                 }
-                for (finish, error) in append_group(&mut tx, group, now_ms, tap) {
+                for (finish, error) in append_group(&mut tx, dedup, group, now_ms, tap) {
                     finishes.push(finish);
                     fatal = fatal.or(error);
                 }
@@ -193,6 +202,11 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, tap: Option<&CommitTap>
             Err(unavailable(&err))
         }
     };
+    match &outcome {
+        Ok(()) => dedup.commit(now_ms),
+        // Nothing of the batch was kept: neither are its keys.
+        Err(_) => dedup.rollback_to(0),
+    }
     match &outcome {
         Ok(()) => {
             stats.commits.fetch_add(1, Ordering::Relaxed);
@@ -220,14 +234,17 @@ fn run_batch(conn: &mut Connection, batch: Vec<Command>, tap: Option<&CommitTap>
 /// store cannot write at all, that error: the batch must then be abandoned.
 fn execute(
     tx: &mut Transaction,
+    dedup: &mut Dedup,
     command: Command,
     now_ms: i64,
     tap: Option<&CommitTap>,
 ) -> (Finish, Option<StoreError>) {
     match command {
-        Command::Append { items, reply } => append_group(tx, vec![(items, reply)], now_ms, tap)
-            .pop()
-            .expect("one outcome per command"),
+        Command::Append { items, reply } => {
+            append_group(tx, dedup, vec![(items, reply)], now_ms, tap)
+                .pop()
+                .expect("one outcome per command")
+        }
         Command::Claim {
             sink,
             now_ms,
@@ -307,16 +324,18 @@ fn execute(
 /// undo the others'; the common case pays for one savepoint instead of one per request.
 fn append_group(
     tx: &mut Transaction,
+    dedup: &mut Dedup,
     group: Vec<(Vec<Prepared>, Reply<Vec<Appended>>)>,
     now_ms: i64,
     tap: Option<&CommitTap>,
 ) -> Vec<(Finish, Option<StoreError>)> {
+    let mark = dedup.mark();
     let together = tx.savepoint().and_then(|savepoint| {
         let mut outcomes = Vec::with_capacity(group.len());
         for (items, _) in &group {
             let appended = items
                 .iter()
-                .map(|item| append_one(&savepoint, item, now_ms))
+                .map(|item| append_one(&savepoint, dedup, item, now_ms))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             outcomes.push(appended);
         }
@@ -337,26 +356,42 @@ fn append_group(
                 })
                 .collect()
         }
-        Err(_) => group
-            .into_iter()
-            .map(|(items, reply)| {
-                let mut committed = Vec::new();
-                let (finish, error) = in_savepoint(tx, reply, "append", |conn| {
-                    let appended = items
-                        .iter()
-                        .map(|item| append_one(conn, item, now_ms))
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    committed = announcement(tap, &items, &appended);
-                    Ok(appended)
-                });
-                // A command whose savepoint was rolled back has nothing to announce.
-                if error.is_some() {
-                    committed.clear();
-                }
-                (announce_then(tap, committed, finish), error)
-            })
-            .collect(),
+        Err(_) => {
+            dedup.rollback_to(mark);
+            group
+                .into_iter()
+                .map(|(items, reply)| append_alone(tx, dedup, items, reply, now_ms, tap))
+                .collect()
+        }
     }
+}
+
+/// One append command in its own savepoint, after its group's savepoint failed.
+fn append_alone(
+    tx: &mut Transaction,
+    dedup: &mut Dedup,
+    items: Vec<Prepared>,
+    reply: Reply<Vec<Appended>>,
+    now_ms: i64,
+    tap: Option<&CommitTap>,
+) -> (Finish, Option<StoreError>) {
+    let mark = dedup.mark();
+    let result = run_in_savepoint(tx, |conn| {
+        items
+            .iter()
+            .map(|item| append_one(conn, dedup, item, now_ms))
+            .collect::<rusqlite::Result<Vec<_>>>()
+    });
+    // A command whose savepoint was rolled back has nothing to announce, and its keys go.
+    let committed = match &result {
+        Ok(appended) => announcement(tap, &items, appended),
+        Err(_) => {
+            dedup.rollback_to(mark);
+            Vec::new()
+        }
+    };
+    let (finish, error) = settle(reply, "append", result);
+    (announce_then(tap, committed, finish), error)
 }
 
 /// What the feed is to be told of `items` once committed: the new ones, in seq order. Empty when
@@ -401,11 +436,27 @@ fn in_savepoint<T: Send + 'static>(
     command: &'static str,
     work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
 ) -> (Finish, Option<StoreError>) {
-    let result = tx.savepoint().and_then(|savepoint| {
+    settle(reply, command, run_in_savepoint(tx, work))
+}
+
+/// Runs `work` in a savepoint of `tx`: kept when it succeeds (and the savepoint is released).
+fn run_in_savepoint<T>(
+    tx: &mut Transaction,
+    work: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    tx.savepoint().and_then(|savepoint| {
         let value = work(&savepoint)?;
         savepoint.commit()?;
         Ok(value)
-    });
+    })
+}
+
+/// How to answer a command that ran in a savepoint, and the error that ends the batch, if any.
+fn settle<T: Send + 'static>(
+    reply: Reply<T>,
+    command: &'static str,
+    result: rusqlite::Result<T>,
+) -> (Finish, Option<StoreError>) {
     match result {
         Ok(value) => (answer(reply, Ok(value)), None),
         Err(err) if cannot_write(&err) => {
