@@ -374,7 +374,8 @@ async fn log_status(
 /// The store's memory of idempotency keys, from `store.dedup_window` and `store.dedup_max_keys`.
 fn dedup_limits(store: &crate::config::StoreSection) -> crate::store::DedupLimits {
     crate::store::DedupLimits {
-        window_ms: i64::try_from(store.dedup_window.as_millis()).unwrap_or(i64::MAX),
+        window_ms: i64::try_from(store.dedup_window.min(store.retention).as_millis())
+            .unwrap_or(i64::MAX),
         max_keys: store.dedup_max_keys,
     }
 }

@@ -29,7 +29,8 @@ pub struct StoreSection {
     #[serde(default = "default_min_free_bytes")]
     pub min_free_bytes: u64,
     /// A redelivered webhook (same provider id) within this long of the first delivery is
-    /// acknowledged without being stored again. Older ones are stored again.
+    /// acknowledged without being stored again. Older ones are stored again. Never longer than
+    /// `retention` in effect: an event older than that is gone.
     #[serde(default = "default_dedup_window", with = "serde_duration")]
     pub dedup_window: Duration,
     /// At most this many recent provider ids are remembered for that (about 40 bytes each); the
@@ -74,12 +75,6 @@ impl StoreSection {
         }
         if self.retention < Duration::from_secs(60) {
             problems.push("store.retention", "must be at least 1m");
-        }
-        if self.dedup_window > self.retention {
-            problems.push(
-                "store.dedup_window",
-                "must not be longer than store.retention (events older than that are gone)",
-            );
         }
     }
 }
