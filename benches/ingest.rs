@@ -39,6 +39,8 @@ struct Options {
     connections: usize,
     only: Vec<String>,
     sync: String,
+    /// netpulse's `store.commit_interval`, when given.
+    commit_interval: Option<String>,
 }
 
 fn options(args: &[String]) -> Options {
@@ -49,6 +51,7 @@ fn options(args: &[String]) -> Options {
         connections: 64,
         only: vec!["parse".into(), "flask".into(), "netpulse".into()],
         sync: "full".into(),
+        commit_interval: None,
     };
     for pair in args.windows(2) {
         let value = &pair[1];
@@ -59,6 +62,7 @@ fn options(args: &[String]) -> Options {
             "--connections" => options.connections = value.parse().expect("--connections N"),
             "--only" => options.only = value.split(',').map(str::to_owned).collect(),
             "--sync" => options.sync = value.clone(),
+            "--commit-interval" => options.commit_interval = Some(value.clone()),
             _ => {}
         }
     }
@@ -170,8 +174,13 @@ async fn measure(target: &'static str, options: &Options, body: &Body) -> Option
             std::fs::write(
                 &config,
                 format!(
-                    "store: {{ path: netpulse.db, synchronous: {sync} }}\nhttp: {{ listen: \"127.0.0.1:{port}\" }}\nsources:\n  - name: vmanage\n    type: webhook\n    provider: sdwan\n    path: /hooks/sdwan\n    auth:\n      basic:\n        username: {USERNAME}\n        password: {PASSWORD}\nsinks: []\n",
-                    sync = options.sync
+                    "store: {{ path: netpulse.db, synchronous: {sync}{interval} }}\nhttp: {{ listen: \"127.0.0.1:{port}\" }}\nsources:\n  - name: vmanage\n    type: webhook\n    provider: sdwan\n    path: /hooks/sdwan\n    auth:\n      basic:\n        username: {USERNAME}\n        password: {PASSWORD}\nsinks: []\n",
+                    sync = options.sync,
+                    interval = options
+                        .commit_interval
+                        .as_ref()
+                        .map(|interval| format!(", commit_interval: {interval}"))
+                        .unwrap_or_default()
                 ),
             )
             .unwrap();

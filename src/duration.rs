@@ -16,12 +16,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let seconds = match unit.trim() {
         "" | "s" => Some(value),
         "ms" => return Ok(Duration::from_millis(value)),
+        "us" => return Ok(Duration::from_micros(value)),
         "m" => value.checked_mul(60),
         "h" => value.checked_mul(3600),
         "d" => value.checked_mul(86_400),
         other => {
             return Err(format!(
-                "invalid duration {text:?}: unknown unit {other:?} (use ms, s, m, h or d)"
+                "invalid duration {text:?}: unknown unit {other:?} (use us, ms, s, m, h or d)"
             ));
         }
     };

@@ -224,6 +224,7 @@ async fn open_store(config: &Config, tap: CommitTap) -> anyhow::Result<Store> {
     store_config.synchronous_full = config.store.synchronous == Synchronous::Full;
     store_config.min_free_bytes = config.store.min_free_bytes;
     store_config.dedup = dedup_limits(&config.store);
+    store_config.min_commit_interval = config.store.commit_interval;
     let path = config.store.path.clone();
     tokio::task::spawn_blocking(move || Store::open(store_config))
         .await?

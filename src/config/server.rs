@@ -37,6 +37,11 @@ pub struct StoreSection {
     /// oldest are forgotten first.
     #[serde(default = "default_dedup_max_keys")]
     pub dedup_max_keys: usize,
+    /// Under load, the store commits at most this often: requests arriving meanwhile share the
+    /// next commit (fewer, larger commits cost less per event, and each waits a little longer).
+    /// A request after a quiet spell is committed at once.
+    #[serde(default = "default_commit_interval", with = "serde_duration")]
+    pub commit_interval: Duration,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -56,6 +61,7 @@ impl Default for StoreSection {
             min_free_bytes: default_min_free_bytes(),
             dedup_window: default_dedup_window(),
             dedup_max_keys: default_dedup_max_keys(),
+            commit_interval: default_commit_interval(),
         }
     }
 }
@@ -73,6 +79,12 @@ impl StoreSection {
                 ),
             );
         }
+        if self.commit_interval > Duration::from_secs(1) {
+            problems.push(
+                "store.commit_interval",
+                "must be at most 1s: every request waits up to this long for its commit",
+            );
+        }
         if self.retention < Duration::from_secs(60) {
             problems.push("store.retention", "must be at least 1m");
         }
@@ -81,6 +93,10 @@ impl StoreSection {
 
 fn default_store_path() -> PathBuf {
     PathBuf::from("netpulse.db")
+}
+
+fn default_commit_interval() -> Duration {
+    crate::store::DEFAULT_MIN_COMMIT_INTERVAL
 }
 
 fn default_dedup_window() -> Duration {

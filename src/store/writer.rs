@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::checkpoint::Checkpointer;
 use super::dedup::Dedup;
 use super::ops::{append_one, claim, prune, retry_dead};
+use super::syncer::Completion;
 use super::{Appended, CommitTap, Committed, Delivery, Failed, Prepared, Stats, StoreError};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -82,12 +83,16 @@ impl Command {
 }
 
 /// Sends a command's answer once the batch's commit has succeeded or failed.
-type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+pub(super) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// How the writer batches and whom it tells of commits.
 pub(super) struct Options {
     pub max_batch: usize,
     pub tap: Option<CommitTap>,
+    /// Answers each batch at once, or after the syncer has synced its commit.
+    pub completion: Completion,
+    /// The shortest time between two commits under load (see `run`).
+    pub min_commit_interval: std::time::Duration,
 }
 
 pub(super) fn spawn(
@@ -103,6 +108,8 @@ pub(super) fn spawn(
         .name("store-writer".to_owned())
         .spawn(move || {
             let conn = run(conn, dedup, receiver, &options, &stats);
+            // Every batch committed is answered before the connection closes.
+            options.completion.stop();
             // The checkpointer goes first, so that the writer's connection is the last one: closing
             // it checkpoints everything into the database file and removes the WAL.
             checkpointer.stop();
@@ -126,10 +133,19 @@ fn run(
 ) -> Connection {
     let max_batch = options.max_batch;
     let mut closing = false;
+    let mut last_commit = std::time::Instant::now() - options.min_commit_interval;
     while !closing {
         let Some(first) = receiver.blocking_recv() else {
             break;
         };
+        // Under load, commits come at most every `min_commit_interval`: what arrives meanwhile
+        // shares the next one. Each commit writes every page it dirtied (the tail of the table
+        // and of each index) as a WAL frame, so many small commits cost more than few large
+        // ones. A lone request, long after the last commit, is not held back.
+        let since = last_commit.elapsed();
+        if since < options.min_commit_interval && first.weight() < max_batch {
+            std::thread::sleep(options.min_commit_interval - since);
+        }
         let mut batch = Vec::new();
         let mut weight = 0;
         let mut next = Some(first);
@@ -145,7 +161,8 @@ fn run(
             }
         }
         if !batch.is_empty() {
-            run_batch(&mut conn, &mut dedup, batch, options.tap.as_ref(), stats);
+            run_batch(&mut conn, &mut dedup, batch, options, stats);
+            last_commit = std::time::Instant::now();
         }
     }
     conn
@@ -157,9 +174,10 @@ fn run_batch(
     conn: &mut Connection,
     dedup: &mut Dedup,
     batch: Vec<Command>,
-    tap: Option<&CommitTap>,
+    options: &Options,
     stats: &Stats,
 ) {
+    let tap = options.tap.as_ref();
     let n_commands = batch.len();
     let mut finishes = Vec::with_capacity(n_commands);
     let now_ms = jiff::Timestamp::now().as_millisecond();
@@ -225,9 +243,7 @@ fn run_batch(
             }
         }
     }
-    for finish in finishes {
-        finish(outcome.clone());
-    }
+    options.completion.complete(finishes, outcome);
 }
 
 /// Runs one command in its own savepoint. Returns how to answer it and, when the error means the
