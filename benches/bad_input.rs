@@ -473,7 +473,7 @@ async fn run(options: Options) {
     let _ = gateway.wait();
     let store = rusqlite::Connection::open(dir.path().join("netpulse.db")).unwrap();
     let mut stored = std::collections::HashSet::new();
-    let mut statement = store.prepare("SELECT idempotency_key FROM events").unwrap();
+    let mut statement = store.prepare("SELECT key FROM event_keys").unwrap();
     for key in statement
         .query_map([], |row| row.get::<_, String>(0))
         .unwrap()

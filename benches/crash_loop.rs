@@ -198,7 +198,7 @@ async fn run(kills: usize, devices: usize) {
     for uuid in &accepted {
         let stored: i64 = connection
             .query_row(
-                "SELECT count(*) FROM events WHERE idempotency_key = ?1",
+                "SELECT count(*) FROM event_keys WHERE key = ?1",
                 [format!("sdwan:{uuid}")],
                 |row| row.get(0),
             )

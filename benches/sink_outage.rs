@@ -515,7 +515,7 @@ fn first_success_after(requests: &[RequestRecord], after: Instant) -> Option<Ins
 fn stored_alarms(database: &std::path::Path, acknowledged: &[String]) -> usize {
     let connection = rusqlite::Connection::open(database).unwrap();
     let mut statement = connection
-        .prepare("SELECT count(*) FROM events WHERE idempotency_key = ?1")
+        .prepare("SELECT count(*) FROM event_keys WHERE key = ?1")
         .unwrap();
     acknowledged
         .iter()
