@@ -13,7 +13,9 @@
 //! this 2-core machine is noisy (see `../shared/reference/crates.md`).
 //!
 //! Run: `bench/ingest.sh` or `cargo bench --bench ingest -- --seconds 10 --rounds 3 --connections 64`
-//! (`--only parse,netpulse` to skip targets, `--sync normal` for netpulse's faster sync mode).
+//! (`--only parse,netpulse` to skip targets, `--sync normal` for netpulse's faster sync mode,
+//! `--commit-interval 1ms` for its `store.commit_interval`, `--netpulse-bin PATH` to measure another
+//! build, e.g. an earlier commit's).
 
 #[path = "support/mod.rs"]
 mod support;
@@ -41,6 +43,8 @@ struct Options {
     sync: String,
     /// netpulse's `store.commit_interval`, when given.
     commit_interval: Option<String>,
+    /// Another netpulse binary to measure (e.g. an earlier commit's, for a before/after).
+    netpulse_bin: Option<String>,
 }
 
 fn options(args: &[String]) -> Options {
@@ -52,6 +56,7 @@ fn options(args: &[String]) -> Options {
         only: vec!["parse".into(), "flask".into(), "netpulse".into()],
         sync: "full".into(),
         commit_interval: None,
+        netpulse_bin: None,
     };
     for pair in args.windows(2) {
         let value = &pair[1];
@@ -63,6 +68,7 @@ fn options(args: &[String]) -> Options {
             "--only" => options.only = value.split(',').map(str::to_owned).collect(),
             "--sync" => options.sync = value.clone(),
             "--commit-interval" => options.commit_interval = Some(value.clone()),
+            "--netpulse-bin" => options.netpulse_bin = Some(value.clone()),
             _ => {}
         }
     }
@@ -184,7 +190,11 @@ async fn measure(target: &'static str, options: &Options, body: &Body) -> Option
                 ),
             )
             .unwrap();
-            let child = Command::new(env!("CARGO_BIN_EXE_netpulse"))
+            let binary = options
+                .netpulse_bin
+                .as_deref()
+                .unwrap_or(env!("CARGO_BIN_EXE_netpulse"));
+            let child = Command::new(binary)
                 .args(["run", "-c"])
                 .arg(&config)
                 .env("NETPULSE_LOG", "warn")

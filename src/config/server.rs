@@ -33,7 +33,7 @@ pub struct StoreSection {
     /// `retention` in effect: an event older than that is gone.
     #[serde(default = "default_dedup_window", with = "serde_duration")]
     pub dedup_window: Duration,
-    /// At most this many recent provider ids are remembered for that (about 40 bytes each); the
+    /// At most this many recent provider ids are remembered for that (about 60 bytes each: 30 MB at the default 500,000); the
     /// oldest are forgotten first.
     #[serde(default = "default_dedup_max_keys")]
     pub dedup_max_keys: usize,
