@@ -11,8 +11,12 @@ use std::time::Duration;
 use anyhow::Context;
 use rusqlite::Connection;
 
-/// How often committed frames are copied into the database.
-const INTERVAL: Duration = Duration::from_millis(250);
+/// How often committed frames are copied into the database. Often enough that when the writer's
+/// own checkpoint comes due (the WAL at `wal_autocheckpoint` pages, which is what lets the WAL
+/// start over), little is left for it to copy inside a commit. Measured under the ingest
+/// benchmark: 250 ms left the writer reading 100 MB/s back from the WAL and the p99 at ~44 ms;
+/// 20 ms, 58 MB/s and ~22 ms. A run with nothing new to copy costs nothing (no fsync).
+const INTERVAL: Duration = Duration::from_millis(20);
 
 /// A running checkpointer; [`Checkpointer::stop`] ends it.
 pub(super) struct Checkpointer {
