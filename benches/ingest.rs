@@ -96,6 +96,9 @@ struct Measure {
     non_2xx: u64,
     errors: u64,
     server_cpu: f64,
+    /// The server's CPU time per successful request, warm-up included: steadier than req/s on a
+    /// noisy machine, since it does not depend on how the two cores were shared.
+    cpu_per_request: Duration,
 }
 
 async fn run(options: Options) {
@@ -122,13 +125,14 @@ async fn run(options: Options) {
                 continue;
             };
             println!(
-                "round {round} {target:>9}: {:>9.0} req/s  p50 {:>8.2?}  p99 {:>8.2?}  non-2xx {}  errors {}  server CPU {:.0}%",
+                "round {round} {target:>9}: {:>9.0} req/s  p50 {:>8.2?}  p99 {:>8.2?}  non-2xx {}  errors {}  server CPU {:.0}% ({:.1?} per request)",
                 measure.requests_per_second,
                 measure.p50,
                 measure.p99,
                 measure.non_2xx,
                 measure.errors,
-                measure.server_cpu
+                measure.server_cpu,
+                measure.cpu_per_request
             );
             measures.push(measure);
         }
@@ -238,6 +242,7 @@ async fn measure(target: &'static str, options: &Options, body: &Body) -> Option
         non_2xx: load.non_2xx,
         errors: load.errors,
         server_cpu: 100.0 * cpu / load.elapsed_with_warmup.as_secs_f64(),
+        cpu_per_request: Duration::from_secs_f64(cpu / load.accepted_total.max(1) as f64),
     })
 }
 
@@ -420,13 +425,13 @@ fn summary(rounds: &[Vec<Measure>], options: &Options) {
     let label = |target: &str| match target {
         "parse" => "hyper, parse JSON only (ceiling)",
         "flask" => "Flask app.run(threaded=True) (status quo)",
-        _ => "netpulse, durable (SQLite FULL sync, 200 after COMMIT)",
+        _ => "netpulse, durable (WAL synced before the 200)",
     };
     println!();
     println!(
-        "| target | req/s median (min–max) | p50 | p99 | server CPU | ratio to parse-only (median of rounds) |"
+        "| target | req/s median (min–max) | p50 | p99 | server CPU | server CPU per request | ratio to parse-only (median of rounds) |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     let median = |mut values: Vec<f64>| -> f64 {
         values.sort_by(|a, b| a.total_cmp(b));
         values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
@@ -473,9 +478,15 @@ fn summary(rounds: &[Vec<Measure>], options: &Options) {
                 .collect(),
         );
         let cpu = median(measures.iter().map(|measure| measure.server_cpu).collect());
+        let cpu_per_request = median(
+            measures
+                .iter()
+                .map(|measure| measure.cpu_per_request.as_secs_f64() * 1e6)
+                .collect(),
+        );
         let ratio = median(per_round_ratio(target, "parse"));
         println!(
-            "| {} | {:.0} ({:.0}–{:.0}) | {p50:.2} ms | {p99:.2} ms | {cpu:.0}% | {ratio:.2} |",
+            "| {} | {:.0} ({:.0}–{:.0}) | {p50:.2} ms | {p99:.2} ms | {cpu:.0}% | {cpu_per_request:.0} µs | {ratio:.2} |",
             label(target),
             median(rates),
             min,
