@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use anyhow::Context as _;
 use tokio::sync::{mpsc, oneshot};
 
 pub use committed::{CommitTap, Committed, with_seq};
@@ -321,13 +322,12 @@ impl Store {
         // With FULL, commits are synced by the syncer thread (see `syncer.rs`), not inside them.
         let conn = schema::open_writer(&config.path, false)?;
         let now_ms = jiff::Timestamp::now().as_millisecond();
-        let dedup =
-            anyhow::Context::with_context(dedup::Dedup::load(&conn, config.dedup, now_ms), || {
-                format!(
-                    "cannot read the idempotency keys of {}",
-                    config.path.display()
-                )
-            })?;
+        let dedup = dedup::Dedup::load(&conn, config.dedup, now_ms).with_context(|| {
+            format!(
+                "cannot read the idempotency keys of {}",
+                config.path.display()
+            )
+        })?;
         let checkpointer = checkpoint::Checkpointer::start(&config.path, config.synchronous_full)?;
         let (commands, receiver) = mpsc::channel(QUEUE);
         let (stopped_tx, stopped) = oneshot::channel();
@@ -366,8 +366,8 @@ impl Store {
     /// (shared with other callers' requests). Results are in the order of `items`.
     ///
     /// An event whose idempotency key is already stored (earlier, or earlier in `items`) is not
-    /// stored again, as long as the key is within the [`DedupLimits`]: its existing seq comes back with `duplicate: true` and its sinks and alarm
-    /// are ignored. Otherwise the event gets the next seq, one outbox row per sink and its alarm
+    /// stored again, as long as the key is within the [`DedupLimits`]: its existing seq comes back
+    /// with `duplicate: true` and its sinks and alarm are ignored. Otherwise the event gets the next seq, one outbox row per sink and its alarm
     /// updates, all in the same transaction. The items are only read, so a caller can retry the
     /// same ones after `Unavailable`.
     pub async fn append(&self, items: &[NewEvent]) -> Result<Vec<Appended>, StoreError> {

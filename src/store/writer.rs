@@ -133,7 +133,9 @@ fn run(
 ) -> Connection {
     let max_batch = options.max_batch;
     let mut closing = false;
-    let mut last_commit = std::time::Instant::now() - options.min_commit_interval;
+    // As if the last commit were long past: the first request is not held back.
+    let now = std::time::Instant::now();
+    let mut last_commit = now.checked_sub(options.min_commit_interval).unwrap_or(now);
     while !closing {
         let Some(first) = receiver.blocking_recv() else {
             break;
