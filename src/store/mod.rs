@@ -7,6 +7,7 @@
 //! durable while many concurrent requests share the cost of one fsync. Reads use their own
 //! read-only connections ([`Reader`]), which WAL lets run alongside the writer.
 
+mod alarm_index;
 mod checkpoint;
 mod committed;
 mod dedup;
@@ -328,13 +329,16 @@ impl Store {
                 config.path.display()
             )
         })?;
+        let alarms = alarm_index::AlarmIndex::load(&conn)
+            .with_context(|| format!("cannot read the alarm keys of {}", config.path.display()))?;
+        tracing::debug!(alarms = alarms.len(), "alarm keys loaded");
         let checkpointer = checkpoint::Checkpointer::start(&config.path, config.synchronous_full)?;
         let (commands, receiver) = mpsc::channel(QUEUE);
         let (stopped_tx, stopped) = oneshot::channel();
         let stats = Arc::new(Stats::default());
         writer::spawn(
             conn,
-            dedup,
+            writer::Memory { dedup, alarms },
             checkpointer,
             receiver,
             writer::Options {
@@ -460,11 +464,13 @@ impl Store {
     }
 
     /// Retention: deletes events received before `cutoff` that no sink still has to deliver
-    /// (their delivered and dead outbox rows go with them). Returns how many events were deleted.
+    /// (their delivered and dead outbox rows go with them), and cleared alarms last changed
+    /// before it. Returns how many events were deleted.
     /// Works in chunks so appends interleave with a large purge.
     pub async fn prune_older_than(&self, cutoff: jiff::Timestamp) -> Result<u64, StoreError> {
         let cutoff_ms = cutoff.as_millisecond();
         let mut deleted = 0;
+        let mut pruned_alarms = 0;
         loop {
             let chunk = self
                 .request(|reply| Command::Prune {
@@ -473,8 +479,16 @@ impl Store {
                     reply,
                 })
                 .await?;
-            deleted += chunk;
-            if chunk < PRUNE_CHUNK as u64 {
+            let (events, alarms) = chunk;
+            deleted += events;
+            pruned_alarms += alarms;
+            if events < PRUNE_CHUNK as u64 && alarms < PRUNE_CHUNK as u64 {
+                if pruned_alarms > 0 {
+                    tracing::info!(
+                        alarms = pruned_alarms,
+                        "retention deleted cleared alarms that had not changed since the cutoff"
+                    );
+                }
                 return Ok(deleted);
             }
         }

@@ -2,24 +2,26 @@
 
 use rusqlite::{Connection, params};
 
-use super::dedup::Dedup;
+use super::alarm_index;
 use super::schema::severity_rank;
+use super::writer::Memory;
 use super::{Appended, Delivery, Prepared};
 use crate::event::Event;
 
-/// Stores one event, unless its idempotency key is already stored (as far as `dedup` remembers).
+/// Stores one event, unless its idempotency key is already stored (as far as `memory.dedup`
+/// remembers), and sets the alarms it raises or clears.
 pub(super) fn append_one(
     conn: &Connection,
-    dedup: &mut Dedup,
+    memory: &mut Memory,
     item: &Prepared,
     now_ms: i64,
 ) -> rusqlite::Result<Appended> {
     let key = item
         .idempotency_key
         .as_deref()
-        .map(|key| (key, dedup.hash(key)));
+        .map(|key| (key, memory.dedup.hash(key)));
     if let Some((key, hash)) = key
-        && let Some(seq) = dedup.find(conn, key, hash)?
+        && let Some(seq) = memory.dedup.find(conn, key, hash)?
     {
         metrics::counter!("netpulse_store_duplicates_total").increment(1);
         return Ok(Appended {
@@ -48,7 +50,7 @@ pub(super) fn append_one(
     if let Some((key, hash)) = key {
         conn.prepare_cached("INSERT INTO event_keys (seq, key, received_ms) VALUES (?1, ?2, ?3)")?
             .execute(params![seq, key, now_ms])?;
-        dedup.insert(hash, seq, now_ms);
+        memory.dedup.insert(hash, seq, now_ms);
     }
     // New outbox rows are due at once, whatever clock the sink workers use.
     let mut outbox =
@@ -57,20 +59,14 @@ pub(super) fn append_one(
         outbox.execute(params![sink, seq])?;
     }
     for alarm in &item.alarms {
-        // `first_seq` is the event that raised the alarm: kept while it stays raised, moved when a
-        // cleared alarm is raised again. In SET, `alarms.*` are the values before the update.
-        conn.prepare_cached(
-            "INSERT INTO alarms (key, raised, first_seq, last_seq, updated_ms)
-             VALUES (?1, ?2, ?3, ?3, ?4)
-             ON CONFLICT (key) DO UPDATE SET
-                 raised = excluded.raised,
-                 first_seq = CASE WHEN excluded.raised AND NOT alarms.raised
-                     THEN excluded.first_seq ELSE alarms.first_seq END,
-                 last_seq = excluded.last_seq,
-                 updated_ms = excluded.updated_ms,
-                 events = alarms.events + 1",
-        )?
-        .execute(params![alarm.key, alarm.raised, seq, now_ms])?;
+        alarm_index::upsert(
+            conn,
+            &mut memory.alarms,
+            &alarm.key,
+            alarm.raised,
+            seq,
+            now_ms,
+        )?;
     }
     Ok(Appended {
         seq: seq as u64,

@@ -406,7 +406,9 @@ impl Reader {
         Ok(rows)
     }
 
-    /// The current state of the alarm `key`, if any event ever raised or cleared it.
+    /// The current state of the alarm `key`, if any event ever raised or cleared it (and
+    /// retention has not deleted it since it was cleared). Scans `alarms`, whose keys are not
+    /// indexed (`alarm_index.rs`): for tests and tools, not for a hot path.
     pub fn alarm(&self, key: &str) -> anyhow::Result<Option<AlarmRow>> {
         let row = self
             .conn

@@ -81,6 +81,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
     INSERT INTO event_keys (seq, key, received_ms)
         SELECT seq, idempotency_key, received_ms FROM events WHERE idempotency_key IS NOT NULL;
     UPDATE events SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL;",
+    // Version 5. Alarms move to a rowid table without an index on the key, looked up through the
+    // writer's map of alarm keys (`alarm_index.rs`): the key's PRIMARY KEY index took one random
+    // page per raised alarm (SD-WAN keys are uuids). Rows are copied oldest change first.
+    "CREATE TABLE alarms_by_row (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        raised INTEGER NOT NULL,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        events INTEGER NOT NULL DEFAULT 1
+    );
+    INSERT INTO alarms_by_row (key, raised, first_seq, last_seq, updated_ms, events)
+        SELECT key, raised, first_seq, last_seq, updated_ms, events FROM alarms
+        ORDER BY updated_ms, last_seq;
+    DROP TABLE alarms;
+    ALTER TABLE alarms_by_row RENAME TO alarms;",
 ];
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.

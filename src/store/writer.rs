@@ -8,6 +8,7 @@ use anyhow::Context;
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::alarm_index::{self, AlarmIndex};
 use super::checkpoint::Checkpointer;
 use super::dedup::Dedup;
 use super::ops::{append_one, claim, prune, retry_dead};
@@ -41,10 +42,11 @@ pub(super) enum Command {
         failed: Failed,
         reply: Reply<()>,
     },
+    /// Deletes old events and old cleared alarms: answers how many of each.
     Prune {
         cutoff_ms: i64,
         limit: usize,
-        reply: Reply<u64>,
+        reply: Reply<(u64, u64)>,
     },
     /// Startup: leases left by a previous process are dropped and their rows marked uncertain.
     RecoverLeases {
@@ -82,6 +84,41 @@ impl Command {
     }
 }
 
+/// The writer's in-memory indexes of stored keys, whose changes are undone with the savepoint or
+/// transaction that made them.
+pub(super) struct Memory {
+    /// Idempotency keys of recent events.
+    pub dedup: Dedup,
+    /// Every alarm key and its row.
+    pub alarms: AlarmIndex,
+}
+
+/// A point of the open transaction to roll [`Memory`] back to.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Mark {
+    dedup: usize,
+    alarms: usize,
+}
+
+impl Memory {
+    fn mark(&self) -> Mark {
+        Mark {
+            dedup: self.dedup.mark(),
+            alarms: self.alarms.mark(),
+        }
+    }
+
+    fn rollback_to(&mut self, mark: Mark) {
+        self.dedup.rollback_to(mark.dedup);
+        self.alarms.rollback_to(mark.alarms);
+    }
+
+    fn commit(&mut self, now_ms: i64) {
+        self.dedup.commit(now_ms);
+        self.alarms.commit();
+    }
+}
+
 /// Sends a command's answer once the batch's commit has succeeded or failed.
 pub(super) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
@@ -97,7 +134,7 @@ pub(super) struct Options {
 
 pub(super) fn spawn(
     conn: Connection,
-    dedup: Dedup,
+    memory: Memory,
     checkpointer: Checkpointer,
     receiver: mpsc::Receiver<Command>,
     options: Options,
@@ -107,7 +144,7 @@ pub(super) fn spawn(
     std::thread::Builder::new()
         .name("store-writer".to_owned())
         .spawn(move || {
-            let conn = run(conn, dedup, receiver, &options, &stats);
+            let conn = run(conn, memory, receiver, &options, &stats);
             // Every batch committed is answered before the connection closes.
             options.completion.stop();
             // The checkpointer goes first, so that the writer's connection is the last one: closing
@@ -126,7 +163,7 @@ pub(super) fn spawn(
 /// everything received before.
 fn run(
     mut conn: Connection,
-    mut dedup: Dedup,
+    mut memory: Memory,
     mut receiver: mpsc::Receiver<Command>,
     options: &Options,
     stats: &Stats,
@@ -163,7 +200,7 @@ fn run(
             }
         }
         if !batch.is_empty() {
-            run_batch(&mut conn, &mut dedup, batch, options, stats);
+            run_batch(&mut conn, &mut memory, batch, options, stats);
             last_commit = std::time::Instant::now();
         }
     }
@@ -174,7 +211,7 @@ fn run(
 /// cannot write, the whole transaction is rolled back and every command gets `Unavailable`.
 fn run_batch(
     conn: &mut Connection,
-    dedup: &mut Dedup,
+    memory: &mut Memory,
     batch: Vec<Command>,
     options: &Options,
     stats: &Stats,
@@ -194,7 +231,7 @@ fn run_batch(
                     continue;
                 }
                 let Command::Append { items, reply } = command else {
-                    let (finish, error) = execute(&mut tx, dedup, command, now_ms, tap);
+                    let (finish, error) = execute(&mut tx, memory, command, now_ms, tap);
                     finishes.push(finish);
                     fatal = error;
                     continue;
@@ -206,7 +243,7 @@ fn run_batch(
                         group.push((items, reply));
                     }
                 }
-                for (finish, error) in append_group(&mut tx, dedup, group, now_ms, tap) {
+                for (finish, error) in append_group(&mut tx, memory, group, now_ms, tap) {
                     finishes.push(finish);
                     fatal = fatal.or(error);
                 }
@@ -223,9 +260,9 @@ fn run_batch(
         }
     };
     match &outcome {
-        Ok(()) => dedup.commit(now_ms),
+        Ok(()) => memory.commit(now_ms),
         // Nothing of the batch was kept: neither are its keys.
-        Err(_) => dedup.rollback_to(0),
+        Err(_) => memory.rollback_to(Mark::default()),
     }
     match &outcome {
         Ok(()) => {
@@ -252,14 +289,14 @@ fn run_batch(
 /// store cannot write at all, that error: the batch must then be abandoned.
 fn execute(
     tx: &mut Transaction,
-    dedup: &mut Dedup,
+    memory: &mut Memory,
     command: Command,
     now_ms: i64,
     tap: Option<&CommitTap>,
 ) -> (Finish, Option<StoreError>) {
     match command {
         Command::Append { items, reply } => {
-            append_group(tx, dedup, vec![(items, reply)], now_ms, tap)
+            append_group(tx, memory, vec![(items, reply)], now_ms, tap)
                 .pop()
                 .expect("one outcome per command")
         }
@@ -305,7 +342,18 @@ fn execute(
             cutoff_ms,
             limit,
             reply,
-        } => in_savepoint(tx, reply, "prune", |conn| prune(conn, cutoff_ms, limit)),
+        } => {
+            let mark = memory.mark();
+            let result = run_in_savepoint(tx, |conn| {
+                let events = prune(conn, cutoff_ms, limit)?;
+                let alarms = alarm_index::prune(conn, &mut memory.alarms, cutoff_ms, limit)?;
+                Ok((events, alarms))
+            });
+            if result.is_err() {
+                memory.rollback_to(mark);
+            }
+            settle(reply, "prune", result)
+        }
         Command::RecoverLeases { sink, reply } => {
             in_savepoint(tx, reply, "recover_leases", |conn| {
                 let recovered = conn
@@ -342,18 +390,18 @@ fn execute(
 /// undo the others'; the common case pays for one savepoint instead of one per request.
 fn append_group(
     tx: &mut Transaction,
-    dedup: &mut Dedup,
+    memory: &mut Memory,
     group: Vec<(Vec<Prepared>, Reply<Vec<Appended>>)>,
     now_ms: i64,
     tap: Option<&CommitTap>,
 ) -> Vec<(Finish, Option<StoreError>)> {
-    let mark = dedup.mark();
+    let mark = memory.mark();
     let together = tx.savepoint().and_then(|savepoint| {
         let mut outcomes = Vec::with_capacity(group.len());
         for (items, _) in &group {
             let appended = items
                 .iter()
-                .map(|item| append_one(&savepoint, dedup, item, now_ms))
+                .map(|item| append_one(&savepoint, memory, item, now_ms))
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             outcomes.push(appended);
         }
@@ -375,10 +423,10 @@ fn append_group(
                 .collect()
         }
         Err(_) => {
-            dedup.rollback_to(mark);
+            memory.rollback_to(mark);
             group
                 .into_iter()
-                .map(|(items, reply)| append_alone(tx, dedup, items, reply, now_ms, tap))
+                .map(|(items, reply)| append_alone(tx, memory, items, reply, now_ms, tap))
                 .collect()
         }
     }
@@ -387,24 +435,24 @@ fn append_group(
 /// One append command in its own savepoint, after its group's savepoint failed.
 fn append_alone(
     tx: &mut Transaction,
-    dedup: &mut Dedup,
+    memory: &mut Memory,
     items: Vec<Prepared>,
     reply: Reply<Vec<Appended>>,
     now_ms: i64,
     tap: Option<&CommitTap>,
 ) -> (Finish, Option<StoreError>) {
-    let mark = dedup.mark();
+    let mark = memory.mark();
     let result = run_in_savepoint(tx, |conn| {
         items
             .iter()
-            .map(|item| append_one(conn, dedup, item, now_ms))
+            .map(|item| append_one(conn, memory, item, now_ms))
             .collect::<rusqlite::Result<Vec<_>>>()
     });
     // A command whose savepoint was rolled back has nothing to announce, and its keys go.
     let committed = match &result {
         Ok(appended) => announcement(tap, &items, appended),
         Err(_) => {
-            dedup.rollback_to(mark);
+            memory.rollback_to(mark);
             Vec::new()
         }
     };
@@ -511,9 +559,8 @@ fn unanswered(command: Command) -> Finish {
         Command::MarkDelivered { reply, .. } | Command::MarkFailed { reply, .. } => {
             answer(reply, never_ran())
         }
-        Command::Prune { reply, .. } | Command::RecoverLeases { reply, .. } => {
-            answer(reply, never_ran())
-        }
+        Command::Prune { reply, .. } => answer(reply, never_ran()),
+        Command::RecoverLeases { reply, .. } => answer(reply, never_ran()),
         Command::Release { reply, .. } => answer(reply, never_ran()),
         Command::RetryDead { reply, .. } => answer(reply, never_ran()),
         Command::Close => Box::new(|_| {}),
