@@ -346,7 +346,7 @@ impl Store {
                 tap: config.tap,
                 min_commit_interval: config.min_commit_interval,
                 completion: if config.synchronous_full {
-                    syncer::Completion::synced(&config.path, stats.clone())?
+                    syncer::Completion::synced(&config.path, stats.clone(), commands.downgrade())?
                 } else {
                     syncer::Completion::Inline
                 },

@@ -13,14 +13,15 @@ use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use anyhow::Context;
 
-use super::writer::Finish;
+use super::writer::{Command, Finish};
 use super::{Stats, StoreError};
+use tokio::sync::mpsc::WeakSender;
 
 /// One batch's answers and how its commit went.
 pub(super) struct Batch {
@@ -35,14 +36,54 @@ pub(super) enum Completion {
     Synced {
         batches: mpsc::Sender<Batch>,
         thread: JoinHandle<()>,
+        idle: Arc<Idle>,
     },
+}
+
+/// Whether the syncer has batches in hand, and how it tells a waiting writer that it has none.
+///
+/// While a sync is under way, a commit gains nothing: its callers are answered only after the
+/// *next* sync. So the writer keeps its transaction open and goes on adding requests to it, and
+/// commits when the syncer runs out of work: one commit per sync, and each commit writes the
+/// pages it dirtied (the tails of the table and of every index) once for many more events.
+pub(super) struct Idle {
+    /// Batches handed to the syncer and not yet answered.
+    outstanding: AtomicUsize,
+    /// The writer waits for a wake-up, sent through its own command queue.
+    waiting: AtomicBool,
+    wake: WeakSender<Command>,
+}
+
+impl Idle {
+    /// The syncer answered a batch: wakes the writer if that was the last one and it waits.
+    fn answered(&self) {
+        if self.outstanding.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.waiting.swap(false, Ordering::SeqCst)
+            && let Some(wake) = self.wake.upgrade()
+        {
+            // A full queue wakes the writer anyway.
+            let _ = wake.try_send(Command::Wake);
+        }
+    }
 }
 
 impl Completion {
     /// Starts the syncer for the database at `path` (its WAL is `<path>-wal`).
-    pub(super) fn synced(path: &Path, stats: Arc<Stats>) -> anyhow::Result<Completion> {
+    /// `wake` is the writer's command queue, through which the syncer tells a waiting writer
+    /// that it has answered everything (see [`Idle`]).
+    pub(super) fn synced(
+        path: &Path,
+        stats: Arc<Stats>,
+        wake: WeakSender<Command>,
+    ) -> anyhow::Result<Completion> {
         let mut wal = Wal::open(wal_path(path))?;
         let (batches, received) = mpsc::channel::<Batch>();
+        let idle = Arc::new(Idle {
+            outstanding: AtomicUsize::new(0),
+            waiting: AtomicBool::new(false),
+            wake,
+        });
+        let syncer_idle = idle.clone();
         let thread = std::thread::Builder::new()
             .name("store-syncer".to_owned())
             .spawn(move || {
@@ -70,11 +111,33 @@ impl Completion {
                         for finish in batch.finishes {
                             finish(outcome.clone());
                         }
+                        syncer_idle.answered();
                     }
                 }
             })
             .context("cannot start the store syncer thread")?;
-        Ok(Completion::Synced { batches, thread })
+        Ok(Completion::Synced {
+            batches,
+            thread,
+            idle,
+        })
+    }
+
+    /// Asks for a `Command::Wake` once the syncer has answered everything. False when it already
+    /// has: then nothing will be sent, and the writer should commit at once.
+    pub(super) fn wake_when_idle(&self) -> bool {
+        match self {
+            Completion::Inline => false,
+            Completion::Synced { idle, .. } => {
+                idle.waiting.store(true, Ordering::SeqCst);
+                if idle.outstanding.load(Ordering::SeqCst) == 0 {
+                    // Unless the syncer took the request meanwhile (a spare wake-up is ignored).
+                    idle.waiting.store(false, Ordering::SeqCst);
+                    return false;
+                }
+                true
+            }
+        }
     }
 
     /// Answers a batch now, or once its commit is synced.
@@ -85,9 +148,11 @@ impl Completion {
                     finish(outcome.clone());
                 }
             }
-            Completion::Synced { batches, .. } => {
+            Completion::Synced { batches, idle, .. } => {
                 let batch = Batch { finishes, outcome };
+                idle.outstanding.fetch_add(1, Ordering::SeqCst);
                 if let Err(mpsc::SendError(batch)) = batches.send(batch) {
+                    idle.outstanding.fetch_sub(1, Ordering::SeqCst);
                     // The syncer is gone (it panicked): nothing can be confirmed durable.
                     for finish in batch.finishes {
                         finish(Err(StoreError::Unavailable(
@@ -101,7 +166,10 @@ impl Completion {
 
     /// Answers everything handed over so far, then stops.
     pub(super) fn stop(self) {
-        if let Completion::Synced { batches, thread } = self {
+        if let Completion::Synced {
+            batches, thread, ..
+        } = self
+        {
             drop(batches);
             let _ = thread.join();
         }
@@ -167,11 +235,52 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_waiting_for_the_syncer_is_woken_once_every_batch_is_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("netpulse.db");
+        std::fs::write(wal_path(&db), b"").unwrap();
+        let (commands, mut receiver) = tokio::sync::mpsc::channel(4);
+        let completion =
+            Completion::synced(&db, Arc::new(Stats::default()), commands.downgrade()).unwrap();
+        // Nothing handed over: nothing to wait for, and no wake-up will come.
+        assert!(!completion.wake_when_idle());
+        // A batch whose answer blocks keeps the syncer busy until the test lets it go.
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let finish: Finish = Box::new(move |_| released.recv().unwrap());
+        completion.complete(vec![finish], Ok(()));
+        assert!(
+            completion.wake_when_idle(),
+            "the syncer has a batch in hand"
+        );
+        assert!(
+            receiver.try_recv().is_err(),
+            "woken before the batch was answered"
+        );
+        release.send(()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let woken = loop {
+            match receiver.try_recv() {
+                Ok(command) => break command,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(err) => panic!("no wake-up: {err}"),
+            }
+        };
+        assert!(matches!(woken, Command::Wake));
+        assert!(!completion.wake_when_idle());
+        completion.stop();
+        assert!(receiver.try_recv().is_err(), "one wake-up per wait");
+    }
+
+    #[test]
     fn answers_leave_in_commit_order_and_an_unsynced_commit_is_not_acknowledged() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("netpulse.db");
         std::fs::write(wal_path(&db), b"").unwrap();
-        let completion = Completion::synced(&db, Arc::new(Stats::default())).unwrap();
+        let (commands, _receiver) = tokio::sync::mpsc::channel(1);
+        let completion =
+            Completion::synced(&db, Arc::new(Stats::default()), commands.downgrade()).unwrap();
         let (sender, answers) = std::sync::mpsc::channel();
         let send = |n: i32| {
             let sender = sender.clone();

@@ -66,6 +66,9 @@ pub(super) enum Command {
     },
     /// Commit what came before, then stop.
     Close,
+    /// From the syncer: it has answered every batch, so the open transaction should commit now.
+    /// Ignored when none is open.
+    Wake,
     #[cfg(test)]
     Exec {
         sql: String,
@@ -164,88 +167,135 @@ pub(super) fn spawn(
 fn run(
     mut conn: Connection,
     mut memory: Memory,
-    mut receiver: mpsc::Receiver<Command>,
+    receiver: mpsc::Receiver<Command>,
     options: &Options,
     stats: &Stats,
 ) -> Connection {
-    let max_batch = options.max_batch;
-    let mut closing = false;
+    let mut queue = Queue {
+        receiver,
+        closing: false,
+    };
     // As if the last commit were long past: the first request is not held back.
     let now = std::time::Instant::now();
     let mut last_commit = now.checked_sub(options.min_commit_interval).unwrap_or(now);
-    while !closing {
-        let Some(first) = receiver.blocking_recv() else {
+    while !queue.closing {
+        let Some(first) = queue.receiver.blocking_recv() else {
             break;
         };
+        if let Command::Wake = first {
+            continue;
+        }
         // Under load, commits come at most every `min_commit_interval`: what arrives meanwhile
         // shares the next one. Each commit writes every page it dirtied (the tail of the table
         // and of each index) as a WAL frame, so many small commits cost more than few large
         // ones. A lone request, long after the last commit, is not held back.
         let since = last_commit.elapsed();
-        if since < options.min_commit_interval && first.weight() < max_batch {
+        if since < options.min_commit_interval && first.weight() < options.max_batch {
             std::thread::sleep(options.min_commit_interval - since);
         }
-        let mut batch = Vec::new();
-        let mut weight = 0;
-        let mut next = Some(first);
-        while let Some(command) = next.take() {
-            if let Command::Close = command {
-                closing = true;
-                break;
-            }
-            weight += command.weight();
-            batch.push(command);
-            if weight < max_batch {
-                next = receiver.try_recv().ok();
-            }
-        }
+        let (batch, weight) = queue.gather(first, options.max_batch);
         if !batch.is_empty() {
-            run_batch(&mut conn, &mut memory, batch, options, stats);
+            run_batch(
+                &mut conn,
+                &mut memory,
+                batch,
+                weight,
+                &mut queue,
+                options,
+                stats,
+            );
             last_commit = std::time::Instant::now();
         }
     }
     conn
 }
 
+/// The writer's end of the command queue.
+struct Queue {
+    receiver: mpsc::Receiver<Command>,
+    /// `Close` was received, or every sender is gone: commit what came before and stop.
+    closing: bool,
+}
+
+impl Queue {
+    /// `first` and whatever else is queued, up to `room` in weight (at least `first`), with their
+    /// weight. Stops at `Close`; drops wake-ups.
+    fn gather(&mut self, first: Command, room: usize) -> (Vec<Command>, usize) {
+        let mut batch = Vec::new();
+        let mut weight = 0;
+        let mut next = Some(first);
+        while let Some(command) = next.take() {
+            match command {
+                Command::Close => {
+                    self.closing = true;
+                    break;
+                }
+                Command::Wake => {}
+                command => {
+                    weight += command.weight();
+                    batch.push(command);
+                }
+            }
+            if weight < room {
+                next = self.receiver.try_recv().ok();
+            }
+        }
+        (batch, weight)
+    }
+}
+
 /// Runs `batch` in one transaction and answers every command after the commit. If the store
 /// cannot write, the whole transaction is rolled back and every command gets `Unavailable`.
+///
+/// While the syncer is busy, the transaction stays open and takes in what arrives (see
+/// [`super::syncer::Idle`]), up to `max_batch` in weight.
 fn run_batch(
     conn: &mut Connection,
     memory: &mut Memory,
     batch: Vec<Command>,
+    weight: usize,
+    queue: &mut Queue,
     options: &Options,
     stats: &Stats,
 ) {
     let tap = options.tap.as_ref();
-    let n_commands = batch.len();
+    let mut n_commands = batch.len();
     let mut finishes = Vec::with_capacity(n_commands);
-    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let mut now_ms = jiff::Timestamp::now().as_millisecond();
     let outcome = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(mut tx) => {
             let mut fatal = None;
-            let mut commands = batch.into_iter().peekable();
-            while let Some(command) = commands.next() {
-                // After a fatal error the transaction is lost: the rest is only answered.
-                if fatal.is_some() {
-                    finishes.push(unanswered(command));
-                    continue;
+            let (mut batch, mut weight) = (batch, weight);
+            loop {
+                execute_all(
+                    &mut tx,
+                    memory,
+                    batch,
+                    now_ms,
+                    tap,
+                    &mut finishes,
+                    &mut fatal,
+                );
+                let full = weight >= options.max_batch;
+                if fatal.is_some() || queue.closing || full || !options.completion.wake_when_idle()
+                {
+                    break;
                 }
-                let Command::Append { items, reply } = command else {
-                    let (finish, error) = execute(&mut tx, memory, command, now_ms, tap);
-                    finishes.push(finish);
-                    fatal = error;
-                    continue;
-                };
-                // Consecutive appends (concurrent webhooks) share one savepoint.
-                let mut group = vec![(items, reply)];
-                while let Some(Command::Append { .. }) = commands.peek() {
-                    if let Some(Command::Append { items, reply }) = commands.next() {
-                        group.push((items, reply));
+                match queue.receiver.blocking_recv() {
+                    None => {
+                        queue.closing = true;
+                        break;
                     }
-                }
-                for (finish, error) in append_group(&mut tx, memory, group, now_ms, tap) {
-                    finishes.push(finish);
-                    fatal = fatal.or(error);
+                    Some(Command::Wake) => break,
+                    Some(command) => {
+                        let (more, more_weight) = queue.gather(command, options.max_batch - weight);
+                        if more.is_empty() {
+                            break;
+                        }
+                        n_commands += more.len();
+                        (batch, weight) = (more, weight + more_weight);
+                        now_ms = jiff::Timestamp::now().as_millisecond();
+                    }
                 }
             }
             match fatal {
@@ -283,6 +333,43 @@ fn run_batch(
         }
     }
     options.completion.complete(finishes, outcome);
+}
+
+/// Runs `commands` in the open transaction, collecting how to answer each. After a fatal error
+/// the transaction is lost: the rest is only answered.
+fn execute_all(
+    tx: &mut Transaction,
+    memory: &mut Memory,
+    commands: Vec<Command>,
+    now_ms: i64,
+    tap: Option<&CommitTap>,
+    finishes: &mut Vec<Finish>,
+    fatal: &mut Option<StoreError>,
+) {
+    let mut commands = commands.into_iter().peekable();
+    while let Some(command) = commands.next() {
+        if fatal.is_some() {
+            finishes.push(unanswered(command));
+            continue;
+        }
+        let Command::Append { items, reply } = command else {
+            let (finish, error) = execute(tx, memory, command, now_ms, tap);
+            finishes.push(finish);
+            *fatal = error;
+            continue;
+        };
+        // Consecutive appends (concurrent webhooks) share one savepoint.
+        let mut group = vec![(items, reply)];
+        while let Some(Command::Append { .. }) = commands.peek() {
+            if let Some(Command::Append { items, reply }) = commands.next() {
+                group.push((items, reply));
+            }
+        }
+        for (finish, error) in append_group(tx, memory, group, now_ms, tap) {
+            finishes.push(finish);
+            *fatal = fatal.take().or(error);
+        }
+    }
 }
 
 /// Runs one command in its own savepoint. Returns how to answer it and, when the error means the
@@ -377,7 +464,7 @@ fn execute(
         Command::RetryDead { sink, id, reply } => {
             in_savepoint(tx, reply, "retry_dead", |conn| retry_dead(conn, &sink, id))
         }
-        Command::Close => (Box::new(|_| {}), None),
+        Command::Close | Command::Wake => (Box::new(|_| {}), None),
         #[cfg(test)]
         Command::Exec { sql, reply } => {
             in_savepoint(tx, reply, "exec", |conn| conn.execute_batch(&sql))
@@ -563,7 +650,7 @@ fn unanswered(command: Command) -> Finish {
         Command::RecoverLeases { reply, .. } => answer(reply, never_ran()),
         Command::Release { reply, .. } => answer(reply, never_ran()),
         Command::RetryDead { reply, .. } => answer(reply, never_ran()),
-        Command::Close => Box::new(|_| {}),
+        Command::Close | Command::Wake => Box::new(|_| {}),
         #[cfg(test)]
         Command::Exec { reply, .. } => answer(reply, never_ran()),
     }
