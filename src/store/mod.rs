@@ -8,6 +8,7 @@
 //! read-only connections ([`Reader`]), which WAL lets run alongside the writer.
 
 mod alarm_index;
+mod body;
 mod checkpoint;
 mod committed;
 mod dedup;
@@ -150,6 +151,8 @@ pub(crate) struct Prepared {
     subject: Option<String>,
     /// The event as JSON. Its `seq` is ignored: the stored seq is the row's, set when reading.
     body: String,
+    /// `body` compressed, when that is what is stored (`body.rs`).
+    packed: Option<Vec<u8>>,
     sinks: Vec<String>,
     alarms: Vec<AlarmUpdate>,
 }
@@ -185,6 +188,7 @@ impl Prepared {
             device: event.device.clone(),
             kind: event.kind.clone(),
             subject: event.subject.clone(),
+            packed: body::compress(&body),
             body,
             sinks: item.sinks.clone(),
             alarms: item.alarms.clone(),

@@ -3,6 +3,7 @@
 use rusqlite::{Connection, params};
 
 use super::alarm_index;
+use super::body::{self, Body};
 use super::schema::severity_rank;
 use super::writer::Memory;
 use super::{Appended, Delivery, Prepared};
@@ -42,7 +43,10 @@ pub(super) fn append_one(
         item.kind,
         severity_rank(item.severity),
         item.subject,
-        item.body,
+        body::Column {
+            json: &item.body,
+            packed: item.packed.as_deref(),
+        },
         item.source,
         item.alarmstate.as_str(),
     ])?;
@@ -91,7 +95,7 @@ pub(super) fn claim(
     )?;
     let deliveries = select
         .query_map(params![sink, now_ms, limit as i64], |row| {
-            let body: String = row.get(4)?;
+            let Body(body) = row.get(4)?;
             let mut event: Event = serde_json::from_str(&body).map_err(|err| {
                 rusqlite::Error::FromSqlConversionFailure(
                     4,

@@ -8,6 +8,7 @@ use anyhow::Context;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
+use super::body::Body;
 use super::schema::{self, severity_from_rank, severity_rank};
 use super::{Committed, with_seq};
 use crate::event::{AlarmState, Event, Severity};
@@ -232,19 +233,20 @@ impl Reader {
 
     /// The event with this seq, if it is stored (and not yet pruned).
     pub fn event(&self, seq: u64) -> anyhow::Result<Option<Event>> {
-        let row: Option<(i64, String)> = self
+        let row: Option<(i64, Body)> = self
             .conn
             .prepare_cached("SELECT seq, body FROM events WHERE seq = ?1")?
             .query_row([seq as i64], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .with_context(|| format!("cannot read event {seq}"))?;
-        row.map(|(seq, body)| parse_event(seq, &body)).transpose()
+        row.map(|(seq, Body(body))| parse_event(seq, &body))
+            .transpose()
     }
 
     /// The event stored under this idempotency key (`sdwan:<uuid>`), if any. Keys are not
     /// indexed (see `dedup.rs`): this scans them, for tests and tools, not for a hot path.
     pub fn event_by_key(&self, key: &str) -> anyhow::Result<Option<Event>> {
-        let row: Option<(i64, String)> = self
+        let row: Option<(i64, Body)> = self
             .conn
             .prepare_cached(
                 "SELECT events.seq, events.body FROM event_keys JOIN events USING (seq)
@@ -253,7 +255,8 @@ impl Reader {
             .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()
             .with_context(|| format!("cannot read the event with key {key}"))?;
-        row.map(|(seq, body)| parse_event(seq, &body)).transpose()
+        row.map(|(seq, Body(body))| parse_event(seq, &body))
+            .transpose()
     }
 
     /// The events matching `query`, in the order [`EventQuery`] describes.
@@ -300,7 +303,7 @@ impl Reader {
         let mut statement = self.conn.prepare_cached(&sql)?;
         let rows = statement
             .query_map(params_from_iter(values), |row| {
-                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, String>(1)?))
+                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, Body>(1)?.0))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
             .context("cannot query events")?;
@@ -340,7 +343,7 @@ impl Reader {
         let sql = format!(
             "SELECT alarms.key, alarms.raised, alarms.first_seq, alarms.last_seq, alarms.updated_ms,
                  alarms.events, first.time_ms, last.time_ms, first.source, first.device,
-                 first.severity, first.kind, json_extract(first.body, '$.summary')
+                 first.severity, first.kind, first.body
              FROM alarms
              LEFT JOIN events AS first ON first.seq = alarms.first_seq
              LEFT JOIN events AS last ON last.seq = alarms.last_seq
@@ -372,7 +375,9 @@ impl Reader {
                     device: row.get(9)?,
                     severity: row.get::<_, Option<i64>>(10)?.and_then(severity_from_rank),
                     kind: row.get(11)?,
-                    summary: row.get(12)?,
+                    summary: row
+                        .get::<_, Option<Body>>(12)?
+                        .and_then(|Body(body)| summary_of(&body)),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -397,8 +402,8 @@ impl Reader {
                     attempts: row.get(2)?,
                     last_error: row.get(3)?,
                     event_json: row
-                        .get::<_, Option<String>>(4)?
-                        .map(|body| with_seq(&body, seq)),
+                        .get::<_, Option<Body>>(4)?
+                        .map(|Body(body)| with_seq(&body, seq)),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -469,6 +474,15 @@ impl Reader {
             .pragma_query_value(None, "user_version", |row| row.get::<_, i64>(0))
             .unwrap() as usize
     }
+}
+
+/// The `summary` of a stored event, if it has one.
+fn summary_of(body: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Summary {
+        summary: Option<String>,
+    }
+    serde_json::from_str::<Summary>(body).ok()?.summary
 }
 
 /// A stored body as an event with its row's seq (bodies are written with seq 0, since the seq is

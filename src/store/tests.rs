@@ -644,7 +644,17 @@ async fn a_full_database_makes_appends_unavailable_and_rolls_back() {
         .unwrap();
 
     let mut big = event("leaf1", Severity::Info);
-    big.data = json!({"padding": "x".repeat(256 * 1024)});
+    // Incompressible, so that it needs new pages even compressed (`body.rs`).
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let padding: String = (0..256 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'!' + (state % 90) as u8)
+        })
+        .collect();
+    big.data = json!({ "padding": padding });
     let items = vec![item(event("leaf2", Severity::Info)), item(big)];
     let result = store.append(&items).await;
     assert!(matches!(result, Err(StoreError::Full(_))), "{result:?}");
