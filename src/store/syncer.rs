@@ -128,6 +128,8 @@ impl Completion {
     pub(super) fn wake_when_idle(&self) -> bool {
         match self {
             Completion::Inline => false,
+            // A syncer that died (a panic) will never wake anyone: commit, and be told so.
+            Completion::Synced { thread, .. } if thread.is_finished() => false,
             Completion::Synced { idle, .. } => {
                 idle.waiting.store(true, Ordering::SeqCst);
                 if idle.outstanding.load(Ordering::SeqCst) == 0 {
