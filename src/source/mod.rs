@@ -54,6 +54,10 @@ pub struct StatusSnapshot {
     pub events: u64,
     pub connects: u64,
     pub login_failures: u64,
+    /// Device sessions: logins the device turned away for now (HTTP 5xx, such as 503 while it
+    /// starts or has too many sessions), retried with backoff; wrong credentials count in
+    /// `login_failures` instead.
+    pub logins_unavailable: u64,
     pub gaps: u64,
     /// Webhook receivers: requests refused (credentials, content type, size, invalid body).
     pub rejected: u64,
@@ -179,6 +183,7 @@ pub(crate) struct Counters {
     pub duplicates: metrics::Counter,
     pub reconnects: metrics::Counter,
     pub login_failures: metrics::Counter,
+    pub logins_unavailable: metrics::Counter,
     pub gaps: metrics::Counter,
 }
 
@@ -190,6 +195,7 @@ impl Counters {
             duplicates: counter("netpulse_source_duplicates_suppressed_total"),
             reconnects: counter("netpulse_source_reconnects_total"),
             login_failures: counter("netpulse_source_login_failures_total"),
+            logins_unavailable: counter("netpulse_source_logins_unavailable_total"),
             gaps: counter("netpulse_source_gaps_total"),
         }
     }

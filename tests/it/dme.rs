@@ -285,6 +285,37 @@ async fn wrong_credentials_give_a_clear_error_and_back_off() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_the_device_turns_away_for_now_are_shown_apart_from_wrong_credentials() {
+    let options = SourceOptions {
+        extra: "backoff: { initial: 100ms, max: 500ms }",
+        ..SourceOptions::default()
+    };
+    let harness = Harness::start_with(small_switch(), options).await;
+    harness.wait_connected().await;
+    harness.device().fault(Fault::RefuseLogins { for_ms: 1500 });
+    harness.device().fault(Fault::DropSockets);
+    wait_until("a login was turned away with 503", || {
+        harness.status().logins_unavailable >= 1
+    })
+    .await;
+    let status = harness.status();
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("HTTP 503"),
+        "{status:?}"
+    );
+    assert_eq!(status.login_failures, 0, "not a credentials problem");
+    wait_until("the session is back once the device takes logins", || {
+        harness.status().state == ConnectionState::Connected && harness.status().connects >= 2
+    })
+    .await;
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_untrusted_certificate_is_refused_unless_verification_is_switched_off() {
     let options = SourceOptions {
         tls: "{}".into(),

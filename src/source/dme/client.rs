@@ -23,6 +23,10 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub enum SessionError {
     #[error("login refused: {0} (check username and password)")]
     LoginRefused(String),
+    /// The device turned the login away for now (HTTP 5xx, e.g. 503 while it starts or when it
+    /// has too many sessions): not a credentials problem, retried with backoff.
+    #[error("login refused for now by the device: HTTP {status}: {text} (retrying with backoff)")]
+    LoginUnavailable { status: u16, text: String },
     #[error("session token no longer valid: {0}")]
     TokenInvalid(String),
     #[error("device has no open WebSocket for this session: {0}")]
@@ -47,6 +51,7 @@ impl SessionError {
     pub fn kind(&self) -> &'static str {
         match self {
             SessionError::LoginRefused(_) => "login_refused",
+            SessionError::LoginUnavailable { .. } => "login_unavailable",
             SessionError::TokenInvalid(_) => "token_invalid",
             SessionError::NoSocket(_) => "no_socket",
             SessionError::SubscriptionLost { .. } => "subscription_lost",
@@ -155,7 +160,12 @@ impl DmeClient {
             .map_err(transport)?;
         let (status, bytes) = read(response).await?;
         if status != StatusCode::OK {
-            return Err(classify(status, &bytes, None));
+            return Err(match classify(status, &bytes, None) {
+                SessionError::Unavailable { status, text } => {
+                    SessionError::LoginUnavailable { status, text }
+                }
+                other => other,
+            });
         }
         protocol::parse_login(&bytes).map_err(SessionError::Protocol)
     }

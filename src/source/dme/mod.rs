@@ -130,6 +130,13 @@ impl Device {
                     .update(|status| status.login_failures += 1);
                 tracing::error!(source = %name, address = %address, username = %self.config.username, error = %error, "login refused by the device");
             }
+            SessionError::LoginUnavailable { status, .. } => {
+                self.counters.logins_unavailable.increment(1);
+                self.context
+                    .status
+                    .update(|snapshot| snapshot.logins_unavailable += 1);
+                tracing::warn!(source = %name, address = %address, status, error = %error, "the device turned the login away for now (starting, or too many sessions?)");
+            }
             _ => {
                 tracing::warn!(source = %name, address = %address, kind = error.kind(), error = %error, "device session failed")
             }
