@@ -217,6 +217,23 @@ impl Wal {
 mod tests {
     use super::*;
 
+    /// A syncer for an empty WAL in `dir`, and the writer's queue it wakes (kept open by the
+    /// returned sender).
+    fn syncer(
+        dir: &tempfile::TempDir,
+    ) -> (
+        Completion,
+        tokio::sync::mpsc::Receiver<Command>,
+        tokio::sync::mpsc::Sender<Command>,
+    ) {
+        let db = dir.path().join("netpulse.db");
+        std::fs::write(wal_path(&db), b"").unwrap();
+        let (commands, receiver) = tokio::sync::mpsc::channel(4);
+        let completion =
+            Completion::synced(&db, Arc::new(Stats::default()), commands.downgrade()).unwrap();
+        (completion, receiver, commands)
+    }
+
     #[test]
     fn a_recreated_wal_is_reopened_before_it_is_synced() {
         let dir = tempfile::tempdir().unwrap();
@@ -239,11 +256,7 @@ mod tests {
     #[test]
     fn a_writer_waiting_for_the_syncer_is_woken_once_every_batch_is_answered() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("netpulse.db");
-        std::fs::write(wal_path(&db), b"").unwrap();
-        let (commands, mut receiver) = tokio::sync::mpsc::channel(4);
-        let completion =
-            Completion::synced(&db, Arc::new(Stats::default()), commands.downgrade()).unwrap();
+        let (completion, mut receiver, _commands) = syncer(&dir);
         // Nothing handed over: nothing to wait for, and no wake-up will come.
         assert!(!completion.wake_when_idle());
         // A batch whose answer blocks keeps the syncer busy until the test lets it go.
@@ -279,10 +292,7 @@ mod tests {
     fn answers_leave_in_commit_order_and_an_unsynced_commit_is_not_acknowledged() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("netpulse.db");
-        std::fs::write(wal_path(&db), b"").unwrap();
-        let (commands, _receiver) = tokio::sync::mpsc::channel(1);
-        let completion =
-            Completion::synced(&db, Arc::new(Stats::default()), commands.downgrade()).unwrap();
+        let (completion, _receiver, _commands) = syncer(&dir);
         let (sender, answers) = std::sync::mpsc::channel();
         let send = |n: i32| {
             let sender = sender.clone();

@@ -247,16 +247,22 @@ async fn a_redelivery_is_recognised_after_a_restart_until_its_key_is_forgotten()
     store.close().await;
 }
 
+/// A store file as an older netpulse left it: migrated to `version` and no further.
+fn database_at_version(dir: &tempfile::TempDir, version: usize) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(dir.path().join("netpulse.db")).unwrap();
+    for migration in &schema::MIGRATIONS[..version] {
+        conn.execute_batch(migration).unwrap();
+    }
+    conn.pragma_update(None, "user_version", version as i64)
+        .unwrap();
+    conn
+}
+
 #[tokio::test]
 async fn keys_stored_before_version_4_still_recognise_redeliveries() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("netpulse.db");
     {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        for migration in &schema::MIGRATIONS[..3] {
-            conn.execute_batch(migration).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 3).unwrap();
+        let conn = database_at_version(&dir, 3);
         conn.execute(
             "INSERT INTO events (id, idempotency_key, received_ms, time_ms, device, kind, severity, body)
              VALUES ('e1', 'sdwan:old', ?1, 0, 'edge1', 'k', 3, '{}')",
@@ -483,13 +489,8 @@ fn alarm_event(key: &str, raised: bool) -> NewEvent {
 #[tokio::test]
 async fn alarms_stored_before_version_5_are_cleared_by_key_after_the_upgrade() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("netpulse.db");
     {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        for migration in &schema::MIGRATIONS[..4] {
-            conn.execute_batch(migration).unwrap();
-        }
-        conn.pragma_update(None, "user_version", 4).unwrap();
+        let conn = database_at_version(&dir, 4);
         conn.execute_batch(
             "INSERT INTO events (id, received_ms, time_ms, device, kind, severity, body)
                  VALUES ('e1', 1, 0, 'edge1', 'k', 3, '{}');
