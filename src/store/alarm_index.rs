@@ -202,6 +202,13 @@ mod tests {
         conn
     }
 
+    /// An empty `alarms` table and the writer's index of it.
+    fn empty() -> (Connection, AlarmIndex) {
+        let conn = table();
+        let index = AlarmIndex::load(&conn).unwrap();
+        (conn, index)
+    }
+
     fn row(conn: &Connection, key: &str) -> Vec<(bool, i64, i64, i64)> {
         conn.prepare("SELECT raised, first_seq, last_seq, events FROM alarms WHERE key = ?1")
             .unwrap()
@@ -215,8 +222,7 @@ mod tests {
 
     #[test]
     fn a_key_keeps_one_row_through_raise_clear_and_raise_again() {
-        let conn = table();
-        let mut index = AlarmIndex::load(&conn).unwrap();
+        let (conn, mut index) = empty();
         upsert(&conn, &mut index, "sw1:eth1", true, 1, 10).unwrap();
         upsert(&conn, &mut index, "sw1:eth1", true, 2, 11).unwrap();
         assert_eq!(row(&conn, "sw1:eth1"), [(true, 1, 2, 2)]);
@@ -233,8 +239,7 @@ mod tests {
 
     #[test]
     fn keys_that_share_a_hash_keep_their_own_rows() {
-        let conn = table();
-        let mut index = AlarmIndex::load(&conn).unwrap();
+        let (conn, mut index) = empty();
         upsert(&conn, &mut index, "a", true, 1, 10).unwrap();
         let a_id = index.find(&conn, "a").unwrap().expect("a is stored");
         // A hash that points at another key's row is no match: "c" is not stored.
@@ -254,8 +259,7 @@ mod tests {
 
     #[test]
     fn a_rolled_back_insert_is_forgotten() {
-        let conn = table();
-        let mut index = AlarmIndex::load(&conn).unwrap();
+        let (conn, mut index) = empty();
         conn.execute_batch("BEGIN").unwrap();
         let mark = index.mark();
         upsert(&conn, &mut index, "x", true, 1, 10).unwrap();
@@ -269,8 +273,7 @@ mod tests {
 
     #[test]
     fn pruning_deletes_old_cleared_alarms_only_and_forgets_them() {
-        let conn = table();
-        let mut index = AlarmIndex::load(&conn).unwrap();
+        let (conn, mut index) = empty();
         upsert(&conn, &mut index, "old-cleared", false, 1, 10).unwrap();
         upsert(&conn, &mut index, "old-raised", true, 2, 10).unwrap();
         upsert(&conn, &mut index, "new-cleared", false, 3, 50).unwrap();
