@@ -17,6 +17,7 @@ mod pool;
 mod reader;
 mod schema;
 mod syncer;
+mod wal_vfs;
 mod writer;
 
 #[cfg(test)]

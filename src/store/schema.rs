@@ -102,8 +102,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.
 pub(super) fn open_writer(path: &Path, synchronous_full: bool) -> anyhow::Result<Connection> {
-    let mut conn = Connection::open(path)
-        .with_context(|| format!("cannot open the store {}", path.display()))?;
+    // The writer's WAL frames go to the file in one write per commit (`wal_vfs.rs`).
+    super::wal_vfs::register().context("cannot set up the store's WAL writes")?;
+    let mut conn =
+        Connection::open_with_flags_and_vfs(path, OpenFlags::default(), super::wal_vfs::NAME)
+            .with_context(|| format!("cannot open the store {}", path.display()))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
