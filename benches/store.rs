@@ -17,6 +17,10 @@
 #[path = "support/mod.rs"]
 mod support;
 
+/// The allocator of the `netpulse` binary, so that the figures are the gateway's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
