@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::config::BackoffConfig;
+use crate::source::{ConnectionState, SourceContext};
 
 pub(crate) struct Backoff {
     initial: Duration,
@@ -34,6 +35,23 @@ impl Backoff {
     }
 }
 
+/// Between two sessions: says so in the log and the source's status, waits `delay`, and counts
+/// the reconnect. False when the gateway shuts down meanwhile (nothing is counted then).
+pub(crate) async fn wait_to_reconnect(
+    context: &SourceContext,
+    delay: Duration,
+    reconnects: &metrics::Counter,
+) -> bool {
+    tracing::info!(source = %context.name, delay_ms = delay.as_millis() as u64, "reconnecting after backoff");
+    context.status.set_state(ConnectionState::Backoff);
+    tokio::select! {
+        _ = context.shutdown.cancelled() => return false,
+        _ = tokio::time::sleep(delay) => {}
+    }
+    reconnects.increment(1);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +75,37 @@ mod tests {
         }
         backoff.reset();
         assert!(backoff.next_delay() <= Duration::from_millis(100));
+    }
+
+    fn context() -> SourceContext {
+        SourceContext {
+            name: "leaf1".to_owned(),
+            events: tokio::sync::mpsc::channel(1).0,
+            shutdown: tokio_util::sync::CancellationToken::new(),
+            status: std::sync::Arc::new(crate::source::SourceStatus::default()),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_between_sessions_shows_in_the_status_and_ends_early_at_shutdown() {
+        let context = context();
+        let counter = metrics::Counter::noop();
+        let waited = tokio::time::Instant::now();
+        assert!(wait_to_reconnect(&context, Duration::from_secs(3), &counter).await);
+        assert_eq!(waited.elapsed(), Duration::from_secs(3));
+        assert_eq!(context.status.snapshot().state, ConnectionState::Backoff);
+
+        let shutdown = context.shutdown.clone();
+        let waiting = tokio::spawn(async move {
+            wait_to_reconnect(&context, Duration::from_secs(3600), &counter).await
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        shutdown.cancel();
+        let started = tokio::time::Instant::now();
+        assert!(
+            !waiting.await.unwrap(),
+            "a shutdown ends the wait with false"
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

@@ -155,6 +155,18 @@ async fn after_a_dropped_socket_the_source_reconnects_with_a_gap_event() {
     assert!(sim.mercury_stats().unknown_registrations >= 1);
     assert_eq!(sim.mercury_stats().registrations, 1);
     assert!(status(&running).gaps >= 2);
+    // Counted like the other session-holding sources' reconnects.
+    let metrics = reqwest::get(running.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let reconnects = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("netpulse_source_reconnects_total{source=\"bot\"} "))
+        .unwrap_or_else(|| panic!("no reconnects of source bot in\n{metrics}"));
+    assert!(reconnects.parse::<u64>().unwrap() >= 2, "{reconnects}");
     running.stop().await;
     sim_shutdown.cancel();
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use tokio_util::task::TaskTracker;
 
 use crate::config::DmeSourceConfig;
-use crate::source::backoff::Backoff;
+use crate::source::backoff::{Backoff, wait_to_reconnect};
 use crate::source::{ConnectionState, Counters, Gap, SourceContext};
 
 mod client;
@@ -108,13 +108,9 @@ impl Device {
                 });
             }
             let delay = backoff.next_delay();
-            tracing::info!(source = %self.context.name, delay_ms = delay.as_millis() as u64, "reconnecting after backoff");
-            self.context.status.set_state(ConnectionState::Backoff);
-            tokio::select! {
-                _ = self.context.shutdown.cancelled() => break,
-                _ = tokio::time::sleep(delay) => {}
+            if !wait_to_reconnect(&self.context, delay, &self.counters.reconnects).await {
+                break;
             }
-            self.counters.reconnects.increment(1);
         }
         self.context.status.set_state(ConnectionState::Stopped);
     }

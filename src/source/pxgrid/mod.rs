@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use tokio_util::task::TaskTracker;
 
 use crate::config::PxgridSourceConfig;
-use crate::source::backoff::Backoff;
+use crate::source::backoff::{Backoff, wait_to_reconnect};
 use crate::source::{ConnectionState, Counters, Gap, SourceContext};
 
 mod client;
@@ -109,13 +109,9 @@ impl Pxgrid {
             if matches!(error, SessionError::Disabled(_)) {
                 delay = delay.max(self.config.activation_poll * DISABLED_POLLS);
             }
-            tracing::info!(source = %self.context.name, delay_ms = delay.as_millis() as u64, "reconnecting after backoff");
-            self.context.status.set_state(ConnectionState::Backoff);
-            tokio::select! {
-                _ = self.context.shutdown.cancelled() => break,
-                _ = tokio::time::sleep(delay) => {}
+            if !wait_to_reconnect(&self.context, delay, &self.counters.reconnects).await {
+                break;
             }
-            self.counters.reconnects.increment(1);
         }
         self.context.status.set_state(ConnectionState::Stopped);
     }

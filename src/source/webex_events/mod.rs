@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::WebexEventsSourceConfig;
 use crate::event::Event;
-use crate::source::backoff::Backoff;
+use crate::source::backoff::{Backoff, wait_to_reconnect};
 use crate::source::{ConnectionState, SourceContext};
 
 mod client;
@@ -46,6 +46,7 @@ pub fn spawn(
         device: None,
         own_id: None,
         ready_once: false,
+        reconnects: metrics::counter!("netpulse_source_reconnects_total", "source" => config.name.clone()),
     };
     tracker.spawn(bot.run());
     Ok(WebexEventsHandle)
@@ -67,6 +68,8 @@ struct Bot {
     /// The bot's person id, to skip its own messages.
     own_id: Option<String>,
     ready_once: bool,
+    /// `netpulse_source_reconnects_total` of this source, as for the DME and pxGrid sources.
+    reconnects: metrics::Counter,
 }
 
 impl Bot {
@@ -110,10 +113,8 @@ impl Bot {
                 reregistered = false;
             }
             let delay = backoff.next_delay();
-            self.context.status.set_state(ConnectionState::Backoff);
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(delay) => {}
+            if !wait_to_reconnect(&self.context, delay, &self.reconnects).await {
+                break;
             }
         }
         self.context.status.set_state(ConnectionState::Stopped);
