@@ -1,12 +1,13 @@
 //! `netpulse-wal`: the VFS of the writer's connection. It is SQLite's default VFS (`unix`) except
-//! for the WAL file, whose frames it hands to the operating system in one write per commit.
+//! for the WAL file, whose frames it hands to the operating system together when a transaction
+//! commits: one write per 124 KiB (`MAX_WRITE`), one for a commit of up to 30 pages.
 //!
 //! SQLite writes each WAL frame with two `pwrite`s, its 24-byte header and then its page, so a
 //! commit of 30 pages costs 60 system calls through ext4's buffered write path. Measured on the
 //! development machine (C, page cache, 30 frames per commit): 132 µs per commit that way against
 //! 13 µs for one write of the same bytes; the writer thread spent 31% of its time in those
 //! `pwrite`s (BENCHMARKS.md). This VFS keeps the frames a transaction appends in memory and
-//! writes them at once when the transaction's commit frame is complete.
+//! writes them when the transaction's commit frame is complete.
 //!
 //! Why that is safe: readers and the checkpointer only use frames that the wal-index says are
 //! committed, and SQLite updates the wal-index only after `sqlite3WalFrames` has written the commit
