@@ -196,7 +196,7 @@ unsafe fn methods(wal: &WalFile) -> &ffi::sqlite3_io_methods {
     unsafe { &*(*wal.inner).pMethods }
 }
 
-/// Writes what is held, in one write.
+/// Writes what is held: one write per `MAX_WRITE` bytes, usually one.
 ///
 /// # Safety
 /// `wal.inner` must be open.
