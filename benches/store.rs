@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use netpulse::store::{AlarmUpdate, NewEvent, Store, StoreConfig};
+use netpulse::store::{NewEvent, Store, StoreConfig};
 
 const FIXTURE: &str = include_str!("../tests/data/sdwan/rest-alarm-bfd-tloc-down-active-20.x.json");
 
@@ -163,19 +163,8 @@ impl Alarms {
     fn next(&self, rng: &mut fastrand::Rng) -> NewEvent {
         let uuid = uuid::Builder::from_random_bytes(rng.u128(..).to_be_bytes()).into_uuid();
         let body = Bytes::from(format!("{}{uuid}{}", self.prefix, self.suffix));
-        let (normalized, _) =
-            netpulse::source::webhook::sdwan::ingest("vmanage", &body).expect("the fixture parses");
-        NewEvent {
-            event: normalized.event,
-            idempotency_key: Some(normalized.idempotency_key),
-            sinks: Vec::new(),
-            alarms: normalized
-                .alarm_updates
-                .into_iter()
-                .map(|(key, raised)| AlarmUpdate { key, raised })
-                .collect(),
-            raw_data: Some(body),
-        }
+        netpulse::source::webhook::sdwan::new_event("vmanage", &body, None)
+            .expect("the fixture parses")
     }
 }
 

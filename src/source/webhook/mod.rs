@@ -257,28 +257,12 @@ impl WebhookReceiver {
 
     /// SD-WAN Manager: the body itself becomes the event's data (see [`sdwan::ingest`]).
     fn normalize_sdwan(&self, body: &bytes::Bytes) -> Result<NewEvent, Invalid> {
-        let (normalized, uuid) = sdwan::ingest(&self.name, body).map_err(|error| Invalid {
+        sdwan::new_event(&self.name, body, self.vmanage_url.as_deref()).map_err(|error| Invalid {
             kind: match error {
                 sdwan::SdwanError::Malformed { .. } => "malformed",
                 sdwan::SdwanError::NotAnAlarm { .. } => "not_an_alarm",
             },
             reason: error.to_string(),
-        })?;
-        let mut event = normalized.event;
-        event.link = self
-            .vmanage_url
-            .as_deref()
-            .map(|url| sdwan::details_link(url, &uuid));
-        Ok(NewEvent {
-            raw_data: Some(body.clone()),
-            event,
-            idempotency_key: Some(normalized.idempotency_key),
-            sinks: Vec::new(),
-            alarms: normalized
-                .alarm_updates
-                .into_iter()
-                .map(|(key, raised)| AlarmUpdate { key, raised })
-                .collect(),
         })
     }
 }

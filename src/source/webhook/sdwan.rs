@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::event::{AlarmState, Event, Severity};
+use crate::store::{AlarmUpdate, NewEvent};
 
 /// The CloudEvents `type` of an alarm that is raised (`active: true`).
 pub const RAISED_EVENT_TYPE: &str = "com.cisco.sdwan.alarm.raised";
@@ -182,6 +183,29 @@ pub struct Normalized {
 pub fn ingest(source_name: &str, body: &[u8]) -> Result<(Normalized, String), SdwanError> {
     let alarm = parse(body)?;
     Ok((build(source_name, &alarm), alarm.uuid.into_owned()))
+}
+
+/// What the receiver appends for one body: the event of [`ingest`], with a details link when the
+/// manager's URL is known, the body itself as its data, its idempotency key and alarm updates.
+pub fn new_event(
+    source_name: &str,
+    body: &bytes::Bytes,
+    vmanage_url: Option<&str>,
+) -> Result<NewEvent, SdwanError> {
+    let (normalized, uuid) = ingest(source_name, body)?;
+    let mut event = normalized.event;
+    event.link = vmanage_url.map(|url| details_link(url, &uuid));
+    Ok(NewEvent {
+        raw_data: Some(body.clone()),
+        event,
+        idempotency_key: Some(normalized.idempotency_key),
+        sinks: Vec::new(),
+        alarms: normalized
+            .alarm_updates
+            .into_iter()
+            .map(|(key, raised)| AlarmUpdate { key, raised })
+            .collect(),
+    })
 }
 
 /// Builds the event and the alarm updates for one alarm; `raw` is the document as received and
