@@ -256,9 +256,7 @@ struct Body {
 
 impl Body {
     fn new() -> Body {
-        let value: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
-        let uuid = value["uuid"].as_str().unwrap();
-        let (prefix, suffix) = FIXTURE.trim().split_once(uuid).unwrap();
+        let (prefix, suffix) = support::split_at_uuid(FIXTURE);
         Body {
             prefix: Bytes::copy_from_slice(prefix.as_bytes()),
             suffix: Bytes::copy_from_slice(suffix.as_bytes()),

@@ -151,9 +151,7 @@ struct Alarms {
 
 impl Alarms {
     fn new() -> Alarms {
-        let value: serde_json::Value = serde_json::from_str(FIXTURE).unwrap();
-        let uuid = value["uuid"].as_str().unwrap();
-        let (prefix, suffix) = FIXTURE.trim().split_once(uuid).unwrap();
+        let (prefix, suffix) = support::split_at_uuid(FIXTURE);
         Alarms {
             prefix: prefix.to_owned(),
             suffix: suffix.to_owned(),

@@ -46,3 +46,11 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// An alarm document split around its `uuid` value, so that a benchmark can send or store it
+/// with a new uuid each time (a repeated uuid would be a duplicate, stored once).
+pub fn split_at_uuid(document: &str) -> (&str, &str) {
+    let value: serde_json::Value = serde_json::from_str(document).unwrap();
+    let uuid = value["uuid"].as_str().unwrap();
+    document.trim().split_once(uuid).unwrap()
+}

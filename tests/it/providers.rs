@@ -80,12 +80,7 @@ fn stored(running: &Running) -> usize {
 }
 
 async fn metric(running: &Running, source: &str, outcome: &str) -> u64 {
-    let text = reqwest::get(running.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = running.metrics().await;
     let prefix =
         format!("netpulse_webhook_requests_total{{source=\"{source}\",outcome=\"{outcome}\"}} ");
     text.lines()

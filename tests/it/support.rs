@@ -243,6 +243,16 @@ impl Running {
         format!("http://{}{path}", self.gateway().http_addr())
     }
 
+    /// The gateway's `/metrics` page (Prometheus text), over a new connection.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn reader(&self) -> netpulse::store::Reader {
         self.gateway().store().reader().unwrap()
     }

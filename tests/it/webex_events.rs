@@ -156,12 +156,7 @@ async fn after_a_dropped_socket_the_source_reconnects_with_a_gap_event() {
     assert_eq!(sim.mercury_stats().registrations, 1);
     assert!(status(&running).gaps >= 2);
     // Counted like the other session-holding sources' reconnects.
-    let metrics = reqwest::get(running.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = running.metrics().await;
     let reconnects = metrics
         .lines()
         .find_map(|line| line.strip_prefix("netpulse_source_reconnects_total{source=\"bot\"} "))

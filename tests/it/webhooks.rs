@@ -274,14 +274,7 @@ async fn bad_requests_get_their_status_a_reason_and_a_metric_and_store_nothing()
     assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
 
     assert!(stored(&running).is_empty(), "nothing refused is stored");
-    let metrics = client
-        .get(running.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = running.metrics().await;
     for (outcome, count) in [
         ("unauthorized", 2),
         ("unsupported_media_type", 2),
