@@ -30,12 +30,15 @@ pub(super) fn append_one(
             duplicate: true,
         });
     }
+    let seq = memory.last_seq + 1;
     conn.prepare_cached(
         "INSERT INTO events
-             (id, received_ms, time_ms, device, kind, severity, subject, body, source, alarmstate)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             (seq, id, received_ms, time_ms, device, kind, severity, subject, body, source,
+              alarmstate)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
+        seq,
         item.id,
         now_ms,
         item.time_ms,
@@ -50,7 +53,7 @@ pub(super) fn append_one(
         item.source,
         item.alarmstate.as_str(),
     ])?;
-    let seq = conn.last_insert_rowid();
+    memory.last_seq = seq;
     if let Some((key, hash)) = key {
         conn.prepare_cached("INSERT INTO event_keys (seq, key, received_ms) VALUES (?1, ?2, ?3)")?
             .execute(params![seq, key, now_ms])?;
@@ -134,15 +137,24 @@ pub(super) fn retry_dead(conn: &Connection, sink: &str, id: i64) -> rusqlite::Re
     Ok(changed == 1)
 }
 
-/// Deletes up to `limit` events received before the cutoff that no sink still has to deliver.
+/// Deletes up to `limit` events received before the cutoff that no sink still has to deliver,
+/// oldest first, and never the newest event, whose seq is the highest ever assigned.
+///
+/// `received_ms` has no index (one page per commit, for a background task): events are received
+/// in seq order, so the old ones are the seqs below the first one received at or after the
+/// cutoff, found by walking the seq order from the oldest. A clock that stepped back makes that
+/// boundary come early: such events are kept longer, never pruned early.
 pub(super) fn prune(conn: &Connection, cutoff_ms: i64, limit: usize) -> rusqlite::Result<u64> {
     let deleted = conn
         .prepare_cached(
             "DELETE FROM events WHERE seq IN (
                  SELECT seq FROM events
-                 WHERE received_ms < ?1 AND NOT EXISTS (
-                     SELECT 1 FROM outbox
-                     WHERE outbox.seq = events.seq AND outbox.status = 'pending')
+                 WHERE seq < coalesce(
+                         (SELECT seq FROM events WHERE received_ms >= ?1 ORDER BY seq LIMIT 1),
+                         (SELECT max(seq) FROM events))
+                     AND NOT EXISTS (
+                         SELECT 1 FROM outbox
+                         WHERE outbox.seq = events.seq AND outbox.status = 'pending')
                  ORDER BY seq LIMIT ?2)",
         )?
         .execute(params![cutoff_ms, limit as i64])?;

@@ -319,15 +319,12 @@ impl Reader {
                 Ok((row.get(0)?, row.get(1)?))
             })
             .context("cannot read the seq range")?;
-        // AUTOINCREMENT keeps the highest seq ever used even when every event is pruned.
+        // Retention keeps the newest event; `seq_floor` holds what an older store had assigned
+        // beyond the events it kept (`schema.rs`, version 6).
         let assigned: Option<i64> = self
             .conn
-            .query_row(
-                "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
+            .query_row("SELECT max(seq) FROM seq_floor", [], |row| row.get(0))
+            .context("cannot read the seq floor")?;
         let newest = newest.max(assigned).unwrap_or(0) as u64;
         let oldest = oldest.map_or(newest + 1, |seq| seq as u64);
         Ok((oldest, newest))

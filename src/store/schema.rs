@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::event::Severity;
 
@@ -98,6 +98,42 @@ pub(super) const MIGRATIONS: &[&str] = &[
         ORDER BY updated_ms, last_seq;
     DROP TABLE alarms;
     ALTER TABLE alarms_by_row RENAME TO alarms;",
+    // Version 6. `events` is rebuilt with only the indexes its queries use (time, device and time,
+    // type, severity): the UNIQUE index on the event id (nothing looks events up by id), the
+    // always-NULL `idempotency_key` column with its UNIQUE index (superseded in version 4) and the
+    // index on `received_ms` (retention walks the seq order instead, see `ops::prune`) each
+    // dirtied a 4 KiB page per commit. `seq` drops AUTOINCREMENT, whose `sqlite_sequence` row was
+    // updated by every insert: the writer assigns seqs itself (`writer::Memory::last_seq`), and
+    // retention never deletes the newest event, so the highest seq ever assigned stays in the
+    // table. `seq_floor` keeps what `sqlite_sequence` knew, in case retention had already
+    // deleted the newest events before this migration. The rebuild runs with foreign keys off
+    // (`migrate`), so the outbox and key rows that reference events are kept as they are.
+    "CREATE TABLE seq_floor (seq INTEGER NOT NULL);
+    INSERT INTO seq_floor (seq) SELECT seq FROM sqlite_sequence WHERE name = 'events';
+    CREATE TABLE events_v6 (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        received_ms INTEGER NOT NULL,
+        time_ms INTEGER NOT NULL,
+        device TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        severity INTEGER NOT NULL,
+        subject TEXT,
+        body TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        alarmstate TEXT NOT NULL DEFAULT 'info'
+    );
+    INSERT INTO events_v6
+        (seq, id, received_ms, time_ms, device, kind, severity, subject, body, source, alarmstate)
+        SELECT seq, id, received_ms, time_ms, device, kind, severity, subject, body, source,
+            alarmstate
+        FROM events ORDER BY seq;
+    DROP TABLE events;
+    ALTER TABLE events_v6 RENAME TO events;
+    CREATE INDEX events_time ON events(time_ms);
+    CREATE INDEX events_device_time ON events(device, time_ms);
+    CREATE INDEX events_kind ON events(kind);
+    CREATE INDEX events_severity ON events(severity);",
 ];
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.
@@ -118,14 +154,18 @@ pub(super) fn open_writer(path: &Path, synchronous_full: bool) -> anyhow::Result
     // survives a process crash, which some deployments accept for throughput.
     let synchronous = if synchronous_full { "FULL" } else { "NORMAL" };
     conn.pragma_update(None, "synchronous", synchronous)?;
-    conn.pragma_update(None, "foreign_keys", "ON")?;
     // Every command runs in a savepoint, whose journal of original pages would otherwise spill to
     // a temporary file: keep it in memory (measured: a fifth of the writer's time went there).
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // The checkpointer thread keeps the WAL short; the writer checkpoints only as a backstop if
     // it falls far behind (the default would make it every 1000 pages, inside a commit).
     conn.pragma_update(None, "wal_autocheckpoint", 20_000)?;
+    // Off while migrating: a migration that rebuilds a table drops the old one, which with
+    // foreign keys on would cascade to the rows that reference it (SQLite's documented procedure
+    // for changing a table). The pragma cannot change inside a transaction, hence out here.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
     migrate(&mut conn).with_context(|| format!("cannot migrate the store {}", path.display()))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
 }
 
@@ -158,6 +198,18 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
         };
         tx.execute_batch(migration)
             .with_context(|| format!("migration to version {} failed", version + 1))?;
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+            .optional()?;
+        // A rebuild keeps every seq, so this finds nothing unless the file was already
+        // inconsistent; say so rather than refuse to start.
+        if let Some(table) = broken {
+            tracing::warn!(
+                version = version + 1,
+                table,
+                "the store has rows that reference events no longer stored"
+            );
+        }
         tx.pragma_update(None, "user_version", version as i64 + 1)?;
         tx.commit()?;
         tracing::info!(version = version + 1, "store schema migrated");

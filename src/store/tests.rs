@@ -181,6 +181,19 @@ async fn idempotency_key_stores_an_event_once() {
     store.close().await;
 }
 
+/// Makes SQLite refuse every event of `device` inside the append, as it refuses a row that breaks
+/// a constraint: a real error in the writer's savepoint, to test what a rejection undoes.
+fn refuse_device(dir: &tempfile::TempDir, device: &str) {
+    let conn = rusqlite::Connection::open(dir.path().join("netpulse.db")).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.device = '{device}'
+         BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;"
+    ))
+    .unwrap();
+}
+
 fn keyed(key: &str, device: &str) -> NewEvent {
     NewEvent {
         idempotency_key: Some(key.to_owned()),
@@ -286,10 +299,6 @@ async fn keys_stored_before_version_4_still_recognise_redeliveries() {
         reader.count("SELECT count(*) FROM event_keys WHERE key = 'sdwan:old'"),
         1
     );
-    assert_eq!(
-        reader.count("SELECT count(*) FROM events WHERE idempotency_key IS NOT NULL"),
-        0
-    );
     store.close().await;
 }
 
@@ -297,11 +306,13 @@ async fn keys_stored_before_version_4_still_recognise_redeliveries() {
 async fn a_rejected_request_leaves_no_key_behind() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let original = event("leaf1", Severity::Info);
-    append_one(&store, item(original.clone())).await.unwrap();
-    // Rejected as a whole (the second event reuses an id): its key must not count as stored.
+    refuse_device(&dir, "refused");
+    // Rejected as a whole (SQLite refuses the second event): its key must not count as stored.
     let result = store
-        .append(&[keyed("sdwan:k", "edge1"), item(original)])
+        .append(&[
+            keyed("sdwan:k", "edge1"),
+            item(event("refused", Severity::Info)),
+        ])
         .await;
     assert!(matches!(result, Err(StoreError::Rejected(_))), "{result:?}");
     let stored = append_one(&store, keyed("sdwan:k", "edge1")).await.unwrap();
@@ -322,11 +333,15 @@ async fn a_rejected_request_leaves_no_key_behind() {
 async fn a_rejected_request_stores_none_of_its_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let original = event("leaf1", Severity::Info);
-    append_one(&store, item(original.clone())).await.unwrap();
-    // The same event id under no key is a caller's bug: rejected, not a duplicate.
+    append_one(&store, item(event("leaf1", Severity::Info)))
+        .await
+        .unwrap();
+    refuse_device(&dir, "refused");
     let result = store
-        .append(&[item(event("leaf2", Severity::Info)), item(original)])
+        .append(&[
+            item(event("leaf2", Severity::Info)),
+            item(event("refused", Severity::Info)),
+        ])
         .await;
     assert!(matches!(result, Err(StoreError::Rejected(_))), "{result:?}");
     assert_eq!(
@@ -612,17 +627,86 @@ async fn prune_keeps_events_still_to_deliver() {
         ..item(event("leaf1", Severity::Info))
     };
     let plain = item(event("leaf1", Severity::Info));
-    let seqs = store.append(&[pending, delivered, plain]).await.unwrap();
+    let newest = item(event("leaf1", Severity::Info));
+    let seqs = store
+        .append(&[pending, delivered, plain, newest])
+        .await
+        .unwrap();
     let file = store.claim_due("file", now_ms(), 10, 1000).await.unwrap();
     store.mark_delivered(vec![file[0].id]).await.unwrap();
 
     let past = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(3600);
     assert_eq!(store.prune_older_than(past).await.unwrap(), 0);
     let future = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    // The delivered one and the plain one; the newest stays, as the highest seq assigned.
     assert_eq!(store.prune_older_than(future).await.unwrap(), 2);
     let reader = store.reader().unwrap();
     assert!(reader.event(seqs[0].seq).unwrap().is_some());
+    assert!(reader.event(seqs[1].seq).unwrap().is_none());
+    assert!(reader.event(seqs[3].seq).unwrap().is_some());
     assert_eq!(reader.count("SELECT count(*) FROM outbox"), 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_seq_is_never_handed_out_twice_after_retention_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let items: Vec<NewEvent> = (0..5)
+        .map(|_| item(event("leaf1", Severity::Info)))
+        .collect();
+    let appended = store.append(&items).await.unwrap();
+    let highest = appended.last().unwrap().seq;
+    let future = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    assert_eq!(store.prune_older_than(future).await.unwrap(), 4);
+    store.close().await;
+
+    let store = open(&dir);
+    assert_eq!(
+        store.reader().unwrap().seq_range().unwrap(),
+        (highest, highest)
+    );
+    let next = append_one(&store, item(event("leaf1", Severity::Info)))
+        .await
+        .unwrap();
+    assert_eq!(next.seq, highest + 1);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn version_6_keeps_seqs_outbox_rows_and_the_highest_seq_assigned() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = database_at_version(&dir, 5);
+        conn.execute_batch(
+            "INSERT INTO events (seq, id, idempotency_key, received_ms, time_ms, device, kind,
+                 severity, body)
+             VALUES (7, 'e7', NULL, 1, 0, 'edge1', 'k', 3, '{\"id\":\"e7\"}'),
+                    (9, 'e9', NULL, 1, 0, 'edge1', 'k', 3, '{\"id\":\"e9\"}');
+             INSERT INTO outbox (sink, seq, next_attempt_ms) VALUES ('webex', 7, 0);
+             INSERT INTO event_keys (seq, key, received_ms) VALUES (9, 'sdwan:nine', 1);
+             -- Retention had deleted seqs up to 12 before this version.
+             UPDATE sqlite_sequence SET seq = 12 WHERE name = 'events';",
+        )
+        .unwrap();
+    }
+    let store = open(&dir);
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.count("SELECT count(*) FROM outbox WHERE seq = 7"), 1);
+    assert_eq!(
+        reader.count(
+            "SELECT count(*) FROM event_keys JOIN events USING (seq) WHERE key = 'sdwan:nine'"
+        ),
+        1
+    );
+    assert_eq!(reader.seq_range().unwrap(), (7, 12));
+    let indexes = reader
+        .count("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'");
+    assert_eq!(indexes, 4, "time, device and time, type, severity");
+    let next = append_one(&store, item(event("leaf1", Severity::Info)))
+        .await
+        .unwrap();
+    assert_eq!(next.seq, 13);
     store.close().await;
 }
 
@@ -758,14 +842,16 @@ async fn leases_of_a_stopped_process_come_back_uncertain_and_released_rows_do_no
 async fn a_rejected_request_among_concurrent_ones_does_not_undo_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let original = event("leaf1", Severity::Info);
-    append_one(&store, item(original.clone())).await.unwrap();
+    append_one(&store, item(event("leaf1", Severity::Info)))
+        .await
+        .unwrap();
+    refuse_device(&dir, "refused");
     // Sent together, these requests are committed in the same batch and first tried under one
     // savepoint; the bad one must fail alone.
     let requests = (0..20).map(|index| {
         let store = store.clone();
         let event = if index == 7 {
-            original.clone()
+            event("refused", Severity::Info)
         } else {
             event("leaf2", Severity::Info)
         };

@@ -94,32 +94,61 @@ pub(super) struct Memory {
     pub dedup: Dedup,
     /// Every alarm key and its row.
     pub alarms: AlarmIndex,
+    /// The highest seq assigned, in the open transaction included: the next event gets the one
+    /// after it, so a seq is never handed out twice (`schema.rs`, version 6).
+    pub last_seq: i64,
+    /// `last_seq` as of the last commit, what a rolled-back transaction returns to.
+    committed_last_seq: i64,
 }
 
-/// A point of the open transaction to roll [`Memory`] back to.
+/// A point of the open transaction to roll [`Memory`] back to; the default is its start.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Mark {
     dedup: usize,
     alarms: usize,
+    last_seq: Option<i64>,
 }
 
 impl Memory {
+    pub(super) fn new(dedup: Dedup, alarms: AlarmIndex, last_seq: i64) -> Memory {
+        Memory {
+            dedup,
+            alarms,
+            last_seq,
+            committed_last_seq: last_seq,
+        }
+    }
+
     fn mark(&self) -> Mark {
         Mark {
             dedup: self.dedup.mark(),
             alarms: self.alarms.mark(),
+            last_seq: Some(self.last_seq),
         }
     }
 
     fn rollback_to(&mut self, mark: Mark) {
         self.dedup.rollback_to(mark.dedup);
         self.alarms.rollback_to(mark.alarms);
+        self.last_seq = mark.last_seq.unwrap_or(self.committed_last_seq);
     }
 
     fn commit(&mut self, now_ms: i64) {
         self.dedup.commit(now_ms);
         self.alarms.commit();
+        self.committed_last_seq = self.last_seq;
     }
+}
+
+/// The highest seq ever assigned in this store: the newest event's (retention never deletes
+/// it), or what `seq_floor` remembers from before version 6, whichever is higher.
+pub(super) fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT max(coalesce((SELECT max(seq) FROM events), 0),
+                    coalesce((SELECT max(seq) FROM seq_floor), 0))",
+        [],
+        |row| row.get(0),
+    )
 }
 
 /// Sends a command's answer once the batch's commit has succeeded or failed.
