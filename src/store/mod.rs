@@ -337,7 +337,7 @@ impl Store {
         let alarms = alarm_index::AlarmIndex::load(&conn)
             .with_context(|| format!("cannot read the alarm keys of {}", config.path.display()))?;
         tracing::debug!(alarms = alarms.len(), "alarm keys loaded");
-        let last_seq = writer::last_seq(&conn)
+        let last_seq = ops::last_seq(&conn)
             .with_context(|| format!("cannot read the last seq of {}", config.path.display()))?;
         let checkpointer = checkpoint::Checkpointer::start(&config.path, config.synchronous_full)?;
         let (commands, receiver) = mpsc::channel(QUEUE);

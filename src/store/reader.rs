@@ -313,19 +313,11 @@ impl Reader {
     /// The oldest seq still stored and the latest seq ever assigned (0, 0 for a new store). A
     /// consumer that last saw a seq below `oldest - 1` has missed events that retention pruned.
     pub fn seq_range(&self) -> anyhow::Result<(u64, u64)> {
-        let (oldest, newest): (Option<i64>, Option<i64>) = self
+        let oldest: Option<i64> = self
             .conn
-            .query_row("SELECT min(seq), max(seq) FROM events", [], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+            .query_row("SELECT min(seq) FROM events", [], |row| row.get(0))
             .context("cannot read the seq range")?;
-        // Retention keeps the newest event; `seq_floor` holds what an older store had assigned
-        // beyond the events it kept (`schema.rs`, version 6).
-        let assigned: Option<i64> = self
-            .conn
-            .query_row("SELECT max(seq) FROM seq_floor", [], |row| row.get(0))
-            .context("cannot read the seq floor")?;
-        let newest = newest.max(assigned).unwrap_or(0) as u64;
+        let newest = super::ops::last_seq(&self.conn).context("cannot read the seq range")? as u64;
         let oldest = oldest.map_or(newest + 1, |seq| seq as u64);
         Ok((oldest, newest))
     }

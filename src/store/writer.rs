@@ -140,17 +140,6 @@ impl Memory {
     }
 }
 
-/// The highest seq ever assigned in this store: the newest event's (retention never deletes
-/// it), or what `seq_floor` remembers from before version 6, whichever is higher.
-pub(super) fn last_seq(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row(
-        "SELECT max(coalesce((SELECT max(seq) FROM events), 0),
-                    coalesce((SELECT max(seq) FROM seq_floor), 0))",
-        [],
-        |row| row.get(0),
-    )
-}
-
 /// Sends a command's answer once the batch's commit has succeeded or failed.
 pub(super) type Finish = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
