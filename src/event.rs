@@ -97,6 +97,20 @@ pub enum SpecContentType {
     Json,
 }
 
+/// A fresh event id: a UUID version 7 (RFC 9562: Unix milliseconds, then random bits, so ids
+/// sort by creation time to the millisecond). The 74 random bits come from the thread's
+/// ChaCha generator (seeded from the OS, `rand::rng`), not from a `getrandom` system call per
+/// id as `Uuid::now_v7` makes: one system call less on every webhook request.
+pub fn new_event_id() -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    let random: [u8; 10] = rand::random();
+    let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut text).to_owned()
+}
+
 impl Event {
     /// A new event with a fresh time-ordered id and informational defaults.
     pub fn new(
@@ -107,7 +121,7 @@ impl Event {
     ) -> Event {
         Event {
             specversion: SpecVersion::V1,
-            id: uuid::Uuid::now_v7().to_string(),
+            id: new_event_id(),
             source: format!("/netpulse/{source_name}"),
             kind: kind.into(),
             time,
@@ -155,6 +169,24 @@ mod tests {
         event.subject = Some("sys/intf/phys-[eth1/1]".into());
         event.seq = 7;
         event
+    }
+
+    #[test]
+    fn event_ids_are_distinct_version_7_uuids_of_the_current_millisecond() {
+        let before = jiff::Timestamp::now().as_millisecond() as u64;
+        let ids: Vec<String> = (0..1000).map(|_| new_event_id()).collect();
+        let after = jiff::Timestamp::now().as_millisecond() as u64;
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        for id in &ids {
+            let uuid = uuid::Uuid::parse_str(id).unwrap();
+            assert_eq!(uuid.get_version_num(), 7, "{id}");
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
+            let (seconds, nanos) = uuid.get_timestamp().unwrap().to_unix();
+            let millis = seconds * 1000 + u64::from(nanos) / 1_000_000;
+            assert!((before..=after).contains(&millis), "{id}: {millis}");
+            assert_eq!(id, &id.to_lowercase());
+        }
     }
 
     #[test]

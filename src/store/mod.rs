@@ -123,12 +123,15 @@ pub fn event_json(event: &Event, raw_data: Option<&[u8]>) -> serde_json::Result<
     };
     let mut json = Vec::with_capacity(512 + raw.len());
     serde_json::to_writer(&mut json, event)?;
-    if event.data.is_null() && json.ends_with(NULL_DATA) && std::str::from_utf8(raw).is_ok() {
+    if event.data.is_null() && json.ends_with(NULL_DATA) {
         json.truncate(json.len() - b"null}".len());
         json.extend_from_slice(raw);
         json.push(b'}');
-        // Both parts are UTF-8: the serializer's output and `raw`, checked above.
-        return Ok(String::from_utf8(json).expect("UTF-8 serializer output and UTF-8 data"));
+        // One UTF-8 check over the whole text covers `raw`; text that fails it (raw bytes that
+        // are not UTF-8) takes the slow way below, which reports the error.
+        if let Ok(json) = String::from_utf8(json) {
+            return Ok(json);
+        }
     }
     // Not the shape expected (an event that has its own data): the slow, always correct way.
     let mut event = event.clone();

@@ -288,24 +288,29 @@ fn severity(alarm: &Alarm) -> Severity {
 /// name, the device, then the display values other than the device's own name and address.
 fn summary(alarm: &Alarm, device: &str) -> String {
     let mut summary = format!("{} on {device}", alarm.rule_name_display);
-    let entities: Vec<String> = alarm
-        .values_short_display
-        .iter()
-        .map(|fields| {
-            fields
-                .iter()
-                .filter(|(key, _)| !matches!(key.as_str(), "host-name" | "system-ip"))
-                .map(|(key, value)| match value {
-                    Value::String(text) => format!("{key}={text}"),
-                    other => format!("{key}={other}"),
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .filter(|entity| !entity.is_empty())
-        .collect();
-    if !entities.is_empty() {
-        let _ = write!(summary, ": {}", entities.join("; "));
+    // Written straight into `summary`: ": " before the first pair shown, "; " between entities
+    // and ", " between the pairs of one entity; an entity with nothing to show adds nothing.
+    let mut entities = 0;
+    for fields in &alarm.values_short_display {
+        let mut pairs = 0;
+        for (key, value) in fields {
+            if matches!(key.as_str(), "host-name" | "system-ip") {
+                continue;
+            }
+            let separator = match (entities, pairs) {
+                (0, 0) => ": ",
+                (_, 0) => "; ",
+                _ => ", ",
+            };
+            let _ = match value {
+                Value::String(text) => write!(summary, "{separator}{key}={text}"),
+                other => write!(summary, "{separator}{key}={other}"),
+            };
+            pairs += 1;
+        }
+        if pairs > 0 {
+            entities += 1;
+        }
     }
     summary
 }

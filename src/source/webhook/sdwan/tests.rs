@@ -297,6 +297,22 @@ fn a_minimal_alarm_with_nulls_and_unknown_fields_parses() {
 }
 
 #[test]
+fn the_summary_lists_every_entity_and_skips_those_with_only_the_device() {
+    let body = br#"{"uuid": "u-1", "rule_name_display": "BFD_Node_Down", "severity": "Major",
+        "entry_time": 1557638802000, "active": true,
+        "values": [{"host-name": "Edge1", "system-ip": "10.0.0.1"}],
+        "values_short_display": [
+            {"host-name": "Edge1", "color": "mpls", "site-id": 100},
+            {"host-name": "Edge1", "system-ip": "10.0.0.1"},
+            {"remote-color": "biz-internet", "remote-system-ip": "10.0.0.2"}]}"#;
+    assert_eq!(
+        normalize_body(body).event.summary,
+        "BFD_Node_Down on Edge1: color=mpls, site-id=100; remote-color=biz-internet, \
+         remote-system-ip=10.0.0.2"
+    );
+}
+
+#[test]
 fn without_any_device_field_the_source_name_is_the_device() {
     let body = br#"{"uuid": "u1", "rule_name_display": "X", "severity": "Minor",
         "entry_time": 0, "active": true}"#;
