@@ -11,8 +11,10 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::event::{AlarmState, Event, Severity};
 use crate::store::{AlarmUpdate, NewEvent};
@@ -23,8 +25,134 @@ pub const RAISED_EVENT_TYPE: &str = "com.cisco.sdwan.alarm.raised";
 pub const CLEARED_EVENT_TYPE: &str = "com.cisco.sdwan.alarm.cleared";
 
 /// One entity of `values`, `values_short_display` or `devices`: string-valued keys with dashes
-/// (`host-name`, `if-name`, ...), except for quirks such as an integer `site-id`.
-pub type Fields = Map<String, Value>;
+/// (`host-name`, `if-name`, ...), except for quirks such as an integer `site-id`. Keys and text
+/// values borrow from the body when they have no escapes (no map of owned strings is built per
+/// request); the pairs are kept in key order, each key once (the last one wins, as in a JSON
+/// object).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Fields<'a>(Vec<(Cow<'a, str>, Field<'a>)>);
+
+/// One value of [`Fields`]: text, or any other JSON value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Field<'a> {
+    Text(Cow<'a, str>),
+    Other(Value),
+}
+
+impl<'a> Fields<'a> {
+    /// The value of `key`.
+    pub fn get(&self, key: &str) -> Option<&Field<'a>> {
+        let at = self
+            .0
+            .binary_search_by(|(known, _)| known.as_ref().cmp(key))
+            .ok()?;
+        Some(&self.0[at].1)
+    }
+
+    /// The pairs, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Field<'a>)> {
+        self.0.iter().map(|(key, value)| (key.as_ref(), value))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entity;
+        impl<'de> Visitor<'de> for Entity {
+            type Value = Fields<'de>;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("an object of entity fields")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(4));
+                while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+                    pairs.push((key, map.next_value::<Field<'de>>()?));
+                }
+                // Newest first, so that the stable sort keeps a repeated key's last value first
+                // and `dedup_by` drops the earlier ones; then back to key order.
+                pairs.reverse();
+                pairs.sort_by(|(a, _), (b, _)| a.cmp(b));
+                pairs.dedup_by(|(later, _), (kept, _)| later == kept);
+                Ok(Fields(pairs))
+            }
+        }
+        deserializer.deserialize_map(Entity)
+    }
+}
+
+/// A string that borrows from the body when it can.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Key;
+        impl<'de> Visitor<'de> for Key {
+            type Value = Text<'de>;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                text: &'de str,
+            ) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+        deserializer.deserialize_str(Key)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Field<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Any;
+        impl<'de> Visitor<'de> for Any {
+            type Value = Field<'de>;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                text: &'de str,
+            ) -> Result<Field<'de>, E> {
+                Ok(Field::Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Field<'de>, E> {
+                Ok(Field::Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Field<'de>, E> {
+                Ok(Field::Text(Cow::Owned(text)))
+            }
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<Field<'de>, E> {
+                Ok(Field::Other(Value::Bool(value)))
+            }
+            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Field<'de>, E> {
+                Ok(Field::Other(Value::from(value)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Field<'de>, E> {
+                Ok(Field::Other(Value::from(value)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Field<'de>, E> {
+                Ok(Field::Other(Value::from(value)))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Field<'de>, E> {
+                Ok(Field::Other(Value::Null))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Field<'de>, A::Error> {
+                Value::deserialize(SeqAccessDeserializer::new(seq)).map(Field::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Field<'de>, A::Error> {
+                Value::deserialize(MapAccessDeserializer::new(map)).map(Field::Other)
+            }
+        }
+        deserializer.deserialize_any(Any)
+    }
+}
 
 /// One SD-WAN Manager alarm document. Unknown fields are ignored; only the fields netpulse needs
 /// to identify, time and classify the alarm are required.
@@ -50,35 +178,35 @@ pub struct Alarm<'a> {
     pub active: bool,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub cleared_events: Vec<String>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub values: Vec<Fields>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub values_short_display: Vec<Fields>,
-    #[serde(default, deserialize_with = "null_as_empty")]
-    pub devices: Vec<Fields>,
+    #[serde(borrow, default, deserialize_with = "null_as_empty")]
+    pub values: Vec<Fields<'a>>,
+    #[serde(borrow, default, deserialize_with = "null_as_empty")]
+    pub values_short_display: Vec<Fields<'a>>,
+    #[serde(borrow, default, deserialize_with = "null_as_empty")]
+    pub devices: Vec<Fields<'a>>,
     /// Machine name, e.g. `interface-state-change`; `node_down` / `tloc_down` on correlated alarms.
-    #[serde(default)]
-    pub rulename: Option<String>,
+    #[serde(borrow, default, deserialize_with = "optional_text")]
+    pub rulename: Option<Cow<'a, str>>,
     /// Usually the machine name again, but correlated alarms carry the literal `"rulename"`:
     /// read it through [`Alarm::event_name`].
-    #[serde(default)]
-    pub eventname: Option<String>,
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
+    #[serde(borrow, default, deserialize_with = "optional_text")]
+    pub eventname: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type", deserialize_with = "optional_text")]
+    pub kind: Option<Cow<'a, str>>,
     /// `VPN`, `System`, `Control`, `BFD`, `OMP`.
-    #[serde(default)]
-    pub component: Option<String>,
-    #[serde(default)]
-    pub message: Option<String>,
+    #[serde(borrow, default, deserialize_with = "optional_text")]
+    pub component: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "optional_text")]
+    pub message: Option<Cow<'a, str>>,
     /// Present in 2023 webhooks and in REST records.
-    #[serde(default)]
-    pub system_ip: Option<String>,
+    #[serde(borrow, default, deserialize_with = "optional_text")]
+    pub system_ip: Option<Cow<'a, str>>,
     /// REST records only.
-    #[serde(default)]
-    pub host_name: Option<String>,
+    #[serde(borrow, default, deserialize_with = "optional_text")]
+    pub host_name: Option<Cow<'a, str>>,
     /// REST records only: the uuid of the alarm that cleared this one, empty while it is raised.
-    #[serde(default)]
-    pub cleared_by: Option<String>,
+    #[serde(borrow, default, deserialize_with = "optional_text")]
+    pub cleared_by: Option<Cow<'a, str>>,
     #[serde(default)]
     pub acknowledged: Option<bool>,
     #[serde(default)]
@@ -110,8 +238,8 @@ impl Alarm<'_> {
     /// that sends an integer.
     pub fn site_id(&self) -> Option<String> {
         match self.values.first()?.get("site-id")? {
-            Value::String(text) if !text.is_empty() => Some(text.clone()),
-            Value::Number(number) => Some(number.to_string()),
+            Field::Text(text) if !text.is_empty() => Some(text.clone().into_owned()),
+            Field::Other(Value::Number(number)) => Some(number.to_string()),
             _ => None,
         }
     }
@@ -293,8 +421,8 @@ fn summary(alarm: &Alarm, device: &str) -> String {
     let mut entities = 0;
     for fields in &alarm.values_short_display {
         let mut pairs = 0;
-        for (key, value) in fields {
-            if matches!(key.as_str(), "host-name" | "system-ip") {
+        for (key, value) in fields.iter() {
+            if matches!(key, "host-name" | "system-ip") {
                 continue;
             }
             let separator = match (entities, pairs) {
@@ -303,8 +431,8 @@ fn summary(alarm: &Alarm, device: &str) -> String {
                 _ => ", ",
             };
             let _ = match value {
-                Value::String(text) => write!(summary, "{separator}{key}={text}"),
-                other => write!(summary, "{separator}{key}={other}"),
+                Field::Text(text) => write!(summary, "{separator}{key}={text}"),
+                Field::Other(other) => write!(summary, "{separator}{key}={other}"),
             };
             pairs += 1;
         }
@@ -335,7 +463,10 @@ fn alarm_updates(alarm: &Alarm) -> Vec<(String, bool)> {
 }
 
 fn text_field<'f>(fields: Option<&'f Fields>, key: &str) -> Option<&'f str> {
-    non_empty(fields?.get(key)?.as_str())
+    match fields?.get(key)? {
+        Field::Text(text) => non_empty(Some(text)),
+        Field::Other(_) => None,
+    }
 }
 
 fn non_empty(text: Option<&str>) -> Option<&str> {
@@ -358,6 +489,14 @@ fn json_kind(first_byte: u8) -> &'static str {
         b'n' => "null",
         _ => "number",
     }
+}
+
+/// An optional string that borrows from the body when it has no escapes (serde's own
+/// `Option<Cow<str>>` always copies).
+fn optional_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Ok(Option::<Text<'de>>::deserialize(deserializer)?.map(|Text(text)| text))
 }
 
 /// A missing or `null` list is an empty one.

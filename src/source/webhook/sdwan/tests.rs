@@ -420,3 +420,46 @@ fn ingest_gives_what_parse_and_normalize_give() {
         Err(SdwanError::NotAnAlarm { .. })
     ));
 }
+
+#[test]
+fn entity_fields_and_texts_borrow_from_the_body_unless_escaped() {
+    let body =
+        br#"{"uuid": "u-2", "rule_name_display": "Interface_State_Change", "severity": "Major",
+        "entry_time": 1557638802000, "active": true, "rulename": "interface-state-change",
+        "message": "line \"one\"",
+        "values": [{"host-name": "BR1", "if-name": "Gi\/1", "site-id": 7, "new-state": "up",
+                    "new-state": "down", "extra": {"nested": [1, null]}}]}"#;
+    let alarm = parse(body).unwrap();
+    assert!(matches!(
+        alarm.rulename,
+        Some(Cow::Borrowed("interface-state-change"))
+    ));
+    assert_eq!(
+        alarm.message.as_deref(),
+        Some(r#"line "one""#),
+        "escapes are decoded"
+    );
+    let fields = &alarm.values[0];
+    let keys: Vec<&str> = fields.iter().map(|(key, _)| key).collect();
+    assert_eq!(
+        keys,
+        ["extra", "host-name", "if-name", "new-state", "site-id"],
+        "key order, each key once"
+    );
+    assert!(matches!(
+        fields.get("host-name"),
+        Some(Field::Text(Cow::Borrowed("BR1")))
+    ));
+    assert!(matches!(fields.get("if-name"), Some(Field::Text(Cow::Owned(text))) if text == "Gi/1"));
+    assert_eq!(
+        fields.get("new-state"),
+        Some(&Field::Text("down".into())),
+        "the last of a repeated key wins, as in a JSON object"
+    );
+    assert_eq!(
+        fields.get("extra"),
+        Some(&Field::Other(json!({"nested": [1, null]})))
+    );
+    assert_eq!(alarm.site_id().as_deref(), Some("7"));
+    assert_eq!(fields.get("missing"), None);
+}
