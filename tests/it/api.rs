@@ -596,3 +596,60 @@ async fn cors_answers_only_configured_origins() {
     assert!(!other.headers().contains_key("access-control-allow-origin"));
     running.stop().await;
 }
+
+/// Waits for the server to end the socket: a close frame (its code) or the connection dropped
+/// (None); fails if the socket is still open after 10 s.
+async fn wait_closed(socket: &mut Socket) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("the server closes the socket within 10 s");
+        match message {
+            Some(Ok(Message::Close(frame))) => return frame.map(|frame| u16::from(frame.code)),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+/// Feed clients send nothing but control frames, so a message over 64 KiB or a frame over
+/// 16 KiB ends the connection (1009, "message too big"), and a client sending unfinished
+/// fragments cannot make the gateway buffer them without bound; other clients are served on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_sending_a_big_message_or_endless_fragments_is_closed() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let running = start(1024).await;
+
+    let mut big = connect(&running, "").await;
+    big.send(Message::Text("x".repeat(100 * 1024).into()))
+        .await
+        .unwrap();
+    let code = wait_closed(&mut big).await;
+    assert!(matches!(code, None | Some(1009)), "{code:?}");
+
+    // 8 KiB fragments (each under the frame limit), never final: 72 KiB buffered is too much.
+    let mut fragments = connect(&running, "").await;
+    let chunk = vec![b'y'; 8 * 1024];
+    for index in 0..9 {
+        let opcode = if index == 0 {
+            OpCode::Data(Data::Text)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(chunk.clone(), opcode, false);
+        if fragments.send(Message::Frame(frame)).await.is_err() {
+            break;
+        }
+    }
+    let code = wait_closed(&mut fragments).await;
+    assert!(matches!(code, None | Some(1009)), "{code:?}");
+
+    // The gateway keeps serving: a new client gets the events.
+    post(&running, sdwan_alarm(DOWN, "after", None)).await;
+    let mut socket = connect(&running, "&after=0").await;
+    assert!(next_seq(&mut socket).await.is_some());
+    running.stop().await;
+}
