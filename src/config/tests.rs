@@ -195,3 +195,44 @@ fn interpolation_handles_literals_and_unterminated_references() {
             .contains("unterminated")
     );
 }
+
+#[test]
+fn errors_never_show_a_value_from_the_environment() {
+    let env = |name: &str| match name {
+        "PASSWORD" => Some("SuperSecret-42".to_owned()),
+        "QUOTED" => Some("Super\"Secret\\42".to_owned()),
+        "URL" => Some("ftp://user:SuperSecret@host".to_owned()),
+        _ => None,
+    };
+    let text = "
+sources:
+  - { name: vmanage, type: webhook, provider: sdwan, path: /hooks/sdwan, auth: { none: true } }
+sinks:
+  - name: room
+    type: webex
+    token: t
+    room_id: r
+    rate_limit: \"${PASSWORD}\"
+  - name: room2
+    type: webex
+    token: t
+    room_id: r
+    base_url: \"${URL}\"
+http:
+  max_connections: \"x${QUOTED}y\"
+api:
+  auth: { tokens: [ { name: ops, token: t0123456789abcdef, scope: \"${PASSWORD}\" } ] }
+";
+    let errors = Config::parse_with(text, Path::new("."), &env)
+        .unwrap_err()
+        .0
+        .join("\n");
+    for secret in ["SuperSecret", "Super\\\"Secret", "Super\"Secret"] {
+        assert!(!errors.contains(secret), "{secret} in {errors}");
+    }
+    assert!(errors.contains("${PASSWORD}"), "{errors}");
+    assert!(errors.contains("x${QUOTED}y"), "{errors}");
+    assert!(errors.contains("${URL}"), "{errors}");
+    assert!(errors.contains("sinks[0]"), "{errors}");
+    assert!(errors.contains("(room2).base_url"), "{errors}");
+}
