@@ -5,12 +5,13 @@
 //! `data.fetch_error`, and counted in `netpulse_webex_fetch_failures_total` (or
 //! `netpulse_webex_fetch_refused_total` for an id that is not one).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::{Resource, WebexApi, WebexApiOptions};
 use crate::event::Event;
+use crate::throttle::Throttle;
 
 /// How long one fetch may take: the notification's answer waits for it.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -20,6 +21,9 @@ const QUOTE_CHARS: usize = 200;
 /// Fetches what a notification points to, with the bot's token.
 pub struct Fetcher {
     api: WebexApi,
+    /// A Webex outage or a sender of bad ids would repeat the WARN for every notification.
+    refused_log: Throttle,
+    failed_log: Throttle,
 }
 
 impl Fetcher {
@@ -32,7 +36,11 @@ impl Fetcher {
             tls: &Default::default(),
             timeout: FETCH_TIMEOUT,
         })?;
-        Ok(Fetcher { api })
+        Ok(Fetcher {
+            api,
+            refused_log: Throttle::new(),
+            failed_log: Throttle::new(),
+        })
     }
 
     /// Adds the message (`data.message`) or card action (`data.action`) the event points to,
@@ -50,7 +58,9 @@ impl Fetcher {
             Ok(url) => url,
             Err(refused) => {
                 metrics::counter!("netpulse_webex_fetch_refused_total").increment(1);
-                tracing::warn!(source = %event.source, error = %refused, "a Webex notification names an id that is not a Webex id: nothing fetched, stored without it");
+                if let Some(left_out) = self.refused_log.admit(Instant::now()) {
+                    tracing::warn!(source = %event.source, error = %refused, refused_since_last_line = left_out, "a Webex notification names an id that is not a Webex id: nothing fetched, stored without it");
+                }
                 event.data["fetch_error"] = Value::String(format!("not fetched: {refused}"));
                 return;
             }
@@ -74,7 +84,9 @@ impl Fetcher {
                     Err(error) => format!("the Webex API did not answer: {error:#}"),
                 };
                 metrics::counter!("netpulse_webex_fetch_failures_total").increment(1);
-                tracing::warn!(source = %event.source, %error, path = %url.path(), "cannot fetch what a Webex notification points to; stored without it");
+                if let Some(left_out) = self.failed_log.admit(Instant::now()) {
+                    tracing::warn!(source = %event.source, %error, path = %url.path(), failed_since_last_line = left_out, "cannot fetch what a Webex notification points to; stored without it");
+                }
                 event.data["fetch_error"] = Value::String(error);
             }
         }
