@@ -10,7 +10,9 @@
 //! - [`gateway`]: wires sources to sinks and owns shutdown.
 //! - [`sim`]: device simulators, also a product feature (`netpulse sim dme`).
 //! - [`demo`]: `netpulse demo`, a simulated switch and the gateway wired together.
-//! - [`tls`]: the client TLS policy shared by every outgoing connection.
+//! - [`tls`]: the client TLS policy shared by every outgoing connection, and the one HTTP client
+//!   builder.
+//! - [`webex_api`]: the one Webex REST client, shared by the Webex source, webhook and sink.
 
 pub mod config;
 pub mod demo;
@@ -28,5 +30,6 @@ pub mod source;
 pub mod store;
 pub mod throttle;
 pub mod tls;
+pub mod webex_api;
 
 pub use gateway::{Gateway, run};

@@ -5,9 +5,15 @@
 //! device's self-signed certificate) instead; `fingerprint_sha256` pins the device's certificate
 //! itself (what most switches with self-signed certificates need: `show crypto ca certificates`
 //! or the simulator prints it); `insecure_skip_verify` accepts anything and is meant for labs
-//! only: the caller logs a warning when it is used.
+//! only: [`http_client`] logs a warning naming the component each time it builds such a client.
+//! A certificate the chain check refuses is explained in words ([`explain`]): what is wrong,
+//! what to configure, and the SHA-256 fingerprint the server presented.
 
+mod explain;
+mod http_client;
 pub mod server;
+
+pub use http_client::{HttpClient, HttpClientOptions, http_client, warn_if_insecure};
 
 use std::sync::Arc;
 
@@ -77,7 +83,19 @@ pub fn client_config_with_identity(
                 provider: provider(),
             }))
     } else {
-        builder.with_root_certificates(root_store(tls)?)
+        let trusted = match &tls.ca_file {
+            Some(path) => format!("tls.ca_file {}", path.display()),
+            None => "the system's root certificates".to_owned(),
+        };
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(root_store(tls)?),
+            provider(),
+        )
+        .build()
+        .context("cannot verify server certificates with these roots")?;
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(explain::Explaining::new(verifier, trusted)))
     };
     let config = match identity {
         Some(identity) => verified

@@ -109,7 +109,6 @@ pub fn serve(bound: Bound, router: Router, shutdown: CancellationToken, tracker:
         shutdown,
         tracker: tracker.clone(),
         name: "netpulse".to_owned(),
-        wrap: server::Plain,
     };
     tracker.spawn(server::serve_limited(
         bound.listener,

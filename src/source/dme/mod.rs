@@ -44,9 +44,6 @@ pub fn spawn(
     context: SourceContext,
     tracker: &TaskTracker,
 ) -> anyhow::Result<DmeHandle> {
-    if config.tls.insecure_skip_verify {
-        tracing::warn!(source = %config.name, address = %config.address, "TLS verification is OFF for this source (tls.insecure_skip_verify): anyone on the path can impersonate the device; set tls.ca_file outside a lab");
-    }
     let client = DmeClient::new(config, shared)?;
     let view = Arc::new(Mutex::new(DeviceView::default()));
     let device = Device {

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use base64::Engine;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -86,15 +85,15 @@ impl PxgridClient {
             (Some(cert), Some(key)) => Some(crate::tls::ClientIdentity::from_files(cert, key)?),
             _ => None,
         };
-        let tls = crate::tls::client_config_with_identity(&config.tls, identity.as_ref())?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured((*tls).clone())
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            .pool_max_idle_per_host(1)
-            .no_proxy()
-            .build()
-            .context("cannot build the HTTP client")?;
+        let crate::tls::HttpClient { http, tls } =
+            crate::tls::http_client(&crate::tls::HttpClientOptions {
+                identity: identity.as_ref(),
+                timeout: config.request_timeout,
+                ..crate::tls::HttpClientOptions::new(
+                    &format!("source {:?}", config.name),
+                    &config.tls,
+                )
+            })?;
         Ok(PxgridClient {
             http,
             tls,

@@ -37,9 +37,6 @@ pub fn spawn(
     context: SourceContext,
     tracker: &TaskTracker,
 ) -> anyhow::Result<PxgridHandle> {
-    if config.tls.insecure_skip_verify {
-        tracing::warn!(source = %config.name, address = %config.address, "TLS verification is OFF for this source (tls.insecure_skip_verify): anyone on the path can impersonate ISE; set tls.ca_file outside a lab");
-    }
     let client = PxgridClient::new(config)?;
     let source = Pxgrid {
         counters: Counters::new(&context.name),

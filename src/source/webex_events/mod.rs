@@ -36,9 +36,6 @@ pub fn spawn(
     context: SourceContext,
     tracker: &TaskTracker,
 ) -> anyhow::Result<WebexEventsHandle> {
-    if config.tls.insecure_skip_verify {
-        tracing::warn!(source = %config.name, "TLS verification is OFF for this source (tls.insecure_skip_verify)");
-    }
     let bot = Bot {
         client: WebexClient::new(config)?,
         config: config.clone(),
@@ -274,7 +271,11 @@ impl Bot {
         match verb {
             "post" | "share" => {
                 let hydra = protocol::hydra_id(&cluster, "MESSAGE", id);
-                let message = match self.client.fetch("messages", &hydra).await {
+                let message = match self
+                    .client
+                    .fetch(crate::webex_api::Resource::Messages, &hydra)
+                    .await
+                {
                     Ok(Some(message)) => message,
                     Ok(None) => {
                         tracing::info!(source = %name, message = %hydra, "message gone before it could be fetched");
@@ -294,7 +295,11 @@ impl Bot {
             }
             "cardAction" => {
                 let hydra = protocol::hydra_id(&cluster, "ATTACHMENT_ACTION", id);
-                let action = match self.client.fetch("attachment/actions", &hydra).await {
+                let action = match self
+                    .client
+                    .fetch(crate::webex_api::Resource::AttachmentActions, &hydra)
+                    .await
+                {
                     Ok(action) => action,
                     Err(error) => {
                         tracing::warn!(source = %name, error = %format!("{error:#}"), "cannot fetch the attachment action");

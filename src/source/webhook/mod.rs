@@ -42,7 +42,7 @@ pub struct WebhookReceiver {
     /// `provider: generic`: the compiled mapping.
     mapping: Option<mapping::Mapping>,
     /// `provider: webex`: fetches what a notification points to.
-    fetcher: Option<webex::Fetcher>,
+    fetcher: Option<crate::webex_api::Fetcher>,
     pub max_body_bytes: usize,
     /// The time the whole body has to arrive (`http.body_timeout`).
     pub body_timeout: std::time::Duration,
@@ -150,7 +150,7 @@ impl WebhookReceiver {
                 .then(|| {
                     let base = config.base_url.as_deref().unwrap_or("https://webexapis.com");
                     let token = config.token.as_ref().map(crate::config::Secret::expose);
-                    webex::Fetcher::new(base, token.unwrap_or(""))
+                    crate::webex_api::Fetcher::new(&config.name, base, token.unwrap_or(""))
                         .inspect_err(|error| tracing::error!(source = %config.name, error = %format!("{error:#}"), "cannot build the Webex API client"))
                         .ok()
                 })
