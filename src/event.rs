@@ -154,6 +154,14 @@ impl Event {
         }
     }
 
+    /// The name of the source that produced the event: its CloudEvents `source` without the
+    /// `/netpulse/` that [`Event::new`] puts in front.
+    pub fn source_name(&self) -> &str {
+        self.source
+            .strip_prefix("/netpulse/")
+            .unwrap_or(&self.source)
+    }
+
     /// One readable line: time, device, severity, summary.
     pub fn to_text_line(&self) -> String {
         let time = self.time.strftime("%Y-%m-%d %H:%M:%S%.3f");

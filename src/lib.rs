@@ -5,6 +5,7 @@
 //! - [`config`]: the YAML configuration, parsed and validated with every error reported at once.
 //! - [`event`]: the normalized, CloudEvents-compatible [`event::Event`]; plain data, no IO.
 //! - [`source`]: inputs, one module per protocol (`dme` for NX-OS / APIC WebSocket subscriptions).
+//! - [`route`]: which sinks take an event; pure functions over events and the configuration.
 //! - [`store`]: the embedded durable store (SQLite, WAL, group commit): event log, alarms, outbox.
 //! - [`sink`]: outputs, one module per kind (`file`, `stdout`).
 //! - [`gateway`]: wires sources to sinks and owns shutdown.
@@ -24,6 +25,7 @@ pub mod fuzz_targets;
 pub mod gateway;
 pub mod http;
 pub mod pipeline;
+pub mod route;
 pub mod sim;
 pub mod sink;
 pub mod source;

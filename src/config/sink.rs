@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{Problems, Secret, TlsConfig, resolve_path, resolve_secret};
 use crate::duration::serde_duration;
-use crate::event::{Event, Severity};
+use crate::event::Severity;
 
 /// One entry of `sinks:`; the `type` field picks the variant.
 #[derive(Debug, Clone, Deserialize)]
@@ -22,8 +22,8 @@ pub enum SinkConfig {
 }
 
 /// `match:`: which events a sink takes. Every field that is set must match; an empty filter takes
-/// everything. The full routing policy is a later feature; this keeps switch chatter out of a chat
-/// room.
+/// everything (`route::matches` applies it). The full routing policy is a later feature; this
+/// keeps switch chatter out of a chat room.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct SinkMatch {
@@ -36,21 +36,6 @@ pub struct SinkMatch {
     /// Only events at least this severe (info < warning < minor < major < critical).
     #[serde(default)]
     pub min_severity: Option<Severity>,
-}
-
-impl SinkMatch {
-    /// Whether the sink takes this event, which came from the source named `source`.
-    pub fn matches(&self, source: &str, event: &Event) -> bool {
-        (self.source.is_empty() || self.source.iter().any(|name| name == source))
-            && (self.type_prefix.is_empty()
-                || self
-                    .type_prefix
-                    .iter()
-                    .any(|prefix| event.kind.starts_with(prefix.as_str())))
-            && self
-                .min_severity
-                .is_none_or(|minimum| event.severity >= minimum)
-    }
 }
 
 /// A Webex bot posting to one room (or one person).
