@@ -78,6 +78,11 @@ pub struct WebexSinkConfig {
     /// How the API's certificate is checked (the simulator's, in a lab).
     #[serde(default)]
     pub tls: TlsConfig,
+    /// netpulse's address as the room's readers reach it (e.g. `https://netpulse.example.com`).
+    /// A message cut for length links to the event there (in the API) when the event has no link
+    /// of its own.
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// Answer commands posted to the bot (`alarms?`, `help`) in the room they came from. Route the
     /// bot's messages to this sink with `match: { type_prefix: [com.cisco.webex.message] }` from a
     /// `provider: webex` webhook (or a `webex_events` source).
@@ -243,6 +248,15 @@ impl WebexSinkConfig {
                 &format!("{place}.base_url"),
                 format!("{:?} must be an http:// or https:// URL", self.base_url),
             ),
+        }
+        if let Some(url) = &self.public_url {
+            match reqwest::Url::parse(url) {
+                Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.host().is_some() => {}
+                _ => problems.push(
+                    &format!("{place}.public_url"),
+                    format!("{url:?} must be an http:// or https:// URL, e.g. https://netpulse.example.com"),
+                ),
+            }
         }
         if let Err(err) = jiff::tz::TimeZone::get(&self.timezone) {
             problems.push(

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::client::{SendResult, WebexClient};
 use super::render::Templates;
-use super::split::{MAX_MESSAGE_BYTES, split};
+use super::split::{MAX_MESSAGE_BYTES, split_capped};
 use crate::config::{RetryConfig, WebexSinkConfig};
 use crate::sink::Outbox;
 use crate::store::{Delivery, Failed};
@@ -26,6 +26,8 @@ const BATCH: usize = 16;
 const LEASE: Duration = Duration::from_secs(300);
 /// How many recent messages are read to find one an earlier process may have posted.
 const RECENT_MESSAGES: usize = 50;
+/// Messages one event may take at most; a longer one is cut and links to the whole event.
+const MAX_PARTS: usize = 2;
 
 pub fn spawn(
     config: &WebexSinkConfig,
@@ -48,6 +50,10 @@ pub fn spawn(
         next_send: Instant::now(),
         parts_sent: HashMap::new(),
         commands: config.commands,
+        public_url: config
+            .public_url
+            .as_deref()
+            .map(|url| url.trim_end_matches('/').to_owned()),
     };
     Ok(tokio::spawn(worker.run()))
 }
@@ -65,6 +71,8 @@ struct Worker {
     parts_sent: HashMap<i64, usize>,
     /// Answer the commands posted to the bot instead of relaying its messages.
     commands: bool,
+    /// netpulse's address for the room's readers (`public_url`), without a trailing slash.
+    public_url: Option<String>,
 }
 
 /// What became of one delivery.
@@ -142,7 +150,8 @@ impl Worker {
                 .await;
             return Step::Dead;
         }
-        let parts = split(&markdown, MAX_MESSAGE_BYTES);
+        let tail = self.cut_notice(delivery);
+        let parts = split_capped(&markdown, MAX_MESSAGE_BYTES, MAX_PARTS, &tail);
         if delivery.uncertain && self.already_posted(&parts).await {
             tracing::info!(
                 sink,
@@ -254,6 +263,30 @@ impl Worker {
                 tracing::warn!(sink = %self.outbox.sink, %error, "cannot list recent messages to check for a message posted before the restart; sending it");
                 false
             }
+        }
+    }
+
+    /// What ends a message cut for length: that it was cut, and a link to the whole event (its
+    /// own link, else the event in netpulse's API at `public_url`), else its seq.
+    fn cut_notice(&self, delivery: &Delivery) -> String {
+        let own = delivery
+            .event
+            .link
+            .as_deref()
+            .and_then(super::render::safe_link);
+        let in_api = || {
+            let base = self.public_url.as_deref()?;
+            super::render::safe_link(&format!(
+                "{base}/api/v1/events?order=oldest&after={}&limit=1",
+                delivery.seq.saturating_sub(1)
+            ))
+        };
+        match own.or_else(in_api) {
+            Some(link) => format!("\n\n… *cut: too long for Webex* · [Full event]({link})"),
+            None => format!(
+                "\n\n… *cut: too long for Webex* · full event: seq {} in netpulse",
+                delivery.seq
+            ),
         }
     }
 

@@ -278,3 +278,19 @@ fn every_provider_has_its_own_message_and_every_fixture_renders() {
         }
     }
 }
+
+#[test]
+fn a_huge_value_is_cut_with_a_visible_marker() {
+    let mut event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    event.data["message"] = "x".repeat(1024 * 1024).into();
+    let message = templates("UTC").render(&event).unwrap();
+    let line = message
+        .lines()
+        .find(|line| line.starts_with("- **Message:**"))
+        .unwrap();
+    assert_eq!(
+        line,
+        format!("- **Message:** {}…", "x".repeat(MAX_VALUE_CHARS))
+    );
+    assert!(message.len() < 4000, "{} bytes", message.len());
+}
