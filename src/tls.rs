@@ -13,7 +13,7 @@ mod explain;
 mod http_client;
 pub mod server;
 
-pub use http_client::{HttpClient, HttpClientOptions, http_client, warn_if_insecure};
+pub use http_client::{HttpClient, HttpClientOptions, error_chain, http_client, warn_if_insecure};
 
 use std::sync::Arc;
 
