@@ -61,3 +61,52 @@ impl SimCommand {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every `.rs` file under `dir` that is not a test (`tests.rs`, `*_tests.rs`, `tests/`).
+    fn product_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if name != "tests" {
+                    product_files(&path, found);
+                }
+            } else if name.ends_with(".rs") && name != "tests.rs" && !name.ends_with("_tests.rs") {
+                found.push(path);
+            }
+        }
+    }
+
+    /// A simulator that parsed with netpulse's own code would mirror its bugs, and no test would
+    /// see them: only tests may compare a simulator's output with netpulse's reading of it.
+    #[test]
+    fn no_simulator_uses_netpulse_s_source_code() {
+        let mut files = Vec::new();
+        product_files(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sim"),
+            &mut files,
+        );
+        assert!(files.len() > 20, "{files:?}");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            // Inline test modules come last and may compare, as test files do.
+            let product = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let code: String = product
+                .lines()
+                .filter(|line| !line.trim_start().starts_with("//"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for forbidden in ["crate::source", "crate::{source", "netpulse::source"] {
+                assert!(
+                    !code.contains(forbidden),
+                    "{} uses {forbidden}",
+                    file.display()
+                );
+            }
+        }
+    }
+}

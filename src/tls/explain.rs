@@ -1,74 +1,30 @@
 //! Certificate errors in words. The chain check (webpki, through rustls) refuses a certificate
 //! with names such as `Other(OtherError(CaUsedAsEndEntity))` or `UnknownIssuer`, which say
-//! nothing to an operator who gave a switch's self-signed certificate as `ca_file`. This
-//! verifier runs the same check and, when it fails, says what is wrong, what to configure, and
+//! nothing to an operator who gave a switch's self-signed certificate as `ca_file`. Here such a
+//! refusal becomes a sentence that says what is wrong, what to configure, and
 //! which certificate (its SHA-256 fingerprint) the server presented, so it can be compared with
-//! what the device shows and pinned.
+//! what the device shows and pinned. `tls::Verifier` calls [`refusal`] when its chain check
+//! fails.
 
-use std::sync::Arc;
-
-use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+use rustls::CertificateError;
+use rustls::pki_types::CertificateDer;
 
 use super::fingerprint_sha256;
 
-/// The chain check of [`WebPkiServerVerifier`], with its refusals explained.
-#[derive(Debug)]
-pub(super) struct Explaining {
-    inner: Arc<WebPkiServerVerifier>,
-    /// What the chain was checked against, as the explanation names it.
-    trusted: String,
-}
-
-impl Explaining {
-    pub(super) fn new(inner: Arc<WebPkiServerVerifier>, trusted: String) -> Explaining {
-        Explaining { inner, trusted }
-    }
-}
-
-impl ServerCertVerifier for Explaining {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .map_err(|error| match error {
-                rustls::Error::InvalidCertificate(refusal) => rustls::Error::General(explain(
-                    &refusal,
-                    &self.trusted,
-                    &fingerprint_sha256(end_entity.as_ref()),
-                )),
-                other => other,
-            })
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
+/// The chain check's `error` for the certificate `end_entity`, explained when it is a refusal of
+/// the certificate; `trusted` names what the chain was checked against.
+pub(super) fn refusal(
+    error: rustls::Error,
+    trusted: &str,
+    end_entity: &CertificateDer<'_>,
+) -> rustls::Error {
+    match error {
+        rustls::Error::InvalidCertificate(refusal) => rustls::Error::General(explain(
+            &refusal,
+            trusted,
+            &fingerprint_sha256(end_entity.as_ref()),
+        )),
+        other => other,
     }
 }
 

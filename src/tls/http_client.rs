@@ -85,3 +85,16 @@ pub fn warn_if_insecure(component: &str, tls: &TlsConfig) {
         );
     }
 }
+
+/// A failed request with all its causes: reqwest's own text says only "error sending request";
+/// the causes say why (connection refused, a certificate refused and what to configure).
+pub fn error_chain(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -95,7 +95,12 @@ impl WebexClient {
         let response = self.api.post(self.api.url(["v1", "messages"]), &body).await;
         let response = match response {
             Ok(response) => response,
-            Err(error) => return SendResult::Retry(format!("request failed: {error}")),
+            Err(error) => {
+                return SendResult::Retry(format!(
+                    "request failed: {}",
+                    crate::tls::error_chain(&error)
+                ));
+            }
         };
         let status = response.status();
         if status.is_success() {

@@ -65,15 +65,7 @@ impl SessionError {
 }
 
 fn transport(err: reqwest::Error) -> SessionError {
-    // The chain carries the useful part (connection refused, certificate unknown...).
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    SessionError::Transport(text)
+    SessionError::Transport(crate::tls::error_chain(&err))
 }
 
 /// How many devices may be logging in and subscribing at the same time, gateway-wide. Thousands

@@ -61,14 +61,7 @@ impl SessionError {
 }
 
 fn transport(err: reqwest::Error) -> SessionError {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    SessionError::Transport(text)
+    SessionError::Transport(crate::tls::error_chain(&err))
 }
 
 /// The calls of one pxGrid source.

@@ -123,9 +123,14 @@ impl WebexClient {
         self.api.me().await
     }
 
-    /// The message or card action an activity points to: `Ok(None)` on 404 (the resource is
-    /// gone, or not offered).
-    pub async fn fetch(&self, resource: Resource, id: &str) -> anyhow::Result<Option<Value>> {
+    /// `GET {base_url}/v1/<path>/<id>` for `messages` and `attachment/actions`: `Ok(None)` on
+    /// 404 (the resource is gone, or not offered).
+    pub async fn fetch(&self, path: &str, id: &str) -> anyhow::Result<Option<Value>> {
+        let resource = match path {
+            "messages" => Resource::Messages,
+            "attachment/actions" => Resource::AttachmentActions,
+            other => anyhow::bail!("no Webex resource {other:?} to fetch"),
+        };
         self.api.fetch(resource, id).await
     }
 }

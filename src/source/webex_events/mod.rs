@@ -271,11 +271,7 @@ impl Bot {
         match verb {
             "post" | "share" => {
                 let hydra = protocol::hydra_id(&cluster, "MESSAGE", id);
-                let message = match self
-                    .client
-                    .fetch(crate::webex_api::Resource::Messages, &hydra)
-                    .await
-                {
+                let message = match self.client.fetch("messages", &hydra).await {
                     Ok(Some(message)) => message,
                     Ok(None) => {
                         tracing::info!(source = %name, message = %hydra, "message gone before it could be fetched");
@@ -295,11 +291,7 @@ impl Bot {
             }
             "cardAction" => {
                 let hydra = protocol::hydra_id(&cluster, "ATTACHMENT_ACTION", id);
-                let action = match self
-                    .client
-                    .fetch(crate::webex_api::Resource::AttachmentActions, &hydra)
-                    .await
-                {
+                let action = match self.client.fetch("attachment/actions", &hydra).await {
                     Ok(action) => action,
                     Err(error) => {
                         tracing::warn!(source = %name, error = %format!("{error:#}"), "cannot fetch the attachment action");
