@@ -36,7 +36,7 @@ pub use webex_events::WebexEventsSourceConfig;
 pub use webhook::{
     BasicAuth, DigestEncoding, GenericMapping, HeaderToken, HmacAlgorithm, HmacAuth,
     HttpSignatureAuth, SecretValue, StandardWebhooksAuth, WebhookAuth, WebhookProvider,
-    WebhookSourceConfig,
+    WebhookSourceConfig, standard_webhooks_key,
 };
 
 /// The whole configuration of one netpulse process.

@@ -138,6 +138,45 @@ pub struct GenericMapping {
     pub alarm_state_map: std::collections::BTreeMap<String, crate::event::AlarmState>,
 }
 
+impl GenericMapping {
+    /// What a mapping must have to make events: a device and a summary, an alarm key together with
+    /// an alarm state, and templates that compile. The error says which field and what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.device.is_none() || self.summary.is_none() {
+            return Err("set at least device and summary".to_owned());
+        }
+        if self.alarm_state.is_some() != self.alarm_key.is_some() {
+            return Err("alarm_key and alarm_state go together".to_owned());
+        }
+        let fields = [
+            ("id", &self.id),
+            ("time", &self.time),
+            ("device", &self.device),
+            ("type", &self.kind),
+            ("severity", &self.severity),
+            ("summary", &self.summary),
+            ("subject", &self.subject),
+            ("link", &self.link),
+            ("alarm_key", &self.alarm_key),
+            ("alarm_state", &self.alarm_state),
+        ];
+        let env = minijinja::Environment::new();
+        for (name, text) in fields {
+            let Some(text) = text.as_deref().filter(|text| is_template(text)) else {
+                continue;
+            };
+            env.template_from_str(text)
+                .map_err(|error| format!("{name}: {error}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a mapping field is a template (not a JSON pointer, not a constant).
+pub fn is_template(field: &str) -> bool {
+    !field.starts_with('/') && (field.contains("{{") || field.contains("{%"))
+}
+
 /// How a sender proves who it is; exactly one scheme is set.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -296,6 +335,16 @@ pub struct StandardWebhooksAuth {
     pub tolerance: std::time::Duration,
 }
 
+/// The key of a Standard Webhooks secret (`whsec_` + base64 of 24 to 64 bytes), if it is one.
+pub fn standard_webhooks_key(secret: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let encoded = secret.strip_prefix("whsec_")?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    (24..=64).contains(&key.len()).then_some(key)
+}
+
 fn default_skew() -> std::time::Duration {
     std::time::Duration::from_secs(300)
 }
@@ -389,7 +438,7 @@ impl WebhookAuth {
                 );
             }
             for (index, secret) in standard.secrets.iter().enumerate() {
-                if crate::source::webhook::auth::standard_webhooks_key(secret.expose()).is_none() {
+                if standard_webhooks_key(secret.expose()).is_none() {
                     problems.push(
                         &format!("{place}.standard_webhooks.secrets[{index}]"),
                         "not a Standard Webhooks secret: expected whsec_ followed by base64 of 24 to 64 bytes",
@@ -469,7 +518,7 @@ impl WebhookSourceConfig {
             ),
         }
         if let Some(mapping) = &self.mapping
-            && let Err(error) = crate::source::webhook::mapping::Mapping::new(&self.name, mapping)
+            && let Err(error) = mapping.check()
         {
             problems.push(&format!("{place}.mapping"), error);
         }

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use tokio::sync::{mpsc, oneshot};
 
-pub use committed::{CommitTap, Committed, with_seq};
+pub use committed::{Announcements, CommitTap, Committed, with_seq};
 pub use events::event_json;
 pub use keys::DedupLimits;
 pub use pool::ReaderPool;

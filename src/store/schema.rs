@@ -138,6 +138,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.
 pub(super) fn open_writer(path: &Path, synchronous_full: bool) -> anyhow::Result<Connection> {
+    create_private(path)?;
     let mut conn = Connection::open(path)
         .with_context(|| format!("cannot open the store {}", path.display()))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
@@ -164,6 +165,24 @@ pub(super) fn open_writer(path: &Path, synchronous_full: bool) -> anyhow::Result
     migrate(&mut conn).with_context(|| format!("cannot migrate the store {}", path.display()))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// Creates the database file, readable and writable by its owner only, unless it exists. SQLite
+/// creates the `-wal` and `-shm` files with the mode of the database file, so they follow; its own
+/// default would be 0644, every event readable by every local user. An existing file keeps the
+/// mode its operator gave it.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("cannot create the store {}", path.display())),
+    }
 }
 
 /// Opens a read-only connection; WAL lets it read while the writer commits.

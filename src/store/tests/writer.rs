@@ -208,3 +208,24 @@ async fn a_rejected_request_among_concurrent_ones_does_not_undo_the_others() {
     );
     store.close().await;
 }
+
+/// The database and the WAL and shared-memory files SQLite creates next to it hold every event:
+/// only their owner may read them, whatever the umask.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_store_files_are_created_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    append_one(&store, item(event("leaf1", Severity::Major)))
+        .await
+        .unwrap();
+    for name in ["netpulse.db", "netpulse.db-wal", "netpulse.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: mode {mode:o}");
+    }
+    store.close().await;
+}
