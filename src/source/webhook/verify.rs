@@ -296,7 +296,9 @@ fn check_standard_webhooks(
             "webhook-timestamp {timestamp:?} is not Unix seconds"
         ))
     })?;
-    let skew = (request.now.as_second() - seconds).unsigned_abs();
+    // The sender chooses the timestamp: a value near either end of i64 must not wrap the
+    // difference (it would panic in a debug build and pass as fresh in a release one).
+    let skew = request.now.as_second().abs_diff(seconds);
     if skew > tolerance.as_secs() {
         return Err(Refused::stale(format!(
             "webhook-timestamp is {skew} s away from this clock (tolerance {} s): a replay, or a clock to fix",
