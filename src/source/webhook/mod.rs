@@ -46,11 +46,12 @@ pub struct WebhookReceiver {
     pub max_body_bytes: usize,
     /// The time the whole body has to arrive (`http.body_timeout`).
     pub body_timeout: std::time::Duration,
-    /// 503s while the store cannot write come in floods: one log line per interval.
-    pub unavailable_log: crate::throttle::Throttle,
     pub status: Arc<SourceStatus>,
-    /// `netpulse_webhook_requests_total{source, outcome}`, registered once.
-    outcomes: Vec<(&'static str, metrics::Counter)>,
+    /// `netpulse_webhook_requests_total{source, outcome}`, registered once, each with the
+    /// throttle of its log line: refused requests come in floods (a sender with a wrong secret,
+    /// a scan, every request while the store cannot write), so each kind of refusal is logged at
+    /// most once per interval while the metric counts every one.
+    outcomes: Vec<(&'static str, metrics::Counter, crate::throttle::Throttle)>,
     /// `netpulse_webhook_request_seconds{source}`.
     pub latency: metrics::Histogram,
 }
@@ -133,7 +134,7 @@ impl WebhookReceiver {
             .iter()
             .map(|outcome| {
                 let counter = metrics::counter!("netpulse_webhook_requests_total", "source" => config.name.clone(), "outcome" => *outcome);
-                (*outcome, counter)
+                (*outcome, counter, crate::throttle::Throttle::new())
             })
             .collect();
         WebhookReceiver {
@@ -161,16 +162,22 @@ impl WebhookReceiver {
                 .and_then(|mapping| mapping::Mapping::new(&config.name, mapping).ok()),
             max_body_bytes: config.max_body_bytes.unwrap_or(http.max_body_bytes),
             body_timeout: http.body_timeout,
-            unavailable_log: crate::throttle::Throttle::new(),
             status,
         }
     }
 
     /// Counts one request with this outcome (one of [`OUTCOMES`]).
     pub fn count(&self, outcome: &str) {
-        if let Some((_, counter)) = self.outcomes.iter().find(|(known, _)| *known == outcome) {
+        if let Some((_, counter, _)) = self.outcomes.iter().find(|(known, ..)| *known == outcome) {
             counter.increment(1);
         }
+    }
+
+    /// Whether to log this request with this outcome: `Some(n)`, `n` being how many like it were
+    /// left out since the last line (see [`crate::throttle`]).
+    pub fn admit_log(&self, outcome: &str) -> Option<u64> {
+        let (_, _, throttle) = self.outcomes.iter().find(|(known, ..)| *known == outcome)?;
+        throttle.admit(std::time::Instant::now())
     }
 
     /// The checks that need only headers (Basic, bearer, a token header), before the body is read.
