@@ -11,6 +11,7 @@
 //! - [`sim`]: device simulators, also a product feature (`netpulse sim dme`).
 //! - [`demo`]: `netpulse demo`, a simulated switch and the gateway wired together.
 //! - [`tls`]: the client TLS policy shared by every outgoing connection.
+//! - [`secret`]: the constant-time comparison of secrets (API tokens, webhook credentials).
 
 pub mod config;
 pub mod demo;
@@ -22,6 +23,7 @@ pub mod fuzz_targets;
 pub mod gateway;
 pub mod http;
 pub mod pipeline;
+pub mod secret;
 pub mod sim;
 pub mod sink;
 pub mod source;

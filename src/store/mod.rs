@@ -200,12 +200,7 @@ impl Prepared {
     }
 }
 
-/// The new state of the alarm `key`: raised, or cleared when `raised` is false.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlarmUpdate {
-    pub key: String,
-    pub raised: bool,
-}
+pub use crate::event::AlarmUpdate;
 
 /// The outcome of one appended event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -63,6 +63,17 @@ fn a_path_with_route_syntax_is_refused_not_taken_as_a_wildcard() {
 }
 
 #[test]
+fn a_name_with_a_colon_is_refused_as_it_would_share_another_sources_keys() {
+    let errors = errors(&source("a:b", "/hooks/a"));
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.starts_with("sources[0] (a:b).name") && error.contains("':'")),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn an_empty_basic_password_is_refused_like_every_other_empty_secret() {
     for password in ["\"\"", "\"${EMPTY}\""] {
         let errors = errors(&format!(

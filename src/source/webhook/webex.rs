@@ -13,6 +13,7 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::verify::Verified;
 use super::{Invalid, Normalized};
 use crate::event::Event;
 
@@ -44,12 +45,8 @@ struct Data {
 
 /// The event of a notification, with only what the notification itself says. Redeliveries are
 /// recognized by webhook, resource, event and data id (Webex signs no event id nor timestamp).
-pub fn normalize(
-    source_name: &str,
-    body: &[u8],
-    now: jiff::Timestamp,
-) -> Result<Normalized, Invalid> {
-    let document: Value = serde_json::from_slice(body)
+pub fn normalize(source_name: &str, request: &Verified) -> Result<Normalized, Invalid> {
+    let document: Value = serde_json::from_slice(request.body())
         .map_err(|error| Invalid::malformed(format!("malformed JSON: {error}")))?;
     if !document.is_object() {
         return Err(Invalid::unrecognized("the body is JSON but not an object"));
@@ -62,7 +59,7 @@ pub fn normalize(
         .created
         .as_deref()
         .and_then(|created| created.parse().ok())
-        .unwrap_or(now);
+        .unwrap_or(request.received_at());
     let kind = format!("com.cisco.webex.{}.{}", envelope.resource, envelope.event);
     let who = envelope
         .data
@@ -76,7 +73,7 @@ pub fn normalize(
         (resource, event) => format!("{resource} {event} by {who}"),
     };
     let idempotency_key = format!(
-        "webex:{}:{}:{}:{}",
+        "{source_name}:webex:{}:{}:{}:{}",
         envelope.id, envelope.resource, envelope.event, envelope.data.id
     );
     let device = envelope
@@ -91,6 +88,7 @@ pub fn normalize(
     event.summary = summary;
     event.subject = Some(subject);
     Ok(Normalized {
+        raw_data: None,
         event,
         idempotency_key: Some(idempotency_key),
         alarms: Vec::new(),
@@ -197,6 +195,19 @@ impl Fetcher {
 mod tests {
     use super::*;
 
+    fn normalize(
+        source_name: &str,
+        body: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<Normalized, Invalid> {
+        let body = bytes::Bytes::copy_from_slice(body);
+        let headers = axum::http::HeaderMap::new();
+        super::normalize(
+            source_name,
+            &super::super::verify::open(&headers, &body, now),
+        )
+    }
+
     const FIXTURE: &[u8] = include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/webex/webhook-messages-created-doc-example-compact-exact-bytes.json"
@@ -218,7 +229,7 @@ mod tests {
         );
         let key = normalized.idempotency_key.unwrap();
         assert!(
-            key.starts_with("webex:Y2lzY29zcGFyazovL3VzL1dFQkhPT0sv"),
+            key.starts_with("bot:webex:Y2lzY29zcGFyazovL3VzL1dFQkhPT0sv"),
             "{key}"
         );
         assert!(
