@@ -227,6 +227,7 @@ impl Config {
                 problems,
             );
         }
+        webhook::check_unique_paths(&self.sources, problems);
         for (index, sink) in self.sinks.iter_mut().enumerate() {
             sink.validate(
                 &format!("sinks[{index}] ({})", sink.name()),

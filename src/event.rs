@@ -52,6 +52,16 @@ impl AlarmState {
     }
 }
 
+/// What an event does to one alarm: raises the alarm `key`, or clears it when `raised` is false.
+/// A source makes these with its events (an SD-WAN clear names the alarms it clears); the store
+/// keeps each alarm's state. Every key starts with its source's name and `:`, so that one
+/// source's events can never change another source's alarms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmUpdate {
+    pub key: String,
+    pub raised: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub specversion: SpecVersion,

@@ -14,6 +14,7 @@
 //! - [`tls`]: the client TLS policy shared by every outgoing connection, and the one HTTP client
 //!   builder.
 //! - [`webex_api`]: the one Webex REST client, shared by the Webex source, webhook and sink.
+//! - [`secret`]: the constant-time comparison of secrets (API tokens, webhook credentials).
 
 pub mod config;
 pub mod demo;
@@ -26,6 +27,7 @@ pub mod gateway;
 pub mod http;
 pub mod pipeline;
 pub mod route;
+pub mod secret;
 pub mod sim;
 pub mod sink;
 pub mod source;

@@ -402,6 +402,16 @@ impl WebhookAuth {
                 base_dir,
                 problems,
             );
+            if basic
+                .password
+                .as_ref()
+                .is_some_and(|password| password.expose().is_empty())
+            {
+                problems.push(
+                    &format!("{place}.password"),
+                    "the password is empty: an empty password is the first one an attacker tries",
+                );
+            }
         }
         if let Some(bearer) = &mut self.bearer {
             bearer.resolve(&format!("{place}.bearer"), base_dir, problems);
@@ -469,10 +479,23 @@ impl BasicAuth {
 
 impl WebhookSourceConfig {
     pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        // The source's alarm and redelivery keys are `<name>:<key>`: a name with a colon could
+        // take another source's keys (`a` + `b:x` is `a:b` + `x`).
+        if self.name.contains(':') {
+            problems.push(
+                &format!("{place}.name"),
+                "must not contain ':' (it separates the source's name from its alarm keys)",
+            );
+        }
         if !self.path.starts_with('/') || self.path.contains(['?', '#', ' ']) {
             problems.push(
                 &format!("{place}.path"),
                 format!("{:?} must be a URL path such as /hooks/sdwan", self.path),
+            );
+        } else if let Some(reason) = route_syntax(&self.path) {
+            problems.push(
+                &format!("{place}.path"),
+                format!("{:?} {reason}: a webhook path is matched literally, give a plain path such as /hooks/{}", self.path, self.name),
             );
         }
         let taken = |reserved: &&str| {
@@ -545,3 +568,40 @@ impl WebhookSourceConfig {
         }
     }
 }
+
+/// Why `path` would not be matched literally by the router: `{x}` captures a segment, `{*x}`
+/// the rest of the path, and a segment starting with `:` or `*` is refused by it at start.
+fn route_syntax(path: &str) -> Option<&'static str> {
+    if path.contains(['{', '}']) {
+        return Some("contains { or }, which the router reads as a wildcard");
+    }
+    path.split('/')
+        .any(|segment| segment.starts_with([':', '*']))
+        .then_some("has a segment starting with : or *, which the router reads as a wildcard")
+}
+
+/// Two receivers cannot share one path (the router would refuse to start): the later one is
+/// refused, naming the earlier.
+pub(crate) fn check_unique_paths(sources: &[super::SourceConfig], problems: &mut Problems) {
+    let mut seen: std::collections::HashMap<&str, (usize, &str)> = std::collections::HashMap::new();
+    for (index, source) in sources.iter().enumerate() {
+        let super::SourceConfig::Webhook(webhook) = source else {
+            continue;
+        };
+        match seen.get(webhook.path.as_str()) {
+            Some((first, name)) => problems.push(
+                &format!("sources[{index}] ({}).path", webhook.name),
+                format!(
+                    "{:?} is already the path of sources[{first}] ({name}): each webhook source needs a path of its own",
+                    webhook.path
+                ),
+            ),
+            None => {
+                seen.insert(&webhook.path, (index, &webhook.name));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

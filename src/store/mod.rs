@@ -116,12 +116,7 @@ pub struct NewEvent {
     pub raw_data: Option<bytes::Bytes>,
 }
 
-/// The new state of the alarm `key`: raised, or cleared when `raised` is false.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlarmUpdate {
-    pub key: String,
-    pub raised: bool,
-}
+pub use crate::event::AlarmUpdate;
 
 /// The outcome of one appended event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::verify::Verified;
 use super::{Invalid, Normalized};
 use crate::event::Event;
 
@@ -40,12 +41,8 @@ struct Data {
 
 /// The event of a notification, with only what the notification itself says. Redeliveries are
 /// recognized by webhook, resource, event and data id (Webex signs no event id nor timestamp).
-pub fn normalize(
-    source_name: &str,
-    body: &[u8],
-    now: jiff::Timestamp,
-) -> Result<Normalized, Invalid> {
-    let document: Value = serde_json::from_slice(body)
+pub fn normalize(source_name: &str, request: &Verified) -> Result<Normalized, Invalid> {
+    let document: Value = serde_json::from_slice(request.body())
         .map_err(|error| Invalid::malformed(format!("malformed JSON: {error}")))?;
     if !document.is_object() {
         return Err(Invalid::unrecognized("the body is JSON but not an object"));
@@ -58,7 +55,7 @@ pub fn normalize(
         .created
         .as_deref()
         .and_then(|created| created.parse().ok())
-        .unwrap_or(now);
+        .unwrap_or(request.received_at());
     let kind = format!("com.cisco.webex.{}.{}", envelope.resource, envelope.event);
     let who = envelope
         .data
@@ -72,7 +69,7 @@ pub fn normalize(
         (resource, event) => format!("{resource} {event} by {who}"),
     };
     let idempotency_key = format!(
-        "webex:{}:{}:{}:{}",
+        "{source_name}:webex:{}:{}:{}:{}",
         envelope.id, envelope.resource, envelope.event, envelope.data.id
     );
     let device = envelope
@@ -87,6 +84,7 @@ pub fn normalize(
     event.summary = summary;
     event.subject = Some(subject);
     Ok(Normalized {
+        raw_data: None,
         event,
         idempotency_key: Some(idempotency_key),
         alarms: Vec::new(),
@@ -96,6 +94,19 @@ pub fn normalize(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn normalize(
+        source_name: &str,
+        body: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<Normalized, Invalid> {
+        let body = bytes::Bytes::copy_from_slice(body);
+        let headers = axum::http::HeaderMap::new();
+        super::normalize(
+            source_name,
+            &super::super::verify::open(&headers, &body, now),
+        )
+    }
 
     const FIXTURE: &[u8] = include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -118,7 +129,7 @@ mod tests {
         );
         let key = normalized.idempotency_key.unwrap();
         assert!(
-            key.starts_with("webex:Y2lzY29zcGFyazovL3VzL1dFQkhPT0sv"),
+            key.starts_with("bot:webex:Y2lzY29zcGFyazovL3VzL1dFQkhPT0sv"),
             "{key}"
         );
         assert!(
