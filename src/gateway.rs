@@ -104,16 +104,17 @@ impl Gateway {
         let tracker = TaskTracker::new();
         let shared = source::dme::SharedClients::default();
         let mut sources = Vec::with_capacity(config.sources.len());
+        let context = source::SpawnContext {
+            http: &config.http,
+            shared: &shared,
+            events: events.clone(),
+            shutdown: shutdown.clone(),
+            tracker: &tracker,
+        };
         for source_config in &config.sources {
-            sources.push(source::spawn(
-                source_config,
-                &config.http,
-                &shared,
-                events.clone(),
-                shutdown.clone(),
-                &tracker,
-            )?);
+            sources.push(source::spawn(source_config, &context)?);
         }
+        drop(context);
         drop(events);
         let sources = Arc::new(sources);
         let started = Arc::new(AtomicBool::new(false));
@@ -231,21 +232,6 @@ async fn open_store(config: &Config, tap: CommitTap) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the store at {} (store.path)", path.display()))
 }
 
-/// The alarm a device event raises or clears: keyed by the source and the object (a port's link,
-/// an APIC fault), so the alarms API shows what is down now.
-fn device_alarm(event: &Event) -> Option<crate::store::AlarmUpdate> {
-    let raised = match event.alarmstate {
-        crate::event::AlarmState::Raised => true,
-        crate::event::AlarmState::Cleared => false,
-        crate::event::AlarmState::Info => return None,
-    };
-    let subject = event.subject.as_deref()?;
-    Some(crate::store::AlarmUpdate {
-        key: format!("{}:{subject}", crate::pipeline::source_name(event)),
-        raised,
-    })
-}
-
 /// Stores events from device sources in batches; ends when every source has stopped and the
 /// queue is empty. While the store cannot write, the batch is retried (sources wait on the full
 /// queue meanwhile): an event a source has handed over is never dropped.
@@ -270,7 +256,14 @@ async fn dispatch(
             .drain(..)
             .map(|event| NewEvent {
                 raw_data: None,
-                alarms: device_alarm(&event).into_iter().collect(),
+                alarms: event
+                    .device_alarm()
+                    .map(|alarm| crate::store::AlarmUpdate {
+                        key: alarm.key,
+                        raised: alarm.raised,
+                    })
+                    .into_iter()
+                    .collect(),
                 event,
                 idempotency_key: None,
                 sinks: Vec::new(),

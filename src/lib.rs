@@ -2,6 +2,7 @@
 //! stream of events for applications.
 //!
 //! # Layout
+//! - [`backoff`]: the one retry delay (exponential, jittered) of sessions and deliveries.
 //! - [`config`]: the YAML configuration, parsed and validated with every error reported at once.
 //! - [`event`]: the normalized, CloudEvents-compatible [`event::Event`]; plain data, no IO.
 //! - [`source`]: inputs, one module per protocol (`dme` for NX-OS / APIC WebSocket subscriptions).
@@ -12,6 +13,7 @@
 //! - [`demo`]: `netpulse demo`, a simulated switch and the gateway wired together.
 //! - [`tls`]: the client TLS policy shared by every outgoing connection.
 
+pub mod backoff;
 pub mod config;
 pub mod demo;
 pub mod duration;
