@@ -17,10 +17,12 @@ use crate::event::Event;
 pub mod dme;
 pub mod lifecycle;
 pub mod pxgrid;
+mod registry;
 pub mod webex_events;
 pub mod webhook;
 
 pub use lifecycle::SessionControl;
+pub use registry::Registry;
 
 /// Where a source's connection stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -178,57 +180,115 @@ pub struct SpawnContext<'a> {
 
 /// Starts one source on the tracker and returns its handle.
 pub fn spawn(config: &SourceConfig, context: &SpawnContext<'_>) -> anyhow::Result<SourceHandle> {
-    let name = config.name();
+    Ok(prepare(config, context.http, context.shared)?.start(
+        context.events.clone(),
+        context.shutdown.clone(),
+        context.tracker,
+    ))
+}
+
+/// A source built but not started: what can fail (a certificate file, a client) has been done,
+/// so a reload can build every new source before it stops any old one.
+pub struct Prepared {
+    handle: SourceHandle,
+    protocol: Option<Runner>,
+}
+
+/// A session-holding source's protocol, before its lifecycle starts.
+enum Runner {
+    // Boxed: a prepared source lives only until it starts, and the protocols differ in size.
+    Dme(Box<dme::Device>, crate::config::BackoffConfig),
+    Pxgrid(Box<pxgrid::Pxgrid>, crate::config::BackoffConfig),
+    WebexEvents(Box<webex_events::Bot>, crate::config::BackoffConfig),
+}
+
+/// Builds one source (its client, its receiver) without starting it.
+pub fn prepare(
+    config: &SourceConfig,
+    http: &crate::config::HttpSection,
+    shared: &dme::SharedClients,
+) -> anyhow::Result<Prepared> {
     let status = Arc::new(SourceStatus::default());
-    let link = || lifecycle::Link::new(name, context.events.clone(), status.clone());
-    let control = SessionControl::new();
-    let (detail, task) = match config {
+    let (detail, protocol) = match config {
         SourceConfig::Dme(dme) => {
-            let (device, view) = dme::device(dme, context.shared)?;
-            let run = lifecycle::run(
-                device,
-                link(),
-                dme.backoff.clone(),
-                control.clone(),
-                context.shutdown.clone(),
-            );
-            (SourceDetail::Dme(view), Some(context.tracker.spawn(run)))
+            let (device, view) = dme::device(dme, shared)?;
+            let runner = Runner::Dme(Box::new(device), dme.backoff.clone());
+            (SourceDetail::Dme(view), Some(runner))
         }
         SourceConfig::Pxgrid(pxgrid) => {
-            let run = lifecycle::run(
-                pxgrid::consumer(pxgrid)?,
-                link(),
-                pxgrid.backoff.clone(),
-                control.clone(),
-                context.shutdown.clone(),
-            );
-            (SourceDetail::Pxgrid, Some(context.tracker.spawn(run)))
+            let runner =
+                Runner::Pxgrid(Box::new(pxgrid::consumer(pxgrid)?), pxgrid.backoff.clone());
+            (SourceDetail::Pxgrid, Some(runner))
         }
         SourceConfig::WebexEvents(webex) => {
-            let run = lifecycle::run(
-                webex_events::bot(webex)?,
-                link(),
-                webex.backoff.clone(),
-                control.clone(),
-                context.shutdown.clone(),
-            );
-            (SourceDetail::WebexEvents, Some(context.tracker.spawn(run)))
+            let runner =
+                Runner::WebexEvents(Box::new(webex_events::bot(webex)?), webex.backoff.clone());
+            (SourceDetail::WebexEvents, Some(runner))
         }
         SourceConfig::Webhook(webhook) => {
-            // A receiver has no session of its own: it is up when the HTTP server is.
-            status.set_state(ConnectionState::Connected);
-            let receiver = webhook::WebhookReceiver::new(webhook, context.http, status.clone());
+            let receiver = webhook::WebhookReceiver::new(webhook, http, status.clone());
             (SourceDetail::Webhook(Arc::new(receiver)), None)
         }
     };
-    Ok(SourceHandle {
-        name: name.to_owned(),
+    let handle = SourceHandle {
+        name: config.name().to_owned(),
         status,
         config: config.clone(),
         detail,
-        session: task.map(|task| Session {
+        session: None,
+    };
+    Ok(Prepared { handle, protocol })
+}
+
+impl Prepared {
+    /// The handle of a source that is never started (tests of what a reload plans).
+    #[cfg(test)]
+    pub(crate) fn into_handle(self) -> SourceHandle {
+        self.handle
+    }
+
+    /// Starts the source's lifecycle on `tracker` (a webhook receiver is up at once: it has no
+    /// session of its own, its route is served with the HTTP server's).
+    pub fn start(
+        mut self,
+        events: mpsc::Sender<Event>,
+        shutdown: CancellationToken,
+        tracker: &TaskTracker,
+    ) -> SourceHandle {
+        let handle = &mut self.handle;
+        let Some(protocol) = self.protocol else {
+            handle.status.set_state(ConnectionState::Connected);
+            return self.handle;
+        };
+        let link = lifecycle::Link::new(&handle.name, events, handle.status.clone());
+        let control = SessionControl::new();
+        let task = match protocol {
+            Runner::Dme(device, backoff) => tracker.spawn(lifecycle::run(
+                *device,
+                link,
+                backoff,
+                control.clone(),
+                shutdown,
+            )),
+            Runner::Pxgrid(pxgrid, backoff) => tracker.spawn(lifecycle::run(
+                *pxgrid,
+                link,
+                backoff,
+                control.clone(),
+                shutdown,
+            )),
+            Runner::WebexEvents(bot, backoff) => tracker.spawn(lifecycle::run(
+                *bot,
+                link,
+                backoff,
+                control.clone(),
+                shutdown,
+            )),
+        };
+        handle.session = Some(Session {
             control,
             task: Mutex::new(Some(task)),
-        }),
-    })
+        });
+        self.handle
+    }
 }
