@@ -40,7 +40,7 @@ pub use webhook::{
 };
 
 /// The whole configuration of one netpulse process.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub store: StoreSection,
     pub http: HttpSection,

@@ -2,6 +2,7 @@
 //! stream of events for applications.
 //!
 //! # Layout
+//! - [`backoff`]: the one retry delay (exponential, jittered) of sessions and deliveries.
 //! - [`config`]: the YAML configuration, parsed and validated with every error reported at once.
 //! - [`event`]: the normalized, CloudEvents-compatible [`event::Event`]; plain data, no IO.
 //! - [`source`]: inputs, one module per protocol (`dme` for NX-OS / APIC WebSocket subscriptions).
@@ -16,6 +17,7 @@
 //! - [`webex_api`]: the one Webex REST client, shared by the Webex source, webhook and sink.
 //! - [`secret`]: the constant-time comparison of secrets (API tokens, webhook credentials).
 
+pub mod backoff;
 pub mod config;
 pub mod demo;
 pub mod duration;

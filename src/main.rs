@@ -97,12 +97,45 @@ async fn run(command: Command) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     match command {
-        Command::Run { config } => {
-            netpulse::run(netpulse::config::Config::load(&config)?, shutdown).await
-        }
+        Command::Run { config } => run_gateway(&config, shutdown).await,
         Command::Sim { device } => device.run(shutdown).await,
         Command::Demo(args) => netpulse::demo::run(args, shutdown).await,
         Command::Check { .. } => unreachable!("handled before the runtime starts"),
+    }
+}
+
+/// The gateway, reading its configuration file again on SIGHUP.
+async fn run_gateway(path: &Path, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let config = netpulse::config::Config::load(path)?;
+    let file = netpulse::gateway::ConfigFile::new(path);
+    let gateway = netpulse::Gateway::start_with(config, Some(file), shutdown.clone()).await?;
+    #[cfg(unix)]
+    tokio::spawn(reload_on_hangup(gateway.reloader(), shutdown));
+    gateway.wait().await
+}
+
+/// SIGHUP reloads the configuration, as `POST /api/v1/reload` does (the reload logs its outcome).
+#[cfg(unix)]
+async fn reload_on_hangup(
+    reloader: std::sync::Arc<netpulse::gateway::Reloader>,
+    shutdown: CancellationToken,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => hangup,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP: reload with POST /api/v1/reload");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = hangup.recv() => {
+                tracing::info!("SIGHUP: reading the configuration again");
+                let _ = reloader.reload().await;
+            }
+        }
     }
 }
 

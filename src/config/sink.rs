@@ -10,7 +10,7 @@ use crate::duration::serde_duration;
 use crate::event::Severity;
 
 /// One entry of `sinks:`; the `type` field picks the variant.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SinkConfig {
     /// Appends events as JSON Lines (one CloudEvents JSON object per line) to a file.
@@ -39,7 +39,7 @@ pub struct SinkMatch {
 }
 
 /// A Webex bot posting to one room (or one person).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebexSinkConfig {
     pub name: String,
@@ -144,7 +144,7 @@ fn default_max_attempts() -> u32 {
     50
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {
     pub name: String,
@@ -156,7 +156,7 @@ pub struct FileSinkConfig {
     pub filter: SinkMatch,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StdoutSinkConfig {
     pub name: String,

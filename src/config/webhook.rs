@@ -10,7 +10,7 @@ use super::{Problems, Secret, resolve_secret};
 /// Paths netpulse serves itself; a webhook cannot take them (nor anything under `/api/`).
 const RESERVED_PATHS: &[&str] = &["/metrics", "/healthz", "/readyz", "/api"];
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSourceConfig {
     pub name: String,
@@ -102,7 +102,7 @@ impl WebhookProvider {
 
 /// `provider: generic`: each field is a JSON pointer into the document (`/alert/test/name`), a
 /// template (`"{{ alert.rule.name }} on {{ alert.test.name }}"`, Jinja syntax), or a constant.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenericMapping {
     /// The notification's own id: a redelivery with the same id is stored once.
@@ -178,7 +178,7 @@ pub fn is_template(field: &str) -> bool {
 }
 
 /// How a sender proves who it is; exactly one scheme is set.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookAuth {
     #[serde(default)]
@@ -208,7 +208,7 @@ pub struct WebhookAuth {
 }
 
 /// A secret given as `secret: ${ENV}` or `secret_file: path`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretValue {
     #[serde(default)]
@@ -267,7 +267,7 @@ secret_accessors!(HeaderToken);
 secret_accessors!(HmacAuth);
 secret_accessors!(HttpSignatureAuth);
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HeaderToken {
     /// The header's name, e.g. `X-Auth-Token`.
@@ -295,7 +295,7 @@ pub enum DigestEncoding {
     Base64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HmacAuth {
     /// The header carrying the signature, e.g. `X-Hub-Signature-256`.
@@ -313,7 +313,7 @@ pub struct HmacAuth {
     pub secret_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSignatureAuth {
     #[serde(default)]
@@ -325,7 +325,7 @@ pub struct HttpSignatureAuth {
     pub max_skew: std::time::Duration,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StandardWebhooksAuth {
     /// `whsec_<base64>` secrets; any of them may have signed (key rotation).
@@ -461,7 +461,7 @@ impl WebhookAuth {
 
 /// HTTP Basic credentials the sender must present (SD-WAN: the notification rule's webhook
 /// username and password).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
     pub username: String,
