@@ -406,4 +406,42 @@ mod tests {
         assert!(HeartBeat::from_header(Some("a,b")).is_err());
         assert_eq!(server.header_value(), "500,0");
     }
+
+    /// Written apart, the two codecs must still agree on the wire: each reads what the other
+    /// writes, escapes, NULs in bodies and heart-beats included. (A test may compare with
+    /// netpulse's codec; the simulator itself never uses it.)
+    #[test]
+    fn netpulse_s_codec_and_this_one_read_each_other() {
+        use crate::source::pxgrid::stomp as netpulse;
+        let ours = Frame::new("MESSAGE")
+            .with("destination", "/topic/a:b")
+            .with("x-odd", "back\\slash\nnew\rline")
+            .with_body(b"{\"sessions\":[]}\0tail");
+        let mut wire = HEART_BEAT.to_vec();
+        wire.extend(ours.to_bytes());
+        let read = netpulse::decode(&wire).unwrap();
+        assert_eq!(read[0], netpulse::Item::Heartbeat);
+        let netpulse::Item::Frame(theirs) = &read[1] else {
+            panic!("{read:?}")
+        };
+        assert_eq!(theirs.command, "MESSAGE");
+        assert_eq!(theirs.get("destination"), Some("/topic/a:b"));
+        assert_eq!(theirs.get("x-odd"), Some("back\\slash\nnew\rline"));
+        assert_eq!(theirs.body, ours.body);
+
+        let subscribe = netpulse::Frame::new("SUBSCRIBE")
+            .header("destination", "/topic/com.cisco.ise.session")
+            .header("id", "0:1");
+        let connect = netpulse::Frame::new("CONNECT").header("host", "ise:8910");
+        let mut wire = connect.encode();
+        wire.extend(b"\r\n");
+        wire.extend(subscribe.encode());
+        let frames = frames(&wire);
+        assert_eq!(frames[0].first("host"), Some("ise:8910"));
+        assert_eq!(frames[1].first("id"), Some("0:1"));
+        assert_eq!(
+            frames[1].first("destination"),
+            Some("/topic/com.cisco.ise.session")
+        );
+    }
 }
