@@ -36,11 +36,11 @@ pub use webex_events::WebexEventsSourceConfig;
 pub use webhook::{
     BasicAuth, DigestEncoding, GenericMapping, HeaderToken, HmacAlgorithm, HmacAuth,
     HttpSignatureAuth, SecretValue, StandardWebhooksAuth, WebhookAuth, WebhookProvider,
-    WebhookSourceConfig,
+    WebhookSourceConfig, standard_webhooks_key,
 };
 
 /// The whole configuration of one netpulse process.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub store: StoreSection,
     pub http: HttpSection,
@@ -227,6 +227,7 @@ impl Config {
                 problems,
             );
         }
+        webhook::check_unique_paths(&self.sources, problems);
         for (index, sink) in self.sinks.iter_mut().enumerate() {
             sink.validate(
                 &format!("sinks[{index}] ({})", sink.name()),

@@ -52,6 +52,16 @@ impl AlarmState {
     }
 }
 
+/// What an event does to one alarm: raises the alarm `key`, or clears it when `raised` is false.
+/// A source makes these with its events (an SD-WAN clear names the alarms it clears); the store
+/// keeps each alarm's state. Every key starts with its source's name and `:`, so that one
+/// source's events can never change another source's alarms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmUpdate {
+    pub key: String,
+    pub raised: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub specversion: SpecVersion,
@@ -154,6 +164,32 @@ impl Event {
         }
     }
 
+    /// The name of the source that produced the event: its CloudEvents `source` without the
+    /// `/netpulse/` that [`Event::new`] puts in front.
+    pub fn source_name(&self) -> &str {
+        self.source
+            .strip_prefix("/netpulse/")
+            .unwrap_or(&self.source)
+    }
+
+    /// The alarm policy of device events (DME, pxGrid, Webex events): an event raises or clears
+    /// the alarm of its source and its subject (a port's link, an APIC fault), so the alarms API
+    /// shows what is down now. Informational events, and events about no object, touch no alarm.
+    /// Webhook providers name their alarms themselves.
+    pub fn device_alarm(&self) -> Option<AlarmUpdate> {
+        let raised = match self.alarmstate {
+            AlarmState::Raised => true,
+            AlarmState::Cleared => false,
+            AlarmState::Info => return None,
+        };
+        let subject = self.subject.as_deref()?;
+        let source = self.source_name();
+        Some(AlarmUpdate {
+            key: format!("{source}:{subject}"),
+            raised,
+        })
+    }
+
     /// One readable line: time, device, severity, summary.
     pub fn to_text_line(&self) -> String {
         let time = self.time.strftime("%Y-%m-%d %H:%M:%S%.3f");
@@ -172,6 +208,28 @@ impl Event {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_device_event_raises_or_clears_the_alarm_of_its_source_and_subject() {
+        let mut event = Event::new(
+            "leaf1",
+            "com.cisco.dme.modified",
+            jiff::Timestamp::now(),
+            json!({}),
+        );
+        event.subject = Some("sys/intf/phys-[eth1/1]".into());
+        assert_eq!(event.device_alarm(), None, "information touches no alarm");
+        event.alarmstate = AlarmState::Raised;
+        let raised = AlarmUpdate {
+            key: "leaf1:sys/intf/phys-[eth1/1]".into(),
+            raised: true,
+        };
+        assert_eq!(event.device_alarm(), Some(raised));
+        event.alarmstate = AlarmState::Cleared;
+        assert!(!event.device_alarm().unwrap().raised);
+        event.subject = None;
+        assert_eq!(event.device_alarm(), None, "no object, no alarm");
+    }
 
     fn sample() -> Event {
         let time: jiff::Timestamp = "2019-10-18T19:42:29.446Z".parse().unwrap();

@@ -22,8 +22,12 @@ use crate::event::Event;
 use crate::feed::Hub;
 use crate::pipeline::Pipeline;
 use crate::sink::{self, Outbox, SinkHandle};
-use crate::source::{self, ConnectionState, SourceHandle};
+use crate::source::{self, ConnectionState, Registry, SourceHandle};
 use crate::store::{CommitTap, NewEvent, ReaderPool, Store, StoreConfig, StoreError};
+
+mod reload;
+
+pub use reload::{Changes, ConfigFile, Env, ReloadError, ReloadReport, Reloader};
 
 const EVENT_QUEUE: usize = 8192;
 /// Events the dispatcher appends in one request (and so, at most, in one transaction).
@@ -44,7 +48,8 @@ const SHUTDOWN_STORE_ATTEMPTS: u32 = 10;
 
 /// A running gateway.
 pub struct Gateway {
-    sources: Arc<Vec<SourceHandle>>,
+    sources: Registry,
+    reloader: Arc<Reloader>,
     tracker: TaskTracker,
     dispatcher: tokio::task::JoinHandle<()>,
     sinks: Vec<SinkHandle>,
@@ -60,8 +65,18 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 }
 
 impl Gateway {
-    /// Opens the store, starts every sink, every source and the HTTP server.
+    /// Opens the store, starts every sink, every source and the HTTP server. Without a file to
+    /// read again, a reload is refused: see [`Gateway::start_with`].
     pub async fn start(config: Config, shutdown: CancellationToken) -> anyhow::Result<Gateway> {
+        Gateway::start_with(config, None, shutdown).await
+    }
+
+    /// Starts with `config`, read from `file` if given: the file a reload reads again.
+    pub async fn start_with(
+        config: Config,
+        file: Option<ConfigFile>,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Gateway> {
         crate::http::metrics::install();
         let bound = crate::http::bind(&config.http).await?;
         let http_addr = bound.address;
@@ -102,36 +117,52 @@ impl Gateway {
         }
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
         let tracker = TaskTracker::new();
-        let shared = source::dme::SharedClients::default();
+        let shared = Arc::new(source::dme::SharedClients::default());
         let mut sources = Vec::with_capacity(config.sources.len());
+        let context = source::SpawnContext {
+            http: &config.http,
+            shared: &shared,
+            events: events.clone(),
+            shutdown: shutdown.clone(),
+            tracker: &tracker,
+        };
         for source_config in &config.sources {
-            sources.push(source::spawn(
-                source_config,
-                &config.http,
-                &shared,
-                events.clone(),
-                shutdown.clone(),
-                &tracker,
-            )?);
+            sources.push(Arc::new(source::spawn(source_config, &context)?));
         }
-        drop(events);
-        let sources = Arc::new(sources);
+        drop(context);
+        let hooks = crate::http::HookRoutes::new(pipeline.clone());
+        hooks.set(
+            sources
+                .iter()
+                .filter_map(|source| source.webhook_receiver()),
+        );
+        let sources = Registry::new(sources);
+        let reloader = Arc::new(Reloader {
+            file,
+            state: tokio::sync::Mutex::new(reload::Running {
+                config: config.clone(),
+                events: Some(events),
+            }),
+            sources: sources.clone(),
+            hooks: hooks.clone(),
+            shared,
+            tracker: tracker.clone(),
+            shutdown: shutdown.clone(),
+        });
         let started = Arc::new(AtomicBool::new(false));
         let api = crate::http::api::ApiState {
             pipeline: pipeline.clone(),
             pool: ReaderPool::new(&config.store.path),
             hub,
             sources: sources.clone(),
+            reloader: reloader.clone(),
             sinks: Arc::new(config.sinks.clone()),
             auth: Arc::new(crate::http::api::Auth::new(&config.api.auth)),
             config: Arc::new(config.api.clone()),
         };
         let state = crate::http::HttpState {
             pipeline: pipeline.clone(),
-            receivers: sources
-                .iter()
-                .filter_map(SourceHandle::webhook_receiver)
-                .collect(),
+            hooks,
             started: started.clone(),
             api,
         };
@@ -164,6 +195,7 @@ impl Gateway {
         );
         Ok(Gateway {
             sources,
+            reloader,
             tracker,
             dispatcher,
             sinks,
@@ -174,13 +206,23 @@ impl Gateway {
         })
     }
 
-    /// The running sources, with their status.
-    pub fn sources(&self) -> &[SourceHandle] {
-        &self.sources
+    /// The running sources, with their status and their session's control.
+    pub fn sources(&self) -> Arc<Vec<Arc<SourceHandle>>> {
+        self.sources.list()
     }
 
-    pub fn source(&self, name: &str) -> Option<&SourceHandle> {
-        self.sources.iter().find(|source| source.name == name)
+    pub fn source(&self, name: &str) -> Option<Arc<SourceHandle>> {
+        self.sources.get(name)
+    }
+
+    /// What reloads the configuration (SIGHUP, `POST /api/v1/reload`).
+    pub fn reloader(&self) -> Arc<Reloader> {
+        self.reloader.clone()
+    }
+
+    /// Reads the configuration file again and applies what changed: see [`Reloader::reload`].
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        self.reloader.reload().await
     }
 
     /// Events from device sources stored so far.
@@ -201,6 +243,8 @@ impl Gateway {
     /// Waits for the sources and the HTTP server to stop (after shutdown), stores what is still
     /// queued, lets the sinks finish what is due, and closes the store.
     pub async fn wait(self) -> anyhow::Result<()> {
+        // No reload starts a source from here on, and the dispatcher ends once the sources have.
+        self.reloader.close().await;
         self.tracker.wait().await;
         self.dispatcher.await?;
         self.drain.cancel();
@@ -231,21 +275,6 @@ async fn open_store(config: &Config, tap: CommitTap) -> anyhow::Result<Store> {
         .with_context(|| format!("cannot open the store at {} (store.path)", path.display()))
 }
 
-/// The alarm a device event raises or clears: keyed by the source and the object (a port's link,
-/// an APIC fault), so the alarms API shows what is down now.
-fn device_alarm(event: &Event) -> Option<crate::store::AlarmUpdate> {
-    let raised = match event.alarmstate {
-        crate::event::AlarmState::Raised => true,
-        crate::event::AlarmState::Cleared => false,
-        crate::event::AlarmState::Info => return None,
-    };
-    let subject = event.subject.as_deref()?;
-    Some(crate::store::AlarmUpdate {
-        key: format!("{}:{subject}", crate::pipeline::source_name(event)),
-        raised,
-    })
-}
-
 /// Stores events from device sources in batches; ends when every source has stopped and the
 /// queue is empty. While the store cannot write, the batch is retried (sources wait on the full
 /// queue meanwhile): an event a source has handed over is never dropped.
@@ -270,7 +299,7 @@ async fn dispatch(
             .drain(..)
             .map(|event| NewEvent {
                 raw_data: None,
-                alarms: device_alarm(&event).into_iter().collect(),
+                alarms: event.device_alarm().into_iter().collect(),
                 event,
                 idempotency_key: None,
                 sinks: Vec::new(),
@@ -321,11 +350,7 @@ async fn prune(store: Store, retention: Duration, shutdown: CancellationToken) {
 }
 
 /// Logs one line of overall status at a fixed interval, so an operator sees progress.
-async fn log_status(
-    sources: Arc<Vec<SourceHandle>>,
-    dispatched: Arc<AtomicU64>,
-    shutdown: CancellationToken,
-) {
+async fn log_status(registry: Registry, dispatched: Arc<AtomicU64>, shutdown: CancellationToken) {
     let mut interval = tokio::time::interval(STATUS_LOG_INTERVAL);
     interval.tick().await;
     let mut previous = 0;
@@ -334,6 +359,7 @@ async fn log_status(
             _ = shutdown.cancelled() => return,
             _ = interval.tick() => {}
         }
+        let sources = registry.list();
         let snapshots: Vec<_> = sources
             .iter()
             .map(|source| source.status.snapshot())

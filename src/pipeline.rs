@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::config::{SinkConfig, SinkMatch};
-use crate::event::Event;
+use crate::config::SinkConfig;
+use crate::route::Routes;
 use crate::store::{Appended, NewEvent, Store, StoreError};
 
 /// Routes events to sinks and wakes the sinks that have new work.
@@ -20,16 +20,13 @@ pub struct Pipeline {
 
 struct Inner {
     store: Store,
-    routes: Vec<(String, SinkMatch)>,
+    routes: Routes,
     wakers: HashMap<String, Arc<Notify>>,
 }
 
 impl Pipeline {
     pub fn new(store: Store, sinks: &[SinkConfig]) -> Pipeline {
-        let routes = sinks
-            .iter()
-            .map(|sink| (sink.name().to_owned(), sink.filter().clone()))
-            .collect();
+        let routes = Routes::new(sinks);
         let wakers = sinks
             .iter()
             .map(|sink| (sink.name().to_owned(), Arc::new(Notify::new())))
@@ -56,23 +53,12 @@ impl Pipeline {
             .unwrap_or_else(|| Arc::new(Notify::new()))
     }
 
-    /// The sinks that take `event`.
-    pub fn sinks_for(&self, event: &Event) -> Vec<String> {
-        let source = source_name(event);
-        self.inner
-            .routes
-            .iter()
-            .filter(|(_, filter)| filter.matches(source, event))
-            .map(|(name, _)| name.clone())
-            .collect()
-    }
-
     /// Routes each event (its `sinks` are replaced by the routing result), appends them durably
     /// and wakes the sinks that got new rows. Resolves after the commit. The items stay the
     /// caller's, so a batch the store could not take can be offered again as it is.
     pub async fn ingest(&self, items: &mut [NewEvent]) -> Result<Vec<Appended>, StoreError> {
         for item in items.iter_mut() {
-            item.sinks = self.sinks_for(&item.event);
+            item.sinks = self.inner.routes.sinks_for(&item.event);
         }
         let appended = self.inner.store.append(items).await?;
         let stored = items
@@ -89,21 +75,19 @@ impl Pipeline {
     }
 }
 
-/// The source name inside an event's CloudEvents `source` (`/netpulse/<name>`).
-pub fn source_name(event: &Event) -> &str {
-    event
-        .source
-        .strip_prefix("/netpulse/")
-        .unwrap_or(&event.source)
+/// The source name inside an event's CloudEvents `source` (`/netpulse/<name>`): see
+/// [`Event::source_name`](crate::event::Event::source_name).
+pub fn source_name(event: &crate::event::Event) -> &str {
+    event.source_name()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Severity;
+    use crate::event::{Event, Severity};
 
     #[tokio::test]
-    async fn events_are_routed_by_source_type_prefix_and_severity_and_wake_their_sinks() {
+    async fn an_ingested_event_gets_the_outbox_rows_of_its_routes_and_wakes_their_sinks() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(crate::store::StoreConfig::new(dir.path().join("db"))).unwrap();
         let configs = vec![
@@ -111,25 +95,26 @@ mod tests {
             SinkConfig::Stdout(
                 serde_json::from_value(serde_json::json!({
                     "name": "noc",
-                    "match": {"source": ["vmanage"], "type_prefix": ["com.cisco.sdwan."], "min_severity": "major"}
+                    "match": {"source": ["vmanage"], "min_severity": "major"}
+                }))
+                .unwrap(),
+            ),
+            SinkConfig::Stdout(
+                serde_json::from_value(serde_json::json!({
+                    "name": "dme",
+                    "match": {"type_prefix": ["com.cisco.dme."]}
                 }))
                 .unwrap(),
             ),
         ];
         let pipeline = Pipeline::new(store, &configs);
-        let event = |source: &str, kind: &str, severity| {
-            let mut event = Event::new(source, kind, jiff::Timestamp::now(), serde_json::json!({}));
-            event.severity = severity;
-            event
-        };
-        let major = event("vmanage", "com.cisco.sdwan.alarm.raised", Severity::Major);
-        assert_eq!(pipeline.sinks_for(&major), ["all", "noc"]);
-        let minor = event("vmanage", "com.cisco.sdwan.alarm.raised", Severity::Minor);
-        assert_eq!(pipeline.sinks_for(&minor), ["all"]);
-        let other_source = event("leaf1", "com.cisco.sdwan.alarm.raised", Severity::Critical);
-        assert_eq!(pipeline.sinks_for(&other_source), ["all"]);
-        let other_type = event("vmanage", "com.cisco.dme.modified", Severity::Critical);
-        assert_eq!(pipeline.sinks_for(&other_type), ["all"]);
+        let mut major = Event::new(
+            "vmanage",
+            "com.cisco.sdwan.alarm.raised",
+            jiff::Timestamp::now(),
+            serde_json::json!({}),
+        );
+        major.severity = Severity::Major;
 
         let noc = pipeline.waker("noc");
         let woken = noc.notified();
@@ -147,5 +132,6 @@ mod tests {
         let reader = pipeline.store().reader().unwrap();
         assert_eq!(reader.outbox_counts("noc").unwrap().pending, 1);
         assert_eq!(reader.outbox_counts("all").unwrap().pending, 1);
+        assert_eq!(reader.outbox_counts("dme").unwrap().pending, 0);
     }
 }

@@ -13,7 +13,7 @@ use crate::duration::serde_duration;
 /// Tokens shorter than this are refused: they can be guessed.
 const MIN_TOKEN_CHARS: usize = 12;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiSection {
     #[serde(default)]
@@ -25,7 +25,7 @@ pub struct ApiSection {
 }
 
 /// Who may use the API: bearer tokens, each with a scope.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiAuth {
     #[serde(default)]
@@ -35,7 +35,7 @@ pub struct ApiAuth {
     pub disabled: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiToken {
     /// Who holds the token; shown in logs instead of the token.
@@ -64,7 +64,7 @@ pub enum Scope {
 }
 
 /// Cross-origin access for browser applications served from elsewhere.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CorsConfig {
     /// Origins allowed to call the API from a browser (`https://noc.example.com`), or `"*"`.
@@ -73,7 +73,7 @@ pub struct CorsConfig {
 }
 
 /// The live feed's limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeedConfig {
     /// Events queued for one client at most; a client further behind is disconnected (it can

@@ -11,7 +11,7 @@ use super::{Problems, Secret, resolve_secret};
 use crate::duration::serde_duration;
 
 /// A pxGrid client account on an ISE deployment, subscribed to one or more topics.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PxgridSourceConfig {
     pub name: String,

@@ -11,7 +11,7 @@ use super::{Problems, resolve_path};
 use crate::duration::serde_duration;
 
 /// `store:`: where the embedded SQLite database lives and how long it keeps events.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
     /// The database file, relative to the configuration file's folder; created if missing.
@@ -116,7 +116,7 @@ fn default_retention() -> Duration {
 }
 
 /// `http:`: the listener for webhook receivers, `/metrics`, `/healthz` and `/readyz`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSection {
     #[serde(default = "default_listen")]
@@ -142,7 +142,7 @@ pub struct HttpSection {
     pub body_timeout: Duration,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerTls {
     pub cert_file: PathBuf,

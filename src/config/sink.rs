@@ -7,10 +7,10 @@ use serde::Deserialize;
 
 use super::{Problems, Secret, TlsConfig, resolve_path, resolve_secret};
 use crate::duration::serde_duration;
-use crate::event::{Event, Severity};
+use crate::event::Severity;
 
 /// One entry of `sinks:`; the `type` field picks the variant.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SinkConfig {
     /// Appends events as JSON Lines (one CloudEvents JSON object per line) to a file.
@@ -22,8 +22,8 @@ pub enum SinkConfig {
 }
 
 /// `match:`: which events a sink takes. Every field that is set must match; an empty filter takes
-/// everything. The full routing policy is a later feature; this keeps switch chatter out of a chat
-/// room.
+/// everything (`route::matches` applies it). The full routing policy is a later feature; this
+/// keeps switch chatter out of a chat room.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct SinkMatch {
@@ -38,23 +38,8 @@ pub struct SinkMatch {
     pub min_severity: Option<Severity>,
 }
 
-impl SinkMatch {
-    /// Whether the sink takes this event, which came from the source named `source`.
-    pub fn matches(&self, source: &str, event: &Event) -> bool {
-        (self.source.is_empty() || self.source.iter().any(|name| name == source))
-            && (self.type_prefix.is_empty()
-                || self
-                    .type_prefix
-                    .iter()
-                    .any(|prefix| event.kind.starts_with(prefix.as_str())))
-            && self
-                .min_severity
-                .is_none_or(|minimum| event.severity >= minimum)
-    }
-}
-
 /// A Webex bot posting to one room (or one person).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebexSinkConfig {
     pub name: String,
@@ -219,7 +204,7 @@ fn default_max_attempts() -> u32 {
     50
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkConfig {
     pub name: String,
@@ -231,7 +216,7 @@ pub struct FileSinkConfig {
     pub filter: SinkMatch,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StdoutSinkConfig {
     pub name: String,

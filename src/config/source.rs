@@ -12,7 +12,7 @@ use super::{Problems, Secret, resolve_path, resolve_secret};
 use crate::duration::serde_duration;
 
 /// One entry of `sources:`; the `type` field picks the variant.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SourceConfig {
     /// NX-OS / APIC DME WebSocket subscriptions.
@@ -46,7 +46,7 @@ impl SourceConfig {
 }
 
 /// A device (NX-OS switch or APIC) whose DME objects are subscribed over its WebSocket.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DmeSourceConfig {
     pub name: String,
@@ -102,7 +102,7 @@ pub enum DmePlatform {
 const MAX_SUBSCRIPTION_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Reconnect delays: exponential from `initial` to `max`, each with random jitter.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackoffConfig {
     #[serde(default = "default_backoff_initial", with = "serde_duration")]

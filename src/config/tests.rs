@@ -262,3 +262,50 @@ fn webex_commands_take_true_or_rooms_direct_and_a_rate() {
     let errors = parse(&sink("{ room: [x] }")).unwrap_err().0.join("\n");
     assert!(errors.contains("unknown field `room`"), "{errors}");
 }
+
+#[test]
+fn generic_mappings_and_standard_webhooks_secrets_are_checked_by_the_configuration_itself() {
+    let text = "
+sources:
+  - name: hooks
+    type: webhook
+    provider: generic
+    path: /hooks/generic
+    auth: { none: true }
+    mapping: { device: /host, summary: \"{{ message \" }
+  - name: paired
+    type: webhook
+    provider: generic
+    path: /hooks/paired
+    auth: { none: true }
+    mapping: { device: /host, summary: /message, alarm_key: /id }
+  - name: standard
+    type: webhook
+    provider: generic
+    path: /hooks/standard
+    auth: { standard_webhooks: { secrets: [whsec_c2hvcnQ=] } }
+    mapping: { device: /host, summary: /message }
+";
+    let errors = parse(text).unwrap_err().0;
+    let has = |place: &str, words: &str| {
+        errors
+            .iter()
+            .any(|error| error.contains(place) && error.contains(words))
+    };
+    assert!(
+        has("(hooks).mapping", "summary: syntax error"),
+        "{errors:#?}"
+    );
+    assert!(
+        has("(paired).mapping", "alarm_key and alarm_state go together"),
+        "{errors:#?}"
+    );
+    assert!(
+        has(
+            "(standard).auth.standard_webhooks.secrets[0]",
+            "not a Standard Webhooks secret"
+        ),
+        "{errors:#?}"
+    );
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+}

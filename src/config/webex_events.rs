@@ -11,7 +11,7 @@ use super::{Problems, Secret, resolve_secret};
 use crate::duration::serde_duration;
 
 /// A Webex bot listening to the rooms it is in.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebexEventsSourceConfig {
     pub name: String,

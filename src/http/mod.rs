@@ -4,6 +4,7 @@
 //! started). [`router`] builds it from [`HttpState`]; [`bind`] and [`serve`] run it.
 
 pub mod api;
+mod hook_routes;
 mod hooks;
 pub mod metrics;
 pub mod server;
@@ -17,7 +18,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -25,14 +26,16 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::HttpSection;
 use crate::pipeline::Pipeline;
-use crate::source::webhook::WebhookReceiver;
 use crate::store::WriteState;
+
+pub use hook_routes::HookRoutes;
 
 /// Everything the routes need.
 #[derive(Clone)]
 pub struct HttpState {
     pub pipeline: Pipeline,
-    pub receivers: Vec<Arc<WebhookReceiver>>,
+    /// The webhook receivers' routes; a reload replaces them.
+    pub hooks: HookRoutes,
     /// Set once every source and sink has started.
     pub started: Arc<AtomicBool>,
     pub api: api::ApiState,
@@ -45,21 +48,15 @@ const DASHBOARD_SCRIPT: &str = include_str!("ui/app.js");
 
 /// The whole HTTP surface of the gateway.
 pub fn router(state: HttpState) -> Router {
-    let mut router = Router::new()
+    let router = Router::new()
         .route("/metrics", get(metrics::render))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready).with_state(state.clone()))
         .route("/", get(dashboard))
         .route("/ui/app.js", get(dashboard_script))
         .merge(api::router(state.api.clone()));
-    for receiver in &state.receivers {
-        let hook = hooks::HookState {
-            receiver: receiver.clone(),
-            pipeline: state.pipeline.clone(),
-        };
-        router = router.route(&receiver.path, post(hooks::receive).with_state(hook));
-    }
-    router.fallback(not_found)
+    // Webhook paths are looked up per request, after every fixed route: a reload changes them.
+    router.fallback_service(any(hook_routes::dispatch).with_state(state.hooks.clone()))
 }
 
 /// The bound listener and its TLS acceptor, before anything is served: binding first means that a
@@ -112,7 +109,6 @@ pub fn serve(bound: Bound, router: Router, shutdown: CancellationToken, tracker:
         shutdown,
         tracker: tracker.clone(),
         name: "netpulse".to_owned(),
-        wrap: server::Plain,
     };
     tracker.spawn(server::serve_limited(
         bound.listener,

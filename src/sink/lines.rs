@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -31,9 +32,11 @@ pub fn spawn_file(
     config: &FileSinkConfig,
     outbox: Outbox,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    // Only the owner may read the events a new file receives (the umask may narrow it further).
     let file = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&config.path)
         .with_context(|| {
             format!(
@@ -247,5 +250,33 @@ mod tests {
         assert_eq!(written, sequences);
         let counts = store.reader().unwrap().outbox_counts("archive").unwrap();
         assert_eq!((counts.pending, counts.delivered), (0, 3));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_events_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path().join("netpulse.db"))).unwrap();
+        let config = FileSinkConfig {
+            name: "archive".into(),
+            path: dir.path().join("events.jsonl"),
+            fsync: false,
+            filter: Default::default(),
+        };
+        let outbox = Outbox {
+            store,
+            sink: "archive".to_owned(),
+            waker: Arc::new(tokio::sync::Notify::new()),
+            drain: tokio_util::sync::CancellationToken::new(),
+            linger: Duration::ZERO,
+        };
+        outbox.drain.cancel();
+        spawn_file(&config, outbox).unwrap().await.unwrap();
+        let mode = std::fs::metadata(&config.path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
     }
 }

@@ -1,6 +1,8 @@
 //! Inputs. One module per protocol; [`SourceConfig`] is the registry and [`spawn`] the dispatcher.
 //! Every source sends its events into the gateway's channel and reports its state to a
-//! [`SourceStatus`] that the status API and the tests read.
+//! [`SourceStatus`] that the status API and the tests read. The session-holding sources (DME,
+//! pxGrid, Webex events) are protocols run by the one [`lifecycle`]; a [`SourceHandle`] starts,
+//! stops and restarts them from outside.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,20 +14,15 @@ use tokio_util::task::TaskTracker;
 use crate::config::SourceConfig;
 use crate::event::Event;
 
-mod backoff;
 pub mod dme;
+pub mod lifecycle;
 pub mod pxgrid;
+mod registry;
 pub mod webex_events;
 pub mod webhook;
 
-/// What a source is given when it starts.
-#[derive(Clone)]
-pub struct SourceContext {
-    pub name: String,
-    pub events: mpsc::Sender<Event>,
-    pub shutdown: CancellationToken,
-    pub status: Arc<SourceStatus>,
-}
+pub use lifecycle::SessionControl;
+pub use registry::Registry;
 
 /// Where a source's connection stands.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -96,15 +93,24 @@ impl SourceStatus {
 pub struct SourceHandle {
     pub name: String,
     pub status: Arc<SourceStatus>,
+    /// The configuration it runs with (a reload compares it with the new one).
+    pub(crate) config: SourceConfig,
     pub(crate) detail: SourceDetail,
+    /// Session-holding sources: their lifecycle's control and task.
+    session: Option<Session>,
+}
+
+struct Session {
+    control: SessionControl,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Per-protocol state the gateway can show (a DME device's object view, for instance).
 pub(crate) enum SourceDetail {
-    Dme(dme::DmeHandle),
+    Dme(dme::SharedView),
     Webhook(Arc<webhook::WebhookReceiver>),
-    Pxgrid(pxgrid::PxgridHandle),
-    WebexEvents(webex_events::WebexEventsHandle),
+    Pxgrid,
+    WebexEvents,
 }
 
 impl SourceHandle {
@@ -113,15 +119,20 @@ impl SourceHandle {
         match &self.detail {
             SourceDetail::Dme(_) => ("dme", None),
             SourceDetail::Webhook(receiver) => ("webhook", Some(receiver.provider.as_str())),
-            SourceDetail::Pxgrid(_) => ("pxgrid", None),
-            SourceDetail::WebexEvents(_) => ("webex_events", None),
+            SourceDetail::Pxgrid => ("pxgrid", None),
+            SourceDetail::WebexEvents => ("webex_events", None),
         }
+    }
+
+    /// The configuration the source runs with.
+    pub fn config(&self) -> &SourceConfig {
+        &self.config
     }
 
     /// For DME sources: what netpulse believes the device holds, as (class, attributes) sorted by dn.
     pub fn dme_objects(&self) -> Option<Vec<(String, std::collections::BTreeMap<String, String>)>> {
         match &self.detail {
-            SourceDetail::Dme(handle) => Some(handle.objects()),
+            SourceDetail::Dme(view) => Some(dme::objects(view)),
             _ => None,
         }
     }
@@ -133,76 +144,151 @@ impl SourceHandle {
             _ => None,
         }
     }
-}
 
-/// Starts one source on the tracker and returns its handle.
-pub fn spawn(
-    config: &SourceConfig,
-    http: &crate::config::HttpSection,
-    shared: &dme::SharedClients,
-    events: mpsc::Sender<Event>,
-    shutdown: CancellationToken,
-    tracker: &TaskTracker,
-) -> anyhow::Result<SourceHandle> {
-    let status = Arc::new(SourceStatus::default());
-    let context = SourceContext {
-        name: config.name().to_owned(),
-        events,
-        shutdown,
-        status: status.clone(),
-    };
-    let detail = match config {
-        SourceConfig::Dme(dme) => SourceDetail::Dme(dme::spawn(dme, shared, context, tracker)?),
-        SourceConfig::Pxgrid(pxgrid) => {
-            SourceDetail::Pxgrid(pxgrid::spawn(pxgrid, context, tracker)?)
-        }
-        SourceConfig::WebexEvents(webex) => {
-            SourceDetail::WebexEvents(webex_events::spawn(webex, context, tracker)?)
-        }
-        SourceConfig::Webhook(webhook) => {
-            // A receiver has no session of its own: it is up when the HTTP server is.
-            status.set_state(ConnectionState::Connected);
-            SourceDetail::Webhook(Arc::new(webhook::WebhookReceiver::new(
-                webhook,
-                http,
-                status.clone(),
-            )))
-        }
-    };
-    Ok(SourceHandle {
-        name: config.name().to_owned(),
-        status,
-        detail,
-    })
-}
+    /// For session-holding sources (DME, pxGrid, Webex events): start, stop or restart their
+    /// sessions. `None` for webhook receivers, which have no session (a reload adds and removes
+    /// their routes).
+    pub fn session(&self) -> Option<&SessionControl> {
+        self.session.as_ref().map(|session| &session.control)
+    }
 
-/// Metrics of one session-holding source (DME, pxGrid), registered once so the hot path does
-/// not rebuild label sets.
-pub(crate) struct Counters {
-    pub events: metrics::Counter,
-    pub duplicates: metrics::Counter,
-    pub reconnects: metrics::Counter,
-    pub login_failures: metrics::Counter,
-    pub logins_unavailable: metrics::Counter,
-    pub gaps: metrics::Counter,
-}
-
-impl Counters {
-    pub fn new(name: &str) -> Counters {
-        let counter = |metric: &'static str| metrics::counter!(metric, "source" => name.to_owned());
-        Counters {
-            events: counter("netpulse_source_events_total"),
-            duplicates: counter("netpulse_source_duplicates_suppressed_total"),
-            reconnects: counter("netpulse_source_reconnects_total"),
-            login_failures: counter("netpulse_source_login_failures_total"),
-            logins_unavailable: counter("netpulse_source_logins_unavailable_total"),
-            gaps: counter("netpulse_source_gaps_total"),
+    /// Ends the source for good (its session logs out) and waits until its task has ended, at
+    /// most `timeout`. A webhook receiver stops when its route is removed.
+    pub async fn remove(&self, timeout: std::time::Duration) {
+        let Some(session) = &self.session else {
+            self.status.set_state(ConnectionState::Stopped);
+            return;
+        };
+        session.control.remove();
+        let task = session.task.lock().expect("task lock").take();
+        if let Some(task) = task
+            && tokio::time::timeout(timeout, task).await.is_err()
+        {
+            tracing::warn!(source = %self.name, timeout_ms = timeout.as_millis() as u64, "the removed source's session did not end in time; it ends in the background");
         }
     }
 }
 
-/// A period without a subscription: from when the session was last known healthy to its failure.
-pub(crate) struct Gap {
-    pub since: jiff::Timestamp,
-    pub reason: String,
+/// What every source is started with.
+pub struct SpawnContext<'a> {
+    pub http: &'a crate::config::HttpSection,
+    pub shared: &'a dme::SharedClients,
+    pub events: mpsc::Sender<Event>,
+    pub shutdown: CancellationToken,
+    pub tracker: &'a TaskTracker,
+}
+
+/// Starts one source on the tracker and returns its handle.
+pub fn spawn(config: &SourceConfig, context: &SpawnContext<'_>) -> anyhow::Result<SourceHandle> {
+    Ok(prepare(config, context.http, context.shared)?.start(
+        context.events.clone(),
+        context.shutdown.clone(),
+        context.tracker,
+    ))
+}
+
+/// A source built but not started: what can fail (a certificate file, a client) has been done,
+/// so a reload can build every new source before it stops any old one.
+pub struct Prepared {
+    handle: SourceHandle,
+    protocol: Option<Runner>,
+}
+
+/// A session-holding source's protocol, before its lifecycle starts.
+enum Runner {
+    // Boxed: a prepared source lives only until it starts, and the protocols differ in size.
+    Dme(Box<dme::Device>, crate::config::BackoffConfig),
+    Pxgrid(Box<pxgrid::Pxgrid>, crate::config::BackoffConfig),
+    WebexEvents(Box<webex_events::Bot>, crate::config::BackoffConfig),
+}
+
+/// Builds one source (its client, its receiver) without starting it.
+pub fn prepare(
+    config: &SourceConfig,
+    http: &crate::config::HttpSection,
+    shared: &dme::SharedClients,
+) -> anyhow::Result<Prepared> {
+    let status = Arc::new(SourceStatus::default());
+    let (detail, protocol) = match config {
+        SourceConfig::Dme(dme) => {
+            let (device, view) = dme::device(dme, shared)?;
+            let runner = Runner::Dme(Box::new(device), dme.backoff.clone());
+            (SourceDetail::Dme(view), Some(runner))
+        }
+        SourceConfig::Pxgrid(pxgrid) => {
+            let runner =
+                Runner::Pxgrid(Box::new(pxgrid::consumer(pxgrid)?), pxgrid.backoff.clone());
+            (SourceDetail::Pxgrid, Some(runner))
+        }
+        SourceConfig::WebexEvents(webex) => {
+            let runner =
+                Runner::WebexEvents(Box::new(webex_events::bot(webex)?), webex.backoff.clone());
+            (SourceDetail::WebexEvents, Some(runner))
+        }
+        SourceConfig::Webhook(webhook) => {
+            let receiver = webhook::WebhookReceiver::new(webhook, http, status.clone());
+            (SourceDetail::Webhook(Arc::new(receiver)), None)
+        }
+    };
+    let handle = SourceHandle {
+        name: config.name().to_owned(),
+        status,
+        config: config.clone(),
+        detail,
+        session: None,
+    };
+    Ok(Prepared { handle, protocol })
+}
+
+impl Prepared {
+    /// The handle of a source that is never started (tests of what a reload plans).
+    #[cfg(test)]
+    pub(crate) fn into_handle(self) -> SourceHandle {
+        self.handle
+    }
+
+    /// Starts the source's lifecycle on `tracker` (a webhook receiver is up at once: it has no
+    /// session of its own, its route is served with the HTTP server's).
+    pub fn start(
+        mut self,
+        events: mpsc::Sender<Event>,
+        shutdown: CancellationToken,
+        tracker: &TaskTracker,
+    ) -> SourceHandle {
+        let handle = &mut self.handle;
+        let Some(protocol) = self.protocol else {
+            handle.status.set_state(ConnectionState::Connected);
+            return self.handle;
+        };
+        let link = lifecycle::Link::new(&handle.name, events, handle.status.clone());
+        let control = SessionControl::new();
+        let task = match protocol {
+            Runner::Dme(device, backoff) => tracker.spawn(lifecycle::run(
+                *device,
+                link,
+                backoff,
+                control.clone(),
+                shutdown,
+            )),
+            Runner::Pxgrid(pxgrid, backoff) => tracker.spawn(lifecycle::run(
+                *pxgrid,
+                link,
+                backoff,
+                control.clone(),
+                shutdown,
+            )),
+            Runner::WebexEvents(bot, backoff) => tracker.spawn(lifecycle::run(
+                *bot,
+                link,
+                backoff,
+                control.clone(),
+                shutdown,
+            )),
+        };
+        handle.session = Some(Session {
+            control,
+            task: Mutex::new(Some(task)),
+        });
+        self.handle
+    }
 }

@@ -271,7 +271,7 @@ async fn alarms_sources_and_sinks_show_state_and_a_dead_letter_can_be_retried() 
     assert_eq!(alarms["alarms"].as_array().unwrap().len(), 1);
     assert_eq!(alarms["alarms"][0]["device"], "edge-b");
     let (_, cleared) = get(&running, "/api/v1/alarms?state=cleared", Some(READ_TOKEN)).await;
-    assert_eq!(cleared["alarms"][0]["key"], "sdwan:a1");
+    assert_eq!(cleared["alarms"][0]["key"], "vmanage:sdwan:a1");
     assert_eq!(
         cleared["alarms"][0]["events"], 2,
         "raised once, cleared once"

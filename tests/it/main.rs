@@ -11,6 +11,7 @@ mod crash;
 mod dme;
 mod providers;
 mod pxgrid;
+mod reload;
 mod support;
 mod webex;
 mod webex_events;

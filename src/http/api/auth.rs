@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::ApiError;
 use crate::config::{ApiAuth, Scope};
-use crate::source::webhook::auth::constant_time_eq;
+use crate::secret::ct_eq;
 
 /// Who may call the API.
 pub struct Auth {
@@ -78,7 +78,7 @@ impl Auth {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found = None;
         for candidate in &self.tokens {
-            if constant_time_eq(&digest, &candidate.digest) && found.is_none() {
+            if ct_eq(&digest, &candidate.digest) && found.is_none() {
                 found = Some(candidate);
             }
         }

@@ -10,6 +10,7 @@ mod auth;
 mod cors;
 mod events;
 pub(crate) mod params;
+mod reload;
 mod status;
 mod stream;
 
@@ -23,7 +24,7 @@ use axum::routing::{get, post};
 use crate::config::{ApiSection, SinkConfig};
 use crate::feed::Hub;
 use crate::pipeline::Pipeline;
-use crate::source::SourceHandle;
+use crate::source::Registry;
 use crate::store::ReaderPool;
 
 pub use auth::Auth;
@@ -32,7 +33,7 @@ pub use auth::Auth;
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The paths served under `/api/v1`, as written in the OpenAPI document; a test checks they agree.
-pub const PATHS: [&str; 10] = [
+pub const PATHS: [&str; 11] = [
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/stream",
@@ -42,6 +43,7 @@ pub const PATHS: [&str; 10] = [
     "/api/v1/sinks",
     "/api/v1/sinks/{name}/dead",
     "/api/v1/sinks/{name}/dead/{id}/retry",
+    "/api/v1/reload",
     "/api/v1/openapi.json",
 ];
 
@@ -51,7 +53,9 @@ pub struct ApiState {
     pub pipeline: Pipeline,
     pub pool: ReaderPool,
     pub hub: Hub,
-    pub sources: Arc<Vec<SourceHandle>>,
+    pub sources: Registry,
+    /// Reads the configuration file again (`POST /api/v1/reload`, as SIGHUP does).
+    pub reloader: Arc<crate::gateway::Reloader>,
     pub sinks: Arc<Vec<SinkConfig>>,
     pub auth: Arc<Auth>,
     pub config: Arc<ApiSection>,
@@ -74,6 +78,7 @@ pub fn router(state: ApiState) -> Router {
         ));
     let admin = Router::new()
         .route(PATHS[8], post(status::retry_dead))
+        .route(PATHS[9], post(reload::reload))
         .route_layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_admin,
@@ -81,7 +86,7 @@ pub fn router(state: ApiState) -> Router {
     let cors = Arc::new(state.config.cors.clone());
     read.merge(admin)
         .with_state(state)
-        .route(PATHS[9], get(openapi))
+        .route(PATHS[10], get(openapi))
         .layer(axum::middleware::from_fn_with_state(cors, cors::apply))
 }
 

@@ -97,7 +97,8 @@ fn source_view(source: &SourceHandle) -> SourceView<'_> {
 
 /// `GET /api/v1/sources`.
 pub(super) async fn sources(State(state): State<ApiState>) -> Response {
-    let sources: Vec<SourceView> = state.sources.iter().map(source_view).collect();
+    let sources = state.sources.list();
+    let sources: Vec<SourceView> = sources.iter().map(|source| source_view(source)).collect();
     Json(json!({ "sources": sources })).into_response()
 }
 
@@ -106,11 +107,11 @@ pub(super) async fn source(
     State(state): State<ApiState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let source = state
-        .sources
+    let sources = state.sources.list();
+    let source = sources
         .iter()
         .find(|source| source.name == name)
-        .ok_or_else(|| unknown("source", &name, state.sources.iter().map(|s| &*s.name)))?;
+        .ok_or_else(|| unknown("source", &name, sources.iter().map(|s| &*s.name)))?;
     Ok(Json(source_view(source)).into_response())
 }
 

@@ -17,7 +17,7 @@ fn the_openapi_document_lists_exactly_the_served_paths() {
     let served: BTreeSet<&str> = PATHS.into_iter().collect();
     assert_eq!(documented, served);
     for (path, item) in document["paths"].as_object().unwrap() {
-        let method = if path.ends_with("/retry") {
+        let method = if path.ends_with("/retry") || path.ends_with("/reload") {
             "post"
         } else {
             "get"

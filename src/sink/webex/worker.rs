@@ -334,14 +334,9 @@ impl Worker {
     }
 }
 
-/// Exponential backoff with equal jitter: half the delay fixed, half random.
+/// The delay before the next attempt: netpulse's one backoff (exponential, equal jitter).
 fn backoff(retry: &RetryConfig, attempts: u32) -> Duration {
-    let exponential = retry
-        .initial
-        .saturating_mul(2u32.saturating_pow(attempts.min(30)))
-        .min(retry.max);
-    let half = exponential / 2;
-    half + half.mul_f64(fastrand::f64())
+    crate::backoff::delay(retry.initial, retry.max, attempts)
 }
 
 #[cfg(test)]

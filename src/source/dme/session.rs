@@ -5,7 +5,6 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde_json::json;
 use tokio::time::{Instant, MissedTickBehavior, interval_at};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -13,10 +12,11 @@ use super::client::{SessionError, Socket};
 use super::normalize::to_event;
 use super::protocol::{self, Login, Mo};
 use super::view::{Status, ViewChange};
-use super::{Device, Ended};
-use crate::event::{AlarmState, Event, GAP_EVENT_TYPE, Severity};
+use super::{Device, SessionError as Error};
 use crate::source::ConnectionState;
-use crate::source::Gap;
+use crate::source::lifecycle::{Link, Sync};
+
+type Ended = crate::source::lifecycle::Ended<Error>;
 
 /// A session that is logged in, has its socket and its subscriptions.
 struct Live {
@@ -32,18 +32,18 @@ struct Live {
 }
 
 impl Device {
-    /// Runs one session to its end. `gap` is taken (and reported) once the resync succeeds.
-    pub(super) async fn session(&mut self, gap: &mut Option<Gap>) -> Ended {
-        let shutdown = self.context.shutdown.clone();
+    /// Runs one session to its end; the link's gap is reported once the resync succeeds.
+    pub(super) async fn run_session(&mut self, link: &mut Link) -> Ended {
+        let stop = link.stop.clone();
         let live = tokio::select! {
-            _ = shutdown.cancelled() => return Ended::Shutdown,
+            _ = stop.cancelled() => return Ended::Stopped,
             // Boxed: the login and TLS handshake futures are large, and a task's memory is sized
             // for its largest state; unboxed, every idle device would carry them.
-            live = Box::pin(self.connect_when_allowed(gap)) => live,
+            live = Box::pin(self.connect_when_allowed(link)) => live,
         };
         match live {
             Ok(mut live) => {
-                let ended = self.live(&mut live).await;
+                let ended = self.live(link, &mut live).await;
                 // A session that broke may still be open on the device (a dropped socket, a lost
                 // subscription): end it rather than leave it to time out, since the next attempt
                 // logs in afresh. On shutdown `live` has already logged out.
@@ -63,25 +63,25 @@ impl Device {
     }
 
     /// Waits for a place among the devices connecting at once, then connects.
-    async fn connect_when_allowed(&mut self, gap: &mut Option<Gap>) -> Result<Live, SessionError> {
+    async fn connect_when_allowed(&mut self, link: &mut Link) -> Result<Live, SessionError> {
         let _permit = self
             .connects
             .clone()
             .acquire_owned()
             .await
             .expect("the connect semaphore is never closed");
-        self.connect(gap).await
+        self.connect(link).await
     }
 
-    async fn connect(&mut self, gap: &mut Option<Gap>) -> Result<Live, SessionError> {
-        self.context.status.set_state(ConnectionState::Connecting);
+    async fn connect(&mut self, link: &mut Link) -> Result<Live, SessionError> {
+        link.status.set_state(ConnectionState::Connecting);
         let logged_in_at = Instant::now();
         let Login {
             token,
             refresh_timeout_secs,
         } = self.client.login().await?;
         match self
-            .subscribe_all(token, refresh_timeout_secs, logged_in_at, gap)
+            .subscribe_all(link, token, refresh_timeout_secs, logged_in_at)
             .await
         {
             Ok(live) => Ok(live),
@@ -96,17 +96,16 @@ impl Device {
     /// half-made session can be ended.
     async fn subscribe_all(
         &mut self,
+        link: &mut Link,
         token: String,
         refresh_timeout_secs: u64,
         logged_in_at: Instant,
-        gap: &mut Option<Gap>,
     ) -> Result<Live, (SessionError, String)> {
         let mut socket = match self.client.open_socket(&token).await {
             Ok(socket) => socket,
             Err(error) => return Err((error, token)),
         };
-        let status = self.context.status.clone();
-        status.set_state(ConnectionState::Subscribing);
+        link.status.set_state(ConnectionState::Subscribing);
         let mut early = Vec::new();
         let subscribed_at = Instant::now();
         let mut subscription_ids = Vec::with_capacity(self.config.subscriptions.len());
@@ -123,21 +122,16 @@ impl Device {
                 Ok(subscribed) => subscribed,
                 Err(error) => return Err((error, token)),
             };
-            tracing::debug!(source = %self.context.name, query = %query, subscription = %id, objects = objects.len(), "subscribed");
+            tracing::debug!(source = %link.name, query = %query, subscription = %id, objects = objects.len(), "subscribed");
             subscription_ids.push(id);
             snapshot.extend(objects);
         }
-        self.resynchronise(&snapshot, gap.take()).await;
+        self.resynchronise(link, &snapshot).await;
         for frame in early {
-            self.handle_frame(frame.as_bytes()).await;
+            self.handle_frame(link, frame.as_bytes()).await;
         }
-        status.update(|status| {
-            status.state = ConnectionState::Connected;
-            status.subscriptions = subscription_ids.len();
-            status.connected_since = Some(jiff::Timestamp::now());
-            status.connects += 1;
-        });
-        tracing::info!(source = %self.context.name, subscriptions = subscription_ids.len(), objects = snapshot.len(), "subscribed and in sync");
+        link.connected(Some(subscription_ids.len()));
+        tracing::info!(source = %link.name, subscriptions = subscription_ids.len(), objects = snapshot.len(), "subscribed and in sync");
         Ok(Live {
             token,
             socket,
@@ -150,33 +144,21 @@ impl Device {
 
     /// Compares the device's objects with the view. The first time it is the baseline; after a gap
     /// the gap event and every change found are emitted.
-    async fn resynchronise(&mut self, snapshot: &[Mo], gap: Option<Gap>) {
+    async fn resynchronise(&mut self, link: &mut Link, snapshot: &[Mo]) {
         let changes = self.view.lock().expect("view lock").reconcile(snapshot);
-        if !self.synced_once {
-            self.synced_once = true;
+        let Sync::AfterGap(gap) = link.in_sync() else {
             return;
-        }
+        };
         let until = jiff::Timestamp::now();
-        let gap = gap.unwrap_or(Gap {
-            since: until,
-            reason: "resubscribed".into(),
-        });
-        self.emit(gap_event(&self.context.name, &gap, until, &changes))
-            .await;
-        self.counters.gaps.increment(1);
-        let duration_ms = until.duration_since(gap.since).as_millis().max(0) as u64;
-        self.context.status.update(|status| {
-            status.gaps += 1;
-            status.last_gap_ms = Some(duration_ms);
-        });
-        tracing::info!(source = %self.context.name, gap_ms = duration_ms, changes = changes.len(), reason = %gap.reason, "resynchronised after a gap");
+        let (outcome, data) = gap_outcome(&changes);
+        let duration_ms = link.report_gap(&gap, until, &outcome, data).await;
+        tracing::info!(source = %link.name, gap_ms = duration_ms, changes = changes.len(), reason = %gap.reason, "resynchronised after a gap");
         for change in &changes {
-            self.emit(to_event(&self.context.name, change, true, until))
-                .await;
+            link.emit(to_event(&link.name, change, true, until)).await;
         }
     }
 
-    async fn live(&mut self, live: &mut Live) -> Ended {
+    async fn live(&mut self, link: &Link, live: &mut Live) -> Ended {
         let refresh = self.config.subscription_refresh;
         let session_period = self
             .config
@@ -187,7 +169,7 @@ impl Device {
         let mut session_tick = interval_at(live.logged_in_at + session_period, session_period);
         session_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut healthy_until = jiff::Timestamp::now();
-        let shutdown = self.context.shutdown.clone();
+        let stop = link.stop.clone();
         let failed = |error, healthy_until| Ended::Failed {
             error,
             healthy_until: Some(healthy_until),
@@ -196,12 +178,12 @@ impl Device {
         loop {
             let mut buffered = Vec::new();
             tokio::select! {
-                _ = shutdown.cancelled() => {
+                _ = stop.cancelled() => {
                     Box::pin(self.client.logout(&live.token)).await;
-                    return Ended::Shutdown;
+                    return Ended::Stopped;
                 }
                 frame = live.socket.next() => match frame {
-                    Some(Ok(Message::Text(text))) => Box::pin(self.handle_frame(text.as_bytes())).await,
+                    Some(Ok(Message::Text(text))) => Box::pin(self.handle_frame(link, text.as_bytes())).await,
                     Some(Ok(Message::Close(close))) => {
                         let reason = close.map(|frame| format!(" (code {}, {:?})", u16::from(frame.code), frame.reason.as_str())).unwrap_or_default();
                         return failed(SessionError::SocketClosed(reason), jiff::Timestamp::now());
@@ -223,7 +205,7 @@ impl Device {
                     match while_reading(Box::pin(refreshes), &mut live.socket, &mut buffered).await {
                         Ok(Ok(_)) => {
                             healthy_until = jiff::Timestamp::now();
-                            self.context.status.update(|status| status.last_refresh_at = Some(healthy_until));
+                            link.status.update(|status| status.last_refresh_at = Some(healthy_until));
                         }
                         // A lost subscription may have stopped pushing at any time since the last
                         // good refresh: the gap starts there.
@@ -238,21 +220,21 @@ impl Device {
                 }
             }
             for frame in buffered {
-                Box::pin(self.handle_frame(frame.as_bytes())).await;
+                Box::pin(self.handle_frame(link, frame.as_bytes())).await;
             }
         }
     }
 
     /// Applies one pushed frame to the view and emits an event per real change.
-    async fn handle_frame(&mut self, frame: &[u8]) {
+    async fn handle_frame(&mut self, link: &Link, frame: &[u8]) {
         let objects = match protocol::parse_reply(frame) {
             Ok(Ok(reply)) => reply.objects,
             Ok(Err(error)) => {
-                tracing::warn!(source = %self.context.name, code = %error.code, text = %error.text, "device pushed an error");
+                tracing::warn!(source = %link.name, code = %error.code, text = %error.text, "device pushed an error");
                 return;
             }
             Err(err) => {
-                tracing::warn!(source = %self.context.name, error = %err, bytes = frame.len(), "ignoring a push that is not DME JSON");
+                tracing::warn!(source = %link.name, error = %err, bytes = frame.len(), "ignoring a push that is not DME JSON");
                 return;
             }
         };
@@ -263,29 +245,12 @@ impl Device {
                 .filter_map(|mo| view.apply_push(mo))
                 .collect()
         };
-        let duplicates = objects.len() - changes.len();
-        if duplicates > 0 {
-            self.counters.duplicates.increment(duplicates as u64);
-            self.context
-                .status
-                .update(|status| status.duplicates_suppressed += duplicates as u64);
-        }
+        link.duplicates((objects.len() - changes.len()) as u64);
         let received = jiff::Timestamp::now();
         for change in &changes {
-            self.emit(to_event(&self.context.name, change, false, received))
+            link.emit(to_event(&link.name, change, false, received))
                 .await;
         }
-    }
-
-    async fn emit(&self, event: Event) {
-        self.counters.events.increment(1);
-        let time = event.time;
-        self.context.status.update(|status| {
-            status.events += 1;
-            status.last_event_at = Some(time);
-        });
-        // A closed channel means the gateway is shutting down; nothing is left to deliver to.
-        let _ = self.context.events.send(event).await;
     }
 }
 
@@ -310,12 +275,8 @@ async fn while_reading<F: Future>(
     }
 }
 
-fn gap_event(
-    source_name: &str,
-    gap: &Gap,
-    until: jiff::Timestamp,
-    changes: &[ViewChange],
-) -> Event {
+/// What a resync found, for the gap event: how many objects were created, modified, deleted.
+fn gap_outcome(changes: &[ViewChange]) -> (String, serde_json::Map<String, serde_json::Value>) {
     let count = |status: Status| {
         changes
             .iter()
@@ -327,18 +288,11 @@ fn gap_event(
         count(Status::Modified),
         count(Status::Deleted),
     );
-    let duration_ms = until.duration_since(gap.since).as_millis().max(0) as u64;
-    let data = json!({
-        "since": gap.since, "until": until, "duration_ms": duration_ms, "reason": gap.reason,
-        "created": created, "modified": modified, "deleted": deleted,
-    });
-    let mut event = Event::new(source_name, GAP_EVENT_TYPE, until, data);
-    event.severity = Severity::Warning;
-    event.alarmstate = AlarmState::Info;
-    event.summary = format!(
-        "gap of {:.1} s ({}); resynchronised: {created} created, {modified} modified, {deleted} deleted",
-        duration_ms as f64 / 1000.0,
-        gap.reason
-    );
-    event
+    let mut data = serde_json::Map::new();
+    data.insert("created".into(), created.into());
+    data.insert("modified".into(), modified.into());
+    data.insert("deleted".into(), deleted.into());
+    let outcome =
+        format!("resynchronised: {created} created, {modified} modified, {deleted} deleted");
+    (outcome, data)
 }

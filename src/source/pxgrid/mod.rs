@@ -15,11 +15,8 @@
 
 use std::collections::HashMap;
 
-use tokio_util::task::TaskTracker;
-
 use crate::config::PxgridSourceConfig;
-use crate::source::backoff::{Backoff, wait_to_reconnect};
-use crate::source::{ConnectionState, Counters, Gap, SourceContext};
+use crate::source::lifecycle::{Ended, Link, Next, Protocol};
 
 mod client;
 pub mod protocol;
@@ -28,109 +25,59 @@ pub mod stomp;
 
 use client::{PxgridClient, SessionError};
 
-/// What the gateway keeps of a running pxGrid source.
-pub struct PxgridHandle;
-
-/// Starts the source's session task.
-pub fn spawn(
-    config: &PxgridSourceConfig,
-    context: SourceContext,
-    tracker: &TaskTracker,
-) -> anyhow::Result<PxgridHandle> {
-    if config.tls.insecure_skip_verify {
-        tracing::warn!(source = %config.name, address = %config.address, "TLS verification is OFF for this source (tls.insecure_skip_verify): anyone on the path can impersonate ISE; set tls.ca_file outside a lab");
-    }
-    let client = PxgridClient::new(config)?;
-    let source = Pxgrid {
-        counters: Counters::new(&context.name),
+/// Makes the source's protocol half; the lifecycle runs it.
+pub(crate) fn consumer(config: &PxgridSourceConfig) -> anyhow::Result<Pxgrid> {
+    Ok(Pxgrid {
+        client: PxgridClient::new(config)?,
         password: config.password().map(str::to_owned),
         config: config.clone(),
-        client,
-        context,
         known: HashMap::new(),
-        connected_once: false,
-    };
-    tracker.spawn(source.run());
-    Ok(PxgridHandle)
-}
-
-/// How a session ended.
-enum Ended {
-    Shutdown,
-    Failed {
-        error: SessionError,
-        healthy_until: Option<jiff::Timestamp>,
-        was_live: bool,
-    },
+    })
 }
 
 /// Cisco: "For DISABLED state, the recommended wait time between AccountActivate calls is at
 /// least 5 minutes"; with the PENDING wait at its recommended 60 s, that is five polls.
 const DISABLED_POLLS: u32 = 5;
 
-struct Pxgrid {
+/// One pxGrid consumer: its client, and what outlives sessions.
+pub(crate) struct Pxgrid {
     config: PxgridSourceConfig,
     client: PxgridClient,
-    context: SourceContext,
-    counters: Counters,
     /// The configured password, or the one `AccountCreate` returned.
     password: Option<String>,
     /// Per session (by MAC), the state and time last reported, so that a session seen again
     /// (by a resync overlapping live messages) is not reported twice.
     known: HashMap<String, (String, String)>,
-    /// False until the first subscription: only later connects follow a gap.
-    connected_once: bool,
 }
 
-impl Pxgrid {
-    async fn run(mut self) {
-        let mut backoff = Backoff::new(&self.config.backoff);
-        let mut gap: Option<Gap> = None;
-        loop {
-            let (error, healthy_until, was_live) = match self.session(&mut gap).await {
-                Ended::Shutdown => break,
-                Ended::Failed {
-                    error,
-                    healthy_until,
-                    was_live,
-                } => (error, healthy_until, was_live),
-            };
-            if was_live {
-                backoff.reset();
-            }
-            self.record_failure(&error);
-            if self.connected_once && gap.is_none() {
-                gap = Some(Gap {
-                    since: healthy_until.unwrap_or_else(jiff::Timestamp::now),
-                    reason: error.to_string(),
-                });
-            }
-            let mut delay = backoff.next_delay();
-            if matches!(error, SessionError::Disabled(_)) {
-                delay = delay.max(self.config.activation_poll * DISABLED_POLLS);
-            }
-            if !wait_to_reconnect(&self.context, delay, &self.counters.reconnects).await {
-                break;
-            }
-        }
-        self.context.status.set_state(ConnectionState::Stopped);
+impl Protocol for Pxgrid {
+    type Error = SessionError;
+
+    async fn session(&mut self, link: &mut Link) -> Ended<SessionError> {
+        self.run_session(link).await
     }
 
-    fn record_failure(&self, error: &SessionError) {
-        let name = &self.context.name;
+    fn record_failure(&self, link: &Link, error: &SessionError) {
+        let name = &link.name;
         let address = &self.config.address;
         match error {
             SessionError::Unauthorized(_) | SessionError::Disabled(_) => {
-                self.counters.login_failures.increment(1);
-                self.context
-                    .status
-                    .update(|status| status.login_failures += 1);
+                link.counters.login_failures.increment(1);
+                link.status.update(|status| status.login_failures += 1);
                 tracing::error!(source = %name, address = %address, node_name = %self.config.node_name, error = %error, "pxGrid refused the account");
             }
             _ => {
                 tracing::warn!(source = %name, address = %address, kind = error.kind(), error = %error, "pxGrid session failed")
             }
         }
-        self.context.status.set_error(&error.to_string());
+    }
+
+    fn after_failure(&mut self, error: &SessionError) -> Next {
+        match error {
+            SessionError::Disabled(_) => {
+                Next::BackoffAtLeast(self.config.activation_poll * DISABLED_POLLS)
+            }
+            _ => Next::Backoff,
+        }
     }
 }

@@ -6,17 +6,18 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::Pxgrid;
 use super::client::{SessionError, Socket};
 use super::protocol::{self, AccountState, PUBSUB_SERVICE, SESSION_SERVICE};
 use super::stomp::{self, Frame, Item};
-use super::{Ended, Pxgrid};
-use crate::event::{AlarmState, Event, GAP_EVENT_TYPE, Severity};
 use crate::source::ConnectionState;
-use crate::source::Gap;
+use crate::source::lifecycle::{Gap, Link, Sync};
+
+type Ended = crate::source::lifecycle::Ended<SessionError>;
 
 /// A peer silent for this many heart-beat intervals counts as dead.
 const SILENCE_FACTOR: f64 = 2.5;
@@ -43,15 +44,15 @@ struct Live {
 }
 
 impl Pxgrid {
-    pub(super) async fn session(&mut self, gap: &mut Option<Gap>) -> Ended {
-        let shutdown = self.context.shutdown.clone();
+    pub(super) async fn run_session(&mut self, link: &mut Link) -> Ended {
+        let stop = link.stop.clone();
         let connected = tokio::select! {
-            _ = shutdown.cancelled() => return Ended::Shutdown,
-            connected = Box::pin(self.connect(gap)) => connected,
+            _ = stop.cancelled() => return Ended::Stopped,
+            connected = Box::pin(self.connect(link)) => connected,
         };
         match connected {
-            Ok(Some(mut live)) => self.live(&mut live).await,
-            Ok(None) => Ended::Shutdown,
+            Ok(Some(mut live)) => self.live(link, &mut live).await,
+            Ok(None) => Ended::Stopped,
             Err(error) => Ended::Failed {
                 error,
                 healthy_until: None,
@@ -61,18 +62,18 @@ impl Pxgrid {
     }
 
     /// Activates the account and subscribes; `None` on shutdown while waiting for approval.
-    async fn connect(&mut self, gap: &mut Option<Gap>) -> Result<Option<Live>, SessionError> {
-        self.context.status.set_state(ConnectionState::Connecting);
+    async fn connect(&mut self, link: &mut Link) -> Result<Option<Live>, SessionError> {
+        link.status.set_state(ConnectionState::Connecting);
         let password = match self.password.clone() {
             Some(password) => password,
             None => {
                 let created = self.client.account_create().await?;
-                tracing::warn!(source = %self.context.name, node_name = %created.node_name, "created a pxGrid account; its password is kept in memory only: store it in password_file to keep the account across restarts");
+                tracing::warn!(source = %link.name, node_name = %created.node_name, "created a pxGrid account; its password is kept in memory only: store it in password_file to keep the account across restarts");
                 self.password = Some(created.password.clone());
                 created.password
             }
         };
-        if !self.activate(&password).await? {
+        if !self.activate(link, &password).await? {
             return Ok(None);
         }
         let services = self.lookup(&password).await?;
@@ -81,41 +82,39 @@ impl Pxgrid {
             .access_secret(&password, &services.pubsub_node)
             .await?;
         let socket = self.client.open_socket(&services.ws_url, &secret).await?;
-        self.context.status.set_state(ConnectionState::Subscribing);
+        link.status.set_state(ConnectionState::Subscribing);
         let topics = match (&self.config.topics, &services.session_topic) {
             (Some(topics), _) => topics.clone(),
             (None, Some(topic)) => vec![topic.clone()],
             (None, None) => return Err(SessionError::NoService(SESSION_SERVICE.to_owned())),
         };
         let mut live = self
-            .stomp_connect(socket, &services.pubsub_node, topics)
+            .stomp_connect(link, socket, &services.pubsub_node, topics)
             .await?;
         let mut early = Vec::new();
-        if self.connected_once {
+        if link.synced_once() {
             let resync = while_reading(
-                self.fetch_missed(&password, &services, gap.as_ref()),
+                self.fetch_missed(&password, &services, link.pending_gap()),
                 &mut live.socket,
                 &mut early,
             )
             .await?;
-            self.report_gap(gap.take(), resync, &services).await;
+            if let Sync::AfterGap(gap) = link.in_sync() {
+                self.report_gap(link, gap, resync, &services).await;
+            }
+        } else {
+            link.in_sync();
         }
-        self.connected_once = true;
-        self.context.status.update(|status| {
-            status.state = ConnectionState::Connected;
-            status.subscriptions = live.topics.len();
-            status.connected_since = Some(jiff::Timestamp::now());
-            status.connects += 1;
-        });
-        tracing::info!(source = %self.context.name, topics = ?live.topics, ws_url = %services.ws_url, "subscribed to pxGrid");
+        link.connected(Some(live.topics.len()));
+        tracing::info!(source = %link.name, topics = ?live.topics, ws_url = %services.ws_url, "subscribed to pxGrid");
         for message in early {
-            self.handle_message(&live.topics, &message).await?;
+            self.handle_message(link, &live.topics, &message).await?;
         }
         Ok(Some(live))
     }
 
     /// `AccountActivate` until ENABLED; false on shutdown while PENDING.
-    async fn activate(&mut self, password: &str) -> Result<bool, SessionError> {
+    async fn activate(&mut self, link: &Link, password: &str) -> Result<bool, SessionError> {
         let mut polls = 0u32;
         loop {
             let activation = self
@@ -129,8 +128,8 @@ impl Pxgrid {
                 }
                 AccountState::Pending | AccountState::Init => {
                     polls += 1;
-                    tracing::info!(source = %self.context.name, node_name = %self.config.node_name, polls, next_poll_ms = self.config.activation_poll.as_millis() as u64, "pxGrid account is waiting for approval by an ISE administrator");
-                    self.context.status.update(|status| {
+                    tracing::info!(source = %link.name, node_name = %self.config.node_name, polls, next_poll_ms = self.config.activation_poll.as_millis() as u64, "pxGrid account is waiting for approval by an ISE administrator");
+                    link.status.update(|status| {
                         status.state = ConnectionState::Connecting;
                         status.last_error = Some(format!(
                             "account {} is PENDING approval in ISE",
@@ -139,7 +138,7 @@ impl Pxgrid {
                         status.last_error_at = Some(jiff::Timestamp::now());
                     });
                     tokio::select! {
-                        _ = self.context.shutdown.cancelled() => return Ok(false),
+                        _ = link.stop.cancelled() => return Ok(false),
                         _ = tokio::time::sleep(self.config.activation_poll) => {}
                     }
                 }
@@ -178,6 +177,7 @@ impl Pxgrid {
     /// CONNECT (waiting for CONNECTED) and SUBSCRIBE to every topic.
     async fn stomp_connect(
         &self,
+        link: &Link,
         mut socket: Socket,
         host: &str,
         topics: Vec<String>,
@@ -212,7 +212,7 @@ impl Pxgrid {
             0 => fallback,
             ms => Duration::from_millis(ms),
         };
-        tracing::debug!(source = %self.context.name, send_ms, receive_ms, "STOMP heart-beats negotiated");
+        tracing::debug!(source = %link.name, send_ms, receive_ms, "STOMP heart-beats negotiated");
         Ok(Live {
             socket,
             topics,
@@ -254,69 +254,50 @@ impl Pxgrid {
     /// Emits the gap event, then every resynchronised session not already reported.
     async fn report_gap(
         &mut self,
-        gap: Option<Gap>,
+        link: &Link,
+        gap: Gap,
         resync: Result<Vec<Value>, String>,
         services: &Services,
     ) {
         let until = jiff::Timestamp::now();
-        let gap = gap.unwrap_or(Gap {
-            since: until,
-            reason: "resubscribed".into(),
-        });
-        let sessions = match &resync {
+        let sessions: Vec<Value> = match &resync {
             Ok(sessions) => sessions
                 .iter()
-                .filter(|session| self.is_new(session))
+                .filter(|session| self.is_new(link, session))
                 .cloned()
                 .collect(),
             Err(_) => Vec::new(),
         };
-        let duration_ms = until.duration_since(gap.since).as_millis().max(0) as u64;
-        let mut data = json!({
-            "since": gap.since, "until": until, "duration_ms": duration_ms, "reason": gap.reason,
-            "resynchronised": resync.is_ok(), "sessions": sessions.len(),
-        });
-        let seconds = duration_ms as f64 / 1000.0;
-        let summary = match &resync {
+        let mut data = serde_json::Map::new();
+        data.insert("resynchronised".into(), resync.is_ok().into());
+        data.insert("sessions".into(), sessions.len().into());
+        let outcome = match &resync {
             Ok(_) => format!(
-                "gap of {seconds:.1} s ({}); resynchronised {} sessions with getSessions",
-                gap.reason,
+                "resynchronised {} sessions with getSessions",
                 sessions.len()
             ),
             Err(why) => {
-                data["resync_error"] = why.as_str().into();
-                format!(
-                    "gap of {seconds:.1} s ({}); not resynchronised: {why}",
-                    gap.reason
-                )
+                data.insert("resync_error".into(), why.as_str().into());
+                format!("not resynchronised: {why}")
             }
         };
-        let mut event = Event::new(&self.context.name, GAP_EVENT_TYPE, until, data);
-        event.severity = Severity::Warning;
-        event.alarmstate = AlarmState::Info;
-        event.summary = summary;
-        self.emit(event).await;
-        self.counters.gaps.increment(1);
-        self.context.status.update(|status| {
-            status.gaps += 1;
-            status.last_gap_ms = Some(duration_ms);
-        });
-        tracing::info!(source = %self.context.name, gap_ms = duration_ms, sessions = sessions.len(), resynchronised = resync.is_ok(), rest = ?services.rest_base_url, "after a gap");
+        let duration_ms = link.report_gap(&gap, until, &outcome, data).await;
+        tracing::info!(source = %link.name, gap_ms = duration_ms, sessions = sessions.len(), resynchronised = resync.is_ok(), rest = ?services.rest_base_url, "after a gap");
         for session in &sessions {
-            let mut event = protocol::session_event(&self.context.name, session, until);
+            let mut event = protocol::session_event(&link.name, session, until);
             event.resync = true;
-            self.emit(event).await;
+            link.emit(event).await;
         }
     }
 
-    async fn live(&mut self, live: &mut Live) -> Ended {
+    async fn live(&mut self, link: &Link, live: &mut Live) -> Ended {
         let mut send_tick = tokio::time::interval(live.send_every);
         send_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let check = (live.silence_limit / 4).max(Duration::from_millis(10));
         let mut check_tick = tokio::time::interval(check);
         let mut last_received = Instant::now();
         let mut healthy_until = jiff::Timestamp::now();
-        let shutdown = self.context.shutdown.clone();
+        let stop = link.stop.clone();
         let failed = |error, healthy_until| Ended::Failed {
             error,
             healthy_until: Some(healthy_until),
@@ -324,10 +305,10 @@ impl Pxgrid {
         };
         loop {
             tokio::select! {
-                _ = shutdown.cancelled() => {
+                _ = stop.cancelled() => {
                     let disconnect = Frame::new("DISCONNECT").header("receipt", "bye");
                     let _ = tokio::time::timeout(Duration::from_secs(1), send(&mut live.socket, &disconnect)).await;
-                    return Ended::Shutdown;
+                    return Ended::Stopped;
                 }
                 message = live.socket.next() => {
                     let bytes = match message {
@@ -343,7 +324,7 @@ impl Pxgrid {
                     };
                     last_received = Instant::now();
                     healthy_until = jiff::Timestamp::now();
-                    if let Err(error) = Box::pin(self.handle_message(&live.topics, &bytes)).await {
+                    if let Err(error) = Box::pin(self.handle_message(link, &live.topics, &bytes)).await {
                         return failed(error, healthy_until);
                     }
                 }
@@ -369,20 +350,21 @@ impl Pxgrid {
     /// Handles the frames of one WebSocket message: MESSAGE becomes events, ERROR ends the session.
     async fn handle_message(
         &mut self,
+        link: &Link,
         topics: &[String],
         bytes: &[u8],
     ) -> Result<(), SessionError> {
         let items = match stomp::decode(bytes) {
             Ok(items) => items,
             Err(err) => {
-                tracing::warn!(source = %self.context.name, error = %err, bytes = bytes.len(), "ignoring a WebSocket message that is not STOMP");
+                tracing::warn!(source = %link.name, error = %err, bytes = bytes.len(), "ignoring a WebSocket message that is not STOMP");
                 return Ok(());
             }
         };
         for item in items {
             let Item::Frame(frame) = item else { continue };
             match frame.command.as_str() {
-                "MESSAGE" => self.handle_frame(topics, &frame).await,
+                "MESSAGE" => self.handle_frame(link, topics, &frame).await,
                 "ERROR" => {
                     let message = frame.get("message").unwrap_or_default().to_owned();
                     let body = String::from_utf8_lossy(&frame.body);
@@ -396,59 +378,41 @@ impl Pxgrid {
         Ok(())
     }
 
-    async fn handle_frame(&mut self, topics: &[String], frame: &Frame) {
+    async fn handle_frame(&mut self, link: &Link, topics: &[String], frame: &Frame) {
         let destination = frame.topic(topics).to_owned();
         let body: Value = match serde_json::from_slice(&frame.body) {
             Ok(body) => body,
             Err(err) => {
-                tracing::warn!(source = %self.context.name, destination = %destination, error = %err, "ignoring a MESSAGE whose body is not JSON");
+                tracing::warn!(source = %link.name, destination = %destination, error = %err, "ignoring a MESSAGE whose body is not JSON");
                 return;
             }
         };
         let received = jiff::Timestamp::now();
         let Some(sessions) = body.get("sessions").and_then(Value::as_array) else {
-            let event = protocol::topic_event(&self.context.name, &destination, body, received);
-            self.emit(event).await;
+            let event = protocol::topic_event(&link.name, &destination, body, received);
+            link.emit(event).await;
             return;
         };
         for session in sessions {
-            if self.is_new(session) {
-                self.emit(protocol::session_event(
-                    &self.context.name,
-                    session,
-                    received,
-                ))
-                .await;
+            if self.is_new(link, session) {
+                link.emit(protocol::session_event(&link.name, session, received))
+                    .await;
             }
         }
     }
 
     /// Records the session's state and time; false when exactly that was already reported.
-    fn is_new(&mut self, session: &Value) -> bool {
+    fn is_new(&mut self, link: &Link, session: &Value) -> bool {
         let Some(key) = protocol::session_key(session) else {
             return true;
         };
         let version = protocol::session_version(session);
         if self.known.get(key) == Some(&version) {
-            self.counters.duplicates.increment(1);
-            self.context
-                .status
-                .update(|status| status.duplicates_suppressed += 1);
+            link.duplicates(1);
             return false;
         }
         self.known.insert(key.to_owned(), version);
         true
-    }
-
-    async fn emit(&self, event: Event) {
-        self.counters.events.increment(1);
-        let time = jiff::Timestamp::now();
-        self.context.status.update(|status| {
-            status.events += 1;
-            status.last_event_at = Some(time);
-        });
-        // A closed channel means the gateway is shutting down; nothing is left to deliver to.
-        let _ = self.context.events.send(event).await;
     }
 }
 

@@ -9,18 +9,17 @@
 //! reconnects with jittered backoff, except after 4000 "replaced" (another connection took the
 //! registration: it stops and says so); a 404 on connect means the registration went stale and it
 //! registers again at once. After a reconnect a gap event is emitted: Webex keeps no replay, so
-//! what was posted in between is not recovered.
+//! what was posted in between is not recovered. The reconnects, the gap and the stop are the
+//! shared lifecycle's ([`crate::source::lifecycle`]); this module is the Mercury session.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::task::TaskTracker;
 
 use crate::config::WebexEventsSourceConfig;
-use crate::event::Event;
-use crate::source::backoff::{Backoff, wait_to_reconnect};
-use crate::source::{ConnectionState, SourceContext};
+use crate::source::ConnectionState;
+use crate::source::lifecycle::{Ended, Link, Next, Protocol, Sync};
 
 mod client;
 pub mod protocol;
@@ -28,144 +27,102 @@ pub mod protocol;
 use client::{Device, SessionError, Socket, WebexClient};
 use protocol::{AfterClose, Incoming};
 
-/// What the gateway keeps of a running Webex events source.
-pub struct WebexEventsHandle;
-
-pub fn spawn(
-    config: &WebexEventsSourceConfig,
-    context: SourceContext,
-    tracker: &TaskTracker,
-) -> anyhow::Result<WebexEventsHandle> {
-    if config.tls.insecure_skip_verify {
-        tracing::warn!(source = %config.name, "TLS verification is OFF for this source (tls.insecure_skip_verify)");
-    }
-    let bot = Bot {
+/// Makes the source's protocol half; the lifecycle runs it.
+pub(crate) fn bot(config: &WebexEventsSourceConfig) -> anyhow::Result<Bot> {
+    Ok(Bot {
         client: WebexClient::new(config)?,
         config: config.clone(),
-        context,
         device: None,
         own_id: None,
-        ready_once: false,
-        reconnects: metrics::counter!("netpulse_source_reconnects_total", "source" => config.name.clone()),
-    };
-    tracker.spawn(bot.run());
-    Ok(WebexEventsHandle)
+        reregistered: false,
+    })
 }
 
-/// How a session ended.
-struct Ended {
-    error: SessionError,
-    /// Whether the socket became ready (then the backoff starts again from its first delay).
-    was_live: bool,
-    healthy_until: jiff::Timestamp,
-}
-
-struct Bot {
+/// One bot's events: its client, and the registration that outlives sessions.
+pub(crate) struct Bot {
     config: WebexEventsSourceConfig,
     client: WebexClient,
-    context: SourceContext,
     device: Option<Device>,
     /// The bot's person id, to skip its own messages.
     own_id: Option<String>,
-    ready_once: bool,
-    /// `netpulse_source_reconnects_total` of this source, as for the DME and pxGrid sources.
-    reconnects: metrics::Counter,
+    /// Whether the last failure already re-registered at once: a second 404 in a row waits.
+    reregistered: bool,
+}
+
+impl Protocol for Bot {
+    type Error = SessionError;
+
+    async fn session(&mut self, link: &mut Link) -> Ended<SessionError> {
+        let stop = link.stop.clone();
+        tokio::select! {
+            _ = stop.cancelled() => Ended::Stopped,
+            ended = self.run_session(link) => ended,
+        }
+    }
+
+    fn record_failure(&self, link: &Link, error: &SessionError) {
+        tracing::warn!(source = %link.name, error = %error, "webex events session ended");
+    }
+
+    fn after_failure(&mut self, error: &SessionError) -> Next {
+        if let SessionError::Closed { code, reason } = error
+            && protocol::after_close(*code) == AfterClose::Stop
+        {
+            return Next::Stop(format!(
+                "stopped: Webex closed the socket with {code} {reason:?}: another connection took over this device registration; not reconnecting (restart the source to take it back)"
+            ));
+        }
+        if matches!(error, SessionError::RegistrationGone) {
+            self.device = None;
+            // One immediate re-registration; a second 404 in a row waits like any failure.
+            if !std::mem::replace(&mut self.reregistered, true) {
+                return Next::Now;
+            }
+        } else {
+            self.reregistered = false;
+        }
+        Next::Backoff
+    }
 }
 
 impl Bot {
-    async fn run(mut self) {
-        let mut backoff = Backoff::new(&self.config.backoff);
-        let mut gap: Option<(jiff::Timestamp, String)> = None;
-        let mut reregistered = false;
-        let shutdown = self.context.shutdown.clone();
-        loop {
-            let ended = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                ended = self.session(&mut gap) => ended,
-            };
-            if ended.was_live {
-                backoff.reset();
-            }
-            let error = ended.error;
-            self.context.status.set_error(&error.to_string());
-            if let SessionError::Closed { code, reason } = &error
-                && protocol::after_close(*code) == AfterClose::Stop
-            {
-                let why = format!(
-                    "stopped: Webex closed the socket with {code} {reason:?}: another connection took over this device registration; not reconnecting (restart the source to take it back)"
-                );
-                tracing::error!(source = %self.context.name, "{why}");
-                self.context.status.set_error(&why);
-                break;
-            }
-            tracing::warn!(source = %self.context.name, error = %error, "webex events session ended");
-            if self.ready_once && gap.is_none() {
-                gap = Some((ended.healthy_until, error.to_string()));
-            }
-            if matches!(error, SessionError::RegistrationGone) {
-                self.device = None;
-                // One immediate re-registration; a second 404 in a row waits like any failure.
-                if !reregistered {
-                    reregistered = true;
-                    continue;
-                }
-            } else {
-                reregistered = false;
-            }
-            let delay = backoff.next_delay();
-            if !wait_to_reconnect(&self.context, delay, &self.reconnects).await {
-                break;
-            }
-        }
-        self.context.status.set_state(ConnectionState::Stopped);
-    }
-
-    async fn session(&mut self, gap: &mut Option<(jiff::Timestamp, String)>) -> Ended {
+    async fn run_session(&mut self, link: &mut Link) -> Ended<SessionError> {
         let mut healthy_until = jiff::Timestamp::now();
-        let mut socket = match self.connect().await {
+        let mut socket = match self.connect(link).await {
             Ok(socket) => socket,
             Err(error) => {
-                return Ended {
+                return Ended::Failed {
                     error,
                     was_live: false,
-                    healthy_until,
+                    healthy_until: Some(healthy_until),
                 };
             }
         };
-        let status = self.context.status.clone();
-        status.update(|status| {
-            status.state = ConnectionState::Connected;
-            status.connects += 1;
-            status.connected_since = Some(jiff::Timestamp::now());
-        });
-        tracing::info!(source = %self.context.name, "webex events socket ready");
-        self.ready_once = true;
-        if let Some((since, reason)) = gap.take() {
-            let until = jiff::Timestamp::now();
-            let duration_ms = until.duration_since(since).as_millis().max(0) as u64;
-            self.emit(protocol::gap_event(
-                &self.context.name,
-                since,
-                until,
-                &reason,
-            ))
-            .await;
-            status.update(|status| {
-                status.gaps += 1;
-                status.last_gap_ms = Some(duration_ms);
-            });
+        link.connected(None);
+        tracing::info!(source = %link.name, "webex events socket ready");
+        if let Sync::AfterGap(gap) = link.in_sync() {
+            let mut data = serde_json::Map::new();
+            data.insert("replay".into(), false.into());
+            data.insert(
+                "note".into(),
+                "Webex Mercury offers no replay: activities during the gap are not recovered"
+                    .into(),
+            );
+            let outcome = "Webex offers no replay, messages posted meanwhile are missed";
+            link.report_gap(&gap, jiff::Timestamp::now(), outcome, data)
+                .await;
         }
-        let error = self.live(&mut socket, &mut healthy_until).await;
-        Ended {
+        let error = self.live(link, &mut socket, &mut healthy_until).await;
+        Ended::Failed {
             error,
             was_live: true,
-            healthy_until,
+            healthy_until: Some(healthy_until),
         }
     }
 
     /// Registration, socket, authorization, and the wait for `mercury.buffer_state`.
-    async fn connect(&mut self) -> Result<Socket, SessionError> {
-        self.context.status.set_state(ConnectionState::Connecting);
+    async fn connect(&mut self, link: &Link) -> Result<Socket, SessionError> {
+        link.status.set_state(ConnectionState::Connecting);
         if self.config.ignore_own_messages && self.own_id.is_none() {
             self.own_id = Some(self.client.me().await?);
         }
@@ -173,13 +130,13 @@ impl Bot {
             Some(device) => device.clone(),
             None => {
                 let device = self.client.register().await?;
-                tracing::info!(source = %self.context.name, device = %device.url, "using device registration");
+                tracing::info!(source = %link.name, device = %device.url, "using device registration");
                 self.device = Some(device.clone());
                 device
             }
         };
         let mut socket = self.client.open_socket(&device).await?;
-        self.context.status.set_state(ConnectionState::Subscribing);
+        link.status.set_state(ConnectionState::Subscribing);
         let id = uuid::Uuid::now_v7().to_string();
         send(
             &mut socket,
@@ -208,6 +165,7 @@ impl Bot {
     /// The live socket: frames, acks, pings. Returns why it ended.
     async fn live(
         &mut self,
+        link: &Link,
         socket: &mut Socket,
         healthy_until: &mut jiff::Timestamp,
     ) -> SessionError {
@@ -238,7 +196,7 @@ impl Bot {
             let frame = match protocol::parse_frame(&text) {
                 Ok(frame) => frame,
                 Err(error) => {
-                    tracing::warn!(source = %self.context.name, error = %error, "unreadable frame ignored");
+                    tracing::warn!(source = %link.name, error = %error, "unreadable frame ignored");
                     continue;
                 }
             };
@@ -249,7 +207,7 @@ impl Bot {
                     }
                     next_ping = Instant::now() + self.config.ping_interval;
                 }
-                Incoming::Activity { activity, .. } => self.on_activity(&activity).await,
+                Incoming::Activity { activity, .. } => self.on_activity(link, &activity).await,
                 Incoming::Ready | Incoming::Other { .. } => {}
             }
             // Acknowledged once handled, so an event is in the gateway's channel before Webex
@@ -265,12 +223,12 @@ impl Bot {
     /// `post` (and `share`, which the SDK also reports as created) → the message event;
     /// `cardAction` → the attachment action event; other verbs (acknowledge, delete, add, leave...)
     /// are logged at debug level and not emitted.
-    async fn on_activity(&mut self, activity: &Value) {
+    async fn on_activity(&mut self, link: &Link, activity: &Value) {
         let Some((verb, id)) = protocol::verb_and_id(activity) else {
             return;
         };
         let cluster = self.config.hydra_cluster.clone();
-        let name = self.context.name.clone();
+        let name = link.name.clone();
         match verb {
             "post" | "share" => {
                 let hydra = protocol::hydra_id(&cluster, "MESSAGE", id);
@@ -290,7 +248,7 @@ impl Bot {
                     return;
                 }
                 let event = protocol::message_event(&name, &cluster, activity, &message);
-                self.emit(event).await;
+                link.emit(event).await;
             }
             "cardAction" => {
                 let hydra = protocol::hydra_id(&cluster, "ATTACHMENT_ACTION", id);
@@ -302,19 +260,9 @@ impl Bot {
                     }
                 };
                 let event = protocol::card_action_event(&name, &cluster, activity, action.as_ref());
-                self.emit(event).await;
+                link.emit(event).await;
             }
             other => tracing::debug!(source = %name, verb = other, "activity ignored"),
-        }
-    }
-
-    /// Awaits the gateway's bounded channel: backpressure, never a dropped event.
-    async fn emit(&self, event: Event) {
-        if self.context.events.send(event).await.is_ok() {
-            self.context.status.update(|status| {
-                status.events += 1;
-                status.last_event_at = Some(jiff::Timestamp::now());
-            });
         }
     }
 }

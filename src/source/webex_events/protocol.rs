@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::event::{AlarmState, Event, Severity};
+use crate::event::Event;
 
 /// The CloudEvents type of a message posted in a room the bot is in.
 pub const MESSAGE_CREATED: &str = "com.cisco.webex.message.created";
@@ -184,30 +184,6 @@ pub fn card_action_event(
         .unwrap_or_else(|| room_id(cluster, activity, None));
     event.objectclass = Some("attachmentAction".to_owned());
     event.summary = format!("{}: submitted a card", actor_email(activity, None));
-    event
-}
-
-/// The gap marker after a reconnect. Webex keeps no replay for Mercury, so what was posted while
-/// netpulse was away is not recovered; the event says so.
-pub fn gap_event(
-    source: &str,
-    since: jiff::Timestamp,
-    until: jiff::Timestamp,
-    reason: &str,
-) -> Event {
-    let duration_ms = until.duration_since(since).as_millis().max(0) as u64;
-    let data = json!({
-        "since": since, "until": until, "duration_ms": duration_ms, "reason": reason,
-        "replay": false,
-        "note": "Webex Mercury offers no replay: activities during the gap are not recovered",
-    });
-    let mut event = Event::new(source, crate::event::GAP_EVENT_TYPE, until, data);
-    event.severity = Severity::Warning;
-    event.alarmstate = AlarmState::Info;
-    event.summary = format!(
-        "gap of {:.1} s ({reason}); Webex offers no replay, messages posted meanwhile are missed",
-        duration_ms as f64 / 1000.0
-    );
     event
 }
 

@@ -1,0 +1,368 @@
+//! Configuration reload (SIGHUP, `POST /api/v1/reload`): the file is read again and, if it is
+//! valid, only the sources whose entry changed are started, stopped or restarted; every other
+//! source keeps its session (no reconnect, no gap). An invalid file changes nothing, and the
+//! answer lists its errors with their places.
+//!
+//! A source is the same when its whole entry is equal after `${ENV}` and `*_file` secrets were
+//! read again, so a changed password restarts the source that uses it. Every new or changed source
+//! is built before any old one is stopped: a source that cannot be built (an unreadable CA file)
+//! refuses the reload as a whole. The `store`, `http` and `api` sections and the sinks are not
+//! changed by a reload: a change there is reported as needing a restart.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, SourceConfig};
+use crate::event::Event;
+use crate::http::HookRoutes;
+use crate::source::{self, Registry, SourceHandle};
+
+/// How long a reload waits for a removed source's session to end (a DME device logs out).
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Looks up `${VAR}` references.
+pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The configuration file a gateway was started from, and where its `${VAR}`s are looked up.
+#[derive(Clone)]
+pub struct ConfigFile {
+    path: PathBuf,
+    env: Env,
+}
+
+impl ConfigFile {
+    /// A file whose `${VAR}`s come from the process environment.
+    pub fn new(path: impl Into<PathBuf>) -> ConfigFile {
+        ConfigFile::with_env(path, Arc::new(|name: &str| std::env::var(name).ok()))
+    }
+
+    /// A file whose `${VAR}`s come from `env` (tests never touch the process environment).
+    pub fn with_env(path: impl Into<PathBuf>, env: Env) -> ConfigFile {
+        ConfigFile {
+            path: path.into(),
+            env,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads and parses the file (secret files included) on a blocking thread.
+    pub async fn read(&self) -> Result<Config, ReloadError> {
+        let file = self.clone();
+        tokio::task::spawn_blocking(move || file.read_blocking())
+            .await
+            .map_err(|error| ReloadError::Invalid(vec![format!("reading failed: {error}")]))?
+    }
+
+    fn read_blocking(&self) -> Result<Config, ReloadError> {
+        let place = self.path.display().to_string();
+        let text = std::fs::read_to_string(&self.path).map_err(|error| {
+            ReloadError::Invalid(vec![format!("{place}: cannot read: {error}")])
+        })?;
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        Config::parse_with(&text, base, &*self.env).map_err(|errors| {
+            ReloadError::Invalid(
+                errors
+                    .0
+                    .into_iter()
+                    .map(|error| format!("{place}: {error}"))
+                    .collect(),
+            )
+        })
+    }
+}
+
+/// Why a reload changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file cannot be read, is not valid, or a new source cannot be built; each error says
+    /// where.
+    #[error("the configuration is not valid, nothing was changed: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error("netpulse was not started from a configuration file: there is nothing to read again")]
+    NoFile,
+    #[error("netpulse is shutting down")]
+    ShuttingDown,
+}
+
+/// What a reload did, by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReloadReport {
+    pub sources: Changes,
+    /// Sections whose change needs a restart of netpulse; they keep running as they were.
+    pub not_applied: Vec<String>,
+}
+
+/// What happened to each source, in configuration order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Changes {
+    pub started: Vec<String>,
+    pub stopped: Vec<String>,
+    pub restarted: Vec<String>,
+    pub kept: Vec<String>,
+}
+
+impl Changes {
+    fn changed(&self) -> bool {
+        !(self.started.is_empty() && self.stopped.is_empty() && self.restarted.is_empty())
+    }
+}
+
+/// Reloads the configuration of a running gateway, one reload at a time.
+pub struct Reloader {
+    pub(super) file: Option<ConfigFile>,
+    pub(super) state: tokio::sync::Mutex<Running>,
+    pub(super) sources: Registry,
+    pub(super) hooks: HookRoutes,
+    pub(super) shared: Arc<source::dme::SharedClients>,
+    pub(super) tracker: TaskTracker,
+    pub(super) shutdown: CancellationToken,
+}
+
+/// What the gateway runs now.
+pub(super) struct Running {
+    pub config: Config,
+    /// Where new sources send their events; `None` once the gateway stops.
+    pub events: Option<mpsc::Sender<Event>>,
+}
+
+impl Reloader {
+    /// Reads the file again and applies it; logs what it did, or why it changed nothing.
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        let result = match &self.file {
+            Some(file) => match file.read().await {
+                Ok(config) => self.apply(config).await,
+                Err(error) => Err(error),
+            },
+            None => Err(ReloadError::NoFile),
+        };
+        match &result {
+            Ok(report) => tracing::info!(
+                changed = report.sources.changed(),
+                started = ?report.sources.started,
+                stopped = ?report.sources.stopped,
+                restarted = ?report.sources.restarted,
+                kept = report.sources.kept.len(),
+                not_applied = ?report.not_applied,
+                "configuration reloaded"
+            ),
+            Err(error) => tracing::error!(error = %error, "configuration reload refused"),
+        }
+        result
+    }
+
+    /// Applies a new configuration: starts, stops and restarts the sources that changed.
+    pub async fn apply(&self, config: Config) -> Result<ReloadReport, ReloadError> {
+        let mut running = self.state.lock().await;
+        let Some(events) = running.events.clone() else {
+            return Err(ReloadError::ShuttingDown);
+        };
+        if self.shutdown.is_cancelled() {
+            return Err(ReloadError::ShuttingDown);
+        }
+        let current = self.sources.list();
+        let plan = plan(&current, &config.sources);
+        let mut prepared = self.prepare(&config, &plan)?;
+        let leaving: Vec<&Arc<SourceHandle>> = current
+            .iter()
+            .filter(|source| !plan.kept.contains(source.name.as_str()))
+            .collect();
+        // Concurrently: thousands of removed devices each log out.
+        futures_util::future::join_all(leaving.iter().map(|source| source.remove(STOP_TIMEOUT)))
+            .await;
+        let by_name: HashMap<&str, &Arc<SourceHandle>> = current
+            .iter()
+            .map(|source| (source.name.as_str(), source))
+            .collect();
+        let sources: Vec<Arc<SourceHandle>> = config
+            .sources
+            .iter()
+            .map(|entry| match prepared.remove(entry.name()) {
+                Some(new) => {
+                    Arc::new(new.start(events.clone(), self.shutdown.clone(), &self.tracker))
+                }
+                None => Arc::clone(by_name[entry.name()]),
+            })
+            .collect();
+        self.hooks.set(
+            sources
+                .iter()
+                .filter_map(|source| source.webhook_receiver()),
+        );
+        self.sources.replace(sources);
+        let report = ReloadReport {
+            not_applied: not_applied(&running.config, &config),
+            sources: plan.changes,
+        };
+        running.config.sources = config.sources;
+        Ok(report)
+    }
+
+    /// Builds every new or changed source, or says why each one that cannot be built fails.
+    fn prepare(
+        &self,
+        config: &Config,
+        plan: &Plan,
+    ) -> Result<HashMap<String, source::Prepared>, ReloadError> {
+        let mut prepared = HashMap::new();
+        let mut errors = Vec::new();
+        for (index, entry) in config.sources.iter().enumerate() {
+            if plan.kept.contains(entry.name()) {
+                continue;
+            }
+            match source::prepare(entry, &config.http, &self.shared) {
+                Ok(source) => {
+                    prepared.insert(entry.name().to_owned(), source);
+                }
+                Err(error) => {
+                    errors.push(format!("sources[{index}] ({}): {error:#}", entry.name()))
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(prepared)
+        } else {
+            Err(ReloadError::Invalid(errors))
+        }
+    }
+
+    /// Refuses every later reload: the gateway is stopping.
+    pub(super) async fn close(&self) {
+        self.state.lock().await.events = None;
+    }
+}
+
+/// What a reload does to the sources.
+struct Plan {
+    changes: Changes,
+    /// Names of the sources that keep running untouched.
+    kept: HashSet<String>,
+}
+
+/// Compares the running sources with the new entries, by name: an equal entry is kept, a
+/// different one restarted, a new name started, a name no longer there stopped.
+fn plan(current: &[Arc<SourceHandle>], entries: &[SourceConfig]) -> Plan {
+    let running: HashMap<&str, &SourceConfig> = current
+        .iter()
+        .map(|source| (source.name.as_str(), source.config()))
+        .collect();
+    let mut changes = Changes::default();
+    let mut kept = HashSet::new();
+    for entry in entries {
+        let name = entry.name().to_owned();
+        match running.get(entry.name()) {
+            Some(config) if *config == entry => {
+                kept.insert(name.clone());
+                changes.kept.push(name);
+            }
+            Some(_) => changes.restarted.push(name),
+            None => changes.started.push(name),
+        }
+    }
+    let wanted: HashSet<&str> = entries.iter().map(SourceConfig::name).collect();
+    changes.stopped = current
+        .iter()
+        .filter(|source| !wanted.contains(source.name.as_str()))
+        .map(|source| source.name.clone())
+        .collect();
+    Plan { changes, kept }
+}
+
+/// The sections a reload does not apply that differ.
+fn not_applied(running: &Config, new: &Config) -> Vec<String> {
+    let mut sections = Vec::new();
+    if running.store != new.store {
+        sections.push("store".to_owned());
+    }
+    if running.http != new.http {
+        sections.push("http".to_owned());
+    }
+    if running.api != new.api {
+        sections.push("api".to_owned());
+    }
+    if running.sinks != new.sinks {
+        sections.push("sinks".to_owned());
+    }
+    if !sections.is_empty() {
+        tracing::warn!(sections = ?sections, "these sections changed but need a restart of netpulse to apply");
+    }
+    sections
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(sources: &str) -> Config {
+        let yaml = format!("store: {{ path: db }}\nsources:\n{sources}");
+        Config::parse_with(&yaml, Path::new("."), &|_| Some("secret".into())).unwrap()
+    }
+
+    const LEAF1: &str = "  - { name: leaf1, type: dme, address: \"https://leaf1\", username: admin, password: \"${P}\", subscriptions: [/api/class/l1PhysIf.json] }\n";
+    const LEAF2: &str = "  - { name: leaf2, type: dme, address: \"https://leaf2\", username: admin, password: \"${P}\", subscriptions: [/api/class/l1PhysIf.json] }\n";
+    const LEAF2_CHANGED: &str = "  - { name: leaf2, type: dme, address: \"https://leaf2:8443\", username: admin, password: \"${P}\", subscriptions: [/api/class/l1PhysIf.json] }\n";
+    const HOOK: &str = "  - { name: vmanage, type: webhook, provider: sdwan, path: /hooks/sdwan, auth: { basic: { username: u, password: \"${P}\" } } }\n";
+
+    fn handles(config: &Config) -> Vec<Arc<SourceHandle>> {
+        let shared = source::dme::SharedClients::default();
+        config
+            .sources
+            .iter()
+            .map(|entry| {
+                let prepared = source::prepare(entry, &config.http, &shared).unwrap();
+                // Never started: only the names and configurations matter here.
+                Arc::new(prepared.into_handle())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn equal_entries_are_kept_changed_ones_restarted_new_started_and_missing_stopped() {
+        let before = config(&format!("{LEAF1}{LEAF2}{HOOK}"));
+        let after = config(&format!(
+            "{LEAF2_CHANGED}{HOOK}  - {{ name: leaf3, type: dme, address: \"https://leaf3\", username: admin, password: \"${{P}}\", subscriptions: [/api/class/l1PhysIf.json] }}\n"
+        ));
+        let planned = plan(&handles(&before), &after.sources);
+        assert_eq!(
+            planned.changes,
+            Changes {
+                started: vec!["leaf3".into()],
+                stopped: vec!["leaf1".into()],
+                restarted: vec!["leaf2".into()],
+                kept: vec!["vmanage".into()],
+            }
+        );
+        assert!(planned.changes.changed());
+        let same = plan(&handles(&before), &before.sources);
+        assert!(!same.changes.changed());
+        assert_eq!(same.kept.len(), 3);
+    }
+
+    #[test]
+    fn a_changed_secret_restarts_the_source_that_uses_it() {
+        let before = config(LEAF1);
+        let yaml = format!("store: {{ path: db }}\nsources:\n{LEAF1}");
+        let after = Config::parse_with(&yaml, Path::new("."), &|_| Some("rotated".into())).unwrap();
+        let planned = plan(&handles(&before), &after.sources);
+        assert_eq!(planned.changes.restarted, ["leaf1"]);
+    }
+
+    #[test]
+    fn sections_a_reload_cannot_apply_are_named() {
+        let before = config(LEAF1);
+        let mut after = before.clone();
+        assert!(not_applied(&before, &after).is_empty());
+        after.http.max_connections += 1;
+        after.store.retention += Duration::from_secs(1);
+        assert_eq!(not_applied(&before, &after), ["store", "http"]);
+    }
+}

@@ -1,0 +1,79 @@
+//! Where the webhook receivers are found: a map from each receiver's path to its route, looked up
+//! per request by the server's fallback, and replaced by a configuration reload, so that a new
+//! receiver is served and a removed one answers 404 without restarting the server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
+use tower_service::Service;
+
+use super::hooks;
+use crate::pipeline::Pipeline;
+use crate::source::webhook::WebhookReceiver;
+
+/// The webhook routes being served now.
+#[derive(Clone)]
+pub struct HookRoutes {
+    pipeline: Pipeline,
+    routes: Arc<RwLock<HashMap<String, MethodRouter>>>,
+}
+
+impl HookRoutes {
+    pub fn new(pipeline: Pipeline) -> HookRoutes {
+        HookRoutes {
+            pipeline,
+            routes: Arc::default(),
+        }
+    }
+
+    /// Serves exactly these receivers from now on (a request already routed finishes with the
+    /// receiver it found).
+    pub fn set(&self, receivers: impl IntoIterator<Item = Arc<WebhookReceiver>>) {
+        let routes = receivers
+            .into_iter()
+            .map(|receiver| {
+                let path = receiver.path.clone();
+                let hook = hooks::HookState {
+                    receiver,
+                    pipeline: self.pipeline.clone(),
+                };
+                (path, post(hooks::receive).with_state(hook))
+            })
+            .collect();
+        *self.routes.write().expect("routes lock") = routes;
+    }
+
+    /// The paths served, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .routes
+            .read()
+            .expect("routes lock")
+            .keys()
+            .cloned()
+            .collect();
+        paths.sort();
+        paths
+    }
+}
+
+/// The server's fallback: the receiver at the request's path (405 for another method than POST),
+/// or the 404 of an unknown path.
+pub(super) async fn dispatch(State(routes): State<HookRoutes>, request: Request) -> Response {
+    let route = routes
+        .routes
+        .read()
+        .expect("routes lock")
+        .get(request.uri().path())
+        .cloned();
+    match route {
+        Some(mut route) => match route.call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
+        None => super::not_found().await.into_response(),
+    }
+}
