@@ -28,8 +28,8 @@ pub use api::{ApiAuth, ApiSection, ApiToken, CorsConfig, FeedConfig, Scope};
 pub use pxgrid::PxgridSourceConfig;
 pub use server::{HttpSection, ServerTls, StoreSection, Synchronous};
 pub use sink::{
-    FileSinkConfig, RetryConfig, SinkConfig, SinkMatch, StdoutFormat, StdoutSinkConfig,
-    WebexSinkConfig,
+    CommandsConfig, FileSinkConfig, RetryConfig, SinkConfig, SinkMatch, StdoutFormat,
+    StdoutSinkConfig, WebexSinkConfig,
 };
 pub use source::{BackoffConfig, DmePlatform, DmeSourceConfig, SourceConfig, TlsConfig};
 pub use webex_events::WebexEventsSourceConfig;
@@ -138,7 +138,7 @@ impl Problems {
     fn into_errors(mut self) -> Vec<String> {
         // Longest first, so that a value containing another is replaced whole.
         self.hidden
-            .sort_by(|(left, _), (right, _)| right.len().cmp(&left.len()));
+            .sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
         let mut errors = std::mem::take(&mut self.errors);
         for error in &mut errors {
             for (value, shown_as) in &self.hidden {

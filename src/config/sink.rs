@@ -83,11 +83,71 @@ pub struct WebexSinkConfig {
     /// of its own.
     #[serde(default)]
     pub public_url: Option<String>,
-    /// Answer commands posted to the bot (`alarms?`, `help`) in the room they came from. Route the
-    /// bot's messages to this sink with `match: { type_prefix: [com.cisco.webex.message] }` from a
-    /// `provider: webex` webhook (or a `webex_events` source).
+    /// Answer commands posted to the bot (`alarms?`, `help`). Route the bot's messages to this
+    /// sink with `match: { type_prefix: [com.cisco.webex.message] }` from a `provider: webex`
+    /// webhook (or a `webex_events` source). `true` answers in the sink's own room only; a mapping
+    /// (`{ rooms: [...], direct: false, per_minute: 6 }`) lists more rooms.
+    #[serde(default, deserialize_with = "commands_setting")]
+    pub commands: Option<CommandsConfig>,
+}
+
+/// Where and how often a Webex sink answers bot commands. Anyone who can reach the bot can ask it,
+/// so it answers only in the sink's room (`room_id`) and the rooms listed here, never in a direct
+/// (1:1) room unless `direct` says so, and at most `per_minute` answers per room.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsConfig {
+    /// Room ids (besides `room_id`) where the bot answers.
     #[serde(default)]
-    pub commands: bool,
+    pub rooms: Vec<String>,
+    /// Also answer in any direct room: any Webex user who can message the bot sees the alarms.
+    #[serde(default)]
+    pub direct: bool,
+    /// Answers per room per minute at most (a burst of that many, then one every 60/n s); the
+    /// questions over it are left unanswered, logged and counted.
+    #[serde(default = "default_commands_per_minute")]
+    pub per_minute: u32,
+}
+
+impl Default for CommandsConfig {
+    fn default() -> CommandsConfig {
+        CommandsConfig {
+            rooms: Vec::new(),
+            direct: false,
+            per_minute: default_commands_per_minute(),
+        }
+    }
+}
+
+fn default_commands_per_minute() -> u32 {
+    6
+}
+
+/// `commands: true | false | { rooms, direct, per_minute }`.
+fn commands_setting<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<CommandsConfig>, D::Error> {
+    struct Setting;
+    impl<'de> serde::de::Visitor<'de> for Setting {
+        type Value = Option<CommandsConfig>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("true, false or { rooms: [...], direct: false, per_minute: 6 }")
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<Self::Value, E> {
+            Ok(on.then(CommandsConfig::default))
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            CommandsConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    deserializer.deserialize_any(Setting)
 }
 
 /// How a failed delivery is retried: 5xx and network errors back off exponentially with jitter
@@ -286,6 +346,17 @@ impl WebexSinkConfig {
                 &format!("{place}.retry"),
                 "initial must be above 0 and not above max",
             );
+        }
+        if let Some(commands) = &self.commands {
+            if commands.per_minute == 0 {
+                problems.push(
+                    &format!("{place}.commands.per_minute"),
+                    "must be at least 1 (remove commands to answer nothing)",
+                );
+            }
+            if commands.rooms.iter().any(|room| room.trim().is_empty()) {
+                problems.push(&format!("{place}.commands.rooms"), "a room id is empty");
+            }
         }
         if self.retry.max_attempts == 0 {
             problems.push(&format!("{place}.retry.max_attempts"), "must be at least 1");

@@ -238,6 +238,32 @@ api:
 }
 
 #[test]
+fn webex_commands_take_true_or_rooms_direct_and_a_rate() {
+    let sink = |commands: &str| {
+        format!(
+            "sources:\n  - {{ name: hooks, type: webhook, provider: sdwan, path: /hooks/sdwan, auth: {{ none: true }} }}\nsinks:\n  - {{ name: bot, type: webex, token: t, room_id: noc, commands: {commands} }}\n"
+        )
+    };
+    let commands = |text: &str| match &parse(&sink(text)).unwrap().sinks[0] {
+        SinkConfig::Webex(webex) => webex.commands.clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(commands("false"), None);
+    assert_eq!(commands("true"), Some(CommandsConfig::default()));
+    let listed = commands("{ rooms: [lobby], direct: true, per_minute: 2 }").unwrap();
+    assert_eq!(listed.rooms, ["lobby"]);
+    assert!(listed.direct);
+    assert_eq!(listed.per_minute, 2);
+    let errors = parse(&sink("{ per_minute: 0 }")).unwrap_err().0.join("\n");
+    assert!(
+        errors.contains("commands.per_minute: must be at least 1"),
+        "{errors}"
+    );
+    let errors = parse(&sink("{ room: [x] }")).unwrap_err().0.join("\n");
+    assert!(errors.contains("unknown field `room`"), "{errors}");
+}
+
+#[test]
 fn generic_mappings_and_standard_webhooks_secrets_are_checked_by_the_configuration_itself() {
     let text = "
 sources:

@@ -564,9 +564,37 @@ async fn the_dashboard_is_served_without_a_token_and_loads_nothing_from_elsewher
         .unwrap()
         .to_owned();
     assert!(policy.contains("default-src 'self'"));
+    // No inline script may run: one injected into the page would have the token.
+    let script_src = policy
+        .split(';')
+        .map(str::trim)
+        .find(|directive| directive.starts_with("script-src"))
+        .expect("a script-src directive");
+    assert_eq!(script_src, "script-src 'self'", "{policy}");
     let page = response.text().await.unwrap();
-    assert!(page.contains("api/v1/events/stream"));
     assert!(!page.contains("https://"), "no external asset");
+    let mut scripts = 0;
+    for (index, _) in page.match_indices("<script") {
+        let tag_end = index + page[index..].find('>').unwrap();
+        let tag = &page[index..=tag_end];
+        assert!(tag.contains("src=\"ui/app.js\""), "{tag}");
+        assert!(
+            page[tag_end + 1..].starts_with("</script>"),
+            "a script element with a body"
+        );
+        scripts += 1;
+    }
+    assert_eq!(scripts, 1);
+    let response = reqwest::get(running.url("/ui/app.js")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let script = response.text().await.unwrap();
+    assert!(script.contains("api/v1/events/stream"));
+    assert!(!script.contains("<script"));
     running.stop().await;
 }
 
