@@ -26,9 +26,10 @@ use crate::store::{
 /// Events read from the store per query while a client catches up.
 const CATCH_UP_PAGE: usize = 500;
 
-/// The most committed events that wait for the hub (a few MB of event JSON): eight of the writer's
-/// largest batches, far more than a hub that keeps up ever holds.
-pub const HUB_QUEUE: usize = 4096;
+/// The most committed events that wait for the hub: sixteen of the writer's largest batches, about
+/// 20 MB of SD-WAN alarms, far more than a hub that keeps up ever holds (a stall of a quarter of a
+/// second at 30,000 events per second).
+pub const HUB_QUEUE: usize = 8192;
 
 /// Registers clients and fans committed events out to them.
 #[derive(Clone)]

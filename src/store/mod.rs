@@ -6,6 +6,10 @@
 //! future resolves only after that commit, so a webhook can be acknowledged once its event is
 //! durable while many concurrent requests share the cost of one fsync. Reads use their own
 //! read-only connections ([`Reader`]), which WAL lets run alongside the writer.
+//!
+//! The SQL of each table is in its own module: `events.rs` (the log), `keys.rs` (idempotency
+//! keys), `outbox.rs` (what each sink still owes) and `alarms.rs` (alarm states); `command.rs`
+//! runs each command through them in a savepoint, and `writer.rs` only batches and commits.
 
 mod alarms;
 mod body;

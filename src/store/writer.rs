@@ -1,5 +1,6 @@
 //! The writer thread: owns the only read-write connection, drains queued commands into one
-//! transaction, commits once, and only then answers every caller (group commit).
+//! transaction, commits once, and only then answers every caller (group commit). This is only the
+//! batch and commit loop: each command runs in `command.rs`, its SQL in the module of its table.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
