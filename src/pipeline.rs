@@ -75,12 +75,6 @@ impl Pipeline {
     }
 }
 
-/// The source name inside an event's CloudEvents `source` (`/netpulse/<name>`): see
-/// [`Event::source_name`](crate::event::Event::source_name).
-pub fn source_name(event: &crate::event::Event) -> &str {
-    event.source_name()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
