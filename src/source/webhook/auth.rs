@@ -2,8 +2,9 @@
 //! password of the notification rule; the other providers' schemes (shared secrets, HMAC
 //! signatures) join this module later.
 //!
-//! Secrets are compared in constant time: both sides are hashed with SHA-256 first, so neither the
-//! position of the first differing byte nor the length of the expected secret shows in the timing.
+//! Secrets are compared in constant time ([`crate::secret::ct_eq`]): both sides are hashed with
+//! SHA-256 first, so neither the position of the first differing byte nor the length of the
+//! expected secret shows in the timing.
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -32,7 +33,7 @@ impl BasicCredentials {
             return false;
         };
         let given = digest_pair(&pair[..colon], &pair[colon + 1..]);
-        constant_time_eq(&given, &self.digest)
+        crate::secret::ct_eq(&given, &self.digest)
     }
 }
 
@@ -59,16 +60,6 @@ fn digest_pair(username: &[u8], password: &[u8]) -> [u8; 32] {
 
 /// The key of a Standard Webhooks secret: decoding a configured value is the configuration's.
 pub use crate::config::standard_webhooks_key;
-
-/// Compares every byte whatever the first difference, so the time taken says nothing about where
-/// the values differ.
-pub fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let difference = a
-        .iter()
-        .zip(b)
-        .fold(0u8, |difference, (x, y)| difference | (x ^ y));
-    std::hint::black_box(difference) == 0
-}
 
 #[cfg(test)]
 mod tests {

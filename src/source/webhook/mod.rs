@@ -27,6 +27,10 @@ pub mod meraki;
 mod outcome;
 pub mod receiver;
 pub mod sdwan;
+#[cfg(test)]
+mod snapshots;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod thousandeyes;
 pub mod verify;
 pub mod webex;
@@ -86,22 +90,4 @@ pub struct Normalized {
 pub fn scoped(key: &str, source_name: &str) -> bool {
     key.strip_prefix(source_name)
         .is_some_and(|rest| rest.starts_with(':'))
-}
-
-/// For the providers' tests, which compare keys as the provider writes them: the keys of
-/// `normalized` without the source's scope, after checking that each has it.
-#[cfg(test)]
-pub(crate) fn unscoped(source_name: &str, mut normalized: Normalized) -> Normalized {
-    let strip = |key: &mut String| {
-        assert!(
-            scoped(key, source_name),
-            "{key} is not scoped by {source_name}"
-        );
-        key.drain(..=source_name.len());
-    };
-    normalized.idempotency_key.iter_mut().for_each(strip);
-    for alarm in &mut normalized.alarms {
-        strip(&mut alarm.key);
-    }
-    normalized
 }

@@ -345,6 +345,11 @@ fn body_secret(body: &[u8]) -> Option<Cow<'_, str>> {
         #[serde(rename = "sharedSecret", borrow, default)]
         shared_secret: Option<Cow<'a, str>>,
     }
+    // A derived struct would also read a JSON array as its fields in order: objects only.
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return None;
+    }
     serde_json::from_slice::<Secret>(body)
         .ok()
         .and_then(|secret| secret.shared_secret)

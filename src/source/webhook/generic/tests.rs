@@ -10,12 +10,13 @@ fn standard_webhook(
     body: &[u8],
     now: jiff::Timestamp,
 ) -> Result<Normalized, Invalid> {
-    let body = bytes::Bytes::copy_from_slice(body);
-    super::standard_webhook(
+    super::super::testing::normalize_for_test(
         source_name,
-        &super::super::verify::open(headers, &body, now),
+        headers,
+        body,
+        now,
+        super::standard_webhook,
     )
-    .map(|normalized| super::super::unscoped(source_name, normalized))
 }
 
 fn cloudevent(
@@ -24,12 +25,7 @@ fn cloudevent(
     body: &[u8],
     now: jiff::Timestamp,
 ) -> Result<Normalized, Invalid> {
-    let body = bytes::Bytes::copy_from_slice(body);
-    super::cloudevent(
-        source_name,
-        &super::super::verify::open(headers, &body, now),
-    )
-    .map(|normalized| super::super::unscoped(source_name, normalized))
+    super::super::testing::normalize_for_test(source_name, headers, body, now, super::cloudevent)
 }
 
 fn data(path: &str) -> Vec<u8> {

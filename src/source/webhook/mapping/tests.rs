@@ -19,13 +19,14 @@ impl NormalizeBody for Mapping {
         body: &[u8],
         now: jiff::Timestamp,
     ) -> Result<Normalized, Invalid> {
-        let body = bytes::Bytes::copy_from_slice(body);
         let headers = axum::http::HeaderMap::new();
-        self.normalize(
+        super::super::testing::normalize_for_test(
             source_name,
-            &super::super::verify::open(&headers, &body, now),
+            &headers,
+            body,
+            now,
+            |source, request| self.normalize(source, request),
         )
-        .map(|normalized| super::super::unscoped(source_name, normalized))
     }
 }
 

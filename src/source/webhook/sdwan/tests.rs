@@ -2,106 +2,12 @@ use serde_json::json;
 
 use super::*;
 
-/// What one fixture must normalize to.
-struct Expected {
-    file: &'static str,
-    raised: bool,
-    device: &'static str,
-    severity: Severity,
-    summary: &'static str,
-    uuid: &'static str,
-    /// `(uuid, raised)`; the `sdwan:` prefix is added by the test.
-    updates: &'static [(&'static str, bool)],
-}
-
-const fn row(
-    file: &'static str,
-    raised: bool,
-    device: &'static str,
-    severity: Severity,
-    summary: &'static str,
-    uuid: &'static str,
-    updates: &'static [(&'static str, bool)],
-) -> Expected {
-    Expected {
-        file,
-        raised,
-        device,
-        severity,
-        summary,
-        uuid,
-        updates,
-    }
-}
-
-use Severity::{Critical, Major, Minor};
-const R: bool = true;
-const C: bool = false;
-
-/// One row per file in `tests/data/sdwan/`. The `rest-*` files are records of
-/// `POST /dataservice/alarms`: the same document shape, plus REST bookkeeping such as `cleared_by`.
-#[rustfmt::skip]
-const FIXTURES: &[Expected] = &[
-    row("webhook-interface-state-change-down-2019.json", R, "BR2-CSR1000v", Critical,
-        "Interface_State_Change on BR2-CSR1000v: if-name=GigabitEthernet4, new-state=down",
-        "8459e3a0-5bea-4370-ab57-6f45f8022d66", &[("8459e3a0-5bea-4370-ab57-6f45f8022d66", R)]),
-    row("webhook-interface-state-change-up-clears-previous-2019.json", C, "BR2-CSR1000v", Minor,
-        "Interface_State_Change on BR2-CSR1000v: if-name=GigabitEthernet4, new-state=up",
-        "7a514a95-7c24-4348-b7e9-8d6775a3bc36", &[("8459e3a0-5bea-4370-ab57-6f45f8022d66", C)]),
-    row("webhook-control-vbond-state-change-down-2023.json", R, "vManage", Critical,
-        "Control_vBond_State_Change on vManage: new-state=down",
-        "a25bf9d1-8628-465e-943f-c5761f948447", &[("a25bf9d1-8628-465e-943f-c5761f948447", R)]),
-    row("webhook-system-reboot-issued-medium-cleared-2019-test.json", C, "DC1-VEDGE1", Minor,
-        "System_Reboot_Issued on DC1-VEDGE1",
-        "31832379-ee8d-4b8f-a1d8-1aaf745649c2", &[("0519b356-7def-4b4d-babf-9171380e0e82", C)]),
-    row("rest-alarm-bfd-node-down-inactive-20.x.json", C, "Edge1", Critical,
-        "BFD_Node_Down on Edge1",
-        "79d53ecf-ffb3-4fcc-af4d-0b92387fbb62", &[("79d53ecf-ffb3-4fcc-af4d-0b92387fbb62", C)]),
-    row("rest-alarm-bfd-tloc-down-active-20.x.json", R, "Edge2", Major,
-        "BFD_TLOC_Down on Edge2: color=private1",
-        "849b4483-ca02-4e47-bfc2-42481f501b45", &[("849b4483-ca02-4e47-bfc2-42481f501b45", R)]),
-    row("rest-alarm-control-no-active-vbond-active-20.x.json", R, "Controller02", Critical,
-        "Control_No_Active_vBond on Controller02",
-        "4f5e9df1-7a77-4c95-b0cf-83c596f505da", &[("4f5e9df1-7a77-4c95-b0cf-83c596f505da", R)]),
-    row("rest-alarm-control-node-down-inactive-20.x.json", C, "Edge1", Critical,
-        "Control_Node_Down on Edge1",
-        "da32e6af-9aef-4176-b695-83f4d5f9f85f", &[("da32e6af-9aef-4176-b695-83f4d5f9f85f", C)]),
-    row("rest-alarm-control-tloc-down-inactive-20.x.json", C, "Edge1", Major,
-        "Control_TLOC_Down on Edge1: color=biz-internet",
-        "8d63d4ac-9682-44b1-8a98-1af77e1f4584", &[("8d63d4ac-9682-44b1-8a98-1af77e1f4584", C)]),
-    row("rest-alarm-cpu-usage-active-20.x.json", R, "Manager01", Minor,
-        "CPU_Usage on Manager01: cpu-status=usage-notice",
-        "b1a4892c-52d0-4af2-971f-1b35580a43f7", &[("b1a4892c-52d0-4af2-971f-1b35580a43f7", R)]),
-    row("rest-alarm-cpu-usage-clearing-record-20.x.json", C, "Manager01", Minor,
-        "CPU_Usage on Manager01: cpu-status=usage-healthy",
-        "19ba18f1-4ff6-4523-ab28-6b2cb3c986a9", &[("b1a4892c-52d0-4af2-971f-1b35580a43f7", C)]),
-    row("rest-alarm-disk-usage-raised-20.x.json", C, "Manager01", Minor,
-        "Disk_Usage on Manager01: disk-status=usage-notice, filesystem=/opt/data",
-        "d0d3d64e-6cc1-48e0-8413-3ad0f77dc621", &[("d0d3d64e-6cc1-48e0-8413-3ad0f77dc621", C)]),
-    row("rest-alarm-interface-admin-state-change-active-20.x.json", R, "Edge3", Critical,
-        "Interface_Admin_State_Change on Edge3: if-name=Tunnel4, new-admin-state=down",
-        "62dfccbb-e33e-4df1-b312-312b253e298b", &[("62dfccbb-e33e-4df1-b312-312b253e298b", R)]),
-    row("rest-alarm-interface-state-change-active-20.x.json", R, "Edge5", Critical,
-        "Interface_State_Change on Edge5: if-name=Tunnel1, new-state=down",
-        "123575cd-ba2e-48d6-aa70-f516e0538f85", &[("123575cd-ba2e-48d6-aa70-f516e0538f85", R)]),
-    row("rest-alarm-omp-node-down-inactive-20.x.json", C, "Edge5", Critical,
-        "OMP_Node_Down on Edge5",
-        "06f9b6ca-c1d0-4b6f-a99a-e299d5869eeb", &[("06f9b6ca-c1d0-4b6f-a99a-e299d5869eeb", C)]),
-    row("rest-alarm-omp-state-change-active-20.x.json", R, "Edge2", Critical,
-        "OMP_State_Change on Edge2: new-state=down",
-        "1762a016-1359-4a42-ab3e-c6a67c0cfbbf", &[("1762a016-1359-4a42-ab3e-c6a67c0cfbbf", R)]),
-    row("rest-alarm-omp-state-change-clearing-record-20.x.json", C, "Edge2", Minor,
-        "OMP_State_Change on Edge2: new-state=up",
-        "3affebcf-4a63-42e1-8a6d-ba56320771bc", &[("1762a016-1359-4a42-ab3e-c6a67c0cfbbf", C)]),
-];
-
 fn fixture_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sdwan")
 }
 
 fn read_fixture(file: &str) -> Vec<u8> {
-    let path = fixture_dir().join(file);
-    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    crate::source::webhook::testing::fixture("sdwan", file)
 }
 
 fn normalize_body(body: &[u8]) -> Normalized {
@@ -110,78 +16,7 @@ fn normalize_body(body: &[u8]) -> Normalized {
     from_alarm("vmanage1", &alarm, &raw)
 }
 
-/// `(key, raised)` of each alarm update.
-fn pairs(updates: &[AlarmUpdate]) -> Vec<(String, bool)> {
-    updates
-        .iter()
-        .map(|update| (update.key.clone(), update.raised))
-        .collect()
-}
-
-#[test]
-fn every_fixture_normalizes_to_its_expected_row() {
-    for expected in FIXTURES {
-        let body = read_fixture(expected.file);
-        let raw: Value = serde_json::from_slice(&body).unwrap();
-        let normalized = normalize_body(&body);
-        let event = &normalized.event;
-        let (kind, state) = if expected.raised {
-            (RAISED_EVENT_TYPE, AlarmState::Raised)
-        } else {
-            (CLEARED_EVENT_TYPE, AlarmState::Cleared)
-        };
-        let updates: Vec<(String, bool)> = expected
-            .updates
-            .iter()
-            .map(|(uuid, raised)| (format!("vmanage1:sdwan:{uuid}"), *raised))
-            .collect();
-        let context = expected.file;
-        assert_eq!(event.kind, kind, "{context}");
-        assert_eq!(event.alarmstate, state, "{context}");
-        assert_eq!(event.device, expected.device, "{context}");
-        assert_eq!(event.severity, expected.severity, "{context}");
-        assert_eq!(event.summary, expected.summary, "{context}");
-        assert_eq!(
-            normalized.idempotency_key,
-            Some(format!("vmanage1:sdwan:{}", expected.uuid)),
-            "{context}"
-        );
-        assert_eq!(pairs(&normalized.alarms), updates, "{context}");
-        // The same for every fixture: time, source, subject and data come straight from the body.
-        assert_eq!(
-            Some(event.time.as_millisecond()),
-            raw["entry_time"].as_i64(),
-            "{context}"
-        );
-        assert_eq!(event.source, "/netpulse/vmanage1", "{context}");
-        let subject = format!(
-            "{}/{}",
-            raw["rule_name_display"].as_str().unwrap(),
-            expected.device
-        );
-        assert_eq!(
-            event.subject.as_deref(),
-            Some(subject.as_str()),
-            "{context}"
-        );
-        assert_eq!(
-            event.data, raw,
-            "{context}: data is the original document unchanged"
-        );
-    }
-}
-
-#[test]
-fn every_file_in_the_fixture_folder_has_a_row() {
-    let mut files: Vec<String> = std::fs::read_dir(fixture_dir())
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .collect();
-    files.sort();
-    let mut rows: Vec<String> = FIXTURES.iter().map(|row| row.file.to_owned()).collect();
-    rows.sort();
-    assert_eq!(files, rows);
-}
+use crate::source::webhook::testing::alarm_pairs as pairs;
 
 #[test]
 fn clearing_alarms_clear_every_uuid_in_cleared_events() {
@@ -406,8 +241,14 @@ fn normalizing_a_request_gives_what_parse_and_from_alarm_give() {
             None,
         )
     };
-    for expected in FIXTURES {
-        let (name, body) = (expected.file, read_fixture(expected.file));
+    let mut files: Vec<_> = std::fs::read_dir(fixture_dir())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    for path in files {
+        let (name, body) = (path.display(), std::fs::read(&path).unwrap());
         let alarm = parse(&body).unwrap();
         let raw: Value = serde_json::from_slice(&body).unwrap();
         let mut expected = from_alarm("vmanage", &alarm, &raw);

@@ -2,83 +2,20 @@ use serde_json::json;
 
 use super::*;
 
-/// The provider's normalizer on a body through the open verifier (`auth: none`).
+/// The provider's normalizer on a body, as a receiver with `auth: none` runs it.
 fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> {
-    let body = bytes::Bytes::copy_from_slice(body);
-    super::normalize(
+    let (headers, now) = (axum::http::HeaderMap::new(), jiff::Timestamp::now());
+    crate::source::webhook::testing::normalize_for_test(
         source_name,
-        &crate::source::webhook::verify::open_body(&body),
+        &headers,
+        body,
+        now,
+        super::normalize,
     )
-    .map(|normalized| crate::source::webhook::unscoped(source_name, normalized))
-}
-
-const R: AlarmState = AlarmState::Raised;
-const C: AlarmState = AlarmState::Cleared;
-
-/// What one fixture must normalize to.
-struct Row {
-    file: &'static str,
-    kind: &'static str,
-    state: AlarmState,
-    severity: Severity,
-    device: &'static str,
-    summary: &'static str,
-    /// `(alarm key, raised)`.
-    updates: &'static [(&'static str, bool)],
-    idempotency_key: &'static str,
-    time: &'static str,
-    objectclass: &'static str,
-    link: &'static str,
-}
-
-#[rustfmt::skip]
-const FIXTURES: &[Row] = &[
-    Row {
-        file: "classic-http-server-clear-active0-string-alertid-2025.json",
-        kind: CLEARED_EVENT_TYPE, state: C, severity: Severity::Info,
-        device: "https://pdf.ezhil.dev - HTTP Server",
-        summary: "PDF Test: https://pdf.ezhil.dev - HTTP Server (Response Code is not OK (2xx))",
-        updates: &[("te:5abda706-c065-40fa-aa8c-059c3ac1ea9d", false)],
-        idempotency_key: "te:9437a575-4b00-44a2-899a-41d1134eef08--5abda706-c065-40fa-aa8c-059c3ac1ea9d",
-        // A clear is timed by the alert's end, `dateEndZoned`.
-        time: "2025-03-24T17:21:00Z",
-        objectclass: "HTTP Server",
-        link: "https://app.thousandeyes.com/alerts/list/?__a=562949953552543&alertId=5abda706-c065-40fa-aa8c-059c3ac1ea9d",
-    },
-    Row {
-        file: "classic-http-server-trigger-2021.json",
-        kind: TRIGGERED_EVENT_TYPE, state: R, severity: Severity::Major,
-        device: "https://calliope-a.wbx2.com Cloud",
-        summary: "Caliope Connect Error: https://calliope-a.wbx2.com Cloud (Error Type is \"Connect\" or Response Code is client error (4xx))",
-        updates: &[("te:76947300", true)],
-        idempotency_key: "te:205646496-76947300",
-        // No `dateStartZoned`: `dateStart` read as UTC.
-        time: "2021-05-02T10:15:20Z",
-        objectclass: "HTTP Server",
-        link: "https://app.thousandeyes.com/alerts/list/?__a=236091&alertId=76947300",
-    },
-    Row {
-        file: "classic-http-server-trigger-custom-payload-text-2022.json",
-        kind: TRIGGERED_EVENT_TYPE, state: R, severity: Severity::Major,
-        // `"Web Server "`: trimmed.
-        device: "Web Server",
-        summary: "Webhook Teyes: Web Server (Error is present)",
-        updates: &[("te:108381281", true)],
-        idempotency_key: "te:366215001-108381281",
-        // `2022-02-17 23:43:00 EST`.
-        time: "2022-02-18T04:43:00Z",
-        objectclass: "HTTP Server",
-        link: "https://app.thousandeyes.com/alerts/list/?__a=415786&alertId=108381281",
-    },
-];
-
-fn fixture_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/thousandeyes")
 }
 
 fn read_fixture(file: &str) -> Vec<u8> {
-    let path = fixture_dir().join(file);
-    std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+    crate::source::webhook::testing::fixture("thousandeyes", file)
 }
 
 fn fixture_value(file: &str) -> Value {
@@ -97,63 +34,6 @@ fn updates(pairs: &[(&str, bool)]) -> Vec<AlarmUpdate> {
             raised: *raised,
         })
         .collect()
-}
-
-#[test]
-fn every_fixture_normalizes_to_its_expected_row() {
-    for expected in FIXTURES {
-        let context = expected.file;
-        let body = read_fixture(expected.file);
-        let raw: Value = serde_json::from_slice(&body).unwrap();
-        let normalized =
-            normalize("te1", &body).unwrap_or_else(|error| panic!("{context}: {error}"));
-        let event = &normalized.event;
-        assert_eq!(event.kind, expected.kind, "{context}");
-        assert_eq!(event.alarmstate, expected.state, "{context}");
-        assert_eq!(event.severity, expected.severity, "{context}");
-        assert_eq!(event.device, expected.device, "{context}");
-        assert_eq!(event.summary, expected.summary, "{context}");
-        assert_eq!(normalized.alarms, updates(expected.updates), "{context}");
-        assert_eq!(
-            normalized.idempotency_key.as_deref(),
-            Some(expected.idempotency_key),
-            "{context}"
-        );
-        assert_eq!(event.time.to_string(), expected.time, "{context}");
-        assert_eq!(
-            event.objectclass.as_deref(),
-            Some(expected.objectclass),
-            "{context}"
-        );
-        assert_eq!(event.link.as_deref(), Some(expected.link), "{context}");
-        assert_eq!(event.source, "/netpulse/te1", "{context}");
-        let subject = format!(
-            "{}/{}",
-            raw["alert"]["ruleName"].as_str().unwrap(),
-            expected.device
-        );
-        assert_eq!(
-            event.subject.as_deref(),
-            Some(subject.as_str()),
-            "{context}"
-        );
-        assert_eq!(
-            event.data, raw,
-            "{context}: data is the original document unchanged"
-        );
-    }
-}
-
-#[test]
-fn every_file_in_the_fixture_folder_has_a_row() {
-    let mut files: Vec<String> = std::fs::read_dir(fixture_dir())
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .collect();
-    files.sort();
-    let mut rows: Vec<String> = FIXTURES.iter().map(|row| row.file.to_owned()).collect();
-    rows.sort();
-    assert_eq!(files, rows);
 }
 
 #[test]
@@ -447,23 +327,4 @@ fn bad_input_is_told_apart() {
     // A Meraki alert posted to the ThousandEyes URL.
     let meraki = json!({"version": "0.1", "alertId": "0", "alertType": "APs went down"});
     assert_eq!(run(&meraki).unwrap_err().kind, "unrecognized");
-}
-
-#[test]
-fn no_prefix_or_byte_flip_of_a_fixture_panics() {
-    for expected in FIXTURES {
-        let body = read_fixture(expected.file);
-        for end in 0..body.len() {
-            let _ = normalize("te1", &body[..end]);
-        }
-        let mut rng = fastrand::Rng::with_seed(0x7e);
-        for _ in 0..2000 {
-            let mut flipped = body.clone();
-            for _ in 0..rng.usize(1..4) {
-                let index = rng.usize(..flipped.len());
-                flipped[index] = rng.u8(..);
-            }
-            let _ = normalize("te1", &flipped);
-        }
-    }
 }

@@ -246,3 +246,39 @@ fn a_webhook_timestamp_at_the_ends_of_i64_is_stale_not_an_overflow() {
         assert_eq!(refused.outcome, "stale", "{timestamp}: {}", refused.reason);
     }
 }
+
+#[test]
+fn a_meraki_body_passes_only_with_the_secret_and_is_never_parsed_further_to_say_why_not() {
+    let verifier = Verifier::new(Some(&WebhookAuth {
+        shared_secret: Some(SecretValue {
+            secret: Some(Secret::new("meraki-secret")),
+            secret_file: None,
+        }),
+        ..WebhookAuth::default()
+    }));
+    let now = jiff::Timestamp::now();
+    let none = HeaderMap::new();
+    let body = br#"{"alertId": "1", "sharedSecret": "meraki-secret"}"#;
+    assert_eq!(verifier.check_body(&signed(&none, body, now)), Ok(()));
+    let refusals: Vec<Refused> = [
+        &b"not JSON"[..],
+        b"[\"meraki-secret\"]",
+        br#"{"sharedSecret": ["meraki-secret"]}"#,
+        br#"{"sharedSecret": "meraki-secret", "sharedSecret": "meraki-secret"}"#,
+        br#"{"alertId": "1"}"#,
+    ]
+    .iter()
+    .map(|body| verifier.check_body(&signed(&none, body, now)).unwrap_err())
+    .collect();
+    assert!(
+        refusals.windows(2).all(|pair| pair[0] == pair[1]),
+        "one answer whatever the body: {refusals:?}"
+    );
+    assert_eq!(refusals[0].outcome, "unauthorized");
+    // The secret in a header is enough, whatever the body.
+    let bearer = headers(&[("authorization", "Bearer meraki-secret")]);
+    assert_eq!(
+        verifier.check_body(&signed(&bearer, b"not JSON", now)),
+        Ok(())
+    );
+}
