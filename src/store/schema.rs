@@ -134,6 +134,62 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX events_device_time ON events(device, time_ms);
     CREATE INDEX events_kind ON events(kind);
     CREATE INDEX events_severity ON events(severity);",
+    // Version 7. Webhook alarm and redelivery keys are scoped by source (`<source>:<provider>:
+    // <id>`, `source::webhook::scoped`); before, they were `<provider>:<id>` (a generic mapping's
+    // `generic:<source>:<id>`, a CloudEvent's alarm the sender's `alarmkey` as sent). Stored keys
+    // are rewritten with the source of their event, so that a redelivery of an event stored
+    // before the upgrade is still a duplicate and a clear still clears an alarm raised before it.
+    // An alarm's source is that of its last event (else its first); an alarm whose events
+    // retention deleted keeps its key. A device alarm key is `<source>:<subject>`: one that
+    // looks like an old webhook key (a source named after a provider prefix) is told apart by
+    // its event, which has no redelivery key (device events never do). Keys already in the new
+    // form, and keys of events with no source name, stay. Alarms go first: a CloudEvent's alarm
+    // is recognised by its event's old key.
+    "CREATE TEMP TABLE old_prefixes (prefix TEXT NOT NULL);
+    INSERT INTO old_prefixes (prefix) VALUES ('sdwan:'), ('meraki:'), ('catc:'), ('te:'),
+        ('intersight:'), ('webex:'), ('sw:'), ('ce:');
+    CREATE TEMP TABLE new_prefixes (prefix TEXT NOT NULL);
+    INSERT INTO new_prefixes (prefix) SELECT prefix FROM old_prefixes UNION ALL SELECT 'generic:';
+    CREATE TEMP TABLE alarm_keys AS
+        SELECT alarms.id AS id, alarms.key AS key, events.source AS source,
+            event_keys.key AS event_key
+        FROM alarms
+        JOIN events ON events.seq = coalesce(
+            (SELECT seq FROM events WHERE seq = alarms.last_seq), alarms.first_seq)
+        LEFT JOIN event_keys ON event_keys.seq = events.seq
+        WHERE events.source <> '';
+    CREATE TEMP TABLE alarm_rekeyed AS SELECT id, CASE
+        WHEN source <> 'generic'
+            AND substr(key, 1, length(source) + 9) = 'generic:' || source || ':'
+            THEN source || ':generic:' || substr(key, length(source) + 10)
+        WHEN EXISTS (SELECT 1 FROM new_prefixes WHERE substr(key, 1, length(source) + 1
+            + length(prefix)) = source || ':' || prefix) THEN key
+        WHEN substr(event_key, 1, 3) = 'ce:' AND substr(key, 1, length(source) + 1) <> source || ':'
+            THEN source || ':' || key
+        WHEN EXISTS (SELECT 1 FROM old_prefixes WHERE substr(key, 1, length(prefix)) = prefix)
+            AND (event_key IS NOT NULL OR substr(key, 1, length(source) + 1) <> source || ':')
+            THEN source || ':' || key
+        ELSE key END AS key
+        FROM alarm_keys;
+    UPDATE alarms SET key = alarm_rekeyed.key FROM alarm_rekeyed
+        WHERE alarm_rekeyed.id = alarms.id AND alarm_rekeyed.key <> alarms.key;
+    UPDATE event_keys SET key = CASE
+        WHEN substr(event_keys.key, 1, length(events.source) + 9) = 'generic:' || events.source || ':'
+            THEN events.source || ':generic:' || substr(event_keys.key, length(events.source) + 10)
+        ELSE events.source || ':' || event_keys.key END
+        FROM events
+        WHERE events.seq = event_keys.seq AND events.source <> '' AND (
+            (events.source <> 'generic' AND substr(event_keys.key, 1, length(events.source) + 9)
+                = 'generic:' || events.source || ':')
+            OR (EXISTS (SELECT 1 FROM old_prefixes
+                    WHERE substr(event_keys.key, 1, length(prefix)) = prefix)
+                AND NOT EXISTS (SELECT 1 FROM new_prefixes
+                    WHERE substr(event_keys.key, 1, length(events.source) + 1 + length(prefix))
+                        = events.source || ':' || prefix)));
+    DROP TABLE old_prefixes;
+    DROP TABLE new_prefixes;
+    DROP TABLE alarm_keys;
+    DROP TABLE alarm_rekeyed;",
 ];
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.

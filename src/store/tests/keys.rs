@@ -147,3 +147,95 @@ async fn a_rejected_request_leaves_no_key_behind() {
     );
     store.close().await;
 }
+
+/// A version 6 store as the previous netpulse left it: webhook keys as `<provider>:<id>`, with
+/// the source of each event in `events.source`.
+fn store_with_unscoped_keys(dir: &tempfile::TempDir) {
+    let conn = database_at_version(dir, 6);
+    conn.execute_batch(&format!(
+        "INSERT INTO events (seq, id, received_ms, time_ms, device, kind, severity, body, source)
+         VALUES
+             (1, 'e1', {now}, 0, 'edge1', 'com.cisco.sdwan.alarm.raised', 3, '{{}}', 'vmanage'),
+             (2, 'e2', {now}, 0, 'leaf1', 'com.cisco.dme.modified', 3, '{{}}', 'te'),
+             (3, 'e3', {now}, 0, 'app', 'io.netpulse.webhook.hooks', 3, '{{}}', 'hooks'),
+             (4, 'e4', {now}, 0, 'app', 'com.example.down', 3, '{{}}', 'events'),
+             (5, 'e5', {now}, 0, 'edge2', 'com.cisco.sdwan.alarm.raised', 3, '{{}}', 'vmanage'),
+             (6, 'e6', {now}, 0, 'edge3', 'com.cisco.sdwan.alarm.raised', 3, '{{}}', 'sdwan');
+         INSERT INTO event_keys (seq, key, received_ms) VALUES
+             (1, 'sdwan:u1', {now}),
+             (3, 'generic:hooks:7', {now}),
+             (4, 'ce:/app:41', {now}),
+             (5, 'vmanage:sdwan:u2', {now}),
+             (6, 'sdwan:u3', {now});
+         INSERT INTO alarms (key, raised, first_seq, last_seq, updated_ms) VALUES
+             ('sdwan:u1', 1, 1, 1, 1),
+             ('te:sys/intf/phys-[eth1/1]', 1, 2, 2, 1),
+             ('generic:hooks:db', 1, 3, 3, 1),
+             ('app-down', 1, 4, 4, 1),
+             ('vmanage:sdwan:u2', 1, 5, 5, 1),
+             ('sdwan:u3', 1, 6, 6, 1);",
+        now = now_ms()
+    ))
+    .unwrap();
+}
+
+#[tokio::test]
+async fn webhook_keys_stored_before_version_7_are_scoped_by_their_source() {
+    let dir = tempfile::tempdir().unwrap();
+    store_with_unscoped_keys(&dir);
+    let store = open(&dir);
+    // A redelivery of the event stored before the upgrade, keyed as the new code keys it.
+    let again = append_one(&store, keyed("vmanage:sdwan:u1", "edge1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        Appended {
+            seq: 1,
+            duplicate: true
+        }
+    );
+    // A clear keyed as the new code keys it clears the alarm raised before the upgrade.
+    let clear = append_one(&store, alarm_event("vmanage:sdwan:u1", false))
+        .await
+        .unwrap();
+    let reader = store.reader().unwrap();
+    let alarm = reader.alarm("vmanage:sdwan:u1").unwrap().expect("alarm");
+    assert_eq!(
+        (alarm.raised, alarm.first_seq, alarm.last_seq),
+        (false, 1, clear.seq)
+    );
+    let keys = |table: &str| -> Vec<String> {
+        let conn = rusqlite::Connection::open(dir.path().join("netpulse.db")).unwrap();
+        conn.prepare(&format!("SELECT key FROM {table} ORDER BY rowid"))
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    // A generic mapping's keys move the source first; a CloudEvent's alarm key as sent gets its
+    // source; a device alarm key of a source named like a provider, and keys already scoped, stay.
+    assert_eq!(
+        keys("event_keys"),
+        [
+            "vmanage:sdwan:u1",
+            "hooks:generic:7",
+            "events:ce:/app:41",
+            "vmanage:sdwan:u2",
+            "sdwan:sdwan:u3",
+        ]
+    );
+    assert_eq!(
+        keys("alarms"),
+        [
+            "vmanage:sdwan:u1",
+            "te:sys/intf/phys-[eth1/1]",
+            "hooks:generic:db",
+            "events:app-down",
+            "vmanage:sdwan:u2",
+            "sdwan:sdwan:u3",
+        ]
+    );
+    store.close().await;
+}
