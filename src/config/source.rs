@@ -36,6 +36,15 @@ impl SourceConfig {
     }
 
     pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        // Every source's alarm keys are `<name>:...` (a device's `<name>:<subject>`, a webhook's
+        // `<name>:<provider>:<id>`), and so are its redelivery keys: a name with a colon could
+        // take another source's keys (`a` + `b:x` is `a:b` + `x`).
+        if self.name().contains(':') {
+            problems.push(
+                &format!("{place}.name"),
+                "must not contain ':' (it separates the source's name from its alarm and redelivery keys)",
+            );
+        }
         match self {
             SourceConfig::Dme(dme) => dme.validate(place, base_dir, problems),
             SourceConfig::Webhook(webhook) => webhook.validate(place, base_dir, problems),

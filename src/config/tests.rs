@@ -309,3 +309,24 @@ sources:
     );
     assert_eq!(errors.len(), 3, "{errors:#?}");
 }
+
+#[test]
+fn a_source_name_with_a_colon_is_refused_for_every_type() {
+    // Alarm and redelivery keys are `<source>:...`: `a:b` could take the keys of a source `a`.
+    let entries = [
+        MINIMAL.replace("name: leaf1", "name: \"leaf:1\""),
+        "sources:\n  - { name: \"ise:1\", type: pxgrid, address: \"https://ise:8910\", node_name: netpulse }\n"
+            .to_owned(),
+        "sources:\n  - { name: \"bot:1\", type: webex_events, token: x }\n".to_owned(),
+    ];
+    for (text, name) in entries.iter().zip(["leaf:1", "ise:1", "bot:1"]) {
+        let errors = parse(text).unwrap_err().0;
+        let place = format!("sources[0] ({name}).name");
+        assert!(
+            errors
+                .iter()
+                .any(|error| error.starts_with(&place) && error.contains("must not contain ':'")),
+            "{name}: {errors:?}"
+        );
+    }
+}

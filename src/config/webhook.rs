@@ -479,14 +479,6 @@ impl BasicAuth {
 
 impl WebhookSourceConfig {
     pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
-        // The source's alarm and redelivery keys are `<name>:<key>`: a name with a colon could
-        // take another source's keys (`a` + `b:x` is `a:b` + `x`).
-        if self.name.contains(':') {
-            problems.push(
-                &format!("{place}.name"),
-                "must not contain ':' (it separates the source's name from its alarm keys)",
-            );
-        }
         if !self.path.starts_with('/') || self.path.contains(['?', '#', ' ']) {
             problems.push(
                 &format!("{place}.path"),
