@@ -162,7 +162,10 @@ impl GenericMapping {
         ];
         let env = minijinja::Environment::new();
         for (name, text) in fields {
-            let Some(text) = text.as_deref().filter(|text| is_template(text)) else {
+            let Some(text) = text
+                .as_deref()
+                .filter(|text| GenericMapping::is_template(text))
+            else {
                 continue;
             };
             env.template_from_str(text)
@@ -170,11 +173,11 @@ impl GenericMapping {
         }
         Ok(())
     }
-}
 
-/// Whether a mapping field is a template (not a JSON pointer, not a constant).
-pub fn is_template(field: &str) -> bool {
-    !field.starts_with('/') && (field.contains("{{") || field.contains("{%"))
+    /// Whether a mapping field is a template (not a JSON pointer, not a constant).
+    pub fn is_template(field: &str) -> bool {
+        !field.starts_with('/') && (field.contains("{{") || field.contains("{%"))
+    }
 }
 
 /// How a sender proves who it is; exactly one scheme is set.

@@ -44,8 +44,11 @@ pub struct Mapping {
 }
 
 impl Mapping {
-    /// Compiles the templates of a mapping; the error says which field and what is wrong.
+    /// Compiles the templates of a mapping that passes the configuration's check
+    /// ([`GenericMapping::check`], the one place for what a mapping must have); the error says
+    /// which field and what is wrong.
     pub fn new(source_name: &str, config: &GenericMapping) -> Result<Mapping, String> {
+        config.check()?;
         let mut env = Environment::new();
         env.set_fuel(Some(FUEL));
         let mut field =
@@ -53,17 +56,17 @@ impl Mapping {
                 let Some(text) = text else {
                     return Ok(None);
                 };
-                if text.starts_with('/') {
-                    return Ok(Some(Field::Pointer(text.clone())));
-                }
-                if text.contains("{{") || text.contains("{%") {
+                if GenericMapping::is_template(text) {
                     env.add_template_owned(name, text.clone())
                         .map_err(|error| format!("{name}: {error}"))?;
                     return Ok(Some(Field::Template(name.to_owned())));
                 }
+                if text.starts_with('/') {
+                    return Ok(Some(Field::Pointer(text.clone())));
+                }
                 Ok(Some(Field::Constant(text.clone())))
             };
-        let mapping = Mapping {
+        Ok(Mapping {
             id: field("id", &config.id)?,
             time: field("time", &config.time)?,
             device: field("device", &config.device)?,
@@ -78,14 +81,7 @@ impl Mapping {
             alarm_state_map: config.alarm_state_map.clone(),
             default_kind: format!("io.netpulse.webhook.{source_name}"),
             env,
-        };
-        if mapping.device.is_none() || mapping.summary.is_none() {
-            return Err("set at least device and summary".to_owned());
-        }
-        if mapping.alarm_state.is_some() != mapping.alarm_key.is_some() {
-            return Err("alarm_key and alarm_state go together".to_owned());
-        }
-        Ok(mapping)
+        })
     }
 
     /// The text of `field` in `document`; None when it is absent, null or empty.
