@@ -139,12 +139,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // `generic:<source>:<id>`, a CloudEvent's alarm the sender's `alarmkey` as sent). Stored keys
     // are rewritten with the source of their event, so that a redelivery of an event stored
     // before the upgrade is still a duplicate and a clear still clears an alarm raised before it.
-    // An alarm's source is that of its last event (else its first); an alarm whose events
-    // retention deleted keeps its key. A device alarm key is `<source>:<subject>`: one that
-    // looks like an old webhook key (a source named after a provider prefix) is told apart by
-    // its event, which has no redelivery key (device events never do). Keys already in the new
-    // form, and keys of events with no source name, stay. Alarms go first: a CloudEvent's alarm
-    // is recognised by its event's old key.
+    // An alarm's source is that of the event that raised it (`first_seq`: a shared key may have
+    // been cleared by another source), else of its last; an alarm whose events retention deleted
+    // keeps its key. A device alarm key is `<source>:<subject>`: one that looks like an old
+    // webhook key (a source named after a provider prefix) is told apart by its event, which has
+    // no redelivery key (device events never do). Keys already in the new form, and keys of
+    // events with no source name, stay. Alarms go first: a CloudEvent's alarm is recognised by
+    // its event's old key.
     "CREATE TEMP TABLE old_prefixes (prefix TEXT NOT NULL);
     INSERT INTO old_prefixes (prefix) VALUES ('sdwan:'), ('meraki:'), ('catc:'), ('te:'),
         ('intersight:'), ('webex:'), ('sw:'), ('ce:');
@@ -155,7 +156,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
             event_keys.key AS event_key
         FROM alarms
         JOIN events ON events.seq = coalesce(
-            (SELECT seq FROM events WHERE seq = alarms.last_seq), alarms.first_seq)
+            (SELECT seq FROM events WHERE seq = alarms.first_seq), alarms.last_seq)
         LEFT JOIN event_keys ON event_keys.seq = events.seq
         WHERE events.source <> '';
     CREATE TEMP TABLE alarm_rekeyed AS SELECT id, CASE

@@ -160,20 +160,25 @@ fn store_with_unscoped_keys(dir: &tempfile::TempDir) {
              (3, 'e3', {now}, 0, 'app', 'io.netpulse.webhook.hooks', 3, '{{}}', 'hooks'),
              (4, 'e4', {now}, 0, 'app', 'com.example.down', 3, '{{}}', 'events'),
              (5, 'e5', {now}, 0, 'edge2', 'com.cisco.sdwan.alarm.raised', 3, '{{}}', 'vmanage'),
-             (6, 'e6', {now}, 0, 'edge3', 'com.cisco.sdwan.alarm.raised', 3, '{{}}', 'sdwan');
+             (6, 'e6', {now}, 0, 'edge3', 'com.cisco.sdwan.alarm.raised', 3, '{{}}', 'sdwan'),
+             (7, 'e7', {now}, 0, 'app', 'com.example.up', 3, '{{}}', 'events');
          INSERT INTO event_keys (seq, key, received_ms) VALUES
              (1, 'sdwan:u1', {now}),
              (3, 'generic:hooks:7', {now}),
              (4, 'ce:/app:41', {now}),
              (5, 'vmanage:sdwan:u2', {now}),
-             (6, 'sdwan:u3', {now});
+             (6, 'sdwan:u3', {now}),
+             (7, 'ce:/app:42', {now});
          INSERT INTO alarms (key, raised, first_seq, last_seq, updated_ms) VALUES
              ('sdwan:u1', 1, 1, 1, 1),
              ('te:sys/intf/phys-[eth1/1]', 1, 2, 2, 1),
              ('generic:hooks:db', 1, 3, 3, 1),
              ('app-down', 1, 4, 4, 1),
              ('vmanage:sdwan:u2', 1, 5, 5, 1),
-             ('sdwan:u3', 1, 6, 6, 1);",
+             ('sdwan:u3', 1, 6, 6, 1),
+             ('sdwan:u4', 0, 5, 7, 1),
+             ('sdwan:u5', 1, 99, 1, 1),
+             ('sdwan:u6', 1, 98, 99, 1);",
         now = now_ms()
     ))
     .unwrap();
@@ -216,6 +221,8 @@ async fn webhook_keys_stored_before_version_7_are_scoped_by_their_source() {
     };
     // A generic mapping's keys move the source first; a CloudEvent's alarm key as sent gets its
     // source; a device alarm key of a source named like a provider, and keys already scoped, stay.
+    // An alarm takes the source of the event that raised it (another source's CloudEvent may have
+    // cleared it, keys being shared), else of its last event, else it stays as it is.
     assert_eq!(
         keys("event_keys"),
         [
@@ -224,6 +231,7 @@ async fn webhook_keys_stored_before_version_7_are_scoped_by_their_source() {
             "events:ce:/app:41",
             "vmanage:sdwan:u2",
             "sdwan:sdwan:u3",
+            "events:ce:/app:42",
         ]
     );
     assert_eq!(
@@ -235,6 +243,9 @@ async fn webhook_keys_stored_before_version_7_are_scoped_by_their_source() {
             "events:app-down",
             "vmanage:sdwan:u2",
             "sdwan:sdwan:u3",
+            "vmanage:sdwan:u4",
+            "vmanage:sdwan:u5",
+            "sdwan:u6",
         ]
     );
     store.close().await;
