@@ -2,10 +2,12 @@
 //! switches × 3 subscriptions with a short subscription TTL and a steady change rate. The
 //! simulator runs in this process, so the two can be measured apart.
 //!
-//! Run: `bench/dme-scale.sh` or `cargo bench --bench dme_scale -- --devices 2000 --seconds 60`.
+//! Run: `bench/dme-scale.sh` or `cargo bench --bench dme_scale -- --devices 2000 --seconds 60`
+//! (`--netpulse-bin PATH` to measure another build, e.g. another allocator's or an earlier commit's).
 //! Prints: devices, connect time, events/s delivered by the gateway against pushes/s sent by the
 //! simulator (the baseline of the same run), subscriptions that expired, the worst refresh margin,
-//! the gateway's RSS (now and peak) and CPU, and the simulator's CPU.
+//! the gateway's RSS (now and peak, and how much of it is in transparent huge pages) and CPU, and
+//! the simulator's CPU.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -26,6 +28,8 @@ struct Options {
     refresh: Duration,
     /// Plain HTTP and WebSockets instead of TLS, to see what TLS costs.
     plain: bool,
+    /// The gateway binary to measure: this build's unless given.
+    netpulse_bin: PathBuf,
 }
 
 fn options() -> Options {
@@ -36,6 +40,7 @@ fn options() -> Options {
         ttl: Duration::from_secs(10),
         refresh: Duration::from_secs(5),
         plain: false,
+        netpulse_bin: PathBuf::from(env!("CARGO_BIN_EXE_netpulse")),
     };
     let args: Vec<String> = std::env::args().collect();
     options.plain = args.iter().any(|arg| arg == "--plain");
@@ -53,6 +58,7 @@ fn options() -> Options {
             "--refresh" => {
                 options.refresh = Duration::from_secs(value.parse().expect("--refresh seconds"))
             }
+            "--netpulse-bin" => options.netpulse_bin = PathBuf::from(value),
             _ => {}
         }
     }
@@ -73,6 +79,11 @@ async fn bench(options: Options) {
     std::fs::create_dir_all(&out).unwrap();
     let events_path = out.join("events.jsonl");
     let _ = std::fs::remove_file(&events_path);
+    // A fresh store too: one left by an earlier run would be reopened and extended (its seqs
+    // continued, its file grown by ~190 MB a run), so two runs would not measure the same gateway.
+    for extension in ["db", "db-wal", "db-shm"] {
+        let _ = std::fs::remove_file(events_path.with_extension(extension));
+    }
     let shutdown = CancellationToken::new();
     let sim_config = DmeSimConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -104,7 +115,7 @@ async fn bench(options: Options) {
     .unwrap();
     let sim_cpu_start = support::cpu_seconds("self");
     let started = Instant::now();
-    let mut gateway = spawn_gateway(&config);
+    let mut gateway = spawn_gateway(&options.netpulse_bin, &config);
     let pid = gateway.id().to_string();
 
     let expected = (options.devices * 3) as u64;
@@ -139,6 +150,7 @@ async fn bench(options: Options) {
     let pushes = total(sim.devices(), |s| s.pushes_sent_total) - pushes0;
     let lines = count_lines(&events_path) - lines0;
     let (rss, peak) = support::memory_kib(&pid);
+    let huge_pages = anon_huge_pages_kib(&pid);
     let stats: Vec<SimStats> = sim.devices().iter().map(SimDevice::stats).collect();
     let expired: u64 = stats.iter().map(|s| s.subscriptions_expired_total).sum();
     let worst_margin = stats.iter().filter_map(|s| s.worst_refresh_margin_ms).min();
@@ -150,6 +162,10 @@ async fn bench(options: Options) {
     println!(
         "DME scale benchmark ({} devices x 3 subscriptions, TTL {:?}, refresh every {:?}, {} changes/s per device, 16 ports + 8 VLANs each)",
         options.devices, options.ttl, options.refresh, options.change_rate
+    );
+    println!(
+        "  gateway binary              {}",
+        options.netpulse_bin.display()
     );
     println!(
         "  all subscribed after        {:>10.1} s",
@@ -184,6 +200,10 @@ async fn bench(options: Options) {
         peak as f64 / 1024.0
     );
     println!("  gateway RSS every 10 s (MiB) {rss_samples:?}");
+    println!(
+        "  of it in huge pages         {:>10.1} MiB (transparent huge pages: AnonHugePages)",
+        huge_pages as f64 / 1024.0
+    );
     println!(
         "  gateway CPU                 {:>10.1} % of one core",
         100.0 * cpu / seconds
@@ -223,8 +243,8 @@ fn gateway_yaml(devices: &[SimDevice], ca: &Path, events: &Path, refresh: Durati
     yaml
 }
 
-fn spawn_gateway(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_netpulse"))
+fn spawn_gateway(binary: &Path, config: &Path) -> Child {
+    Command::new(binary)
         .args(["run", "-c"])
         .arg(config)
         .env("BENCH_PASSWORD", "admin")
@@ -245,6 +265,18 @@ fn terminate(child: &mut Child) {
         .arg(child.id().to_string())
         .status();
     let _ = child.wait();
+}
+
+/// Anonymous memory of a process backed by transparent huge pages (KiB), from smaps_rollup: an
+/// allocator that asks for them can hold far more resident memory than it uses.
+fn anon_huge_pages_kib(pid: &str) -> u64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    rollup
+        .lines()
+        .find(|line| line.starts_with("AnonHugePages:"))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
 }
 
 fn count_lines(path: &PathBuf) -> u64 {
