@@ -187,8 +187,17 @@ impl Config {
             errors: Vec::new(),
             hidden: Vec::new(),
         };
-        let sources = typed_entries(&document.sources, "sources", env, &mut problems);
-        let sinks = typed_entries(&document.sinks, "sinks", env, &mut problems);
+        // An entry that fails to deserialize is left out, so each kept entry carries its index
+        // in the file: later errors must name the entry the operator wrote, not its rank among
+        // the survivors.
+        let (source_indices, sources): (Vec<usize>, _) =
+            typed_entries(&document.sources, "sources", env, &mut problems)
+                .into_iter()
+                .unzip();
+        let (sink_indices, sinks): (Vec<usize>, _) =
+            typed_entries(&document.sinks, "sinks", env, &mut problems)
+                .into_iter()
+                .unzip();
         let store = typed_section(document.store.as_ref(), "store", env, &mut problems);
         let http = typed_section(document.http.as_ref(), "http", env, &mut problems);
         let api = typed_section(document.api.as_ref(), "api", env, &mut problems);
@@ -199,7 +208,7 @@ impl Config {
             sources,
             sinks,
         };
-        config.validate(base_dir, &mut problems);
+        config.validate(base_dir, &source_indices, &sink_indices, &mut problems);
         if problems.errors.is_empty() {
             Ok(config)
         } else {
@@ -207,7 +216,15 @@ impl Config {
         }
     }
 
-    fn validate(&mut self, base_dir: &Path, problems: &mut Problems) {
+    /// Checks the whole configuration; `source_indices[i]` and `sink_indices[i]` are the places
+    /// in the file of `self.sources[i]` and `self.sinks[i]`.
+    fn validate(
+        &mut self,
+        base_dir: &Path,
+        source_indices: &[usize],
+        sink_indices: &[usize],
+        problems: &mut Problems,
+    ) {
         if self.sources.is_empty() {
             problems.push("sources", "no source is configured: add at least one entry");
         }
@@ -216,11 +233,21 @@ impl Config {
         self.api.validate(base_dir, problems);
         check_unique_names(
             "sources",
-            self.sources.iter().map(SourceConfig::name),
+            source_indices
+                .iter()
+                .copied()
+                .zip(self.sources.iter().map(SourceConfig::name)),
             problems,
         );
-        check_unique_names("sinks", self.sinks.iter().map(SinkConfig::name), problems);
-        for (index, source) in self.sources.iter_mut().enumerate() {
+        check_unique_names(
+            "sinks",
+            sink_indices
+                .iter()
+                .copied()
+                .zip(self.sinks.iter().map(SinkConfig::name)),
+            problems,
+        );
+        for (&index, source) in source_indices.iter().zip(self.sources.iter_mut()) {
             source.validate(
                 &format!("sources[{index}] ({})", source.name()),
                 base_dir,
@@ -228,7 +255,7 @@ impl Config {
             );
         }
         webhook::check_unique_paths(&self.sources, problems);
-        for (index, sink) in self.sinks.iter_mut().enumerate() {
+        for (&index, sink) in sink_indices.iter().zip(self.sinks.iter_mut()) {
             sink.validate(
                 &format!("sinks[{index}] ({})", sink.name()),
                 base_dir,
@@ -240,11 +267,11 @@ impl Config {
 
 fn check_unique_names<'a>(
     list: &str,
-    names: impl Iterator<Item = &'a str>,
+    names: impl Iterator<Item = (usize, &'a str)>,
     problems: &mut Problems,
 ) {
     let mut seen = HashSet::new();
-    for (index, name) in names.enumerate() {
+    for (index, name) in names {
         if !seen.insert(name) {
             problems.push(
                 &format!("{list}[{index}].name"),
@@ -267,16 +294,18 @@ fn typed_section<T: serde::de::DeserializeOwned + Default>(
     };
     typed_entries(std::slice::from_ref(section), name, env, problems)
         .pop()
+        .map(|(_, typed)| typed)
         .unwrap_or_default()
 }
 
-/// Expands `${VAR}` inside every string, then deserializes each entry on its own.
+/// Expands `${VAR}` inside every string, then deserializes each entry on its own; each entry
+/// that deserializes comes back with its index in `entries`.
 fn typed_entries<T: serde::de::DeserializeOwned>(
     entries: &[Spanned<Value>],
     list: &str,
     env: &dyn Fn(&str) -> Option<String>,
     problems: &mut Problems,
-) -> Vec<T> {
+) -> Vec<(usize, T)> {
     let mut typed = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         let place = format!("{list}[{index}] (line {})", entry.referenced.line());
@@ -300,7 +329,7 @@ fn typed_entries<T: serde::de::DeserializeOwned>(
             problems.push(&format!("{place}{path}"), message);
         }
         match serde_json::from_value::<T>(value) {
-            Ok(entry) => typed.push(entry),
+            Ok(entry) => typed.push((index, entry)),
             Err(err) => problems.push(&place, err),
         }
     }
