@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -442,6 +443,46 @@ pub(crate) fn resolve_secret(
             ),
         },
         (Some(_), None) => {}
+    }
+}
+
+/// Reports `value` at `place` unless it is an http:// or https:// URL with a host; `example`
+/// (e.g. `https://ise:8910`) completes the message when given.
+pub(crate) fn check_http_url(
+    place: &str,
+    value: &str,
+    example: Option<&str>,
+    problems: &mut Problems,
+) {
+    match reqwest::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
+        Ok(_) => {
+            let example = example
+                .map(|url| format!(", e.g. {url}"))
+                .unwrap_or_default();
+            problems.push(
+                place,
+                format!("{value:?} must be an http:// or https:// URL with a host{example}"),
+            );
+        }
+        Err(err) => problems.push(place, format!("{value:?} is not a URL: {err}")),
+    }
+}
+
+/// Reports each of the named timers shorter than 10ms: a value that small is a typing mistake
+/// (a unit left out), and would spin.
+pub(crate) fn check_timers(place: &str, timers: &[(&str, Duration)], problems: &mut Problems) {
+    for (field, value) in timers {
+        if *value < Duration::from_millis(10) {
+            problems.push(&format!("{place}.{field}"), "must be at least 10ms");
+        }
+    }
+}
+
+/// Reports exponential delays (`backoff`, `retry`) that start at 0 or above their maximum.
+pub(crate) fn check_delays(place: &str, initial: Duration, max: Duration, problems: &mut Problems) {
+    if initial.is_zero() || initial > max {
+        problems.push(place, "initial must be above 0 and not above max");
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::source::{BackoffConfig, TlsConfig};
-use super::{Problems, Secret, resolve_secret};
+use super::{Problems, Secret, check_delays, check_http_url, check_timers, resolve_secret};
 use crate::duration::serde_duration;
 
 /// A Webex bot listening to the rooms it is in.
@@ -105,13 +105,7 @@ impl WebexEventsSourceConfig {
 
     pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
         for (field, value) in [("base_url", &self.base_url), ("wdm_url", &self.wdm_url)] {
-            match reqwest::Url::parse(value) {
-                Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
-                _ => problems.push(
-                    &format!("{place}.{field}"),
-                    format!("{value:?} must be an http:// or https:// URL with a host"),
-                ),
-            }
+            check_http_url(&format!("{place}.{field}"), value, None, problems);
         }
         self.base_url = self.base_url.trim_end_matches('/').to_owned();
         self.wdm_url = self.wdm_url.trim_end_matches('/').to_owned();
@@ -131,20 +125,16 @@ impl WebexEventsSourceConfig {
             ("ready_timeout", self.ready_timeout),
             ("request_timeout", self.request_timeout),
         ];
-        for (field, value) in positive {
-            if value < Duration::from_millis(10) {
-                problems.push(&format!("{place}.{field}"), "must be at least 10ms");
-            }
-        }
+        check_timers(place, &positive, problems);
         if self.device_name.as_deref() == Some("") {
             problems.push(&format!("{place}.device_name"), "must not be empty");
         }
-        if self.backoff.initial.is_zero() || self.backoff.initial > self.backoff.max {
-            problems.push(
-                &format!("{place}.backoff"),
-                "initial must be above 0 and not above max",
-            );
-        }
+        check_delays(
+            &format!("{place}.backoff"),
+            self.backoff.initial,
+            self.backoff.max,
+            problems,
+        );
     }
 }
 
