@@ -1,45 +1,13 @@
 //! `netpulse sim meraki | catalyst-center | thousandeyes | intersight | standard-webhooks |
 //! cloudevents`: post a platform's webhooks to a receiver.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
 use super::payloads::{CloudEventsMode, Provider};
 use super::sender::{HookSimConfig, default_cloudevents_source, run_with_progress};
 use super::sign::{Auth, DEFAULT_KEY_ID, standard_webhooks_key};
-
-const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
-
-/// What every webhook sender takes.
-#[derive(clap::Args, Debug)]
-pub struct CommonArgs {
-    /// The webhook URL, e.g. http://127.0.0.1:5001/hooks/meraki.
-    #[arg(long)]
-    pub target: String,
-    /// Requests per second (all senders together); default: as fast as answers come.
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// Stop after this many notifications; default: until Ctrl-C.
-    #[arg(long)]
-    pub count: Option<u64>,
-    #[arg(long, default_value_t = 1)]
-    pub concurrency: usize,
-    /// Simulated devices the notifications are spread over.
-    #[arg(long, default_value_t = 10)]
-    pub devices: usize,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// For https targets: the CA file to trust.
-    #[arg(long, conflicts_with = "insecure")]
-    pub ca_file: Option<PathBuf>,
-    /// For https targets in a lab: accept any certificate.
-    #[arg(long)]
-    pub insecure: bool,
-}
+pub use crate::sim::load::CommonArgs;
+use crate::sim::load::{required, run_reported, secret};
 
 /// Where Meraki's shared secret travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -160,25 +128,6 @@ pub struct CloudeventsSimArgs {
     pub token_env: Option<String>,
 }
 
-/// A secret given on the command line or, preferably, by the name of an environment variable.
-fn secret(
-    value: &Option<String>,
-    variable: &Option<String>,
-    flag: &str,
-) -> anyhow::Result<Option<String>> {
-    match (value, variable) {
-        (Some(value), _) => Ok(Some(value.clone())),
-        (None, Some(variable)) => std::env::var(variable).map(Some).map_err(|_| {
-            anyhow::anyhow!("environment variable {variable} (--{flag}-env) is not set")
-        }),
-        (None, None) => Ok(None),
-    }
-}
-
-fn required(value: Option<String>, flag: &str) -> anyhow::Result<String> {
-    value.ok_or_else(|| anyhow::anyhow!("give the {flag} with --{flag}-env VAR or --{flag}"))
-}
-
 /// The sender configuration of each subcommand.
 pub trait HookArgs {
     fn into_config(self) -> anyhow::Result<HookSimConfig>;
@@ -297,48 +246,9 @@ pub async fn run_cli(args: impl HookArgs, shutdown: CancellationToken) -> anyhow
     let config = args.into_config()?;
     let provider = config.provider.as_str();
     let target = config.target.clone();
-    let progress = Arc::new(AtomicU64::new(0));
-    let reporter = tokio::spawn(report_progress(
-        provider,
-        progress.clone(),
-        shutdown.clone(),
-    ));
-    let report = run_with_progress(config, shutdown, progress).await?;
-    reporter.abort();
-    let seconds = report.elapsed.as_secs_f64().max(f64::EPSILON);
-    println!(
-        "sent {} {provider} notifications to {target} in {seconds:.1}s ({:.1}/s): answers {:?}, network errors {}, latency p50 {:?} p99 {:?} max {:?}",
-        report.sent,
-        report.sent as f64 / seconds,
-        report.by_status,
-        report.network_errors,
-        report.latency_p50,
-        report.latency_p99,
-        report.latency_max
-    );
-    if report.network_errors > 0 {
-        anyhow::bail!(
-            "{} requests failed at the network level",
-            report.network_errors
-        );
-    }
-    Ok(())
-}
-
-async fn report_progress(
-    provider: &'static str,
-    progress: Arc<AtomicU64>,
-    shutdown: CancellationToken,
-) {
-    let mut previous = 0;
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(PROGRESS_INTERVAL) => {}
-            () = shutdown.cancelled() => return,
-        }
-        let answered = progress.load(Ordering::Relaxed);
-        let rate = (answered - previous) as f64 / PROGRESS_INTERVAL.as_secs_f64();
-        previous = answered;
-        eprintln!("sim {provider}: {answered} answered ({rate:.1}/s)");
-    }
+    let what = format!("{provider} notifications");
+    run_reported(provider, &what, &target, &shutdown.clone(), |progress| {
+        run_with_progress(config, shutdown, progress)
+    })
+    .await
 }
