@@ -4,16 +4,17 @@
 use serde_json::Value;
 
 use super::fixtures::GENERIC_ALARMS;
-use super::{CloudEventsMode, Open, Payload, Payloads, fresh_uuid, rfc3339_micros, to_vec};
+use super::{CloudEventsMode, Draw, Open, Payload, Payloads, fresh_uuid, rfc3339_micros, to_vec};
 
 impl Payloads {
-    /// The alarm of a generic sender: (type stem, severity, subject, device, data).
+    /// The alarm of a generic sender: its subject (`<device>/<resource>`), `raised` or
+    /// `cleared`, and the data both envelopes carry.
     fn generic_alarm(
         &self,
         pair: usize,
         device: usize,
         clearing: Option<&Open>,
-    ) -> (String, Value) {
+    ) -> (String, &'static str, Value) {
         let (name, severity, resource) = GENERIC_ALARMS[pair];
         let device_name = format!("device-{:03}", device + 1);
         let resource = format!("{resource}{}", device % 48 + 1);
@@ -31,22 +32,17 @@ impl Payloads {
             "resource": resource,
             "summary": format!("{name} {state} on {device_name} {resource}"),
         });
-        (subject, data)
+        (subject, state, data)
     }
 
-    pub(super) fn standard_webhook(
-        &mut self,
-        pair: usize,
-        device: usize,
-        clearing: Option<&Open>,
-        now: jiff::Timestamp,
-    ) -> Payload {
-        let (subject, data) = self.generic_alarm(pair, device, clearing);
-        let state = if clearing.is_some() {
-            "cleared"
-        } else {
-            "raised"
-        };
+    pub(super) fn standard_webhook(&mut self, draw: Draw<'_>) -> Payload {
+        let Draw {
+            pair,
+            device,
+            clearing,
+            now,
+        } = draw;
+        let (subject, state, data) = self.generic_alarm(pair, device, clearing);
         let kind = format!("network.alarm.{state}");
         let body = serde_json::json!({
             "type": kind,
@@ -65,19 +61,14 @@ impl Payloads {
         }
     }
 
-    pub(super) fn cloudevent(
-        &mut self,
-        pair: usize,
-        device: usize,
-        clearing: Option<&Open>,
-        now: jiff::Timestamp,
-    ) -> Payload {
-        let (subject, data) = self.generic_alarm(pair, device, clearing);
-        let state = if clearing.is_some() {
-            "cleared"
-        } else {
-            "raised"
-        };
+    pub(super) fn cloudevent(&mut self, draw: Draw<'_>) -> Payload {
+        let Draw {
+            pair,
+            device,
+            clearing,
+            now,
+        } = draw;
+        let (subject, state, data) = self.generic_alarm(pair, device, clearing);
         let name = data["alarm"].as_str().unwrap_or("alarm");
         let kind = format!("io.netpulse.sim.{name}.{state}");
         let id = fresh_uuid();

@@ -94,6 +94,16 @@ struct Open {
     raised_at: jiff::Timestamp,
 }
 
+/// What one notification is built from: which pair, for which device, raising (`clearing:
+/// None`) or clearing an open alarm, at what time.
+#[derive(Clone, Copy)]
+struct Draw<'a> {
+    pair: usize,
+    device: usize,
+    clearing: Option<&'a Open>,
+    now: jiff::Timestamp,
+}
+
 /// An endless, reproducible stream of one provider's notifications.
 pub struct Payloads {
     provider: Provider,
@@ -184,13 +194,19 @@ impl Payloads {
         clearing: Option<&Open>,
         now: jiff::Timestamp,
     ) -> Payload {
+        let draw = Draw {
+            pair,
+            device,
+            clearing,
+            now,
+        };
         match self.provider {
-            Provider::Meraki => self.meraki(pair, device, clearing, now),
-            Provider::CatalystCenter => self.catalyst_center(pair, device, clearing, now),
-            Provider::Thousandeyes => self.thousandeyes(pair, device, clearing, now),
-            Provider::Intersight => self.intersight(device, clearing, now),
-            Provider::StandardWebhooks => self.standard_webhook(pair, device, clearing, now),
-            Provider::Cloudevents => self.cloudevent(pair, device, clearing, now),
+            Provider::Meraki => self.meraki(draw),
+            Provider::CatalystCenter => self.catalyst_center(draw),
+            Provider::Thousandeyes => self.thousandeyes(draw),
+            Provider::Intersight => self.intersight(draw),
+            Provider::StandardWebhooks => self.standard_webhook(draw),
+            Provider::Cloudevents => self.cloudevent(draw),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Open, Payload, Payloads, fresh_uuid, rfc3339_micros, to_vec};
+use super::{Draw, Payload, Payloads, fresh_uuid, rfc3339_micros, to_vec};
 
 /// ThousandEyes: the cleared `active` value sent (2021 platform; the 2025 platform sends 0).
 pub const THOUSANDEYES_CLEARED_ACTIVE: i64 = 2;
@@ -37,13 +37,13 @@ impl Payloads {
         }
     }
 
-    pub(super) fn meraki(
-        &mut self,
-        pair: usize,
-        device: usize,
-        clearing: Option<&Open>,
-        now: jiff::Timestamp,
-    ) -> Payload {
+    pub(super) fn meraki(&mut self, draw: Draw<'_>) -> Payload {
+        let Draw {
+            pair,
+            device,
+            clearing,
+            now,
+        } = draw;
         let template = &self.pairs[pair];
         let mut document = match clearing {
             None => template.raise.clone(),
@@ -115,13 +115,13 @@ impl Payloads {
         (alert_id, name)
     }
 
-    pub(super) fn catalyst_center(
-        &mut self,
-        pair: usize,
-        device: usize,
-        clearing: Option<&Open>,
-        now: jiff::Timestamp,
-    ) -> Payload {
+    pub(super) fn catalyst_center(&mut self, draw: Draw<'_>) -> Payload {
+        let Draw {
+            pair,
+            device,
+            clearing,
+            now,
+        } = draw;
         let template = &self.pairs[pair];
         let mut document = match (clearing, &template.clear) {
             (None, _) => template.raise.clone(),
@@ -188,13 +188,13 @@ impl Payloads {
         }
     }
 
-    pub(super) fn thousandeyes(
-        &mut self,
-        pair: usize,
-        device: usize,
-        clearing: Option<&Open>,
-        now: jiff::Timestamp,
-    ) -> Payload {
+    pub(super) fn thousandeyes(&mut self, draw: Draw<'_>) -> Payload {
+        let Draw {
+            pair,
+            device,
+            clearing,
+            now,
+        } = draw;
         let mut document = self.pairs[pair].raise.clone();
         let old_id = match &document["alert"]["alertId"] {
             Value::String(text) => text.clone(),
@@ -266,12 +266,13 @@ impl Payloads {
         }
     }
 
-    pub(super) fn intersight(
-        &mut self,
-        device: usize,
-        clearing: Option<&Open>,
-        now: jiff::Timestamp,
-    ) -> Payload {
+    pub(super) fn intersight(&mut self, draw: Draw<'_>) -> Payload {
+        let Draw {
+            device,
+            clearing,
+            now,
+            ..
+        } = draw;
         let mut document = self.pairs[0].raise.clone();
         let moid = match clearing {
             Some(open) => open.alarm.clone(),
