@@ -6,20 +6,12 @@ use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
 
-use crate::sim::webex::{WebexSim, WebexSimConfig};
+use crate::sim::webex::WebexSim;
+use crate::sim::webex::tests::{get_json, start};
 
 type Client =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn start() -> (WebexSim, CancellationToken) {
-    let shutdown = CancellationToken::new();
-    let sim = WebexSim::start(WebexSimConfig::default(), shutdown.clone())
-        .await
-        .unwrap();
-    (sim, shutdown)
-}
 
 /// Registers with the body the webex_bot Python client sends (`tests/data/webex/`), renamed.
 async fn register(sim: &WebexSim, name: &str) -> Value {
@@ -84,15 +76,7 @@ async fn devices_are_registered_listed_refreshed_and_deleted_with_the_owner_toke
             .unwrap()
             .starts_with("ws://")
     );
-    let listed: Value = http
-        .get(format!("{}/devices", sim.wdm_url()))
-        .bearer_auth("sim-bot-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(format!("{}/devices", sim.wdm_url())).await;
     assert_eq!(listed["devices"][0]["name"], "bot-a");
     assert_eq!(listed["devices"][0]["deviceType"], "DESKTOP");
     let refreshed = http
@@ -162,15 +146,7 @@ async fn a_post_reaches_the_socket_as_an_activity_whose_hydra_id_is_the_message(
         activity["id"].as_str().unwrap()
     ));
     assert_eq!(created["id"], hydra.as_str());
-    let fetched: Value = http
-        .get(format!("{}/v1/messages/{hydra}", sim.base_url()))
-        .bearer_auth("sim-bot-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched = get_json(format!("{}/v1/messages/{hydra}", sim.base_url())).await;
     assert_eq!(fetched["text"], "hello");
     assert_eq!(fetched["personEmail"], "ann@example.com");
     let ack = json!({"messageId": envelope["id"], "type": "ack"});
