@@ -4,21 +4,17 @@
 use serde_json::Value;
 
 use super::fixtures::GENERIC_ALARMS;
-use super::{CloudEventsMode, Draw, Open, Payload, Payloads, fresh_uuid, rfc3339_micros, to_vec};
+use super::{CloudEventsMode, Draw, Payload, Payloads, fresh_uuid, rfc3339_micros, to_vec};
 
 impl Payloads {
     /// The alarm of a generic sender: its subject (`<device>/<resource>`), `raised` or
     /// `cleared`, and the data both envelopes carry.
-    fn generic_alarm(
-        &self,
-        pair: usize,
-        device: usize,
-        clearing: Option<&Open>,
-    ) -> (String, &'static str, Value) {
-        let (name, severity, resource) = GENERIC_ALARMS[pair];
+    fn generic_alarm(&self, draw: Draw<'_>) -> (String, &'static str, Value) {
+        let (name, severity, resource) = GENERIC_ALARMS[draw.pair];
+        let device = draw.device;
         let device_name = format!("device-{:03}", device + 1);
         let resource = format!("{resource}{}", device % 48 + 1);
-        let state = if clearing.is_some() {
+        let state = if draw.clearing.is_some() {
             "cleared"
         } else {
             "raised"
@@ -36,17 +32,11 @@ impl Payloads {
     }
 
     pub(super) fn standard_webhook(&mut self, draw: Draw<'_>) -> Payload {
-        let Draw {
-            pair,
-            device,
-            clearing,
-            now,
-        } = draw;
-        let (subject, state, data) = self.generic_alarm(pair, device, clearing);
+        let (subject, state, data) = self.generic_alarm(draw);
         let kind = format!("network.alarm.{state}");
         let body = serde_json::json!({
             "type": kind,
-            "timestamp": rfc3339_micros(now),
+            "timestamp": rfc3339_micros(draw.now),
             "data": data,
         });
         let message_id = format!("msg_{}", random_base62(27));
@@ -56,19 +46,13 @@ impl Payloads {
             headers: Vec::new(),
             alarm: subject,
             notification: message_id,
-            raised: clearing.is_none(),
+            raised: draw.clearing.is_none(),
             device: data["device"].as_str().unwrap_or("").to_owned(),
         }
     }
 
     pub(super) fn cloudevent(&mut self, draw: Draw<'_>) -> Payload {
-        let Draw {
-            pair,
-            device,
-            clearing,
-            now,
-        } = draw;
-        let (subject, state, data) = self.generic_alarm(pair, device, clearing);
+        let (subject, state, data) = self.generic_alarm(draw);
         let name = data["alarm"].as_str().unwrap_or("alarm");
         let kind = format!("io.netpulse.sim.{name}.{state}");
         let id = fresh_uuid();
@@ -80,7 +64,7 @@ impl Payloads {
             ("id", id.clone()),
             ("source", source),
             ("type", kind),
-            ("time", rfc3339_micros(now)),
+            ("time", rfc3339_micros(draw.now)),
             ("subject", subject.clone()),
             ("device", device_name.clone()),
             ("severity", severity),
@@ -115,7 +99,7 @@ impl Payloads {
             headers,
             alarm: subject,
             notification: id,
-            raised: clearing.is_none(),
+            raised: draw.clearing.is_none(),
             device: device_name,
         }
     }

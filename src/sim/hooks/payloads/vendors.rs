@@ -38,18 +38,12 @@ impl Payloads {
     }
 
     pub(super) fn meraki(&mut self, draw: Draw<'_>) -> Payload {
-        let Draw {
-            pair,
-            device,
-            clearing,
-            now,
-        } = draw;
-        let template = &self.pairs[pair];
-        let mut document = match clearing {
+        let template = &self.pairs[draw.pair];
+        let mut document = match draw.clearing {
             None => template.raise.clone(),
             Some(_) => template.clear.clone().expect("Meraki pairs have a clear"),
         };
-        let (alert_id, device_name) = self.stamp_meraki(&mut document, device, now);
+        let (alert_id, device_name) = self.stamp_meraki(&mut document, draw.device, draw.now);
         // The pair's identity: the device and the raising alert type (and the port, which the
         // fixtures of a pair share).
         let raise_type = template.raise["alertTypeId"].as_str().unwrap_or("");
@@ -63,7 +57,7 @@ impl Payloads {
             headers: Vec::new(),
             alarm: format!("meraki:{device_name}:{raise_type}{port}"),
             notification: alert_id,
-            raised: clearing.is_none(),
+            raised: draw.clearing.is_none(),
             device: device_name,
         }
     }
@@ -116,14 +110,8 @@ impl Payloads {
     }
 
     pub(super) fn catalyst_center(&mut self, draw: Draw<'_>) -> Payload {
-        let Draw {
-            pair,
-            device,
-            clearing,
-            now,
-        } = draw;
-        let template = &self.pairs[pair];
-        let mut document = match (clearing, &template.clear) {
+        let template = &self.pairs[draw.pair];
+        let mut document = match (draw.clearing, &template.clear) {
             (None, _) => template.raise.clone(),
             (Some(_), Some(resolved)) => resolved.clone(),
             (Some(_), None) => {
@@ -132,20 +120,20 @@ impl Payloads {
                 resolved
             }
         };
-        let issue = match clearing {
+        let issue = match draw.clearing {
             Some(open) => open.alarm.clone(),
             None => fresh_uuid(),
         };
         let old_issue = document["instanceId"].as_str().unwrap_or("").to_owned();
         document["instanceId"] = issue.as_str().into();
-        document["timestamp"] = now.as_millisecond().into();
+        document["timestamp"] = draw.now.as_millisecond().into();
         let notification = if document.get("efInstanceId").is_some() {
             let id = fresh_uuid();
             document["efInstanceId"] = id.as_str().into();
             id
         } else {
             // No id of its own (2019 platform): the issue and its status identify it.
-            let status = if clearing.is_some() {
+            let status = if draw.clearing.is_some() {
                 "resolved"
             } else {
                 "active"
@@ -160,9 +148,9 @@ impl Payloads {
         // The device: an address per simulated device, also in the texts that name it.
         let address = format!(
             "10.{}.{}.{}",
-            100 + device / 65_536,
-            (device / 256) % 256,
-            device % 256
+            100 + draw.device / 65_536,
+            (draw.device / 256) % 256,
+            draw.device % 256
         );
         let old_address = document["details"]["Device"]
             .as_str()
@@ -183,24 +171,18 @@ impl Payloads {
             headers: Vec::new(),
             alarm: issue,
             notification,
-            raised: clearing.is_none(),
+            raised: draw.clearing.is_none(),
             device: address,
         }
     }
 
     pub(super) fn thousandeyes(&mut self, draw: Draw<'_>) -> Payload {
-        let Draw {
-            pair,
-            device,
-            clearing,
-            now,
-        } = draw;
-        let mut document = self.pairs[pair].raise.clone();
+        let mut document = self.pairs[draw.pair].raise.clone();
         let old_id = match &document["alert"]["alertId"] {
             Value::String(text) => text.clone(),
             other => other.to_string(),
         };
-        let alert_id = match clearing {
+        let alert_id = match draw.clearing {
             Some(open) => open.alarm.clone(),
             None => fastrand::u64(100_000_000..1_000_000_000).to_string(),
         };
@@ -218,23 +200,23 @@ impl Payloads {
             }
         }
         // The device is the test: one per simulated device.
-        let target = format!("https://app-{:03}.example.net", device + 1);
+        let target = format!("https://app-{:03}.example.net", draw.device + 1);
         alert["testName"] = format!("{target} - HTTP Server").into();
         alert["testTargetsDescription"] = Value::from(vec![target]);
-        let started = clearing.map_or(now, |open| open.raised_at);
+        let started = draw.clearing.map_or(draw.now, |open| open.raised_at);
         alert["dateStart"] = te_date(started).into();
         if alert.get("dateStartZoned").is_some() {
             alert["dateStartZoned"] = format!("{} UTC", te_date(started)).into();
         }
-        let active = if clearing.is_some() {
+        let active = if draw.clearing.is_some() {
             THOUSANDEYES_CLEARED_ACTIVE
         } else {
             1
         };
         alert["active"] = active.into();
-        if clearing.is_some() {
-            alert["dateEnd"] = te_date(now).into();
-            alert["dateEndZoned"] = format!("{} UTC", te_date(now)).into();
+        if draw.clearing.is_some() {
+            alert["dateEnd"] = te_date(draw.now).into();
+            alert["dateEndZoned"] = format!("{} UTC", te_date(draw.now)).into();
         }
         if let Some(agents) = alert["agents"].as_array_mut() {
             for agent in agents {
@@ -243,13 +225,13 @@ impl Payloads {
                 if let Some(link) = agent["permalink"].as_str() {
                     agent["permalink"] = link.replace(&old_id, &alert_id).into();
                 }
-                if clearing.is_some() {
-                    agent["dateEnd"] = te_date(now).into();
+                if draw.clearing.is_some() {
+                    agent["dateEnd"] = te_date(draw.now).into();
                     agent["metricsAtEnd"] = "Response Code: 200".into();
                 }
             }
         }
-        document["eventType"] = if clearing.is_some() {
+        document["eventType"] = if draw.clearing.is_some() {
             "ALERT_NOTIFICATION_CLEAR"
         } else {
             "ALERT_NOTIFICATION_TRIGGER"
@@ -261,27 +243,25 @@ impl Payloads {
             headers: Vec::new(),
             alarm: alert_id,
             notification: event_id,
-            raised: clearing.is_none(),
-            device: format!("app-{:03}", device + 1),
+            raised: draw.clearing.is_none(),
+            device: format!("app-{:03}", draw.device + 1),
         }
     }
 
     pub(super) fn intersight(&mut self, draw: Draw<'_>) -> Payload {
-        let Draw {
-            device,
-            clearing,
-            now,
-            ..
-        } = draw;
         let mut document = self.pairs[0].raise.clone();
-        let moid = match clearing {
+        let moid = match draw.clearing {
             Some(open) => open.alarm.clone(),
             // A MOID is 24 hex digits (a MongoDB ObjectId): 4 bytes of seconds, 8 random.
-            None => format!("{:08x}{:016x}", now.as_second() as u32, fastrand::u64(..)),
+            None => format!(
+                "{:08x}{:016x}",
+                draw.now.as_second() as u32,
+                fastrand::u64(..)
+            ),
         };
-        let created = clearing.map_or(now, |open| open.raised_at);
-        let domain = format!("ucs-domain-{:03}", device + 1);
-        document["Operation"] = if clearing.is_some() {
+        let created = draw.clearing.map_or(draw.now, |open| open.raised_at);
+        let domain = format!("ucs-domain-{:03}", draw.device + 1);
+        document["Operation"] = if draw.clearing.is_some() {
             "Modified"
         } else {
             "Created"
@@ -289,7 +269,7 @@ impl Payloads {
         .into();
         let event = &mut document["Event"];
         event["Moid"] = moid.as_str().into();
-        event["Severity"] = if clearing.is_some() {
+        event["Severity"] = if draw.clearing.is_some() {
             "Cleared"
         } else {
             "Critical"
@@ -298,22 +278,22 @@ impl Payloads {
         event["OrigSeverity"] = "Critical".into();
         event["CreateTime"] = rfc3339_millis(created).into();
         event["CreationTime"] = rfc3339_millis(created).into();
-        event["ModTime"] = rfc3339_millis(now).into();
-        event["LastTransitionTime"] = rfc3339_millis(now).into();
+        event["ModTime"] = rfc3339_millis(draw.now).into();
+        event["LastTransitionTime"] = rfc3339_millis(draw.now).into();
         if let Some(name) = event["AffectedMoDisplayName"].as_str() {
             let rest = name.split_once('/').map_or("", |(_, rest)| rest);
             event["AffectedMoDisplayName"] = format!("{domain}/{rest}").into();
         }
         // Intersight's notification has no id: the object, the operation and the time identify it.
         let operation = document["Operation"].as_str().unwrap_or("");
-        let notification = format!("{moid}:{operation}:{}", rfc3339_millis(now));
+        let notification = format!("{moid}:{operation}:{}", rfc3339_millis(draw.now));
         Payload {
             body: to_vec(&document),
             content_type: "application/json",
             headers: Vec::new(),
             alarm: moid,
             notification,
-            raised: clearing.is_none(),
+            raised: draw.clearing.is_none(),
             device: domain,
         }
     }
