@@ -42,6 +42,40 @@ pub struct CommonArgs {
     pub insecure: bool,
 }
 
+/// A webhook secret: `--secret` or, preferably, `--secret-env VAR`.
+#[derive(clap::Args, Debug)]
+pub struct SecretArgs {
+    /// The webhook's secret; prefer --secret-env so it stays out of the process list.
+    #[arg(long, conflicts_with = "secret_env")]
+    pub secret: Option<String>,
+    /// Read the secret from this environment variable.
+    #[arg(long)]
+    pub secret_env: Option<String>,
+}
+
+impl SecretArgs {
+    pub(crate) fn value(&self) -> anyhow::Result<Option<String>> {
+        secret(&self.secret, &self.secret_env, "secret")
+    }
+}
+
+/// An HTTP Basic password: `--password` or, preferably, `--password-env VAR`.
+#[derive(clap::Args, Debug)]
+pub struct PasswordArgs {
+    /// The password; prefer --password-env so it stays out of the process list.
+    #[arg(long, conflicts_with = "password_env")]
+    pub password: Option<String>,
+    /// Read the password from this environment variable.
+    #[arg(long)]
+    pub password_env: Option<String>,
+}
+
+impl PasswordArgs {
+    pub(crate) fn value(&self) -> anyhow::Result<Option<String>> {
+        secret(&self.password, &self.password_env, "password")
+    }
+}
+
 /// A secret given on the command line or, preferably, by the name of an environment variable.
 pub(crate) fn secret(
     value: &Option<String>,

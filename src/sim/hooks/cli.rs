@@ -7,6 +7,7 @@ use super::payloads::{CloudEventsMode, Provider};
 use super::sender::{HookSimConfig, default_cloudevents_source, run_with_progress};
 use super::sign::{Auth, DEFAULT_KEY_ID, standard_webhooks_key};
 pub use crate::sim::load::CommonArgs;
+pub use crate::sim::load::{PasswordArgs, SecretArgs};
 use crate::sim::load::{required, run_reported, secret};
 
 /// Where Meraki's shared secret travels.
@@ -24,12 +25,8 @@ pub enum SecretIn {
 pub struct MerakiSimArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The HTTP server's shared secret; prefer --secret-env so it stays out of the process list.
-    #[arg(long, conflicts_with = "secret_env")]
-    pub secret: Option<String>,
-    /// Read the shared secret from this environment variable.
-    #[arg(long)]
-    pub secret_env: Option<String>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
     /// Where the secret goes: the body's sharedSecret (default template) or Authorization: Bearer.
     #[arg(long, value_enum, default_value_t = SecretIn::Body)]
     pub secret_in: SecretIn,
@@ -51,11 +48,8 @@ pub struct CatalystCenterSimArgs {
     /// HTTP Basic username (with --password-env or --password).
     #[arg(long, conflicts_with = "token_header")]
     pub username: Option<String>,
-    #[arg(long, conflicts_with = "password_env")]
-    pub password: Option<String>,
-    /// Read the Basic password from this environment variable.
-    #[arg(long)]
-    pub password_env: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
     /// Send a token in this header instead, e.g. X-Auth-Token (with --token-env or --token).
     #[arg(long)]
     pub token_header: Option<String>,
@@ -77,10 +71,8 @@ pub struct ThousandeyesSimArgs {
     /// Optional HTTP Basic username (with --password-env or --password).
     #[arg(long)]
     pub username: Option<String>,
-    #[arg(long, conflicts_with = "password_env")]
-    pub password: Option<String>,
-    #[arg(long)]
-    pub password_env: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
 }
 
 /// Post Intersight cond.Alarm webhooks (raised, then cleared), signed with an HTTP Signature.
@@ -88,11 +80,8 @@ pub struct ThousandeyesSimArgs {
 pub struct IntersightSimArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The webhook's secret; prefer --secret-env.
-    #[arg(long, conflicts_with = "secret_env")]
-    pub secret: Option<String>,
-    #[arg(long)]
-    pub secret_env: Option<String>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
     /// The signature's keyId.
     #[arg(long, default_value = DEFAULT_KEY_ID)]
     pub key_id: String,
@@ -103,11 +92,8 @@ pub struct IntersightSimArgs {
 pub struct StandardWebhooksSimArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The whsec_<base64> secret; prefer --secret-env.
-    #[arg(long, conflicts_with = "secret_env")]
-    pub secret: Option<String>,
-    #[arg(long)]
-    pub secret_env: Option<String>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }
 
 /// Post CloudEvents 1.0 (network alarms raised and cleared, with netpulse's extensions).
@@ -148,7 +134,7 @@ fn base(common: CommonArgs, provider: Provider, auth: Auth) -> HookSimConfig {
 
 impl HookArgs for MerakiSimArgs {
     fn into_config(self) -> anyhow::Result<HookSimConfig> {
-        let shared_secret = secret(&self.secret, &self.secret_env, "secret")?;
+        let shared_secret = self.secret.value()?;
         let (auth, in_body) = match self.secret_in {
             SecretIn::Body => (Auth::None, shared_secret.unwrap_or_default()),
             SecretIn::Authorization => (
@@ -172,10 +158,7 @@ impl HookArgs for CatalystCenterSimArgs {
         } else if let Some(username) = self.username {
             Auth::Basic {
                 username,
-                password: required(
-                    secret(&self.password, &self.password_env, "password")?,
-                    "password",
-                )?,
+                password: required(self.password.value()?, "password")?,
             }
         } else {
             Auth::None
@@ -194,10 +177,7 @@ impl HookArgs for ThousandeyesSimArgs {
         let auth = match self.username {
             Some(username) => Auth::Basic {
                 username,
-                password: required(
-                    secret(&self.password, &self.password_env, "password")?,
-                    "password",
-                )?,
+                password: required(self.password.value()?, "password")?,
             },
             None => Auth::None,
         };
@@ -207,7 +187,7 @@ impl HookArgs for ThousandeyesSimArgs {
 
 impl HookArgs for IntersightSimArgs {
     fn into_config(self) -> anyhow::Result<HookSimConfig> {
-        let secret = required(secret(&self.secret, &self.secret_env, "secret")?, "secret")?;
+        let secret = required(self.secret.value()?, "secret")?;
         anyhow::ensure!(!secret.is_empty(), "the webhook secret is empty");
         let auth = Auth::HttpSignature {
             key_id: self.key_id,
@@ -219,7 +199,7 @@ impl HookArgs for IntersightSimArgs {
 
 impl HookArgs for StandardWebhooksSimArgs {
     fn into_config(self) -> anyhow::Result<HookSimConfig> {
-        let secret = required(secret(&self.secret, &self.secret_env, "secret")?, "secret")?;
+        let secret = required(self.secret.value()?, "secret")?;
         let auth = Auth::StandardWebhooks {
             key: standard_webhooks_key(&secret)?,
         };

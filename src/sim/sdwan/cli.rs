@@ -3,7 +3,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::sender::{SdwanSimConfig, run_with_progress};
-use crate::sim::load::{CommonArgs, required, run_reported, secret};
+use crate::sim::load::{CommonArgs, PasswordArgs, required, run_reported};
 
 /// Post SD-WAN Manager alarm notifications (real captures, raise/clear pairs) with Basic auth.
 #[derive(clap::Args, Debug)]
@@ -12,19 +12,12 @@ pub struct SdwanSimArgs {
     pub common: CommonArgs,
     #[arg(long, default_value = "webhook")]
     pub username: String,
-    /// The password; prefer --password-env so it stays out of the process list.
-    #[arg(long, conflicts_with = "password_env")]
-    pub password: Option<String>,
-    /// Read the password from this environment variable.
-    #[arg(long)]
-    pub password_env: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
 }
 
 pub async fn run_cli(args: SdwanSimArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let password = required(
-        secret(&args.password, &args.password_env, "password")?,
-        "password",
-    )?;
+    let password = required(args.password.value()?, "password")?;
     let common = args.common;
     let target = common.target.clone();
     let config = SdwanSimConfig {
