@@ -175,13 +175,11 @@ impl PxgridSourceConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, SourceConfig};
+    use crate::config::tests::parse_source;
+    use crate::config::{Config, ConfigErrors, SourceConfig};
 
-    fn parse(entry: &str) -> Result<Config, crate::config::ConfigErrors> {
-        let yaml = format!("sources:\n  - name: ise\n    type: pxgrid\n{entry}");
-        Config::parse_with(&yaml, std::path::Path::new("."), &|name| {
-            (name == "PXGRID_PASSWORD").then(|| "secret".to_owned())
-        })
+    fn parse(entry: &str) -> Result<Config, ConfigErrors> {
+        parse_source("name: ise\n    type: pxgrid", entry, "PXGRID_PASSWORD")
     }
 
     #[test]

@@ -176,7 +176,8 @@ impl Default for RetryConfig {
     }
 }
 
-fn default_webex_base_url() -> String {
+/// The public Webex API, for the sink and the `webex_events` source.
+pub(super) fn default_webex_base_url() -> String {
     "https://webexapis.com".to_owned()
 }
 

@@ -15,6 +15,19 @@ fn parse(text: &str) -> Result<Config, ConfigErrors> {
     Config::parse_with(text, Path::new("."), &env)
 }
 
+/// Parses a configuration of one source: `head` (its `name:` and `type:` lines) then the
+/// `entry` lines, with only the environment variable `variable` set (to `secret`).
+pub(super) fn parse_source(
+    head: &str,
+    entry: &str,
+    variable: &str,
+) -> Result<Config, ConfigErrors> {
+    let yaml = format!("sources:\n  - {head}\n{entry}");
+    Config::parse_with(&yaml, Path::new("."), &|name| {
+        (name == variable).then(|| "secret".to_owned())
+    })
+}
+
 const MINIMAL: &str = "
 sources:
   - name: leaf1

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::sink::default_webex_base_url;
 use super::source::{BackoffConfig, TlsConfig};
 use super::{Problems, Secret, check_delays, check_http_url, check_timers, resolve_secret};
 use crate::duration::serde_duration;
@@ -22,7 +23,7 @@ pub struct WebexEventsSourceConfig {
     #[serde(default)]
     pub token_file: Option<PathBuf>,
     /// The public REST API, where messages are fetched (`{base_url}/v1/messages/<id>`).
-    #[serde(default = "default_base_url")]
+    #[serde(default = "default_webex_base_url")]
     pub base_url: String,
     /// The WDM service (`{wdm_url}/devices`). Clients normally find it in the U2C service
     /// catalog; this default is the value hard-coded by public bots (UNKNOWN whether it holds for
@@ -58,10 +59,6 @@ pub struct WebexEventsSourceConfig {
     pub ignore_own_messages: bool,
     #[serde(default)]
     pub backoff: BackoffConfig,
-}
-
-fn default_base_url() -> String {
-    "https://webexapis.com".to_owned()
 }
 
 fn default_wdm_url() -> String {
@@ -140,13 +137,11 @@ impl WebexEventsSourceConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, SourceConfig};
+    use crate::config::tests::parse_source;
+    use crate::config::{Config, ConfigErrors, SourceConfig};
 
-    fn parse(entry: &str) -> Result<Config, crate::config::ConfigErrors> {
-        let yaml = format!("sources:\n  - name: bot\n    type: webex_events\n{entry}");
-        Config::parse_with(&yaml, std::path::Path::new("."), &|name| {
-            (name == "BOT_TOKEN").then(|| "secret".to_owned())
-        })
+    fn parse(entry: &str) -> Result<Config, ConfigErrors> {
+        parse_source("name: bot\n    type: webex_events", entry, "BOT_TOKEN")
     }
 
     #[test]
