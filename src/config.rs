@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -187,8 +188,17 @@ impl Config {
             errors: Vec::new(),
             hidden: Vec::new(),
         };
-        let sources = typed_entries(&document.sources, "sources", env, &mut problems);
-        let sinks = typed_entries(&document.sinks, "sinks", env, &mut problems);
+        // An entry that fails to deserialize is left out, so each kept entry carries its index
+        // in the file: later errors must name the entry the operator wrote, not its rank among
+        // the survivors.
+        let (source_indices, sources): (Vec<usize>, _) =
+            typed_entries(&document.sources, "sources", env, &mut problems)
+                .into_iter()
+                .unzip();
+        let (sink_indices, sinks): (Vec<usize>, _) =
+            typed_entries(&document.sinks, "sinks", env, &mut problems)
+                .into_iter()
+                .unzip();
         let store = typed_section(document.store.as_ref(), "store", env, &mut problems);
         let http = typed_section(document.http.as_ref(), "http", env, &mut problems);
         let api = typed_section(document.api.as_ref(), "api", env, &mut problems);
@@ -199,7 +209,7 @@ impl Config {
             sources,
             sinks,
         };
-        config.validate(base_dir, &mut problems);
+        config.validate(base_dir, &source_indices, &sink_indices, &mut problems);
         if problems.errors.is_empty() {
             Ok(config)
         } else {
@@ -207,7 +217,15 @@ impl Config {
         }
     }
 
-    fn validate(&mut self, base_dir: &Path, problems: &mut Problems) {
+    /// Checks the whole configuration; `source_indices[i]` and `sink_indices[i]` are the places
+    /// in the file of `self.sources[i]` and `self.sinks[i]`.
+    fn validate(
+        &mut self,
+        base_dir: &Path,
+        source_indices: &[usize],
+        sink_indices: &[usize],
+        problems: &mut Problems,
+    ) {
         if self.sources.is_empty() {
             problems.push("sources", "no source is configured: add at least one entry");
         }
@@ -216,11 +234,21 @@ impl Config {
         self.api.validate(base_dir, problems);
         check_unique_names(
             "sources",
-            self.sources.iter().map(SourceConfig::name),
+            source_indices
+                .iter()
+                .copied()
+                .zip(self.sources.iter().map(SourceConfig::name)),
             problems,
         );
-        check_unique_names("sinks", self.sinks.iter().map(SinkConfig::name), problems);
-        for (index, source) in self.sources.iter_mut().enumerate() {
+        check_unique_names(
+            "sinks",
+            sink_indices
+                .iter()
+                .copied()
+                .zip(self.sinks.iter().map(SinkConfig::name)),
+            problems,
+        );
+        for (&index, source) in source_indices.iter().zip(self.sources.iter_mut()) {
             source.validate(
                 &format!("sources[{index}] ({})", source.name()),
                 base_dir,
@@ -228,7 +256,7 @@ impl Config {
             );
         }
         webhook::check_unique_paths(&self.sources, problems);
-        for (index, sink) in self.sinks.iter_mut().enumerate() {
+        for (&index, sink) in sink_indices.iter().zip(self.sinks.iter_mut()) {
             sink.validate(
                 &format!("sinks[{index}] ({})", sink.name()),
                 base_dir,
@@ -240,11 +268,11 @@ impl Config {
 
 fn check_unique_names<'a>(
     list: &str,
-    names: impl Iterator<Item = &'a str>,
+    names: impl Iterator<Item = (usize, &'a str)>,
     problems: &mut Problems,
 ) {
     let mut seen = HashSet::new();
-    for (index, name) in names.enumerate() {
+    for (index, name) in names {
         if !seen.insert(name) {
             problems.push(
                 &format!("{list}[{index}].name"),
@@ -267,16 +295,18 @@ fn typed_section<T: serde::de::DeserializeOwned + Default>(
     };
     typed_entries(std::slice::from_ref(section), name, env, problems)
         .pop()
+        .map(|(_, typed)| typed)
         .unwrap_or_default()
 }
 
-/// Expands `${VAR}` inside every string, then deserializes each entry on its own.
+/// Expands `${VAR}` inside every string, then deserializes each entry on its own; each entry
+/// that deserializes comes back with its index in `entries`.
 fn typed_entries<T: serde::de::DeserializeOwned>(
     entries: &[Spanned<Value>],
     list: &str,
     env: &dyn Fn(&str) -> Option<String>,
     problems: &mut Problems,
-) -> Vec<T> {
+) -> Vec<(usize, T)> {
     let mut typed = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         let place = format!("{list}[{index}] (line {})", entry.referenced.line());
@@ -300,7 +330,7 @@ fn typed_entries<T: serde::de::DeserializeOwned>(
             problems.push(&format!("{place}{path}"), message);
         }
         match serde_json::from_value::<T>(value) {
-            Ok(entry) => typed.push(entry),
+            Ok(entry) => typed.push((index, entry)),
             Err(err) => problems.push(&place, err),
         }
     }
@@ -413,6 +443,46 @@ pub(crate) fn resolve_secret(
             ),
         },
         (Some(_), None) => {}
+    }
+}
+
+/// Reports `value` at `place` unless it is an http:// or https:// URL with a host; `example`
+/// (e.g. `https://ise:8910`) completes the message when given.
+pub(crate) fn check_http_url(
+    place: &str,
+    value: &str,
+    example: Option<&str>,
+    problems: &mut Problems,
+) {
+    match reqwest::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
+        Ok(_) => {
+            let example = example
+                .map(|url| format!(", e.g. {url}"))
+                .unwrap_or_default();
+            problems.push(
+                place,
+                format!("{value:?} must be an http:// or https:// URL with a host{example}"),
+            );
+        }
+        Err(err) => problems.push(place, format!("{value:?} is not a URL: {err}")),
+    }
+}
+
+/// Reports each of the named timers shorter than 10ms: a value that small is a typing mistake
+/// (a unit left out), and would spin.
+pub(crate) fn check_timers(place: &str, timers: &[(&str, Duration)], problems: &mut Problems) {
+    for (field, value) in timers {
+        if *value < Duration::from_millis(10) {
+            problems.push(&format!("{place}.{field}"), "must be at least 10ms");
+        }
+    }
+}
+
+/// Reports exponential delays (`backoff`, `retry`) that start at 0 or above their maximum.
+pub(crate) fn check_delays(place: &str, initial: Duration, max: Duration, problems: &mut Problems) {
+    if initial.is_zero() || initial > max {
+        problems.push(place, "initial must be above 0 and not above max");
     }
 }
 

@@ -139,7 +139,12 @@ impl ApiSection {
                 );
             }
         }
-        let names = self.auth.tokens.iter().map(|token| token.name.as_str());
+        let names = self
+            .auth
+            .tokens
+            .iter()
+            .map(|token| token.name.as_str())
+            .enumerate();
         super::check_unique_names("api.auth.tokens", names, problems);
         if self.feed.client_buffer == 0 {
             problems.push("api.feed.client_buffer", "must be at least 1");

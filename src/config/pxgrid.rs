@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::source::{BackoffConfig, TlsConfig};
-use super::{Problems, Secret, resolve_secret};
+use super::{Problems, Secret, check_delays, check_http_url, check_timers, resolve_secret};
 use crate::duration::serde_duration;
 
 /// A pxGrid client account on an ISE deployment, subscribed to one or more topics.
@@ -95,20 +95,12 @@ impl PxgridSourceConfig {
     }
 
     pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
-        match reqwest::Url::parse(&self.address) {
-            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
-            Ok(_) => problems.push(
-                &format!("{place}.address"),
-                format!(
-                    "{:?} must be an https:// URL with a host, e.g. https://ise:8910",
-                    self.address
-                ),
-            ),
-            Err(err) => problems.push(
-                &format!("{place}.address"),
-                format!("{:?} is not a URL: {err}", self.address),
-            ),
-        }
+        check_http_url(
+            &format!("{place}.address"),
+            &self.address,
+            Some("https://ise:8910"),
+            problems,
+        );
         if self.node_name.is_empty() {
             problems.push(&format!("{place}.node_name"), "must not be empty");
         } else if self.node_name.contains(':') {
@@ -171,29 +163,23 @@ impl PxgridSourceConfig {
             ("heartbeat", self.heartbeat),
             ("request_timeout", self.request_timeout),
         ];
-        for (field, value) in positive {
-            if value < Duration::from_millis(10) {
-                problems.push(&format!("{place}.{field}"), "must be at least 10ms");
-            }
-        }
-        if self.backoff.initial.is_zero() || self.backoff.initial > self.backoff.max {
-            problems.push(
-                &format!("{place}.backoff"),
-                "initial must be above 0 and not above max",
-            );
-        }
+        check_timers(place, &positive, problems);
+        check_delays(
+            &format!("{place}.backoff"),
+            self.backoff.initial,
+            self.backoff.max,
+            problems,
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, SourceConfig};
+    use crate::config::tests::parse_source;
+    use crate::config::{Config, ConfigErrors, SourceConfig};
 
-    fn parse(entry: &str) -> Result<Config, crate::config::ConfigErrors> {
-        let yaml = format!("sources:\n  - name: ise\n    type: pxgrid\n{entry}");
-        Config::parse_with(&yaml, std::path::Path::new("."), &|name| {
-            (name == "PXGRID_PASSWORD").then(|| "secret".to_owned())
-        })
+    fn parse(entry: &str) -> Result<Config, ConfigErrors> {
+        parse_source("name: ise\n    type: pxgrid", entry, "PXGRID_PASSWORD")
     }
 
     #[test]

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Problems, Secret, TlsConfig, resolve_path, resolve_secret};
+use super::{
+    Problems, Secret, TlsConfig, check_delays, check_http_url, resolve_path, resolve_secret,
+};
 use crate::duration::serde_duration;
 use crate::event::Severity;
 
@@ -174,7 +176,8 @@ impl Default for RetryConfig {
     }
 }
 
-fn default_webex_base_url() -> String {
+/// The public Webex API, for the sink and the `webex_events` source.
+pub(super) fn default_webex_base_url() -> String {
     "https://webexapis.com".to_owned()
 }
 
@@ -302,21 +305,14 @@ impl WebexSinkConfig {
             ),
             _ => {}
         }
-        match reqwest::Url::parse(&self.base_url) {
-            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
-            _ => problems.push(
-                &format!("{place}.base_url"),
-                format!("{:?} must be an http:// or https:// URL", self.base_url),
-            ),
-        }
+        check_http_url(&format!("{place}.base_url"), &self.base_url, None, problems);
         if let Some(url) = &self.public_url {
-            match reqwest::Url::parse(url) {
-                Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.host().is_some() => {}
-                _ => problems.push(
-                    &format!("{place}.public_url"),
-                    format!("{url:?} must be an http:// or https:// URL, e.g. https://netpulse.example.com"),
-                ),
-            }
+            check_http_url(
+                &format!("{place}.public_url"),
+                url,
+                Some("https://netpulse.example.com"),
+                problems,
+            );
         }
         if let Err(err) = jiff::tz::TimeZone::get(&self.timezone) {
             problems.push(
@@ -341,12 +337,12 @@ impl WebexSinkConfig {
                 "must be a number of messages per second above 0",
             );
         }
-        if self.retry.initial.is_zero() || self.retry.initial > self.retry.max {
-            problems.push(
-                &format!("{place}.retry"),
-                "initial must be above 0 and not above max",
-            );
-        }
+        check_delays(
+            &format!("{place}.retry"),
+            self.retry.initial,
+            self.retry.max,
+            problems,
+        );
         if let Some(commands) = &self.commands {
             if commands.per_minute == 0 {
                 problems.push(

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::pxgrid::PxgridSourceConfig;
 use super::webex_events::WebexEventsSourceConfig;
 use super::webhook::WebhookSourceConfig;
-use super::{Problems, Secret, resolve_path, resolve_secret};
+use super::{Problems, Secret, check_delays, check_http_url, resolve_path, resolve_secret};
 use crate::duration::serde_duration;
 
 /// One entry of `sources:`; the `type` field picks the variant.
@@ -201,20 +201,7 @@ impl DmeSourceConfig {
                 }
             }
         }
-        match reqwest::Url::parse(&self.address) {
-            Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
-            Ok(_) => problems.push(
-                &format!("{place}.address"),
-                format!(
-                    "{:?} must be an http:// or https:// URL with a host",
-                    self.address
-                ),
-            ),
-            Err(err) => problems.push(
-                &format!("{place}.address"),
-                format!("{:?} is not a URL: {err}", self.address),
-            ),
-        }
+        check_http_url(&format!("{place}.address"), &self.address, None, problems);
         if self.username.is_empty() {
             problems.push(&format!("{place}.username"), "must not be empty");
         }
@@ -247,12 +234,12 @@ impl DmeSourceConfig {
                 "must be above 0 and under 60s, the subscription timeout of the device",
             );
         }
-        if self.backoff.initial.is_zero() || self.backoff.initial > self.backoff.max {
-            problems.push(
-                &format!("{place}.backoff"),
-                "initial must be above 0 and not above max",
-            );
-        }
+        check_delays(
+            &format!("{place}.backoff"),
+            self.backoff.initial,
+            self.backoff.max,
+            problems,
+        );
     }
 }
 

@@ -15,6 +15,19 @@ fn parse(text: &str) -> Result<Config, ConfigErrors> {
     Config::parse_with(text, Path::new("."), &env)
 }
 
+/// Parses a configuration of one source: `head` (its `name:` and `type:` lines) then the
+/// `entry` lines, with only the environment variable `variable` set (to `secret`).
+pub(super) fn parse_source(
+    head: &str,
+    entry: &str,
+    variable: &str,
+) -> Result<Config, ConfigErrors> {
+    let yaml = format!("sources:\n  - {head}\n{entry}");
+    Config::parse_with(&yaml, Path::new("."), &|name| {
+        (name == variable).then(|| "secret".to_owned())
+    })
+}
+
 const MINIMAL: &str = "
 sources:
   - name: leaf1
@@ -234,7 +247,7 @@ api:
     assert!(errors.contains("x${QUOTED}y"), "{errors}");
     assert!(errors.contains("${URL}"), "{errors}");
     assert!(errors.contains("sinks[0]"), "{errors}");
-    assert!(errors.contains("(room2).base_url"), "{errors}");
+    assert!(errors.contains("sinks[1] (room2).base_url"), "{errors}");
 }
 
 #[test]
@@ -329,4 +342,47 @@ fn a_source_name_with_a_colon_is_refused_for_every_type() {
             "{name}: {errors:?}"
         );
     }
+}
+
+#[test]
+fn entries_after_one_that_fails_to_deserialize_keep_their_own_index() {
+    let text = "
+sources:
+  - { name: broken, type: telnet }
+  - name: leaf2
+    type: dme
+    address: not a url
+    username: admin
+    password: x
+    subscriptions: [/api/class/l2BD.json]
+sinks:
+  - { name: odd, type: carrier-pigeon }
+  - { name: out, type: stdout }
+  - { name: out, type: stdout }
+  - { name: bot, type: webex, token: t, room_id: noc, commands: { per_minute: 0 } }
+";
+    let errors = parse(text).unwrap_err().0.join("\n");
+    assert!(
+        errors.contains("sources[0] (line 3): unknown variant `telnet`"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("sources[1] (leaf2).address: \"not a url\" is not a URL"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("sinks[0] (line 11): unknown variant"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("sinks[2].name: the name \"out\" is used twice"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("sinks[3] (bot).commands.per_minute: must be at least 1"),
+        "{errors}"
+    );
+    assert!(!errors.contains("sinks[1].name"), "{errors}");
+    assert!(!errors.contains("sinks[2] (bot)"), "{errors}");
+    assert!(!errors.contains("sources[0] (leaf2)"), "{errors}");
 }

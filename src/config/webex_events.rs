@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::sink::default_webex_base_url;
 use super::source::{BackoffConfig, TlsConfig};
-use super::{Problems, Secret, resolve_secret};
+use super::{Problems, Secret, check_delays, check_http_url, check_timers, resolve_secret};
 use crate::duration::serde_duration;
 
 /// A Webex bot listening to the rooms it is in.
@@ -22,7 +23,7 @@ pub struct WebexEventsSourceConfig {
     #[serde(default)]
     pub token_file: Option<PathBuf>,
     /// The public REST API, where messages are fetched (`{base_url}/v1/messages/<id>`).
-    #[serde(default = "default_base_url")]
+    #[serde(default = "default_webex_base_url")]
     pub base_url: String,
     /// The WDM service (`{wdm_url}/devices`). Clients normally find it in the U2C service
     /// catalog; this default is the value hard-coded by public bots (UNKNOWN whether it holds for
@@ -58,10 +59,6 @@ pub struct WebexEventsSourceConfig {
     pub ignore_own_messages: bool,
     #[serde(default)]
     pub backoff: BackoffConfig,
-}
-
-fn default_base_url() -> String {
-    "https://webexapis.com".to_owned()
 }
 
 fn default_wdm_url() -> String {
@@ -105,13 +102,7 @@ impl WebexEventsSourceConfig {
 
     pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
         for (field, value) in [("base_url", &self.base_url), ("wdm_url", &self.wdm_url)] {
-            match reqwest::Url::parse(value) {
-                Ok(url) if matches!(url.scheme(), "https" | "http") && url.host().is_some() => {}
-                _ => problems.push(
-                    &format!("{place}.{field}"),
-                    format!("{value:?} must be an http:// or https:// URL with a host"),
-                ),
-            }
+            check_http_url(&format!("{place}.{field}"), value, None, problems);
         }
         self.base_url = self.base_url.trim_end_matches('/').to_owned();
         self.wdm_url = self.wdm_url.trim_end_matches('/').to_owned();
@@ -131,32 +122,26 @@ impl WebexEventsSourceConfig {
             ("ready_timeout", self.ready_timeout),
             ("request_timeout", self.request_timeout),
         ];
-        for (field, value) in positive {
-            if value < Duration::from_millis(10) {
-                problems.push(&format!("{place}.{field}"), "must be at least 10ms");
-            }
-        }
+        check_timers(place, &positive, problems);
         if self.device_name.as_deref() == Some("") {
             problems.push(&format!("{place}.device_name"), "must not be empty");
         }
-        if self.backoff.initial.is_zero() || self.backoff.initial > self.backoff.max {
-            problems.push(
-                &format!("{place}.backoff"),
-                "initial must be above 0 and not above max",
-            );
-        }
+        check_delays(
+            &format!("{place}.backoff"),
+            self.backoff.initial,
+            self.backoff.max,
+            problems,
+        );
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, SourceConfig};
+    use crate::config::tests::parse_source;
+    use crate::config::{Config, ConfigErrors, SourceConfig};
 
-    fn parse(entry: &str) -> Result<Config, crate::config::ConfigErrors> {
-        let yaml = format!("sources:\n  - name: bot\n    type: webex_events\n{entry}");
-        Config::parse_with(&yaml, std::path::Path::new("."), &|name| {
-            (name == "BOT_TOKEN").then(|| "secret".to_owned())
-        })
+    fn parse(entry: &str) -> Result<Config, ConfigErrors> {
+        parse_source("name: bot\n    type: webex_events", entry, "BOT_TOKEN")
     }
 
     #[test]

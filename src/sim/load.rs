@@ -3,14 +3,155 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::TlsConfig;
+
+/// How often a sender run from the command line says how far it got.
+const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// What every webhook sender takes on the command line.
+#[derive(clap::Args, Debug)]
+pub struct CommonArgs {
+    /// The webhook URL, e.g. http://127.0.0.1:5001/hooks/sdwan.
+    #[arg(long)]
+    pub target: String,
+    /// Requests per second (all senders together); default: as fast as answers come.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Stop after this many notifications; default: until Ctrl-C.
+    #[arg(long)]
+    pub count: Option<u64>,
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Simulated devices the notifications are spread over.
+    #[arg(long, default_value_t = 10)]
+    pub devices: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// For https targets: the CA file to trust.
+    #[arg(long, conflicts_with = "insecure")]
+    pub ca_file: Option<PathBuf>,
+    /// For https targets in a lab: accept any certificate.
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// A webhook secret: `--secret` or, preferably, `--secret-env VAR`.
+#[derive(clap::Args, Debug)]
+pub struct SecretArgs {
+    /// The webhook's secret; prefer --secret-env so it stays out of the process list.
+    #[arg(long, conflicts_with = "secret_env")]
+    pub secret: Option<String>,
+    /// Read the secret from this environment variable.
+    #[arg(long)]
+    pub secret_env: Option<String>,
+}
+
+impl SecretArgs {
+    pub(crate) fn value(&self) -> anyhow::Result<Option<String>> {
+        secret(&self.secret, &self.secret_env, "secret")
+    }
+}
+
+/// An HTTP Basic password: `--password` or, preferably, `--password-env VAR`.
+#[derive(clap::Args, Debug)]
+pub struct PasswordArgs {
+    /// The password; prefer --password-env so it stays out of the process list.
+    #[arg(long, conflicts_with = "password_env")]
+    pub password: Option<String>,
+    /// Read the password from this environment variable.
+    #[arg(long)]
+    pub password_env: Option<String>,
+}
+
+impl PasswordArgs {
+    pub(crate) fn value(&self) -> anyhow::Result<Option<String>> {
+        secret(&self.password, &self.password_env, "password")
+    }
+}
+
+/// A secret given on the command line or, preferably, by the name of an environment variable.
+pub(crate) fn secret(
+    value: &Option<String>,
+    variable: &Option<String>,
+    flag: &str,
+) -> anyhow::Result<Option<String>> {
+    match (value, variable) {
+        (Some(value), _) => Ok(Some(value.clone())),
+        (None, Some(variable)) => std::env::var(variable).map(Some).map_err(|_| {
+            anyhow::anyhow!("environment variable {variable} (--{flag}-env) is not set")
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
+/// A secret the sender cannot go without.
+pub(crate) fn required(value: Option<String>, flag: &str) -> anyhow::Result<String> {
+    value.ok_or_else(|| anyhow::anyhow!("give the {flag} with --{flag}-env VAR or --{flag}"))
+}
+
+/// Runs a sender from the command line: progress on stderr every 5 s, the report on stdout
+/// (`sent N <what> to <target> ...`); an error when requests failed at the network level.
+/// `run` is handed the counter of answered requests.
+pub(crate) async fn run_reported<F, Run>(
+    label: &'static str,
+    what: &str,
+    target: &str,
+    shutdown: &CancellationToken,
+    run: Run,
+) -> anyhow::Result<()>
+where
+    Run: FnOnce(Arc<AtomicU64>) -> F,
+    F: Future<Output = anyhow::Result<Report>>,
+{
+    let progress = Arc::new(AtomicU64::new(0));
+    let reporter = tokio::spawn(report_progress(label, progress.clone(), shutdown.clone()));
+    let report = run(progress).await;
+    reporter.abort();
+    let report = report?;
+    let seconds = report.elapsed.as_secs_f64().max(f64::EPSILON);
+    println!(
+        "sent {} {what} to {target} in {seconds:.1}s ({:.1}/s): answers {:?}, network errors {}, latency p50 {:?} p99 {:?} max {:?}",
+        report.sent,
+        report.sent as f64 / seconds,
+        report.by_status,
+        report.network_errors,
+        report.latency_p50,
+        report.latency_p99,
+        report.latency_max
+    );
+    if report.network_errors > 0 {
+        anyhow::bail!(
+            "{} requests failed at the network level",
+            report.network_errors
+        );
+    }
+    Ok(())
+}
+
+async fn report_progress(
+    label: &'static str,
+    progress: Arc<AtomicU64>,
+    shutdown: CancellationToken,
+) {
+    let mut previous = 0;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(PROGRESS_INTERVAL) => {}
+            () = shutdown.cancelled() => return,
+        }
+        let answered = progress.load(Ordering::Relaxed);
+        let rate = (answered - previous) as f64 / PROGRESS_INTERVAL.as_secs_f64();
+        previous = answered;
+        eprintln!("sim {label}: {answered} answered ({rate:.1}/s)");
+    }
+}
 
 /// The client every sender shares: kept-alive connections, the target's TLS trust.
 pub(crate) fn client(

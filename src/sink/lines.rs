@@ -168,6 +168,20 @@ mod tests {
     use crate::store::{NewEvent, Store, StoreConfig};
     use std::sync::Arc;
 
+    /// Runs the file sink `config` over `store`'s outbox, draining from the start: it writes what
+    /// is due and stops.
+    async fn drain_file(config: &FileSinkConfig, store: Store) {
+        let outbox = Outbox {
+            store,
+            sink: config.name.clone(),
+            waker: Arc::new(tokio::sync::Notify::new()),
+            drain: tokio_util::sync::CancellationToken::new(),
+            linger: Duration::ZERO,
+        };
+        outbox.drain.cancel();
+        spawn_file(config, outbox).unwrap().await.unwrap();
+    }
+
     /// A summary or device name is untrusted text: a newline in it must not forge a second log
     /// line, and an escape sequence must not reach the operator's terminal.
     #[test]
@@ -227,16 +241,7 @@ mod tests {
             fsync: true,
             filter: Default::default(),
         };
-        let outbox = Outbox {
-            store: store.clone(),
-            sink: "archive".to_owned(),
-            waker: Arc::new(tokio::sync::Notify::new()),
-            drain: tokio_util::sync::CancellationToken::new(),
-            linger: Duration::ZERO,
-        };
-        // Draining from the start: the sink writes what is due and stops.
-        outbox.drain.cancel();
-        spawn_file(&config, outbox).unwrap().await.unwrap();
+        drain_file(&config, store.clone()).await;
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(
@@ -264,15 +269,7 @@ mod tests {
             fsync: false,
             filter: Default::default(),
         };
-        let outbox = Outbox {
-            store,
-            sink: "archive".to_owned(),
-            waker: Arc::new(tokio::sync::Notify::new()),
-            drain: tokio_util::sync::CancellationToken::new(),
-            linger: Duration::ZERO,
-        };
-        outbox.drain.cancel();
-        spawn_file(&config, outbox).unwrap().await.unwrap();
+        drain_file(&config, store).await;
         let mode = std::fs::metadata(&config.path)
             .unwrap()
             .permissions()

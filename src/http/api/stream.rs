@@ -328,19 +328,7 @@ async fn send_all(socket: &mut WebSocket, messages: Vec<Message>, timeout: Durat
 
 /// Sends one message; false when the client is gone or took no data for `timeout`.
 async fn send(socket: &mut WebSocket, message: Message, timeout: Duration) -> bool {
-    match tokio::time::timeout(timeout, socket.send(message)).await {
-        Ok(Ok(())) => true,
-        Ok(Err(_)) => false,
-        Err(_) => {
-            metrics::counter!("netpulse_feed_clients_dropped_total", "reason" => "send_timeout")
-                .increment(1);
-            tracing::info!(
-                timeout_ms = timeout.as_millis() as u64,
-                "feed client took no data within api.feed.send_timeout: disconnected"
-            );
-            false
-        }
-    }
+    send_all(socket, vec![message], timeout).await
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str, timeout: Duration) {

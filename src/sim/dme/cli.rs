@@ -52,6 +52,23 @@ pub struct DmeSimArgs {
     /// Seed of the random state and changes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    #[command(flatten)]
+    pub tls: ServeTlsArgs,
+    /// Keep the same token on aaaRefresh instead of issuing a new one.
+    #[arg(long)]
+    pub no_rotate_token: bool,
+    /// `netpulse sim apic`: leaf nodes per simulated fabric (their ports are --ports).
+    #[arg(long, default_value_t = 2)]
+    pub leaves: usize,
+    /// Set by `netpulse sim apic`.
+    #[arg(skip)]
+    pub platform: SimPlatform,
+}
+
+/// How a device simulator serves (`netpulse sim dme | apic | ise`): TLS with a generated or
+/// given certificate, or plain.
+#[derive(clap::Args, Debug)]
+pub struct ServeTlsArgs {
     /// Serve plain HTTP / ws:// instead of TLS.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "cert_out"])]
     pub plain: bool,
@@ -64,27 +81,24 @@ pub struct DmeSimArgs {
     /// Write the generated certificate (PEM) here, for clients to use as their CA file.
     #[arg(long, conflicts_with = "tls_cert")]
     pub cert_out: Option<PathBuf>,
-    /// Keep the same token on aaaRefresh instead of issuing a new one.
-    #[arg(long)]
-    pub no_rotate_token: bool,
-    /// `netpulse sim apic`: leaf nodes per simulated fabric (their ports are --ports).
-    #[arg(long, default_value_t = 2)]
-    pub leaves: usize,
-    /// Set by `netpulse sim apic`.
-    #[arg(skip)]
-    pub platform: SimPlatform,
 }
 
-impl DmeSimArgs {
-    pub fn to_config(&self) -> DmeSimConfig {
-        let tls = match (&self.tls_cert, &self.tls_key) {
+impl ServeTlsArgs {
+    pub fn to_sim_tls(&self) -> SimTls {
+        match (&self.tls_cert, &self.tls_key) {
             _ if self.plain => SimTls::Plain,
             (Some(cert), Some(key)) => SimTls::Files {
                 cert: cert.clone(),
                 key: key.clone(),
             },
             _ => SimTls::Generate,
-        };
+        }
+    }
+}
+
+impl DmeSimArgs {
+    pub fn to_config(&self) -> DmeSimConfig {
+        let tls = self.tls.to_sim_tls();
         DmeSimConfig {
             listen: self.listen,
             devices: self.devices,
@@ -118,7 +132,7 @@ pub async fn run_apic_cli(mut args: DmeSimArgs, shutdown: CancellationToken) -> 
 
 async fn run(args: DmeSimArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let sim = DmeSim::start(args.to_config(), shutdown.clone()).await?;
-    if let Some(path) = &args.cert_out {
+    if let Some(path) = &args.tls.cert_out {
         let Some(pem) = sim.ca_pem() else {
             bail!("--cert-out needs a generated certificate")
         };
@@ -126,7 +140,7 @@ async fn run(args: DmeSimArgs, shutdown: CancellationToken) -> anyhow::Result<()
             .await
             .with_context(|| format!("write the certificate to {}", path.display()))?;
     }
-    println!("{}", describe(&sim, args.cert_out.as_deref()));
+    println!("{}", describe(&sim, args.tls.cert_out.as_deref()));
     let mut ticks = tokio::time::interval(STATS_LOG_INTERVAL);
     ticks.tick().await;
     loop {

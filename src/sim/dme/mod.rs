@@ -53,7 +53,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use api::{Change, DumpedMo, Fault, SimStats};
-pub use cli::{DmeSimArgs, run_apic_cli, run_cli};
+pub use cli::{DmeSimArgs, ServeTlsArgs, run_apic_cli, run_cli};
 pub use device::SimDevice;
 
 use crate::tls::server::ServerIdentity;

@@ -1,45 +1,14 @@
 //! `netpulse sim meraki | catalyst-center | thousandeyes | intersight | standard-webhooks |
 //! cloudevents`: post a platform's webhooks to a receiver.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
 use tokio_util::sync::CancellationToken;
 
 use super::payloads::{CloudEventsMode, Provider};
 use super::sender::{HookSimConfig, default_cloudevents_source, run_with_progress};
 use super::sign::{Auth, DEFAULT_KEY_ID, standard_webhooks_key};
-
-const PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
-
-/// What every webhook sender takes.
-#[derive(clap::Args, Debug)]
-pub struct CommonArgs {
-    /// The webhook URL, e.g. http://127.0.0.1:5001/hooks/meraki.
-    #[arg(long)]
-    pub target: String,
-    /// Requests per second (all senders together); default: as fast as answers come.
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// Stop after this many notifications; default: until Ctrl-C.
-    #[arg(long)]
-    pub count: Option<u64>,
-    #[arg(long, default_value_t = 1)]
-    pub concurrency: usize,
-    /// Simulated devices the notifications are spread over.
-    #[arg(long, default_value_t = 10)]
-    pub devices: usize,
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// For https targets: the CA file to trust.
-    #[arg(long, conflicts_with = "insecure")]
-    pub ca_file: Option<PathBuf>,
-    /// For https targets in a lab: accept any certificate.
-    #[arg(long)]
-    pub insecure: bool,
-}
+pub use crate::sim::load::CommonArgs;
+pub use crate::sim::load::{PasswordArgs, SecretArgs};
+use crate::sim::load::{required, run_reported, secret};
 
 /// Where Meraki's shared secret travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -56,12 +25,8 @@ pub enum SecretIn {
 pub struct MerakiSimArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The HTTP server's shared secret; prefer --secret-env so it stays out of the process list.
-    #[arg(long, conflicts_with = "secret_env")]
-    pub secret: Option<String>,
-    /// Read the shared secret from this environment variable.
-    #[arg(long)]
-    pub secret_env: Option<String>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
     /// Where the secret goes: the body's sharedSecret (default template) or Authorization: Bearer.
     #[arg(long, value_enum, default_value_t = SecretIn::Body)]
     pub secret_in: SecretIn,
@@ -83,11 +48,8 @@ pub struct CatalystCenterSimArgs {
     /// HTTP Basic username (with --password-env or --password).
     #[arg(long, conflicts_with = "token_header")]
     pub username: Option<String>,
-    #[arg(long, conflicts_with = "password_env")]
-    pub password: Option<String>,
-    /// Read the Basic password from this environment variable.
-    #[arg(long)]
-    pub password_env: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
     /// Send a token in this header instead, e.g. X-Auth-Token (with --token-env or --token).
     #[arg(long)]
     pub token_header: Option<String>,
@@ -109,10 +71,8 @@ pub struct ThousandeyesSimArgs {
     /// Optional HTTP Basic username (with --password-env or --password).
     #[arg(long)]
     pub username: Option<String>,
-    #[arg(long, conflicts_with = "password_env")]
-    pub password: Option<String>,
-    #[arg(long)]
-    pub password_env: Option<String>,
+    #[command(flatten)]
+    pub password: PasswordArgs,
 }
 
 /// Post Intersight cond.Alarm webhooks (raised, then cleared), signed with an HTTP Signature.
@@ -120,11 +80,8 @@ pub struct ThousandeyesSimArgs {
 pub struct IntersightSimArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The webhook's secret; prefer --secret-env.
-    #[arg(long, conflicts_with = "secret_env")]
-    pub secret: Option<String>,
-    #[arg(long)]
-    pub secret_env: Option<String>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
     /// The signature's keyId.
     #[arg(long, default_value = DEFAULT_KEY_ID)]
     pub key_id: String,
@@ -135,11 +92,8 @@ pub struct IntersightSimArgs {
 pub struct StandardWebhooksSimArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// The whsec_<base64> secret; prefer --secret-env.
-    #[arg(long, conflicts_with = "secret_env")]
-    pub secret: Option<String>,
-    #[arg(long)]
-    pub secret_env: Option<String>,
+    #[command(flatten)]
+    pub secret: SecretArgs,
 }
 
 /// Post CloudEvents 1.0 (network alarms raised and cleared, with netpulse's extensions).
@@ -158,25 +112,6 @@ pub struct CloudeventsSimArgs {
     pub token: Option<String>,
     #[arg(long)]
     pub token_env: Option<String>,
-}
-
-/// A secret given on the command line or, preferably, by the name of an environment variable.
-fn secret(
-    value: &Option<String>,
-    variable: &Option<String>,
-    flag: &str,
-) -> anyhow::Result<Option<String>> {
-    match (value, variable) {
-        (Some(value), _) => Ok(Some(value.clone())),
-        (None, Some(variable)) => std::env::var(variable).map(Some).map_err(|_| {
-            anyhow::anyhow!("environment variable {variable} (--{flag}-env) is not set")
-        }),
-        (None, None) => Ok(None),
-    }
-}
-
-fn required(value: Option<String>, flag: &str) -> anyhow::Result<String> {
-    value.ok_or_else(|| anyhow::anyhow!("give the {flag} with --{flag}-env VAR or --{flag}"))
 }
 
 /// The sender configuration of each subcommand.
@@ -199,7 +134,7 @@ fn base(common: CommonArgs, provider: Provider, auth: Auth) -> HookSimConfig {
 
 impl HookArgs for MerakiSimArgs {
     fn into_config(self) -> anyhow::Result<HookSimConfig> {
-        let shared_secret = secret(&self.secret, &self.secret_env, "secret")?;
+        let shared_secret = self.secret.value()?;
         let (auth, in_body) = match self.secret_in {
             SecretIn::Body => (Auth::None, shared_secret.unwrap_or_default()),
             SecretIn::Authorization => (
@@ -223,10 +158,7 @@ impl HookArgs for CatalystCenterSimArgs {
         } else if let Some(username) = self.username {
             Auth::Basic {
                 username,
-                password: required(
-                    secret(&self.password, &self.password_env, "password")?,
-                    "password",
-                )?,
+                password: required(self.password.value()?, "password")?,
             }
         } else {
             Auth::None
@@ -245,10 +177,7 @@ impl HookArgs for ThousandeyesSimArgs {
         let auth = match self.username {
             Some(username) => Auth::Basic {
                 username,
-                password: required(
-                    secret(&self.password, &self.password_env, "password")?,
-                    "password",
-                )?,
+                password: required(self.password.value()?, "password")?,
             },
             None => Auth::None,
         };
@@ -258,7 +187,7 @@ impl HookArgs for ThousandeyesSimArgs {
 
 impl HookArgs for IntersightSimArgs {
     fn into_config(self) -> anyhow::Result<HookSimConfig> {
-        let secret = required(secret(&self.secret, &self.secret_env, "secret")?, "secret")?;
+        let secret = required(self.secret.value()?, "secret")?;
         anyhow::ensure!(!secret.is_empty(), "the webhook secret is empty");
         let auth = Auth::HttpSignature {
             key_id: self.key_id,
@@ -270,7 +199,7 @@ impl HookArgs for IntersightSimArgs {
 
 impl HookArgs for StandardWebhooksSimArgs {
     fn into_config(self) -> anyhow::Result<HookSimConfig> {
-        let secret = required(secret(&self.secret, &self.secret_env, "secret")?, "secret")?;
+        let secret = required(self.secret.value()?, "secret")?;
         let auth = Auth::StandardWebhooks {
             key: standard_webhooks_key(&secret)?,
         };
@@ -297,48 +226,9 @@ pub async fn run_cli(args: impl HookArgs, shutdown: CancellationToken) -> anyhow
     let config = args.into_config()?;
     let provider = config.provider.as_str();
     let target = config.target.clone();
-    let progress = Arc::new(AtomicU64::new(0));
-    let reporter = tokio::spawn(report_progress(
-        provider,
-        progress.clone(),
-        shutdown.clone(),
-    ));
-    let report = run_with_progress(config, shutdown, progress).await?;
-    reporter.abort();
-    let seconds = report.elapsed.as_secs_f64().max(f64::EPSILON);
-    println!(
-        "sent {} {provider} notifications to {target} in {seconds:.1}s ({:.1}/s): answers {:?}, network errors {}, latency p50 {:?} p99 {:?} max {:?}",
-        report.sent,
-        report.sent as f64 / seconds,
-        report.by_status,
-        report.network_errors,
-        report.latency_p50,
-        report.latency_p99,
-        report.latency_max
-    );
-    if report.network_errors > 0 {
-        anyhow::bail!(
-            "{} requests failed at the network level",
-            report.network_errors
-        );
-    }
-    Ok(())
-}
-
-async fn report_progress(
-    provider: &'static str,
-    progress: Arc<AtomicU64>,
-    shutdown: CancellationToken,
-) {
-    let mut previous = 0;
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(PROGRESS_INTERVAL) => {}
-            () = shutdown.cancelled() => return,
-        }
-        let answered = progress.load(Ordering::Relaxed);
-        let rate = (answered - previous) as f64 / PROGRESS_INTERVAL.as_secs_f64();
-        previous = answered;
-        eprintln!("sim {provider}: {answered} answered ({rate:.1}/s)");
-    }
+    let what = format!("{provider} notifications");
+    run_reported(provider, &what, &target, &shutdown.clone(), |progress| {
+        run_with_progress(config, shutdown, progress)
+    })
+    .await
 }

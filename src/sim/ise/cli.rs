@@ -1,7 +1,6 @@
 //! `netpulse sim ise`: the command-line front of the ISE pxGrid simulator.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{IseSim, IseSimConfig, session};
 use crate::duration::parse_duration;
-use crate::sim::dme::SimTls;
+use crate::sim::dme::ServeTlsArgs;
 
 /// Simulate a Cisco ISE pxGrid 2.0 node (control REST API and STOMP over WebSocket).
 #[derive(clap::Args, Debug)]
@@ -34,16 +33,8 @@ pub struct IseSimArgs {
     /// Publish random sessions at this rate per second (0: only through POST /_sim/publish).
     #[arg(long, default_value_t = 0.0)]
     pub session_rate: f64,
-    /// Serve plain HTTP / ws:// instead of TLS.
-    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "cert_out"])]
-    pub plain: bool,
-    #[arg(long, requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    #[arg(long, requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// Write the generated certificate (PEM) here, for clients to use as their CA file.
-    #[arg(long, conflicts_with = "tls_cert")]
-    pub cert_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: ServeTlsArgs,
 }
 
 fn parse_account(text: &str) -> Result<(String, String), String> {
@@ -54,14 +45,7 @@ fn parse_account(text: &str) -> Result<(String, String), String> {
 
 impl IseSimArgs {
     pub fn to_config(&self) -> IseSimConfig {
-        let tls = match (&self.tls_cert, &self.tls_key) {
-            _ if self.plain => SimTls::Plain,
-            (Some(cert), Some(key)) => SimTls::Files {
-                cert: cert.clone(),
-                key: key.clone(),
-            },
-            _ => SimTls::Generate,
-        };
+        let tls = self.tls.to_sim_tls();
         IseSimConfig {
             listen: self.listen,
             tls,
@@ -81,7 +65,7 @@ pub async fn run_cli(args: IseSimArgs, shutdown: CancellationToken) -> anyhow::R
         "--session-rate must be a number >= 0"
     );
     let sim = IseSim::start(args.to_config(), shutdown.clone()).await?;
-    if let (Some(path), Some(pem)) = (&args.cert_out, sim.ca_pem()) {
+    if let (Some(path), Some(pem)) = (&args.tls.cert_out, sim.ca_pem()) {
         tokio::fs::write(path, pem)
             .await
             .with_context(|| format!("write {}", path.display()))?;
@@ -136,6 +120,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::sim::dme::SimTls;
 
     #[derive(Parser)]
     struct Cli {

@@ -183,14 +183,7 @@ async fn service_lookup(
     if enabled_caller(&inner, &headers, &certificate).is_none() {
         return unauthorized();
     }
-    let name = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|request| {
-            request
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
+    let name = string_field(&body, "name");
     let rest = format!("{}{SESSION_REST_PATH}", inner.base_url);
     // Real ISE 2.4 sends both spellings of restBaseUrl and groupTopic, not the wiki's userGroupTopic.
     let services = match name.as_deref() {
@@ -216,6 +209,12 @@ async fn service_lookup(
     json_response(StatusCode::OK, json!({ "services": services }))
 }
 
+/// The string `field` of a JSON request body; `None` when the body is not JSON or lacks it.
+fn string_field(body: &[u8], field: &str) -> Option<String> {
+    let request = serde_json::from_slice::<Value>(body).ok()?;
+    request.get(field)?.as_str().map(str::to_owned)
+}
+
 async fn access_secret(
     State(inner): State<Arc<Inner>>,
     Extension(certificate): Extension<ClientCertificate>,
@@ -225,15 +224,7 @@ async fn access_secret(
     let Some(node) = enabled_caller(&inner, &headers, &certificate) else {
         return unauthorized();
     };
-    let Some(peer) = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|request| {
-            request
-                .get("peerNodeName")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-    else {
+    let Some(peer) = string_field(&body, "peerNodeName") else {
         return bad_request("peerNodeName is required");
     };
     if peer != inner.mnt_node() && peer != inner.pubsub_node() {

@@ -5,12 +5,26 @@ use serde_json::{Value, json};
 
 use super::*;
 
-async fn start() -> (WebexSim, CancellationToken) {
+/// A simulator on loopback with the default configuration (shared with `mercury::tests`).
+pub(super) async fn start() -> (WebexSim, CancellationToken) {
     let shutdown = CancellationToken::new();
     let sim = WebexSim::start(WebexSimConfig::default(), shutdown.clone())
         .await
         .unwrap();
     (sim, shutdown)
+}
+
+/// `GET url` with the simulator's default bot token, answered as JSON.
+pub(super) async fn get_json(url: String) -> Value {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth("sim-bot-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn post(sim: &WebexSim, token: Option<&str>, body: Value) -> reqwest::Response {
@@ -69,18 +83,11 @@ async fn messages_are_created_and_listed_newest_first() {
                 .starts_with("ciscospark://us/MESSAGE/")
         );
     }
-    let listed: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/messages?roomId={room}&max=10",
-            sim.base_url()
-        ))
-        .bearer_auth("sim-bot-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(format!(
+        "{}/v1/messages?roomId={room}&max=10",
+        sim.base_url()
+    ))
+    .await;
     let texts: Vec<&str> = listed["items"]
         .as_array()
         .unwrap()

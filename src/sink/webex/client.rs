@@ -39,8 +39,9 @@ pub enum SendResult {
     Rejected(String),
 }
 
-/// The sink's calls, through the shared [`WebexApi`].
-pub struct WebexClient {
+/// The Webex sink's client for the Messages API (create, list recent), through the shared
+/// [`WebexApi`].
+pub struct MessagesClient {
     api: WebexApi,
     target: Target,
 }
@@ -57,8 +58,8 @@ struct ListedMessage {
     markdown: Option<String>,
 }
 
-impl WebexClient {
-    pub fn new(config: &WebexSinkConfig) -> anyhow::Result<WebexClient> {
+impl MessagesClient {
+    pub fn new(config: &WebexSinkConfig) -> anyhow::Result<MessagesClient> {
         let api = WebexApi::new(&WebexApiOptions {
             component: &format!("sink {:?}", config.name),
             base_url: &config.base_url,
@@ -71,7 +72,7 @@ impl WebexClient {
             (None, Some(email)) => Target::Person(email.clone()),
             (None, None) => anyhow::bail!("a room_id or to_person_email is required"),
         };
-        Ok(WebexClient { api, target })
+        Ok(MessagesClient { api, target })
     }
 
     /// Creates one message in the configured room (or to the configured person).
@@ -231,14 +232,14 @@ mod tests {
     #[test]
     fn a_sink_that_skips_verification_logs_one_warning_naming_it() {
         let insecure = sink_config(serde_json::json!({"insecure_skip_verify": true}));
-        let log = logged(|| drop(WebexClient::new(&insecure).unwrap()));
+        let log = logged(|| drop(MessagesClient::new(&insecure).unwrap()));
         let warnings: Vec<&str> = log.lines().filter(|line| line.contains("WARN")).collect();
         assert_eq!(warnings.len(), 1, "{log}");
         assert!(warnings[0].contains("for sink \"ops-room\""), "{log}");
         assert!(warnings[0].contains("insecure_skip_verify"), "{log}");
 
         let pinned = sink_config(serde_json::json!({"fingerprint_sha256": "AB".repeat(32)}));
-        let log = logged(|| drop(WebexClient::new(&pinned).unwrap()));
+        let log = logged(|| drop(MessagesClient::new(&pinned).unwrap()));
         assert!(!log.contains("WARN"), "{log}");
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::client::{SendResult, WebexClient};
+use super::client::{MessagesClient, SendResult};
 use super::commands::Gate;
 use super::render::Templates;
 use super::split::{MAX_MESSAGE_BYTES, split_capped};
@@ -38,7 +38,7 @@ pub fn spawn(
     let timezone = jiff::tz::TimeZone::get(&config.timezone)?;
     let templates = Templates::new(config.template.as_deref(), timezone)
         .map_err(|error| anyhow::anyhow!("sink {}: template: {error:#}", config.name))?;
-    let client = WebexClient::new(config)
+    let client = MessagesClient::new(config)
         .map_err(|error| anyhow::anyhow!("sink {}: {error:#}", config.name))?;
     if config.base_url.starts_with("http://") {
         tracing::warn!(sink = %config.name, base_url = %config.base_url, "the Webex API is reached without TLS: the bot token crosses the network in clear (fine for the simulator on loopback)");
@@ -66,7 +66,7 @@ pub fn spawn(
 
 struct Worker {
     outbox: Outbox,
-    client: WebexClient,
+    client: MessagesClient,
     templates: Templates,
     retry: RetryConfig,
     /// The least time between two requests (the rate limit).

@@ -38,14 +38,15 @@ pub struct Device {
     pub web_socket_url: String,
 }
 
-/// The source's calls: the shared Webex API client, plus the WDM registry and the socket.
-pub struct WebexClient {
+/// The Webex events source's client: the shared [`WebexApi`] plus the WDM device registry and
+/// the Mercury socket.
+pub struct EventsClient {
     api: WebexApi,
     config: WebexEventsSourceConfig,
 }
 
-impl WebexClient {
-    pub fn new(config: &WebexEventsSourceConfig) -> anyhow::Result<WebexClient> {
+impl EventsClient {
+    pub fn new(config: &WebexEventsSourceConfig) -> anyhow::Result<EventsClient> {
         let api = WebexApi::new(&WebexApiOptions {
             component: &format!("source {:?}", config.name),
             base_url: &config.base_url,
@@ -53,7 +54,7 @@ impl WebexClient {
             tls: &config.tls,
             timeout: config.request_timeout,
         })?;
-        Ok(WebexClient {
+        Ok(EventsClient {
             api,
             config: config.clone(),
         })

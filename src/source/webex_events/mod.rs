@@ -24,13 +24,13 @@ use crate::source::lifecycle::{Ended, Link, Next, Protocol, Sync};
 mod client;
 pub mod protocol;
 
-use client::{Device, SessionError, Socket, WebexClient};
+use client::{Device, EventsClient, SessionError, Socket};
 use protocol::{AfterClose, Incoming};
 
 /// Makes the source's protocol half; the lifecycle runs it.
 pub(crate) fn bot(config: &WebexEventsSourceConfig) -> anyhow::Result<Bot> {
     Ok(Bot {
-        client: WebexClient::new(config)?,
+        client: EventsClient::new(config)?,
         config: config.clone(),
         device: None,
         own_id: None,
@@ -41,7 +41,7 @@ pub(crate) fn bot(config: &WebexEventsSourceConfig) -> anyhow::Result<Bot> {
 /// One bot's events: its client, and the registration that outlives sessions.
 pub(crate) struct Bot {
     config: WebexEventsSourceConfig,
-    client: WebexClient,
+    client: EventsClient,
     device: Option<Device>,
     /// The bot's person id, to skip its own messages.
     own_id: Option<String>,
