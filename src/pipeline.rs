@@ -4,7 +4,7 @@
 //! [`Pipeline::ingest`] returns, so an acknowledged event is durable and owed to every sink.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
 
@@ -20,27 +20,63 @@ pub struct Pipeline {
 
 struct Inner {
     store: Store,
+    /// Replaced as a whole when a configuration reload changes the sinks.
+    routing: RwLock<Arc<Routing>>,
+}
+
+/// The sinks events are routed to, and what wakes each.
+struct Routing {
     routes: Vec<(String, SinkMatch)>,
     wakers: HashMap<String, Arc<Notify>>,
 }
 
-impl Pipeline {
-    pub fn new(store: Store, sinks: &[SinkConfig]) -> Pipeline {
+impl Routing {
+    /// The routes of `sinks`; a sink already in `previous` keeps its waker.
+    fn new(sinks: &[SinkConfig], previous: Option<&Routing>) -> Routing {
         let routes = sinks
             .iter()
             .map(|sink| (sink.name().to_owned(), sink.filter().clone()))
             .collect();
         let wakers = sinks
             .iter()
-            .map(|sink| (sink.name().to_owned(), Arc::new(Notify::new())))
+            .map(|sink| {
+                let name = sink.name();
+                let waker = previous.and_then(|routing| routing.wakers.get(name).cloned());
+                (name.to_owned(), waker.unwrap_or_default())
+            })
             .collect();
+        Routing { routes, wakers }
+    }
+
+    fn sinks_for(&self, event: &Event) -> Vec<String> {
+        let source = source_name(event);
+        self.routes
+            .iter()
+            .filter(|(_, filter)| filter.matches(source, event))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+impl Pipeline {
+    pub fn new(store: Store, sinks: &[SinkConfig]) -> Pipeline {
         Pipeline {
             inner: Arc::new(Inner {
                 store,
-                routes,
-                wakers,
+                routing: RwLock::new(Arc::new(Routing::new(sinks, None))),
             }),
         }
+    }
+
+    /// Routes events to these sinks from now on (a configuration reload); a sink that stays
+    /// keeps its waker.
+    pub fn set_sinks(&self, sinks: &[SinkConfig]) {
+        let mut routing = self.inner.routing.write().expect("routing lock");
+        *routing = Arc::new(Routing::new(sinks, Some(&routing)));
+    }
+
+    fn routing(&self) -> Arc<Routing> {
+        self.inner.routing.read().expect("routing lock").clone()
     }
 
     pub fn store(&self) -> &Store {
@@ -49,7 +85,7 @@ impl Pipeline {
 
     /// What the sink named `sink` waits on for new work.
     pub fn waker(&self, sink: &str) -> Arc<Notify> {
-        self.inner
+        self.routing()
             .wakers
             .get(sink)
             .cloned()
@@ -58,21 +94,16 @@ impl Pipeline {
 
     /// The sinks that take `event`.
     pub fn sinks_for(&self, event: &Event) -> Vec<String> {
-        let source = source_name(event);
-        self.inner
-            .routes
-            .iter()
-            .filter(|(_, filter)| filter.matches(source, event))
-            .map(|(name, _)| name.clone())
-            .collect()
+        self.routing().sinks_for(event)
     }
 
     /// Routes each event (its `sinks` are replaced by the routing result), appends them durably
     /// and wakes the sinks that got new rows. Resolves after the commit. The items stay the
     /// caller's, so a batch the store could not take can be offered again as it is.
     pub async fn ingest(&self, items: &mut [NewEvent]) -> Result<Vec<Appended>, StoreError> {
+        let routing = self.routing();
         for item in items.iter_mut() {
-            item.sinks = self.sinks_for(&item.event);
+            item.sinks = routing.sinks_for(&item.event);
         }
         let appended = self.inner.store.append(items).await?;
         let stored = items
@@ -81,7 +112,7 @@ impl Pipeline {
             .filter(|(_, outcome)| !outcome.duplicate);
         for sink in stored.flat_map(|(item, _)| &item.sinks) {
             // `notify_one` keeps a single permit: waking a sink twice costs nothing more.
-            if let Some(waker) = self.inner.wakers.get(sink) {
+            if let Some(waker) = routing.wakers.get(sink) {
                 waker.notify_one();
             }
         }
@@ -101,6 +132,24 @@ pub fn source_name(event: &Event) -> &str {
 mod tests {
     use super::*;
     use crate::event::Severity;
+
+    #[test]
+    fn new_sinks_route_from_now_on_and_a_sink_that_stays_keeps_its_waker() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(crate::store::StoreConfig::new(dir.path().join("db"))).unwrap();
+        let stdout = |name: &str| {
+            SinkConfig::Stdout(serde_json::from_value(serde_json::json!({"name": name})).unwrap())
+        };
+        let pipeline = Pipeline::new(store, &[stdout("all")]);
+        let waker = pipeline.waker("all");
+        let event = Event::new("leaf1", "x", jiff::Timestamp::now(), serde_json::json!({}));
+        assert_eq!(pipeline.sinks_for(&event), ["all"]);
+        pipeline.set_sinks(&[stdout("all"), stdout("copy")]);
+        assert_eq!(pipeline.sinks_for(&event), ["all", "copy"]);
+        assert!(Arc::ptr_eq(&waker, &pipeline.waker("all")));
+        pipeline.set_sinks(&[stdout("copy")]);
+        assert_eq!(pipeline.sinks_for(&event), ["copy"]);
+    }
 
     #[tokio::test]
     async fn events_are_routed_by_source_type_prefix_and_severity_and_wake_their_sinks() {

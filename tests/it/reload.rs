@@ -77,6 +77,11 @@ impl Setup {
     /// Writes the configuration file: a switch `leaf<n+1>` per device index, a webhook receiver at
     /// `hook_path`, `extra` YAML lines under the first switch.
     fn write(&self, devices: &[usize], hook_path: &str, extra: &str) {
+        self.write_with_sinks(devices, hook_path, extra, "");
+    }
+
+    /// [`Setup::write`] with more sink entries after the file sink `archive`.
+    fn write_with_sinks(&self, devices: &[usize], hook_path: &str, extra: &str, sinks: &str) {
         let ca = self.dir.path().join("ca.pem");
         let mut yaml = format!(
             "store: {{ path: netpulse.db }}\nhttp: {{ listen: \"127.0.0.1:0\" }}\napi:\n  auth:\n    tokens:\n      - {{ name: ops, token: \"${{ADMIN_TOKEN}}\", scope: admin }}\n      - {{ name: screen, token: \"${{READ_TOKEN}}\" }}\nsources:\n  - {{ name: hook, type: webhook, provider: sdwan, path: {hook_path}, auth: {{ none: true }} }}\n"
@@ -91,6 +96,7 @@ impl Setup {
             ));
         }
         yaml.push_str("sinks:\n  - { name: archive, type: file, path: events.jsonl }\n");
+        yaml.push_str(sinks);
         std::fs::write(self.dir.path().join("netpulse.yaml"), yaml).unwrap();
     }
 
@@ -492,4 +498,78 @@ async fn without_a_file_a_reload_is_refused_with_a_conflict() {
     assert!(matches!(gateway.reload().await, Err(ReloadError::NoFile)));
     shutdown.cancel();
     gateway.wait().await.unwrap();
+}
+
+#[tokio::test]
+async fn sinks_are_started_restarted_and_stopped_by_a_reload_and_the_others_keep_delivering() {
+    let setup = Setup::start(&[0], "/hooks/a").await;
+    let lines = |file: &str| {
+        std::fs::read_to_string(setup.dir.path().join(file))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    setup.write_with_sinks(
+        &[0],
+        "/hooks/a",
+        "",
+        "  - { name: copy, type: file, path: copy.jsonl }\n",
+    );
+    let (status, report) = setup.reload().await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(names(&report["sinks"]["started"]), ["copy"]);
+    assert_eq!(names(&report["sinks"]["kept"]), ["archive"]);
+    assert_eq!(names(&report["sources"]["kept"]), ["hook", "leaf1"]);
+    setup.prove_live(0, 1).await;
+    wait_until("the new sink writes the event", || lines("copy.jsonl") >= 1).await;
+
+    // The copy moves to another file: restarted; what comes next is written there.
+    setup.write_with_sinks(
+        &[0],
+        "/hooks/a",
+        "",
+        "  - { name: copy, type: file, path: moved.jsonl }\n",
+    );
+    let (status, report) = setup.reload().await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(names(&report["sinks"]["restarted"]), ["copy"]);
+    setup.prove_live(0, 2).await;
+    wait_until("the restarted sink writes to its new file", || {
+        lines("moved.jsonl") >= 1
+    })
+    .await;
+
+    // Removed: stopped, gone from the API, and events still reach the sink that stays.
+    setup.write(&[0], "/hooks/a", "");
+    let (status, report) = setup.reload().await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(names(&report["sinks"]["stopped"]), ["copy"]);
+    let sinks: Value = reqwest::Client::new()
+        .get(setup.url("/api/v1/sinks"))
+        .bearer_auth(READ_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = sinks["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|sink| sink["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["archive"]);
+    let moved = lines("moved.jsonl");
+    setup.prove_live(0, 3).await;
+    assert_eq!(
+        lines("moved.jsonl"),
+        moved,
+        "the removed sink writes nothing more"
+    );
+    assert!(
+        setup.gaps("leaf1").is_empty(),
+        "the device session was never touched"
+    );
+    setup.stop().await;
 }
