@@ -230,7 +230,8 @@ impl Gateway {
     /// Waits for the sources and the HTTP server to stop (after shutdown), stores what is still
     /// queued, lets the sinks finish what is due, and closes the store.
     pub async fn wait(self) -> anyhow::Result<()> {
-        // No reload starts a source from here on, and the dispatcher ends once the sources have.
+        // Once shutdown has begun (and a reload in progress has ended), no reload starts a source
+        // any more, and the dispatcher ends once the sources have.
         let sinks = self.reloader.close().await;
         self.tracker.wait().await;
         self.dispatcher.await?;

@@ -310,8 +310,9 @@ impl Reloader {
         }
     }
 
-    /// Refuses every later reload (the gateway is stopping) and hands over the running sinks.
+    /// Waits for shutdown, then refuses every later reload and hands over the running sinks.
     pub(super) async fn close(&self) -> Vec<RunningSink> {
+        self.shutdown.cancelled().await;
         let mut running = self.state.lock().await;
         running.events = None;
         std::mem::take(&mut running.sinks)
