@@ -18,6 +18,7 @@ pub mod dme;
 pub mod lifecycle;
 pub mod pxgrid;
 mod registry;
+mod socket;
 pub mod webex_events;
 pub mod webhook;
 

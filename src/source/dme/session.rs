@@ -15,6 +15,7 @@ use super::view::{Status, ViewChange};
 use super::{Device, SessionError as Error};
 use crate::source::ConnectionState;
 use crate::source::lifecycle::{Link, Sync};
+use crate::source::socket::{self, Interrupted};
 
 type Ended = crate::source::lifecycle::Ended<Error>;
 
@@ -261,18 +262,16 @@ async fn while_reading<F: Future>(
     socket: &mut Socket,
     buffer: &mut Vec<String>,
 ) -> Result<F::Output, SessionError> {
-    tokio::pin!(call);
-    loop {
-        tokio::select! {
-            output = &mut call => return Ok(output),
-            frame = socket.next() => match frame {
-                Some(Ok(Message::Text(text))) => buffer.push(text.as_str().to_owned()),
-                Some(Ok(Message::Close(_))) | None => return Err(SessionError::SocketClosed(String::new())),
-                Some(Ok(_)) => {}
-                Some(Err(err)) => return Err(SessionError::Socket(err.to_string())),
-            },
-        }
-    }
+    let text = |message| match message {
+        Message::Text(text) => Some(text.as_str().to_owned()),
+        _ => None,
+    };
+    socket::while_reading(call, socket, buffer, text)
+        .await
+        .map_err(|interrupted| match interrupted {
+            Interrupted::Closed => SessionError::SocketClosed(String::new()),
+            Interrupted::Failed(error) => SessionError::Socket(error),
+        })
 }
 
 /// What a resync found, for the gap event: how many objects were created, modified, deleted.

@@ -16,6 +16,7 @@ use super::protocol::{self, AccountState, PUBSUB_SERVICE, SESSION_SERVICE};
 use super::stomp::{self, Frame, Item};
 use crate::source::ConnectionState;
 use crate::source::lifecycle::{Gap, Link, Sync};
+use crate::source::socket::{self, Interrupted};
 
 type Ended = crate::source::lifecycle::Ended<SessionError>;
 
@@ -455,17 +456,15 @@ async fn while_reading<F: Future>(
     socket: &mut Socket,
     buffer: &mut Vec<Vec<u8>>,
 ) -> Result<F::Output, SessionError> {
-    tokio::pin!(call);
-    loop {
-        tokio::select! {
-            output = &mut call => return Ok(output),
-            message = socket.next() => match message {
-                Some(Ok(Message::Binary(bytes))) => buffer.push(bytes.to_vec()),
-                Some(Ok(Message::Text(text))) => buffer.push(text.as_bytes().to_vec()),
-                Some(Ok(Message::Close(_))) | None => return Err(SessionError::SocketClosed(String::new())),
-                Some(Ok(_)) => {}
-                Some(Err(err)) => return Err(SessionError::Socket(err.to_string())),
-            },
-        }
-    }
+    let bytes = |message| match message {
+        Message::Binary(bytes) => Some(bytes.to_vec()),
+        Message::Text(text) => Some(text.as_bytes().to_vec()),
+        _ => None,
+    };
+    socket::while_reading(call, socket, buffer, bytes)
+        .await
+        .map_err(|interrupted| match interrupted {
+            Interrupted::Closed => SessionError::SocketClosed(String::new()),
+            Interrupted::Failed(error) => SessionError::Socket(error),
+        })
 }
