@@ -14,6 +14,16 @@ pub(crate) enum Interrupted {
     Failed(String),
 }
 
+impl Interrupted {
+    /// The protocol's error: `closed` or `failed` with the text (empty for a plain close).
+    pub fn into_error<E>(self, closed: fn(String) -> E, failed: fn(String) -> E) -> E {
+        match self {
+            Interrupted::Closed => closed(String::new()),
+            Interrupted::Failed(error) => failed(error),
+        }
+    }
+}
+
 /// Awaits `call` while reading `socket`: each message `keep` takes is pushed to `buffer`, in
 /// order; others (pings, pongs) are skipped. A socket that ends or fails ends the wait.
 pub(crate) async fn while_reading<F, S, T>(

@@ -187,6 +187,29 @@ impl Setup {
     }
 }
 
+/// `POST` of a JSON body: the answer's status.
+async fn post_json(url: String, body: Vec<u8>) -> StatusCode {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// `GET` with the read token: the status and the JSON body.
+async fn read(url: String) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(READ_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
 fn leaf(index: usize) -> String {
     format!("leaf{}", index + 1)
 }
@@ -241,13 +264,8 @@ async fn a_reload_adding_a_switch_starts_it_and_keeps_the_others_sessions_withou
     for name in ["leaf1", "leaf2", "leaf3"] {
         assert!(setup.gaps(name).is_empty(), "no gap event for {name}");
     }
-    let listed = reqwest::Client::new()
-        .get(setup.url("/api/v1/sources/leaf3"))
-        .bearer_auth(READ_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.status(), StatusCode::OK);
+    let (listed, _) = read(setup.url("/api/v1/sources/leaf3")).await;
+    assert_eq!(listed, StatusCode::OK);
     setup.stop().await;
 }
 
@@ -272,13 +290,8 @@ async fn a_reload_stops_a_removed_switch_and_restarts_a_changed_one_only() {
     })
     .await;
     assert!(setup.gateway().source("leaf2").is_none());
-    let gone = reqwest::Client::new()
-        .get(setup.url("/api/v1/sources/leaf2"))
-        .bearer_auth(READ_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let (gone, _) = read(setup.url("/api/v1/sources/leaf2")).await;
+    assert_eq!(gone, StatusCode::NOT_FOUND);
 
     setup.wait_state("leaf1", ConnectionState::Connected).await;
     assert_eq!(sessions(setup.device(0)).0, 2, "leaf1 logged in again");
@@ -350,14 +363,8 @@ async fn an_invalid_file_changes_nothing_and_the_answer_says_where_it_is_wrong()
         .map(|source| source.name.clone())
         .collect();
     assert_eq!(running, ["hook", "leaf1", "leaf2"]);
-    let hook = reqwest::Client::new()
-        .post(setup.url("/hooks/b"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(hook.status(), StatusCode::NOT_FOUND);
+    let hook = post_json(setup.url("/hooks/b"), b"{}".to_vec()).await;
+    assert_eq!(hook, StatusCode::NOT_FOUND);
     setup.prove_live(0, 3).await;
     assert_eq!(
         [sessions(setup.device(0)), sessions(setup.device(1))],
@@ -386,21 +393,15 @@ async fn an_invalid_file_changes_nothing_and_the_answer_says_where_it_is_wrong()
 async fn webhook_routes_follow_the_reload() {
     let setup = Setup::start(&[0], "/hooks/a").await;
     let post = |path: &str| {
-        reqwest::Client::new()
-            .post(setup.url(path))
-            .header("content-type", "application/json")
-            .body(crate::support::sdwan_alarm(
-                "webhook-interface-state-change-down-2019.json",
-                &format!("uuid-{path}"),
-                None,
-            ))
-            .send()
+        let alarm = crate::support::sdwan_alarm(
+            "webhook-interface-state-change-down-2019.json",
+            &format!("uuid-{path}"),
+            None,
+        );
+        post_json(setup.url(path), alarm)
     };
-    assert_eq!(post("/hooks/a").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(
-        post("/hooks/b").await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(post("/hooks/a").await, StatusCode::OK);
+    assert_eq!(post("/hooks/b").await, StatusCode::NOT_FOUND);
     let get = reqwest::get(setup.url("/hooks/a")).await.unwrap();
     assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
 
@@ -409,11 +410,8 @@ async fn webhook_routes_follow_the_reload() {
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(names(&report["sources"]["restarted"]), ["hook"]);
     assert_eq!(names(&report["sources"]["kept"]), ["leaf1"]);
-    assert_eq!(post("/hooks/b").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(
-        post("/hooks/a").await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(post("/hooks/b").await, StatusCode::OK);
+    assert_eq!(post("/hooks/a").await, StatusCode::NOT_FOUND);
     setup.stop().await;
 }
 
@@ -430,13 +428,7 @@ async fn a_session_is_stopped_and_started_through_its_handle_and_resynchronised(
         setup.device(0).stats().sessions_active == 0
     })
     .await;
-    let sources = reqwest::Client::new()
-        .get(setup.url("/api/v1/sources/leaf1"))
-        .bearer_auth(READ_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let shown: Value = sources.json().await.unwrap();
+    let (_, shown) = read(setup.url("/api/v1/sources/leaf1")).await;
     assert_eq!(shown["state"], "stopped");
 
     // A change while stopped is found by the resync after the start, behind a gap event.
@@ -544,15 +536,7 @@ async fn sinks_are_started_restarted_and_stopped_by_a_reload_and_the_others_keep
     let (status, report) = setup.reload().await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(names(&report["sinks"]["stopped"]), ["copy"]);
-    let sinks: Value = reqwest::Client::new()
-        .get(setup.url("/api/v1/sinks"))
-        .bearer_auth(READ_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, sinks) = read(setup.url("/api/v1/sinks")).await;
     let listed: Vec<&str> = sinks["sinks"]
         .as_array()
         .unwrap()
@@ -627,19 +611,7 @@ async fn sighup_makes_the_running_binary_read_its_file_again() {
         .unwrap()
         .to_owned();
     wait_for("netpulse started");
-    let status = |hook: &'static str| {
-        let url = format!("http://{address}{hook}");
-        async move {
-            reqwest::Client::new()
-                .post(url)
-                .header("content-type", "application/json")
-                .body("{}")
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    };
+    let status = |hook: &str| post_json(format!("http://{address}{hook}"), b"{}".to_vec());
     assert_eq!(status("/hooks/b").await, StatusCode::NOT_FOUND);
     assert_ne!(status("/hooks/a").await, StatusCode::NOT_FOUND);
     let hangup = || {
@@ -710,14 +682,8 @@ async fn a_reload_works_while_the_gateway_is_being_waited_on() {
     setup.write(&[0], "/hooks/b", "");
     let report = reloader.reload().await.expect("the reload is applied");
     assert_eq!(report.sources.restarted, ["hook"]);
-    let served = reqwest::Client::new()
-        .post(format!("http://{address}/hooks/b"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_ne!(served.status(), StatusCode::NOT_FOUND);
+    let served = post_json(format!("http://{address}/hooks/b"), b"{}".to_vec()).await;
+    assert_ne!(served, StatusCode::NOT_FOUND);
     setup.shutdown.cancel();
     waiting.await.unwrap().unwrap();
     assert!(matches!(

@@ -15,7 +15,7 @@ use super::view::{Status, ViewChange};
 use super::{Device, SessionError as Error};
 use crate::source::ConnectionState;
 use crate::source::lifecycle::{Link, Sync};
-use crate::source::socket::{self, Interrupted};
+use crate::source::socket;
 
 type Ended = crate::source::lifecycle::Ended<Error>;
 
@@ -268,9 +268,8 @@ async fn while_reading<F: Future>(
     };
     socket::while_reading(call, socket, buffer, text)
         .await
-        .map_err(|interrupted| match interrupted {
-            Interrupted::Closed => SessionError::SocketClosed(String::new()),
-            Interrupted::Failed(error) => SessionError::Socket(error),
+        .map_err(|interrupted| {
+            interrupted.into_error(SessionError::SocketClosed, SessionError::Socket)
         })
 }
 

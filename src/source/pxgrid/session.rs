@@ -16,7 +16,7 @@ use super::protocol::{self, AccountState, PUBSUB_SERVICE, SESSION_SERVICE};
 use super::stomp::{self, Frame, Item};
 use crate::source::ConnectionState;
 use crate::source::lifecycle::{Gap, Link, Sync};
-use crate::source::socket::{self, Interrupted};
+use crate::source::socket;
 
 type Ended = crate::source::lifecycle::Ended<SessionError>;
 
@@ -463,8 +463,7 @@ async fn while_reading<F: Future>(
     };
     socket::while_reading(call, socket, buffer, bytes)
         .await
-        .map_err(|interrupted| match interrupted {
-            Interrupted::Closed => SessionError::SocketClosed(String::new()),
-            Interrupted::Failed(error) => SessionError::Socket(error),
+        .map_err(|interrupted| {
+            interrupted.into_error(SessionError::SocketClosed, SessionError::Socket)
         })
 }
