@@ -298,6 +298,18 @@ async fn run_sessions<P: Protocol>(
     }
 }
 
+/// Awaits `work` unless `stop` is cancelled first (`None`): a session's connect, which a stop
+/// may cut short at any point (nothing is logged in yet, or the half-made session expires).
+pub(crate) async fn unless_stopped<F: Future>(
+    stop: CancellationToken,
+    work: F,
+) -> Option<F::Output> {
+    tokio::select! {
+        _ = stop.cancelled() => None,
+        output = work => Some(output),
+    }
+}
+
 /// Between two sessions: says so in the log and the source's status, waits `delay`, and counts
 /// the reconnect. False when the session is stopped meanwhile (nothing is counted then).
 pub(crate) async fn wait_to_reconnect(link: &Link, delay: Duration) -> bool {

@@ -14,7 +14,7 @@ use super::protocol::{self, Login, Mo};
 use super::view::{Status, ViewChange};
 use super::{Device, SessionError as Error};
 use crate::source::ConnectionState;
-use crate::source::lifecycle::{Link, Sync};
+use crate::source::lifecycle::{Link, Sync, unless_stopped};
 use crate::source::socket;
 
 type Ended = crate::source::lifecycle::Ended<Error>;
@@ -35,12 +35,12 @@ struct Live {
 impl Device {
     /// Runs one session to its end; the link's gap is reported once the resync succeeds.
     pub(super) async fn run_session(&mut self, link: &mut Link) -> Ended {
+        // Boxed: the login and TLS handshake futures are large, and a task's memory is sized for
+        // its largest state; unboxed, every idle device would carry them.
         let stop = link.stop.clone();
-        let live = tokio::select! {
-            _ = stop.cancelled() => return Ended::Stopped,
-            // Boxed: the login and TLS handshake futures are large, and a task's memory is sized
-            // for its largest state; unboxed, every idle device would carry them.
-            live = Box::pin(self.connect_when_allowed(link)) => live,
+        let connect = Box::pin(self.connect_when_allowed(link));
+        let Some(live) = unless_stopped(stop, connect).await else {
+            return Ended::Stopped;
         };
         match live {
             Ok(mut live) => {

@@ -15,7 +15,7 @@ use super::client::{SessionError, Socket};
 use super::protocol::{self, AccountState, PUBSUB_SERVICE, SESSION_SERVICE};
 use super::stomp::{self, Frame, Item};
 use crate::source::ConnectionState;
-use crate::source::lifecycle::{Gap, Link, Sync};
+use crate::source::lifecycle::{Gap, Link, Sync, unless_stopped};
 use crate::source::socket;
 
 type Ended = crate::source::lifecycle::Ended<SessionError>;
@@ -47,9 +47,9 @@ struct Live {
 impl Pxgrid {
     pub(super) async fn run_session(&mut self, link: &mut Link) -> Ended {
         let stop = link.stop.clone();
-        let connected = tokio::select! {
-            _ = stop.cancelled() => return Ended::Stopped,
-            connected = Box::pin(self.connect(link)) => connected,
+        let connect = Box::pin(self.connect(link));
+        let Some(connected) = unless_stopped(stop, connect).await else {
+            return Ended::Stopped;
         };
         match connected {
             Ok(Some(mut live)) => self.live(link, &mut live).await,
