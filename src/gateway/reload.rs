@@ -187,7 +187,7 @@ impl Reloader {
         }
         let current = self.sources.list();
         let plan = plan(&current, &config.sources);
-        let mut prepared = self.prepare(&config, &plan)?;
+        let mut prepared = self.prepare(&config, &plan, &current)?;
         let leaving: Vec<&Arc<SourceHandle>> = current
             .iter()
             .filter(|source| !plan.kept.contains(source.name.as_str()))
@@ -287,6 +287,7 @@ impl Reloader {
         &self,
         config: &Config,
         plan: &Plan,
+        current: &[Arc<SourceHandle>],
     ) -> Result<HashMap<String, source::Prepared>, ReloadError> {
         let mut prepared = HashMap::new();
         let mut errors = Vec::new();
@@ -294,7 +295,8 @@ impl Reloader {
             if plan.kept.contains(entry.name()) {
                 continue;
             }
-            match source::prepare(entry, &config.http, &self.shared) {
+            let previous = current.iter().find(|source| source.name == entry.name());
+            match source::prepare(entry, &config.http, &self.shared, previous.map(Arc::as_ref)) {
                 Ok(source) => {
                     prepared.insert(entry.name().to_owned(), source);
                 }
@@ -393,7 +395,7 @@ mod tests {
             .sources
             .iter()
             .map(|entry| {
-                let prepared = source::prepare(entry, &config.http, &shared).unwrap();
+                let prepared = source::prepare(entry, &config.http, &shared, None).unwrap();
                 // Never started: only the names and configurations matter here.
                 Arc::new(prepared.into_handle())
             })

@@ -116,6 +116,16 @@ impl Link {
         }
     }
 
+    /// Continues where another run of the same source stopped: its first sync follows a gap
+    /// that starts now, for `reason`.
+    pub fn resume(&mut self, reason: &str) {
+        self.synced_once = true;
+        self.gap = Some(Gap {
+            since: jiff::Timestamp::now(),
+            reason: reason.to_owned(),
+        });
+    }
+
     /// The gap being recovered from, if any: since when the source has been blind.
     pub fn pending_gap(&self) -> Option<&Gap> {
         self.gap.as_ref()

@@ -274,6 +274,17 @@ async fn a_reload_stops_a_removed_switch_and_restarts_a_changed_one_only() {
     let setup = Setup::start(&[0, 1, 2], "/hooks/a").await;
     let kept_before = sessions(setup.device(2));
     let removed = setup.gateway().source("leaf2").unwrap();
+    // leaf1 is stopped and a port goes down meanwhile: its restart must still report it.
+    let leaf1 = setup.gateway().source("leaf1").unwrap();
+    leaf1.session().unwrap().stop();
+    setup.wait_state("leaf1", ConnectionState::Stopped).await;
+    setup
+        .device(0)
+        .apply(Change::Set {
+            dn: "sys/intf/phys-[eth1/4]".into(),
+            attrs: attrs(&[("operSt", "down"), ("operStQual", "link-failure")]),
+        })
+        .unwrap();
 
     // leaf2 leaves the file, leaf1's entry changes.
     setup.write(&[0, 2], "/hooks/a", "    request_timeout: 9s\n");
@@ -295,6 +306,23 @@ async fn a_reload_stops_a_removed_switch_and_restarts_a_changed_one_only() {
 
     setup.wait_state("leaf1", ConnectionState::Connected).await;
     assert_eq!(sessions(setup.device(0)).0, 2, "leaf1 logged in again");
+    // The restarted source resumes from the view it had: a gap, then what changed in it.
+    wait_until("leaf1 reports its gap", || !setup.gaps("leaf1").is_empty()).await;
+    assert_eq!(
+        setup.gaps("leaf1")[0].data["reason"],
+        "restarted by a configuration reload"
+    );
+    wait_until("the change made during the restart arrives", || {
+        setup.events().iter().any(|event| {
+            event.device == "leaf1"
+                && event.resync
+                && event
+                    .subject
+                    .as_deref()
+                    .is_some_and(|subject| subject.contains("eth1/4"))
+        })
+    })
+    .await;
     setup.prove_live(0, 2).await;
     setup.prove_live(2, 2).await;
     assert_eq!(

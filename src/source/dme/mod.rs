@@ -30,16 +30,18 @@ pub(crate) fn objects(view: &SharedView) -> Vec<(String, BTreeMap<String, String
     view.lock().expect("view lock").objects()
 }
 
-/// Makes the device's protocol half; the lifecycle runs it.
+/// Makes the device's protocol half; the lifecycle runs it. `view`: the view of the same device's
+/// previous run, to resynchronise against instead of starting from a new baseline.
 pub(crate) fn device(
     config: &DmeSourceConfig,
     shared: &SharedClients,
+    view: Option<SharedView>,
 ) -> anyhow::Result<(Device, SharedView)> {
     if config.tls.insecure_skip_verify {
         tracing::warn!(source = %config.name, address = %config.address, "TLS verification is OFF for this source (tls.insecure_skip_verify): anyone on the path can impersonate the device; set tls.ca_file outside a lab");
     }
     let client = DmeClient::new(config, shared)?;
-    let view = Arc::new(Mutex::new(DeviceView::default()));
+    let view = view.unwrap_or_default();
     let device = Device {
         config: config.clone(),
         client,
