@@ -161,8 +161,10 @@ impl Alarms {
     fn next(&self, rng: &mut fastrand::Rng) -> NewEvent {
         let uuid = uuid::Builder::from_random_bytes(rng.u128(..).to_be_bytes()).into_uuid();
         let body = Bytes::from(format!("{}{uuid}{}", self.prefix, self.suffix));
-        netpulse::source::webhook::sdwan::new_event("vmanage", &body, None)
+        let request = netpulse::source::webhook::verify::open_body(&body);
+        netpulse::source::webhook::sdwan::normalize("vmanage", &request, None)
             .expect("the fixture parses")
+            .into()
     }
 }
 

@@ -28,15 +28,15 @@ pub use api::{ApiAuth, ApiSection, ApiToken, CorsConfig, FeedConfig, Scope};
 pub use pxgrid::PxgridSourceConfig;
 pub use server::{HttpSection, ServerTls, StoreSection, Synchronous};
 pub use sink::{
-    FileSinkConfig, RetryConfig, SinkConfig, SinkMatch, StdoutFormat, StdoutSinkConfig,
-    WebexSinkConfig,
+    CommandsConfig, FileSinkConfig, RetryConfig, SinkConfig, SinkMatch, StdoutFormat,
+    StdoutSinkConfig, WebexSinkConfig,
 };
 pub use source::{BackoffConfig, DmePlatform, DmeSourceConfig, SourceConfig, TlsConfig};
 pub use webex_events::WebexEventsSourceConfig;
 pub use webhook::{
     BasicAuth, DigestEncoding, GenericMapping, HeaderToken, HmacAlgorithm, HmacAuth,
     HttpSignatureAuth, SecretValue, StandardWebhooksAuth, WebhookAuth, WebhookProvider,
-    WebhookSourceConfig,
+    WebhookSourceConfig, standard_webhooks_key,
 };
 
 /// The whole configuration of one netpulse process.
@@ -114,11 +114,46 @@ struct Document {
 /// Collects errors with their location so they can all be reported together.
 pub(crate) struct Problems {
     errors: Vec<String>,
+    /// Values that came from the environment or a file, with what to show instead.
+    hidden: Vec<(String, String)>,
 }
 
 impl Problems {
     pub(crate) fn push(&mut self, place: &str, message: impl fmt::Display) {
         self.errors.push(format!("{place}: {message}"));
+    }
+
+    /// Remembers a value read from the environment or a file, so that no message shows it.
+    pub(crate) fn hide(&mut self, value: &str, shown_as: String) {
+        if !value.is_empty() && !self.hidden.iter().any(|(hidden, _)| hidden == value) {
+            self.hidden.push((value.to_owned(), shown_as));
+        }
+    }
+
+    /// The errors, with every hidden value replaced by its name. serde quotes a value it cannot
+    /// take (`invalid type: string "..."`, `unknown variant `...``) and the checks quote theirs
+    /// with `{:?}`, so each value is replaced as written and as Rust escapes it. A value of fewer
+    /// than four characters is replaced only where quoted whole, lest every `1` of a message
+    /// become `${PORT}`; longer ones wherever they appear, inside a longer string too.
+    fn into_errors(mut self) -> Vec<String> {
+        // Longest first, so that a value containing another is replaced whole.
+        self.hidden
+            .sort_by_key(|(value, _)| std::cmp::Reverse(value.len()));
+        let mut errors = std::mem::take(&mut self.errors);
+        for error in &mut errors {
+            for (value, shown_as) in &self.hidden {
+                let debug = format!("{value:?}");
+                let escaped = &debug[1..debug.len() - 1];
+                if value.chars().count() >= 4 {
+                    *error = error.replace(escaped, shown_as).replace(value, shown_as);
+                } else {
+                    *error = error
+                        .replace(&debug, &format!("\"{shown_as}\""))
+                        .replace(&format!("`{value}`"), &format!("`{shown_as}`"));
+                }
+            }
+        }
+        errors
     }
 }
 
@@ -148,7 +183,10 @@ impl Config {
     ) -> Result<Config, ConfigErrors> {
         let document: Document = serde_saphyr::from_str(text)
             .map_err(|err| ConfigErrors(vec![format!("invalid YAML: {err}{}", yaml_hint(text))]))?;
-        let mut problems = Problems { errors: Vec::new() };
+        let mut problems = Problems {
+            errors: Vec::new(),
+            hidden: Vec::new(),
+        };
         let sources = typed_entries(&document.sources, "sources", env, &mut problems);
         let sinks = typed_entries(&document.sinks, "sinks", env, &mut problems);
         let store = typed_section(document.store.as_ref(), "store", env, &mut problems);
@@ -165,7 +203,7 @@ impl Config {
         if problems.errors.is_empty() {
             Ok(config)
         } else {
-            Err(ConfigErrors(problems.errors))
+            Err(ConfigErrors(problems.into_errors()))
         }
     }
 
@@ -189,6 +227,7 @@ impl Config {
                 problems,
             );
         }
+        webhook::check_unique_paths(&self.sources, problems);
         for (index, sink) in self.sinks.iter_mut().enumerate() {
             sink.validate(
                 &format!("sinks[{index}] ({})", sink.name()),
@@ -243,7 +282,20 @@ fn typed_entries<T: serde::de::DeserializeOwned>(
         let place = format!("{list}[{index}] (line {})", entry.referenced.line());
         let mut value = entry.value.clone();
         let mut missing = BTreeMap::new();
-        expand_env(&mut value, "", env, &mut missing);
+        let looked_up = std::cell::RefCell::new(Vec::new());
+        let recording = |name: &str| {
+            let value = env(name);
+            if let Some(value) = &value {
+                looked_up
+                    .borrow_mut()
+                    .push((value.clone(), format!("${{{name}}}")));
+            }
+            value
+        };
+        expand_env(&mut value, "", &recording, &mut missing);
+        for (value, shown_as) in looked_up.into_inner() {
+            problems.hide(&value, shown_as);
+        }
         for (path, message) in &missing {
             problems.push(&format!("{place}{path}"), message);
         }
@@ -350,7 +402,11 @@ pub(crate) fn resolve_secret(
             ),
         ),
         (None, Some(file)) => match std::fs::read_to_string(resolve_path(base_dir, file)) {
-            Ok(text) => *secret = Some(Secret::new(text.trim_end_matches(['\n', '\r']))),
+            Ok(text) => {
+                let text = text.trim_end_matches(['\n', '\r']);
+                problems.hide(text, format!("<the contents of {field}_file>"));
+                *secret = Some(Secret::new(text));
+            }
             Err(err) => problems.push(
                 &format!("{place}.{field}_file"),
                 format!("cannot read {}: {err}", file.display()),

@@ -95,9 +95,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
     .context("cannot start the simulated Webex")?;
     let room = webex.room_id("NOC").context("the simulated room")?;
     // A fresh API token per demo, handed to the browser in the URL fragment (never sent on).
-    let api_token: String = (0..32)
-        .map(|_| char::from_digit(fastrand::u32(0..16), 16).expect("a hex digit"))
-        .collect();
+    let api_token = new_api_token();
     let env = |name: &str| match name {
         "DEMO_API_TOKEN" => Some(api_token.clone()),
         "DEMO_PASSWORD" => Some("admin".to_owned()),
@@ -284,6 +282,46 @@ async fn break_things(devices: Vec<crate::sim::dme::SimDevice>, shutdown: Cancel
         device.fault(fault.clone());
         if let Err(err) = device.apply(Change::Random { count: 4 }) {
             tracing::warn!(error = %err, "demo could not apply changes");
+        }
+    }
+}
+
+/// A fresh API token for one demo: 256 bits from `rand`'s `ThreadRng` (a CSPRNG seeded from the
+/// operating system's generator; `fastrand` is not one and must never make a secret), in URL-safe
+/// base64 so it can travel in the dashboard URL's fragment as it is.
+fn new_api_token() -> String {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a test can check of a token: 256 bits written in 43 URL-safe base64 characters, and
+    /// a new value each time. That the bits come from the operating system's CSPRNG (through
+    /// `rand`'s `ThreadRng`) is a property of the generator called, which no output test can prove.
+    #[test]
+    fn demo_tokens_are_256_random_bits_in_url_safe_base64_and_differ() {
+        let first = new_api_token();
+        let second = new_api_token();
+        assert_ne!(first, second);
+        for token in [&first, &second] {
+            assert_eq!(token.len(), 43, "{token}");
+            assert!(
+                token
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'),
+                "{token}"
+            );
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(token)
+                .unwrap();
+            assert_eq!(bytes.len(), 32);
         }
     }
 }

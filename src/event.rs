@@ -52,6 +52,16 @@ impl AlarmState {
     }
 }
 
+/// What an event does to one alarm: raises the alarm `key`, or clears it when `raised` is false.
+/// A source makes these with its events (an SD-WAN clear names the alarms it clears); the store
+/// keeps each alarm's state. Every key starts with its source's name and `:`, so that one
+/// source's events can never change another source's alarms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmUpdate {
+    pub key: String,
+    pub raised: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub specversion: SpecVersion,
@@ -126,14 +136,6 @@ pub fn new_event_id() -> String {
     id.hyphenated().encode_lower(&mut text).to_owned()
 }
 
-/// An alarm a device event raises or clears (see [`Event::device_alarm`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceAlarm {
-    /// `<source name>:<subject>`.
-    pub key: String,
-    pub raised: bool,
-}
-
 impl Event {
     /// A new event with a fresh time-ordered id and informational defaults.
     pub fn new(
@@ -162,22 +164,27 @@ impl Event {
         }
     }
 
+    /// The name of the source that produced the event: its CloudEvents `source` without the
+    /// `/netpulse/` that [`Event::new`] puts in front.
+    pub fn source_name(&self) -> &str {
+        self.source
+            .strip_prefix("/netpulse/")
+            .unwrap_or(&self.source)
+    }
+
     /// The alarm policy of device events (DME, pxGrid, Webex events): an event raises or clears
     /// the alarm of its source and its subject (a port's link, an APIC fault), so the alarms API
     /// shows what is down now. Informational events, and events about no object, touch no alarm.
     /// Webhook providers name their alarms themselves.
-    pub fn device_alarm(&self) -> Option<DeviceAlarm> {
+    pub fn device_alarm(&self) -> Option<AlarmUpdate> {
         let raised = match self.alarmstate {
             AlarmState::Raised => true,
             AlarmState::Cleared => false,
             AlarmState::Info => return None,
         };
         let subject = self.subject.as_deref()?;
-        let source = self
-            .source
-            .strip_prefix("/netpulse/")
-            .unwrap_or(&self.source);
-        Some(DeviceAlarm {
+        let source = self.source_name();
+        Some(AlarmUpdate {
             key: format!("{source}:{subject}"),
             raised,
         })
@@ -213,7 +220,7 @@ mod tests {
         event.subject = Some("sys/intf/phys-[eth1/1]".into());
         assert_eq!(event.device_alarm(), None, "information touches no alarm");
         event.alarmstate = AlarmState::Raised;
-        let raised = DeviceAlarm {
+        let raised = AlarmUpdate {
             key: "leaf1:sys/intf/phys-[eth1/1]".into(),
             raised: true,
         };

@@ -3,9 +3,12 @@
 //! duplicate.
 //!
 //! The store's writer announces every committed event, in seq order, to the [`Hub`] (only while a
-//! client is subscribed). The hub's task checks each client's filter and hands the event to the
-//! matching clients' bounded queues without ever waiting: a client whose queue is full is dropped
-//! from the hub (marked lagged), so a slow client never slows ingest or the other clients.
+//! client is subscribed), through a queue of at most [`HUB_QUEUE`] events that it never waits on.
+//! The hub's task checks each client's filter and hands the event to the matching clients'
+//! bounded queues without ever waiting: a client whose queue is full is dropped from the hub
+//! (marked lagged), so a slow client never slows ingest or the other clients. If the hub itself
+//! falls so far behind that the writer's queue is full, the announcements that do not fit are
+//! dropped and every client is told to resume, as a slow one is: what was dropped is in the store.
 //!
 //! A [`Cursor`] is one client's position. It subscribes first, then reads what the client missed
 //! from the store, then the live queue, skipping seqs it has already sent: an event committed
@@ -16,10 +19,16 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::store::{CommitTap, Committed, EventFilter, EventQuery, Order, ReaderPool};
+use crate::store::{
+    Announcements, CommitTap, Committed, EventFilter, EventQuery, Order, ReaderPool,
+};
 
 /// Events read from the store per query while a client catches up.
 const CATCH_UP_PAGE: usize = 500;
+
+/// The most committed events that wait for the hub (a few MB of event JSON): eight of the writer's
+/// largest batches, far more than a hub that keeps up ever holds.
+pub const HUB_QUEUE: usize = 4096;
 
 /// Registers clients and fans committed events out to them.
 #[derive(Clone)]
@@ -46,9 +55,9 @@ struct Subscriber {
 
 impl Hub {
     /// A hub whose clients queue up to `buffer` events, and the tap to give the store.
-    pub fn new(buffer: usize) -> (Hub, CommitTap, mpsc::UnboundedReceiver<Arc<Committed>>) {
+    pub fn new(buffer: usize) -> (Hub, CommitTap, Announcements) {
         let listeners = Arc::new(AtomicUsize::new(0));
-        let (tap, announcements) = CommitTap::new(listeners.clone());
+        let (tap, announcements) = CommitTap::new(listeners.clone(), HUB_QUEUE);
         let hub = Hub {
             inner: Arc::new(HubInner {
                 listeners,
@@ -62,10 +71,23 @@ impl Hub {
     }
 
     /// Fans announcements out until the store closes its end.
-    pub async fn run(self, mut announcements: mpsc::UnboundedReceiver<Arc<Committed>>) {
+    pub async fn run(self, mut announcements: Announcements) {
         let mut batch = Vec::with_capacity(256);
         while announcements.recv_many(&mut batch, 256).await > 0 {
             let mut subscribers = self.inner.subscribers.lock().expect("hub lock");
+            if announcements.overflowed() {
+                // Some events were never announced: no client can be handed the next ones
+                // without a gap. Each is told to resume after the last seq it got.
+                tracing::warn!(
+                    clients = subscribers.len(),
+                    "the feed hub fell behind the store and dropped announcements: every client is told to resume"
+                );
+                subscribers
+                    .drain(..)
+                    .for_each(|subscriber| subscriber.lag());
+                batch.clear();
+                continue;
+            }
             for event in batch.drain(..) {
                 subscribers.retain(|subscriber| subscriber.offer(&event));
             }
@@ -121,16 +143,22 @@ impl Subscriber {
         match self.queue.try_send(event.clone()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.lagged.store(true, Ordering::SeqCst);
-                metrics::counter!("netpulse_feed_clients_lagged_total").increment(1);
                 tracing::debug!(
                     subscriber = self.id,
                     "a feed client's queue is full: it is dropped and will be told to resume"
                 );
+                self.lag();
                 false
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// Marks the subscriber as fallen behind: once it has taken what its queue holds, its cursor
+    /// says so (or, while catching up, subscribes again and reads on from the store).
+    fn lag(&self) {
+        self.lagged.store(true, Ordering::SeqCst);
+        metrics::counter!("netpulse_feed_clients_lagged_total").increment(1);
     }
 }
 
@@ -332,7 +360,7 @@ impl Cursor {
         FeedItem::Lagged {
             last_seq: self.last_seq,
             message: format!(
-                "too slow: more than the client buffer (api.feed.client_buffer) of events waited for this client; resume after seq {}",
+                "too slow: more events waited for this client than its buffer (api.feed.client_buffer) holds, or for the feed than it holds; resume after seq {}",
                 self.last_seq
             ),
         }

@@ -285,14 +285,7 @@ async fn dispatch(
             .drain(..)
             .map(|event| NewEvent {
                 raw_data: None,
-                alarms: event
-                    .device_alarm()
-                    .map(|alarm| crate::store::AlarmUpdate {
-                        key: alarm.key,
-                        raised: alarm.raised,
-                    })
-                    .into_iter()
-                    .collect(),
+                alarms: event.device_alarm().into_iter().collect(),
                 event,
                 idempotency_key: None,
                 sinks: Vec::new(),

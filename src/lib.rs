@@ -7,12 +7,16 @@
 //! - [`event`]: the normalized, CloudEvents-compatible [`event::Event`]; plain data, no IO.
 //! - [`source`]: inputs, one module per protocol (`dme` for NX-OS / APIC WebSocket subscriptions),
 //!   the session-holding ones run by the one `source::lifecycle`.
+//! - [`route`]: which sinks take an event; pure functions over events and the configuration.
 //! - [`store`]: the embedded durable store (SQLite, WAL, group commit): event log, alarms, outbox.
 //! - [`sink`]: outputs, one module per kind (`file`, `stdout`).
 //! - [`gateway`]: wires sources to sinks, owns shutdown and configuration reload.
 //! - [`sim`]: device simulators, also a product feature (`netpulse sim dme`).
 //! - [`demo`]: `netpulse demo`, a simulated switch and the gateway wired together.
-//! - [`tls`]: the client TLS policy shared by every outgoing connection.
+//! - [`tls`]: the client TLS policy shared by every outgoing connection, and the one HTTP client
+//!   builder.
+//! - [`webex_api`]: the one Webex REST client, shared by the Webex source, webhook and sink.
+//! - [`secret`]: the constant-time comparison of secrets (API tokens, webhook credentials).
 
 pub mod backoff;
 pub mod config;
@@ -25,11 +29,14 @@ pub mod fuzz_targets;
 pub mod gateway;
 pub mod http;
 pub mod pipeline;
+pub mod route;
+pub mod secret;
 pub mod sim;
 pub mod sink;
 pub mod source;
 pub mod store;
 pub mod throttle;
 pub mod tls;
+pub mod webex_api;
 
 pub use gateway::{Gateway, run};

@@ -41,39 +41,10 @@ enum Command {
     /// Run a device simulator.
     Sim {
         #[command(subcommand)]
-        device: SimCommand,
+        device: netpulse::sim::SimCommand,
     },
     /// Start a simulated switch and the gateway subscribed to it, and show events as they arrive.
     Demo(netpulse::demo::DemoArgs),
-}
-
-#[derive(Subcommand)]
-enum SimCommand {
-    /// NX-OS DME device(s): REST login, WebSocket subscriptions, a change generator, fault injection.
-    Dme(netpulse::sim::dme::DmeSimArgs),
-    /// ACI APIC(s): the DME simulator with tenants, leaf ports, faults through their lifecycle,
-    /// event and audit records.
-    Apic(netpulse::sim::dme::DmeSimArgs),
-    /// SD-WAN Manager: posts real alarm webhooks (raise/clear pairs) with Basic auth, at a rate.
-    Sdwan(netpulse::sim::sdwan::SdwanSimArgs),
-    /// Webex Messages API: bearer tokens, rooms, recorded messages, injectable 429/5xx/latency.
-    Webex(netpulse::sim::webex::WebexSimArgs),
-    /// Meraki: posts alert webhooks (official examples, raise/clear pairs) with the shared secret.
-    Meraki(netpulse::sim::hooks::MerakiSimArgs),
-    /// Catalyst Center: posts Assurance issue notifications (active, then resolved).
-    #[command(name = "catalyst-center")]
-    CatalystCenter(netpulse::sim::hooks::CatalystCenterSimArgs),
-    /// ThousandEyes: posts classic alert webhooks (TRIGGER, then CLEAR), optional Basic auth.
-    Thousandeyes(netpulse::sim::hooks::ThousandeyesSimArgs),
-    /// Intersight: posts cond.Alarm webhooks signed with a draft-cavage HTTP Signature.
-    Intersight(netpulse::sim::hooks::IntersightSimArgs),
-    /// Standard Webhooks: posts alarm messages signed v1 with a whsec_ secret.
-    #[command(name = "standard-webhooks")]
-    StandardWebhooks(netpulse::sim::hooks::StandardWebhooksSimArgs),
-    /// CloudEvents 1.0: posts alarm events in binary or structured mode.
-    Cloudevents(netpulse::sim::hooks::CloudeventsSimArgs),
-    /// Cisco ISE pxGrid 2.0: the control REST API and the STOMP pubsub over WebSocket.
-    Ise(netpulse::sim::ise::IseSimArgs),
 }
 
 fn main() -> ExitCode {
@@ -127,39 +98,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     match command {
         Command::Run { config } => run_gateway(&config, shutdown).await,
-        Command::Sim {
-            device: SimCommand::Dme(args),
-        } => netpulse::sim::dme::run_cli(args, shutdown).await,
-        Command::Sim {
-            device: SimCommand::Apic(args),
-        } => netpulse::sim::dme::run_apic_cli(args, shutdown).await,
-        Command::Sim {
-            device: SimCommand::Sdwan(args),
-        } => netpulse::sim::sdwan::run_cli(args, shutdown).await,
-        Command::Sim {
-            device: SimCommand::Webex(args),
-        } => netpulse::sim::webex::run_cli(args, shutdown).await,
-        Command::Sim {
-            device: SimCommand::Meraki(args),
-        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
-        Command::Sim {
-            device: SimCommand::CatalystCenter(args),
-        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
-        Command::Sim {
-            device: SimCommand::Thousandeyes(args),
-        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
-        Command::Sim {
-            device: SimCommand::Intersight(args),
-        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
-        Command::Sim {
-            device: SimCommand::StandardWebhooks(args),
-        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
-        Command::Sim {
-            device: SimCommand::Cloudevents(args),
-        } => netpulse::sim::hooks::run_cli(args, shutdown).await,
-        Command::Sim {
-            device: SimCommand::Ise(args),
-        } => netpulse::sim::ise::run_cli(args, shutdown).await,
+        Command::Sim { device } => device.run(shutdown).await,
         Command::Demo(args) => netpulse::demo::run(args, shutdown).await,
         Command::Check { .. } => unreachable!("handled before the runtime starts"),
     }

@@ -8,8 +8,8 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
 
-use crate::config::{SinkConfig, SinkMatch};
-use crate::event::Event;
+use crate::config::SinkConfig;
+use crate::route::Routes;
 use crate::store::{Appended, NewEvent, Store, StoreError};
 
 /// Routes events to sinks and wakes the sinks that have new work.
@@ -26,17 +26,13 @@ struct Inner {
 
 /// The sinks events are routed to, and what wakes each.
 struct Routing {
-    routes: Vec<(String, SinkMatch)>,
+    routes: Routes,
     wakers: HashMap<String, Arc<Notify>>,
 }
 
 impl Routing {
     /// The routes of `sinks`; a sink already in `previous` keeps its waker.
     fn new(sinks: &[SinkConfig], previous: Option<&Routing>) -> Routing {
-        let routes = sinks
-            .iter()
-            .map(|sink| (sink.name().to_owned(), sink.filter().clone()))
-            .collect();
         let wakers = sinks
             .iter()
             .map(|sink| {
@@ -45,16 +41,10 @@ impl Routing {
                 (name.to_owned(), waker.unwrap_or_default())
             })
             .collect();
-        Routing { routes, wakers }
-    }
-
-    fn sinks_for(&self, event: &Event) -> Vec<String> {
-        let source = source_name(event);
-        self.routes
-            .iter()
-            .filter(|(_, filter)| filter.matches(source, event))
-            .map(|(name, _)| name.clone())
-            .collect()
+        Routing {
+            routes: Routes::new(sinks),
+            wakers,
+        }
     }
 }
 
@@ -92,18 +82,13 @@ impl Pipeline {
             .unwrap_or_else(|| Arc::new(Notify::new()))
     }
 
-    /// The sinks that take `event`.
-    pub fn sinks_for(&self, event: &Event) -> Vec<String> {
-        self.routing().sinks_for(event)
-    }
-
     /// Routes each event (its `sinks` are replaced by the routing result), appends them durably
     /// and wakes the sinks that got new rows. Resolves after the commit. The items stay the
     /// caller's, so a batch the store could not take can be offered again as it is.
     pub async fn ingest(&self, items: &mut [NewEvent]) -> Result<Vec<Appended>, StoreError> {
         let routing = self.routing();
         for item in items.iter_mut() {
-            item.sinks = routing.sinks_for(&item.event);
+            item.sinks = routing.routes.sinks_for(&item.event);
         }
         let appended = self.inner.store.append(items).await?;
         let stored = items
@@ -120,18 +105,16 @@ impl Pipeline {
     }
 }
 
-/// The source name inside an event's CloudEvents `source` (`/netpulse/<name>`).
-pub fn source_name(event: &Event) -> &str {
-    event
-        .source
-        .strip_prefix("/netpulse/")
-        .unwrap_or(&event.source)
+/// The source name inside an event's CloudEvents `source` (`/netpulse/<name>`): see
+/// [`Event::source_name`](crate::event::Event::source_name).
+pub fn source_name(event: &crate::event::Event) -> &str {
+    event.source_name()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Severity;
+    use crate::event::{Event, Severity};
 
     #[test]
     fn new_sinks_route_from_now_on_and_a_sink_that_stays_keeps_its_waker() {
@@ -143,16 +126,17 @@ mod tests {
         let pipeline = Pipeline::new(store, &[stdout("all")]);
         let waker = pipeline.waker("all");
         let event = Event::new("leaf1", "x", jiff::Timestamp::now(), serde_json::json!({}));
-        assert_eq!(pipeline.sinks_for(&event), ["all"]);
+        let sinks_for = |event| pipeline.routing().routes.sinks_for(event);
+        assert_eq!(sinks_for(&event), ["all"]);
         pipeline.set_sinks(&[stdout("all"), stdout("copy")]);
-        assert_eq!(pipeline.sinks_for(&event), ["all", "copy"]);
+        assert_eq!(sinks_for(&event), ["all", "copy"]);
         assert!(Arc::ptr_eq(&waker, &pipeline.waker("all")));
         pipeline.set_sinks(&[stdout("copy")]);
-        assert_eq!(pipeline.sinks_for(&event), ["copy"]);
+        assert_eq!(sinks_for(&event), ["copy"]);
     }
 
     #[tokio::test]
-    async fn events_are_routed_by_source_type_prefix_and_severity_and_wake_their_sinks() {
+    async fn an_ingested_event_gets_the_outbox_rows_of_its_routes_and_wakes_their_sinks() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(crate::store::StoreConfig::new(dir.path().join("db"))).unwrap();
         let configs = vec![
@@ -160,25 +144,26 @@ mod tests {
             SinkConfig::Stdout(
                 serde_json::from_value(serde_json::json!({
                     "name": "noc",
-                    "match": {"source": ["vmanage"], "type_prefix": ["com.cisco.sdwan."], "min_severity": "major"}
+                    "match": {"source": ["vmanage"], "min_severity": "major"}
+                }))
+                .unwrap(),
+            ),
+            SinkConfig::Stdout(
+                serde_json::from_value(serde_json::json!({
+                    "name": "dme",
+                    "match": {"type_prefix": ["com.cisco.dme."]}
                 }))
                 .unwrap(),
             ),
         ];
         let pipeline = Pipeline::new(store, &configs);
-        let event = |source: &str, kind: &str, severity| {
-            let mut event = Event::new(source, kind, jiff::Timestamp::now(), serde_json::json!({}));
-            event.severity = severity;
-            event
-        };
-        let major = event("vmanage", "com.cisco.sdwan.alarm.raised", Severity::Major);
-        assert_eq!(pipeline.sinks_for(&major), ["all", "noc"]);
-        let minor = event("vmanage", "com.cisco.sdwan.alarm.raised", Severity::Minor);
-        assert_eq!(pipeline.sinks_for(&minor), ["all"]);
-        let other_source = event("leaf1", "com.cisco.sdwan.alarm.raised", Severity::Critical);
-        assert_eq!(pipeline.sinks_for(&other_source), ["all"]);
-        let other_type = event("vmanage", "com.cisco.dme.modified", Severity::Critical);
-        assert_eq!(pipeline.sinks_for(&other_type), ["all"]);
+        let mut major = Event::new(
+            "vmanage",
+            "com.cisco.sdwan.alarm.raised",
+            jiff::Timestamp::now(),
+            serde_json::json!({}),
+        );
+        major.severity = Severity::Major;
 
         let noc = pipeline.waker("noc");
         let woken = noc.notified();
@@ -196,5 +181,6 @@ mod tests {
         let reader = pipeline.store().reader().unwrap();
         assert_eq!(reader.outbox_counts("noc").unwrap().pending, 1);
         assert_eq!(reader.outbox_counts("all").unwrap().pending, 1);
+        assert_eq!(reader.outbox_counts("dme").unwrap().pending, 0);
     }
 }

@@ -5,9 +5,15 @@
 //! device's self-signed certificate) instead; `fingerprint_sha256` pins the device's certificate
 //! itself (what most switches with self-signed certificates need: `show crypto ca certificates`
 //! or the simulator prints it); `insecure_skip_verify` accepts anything and is meant for labs
-//! only: the caller logs a warning when it is used.
+//! only: [`http_client`] logs a warning naming the component each time it builds such a client.
+//! A certificate the chain check refuses is explained in words (`explain.rs`): what is wrong,
+//! what to configure, and the SHA-256 fingerprint the server presented.
 
+mod explain;
+mod http_client;
 pub mod server;
+
+pub use http_client::{HttpClient, HttpClientOptions, error_chain, http_client, warn_if_insecure};
 
 use std::sync::Arc;
 
@@ -61,24 +67,29 @@ pub fn client_config_with_identity(
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .context("no TLS protocol version is available")?;
-    let verified = if let Some(pin) = &tls.fingerprint_sha256 {
-        let expected = parse_fingerprint(pin).map_err(anyhow::Error::msg)?;
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(CustomVerifier {
-                pin: Some(expected),
-                provider: provider(),
-            }))
+    let check = if let Some(pin) = &tls.fingerprint_sha256 {
+        Check::Pin(parse_fingerprint(pin).map_err(anyhow::Error::msg)?)
     } else if tls.insecure_skip_verify {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(CustomVerifier {
-                pin: None,
-                provider: provider(),
-            }))
+        Check::Any
     } else {
-        builder.with_root_certificates(root_store(tls)?)
+        let trusted = match &tls.ca_file {
+            Some(path) => format!("tls.ca_file {}", path.display()),
+            None => "the system's root certificates".to_owned(),
+        };
+        let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            Arc::new(root_store(tls)?),
+            provider(),
+        )
+        .build()
+        .context("cannot verify server certificates with these roots")?;
+        Check::Chain { webpki, trusted }
     };
+    let verified = builder
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(Verifier {
+            check,
+            provider: provider(),
+        }));
     let config = match identity {
         Some(identity) => verified
             .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
@@ -148,27 +159,47 @@ pub fn parse_fingerprint(text: &str) -> Result<[u8; 32], String> {
     Ok(bytes)
 }
 
-/// The verifier for the two policies that do not check the chain: a pin trusts exactly one
-/// certificate by its SHA-256 fingerprint, whatever its issuer or names (like an SSH host key);
-/// no pin (`insecure_skip_verify`) accepts every certificate. Either way the handshake signatures
-/// are still verified against the presented certificate, so the connection stays encrypted.
+/// How the server's certificate is checked.
 #[derive(Debug)]
-struct CustomVerifier {
-    pin: Option<[u8; 32]>,
+enum Check {
+    /// Exactly the certificate with this SHA-256 fingerprint, whatever its issuer or names (like
+    /// an SSH host key).
+    Pin([u8; 32]),
+    /// Anything (`insecure_skip_verify`).
+    Any,
+    /// The chain up to the roots (`ca_file` or the system's), each refusal explained in words;
+    /// `trusted` names the roots.
+    Chain {
+        webpki: Arc<rustls::client::WebPkiServerVerifier>,
+        trusted: String,
+    },
+}
+
+/// The one verifier of the client policy. Whatever the [`Check`], the handshake signatures are
+/// verified against the presented certificate, so the connection stays encrypted.
+#[derive(Debug)]
+struct Verifier {
+    check: Check,
     provider: Arc<CryptoProvider>,
 }
 
-impl ServerCertVerifier for CustomVerifier {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(expected) = self.pin else {
-            return Ok(ServerCertVerified::assertion());
+        let expected = match &self.check {
+            Check::Any => return Ok(ServerCertVerified::assertion()),
+            Check::Chain { webpki, trusted } => {
+                return webpki
+                    .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                    .map_err(|error| explain::refusal(error, trusted, end_entity));
+            }
+            Check::Pin(expected) => expected,
         };
         use sha2::Digest;
         let actual = sha2::Sha256::digest(end_entity.as_ref());

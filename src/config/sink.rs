@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{Problems, Secret, TlsConfig, resolve_path, resolve_secret};
 use crate::duration::serde_duration;
-use crate::event::{Event, Severity};
+use crate::event::Severity;
 
 /// One entry of `sinks:`; the `type` field picks the variant.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -22,8 +22,8 @@ pub enum SinkConfig {
 }
 
 /// `match:`: which events a sink takes. Every field that is set must match; an empty filter takes
-/// everything. The full routing policy is a later feature; this keeps switch chatter out of a chat
-/// room.
+/// everything (`route::matches` applies it). The full routing policy is a later feature; this
+/// keeps switch chatter out of a chat room.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct SinkMatch {
@@ -36,21 +36,6 @@ pub struct SinkMatch {
     /// Only events at least this severe (info < warning < minor < major < critical).
     #[serde(default)]
     pub min_severity: Option<Severity>,
-}
-
-impl SinkMatch {
-    /// Whether the sink takes this event, which came from the source named `source`.
-    pub fn matches(&self, source: &str, event: &Event) -> bool {
-        (self.source.is_empty() || self.source.iter().any(|name| name == source))
-            && (self.type_prefix.is_empty()
-                || self
-                    .type_prefix
-                    .iter()
-                    .any(|prefix| event.kind.starts_with(prefix.as_str())))
-            && self
-                .min_severity
-                .is_none_or(|minimum| event.severity >= minimum)
-    }
 }
 
 /// A Webex bot posting to one room (or one person).
@@ -93,11 +78,76 @@ pub struct WebexSinkConfig {
     /// How the API's certificate is checked (the simulator's, in a lab).
     #[serde(default)]
     pub tls: TlsConfig,
-    /// Answer commands posted to the bot (`alarms?`, `help`) in the room they came from. Route the
-    /// bot's messages to this sink with `match: { type_prefix: [com.cisco.webex.message] }` from a
-    /// `provider: webex` webhook (or a `webex_events` source).
+    /// netpulse's address as the room's readers reach it (e.g. `https://netpulse.example.com`).
+    /// A message cut for length links to the event there (in the API) when the event has no link
+    /// of its own.
     #[serde(default)]
-    pub commands: bool,
+    pub public_url: Option<String>,
+    /// Answer commands posted to the bot (`alarms?`, `help`). Route the bot's messages to this
+    /// sink with `match: { type_prefix: [com.cisco.webex.message] }` from a `provider: webex`
+    /// webhook (or a `webex_events` source). `true` answers in the sink's own room only; a mapping
+    /// (`{ rooms: [...], direct: false, per_minute: 6 }`) lists more rooms.
+    #[serde(default, deserialize_with = "commands_setting")]
+    pub commands: Option<CommandsConfig>,
+}
+
+/// Where and how often a Webex sink answers bot commands. Anyone who can reach the bot can ask it,
+/// so it answers only in the sink's room (`room_id`) and the rooms listed here, never in a direct
+/// (1:1) room unless `direct` says so, and at most `per_minute` answers per room.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandsConfig {
+    /// Room ids (besides `room_id`) where the bot answers.
+    #[serde(default)]
+    pub rooms: Vec<String>,
+    /// Also answer in any direct room: any Webex user who can message the bot sees the alarms.
+    #[serde(default)]
+    pub direct: bool,
+    /// Answers per room per minute at most (a burst of that many, then one every 60/n s); the
+    /// questions over it are left unanswered, logged and counted.
+    #[serde(default = "default_commands_per_minute")]
+    pub per_minute: u32,
+}
+
+impl Default for CommandsConfig {
+    fn default() -> CommandsConfig {
+        CommandsConfig {
+            rooms: Vec::new(),
+            direct: false,
+            per_minute: default_commands_per_minute(),
+        }
+    }
+}
+
+fn default_commands_per_minute() -> u32 {
+    6
+}
+
+/// `commands: true | false | { rooms, direct, per_minute }`.
+fn commands_setting<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<CommandsConfig>, D::Error> {
+    struct Setting;
+    impl<'de> serde::de::Visitor<'de> for Setting {
+        type Value = Option<CommandsConfig>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("true, false or { rooms: [...], direct: false, per_minute: 6 }")
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, on: bool) -> Result<Self::Value, E> {
+            Ok(on.then(CommandsConfig::default))
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            CommandsConfig::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Some)
+        }
+    }
+    deserializer.deserialize_any(Setting)
 }
 
 /// How a failed delivery is retried: 5xx and network errors back off exponentially with jitter
@@ -259,6 +309,15 @@ impl WebexSinkConfig {
                 format!("{:?} must be an http:// or https:// URL", self.base_url),
             ),
         }
+        if let Some(url) = &self.public_url {
+            match reqwest::Url::parse(url) {
+                Ok(parsed) if matches!(parsed.scheme(), "https" | "http") && parsed.host().is_some() => {}
+                _ => problems.push(
+                    &format!("{place}.public_url"),
+                    format!("{url:?} must be an http:// or https:// URL, e.g. https://netpulse.example.com"),
+                ),
+            }
+        }
         if let Err(err) = jiff::tz::TimeZone::get(&self.timezone) {
             problems.push(
                 &format!("{place}.timezone"),
@@ -287,6 +346,17 @@ impl WebexSinkConfig {
                 &format!("{place}.retry"),
                 "initial must be above 0 and not above max",
             );
+        }
+        if let Some(commands) = &self.commands {
+            if commands.per_minute == 0 {
+                problems.push(
+                    &format!("{place}.commands.per_minute"),
+                    "must be at least 1 (remove commands to answer nothing)",
+                );
+            }
+            if commands.rooms.iter().any(|room| room.trim().is_empty()) {
+                problems.push(&format!("{place}.commands.rooms"), "a room id is empty");
+            }
         }
         if self.retry.max_attempts == 0 {
             problems.push(&format!("{place}.retry.max_attempts"), "must be at least 1");

@@ -195,3 +195,117 @@ fn interpolation_handles_literals_and_unterminated_references() {
             .contains("unterminated")
     );
 }
+
+#[test]
+fn errors_never_show_a_value_from_the_environment() {
+    let env = |name: &str| match name {
+        "PASSWORD" => Some("SuperSecret-42".to_owned()),
+        "QUOTED" => Some("Super\"Secret\\42".to_owned()),
+        "URL" => Some("ftp://user:SuperSecret@host".to_owned()),
+        _ => None,
+    };
+    let text = "
+sources:
+  - { name: vmanage, type: webhook, provider: sdwan, path: /hooks/sdwan, auth: { none: true } }
+sinks:
+  - name: room
+    type: webex
+    token: t
+    room_id: r
+    rate_limit: \"${PASSWORD}\"
+  - name: room2
+    type: webex
+    token: t
+    room_id: r
+    base_url: \"${URL}\"
+http:
+  max_connections: \"x${QUOTED}y\"
+api:
+  auth: { tokens: [ { name: ops, token: t0123456789abcdef, scope: \"${PASSWORD}\" } ] }
+";
+    let errors = Config::parse_with(text, Path::new("."), &env)
+        .unwrap_err()
+        .0
+        .join("\n");
+    for secret in ["SuperSecret", "Super\\\"Secret", "Super\"Secret"] {
+        assert!(!errors.contains(secret), "{secret} in {errors}");
+    }
+    assert!(errors.contains("${PASSWORD}"), "{errors}");
+    assert!(errors.contains("x${QUOTED}y"), "{errors}");
+    assert!(errors.contains("${URL}"), "{errors}");
+    assert!(errors.contains("sinks[0]"), "{errors}");
+    assert!(errors.contains("(room2).base_url"), "{errors}");
+}
+
+#[test]
+fn webex_commands_take_true_or_rooms_direct_and_a_rate() {
+    let sink = |commands: &str| {
+        format!(
+            "sources:\n  - {{ name: hooks, type: webhook, provider: sdwan, path: /hooks/sdwan, auth: {{ none: true }} }}\nsinks:\n  - {{ name: bot, type: webex, token: t, room_id: noc, commands: {commands} }}\n"
+        )
+    };
+    let commands = |text: &str| match &parse(&sink(text)).unwrap().sinks[0] {
+        SinkConfig::Webex(webex) => webex.commands.clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(commands("false"), None);
+    assert_eq!(commands("true"), Some(CommandsConfig::default()));
+    let listed = commands("{ rooms: [lobby], direct: true, per_minute: 2 }").unwrap();
+    assert_eq!(listed.rooms, ["lobby"]);
+    assert!(listed.direct);
+    assert_eq!(listed.per_minute, 2);
+    let errors = parse(&sink("{ per_minute: 0 }")).unwrap_err().0.join("\n");
+    assert!(
+        errors.contains("commands.per_minute: must be at least 1"),
+        "{errors}"
+    );
+    let errors = parse(&sink("{ room: [x] }")).unwrap_err().0.join("\n");
+    assert!(errors.contains("unknown field `room`"), "{errors}");
+}
+
+#[test]
+fn generic_mappings_and_standard_webhooks_secrets_are_checked_by_the_configuration_itself() {
+    let text = "
+sources:
+  - name: hooks
+    type: webhook
+    provider: generic
+    path: /hooks/generic
+    auth: { none: true }
+    mapping: { device: /host, summary: \"{{ message \" }
+  - name: paired
+    type: webhook
+    provider: generic
+    path: /hooks/paired
+    auth: { none: true }
+    mapping: { device: /host, summary: /message, alarm_key: /id }
+  - name: standard
+    type: webhook
+    provider: generic
+    path: /hooks/standard
+    auth: { standard_webhooks: { secrets: [whsec_c2hvcnQ=] } }
+    mapping: { device: /host, summary: /message }
+";
+    let errors = parse(text).unwrap_err().0;
+    let has = |place: &str, words: &str| {
+        errors
+            .iter()
+            .any(|error| error.contains(place) && error.contains(words))
+    };
+    assert!(
+        has("(hooks).mapping", "summary: syntax error"),
+        "{errors:#?}"
+    );
+    assert!(
+        has("(paired).mapping", "alarm_key and alarm_state go together"),
+        "{errors:#?}"
+    );
+    assert!(
+        has(
+            "(standard).auth.standard_webhooks.secrets[0]",
+            "not a Standard Webhooks secret"
+        ),
+        "{errors:#?}"
+    );
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+}

@@ -138,6 +138,45 @@ pub struct GenericMapping {
     pub alarm_state_map: std::collections::BTreeMap<String, crate::event::AlarmState>,
 }
 
+impl GenericMapping {
+    /// What a mapping must have to make events: a device and a summary, an alarm key together with
+    /// an alarm state, and templates that compile. The error says which field and what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.device.is_none() || self.summary.is_none() {
+            return Err("set at least device and summary".to_owned());
+        }
+        if self.alarm_state.is_some() != self.alarm_key.is_some() {
+            return Err("alarm_key and alarm_state go together".to_owned());
+        }
+        let fields = [
+            ("id", &self.id),
+            ("time", &self.time),
+            ("device", &self.device),
+            ("type", &self.kind),
+            ("severity", &self.severity),
+            ("summary", &self.summary),
+            ("subject", &self.subject),
+            ("link", &self.link),
+            ("alarm_key", &self.alarm_key),
+            ("alarm_state", &self.alarm_state),
+        ];
+        let env = minijinja::Environment::new();
+        for (name, text) in fields {
+            let Some(text) = text.as_deref().filter(|text| is_template(text)) else {
+                continue;
+            };
+            env.template_from_str(text)
+                .map_err(|error| format!("{name}: {error}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a mapping field is a template (not a JSON pointer, not a constant).
+pub fn is_template(field: &str) -> bool {
+    !field.starts_with('/') && (field.contains("{{") || field.contains("{%"))
+}
+
 /// How a sender proves who it is; exactly one scheme is set.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -296,6 +335,16 @@ pub struct StandardWebhooksAuth {
     pub tolerance: std::time::Duration,
 }
 
+/// The key of a Standard Webhooks secret (`whsec_` + base64 of 24 to 64 bytes), if it is one.
+pub fn standard_webhooks_key(secret: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let encoded = secret.strip_prefix("whsec_")?;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    (24..=64).contains(&key.len()).then_some(key)
+}
+
 fn default_skew() -> std::time::Duration {
     std::time::Duration::from_secs(300)
 }
@@ -353,6 +402,16 @@ impl WebhookAuth {
                 base_dir,
                 problems,
             );
+            if basic
+                .password
+                .as_ref()
+                .is_some_and(|password| password.expose().is_empty())
+            {
+                problems.push(
+                    &format!("{place}.password"),
+                    "the password is empty: an empty password is the first one an attacker tries",
+                );
+            }
         }
         if let Some(bearer) = &mut self.bearer {
             bearer.resolve(&format!("{place}.bearer"), base_dir, problems);
@@ -389,7 +448,7 @@ impl WebhookAuth {
                 );
             }
             for (index, secret) in standard.secrets.iter().enumerate() {
-                if crate::source::webhook::auth::standard_webhooks_key(secret.expose()).is_none() {
+                if standard_webhooks_key(secret.expose()).is_none() {
                     problems.push(
                         &format!("{place}.standard_webhooks.secrets[{index}]"),
                         "not a Standard Webhooks secret: expected whsec_ followed by base64 of 24 to 64 bytes",
@@ -420,10 +479,23 @@ impl BasicAuth {
 
 impl WebhookSourceConfig {
     pub(crate) fn validate(&mut self, place: &str, base_dir: &Path, problems: &mut Problems) {
+        // The source's alarm and redelivery keys are `<name>:<key>`: a name with a colon could
+        // take another source's keys (`a` + `b:x` is `a:b` + `x`).
+        if self.name.contains(':') {
+            problems.push(
+                &format!("{place}.name"),
+                "must not contain ':' (it separates the source's name from its alarm keys)",
+            );
+        }
         if !self.path.starts_with('/') || self.path.contains(['?', '#', ' ']) {
             problems.push(
                 &format!("{place}.path"),
                 format!("{:?} must be a URL path such as /hooks/sdwan", self.path),
+            );
+        } else if let Some(reason) = route_syntax(&self.path) {
+            problems.push(
+                &format!("{place}.path"),
+                format!("{:?} {reason}: a webhook path is matched literally, give a plain path such as /hooks/{}", self.path, self.name),
             );
         }
         let taken = |reserved: &&str| {
@@ -469,7 +541,7 @@ impl WebhookSourceConfig {
             ),
         }
         if let Some(mapping) = &self.mapping
-            && let Err(error) = crate::source::webhook::mapping::Mapping::new(&self.name, mapping)
+            && let Err(error) = mapping.check()
         {
             problems.push(&format!("{place}.mapping"), error);
         }
@@ -496,3 +568,40 @@ impl WebhookSourceConfig {
         }
     }
 }
+
+/// Why `path` would not be matched literally by the router: `{x}` captures a segment, `{*x}`
+/// the rest of the path, and a segment starting with `:` or `*` is refused by it at start.
+fn route_syntax(path: &str) -> Option<&'static str> {
+    if path.contains(['{', '}']) {
+        return Some("contains { or }, which the router reads as a wildcard");
+    }
+    path.split('/')
+        .any(|segment| segment.starts_with([':', '*']))
+        .then_some("has a segment starting with : or *, which the router reads as a wildcard")
+}
+
+/// Two receivers cannot share one path (the router would refuse to start): the later one is
+/// refused, naming the earlier.
+pub(crate) fn check_unique_paths(sources: &[super::SourceConfig], problems: &mut Problems) {
+    let mut seen: std::collections::HashMap<&str, (usize, &str)> = std::collections::HashMap::new();
+    for (index, source) in sources.iter().enumerate() {
+        let super::SourceConfig::Webhook(webhook) = source else {
+            continue;
+        };
+        match seen.get(webhook.path.as_str()) {
+            Some((first, name)) => problems.push(
+                &format!("sources[{index}] ({}).path", webhook.name),
+                format!(
+                    "{:?} is already the path of sources[{first}] ({name}): each webhook source needs a path of its own",
+                    webhook.path
+                ),
+            ),
+            None => {
+                seen.insert(&webhook.path, (index, &webhook.name));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

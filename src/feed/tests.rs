@@ -183,3 +183,58 @@ async fn a_resume_point_older_than_retention_is_told_and_starts_at_the_oldest_ke
     assert_eq!(next_event(&mut cursor).await.0, 7);
     fixture.store.close().await;
 }
+
+/// The writer's announcements wait for the hub in a bounded queue: a stalled hub (a starved
+/// runtime) costs a bounded amount of memory, and a client is never silently skipped past the
+/// announcements that did not fit: it is told to resume, and resuming from the store loses none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_hub_holds_a_bounded_queue_and_its_clients_resume_without_loss() {
+    const BOUND: usize = HUB_QUEUE;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("netpulse.db");
+    // A client queue larger than the burst: only the hub's queue can overflow.
+    let (hub, tap, announcements) = Hub::new(100_000);
+    let mut config = StoreConfig::new(&path);
+    config.tap = Some(tap);
+    let store = Store::open(config).unwrap();
+    let pool = ReaderPool::new(path);
+    let mut cursor = Cursor::open(&hub, &pool, EventFilter::default(), None)
+        .await
+        .unwrap();
+    // The hub's task is not running yet: a burst of commits while it is stalled.
+    let total = BOUND as u64 + 1000;
+    for first in (0..total).step_by(200) {
+        let items: Vec<NewEvent> = (first..(first + 200).min(total))
+            .map(|n| item("leaf1", n))
+            .collect();
+        store.append(&items).await.unwrap();
+    }
+    assert!(
+        announcements.len() <= BOUND,
+        "{} announcements wait for the hub",
+        announcements.len()
+    );
+    tokio::spawn(hub.clone().run(announcements));
+    let mut seen = Vec::new();
+    let mut resumed = 0;
+    while seen.len() < total as usize {
+        let item = tokio::time::timeout(std::time::Duration::from_secs(10), cursor.next())
+            .await
+            .expect("an item within 10 s")
+            .unwrap();
+        match item {
+            FeedItem::Event { seq, .. } => seen.push(seq),
+            FeedItem::Lagged { last_seq, .. } => {
+                resumed += 1;
+                cursor = Cursor::open(&hub, &pool, EventFilter::default(), Some(last_seq))
+                    .await
+                    .unwrap();
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let expected: Vec<u64> = (1..=total).collect();
+    assert_eq!(seen, expected, "every seq once, in order");
+    assert!(resumed <= 1, "resumed {resumed} times");
+    store.close().await;
+}

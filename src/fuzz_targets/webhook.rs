@@ -1,5 +1,6 @@
-//! The webhook receivers: every provider's normalizer on a hostile body, as
-//! `WebhookReceiver::normalize` calls it, and the signature checks on hostile headers and body.
+//! The webhook receivers: every provider's normalizer on a hostile body, verified by the open
+//! verifier as a receiver with `auth: none` passes it, and the signature checks on hostile
+//! headers and body.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use crate::config::{
     BasicAuth, DigestEncoding, GenericMapping, HeaderToken, HmacAlgorithm, HmacAuth,
     HttpSignatureAuth, Secret, SecretValue, StandardWebhooksAuth, WebhookAuth,
 };
-use crate::source::webhook::verify::{Signed, Verifier};
+use crate::source::webhook::verify::{self, Signed, Verifier};
 use crate::source::webhook::{
     Normalized, catalyst_center, generic, intersight, mapping, meraki, sdwan, thousandeyes, webex,
 };
@@ -25,12 +26,26 @@ fn deliver_normalized(normalized: Result<Normalized, impl Sized>) {
     }
 }
 
-/// SD-WAN Manager: an alarm body, and the details link built from its uuid. The body is stored
+/// A hostile body as a normalizer receives it.
+fn body(data: &[u8]) -> bytes::Bytes {
+    bytes::Bytes::copy_from_slice(data)
+}
+
+/// SD-WAN Manager: an alarm body, with the details link built from its uuid. The body is stored
 /// as the event's data text, as the receiver does: the stored JSON must read back as the event
 /// with the document as its data.
 pub fn webhook_sdwan(data: &[u8]) {
-    if let Ok((normalized, uuid)) = sdwan::ingest(SOURCE, data) {
-        let _ = sdwan::details_link("https://vmanage.example:8443/", &uuid);
+    let body = body(data);
+    let headers = HeaderMap::new();
+    let request = verify::open(&headers, &body, now());
+    if let Ok(normalized) =
+        sdwan::normalize(SOURCE, &request, Some("https://vmanage.example:8443/"))
+    {
+        assert_eq!(
+            normalized.raw_data.as_deref(),
+            Some(data),
+            "the body is the data"
+        );
         let stored = crate::store::event_json(&normalized.event, Some(data))
             .expect("an accepted SD-WAN body is stored");
         let read_back: crate::event::Event =
@@ -43,33 +58,46 @@ pub fn webhook_sdwan(data: &[u8]) {
 }
 
 pub fn webhook_meraki(data: &[u8]) {
-    if let Ok(alert) = meraki::normalize(SOURCE, data) {
-        deliver(&alert.normalized.event);
-    }
+    let body = body(data);
+    deliver_normalized(meraki::normalize(
+        SOURCE,
+        &verify::open(&HeaderMap::new(), &body, now()),
+    ));
 }
 
-/// Catalyst Center, with the event link made absolute as a receiver with `base_url` does.
+/// Catalyst Center, with the event link made absolute as a receiver with `base_url` does, and
+/// without.
 pub fn webhook_catalyst_center(data: &[u8]) {
-    let Ok(normalized) = catalyst_center::normalize(SOURCE, data) else {
-        return;
-    };
-    if let Some(raw) = normalized.event.data["ciscoDnaEventLink"].as_str() {
-        let _ = catalyst_center::event_link(raw, Some("https://catc.example"));
-        let _ = catalyst_center::event_link(raw, None);
+    let body = body(data);
+    let headers = HeaderMap::new();
+    let request = verify::open(&headers, &body, now());
+    for base_url in [Some("https://catc.example"), None] {
+        deliver_normalized(catalyst_center::normalize(SOURCE, &request, base_url));
     }
-    deliver(&normalized.event);
 }
 
 pub fn webhook_thousandeyes(data: &[u8]) {
-    deliver_normalized(thousandeyes::normalize(SOURCE, data));
+    let body = body(data);
+    deliver_normalized(thousandeyes::normalize(
+        SOURCE,
+        &verify::open(&HeaderMap::new(), &body, now()),
+    ));
 }
 
 pub fn webhook_intersight(data: &[u8]) {
-    deliver_normalized(intersight::normalize(SOURCE, data));
+    let body = body(data);
+    deliver_normalized(intersight::normalize(
+        SOURCE,
+        &verify::open(&HeaderMap::new(), &body, now()),
+    ));
 }
 
 pub fn webhook_webex(data: &[u8]) {
-    deliver_normalized(webex::normalize(SOURCE, data, now()));
+    let body = body(data);
+    deliver_normalized(webex::normalize(
+        SOURCE,
+        &verify::open(&HeaderMap::new(), &body, now()),
+    ));
 }
 
 /// The provider-neutral receivers on one body: Standard Webhooks, CloudEvents in binary and in
@@ -97,9 +125,12 @@ pub fn webhook_generic(data: &[u8]) {
         );
         [binary, structured]
     });
-    deliver_normalized(generic::standard_webhook(SOURCE, binary, data, now()));
-    deliver_normalized(generic::cloudevent(SOURCE, binary, data, now()));
-    deliver_normalized(generic::cloudevent(SOURCE, structured, data, now()));
+    let body = body(data);
+    let binary = verify::open(binary, &body, now());
+    let structured = verify::open(structured, &body, now());
+    deliver_normalized(generic::standard_webhook(SOURCE, &binary));
+    deliver_normalized(generic::cloudevent(SOURCE, &binary));
+    deliver_normalized(generic::cloudevent(SOURCE, &structured));
     static MAPPING: OnceLock<mapping::Mapping> = OnceLock::new();
     let mapping = MAPPING.get_or_init(|| {
         let config = GenericMapping {
@@ -117,7 +148,7 @@ pub fn webhook_generic(data: &[u8]) {
         };
         mapping::Mapping::new(SOURCE, &config).expect("the mapping compiles")
     });
-    deliver_normalized(mapping.normalize(SOURCE, data, now()));
+    deliver_normalized(mapping.normalize(SOURCE, &binary));
 }
 
 /// Every verifier on a hostile request (`name: value` lines, an empty line, the body; see
@@ -136,8 +167,10 @@ pub fn webhook_verify(data: &[u8]) {
         let _ = verifier.check_body(&signed);
         let _ = verifier.shared_secret_matches(&headers, std::str::from_utf8(body).ok());
     }
-    deliver_normalized(generic::standard_webhook(SOURCE, &headers, body, now()));
-    deliver_normalized(generic::cloudevent(SOURCE, &headers, body, now()));
+    let body = self::body(body);
+    let request = verify::open(&headers, &body, now());
+    deliver_normalized(generic::standard_webhook(SOURCE, &request));
+    deliver_normalized(generic::cloudevent(SOURCE, &request));
 }
 
 /// One verifier of each scheme, with the secrets of the test vectors kept in the corpus (Webex's

@@ -1,9 +1,8 @@
-//! The webhook endpoint of every `type: webhook` source. Checks run in order, cheapest and most
-//! telling first: credentials (401), content type (415), size (413, before reading a body that is
-//! too large when Content-Length says so), then the provider's parse and normalization (400). A
-//! request that passes them all is acknowledged only after its event is committed to the store
-//! (200), or told to come back (503) when the store cannot write. Every outcome is counted in
-//! `netpulse_webhook_requests_total{source, outcome}` and logged with the peer's address.
+//! The HTTP face of every `type: webhook` source: hands the request to its receiver
+//! ([`WebhookReceiver::receive`], which runs every check and stores the event) and turns the
+//! [`Outcome`] into the response. Every outcome is counted in
+//! `netpulse_webhook_requests_total{source, outcome}` and logged with the peer's address
+//! ([`WebhookReceiver::record`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,12 +13,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 
 use crate::pipeline::Pipeline;
-use crate::source::webhook::verify::{Refused, Signed};
-use crate::source::webhook::{Rejection, WebhookReceiver};
-use crate::store::StoreError;
+use crate::source::webhook::{Outcome, WebhookReceiver, receiver::Request};
 
 /// Seconds a sender is asked to wait before retrying when the store cannot write.
 const RETRY_AFTER_UNAVAILABLE_SECS: &str = "30";
@@ -28,47 +24,6 @@ const RETRY_AFTER_UNAVAILABLE_SECS: &str = "30";
 pub(super) struct HookState {
     pub receiver: Arc<WebhookReceiver>,
     pub pipeline: Pipeline,
-}
-
-/// The answer to one request, before it becomes a response.
-enum Outcome {
-    Accepted {
-        seq: u64,
-    },
-    Duplicate {
-        seq: u64,
-    },
-    Unauthorized(Refused),
-    UnsupportedMediaType(String),
-    TooLarge {
-        limit: usize,
-    },
-    /// The body did not arrive within `http.body_timeout`.
-    TimedOut {
-        after: std::time::Duration,
-    },
-    Invalid {
-        kind: &'static str,
-        reason: String,
-    },
-    Unavailable(String),
-    Rejected(String),
-}
-
-impl Outcome {
-    fn label(&self) -> &'static str {
-        match self {
-            Outcome::Accepted { .. } => "accepted",
-            Outcome::Duplicate { .. } => "duplicate",
-            Outcome::Unauthorized(refused) => refused.outcome,
-            Outcome::UnsupportedMediaType(_) => "unsupported_media_type",
-            Outcome::TooLarge { .. } => "too_large",
-            Outcome::TimedOut { .. } => "timeout",
-            Outcome::Invalid { kind, .. } => kind,
-            Outcome::Unavailable(_) => "store_unavailable",
-            Outcome::Rejected(_) => "rejected",
-        }
-    }
 }
 
 pub(super) async fn receive(
@@ -80,121 +35,18 @@ pub(super) async fn receive(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let receiver = &state.receiver;
-    let target = uri
+    let path_and_query = uri
         .path_and_query()
         .map_or_else(|| uri.path(), |target| target.as_str());
-    let outcome = process(&state, method.as_str(), target, &headers, body).await;
-    let label = outcome.label();
-    receiver.count(label);
-    receiver.latency.record(started.elapsed().as_secs_f64());
-    log(receiver, peer, &headers, &outcome);
-    record_status(receiver, &outcome);
-    respond(outcome)
-}
-
-async fn process(
-    state: &HookState,
-    method: &str,
-    path_and_query: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Outcome {
-    let receiver = &state.receiver;
-    if let Err(refused) = receiver.check_headers(headers) {
-        return Outcome::Unauthorized(refused);
-    }
-    if let Err(found) = check_content_type(headers) {
-        return Outcome::UnsupportedMediaType(found);
-    }
-    if let Some(encoding) = headers
-        .get(header::CONTENT_ENCODING)
-        .filter(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"))
-    {
-        let found = String::from_utf8_lossy(encoding.as_bytes());
-        return Outcome::UnsupportedMediaType(format!(
-            "application/json with Content-Encoding {found}"
-        ));
-    }
-    let limit = receiver.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        return Outcome::TooLarge { limit };
-    }
-    let after = receiver.body_timeout;
-    let collect = http_body_util::Limited::new(body, limit).collect();
-    let Ok(collected) = tokio::time::timeout(after, collect).await else {
-        return Outcome::TimedOut { after };
-    };
-    let body = match collected {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            return Outcome::TooLarge { limit };
-        }
-        Err(error) => {
-            return Outcome::Invalid {
-                kind: "malformed",
-                reason: format!("the body could not be read: {error}"),
-            };
-        }
-    };
-    let now = jiff::Timestamp::now();
-    let signed = Signed {
-        method,
+    let request = Request {
+        method: method.as_str(),
         path_and_query,
-        headers,
-        body: &body,
-        now,
+        headers: &headers,
+        body,
     };
-    if let Err(refused) = receiver.check_body(&signed) {
-        return Outcome::Unauthorized(refused);
-    }
-    let mut item = match receiver.normalize(headers, &body, now) {
-        Ok(item) => item,
-        Err(Rejection::Refused(refused)) => return Outcome::Unauthorized(refused),
-        Err(Rejection::Invalid(invalid)) => {
-            return Outcome::Invalid {
-                kind: invalid.kind,
-                reason: invalid.reason,
-            };
-        }
-    };
-    receiver.enrich(&mut item).await;
-    match state.pipeline.ingest(&mut [item]).await {
-        Ok(appended) => match appended.first() {
-            Some(appended) if appended.duplicate => Outcome::Duplicate { seq: appended.seq },
-            Some(appended) => Outcome::Accepted { seq: appended.seq },
-            None => Outcome::Unavailable("the store returned no result".to_owned()),
-        },
-        Err(StoreError::Unavailable(reason) | StoreError::Full(reason)) => {
-            Outcome::Unavailable(reason)
-        }
-        Err(StoreError::Rejected(reason)) => Outcome::Rejected(reason),
-    }
-}
-
-/// JSON bodies only: one `Content-Type` of `application/json`, or any `+json` type, parameters
-/// allowed.
-fn check_content_type(headers: &HeaderMap) -> Result<(), String> {
-    let mut values = headers.get_all(header::CONTENT_TYPE).iter();
-    let Some(value) = values.next() else {
-        return Err("none".to_owned());
-    };
-    if values.next().is_some() {
-        return Err("(several Content-Type headers)".to_owned());
-    }
-    let text = value.to_str().map_err(|_| "(not text)".to_owned())?;
-    let essence = text.split(';').next().unwrap_or("").trim();
-    let json = essence.eq_ignore_ascii_case("application/json")
-        || essence.to_ascii_lowercase().ends_with("+json");
-    if json {
-        Ok(())
-    } else {
-        Err(essence.to_owned())
-    }
+    let outcome = state.receiver.receive(&state.pipeline, request).await;
+    state.receiver.record(&outcome, peer, &headers, started);
+    respond(outcome)
 }
 
 fn respond(outcome: Outcome) -> Response {
@@ -268,64 +120,4 @@ fn acknowledged(status: &'static str, seq: u64) -> Response {
         body,
     )
         .into_response()
-}
-
-/// One line per refused request, with what the operator needs to find the sender; accepted ones
-/// at debug level. Never the credentials or the body.
-fn log(receiver: &WebhookReceiver, peer: SocketAddr, headers: &HeaderMap, outcome: &Outcome) {
-    let source = receiver.name.as_str();
-    let agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("-");
-    match outcome {
-        Outcome::Accepted { seq } => tracing::debug!(source, %peer, seq, "webhook accepted"),
-        Outcome::Duplicate { seq } => {
-            tracing::info!(source, %peer, seq, "webhook redelivered: already stored, acknowledged again")
-        }
-        Outcome::Unauthorized(refused) => {
-            let scheme = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|value| value.to_str().ok())
-                .and_then(|value| value.split(' ').next())
-                .unwrap_or("none");
-            tracing::warn!(source, %peer, agent, scheme, outcome = refused.outcome, reason = %refused.reason, "webhook refused: not authenticated")
-        }
-        Outcome::UnsupportedMediaType(found) => {
-            tracing::warn!(source, %peer, agent, content_type = %found, "webhook refused: not JSON")
-        }
-        Outcome::TooLarge { limit } => {
-            tracing::warn!(source, %peer, agent, limit, "webhook refused: body too large")
-        }
-        Outcome::TimedOut { after } => {
-            tracing::warn!(source, %peer, agent, after_ms = after.as_millis() as u64, "webhook refused: the body arrived too slowly (http.body_timeout)")
-        }
-        Outcome::Invalid { kind, reason } => {
-            tracing::warn!(source, %peer, agent, kind, reason = %reason, "webhook refused: invalid body")
-        }
-        Outcome::Unavailable(reason) => {
-            if let Some(left_out) = receiver.unavailable_log.admit(std::time::Instant::now()) {
-                tracing::error!(source, %peer, reason = %reason, refused_since_last_line = left_out, "webhook not stored: the store cannot write; answered 503");
-            }
-        }
-        Outcome::Rejected(reason) => {
-            tracing::error!(source, %peer, reason = %reason, "webhook not stored: rejected by the store")
-        }
-    }
-}
-
-fn record_status(receiver: &WebhookReceiver, outcome: &Outcome) {
-    let now = jiff::Timestamp::now();
-    receiver.status.update(|status| match outcome {
-        Outcome::Accepted { .. } => {
-            status.events += 1;
-            status.last_event_at = Some(now);
-        }
-        Outcome::Duplicate { .. } => status.duplicates_suppressed += 1,
-        refused => {
-            status.rejected += 1;
-            status.last_error = Some(format!("{} request refused", refused.label()));
-            status.last_error_at = Some(now);
-        }
-    });
 }

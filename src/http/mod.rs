@@ -41,8 +41,10 @@ pub struct HttpState {
     pub api: api::ApiState,
 }
 
-/// The dashboard: one page, its script and styles inside, embedded in the binary.
+/// The dashboard: one page with its styles inside, and its script, embedded in the binary. The
+/// script is a file of its own so that the page's policy can refuse every inline script.
 const DASHBOARD: &str = include_str!("ui/index.html");
+const DASHBOARD_SCRIPT: &str = include_str!("ui/app.js");
 
 /// The whole HTTP surface of the gateway.
 pub fn router(state: HttpState) -> Router {
@@ -51,6 +53,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready).with_state(state.clone()))
         .route("/", get(dashboard))
+        .route("/ui/app.js", get(dashboard_script))
         .merge(api::router(state.api.clone()));
     // Webhook paths are looked up per request, after every fixed route: a reload changes them.
     router.fallback_service(any(hook_routes::dispatch).with_state(state.hooks.clone()))
@@ -106,7 +109,6 @@ pub fn serve(bound: Bound, router: Router, shutdown: CancellationToken, tracker:
         shutdown,
         tracker: tracker.clone(),
         name: "netpulse".to_owned(),
-        wrap: server::Plain,
     };
     tracker.spawn(server::serve_limited(
         bound.listener,
@@ -149,14 +151,26 @@ async fn dashboard() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            // The page loads nothing from elsewhere; a framing site cannot overlay it.
+            // The page loads nothing from elsewhere and runs no inline script (one injected into
+            // it would see the token); a framing site cannot overlay it.
             (
                 header::CONTENT_SECURITY_POLICY,
-                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+                "default-src 'self'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
             ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         DASHBOARD,
+    )
+        .into_response()
+}
+
+async fn dashboard_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        DASHBOARD_SCRIPT,
     )
         .into_response()
 }

@@ -29,27 +29,6 @@ use tracing::{debug, warn};
 #[derive(Debug, Clone, Default)]
 pub struct ClientCertificate(pub Option<rustls_pki_types::CertificateDer<'static>>);
 
-/// A transformation of each connection's byte stream before HTTP parsing (the DME simulator
-/// tolerates request targets that hyper would refuse); [`Plain`] leaves it alone.
-pub trait WrapIo: Clone + Send + Sync + 'static {
-    fn wrap<Io>(&self, io: Io) -> impl AsyncRead + AsyncWrite + Unpin + Send + 'static
-    where
-        Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-}
-
-/// No transformation.
-#[derive(Debug, Clone, Copy)]
-pub struct Plain;
-
-impl WrapIo for Plain {
-    fn wrap<Io>(&self, io: Io) -> impl AsyncRead + AsyncWrite + Unpin + Send + 'static
-    where
-        Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        io
-    }
-}
-
 /// Ends the connection a request came on, at once, without a graceful close: for a handler whose
 /// response outlives the request (a live feed) and finds that the client stopped reading. A
 /// request extension; absent when a router is called without this server (unit tests).
@@ -64,14 +43,13 @@ impl CloseConnection {
 
 /// What [`serve`] needs besides the listener and the router.
 #[derive(Clone)]
-pub struct ServeOptions<W> {
+pub struct ServeOptions {
     pub acceptor: Option<TlsAcceptor>,
     pub shutdown: CancellationToken,
     /// Connection tasks are spawned here, so a caller can wait for them to finish.
     pub tracker: TaskTracker,
     /// Who serves, for log lines.
     pub name: String,
-    pub wrap: W,
 }
 
 /// What one server lets its clients hold: the gateway's come from `http:`, simulators take the
@@ -106,15 +84,15 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// Accepts connections until `shutdown`, with the default [`Limits`].
-pub async fn serve<W: WrapIo>(listener: TcpListener, router: Router, options: ServeOptions<W>) {
+pub async fn serve(listener: TcpListener, router: Router, options: ServeOptions) {
     serve_limited(listener, router, options, Limits::default()).await;
 }
 
 /// Accepts connections until `shutdown`; at most `limits.max_connections` at once.
-pub async fn serve_limited<W: WrapIo>(
+pub async fn serve_limited(
     listener: TcpListener,
     router: Router,
-    options: ServeOptions<W>,
+    options: ServeOptions,
     limits: Limits,
 ) {
     let ServeOptions {
@@ -122,7 +100,6 @@ pub async fn serve_limited<W: WrapIo>(
         shutdown,
         tracker,
         name,
-        wrap,
     } = options;
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let open = metrics::gauge!("netpulse_http_connections", "server" => name.clone());
@@ -151,7 +128,6 @@ pub async fn serve_limited<W: WrapIo>(
                     router.clone(),
                     acceptor.clone(),
                     shutdown.clone(),
-                    wrap.clone(),
                     limits.header_timeout,
                 );
                 let open = open.clone();
@@ -173,13 +149,12 @@ pub async fn serve_limited<W: WrapIo>(
     }
 }
 
-async fn serve_connection<W: WrapIo>(
+async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
     router: Router,
     acceptor: Option<TlsAcceptor>,
     shutdown: CancellationToken,
-    wrap: W,
     header_timeout: Duration,
 ) {
     // Pushes and answers are small and must leave at once.
@@ -191,7 +166,7 @@ async fn serve_connection<W: WrapIo>(
             certificate: ClientCertificate(None),
             close: CloseConnection(CancellationToken::new()),
         };
-        serve_http(wrap.wrap(stream), connection, shutdown, header_timeout).await;
+        serve_http(stream, connection, shutdown, header_timeout).await;
         return;
     };
     let handshake = tokio::select! {
@@ -212,7 +187,7 @@ async fn serve_connection<W: WrapIo>(
                 certificate: ClientCertificate(certificate),
                 close: CloseConnection(CancellationToken::new()),
             };
-            serve_http(wrap.wrap(tls), connection, shutdown, header_timeout).await
+            serve_http(tls, connection, shutdown, header_timeout).await
         }
         Ok(Err(error)) => debug!(%error, "TLS handshake failed"),
         Err(_) => debug!("TLS handshake timed out"),

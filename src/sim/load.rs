@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -25,13 +24,15 @@ pub(crate) fn client(
         fingerprint_sha256: None,
         insecure_skip_verify: insecure,
     };
-    reqwest::Client::builder()
-        .tls_backend_preconfigured((*crate::tls::client_config(&tls)?).clone())
-        .pool_max_idle_per_host(concurrency.max(1))
-        .timeout(Duration::from_secs(30))
-        .user_agent(user_agent)
-        .build()
-        .context("cannot build the HTTP client")
+    let client = crate::tls::http_client(&crate::tls::HttpClientOptions {
+        timeout: Duration::from_secs(30),
+        max_idle_per_host: concurrency.max(1),
+        // A load test aims at the target given, never at a proxy the environment names.
+        proxy_from_environment: false,
+        user_agent: Some(&user_agent),
+        ..crate::tls::HttpClientOptions::new("the webhook sender", &tls)
+    })?;
+    Ok(client.http)
 }
 
 /// Hands out request slots to the senders: at most `count` in all, `rate` per second overall.

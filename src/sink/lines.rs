@@ -4,6 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -31,9 +32,11 @@ pub fn spawn_file(
     config: &FileSinkConfig,
     outbox: Outbox,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    // Only the owner may read the events a new file receives (the umask may narrow it further).
     let file = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&config.path)
         .with_context(|| {
             format!(
@@ -124,9 +127,39 @@ fn write_event(out: &mut dyn Write, event: &Event, format: StdoutFormat) -> std:
         StdoutFormat::Json => {
             serde_json::to_writer(&mut *out, event).map_err(std::io::Error::other)?
         }
-        StdoutFormat::Text => out.write_all(event.to_text_line().as_bytes())?,
+        StdoutFormat::Text => out.write_all(escape_controls(&event.to_text_line()).as_bytes())?,
     }
     out.write_all(b"\n")
+}
+
+/// The line with every character that a terminal or a log reader would act on written as an
+/// escape: `\n`, `\r` and `\t`, other C0 controls and DEL as `\xNN`, C1 controls (a lone
+/// U+009B is a CSI to some terminals), the Unicode line and paragraph separators and the
+/// bidirectional overrides as `\u{NNNN}`. Summaries and device names come from the devices and
+/// webhook senders: without this a newline in one forges a second line, and an escape sequence
+/// reaches the operator's terminal.
+fn escape_controls(line: &str) -> std::borrow::Cow<'_, str> {
+    fn needs_escape(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !line.chars().any(needs_escape) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut escaped = String::with_capacity(line.len() + 16);
+    for c in line.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                escaped.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if needs_escape(c) => escaped.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => escaped.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 #[cfg(test)]
@@ -134,6 +167,36 @@ mod tests {
     use super::*;
     use crate::store::{NewEvent, Store, StoreConfig};
     use std::sync::Arc;
+
+    /// A summary or device name is untrusted text: a newline in it must not forge a second log
+    /// line, and an escape sequence must not reach the operator's terminal.
+    #[test]
+    fn a_text_line_shows_control_characters_escaped_and_stays_one_line() {
+        let mut event = Event::new(
+            "leaf1",
+            "com.cisco.dme.modified",
+            jiff::Timestamp::UNIX_EPOCH,
+            serde_json::json!({}),
+        );
+        event.device = "edge\x1b]0;owned\x07".into();
+        event.summary =
+            "link down\r\n1970-01-01 00:00:00.000 #0 core1 critical forged\x1b[2J\u{9b}31m\u{2028}end\ttab"
+                .into();
+        let mut out = Vec::new();
+        write_event(&mut out, &event, StdoutFormat::Text).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let line = text.strip_suffix('\n').expect("ends with a newline");
+        assert!(
+            !line.chars().any(|c| c.is_control() || c == '\u{2028}'),
+            "{line:?}"
+        );
+        assert!(
+            line.contains(
+                "edge\\x1b]0;owned\\x07 info     link down\\r\\n1970-01-01 00:00:00.000 #0 core1 critical forged\\x1b[2J\\u{9b}31m\\u{2028}end\\ttab"
+            ),
+            "{line}"
+        );
+    }
 
     #[tokio::test]
     async fn file_sink_appends_one_json_line_per_outbox_row_and_marks_them_delivered() {
@@ -187,5 +250,33 @@ mod tests {
         assert_eq!(written, sequences);
         let counts = store.reader().unwrap().outbox_counts("archive").unwrap();
         assert_eq!((counts.pending, counts.delivered), (0, 3));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_events_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path().join("netpulse.db"))).unwrap();
+        let config = FileSinkConfig {
+            name: "archive".into(),
+            path: dir.path().join("events.jsonl"),
+            fsync: false,
+            filter: Default::default(),
+        };
+        let outbox = Outbox {
+            store,
+            sink: "archive".to_owned(),
+            waker: Arc::new(tokio::sync::Notify::new()),
+            drain: tokio_util::sync::CancellationToken::new(),
+            linger: Duration::ZERO,
+        };
+        outbox.drain.cancel();
+        spawn_file(&config, outbox).unwrap().await.unwrap();
+        let mode = std::fs::metadata(&config.path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
     }
 }

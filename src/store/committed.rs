@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::mpsc;
 
@@ -28,21 +28,41 @@ pub struct Committed {
     pub json: String,
 }
 
-/// The writer's end of the announcements: a count of listeners, and where to send.
+/// The writer's end of the announcements: a count of listeners, and a bounded queue to the hub.
 #[derive(Debug, Clone)]
 pub struct CommitTap {
     listeners: Arc<AtomicUsize>,
-    sender: mpsc::UnboundedSender<Arc<Committed>>,
+    sender: mpsc::Sender<Arc<Committed>>,
+    /// Set when an announcement did not fit in the queue (see [`Announcements::overflowed`]).
+    overflowed: Arc<AtomicBool>,
+}
+
+/// The hub's end: the announcements, in seq order, and whether some were dropped.
+#[derive(Debug)]
+pub struct Announcements {
+    receiver: mpsc::Receiver<Arc<Committed>>,
+    overflowed: Arc<AtomicBool>,
 }
 
 impl CommitTap {
-    /// A tap and the receiving end that the feed hub drains. `listeners` is the hub's count of
-    /// subscribers: while it is zero the writer builds nothing.
-    pub fn new(
-        listeners: Arc<AtomicUsize>,
-    ) -> (CommitTap, mpsc::UnboundedReceiver<Arc<Committed>>) {
-        let (sender, receiver) = mpsc::unbounded_channel();
-        (CommitTap { listeners, sender }, receiver)
+    /// A tap and the receiving end that the feed hub drains, holding at most `capacity`
+    /// announcements. `listeners` is the hub's count of subscribers: while it is zero the writer
+    /// builds nothing.
+    pub fn new(listeners: Arc<AtomicUsize>, capacity: usize) -> (CommitTap, Announcements) {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        let overflowed = Arc::new(AtomicBool::new(false));
+        let tap = CommitTap {
+            listeners,
+            sender,
+            overflowed: overflowed.clone(),
+        };
+        (
+            tap,
+            Announcements {
+                receiver,
+                overflowed,
+            },
+        )
     }
 
     /// True when a subscriber may want the events committed now. SeqCst pairs with the
@@ -52,9 +72,44 @@ impl CommitTap {
         self.listeners.load(Ordering::SeqCst) > 0
     }
 
+    /// Hands `committed` to the hub without waiting: the writer never waits for the feed. When
+    /// the queue is full the announcement is dropped and the hub told so; it then tells every
+    /// client to resume, which reads what was dropped from the store.
     pub(super) fn announce(&self, committed: Committed) {
-        // The hub only goes away at shutdown; nothing to do then.
-        let _ = self.sender.send(Arc::new(committed));
+        match self.sender.try_send(Arc::new(committed)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                // Before any later announcement is sent, so the hub sees the flag no later than
+                // the first announcement after the gap.
+                self.overflowed.store(true, Ordering::SeqCst);
+                metrics::counter!("netpulse_feed_announcements_dropped_total").increment(1);
+            }
+            // The hub only goes away at shutdown; nothing to do then.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+impl Announcements {
+    /// Waits for announcements and moves up to `limit` of them into `buffer`; 0 once the store has
+    /// closed its end.
+    pub async fn recv_many(&mut self, buffer: &mut Vec<Arc<Committed>>, limit: usize) -> usize {
+        self.receiver.recv_many(buffer, limit).await
+    }
+
+    /// True (once) when announcements were dropped since the last call because the queue was
+    /// full: whatever was received since may follow a gap. Call it after receiving.
+    pub fn overflowed(&self) -> bool {
+        self.overflowed.swap(false, Ordering::SeqCst)
+    }
+
+    /// Announcements waiting.
+    pub fn len(&self) -> usize {
+        self.receiver.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.receiver.is_empty()
     }
 }
 

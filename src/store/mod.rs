@@ -7,17 +7,18 @@
 //! durable while many concurrent requests share the cost of one fsync. Reads use their own
 //! read-only connections ([`Reader`]), which WAL lets run alongside the writer.
 
-mod alarm_index;
+mod alarms;
 mod body;
 mod checkpoint;
+mod command;
 mod committed;
-mod dedup;
-mod ops;
+mod events;
+mod keys;
+mod outbox;
 mod pool;
 mod reader;
 mod schema;
 mod syncer;
-mod wal_vfs;
 mod writer;
 
 #[cfg(test)]
@@ -30,16 +31,18 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use tokio::sync::{mpsc, oneshot};
 
-pub use committed::{CommitTap, Committed, with_seq};
-pub use dedup::DedupLimits;
+pub use committed::{Announcements, CommitTap, Committed, with_seq};
+pub use events::event_json;
+pub use keys::DedupLimits;
 pub use pool::ReaderPool;
 pub use reader::{
     AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, Order, OutboxCounts,
     Reader,
 };
 
-use crate::event::{AlarmState, Event, Severity};
-use writer::Command;
+use crate::event::Event;
+use command::Command;
+use events::Prepared;
 
 /// How many requests may wait for the writer before callers wait to enqueue (backpressure).
 const QUEUE: usize = 4096;
@@ -113,99 +116,7 @@ pub struct NewEvent {
     pub raw_data: Option<bytes::Bytes>,
 }
 
-/// The JSON an event is stored as: the event, with `raw_data` (see [`NewEvent::raw_data`]) as its
-/// `data` when given.
-pub fn event_json(event: &Event, raw_data: Option<&[u8]>) -> serde_json::Result<String> {
-    // `data` is the last field the event serializes: its `null` is replaced by the raw text.
-    const NULL_DATA: &[u8] = b"\"data\":null}";
-    let Some(raw) = raw_data.map(<[u8]>::trim_ascii) else {
-        return serde_json::to_string(event);
-    };
-    let mut json = Vec::with_capacity(512 + raw.len());
-    serde_json::to_writer(&mut json, event)?;
-    if event.data.is_null() && json.ends_with(NULL_DATA) {
-        json.truncate(json.len() - b"null}".len());
-        json.extend_from_slice(raw);
-        json.push(b'}');
-        // One UTF-8 check over the whole text covers `raw`; text that fails it (raw bytes that
-        // are not UTF-8) takes the slow way below, which reports the error.
-        if let Ok(json) = String::from_utf8(json) {
-            return Ok(json);
-        }
-    }
-    // Not the shape expected (an event that has its own data): the slow, always correct way.
-    let mut event = event.clone();
-    event.data = serde_json::from_slice(raw)?;
-    serde_json::to_string(&event)
-}
-
-/// A [`NewEvent`] made ready for the writer on the caller's thread: the body serialized and the
-/// indexed columns extracted, so that the single writer thread does only SQL.
-#[derive(Debug)]
-pub(crate) struct Prepared {
-    id: String,
-    idempotency_key: Option<String>,
-    time_ms: i64,
-    /// The source's name, without the `/netpulse/` of the CloudEvents `source`.
-    source: String,
-    device: String,
-    kind: String,
-    severity: Severity,
-    alarmstate: AlarmState,
-    subject: Option<String>,
-    /// The event as JSON. Its `seq` is ignored: the stored seq is the row's, set when reading.
-    body: String,
-    /// `body` compressed, when that is what is stored (`body.rs`).
-    packed: Option<Vec<u8>>,
-    sinks: Vec<String>,
-    alarms: Vec<AlarmUpdate>,
-}
-
-impl Prepared {
-    /// What the feed is told of this event once it is committed under `seq`.
-    fn committed(&self, seq: u64) -> Committed {
-        Committed {
-            seq,
-            time_ms: self.time_ms,
-            source: self.source.clone(),
-            device: self.device.clone(),
-            kind: self.kind.clone(),
-            severity: self.severity,
-            alarmstate: self.alarmstate,
-            subject: self.subject.clone(),
-            json: with_seq(&self.body, seq),
-        }
-    }
-
-    fn new(item: &NewEvent) -> Result<Prepared, StoreError> {
-        let event = &item.event;
-        let body = event_json(event, item.raw_data.as_deref()).map_err(|err| {
-            StoreError::Rejected(format!("the event cannot be serialized: {err}"))
-        })?;
-        Ok(Prepared {
-            time_ms: event.time.as_millisecond(),
-            source: crate::pipeline::source_name(event).to_owned(),
-            severity: event.severity,
-            alarmstate: event.alarmstate,
-            id: event.id.clone(),
-            idempotency_key: item.idempotency_key.clone(),
-            device: event.device.clone(),
-            kind: event.kind.clone(),
-            subject: event.subject.clone(),
-            packed: body::compress(&body),
-            body,
-            sinks: item.sinks.clone(),
-            alarms: item.alarms.clone(),
-        })
-    }
-}
-
-/// The new state of the alarm `key`: raised, or cleared when `raised` is false.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlarmUpdate {
-    pub key: String,
-    pub raised: bool,
-}
+pub use crate::event::AlarmUpdate;
 
 /// The outcome of one appended event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,16 +242,16 @@ impl Store {
         // With FULL, commits are synced by the syncer thread (see `syncer.rs`), not inside them.
         let conn = schema::open_writer(&config.path, false)?;
         let now_ms = jiff::Timestamp::now().as_millisecond();
-        let dedup = dedup::Dedup::load(&conn, config.dedup, now_ms).with_context(|| {
+        let dedup = keys::Dedup::load(&conn, config.dedup, now_ms).with_context(|| {
             format!(
                 "cannot read the idempotency keys of {}",
                 config.path.display()
             )
         })?;
-        let alarms = alarm_index::AlarmIndex::load(&conn)
+        let alarms = alarms::AlarmIndex::load(&conn)
             .with_context(|| format!("cannot read the alarm keys of {}", config.path.display()))?;
         tracing::debug!(alarms = alarms.len(), "alarm keys loaded");
-        let last_seq = ops::last_seq(&conn)
+        let last_seq = events::last_seq(&conn)
             .with_context(|| format!("cannot read the last seq of {}", config.path.display()))?;
         let checkpointer = checkpoint::Checkpointer::start(&config.path, config.synchronous_full)?;
         let (commands, receiver) = mpsc::channel(QUEUE);

@@ -317,7 +317,8 @@ impl Reader {
             .conn
             .query_row("SELECT min(seq) FROM events", [], |row| row.get(0))
             .context("cannot read the seq range")?;
-        let newest = super::ops::last_seq(&self.conn).context("cannot read the seq range")? as u64;
+        let newest =
+            super::events::last_seq(&self.conn).context("cannot read the seq range")? as u64;
         let oldest = oldest.map_or(newest + 1, |seq| seq as u64);
         Ok((oldest, newest))
     }
@@ -402,7 +403,7 @@ impl Reader {
 
     /// The current state of the alarm `key`, if any event ever raised or cleared it (and
     /// retention has not deleted it since it was cleared). Scans `alarms`, whose keys are not
-    /// indexed (`alarm_index.rs`): for tests and tools, not for a hot path.
+    /// indexed (`alarms.rs`): for tests and tools, not for a hot path.
     pub fn alarm(&self, key: &str) -> anyhow::Result<Option<AlarmRow>> {
         let row = self
             .conn

@@ -82,7 +82,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
         SELECT seq, idempotency_key, received_ms FROM events WHERE idempotency_key IS NOT NULL;
     UPDATE events SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL;",
     // Version 5. Alarms move to a rowid table without an index on the key, looked up through the
-    // writer's map of alarm keys (`alarm_index.rs`): the key's PRIMARY KEY index took one random
+    // writer's map of alarm keys (`alarms.rs`): the key's PRIMARY KEY index took one random
     // page per raised alarm (SD-WAN keys are uuids). Rows are copied oldest change first.
     "CREATE TABLE alarms_by_row (
         id INTEGER PRIMARY KEY,
@@ -101,7 +101,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // Version 6. `events` is rebuilt with only the indexes its queries use (time, device and time,
     // type, severity): the UNIQUE index on the event id (nothing looks events up by id), the
     // always-NULL `idempotency_key` column with its UNIQUE index (superseded in version 4) and the
-    // index on `received_ms` (retention walks the seq order instead, see `ops::prune`) each
+    // index on `received_ms` (retention walks the seq order instead, see `events::prune`) each
     // dirtied a 4 KiB page per commit. `seq` drops AUTOINCREMENT, whose `sqlite_sequence` row was
     // updated by every insert: the writer assigns seqs itself (`writer::Memory::last_seq`), and
     // retention never deletes the newest event, so the highest seq ever assigned stays in the
@@ -138,11 +138,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.
 pub(super) fn open_writer(path: &Path, synchronous_full: bool) -> anyhow::Result<Connection> {
-    // The writer's WAL frames go to the file in one write per commit (`wal_vfs.rs`).
-    super::wal_vfs::register().context("cannot set up the store's WAL writes")?;
-    let mut conn =
-        Connection::open_with_flags_and_vfs(path, OpenFlags::default(), super::wal_vfs::NAME)
-            .with_context(|| format!("cannot open the store {}", path.display()))?;
+    create_private(path)?;
+    let mut conn = Connection::open(path)
+        .with_context(|| format!("cannot open the store {}", path.display()))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
@@ -167,6 +165,24 @@ pub(super) fn open_writer(path: &Path, synchronous_full: bool) -> anyhow::Result
     migrate(&mut conn).with_context(|| format!("cannot migrate the store {}", path.display()))?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// Creates the database file, readable and writable by its owner only, unless it exists. SQLite
+/// creates the `-wal` and `-shm` files with the mode of the database file, so they follow; its own
+/// default would be 0644, every event readable by every local user. An existing file keeps the
+/// mode its operator gave it.
+fn create_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err).with_context(|| format!("cannot create the store {}", path.display())),
+    }
 }
 
 /// Opens a read-only connection; WAL lets it read while the writer commits.

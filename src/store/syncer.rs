@@ -19,7 +19,8 @@ use std::thread::JoinHandle;
 
 use anyhow::Context;
 
-use super::writer::{Command, Finish};
+use super::command::Command;
+use super::writer::Finish;
 use super::{Stats, StoreError};
 use tokio::sync::mpsc::WeakSender;
 

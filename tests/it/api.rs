@@ -177,17 +177,55 @@ async fn every_route_but_the_openapi_document_needs_a_token_and_retry_needs_admi
         let (status, _) = get(&running, path, Some("wrong-token-0123456789")).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
     }
-    let (status, _) = get(
+    running.stop().await;
+}
+
+/// `?access_token=` is for what a browser opens without headers (EventSource, WebSocket): a token
+/// in a URL ends up in logs and histories, so no other route takes it, least of all an admin POST.
+#[tokio::test]
+async fn a_token_in_the_query_string_opens_only_the_two_feeds() {
+    let running = start(1024).await;
+    let (status, error) = get(
         &running,
-        "/api/v1/events?access_token=read-token-0123456789",
+        &format!("/api/v1/events?access_token={READ_TOKEN}"),
         None,
     )
     .await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "the token may come in the query string"
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("Authorization"),
+        "{error}"
     );
+    let response = reqwest::Client::new()
+        .post(running.url(&format!(
+            "/api/v1/sinks/noc/dead/1/retry?access_token={ADMIN_TOKEN}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // The feeds still take it: the SSE stream answers and the WebSocket opens.
+    let response = reqwest::Client::new()
+        .get(running.url(&format!("/api/v1/events/stream?access_token={READ_TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    drop(response);
+    post(&running, sdwan_alarm(DOWN, "q1", None)).await;
+    let mut socket = connect(&running, "&after=0").await;
+    assert!(next_seq(&mut socket).await.is_some());
+    drop(socket);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn retry_needs_an_admin_token_and_the_openapi_document_none() {
+    let running = start(1024).await;
     let response = reqwest::Client::new()
         .post(running.url("/api/v1/sinks/noc/dead/1/retry"))
         .bearer_auth(READ_TOKEN)
@@ -233,7 +271,7 @@ async fn alarms_sources_and_sinks_show_state_and_a_dead_letter_can_be_retried() 
     assert_eq!(alarms["alarms"].as_array().unwrap().len(), 1);
     assert_eq!(alarms["alarms"][0]["device"], "edge-b");
     let (_, cleared) = get(&running, "/api/v1/alarms?state=cleared", Some(READ_TOKEN)).await;
-    assert_eq!(cleared["alarms"][0]["key"], "sdwan:a1");
+    assert_eq!(cleared["alarms"][0]["key"], "vmanage:sdwan:a1");
     assert_eq!(
         cleared["alarms"][0]["events"], 2,
         "raised once, cleared once"
@@ -526,9 +564,37 @@ async fn the_dashboard_is_served_without_a_token_and_loads_nothing_from_elsewher
         .unwrap()
         .to_owned();
     assert!(policy.contains("default-src 'self'"));
+    // No inline script may run: one injected into the page would have the token.
+    let script_src = policy
+        .split(';')
+        .map(str::trim)
+        .find(|directive| directive.starts_with("script-src"))
+        .expect("a script-src directive");
+    assert_eq!(script_src, "script-src 'self'", "{policy}");
     let page = response.text().await.unwrap();
-    assert!(page.contains("api/v1/events/stream"));
     assert!(!page.contains("https://"), "no external asset");
+    let mut scripts = 0;
+    for (index, _) in page.match_indices("<script") {
+        let tag_end = index + page[index..].find('>').unwrap();
+        let tag = &page[index..=tag_end];
+        assert!(tag.contains("src=\"ui/app.js\""), "{tag}");
+        assert!(
+            page[tag_end + 1..].starts_with("</script>"),
+            "a script element with a body"
+        );
+        scripts += 1;
+    }
+    assert_eq!(scripts, 1);
+    let response = reqwest::get(running.url("/ui/app.js")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let script = response.text().await.unwrap();
+    assert!(script.contains("api/v1/events/stream"));
+    assert!(!script.contains("<script"));
     running.stop().await;
 }
 
@@ -556,5 +622,62 @@ async fn cors_answers_only_configured_origins() {
     );
     let other = preflight("https://evil.example.com").await.unwrap();
     assert!(!other.headers().contains_key("access-control-allow-origin"));
+    running.stop().await;
+}
+
+/// Waits for the server to end the socket: a close frame (its code) or the connection dropped
+/// (None); fails if the socket is still open after 10 s.
+async fn wait_closed(socket: &mut Socket) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("the server closes the socket within 10 s");
+        match message {
+            Some(Ok(Message::Close(frame))) => return frame.map(|frame| u16::from(frame.code)),
+            Some(Ok(_)) => continue,
+            Some(Err(_)) | None => return None,
+        }
+    }
+}
+
+/// Feed clients send nothing but control frames, so a message over 64 KiB or a frame over
+/// 16 KiB ends the connection (1009, "message too big"), and a client sending unfinished
+/// fragments cannot make the gateway buffer them without bound; other clients are served on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_client_sending_a_big_message_or_endless_fragments_is_closed() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let running = start(1024).await;
+
+    let mut big = connect(&running, "").await;
+    big.send(Message::Text("x".repeat(100 * 1024).into()))
+        .await
+        .unwrap();
+    let code = wait_closed(&mut big).await;
+    assert!(matches!(code, None | Some(1009)), "{code:?}");
+
+    // 8 KiB fragments (each under the frame limit), never final: 72 KiB buffered is too much.
+    let mut fragments = connect(&running, "").await;
+    let chunk = vec![b'y'; 8 * 1024];
+    for index in 0..9 {
+        let opcode = if index == 0 {
+            OpCode::Data(Data::Text)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(chunk.clone(), opcode, false);
+        if fragments.send(Message::Frame(frame)).await.is_err() {
+            break;
+        }
+    }
+    let code = wait_closed(&mut fragments).await;
+    assert!(matches!(code, None | Some(1009)), "{code:?}");
+
+    // The gateway keeps serving: a new client gets the events.
+    post(&running, sdwan_alarm(DOWN, "after", None)).await;
+    let mut socket = connect(&running, "&after=0").await;
+    assert!(next_seq(&mut socket).await.is_some());
     running.stop().await;
 }

@@ -59,3 +59,27 @@ fn check_accepts_the_shipped_example() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("OK (2 sources, 3 sinks)"));
 }
+
+/// A value from the environment in a field of the wrong type: the error names the field and the
+/// variable, never the value (it may be a password put in the wrong place).
+#[test]
+fn check_never_prints_a_value_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("netpulse.yaml");
+    std::fs::write(
+        &path,
+        "sources:\n  - name: leaf1\n    type: dme\n    address: https://sw\n    username: admin\n    password: x\n    subscriptions: [/api/class/l2BD.json]\napi:\n  feed: { client_buffer: \"${NETPULSE_TEST_SECRET}\" }\n  auth: { tokens: [ { name: ops, token: t0123456789abcdef, scope: \"${NETPULSE_TEST_SECRET}\" } ] }\n",
+    )
+    .unwrap();
+    let output = netpulse()
+        .args(["check", "-c"])
+        .arg(&path)
+        .env("NETPULSE_TEST_SECRET", "SuperSecret\"42")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("SuperSecret"), "{stderr}");
+    assert!(stderr.contains("${NETPULSE_TEST_SECRET}"), "{stderr}");
+    assert!(stderr.contains("api"), "{stderr}");
+}

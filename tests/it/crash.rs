@@ -143,7 +143,7 @@ sinks:
     for uuid in &accepted {
         assert!(
             reader
-                .event_by_key(&format!("sdwan:{uuid}"))
+                .event_by_key(&format!("vmanage:sdwan:{uuid}"))
                 .unwrap()
                 .is_some(),
             "acknowledged alarm {uuid} is not in the store"

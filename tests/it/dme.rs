@@ -327,7 +327,16 @@ async fn an_untrusted_certificate_is_refused_unless_verification_is_switched_off
     })
     .await;
     let error = harness.status().last_error.unwrap();
-    assert!(error.to_lowercase().contains("certificate"), "{error}");
+    // Said in words, with what to configure and the certificate the device presented.
+    assert!(
+        error.contains("not issued by a CA in the system's root certificates"),
+        "{error}"
+    );
+    let fingerprint = harness.sim.fingerprint_sha256().unwrap();
+    assert!(
+        error.contains(&format!("tls.fingerprint_sha256: \"{fingerprint}\"")),
+        "{error}"
+    );
     assert_eq!(harness.device().stats().logins_ok, 0);
     harness.stop().await;
 

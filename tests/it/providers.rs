@@ -177,7 +177,7 @@ async fn cloudevents_in_binary_mode_raise_an_alarm_behind_a_bearer_token() {
     assert_eq!(again["status"], "duplicate");
     let alarm = running
         .reader()
-        .alarm("ce:/ops/monitor:core1 eth1")
+        .alarm("bus:ce:/ops/monitor:core1 eth1")
         .unwrap()
         .unwrap();
     assert!(alarm.raised);
@@ -635,4 +635,163 @@ sinks:
     assert!(answer.contains("edge\\-9"), "{answer}");
     running.stop().await;
     sim_shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_meraki_body_without_the_secret_is_refused_401_before_anything_is_said_about_it() {
+    // A source of its own: metrics are per process, and other tests count Meraki's.
+    let running = Running::start(
+        "store: { path: netpulse.db }
+http: { listen: \"127.0.0.1:0\" }
+sources:
+  - name: meraki_secret_first
+    type: webhook
+    provider: meraki
+    path: /hooks/meraki
+    auth: { shared_secret: { secret: \"${MERAKI_SECRET}\" } }
+",
+        &[("MERAKI_SECRET", "meraki-shared-secret")],
+    )
+    .await;
+    let post = |body: &'static [u8]| {
+        reqwest::Client::new()
+            .post(running.url("/hooks/meraki"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let mut answers = Vec::new();
+    for body in [
+        b"not JSON at all".as_slice(),
+        b"{\"alertTypeId\": 7}",
+        b"[1, 2, 3]",
+        b"{\"sharedSecret\": \"wrong\"}",
+    ] {
+        let response = post(body).await.unwrap();
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{}: {answer}",
+            String::from_utf8_lossy(body)
+        );
+        answers.push(answer);
+    }
+    assert!(
+        answers.windows(2).all(|pair| pair[0] == pair[1]),
+        "every failed check gets the same answer, whatever the body: {answers:?}"
+    );
+    assert_eq!(
+        metric(&running, "meraki_secret_first", "unauthorized").await,
+        4
+    );
+    assert_eq!(
+        metric(&running, "meraki_secret_first", "malformed").await,
+        0
+    );
+    assert_eq!(stored(&running), 0);
+    running.stop().await;
+}
+
+fn neighbours() -> String {
+    "store: { path: netpulse.db }
+http: { listen: \"127.0.0.1:0\" }
+sources:
+  - name: vmanage
+    type: webhook
+    provider: sdwan
+    path: /hooks/sdwan
+    auth: { none: true }
+  - name: bus
+    type: webhook
+    provider: cloudevents
+    path: /hooks/bus
+    auth: { bearer: { secret: \"${BUS_TOKEN}\" } }
+  - name: other
+    type: webhook
+    provider: cloudevents
+    path: /hooks/other
+    auth: { bearer: { secret: \"${OTHER_TOKEN}\" } }
+"
+    .to_owned()
+}
+
+async fn post_cloudevent(running: &Running, path: &str, token: &str, event: Value) -> Value {
+    reqwest::Client::new()
+        .post(running.url(path))
+        .bearer_auth(token)
+        .header("content-type", "application/cloudevents+json")
+        .body(event.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// One source cannot touch another's alarms: a CloudEvent naming the SD-WAN source's alarm key
+/// leaves that alarm raised.
+#[tokio::test]
+async fn a_source_cannot_clear_another_sources_alarm() {
+    let running = Running::start(
+        &neighbours(),
+        &[("BUS_TOKEN", "bus-token"), ("OTHER_TOKEN", "other-token")],
+    )
+    .await;
+    let down = crate::support::data("sdwan/webhook-interface-state-change-down-2019.json");
+    let raised: Value = reqwest::Client::new()
+        .post(running.url("/hooks/sdwan"))
+        .header("content-type", "application/json")
+        .body(down)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raised["status"], "accepted", "{raised}");
+    let forged = serde_json::json!({
+        "specversion": "1.0", "id": "forged-1", "source": "/attacker", "type": "x",
+        "alarmkey": "sdwan:8459e3a0-5bea-4370-ab57-6f45f8022d66", "alarmstate": "cleared",
+    });
+    let answer = post_cloudevent(&running, "/hooks/bus", "bus-token", forged).await;
+    assert_eq!(answer["status"], "accepted", "{answer}");
+    let alarms = running
+        .reader()
+        .alarms(netpulse::store::AlarmFilter::All, 100)
+        .unwrap();
+    let sdwan = alarms
+        .iter()
+        .find(|alarm| alarm.row.first_seq == raised["seq"].as_u64().unwrap())
+        .expect("the SD-WAN alarm");
+    assert!(
+        sdwan.row.raised,
+        "another source's event cleared {}",
+        sdwan.row.key
+    );
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn an_id_pre_sent_to_one_source_is_not_a_redelivery_at_another() {
+    let running = Running::start(
+        &neighbours(),
+        &[("BUS_TOKEN", "bus-token"), ("OTHER_TOKEN", "other-token")],
+    )
+    .await;
+    let event = serde_json::json!({
+        "specversion": "1.0", "id": "e-1", "source": "/ops/monitor", "type": "x",
+    });
+    let preempted = post_cloudevent(&running, "/hooks/other", "other-token", event.clone()).await;
+    assert_eq!(preempted["status"], "accepted", "{preempted}");
+    let real = post_cloudevent(&running, "/hooks/bus", "bus-token", event.clone()).await;
+    assert_eq!(
+        real["status"], "accepted",
+        "the same id at another source is not a redelivery: {real}"
+    );
+    let again = post_cloudevent(&running, "/hooks/bus", "bus-token", event).await;
+    assert_eq!(again["status"], "duplicate", "{again}");
+    running.stop().await;
 }

@@ -241,3 +241,75 @@ async fn a_delivery_posted_just_before_a_crash_is_not_posted_again() {
     running.stop().await;
     sim_shutdown.cancel();
 }
+
+/// A 1 MiB field does not become a hundred and more messages: the value is cut (marked `…`) and
+/// the event takes at most two messages, the last one linking to the alarm.
+#[tokio::test]
+async fn a_one_mebibyte_field_is_cut_to_at_most_two_messages_with_the_link() {
+    let (sim, sim_shutdown) = webex().await;
+    let room = sim.room_id("NOC").unwrap();
+    let yaml = config(&sim, &room).replace(
+        "http: { listen: \"127.0.0.1:0\" }",
+        "http: { listen: \"127.0.0.1:0\", max_body_bytes: 4194304 }",
+    );
+    let running = Running::start(&yaml, &[("WEBEX_TOKEN", TOKEN)]).await;
+    let mut alarm: serde_json::Value =
+        serde_json::from_slice(&sdwan_alarm(DOWN, "big", None)).unwrap();
+    alarm["message"] = "interface flap ".repeat(1024 * 1024 / 15).into();
+    alarm["values_short_display"][0]["if-name"] = "Gi".repeat(300_000).into();
+    post(&running, serde_json::to_vec(&alarm).unwrap()).await;
+    wait_until("the alarm is delivered", || {
+        running.reader().outbox_counts("noc").unwrap().delivered == 1
+    })
+    .await;
+    let messages: Vec<String> = sim
+        .messages()
+        .into_iter()
+        .filter_map(|message| message.markdown)
+        .collect();
+    assert!(
+        (1..=2).contains(&messages.len()),
+        "{} messages",
+        messages.len()
+    );
+    let all = messages.join("\n");
+    assert!(all.contains("…"), "the cut is visible");
+    assert!(all.len() < 2 * 7439, "{} bytes", all.len());
+    assert!(
+        messages
+            .last()
+            .unwrap()
+            .contains("(https://vmanage.example.com/#/app/monitor/alarms/details/big)"),
+        "{}",
+        messages.last().unwrap()
+    );
+
+    // Many values, each under the value cap: the event still takes two messages at most, the
+    // second cut and linking to the alarm.
+    let mut alarm: serde_json::Value =
+        serde_json::from_slice(&sdwan_alarm(DOWN, "many", None)).unwrap();
+    alarm["values_short_display"] = (0..300)
+        .map(|index| serde_json::json!({ format!("key-{index}"): "v".repeat(900) }))
+        .collect();
+    post(&running, serde_json::to_vec(&alarm).unwrap()).await;
+    wait_until("the second alarm is delivered", || {
+        running.reader().outbox_counts("noc").unwrap().delivered == 2
+    })
+    .await;
+    let messages: Vec<String> = sim
+        .messages()
+        .into_iter()
+        .filter_map(|message| message.markdown)
+        .skip(messages.len())
+        .collect();
+    assert_eq!(messages.len(), 2);
+    assert!(
+        messages[1].ends_with(
+            "… *cut: too long for Webex* · [Full event](https://vmanage.example.com/#/app/monitor/alarms/details/many)"
+        ),
+        "{}",
+        messages[1]
+    );
+    running.stop().await;
+    sim_shutdown.cancel();
+}

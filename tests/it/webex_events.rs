@@ -279,3 +279,95 @@ sinks:
     running.stop().await;
     shutdown.cancel();
 }
+
+async fn post_in_room(sim: &WebexSim, room: &str, text: &str) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/messages", sim.base_url()))
+        .bearer_auth(PERSON_TOKEN)
+        .json(&json!({"roomId": room, "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+}
+
+/// The bot answers only in the sink's room and the rooms its configuration lists: anyone who can
+/// reach the bot elsewhere (another room, a direct message) gets nothing, and a room that asks
+/// too often is answered at the configured rate at most.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bot_commands_are_answered_only_in_configured_rooms_and_at_a_bounded_rate() {
+    let shutdown = CancellationToken::new();
+    let sim = WebexSim::start(
+        WebexSimConfig {
+            tokens: vec![BOT_TOKEN.to_owned()],
+            rooms: vec!["NOC".to_owned(), "Lobby".to_owned(), "Other".to_owned()],
+            ..WebexSimConfig::default()
+        },
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    sim.add_person(PERSON_TOKEN, "ann@example.com", "Ann");
+    let (noc, lobby, other) = (
+        sim.room_id("NOC").unwrap(),
+        sim.room_id("Lobby").unwrap(),
+        sim.room_id("Other").unwrap(),
+    );
+    let yaml = format!(
+        "store: {{ path: netpulse.db }}
+http: {{ listen: \"127.0.0.1:0\" }}
+sources:
+  - name: bot
+    type: webex_events
+    token: ${{BOT_TOKEN}}
+    base_url: {base}
+    wdm_url: {wdm}
+sinks:
+  - name: answers
+    type: webex
+    base_url: {base}
+    token: ${{BOT_TOKEN}}
+    room_id: \"{noc}\"
+    rate_limit: 100
+    commands: {{ rooms: [\"{lobby}\"], per_minute: 2 }}
+    match: {{ type_prefix: [com.cisco.webex.message] }}
+",
+        base = sim.base_url(),
+        wdm = sim.wdm_url(),
+    );
+    let running = Running::start(&yaml, &[("BOT_TOKEN", BOT_TOKEN)]).await;
+    wait_until("the bot's socket is up", || {
+        status(&running).state == ConnectionState::Connected
+    })
+    .await;
+    let answers_in = |room: &str| {
+        sim.messages()
+            .iter()
+            .filter(|message| {
+                message.markdown.is_some() && message.room_id.as_deref() == Some(room)
+            })
+            .count()
+    };
+    post_in_room(&sim, &other, "alarms?").await;
+    post_in_room(&sim, &lobby, "alarms?").await;
+    post_in_room(&sim, &noc, "help").await;
+    // Deliveries go in order: once the sink's room has its answer, the others were decided.
+    wait_until("the answer in the sink's room", || answers_in(&noc) == 1).await;
+    assert_eq!(answers_in(&lobby), 1, "a listed room is answered");
+    assert_eq!(answers_in(&other), 0, "an unlisted room is not");
+    // Two answers per minute per room: the third question in a minute gets none.
+    post_in_room(&sim, &noc, "help").await;
+    post_in_room(&sim, &noc, "help").await;
+    post_in_room(&sim, &lobby, "help").await;
+    wait_until("the next answer in the listed room", || {
+        answers_in(&lobby) == 2
+    })
+    .await;
+    assert_eq!(
+        answers_in(&noc),
+        2,
+        "the third question within a minute is not answered"
+    );
+    running.stop().await;
+    shutdown.cancel();
+}

@@ -131,7 +131,7 @@ async fn raise_then_clear_updates_the_alarm_and_a_redelivery_is_stored_once() {
     let running = start().await;
     let down = data("sdwan/webhook-interface-state-change-down-2019.json");
     let up = data("sdwan/webhook-interface-state-change-up-clears-previous-2019.json");
-    let key = "sdwan:8459e3a0-5bea-4370-ab57-6f45f8022d66";
+    let key = "vmanage:sdwan:8459e3a0-5bea-4370-ab57-6f45f8022d66";
 
     let first: Value = post(&running, down.clone())
         .send()

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::ApiError;
 use crate::config::{ApiAuth, Scope};
-use crate::source::webhook::auth::constant_time_eq;
+use crate::secret::ct_eq;
 
 /// Who may call the API.
 pub struct Auth {
@@ -78,7 +78,7 @@ impl Auth {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let mut found = None;
         for candidate in &self.tokens {
-            if constant_time_eq(&digest, &candidate.digest) && found.is_none() {
+            if ct_eq(&digest, &candidate.digest) && found.is_none() {
                 found = Some(candidate);
             }
         }
@@ -99,8 +99,14 @@ fn unauthorized(message: &str) -> ApiError {
     }
 }
 
-/// The token of a request: the bearer token of `Authorization`, else `access_token` in the query.
-fn presented(request: &Request) -> Option<String> {
+/// The routes that take `?access_token=`: the two feeds, which a browser opens with EventSource
+/// and WebSocket, neither of which can set a header. Anywhere else a token in the URL would only
+/// end up in proxy logs and browser histories, so it is refused.
+const QUERY_TOKEN_ROUTES: [&str; 2] = [super::PATHS[1], super::PATHS[2]];
+
+/// The token of a request: the bearer token of `Authorization`, else, on the feeds only,
+/// `access_token` in the query.
+fn presented(request: &Request) -> Result<Option<String>, ApiError> {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -108,15 +114,27 @@ fn presented(request: &Request) -> Option<String> {
     if let Some((scheme, token)) = header.and_then(|value| value.trim().split_once(' '))
         && scheme.eq_ignore_ascii_case("bearer")
     {
-        return Some(token.trim().to_owned());
+        return Ok(Some(token.trim().to_owned()));
     }
-    super::params::pairs(request.uri().query().unwrap_or(""))
+    let Some(token) = super::params::pairs(request.uri().query().unwrap_or(""))
         .find(|(key, _)| key == "access_token")
         .map(|(_, value)| value)
+    else {
+        return Ok(None);
+    };
+    // The API router is merged, not nested, so the path is the route's path as written (the
+    // router matches on the raw path: an encoded variant reaches no feed).
+    if QUERY_TOKEN_ROUTES.contains(&request.uri().path()) {
+        Ok(Some(token))
+    } else {
+        Err(unauthorized(
+            "?access_token= is taken only by the feeds (/api/v1/events/stream, /api/v1/stream); send the token as Authorization: Bearer <token>",
+        ))
+    }
 }
 
 async fn require(auth: &Auth, scope: Scope, mut request: Request, next: Next) -> Response {
-    let caller = match auth.caller(presented(&request).as_deref()) {
+    let caller = match presented(&request).and_then(|token| auth.caller(token.as_deref())) {
         Ok(caller) => caller,
         Err(error) => {
             metrics::counter!("netpulse_api_requests_refused_total", "reason" => "unauthorized")

@@ -37,6 +37,14 @@ const CLOSE_LAGGING: u16 = 1013;
 const CLOSE_GOING_AWAY: u16 = 1001;
 /// WebSocket close code when the store could not be read: "internal error".
 const CLOSE_ERROR: u16 = 1011;
+/// WebSocket close code for a client message over the limits: "message too big".
+const CLOSE_TOO_BIG: u16 = 1009;
+/// Feed clients send nothing but pings, pongs and a close; these bounds keep a client that sends
+/// more (or a message in endless unfinished fragments, which tungstenite would otherwise buffer
+/// up to 64 MiB per connection) from holding the gateway's memory. A message over either is
+/// refused and the connection closed with 1009.
+const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+const MAX_CLIENT_FRAME: usize = 16 * 1024;
 
 async fn open(
     state: &ApiState,
@@ -214,6 +222,8 @@ pub(super) async fn websocket(
     Ok(upgrade
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |socket| serve_socket(socket, cursor, feed)))
 }
 
@@ -260,7 +270,15 @@ async fn serve_socket(mut socket: WebSocket, mut cursor: Cursor, feed: FeedConfi
             },
             incoming = socket.recv() => match incoming {
                 // Pings are answered by the WebSocket layer; text from the client is ignored.
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(Message::Close(_))) | None => return,
+                Some(Err(error)) => {
+                    if is_too_big(error) {
+                        metrics::counter!("netpulse_feed_clients_dropped_total", "reason" => "message_too_big").increment(1);
+                        tracing::info!(transport = "websocket", max_message = MAX_CLIENT_MESSAGE, max_frame = MAX_CLIENT_FRAME, "feed client sent a message over the limits: disconnected");
+                        close(&mut socket, CLOSE_TOO_BIG, "feed clients send only control frames", feed.send_timeout).await;
+                    }
+                    return;
+                }
                 Some(Ok(_)) => continue,
             },
             _ = heartbeat.tick() => Message::Ping(Default::default()),
@@ -269,6 +287,15 @@ async fn serve_socket(mut socket: WebSocket, mut cursor: Cursor, feed: FeedConfi
             return;
         }
     }
+}
+
+/// Whether a read failed because the client's message or frame was over the limits.
+fn is_too_big(error: axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error;
+    matches!(
+        error.into_inner().downcast_ref::<Error>(),
+        Some(Error::Capacity(_))
+    )
 }
 
 /// Queued events written to a WebSocket at once at most.

@@ -285,16 +285,3 @@ mod tests {
         assert_eq!(encode_request_line(b"GET /a b c\r\n"), b"GET /a b c\r\n");
     }
 }
-
-/// Wraps every connection of the simulator's server in a [`LenientTarget`].
-#[derive(Debug, Clone, Copy)]
-pub struct Lenient;
-
-impl crate::http::server::WrapIo for Lenient {
-    fn wrap<Io>(&self, io: Io) -> impl AsyncRead + AsyncWrite + Unpin + Send + 'static
-    where
-        Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        LenientTarget::new(io)
-    }
-}

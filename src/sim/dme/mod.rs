@@ -12,11 +12,13 @@
 //! - `query`, `filter`, `render`: query parsing and matching, the filter language, JSON bodies.
 //! - `session`: sessions, tokens, subscriptions and their lifetimes.
 //! - `device`: one device's state and the push fan-out; [`SimDevice`] is its handle.
-//! - `auth`, `http`, `socket`, `control`, `server`: sessions over HTTP, the device API, its
-//!   WebSocket, the `/_sim/` control API (documented in `control`), and TLS/plain serving
-//!   (`lenient` lets raw `"` through in request targets, as the devices do).
+//! - `auth`, `http`, `socket`, `control`: sessions over HTTP, the device API, its WebSocket and
+//!   the `/_sim/` control API (documented in `control`); `accept`: the device's own TLS/plain
+//!   accept loop, which reads each connection through `lenient` (raw `"` in request targets, as
+//!   the devices take them).
 //! - `generator`: the seeded random change generator; `cli`: `netpulse sim dme`.
 
+mod accept;
 pub mod api;
 mod apic;
 mod attrs;
@@ -185,15 +187,13 @@ impl DmeSim {
         let mut devices = Vec::with_capacity(bound.len());
         for (listener, device) in bound {
             let router = http::router(Arc::clone(&device.inner));
-            let name = device.inner.name.clone();
-            let options = crate::http::server::ServeOptions {
-                acceptor: acceptor.clone(),
-                shutdown: shutdown.clone(),
-                tracker: tracker.clone(),
-                name,
-                wrap: lenient::Lenient,
-            };
-            tracker.spawn(crate::http::server::serve(listener, router, options));
+            tracker.spawn(accept::serve(
+                listener,
+                router,
+                acceptor.clone(),
+                shutdown.clone(),
+                tracker.clone(),
+            ));
             if config.change_rate > 0.0 {
                 let timing_seed = config.seed ^ 0x7131_0000_0000 ^ device.inner.index as u64;
                 tracker.spawn(drive_generator(

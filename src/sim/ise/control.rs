@@ -19,9 +19,9 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::model::{self, AccountState, PUBSUB_SERVICE, SESSION_SERVICE};
 use super::{Fault, Inner, PUBSUB_PATH, SESSION_REST_PATH, SESSION_TOPIC, new_account};
 use crate::http::server::ClientCertificate;
-use crate::source::pxgrid::protocol::{AccountState, PUBSUB_SERVICE, SESSION_SERVICE};
 
 pub(super) fn router(inner: Arc<Inner>) -> Router {
     Router::new()
@@ -289,8 +289,7 @@ async fn get_sessions(
         .values()
         .filter(|session| match start {
             None => true,
-            Some(start) => crate::source::pxgrid::protocol::session_time(session)
-                .is_none_or(|time| time >= start),
+            Some(start) => model::updated(session).is_none_or(|time| time >= start),
         })
         .collect();
     // gridmeld notes that ISE answers getSessions without a content type.
@@ -312,7 +311,7 @@ async fn pubsub(
 }
 
 async fn sim_publish(State(inner): State<Arc<Inner>>, body: Bytes) -> Response {
-    match serde_json::from_slice::<crate::source::pxgrid::protocol::Sessions>(&body) {
+    match serde_json::from_slice::<model::Published>(&body) {
         Ok(sessions) => {
             let count = sessions.sessions.len();
             super::publish(&inner, sessions.sessions);

@@ -17,11 +17,15 @@
 //!
 //! # Layout
 //! - `control`: the HTTP routes (control API, getSessions, `/_sim/`); `pubsub`: the STOMP socket;
-//!   `cli`: `netpulse sim ise`.
+//!   `stomp`: STOMP 1.2 framing written from the specification; `model`: the pxGrid names and
+//!   session fields; `cli`: `netpulse sim ise`. Nothing here is shared with `source::pxgrid`,
+//!   which is what the simulator tests.
 
 mod cli;
 mod control;
+mod model;
 mod pubsub;
+mod stomp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -40,9 +44,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use cli::{IseSimArgs, run_cli};
+pub use model::AccountState;
 
 use crate::sim::dme::SimTls;
-use crate::source::pxgrid::protocol::AccountState;
 use crate::tls::server::ServerIdentity;
 
 /// The session topic ISE announces (`sessionTopic`).
@@ -259,7 +263,6 @@ impl IseSim {
             shutdown,
             tracker: tracker.clone(),
             name: "ise-sim".to_owned(),
-            wrap: crate::http::server::Plain,
         };
         tracker.spawn(crate::http::server::serve(
             listener,
@@ -391,9 +394,7 @@ fn publish(inner: &Inner, mut sessions: Vec<Value>) {
     let body = Arc::new(serde_json::to_vec(&json!({ "sessions": sessions })).expect("json"));
     let mut state = inner.lock();
     for session in sessions {
-        let key = crate::source::pxgrid::protocol::session_key(&session)
-            .unwrap_or_default()
-            .to_owned();
+        let key = model::endpoint(&session).to_owned();
         state.sessions.insert(key, session);
     }
     let message = Outbound::Message {

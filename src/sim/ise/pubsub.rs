@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::stomp::{self, Frame, HeartBeat, Received};
 use super::{Connection, Inner, Outbound};
-use crate::source::pxgrid::stomp::{self, Frame, Item};
 
 /// Messages queued for one socket before the client counts as too slow and is dropped.
 const QUEUE_MESSAGES: usize = 1024;
@@ -133,7 +133,7 @@ impl Session {
     }
 
     async fn send(&mut self, frame: &Frame) -> bool {
-        self.send_bytes(frame.encode()).await
+        self.send_bytes(frame.to_bytes()).await
     }
 
     async fn send_bytes(&mut self, bytes: Vec<u8>) -> bool {
@@ -146,9 +146,9 @@ impl Session {
 
     async fn error(&mut self, message: &str) -> Next {
         let frame = Frame::new("ERROR")
-            .header("message", message)
-            .header("content-type", "text/plain")
-            .body(message.as_bytes().to_vec());
+            .with("message", message)
+            .with("content-type", "text/plain")
+            .with_body(message.as_bytes());
         self.send(&frame).await;
         Next::Close
     }
@@ -164,11 +164,10 @@ impl Session {
         for id in ids {
             let message_id = self.inner.next_message_id.fetch_add(1, Ordering::Relaxed);
             let frame = Frame::new("MESSAGE")
-                .header("destination", destination)
-                .header("message-id", message_id.to_string())
-                .header("subscription", id)
-                .header("content-length", body.len().to_string())
-                .body(body.to_vec());
+                .with("destination", destination)
+                .with("message-id", message_id)
+                .with("subscription", id)
+                .with_body(body);
             if !self.send(&frame).await {
                 return false;
             }
@@ -178,12 +177,14 @@ impl Session {
     }
 
     async fn handle(&mut self, bytes: &[u8]) -> Next {
-        let items = match stomp::decode(bytes) {
+        let items = match stomp::parse_message(bytes) {
             Ok(items) => items,
             Err(err) => return self.error(&err.to_string()).await,
         };
         for item in items {
-            let Item::Frame(frame) = item else { continue };
+            let Received::Frame(frame) = item else {
+                continue;
+            };
             if let Next::Close = self.handle_frame(frame).await {
                 return Next::Close;
             }
@@ -195,7 +196,7 @@ impl Session {
         match frame.command.as_str() {
             "CONNECT" | "STOMP" => self.connected(&frame).await,
             "SUBSCRIBE" => {
-                let (Some(destination), Some(id)) = (frame.get("destination"), frame.get("id"))
+                let (Some(destination), Some(id)) = (frame.first("destination"), frame.first("id"))
                 else {
                     return self.error("SUBSCRIBE needs destination and id").await;
                 };
@@ -204,7 +205,7 @@ impl Session {
                 self.receipt(&frame).await
             }
             "UNSUBSCRIBE" => {
-                let id = frame.get("id").unwrap_or_default().to_owned();
+                let id = frame.first("id").unwrap_or_default().to_owned();
                 self.subscriptions
                     .retain(|(subscribed, _)| *subscribed != id);
                 self.receipt(&frame).await
@@ -218,8 +219,8 @@ impl Session {
     }
 
     async fn receipt(&mut self, frame: &Frame) -> Next {
-        if let Some(receipt) = frame.get("receipt") {
-            let reply = Frame::new("RECEIPT").header("receipt-id", receipt);
+        if let Some(receipt) = frame.first("receipt") {
+            let reply = Frame::new("RECEIPT").with("receipt-id", receipt);
             if !self.send(&reply).await {
                 return Next::Close;
             }
@@ -228,26 +229,22 @@ impl Session {
     }
 
     async fn connected(&mut self, frame: &Frame) -> Next {
-        if let Some(versions) = frame.get("accept-version")
+        if let Some(versions) = frame.first("accept-version")
             && !versions.split(',').any(|version| version.trim() == "1.2")
         {
             return self.error("only STOMP 1.2 is supported").await;
         }
-        let (client_can, client_wants) = match stomp::parse_heartbeat(frame.get("heart-beat")) {
-            Ok(heartbeat) => heartbeat,
+        let client = match HeartBeat::from_header(frame.first("heart-beat")) {
+            Ok(heart_beat) => heart_beat,
             Err(err) => return self.error(&err.to_string()).await,
         };
-        let (server_can, server_wants) = self.inner.config.heartbeat;
-        let (server_can, server_wants) = (
-            server_can.as_millis() as u64,
-            server_wants.as_millis() as u64,
-        );
-        let interval = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
-        self.send_every = interval(stomp::negotiate(server_can, client_wants));
-        self.expect_every = interval(stomp::negotiate(client_can, server_wants));
+        let (can_send, wants) = self.inner.config.heartbeat;
+        let server = HeartBeat { can_send, wants };
+        self.send_every = server.sending_to(&client);
+        self.expect_every = client.sending_to(&server);
         let reply = Frame::new("CONNECTED")
-            .header("version", "1.2")
-            .header("heart-beat", format!("{server_can},{server_wants}"));
+            .with("version", "1.2")
+            .with("heart-beat", server.header_value());
         if self.send(&reply).await {
             Next::Continue
         } else {
@@ -259,7 +256,7 @@ impl Session {
     async fn keep_alive(&mut self) -> bool {
         if let Some(every) = self.send_every
             && self.last_sent.elapsed() >= every
-            && !self.send_bytes(stomp::HEARTBEAT.to_vec()).await
+            && !self.send_bytes(stomp::HEART_BEAT.to_vec()).await
         {
             return false;
         }

@@ -29,7 +29,7 @@ use tokio_util::task::TaskTracker;
 
 pub use cli::{WebexSimArgs, run_cli};
 
-use crate::http::server::{Plain, ServeOptions, serve};
+use crate::http::server::{ServeOptions, serve};
 use crate::tls::server::ServerIdentity;
 
 pub struct WebexSimConfig {
@@ -204,7 +204,6 @@ impl Listening {
             shutdown: stop.clone(),
             tracker: connections.clone(),
             name: "sim-webex".to_owned(),
-            wrap: Plain,
         };
         let task = tokio::spawn(serve(listener, api::router(inner), options));
         Server {

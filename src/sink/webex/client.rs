@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::header::RETRY_AFTER;
 use serde::Deserialize;
 
 use super::render::parse_retry_after;
 use crate::config::WebexSinkConfig;
+use crate::webex_api::{WebexApi, WebexApiOptions};
 
 /// The wait after a 429 that carries no usable Retry-After: what the Webex Python SDK assumes
 /// (`protocols-webhooks.md` §8.2).
@@ -38,10 +39,9 @@ pub enum SendResult {
     Rejected(String),
 }
 
+/// The sink's calls, through the shared [`WebexApi`].
 pub struct WebexClient {
-    http: reqwest::Client,
-    messages_url: String,
-    authorization: HeaderValue,
+    api: WebexApi,
     target: Target,
 }
 
@@ -59,29 +59,19 @@ struct ListedMessage {
 
 impl WebexClient {
     pub fn new(config: &WebexSinkConfig) -> anyhow::Result<WebexClient> {
-        let tls = crate::tls::client_config(&config.tls)?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured((*tls).clone())
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            .pool_max_idle_per_host(1)
-            .user_agent(concat!("netpulse/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot build the HTTP client")?;
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", config.token()))
-            .context("the token contains characters that cannot go in a header")?;
-        authorization.set_sensitive(true);
+        let api = WebexApi::new(&WebexApiOptions {
+            component: &format!("sink {:?}", config.name),
+            base_url: &config.base_url,
+            token: config.token(),
+            tls: &config.tls,
+            timeout: config.request_timeout,
+        })?;
         let target = match (&config.room_id, &config.to_person_email) {
             (Some(room), _) => Target::Room(room.clone()),
             (None, Some(email)) => Target::Person(email.clone()),
             (None, None) => anyhow::bail!("a room_id or to_person_email is required"),
         };
-        Ok(WebexClient {
-            http,
-            messages_url: format!("{}/v1/messages", config.base_url.trim_end_matches('/')),
-            authorization,
-            target,
-        })
+        Ok(WebexClient { api, target })
     }
 
     /// Creates one message in the configured room (or to the configured person).
@@ -102,16 +92,15 @@ impl WebexClient {
     }
 
     async fn send(&self, body: serde_json::Value) -> SendResult {
-        let response = self
-            .http
-            .post(&self.messages_url)
-            .header(AUTHORIZATION, self.authorization.clone())
-            .json(&body)
-            .send()
-            .await;
+        let response = self.api.post(self.api.url(["v1", "messages"]), &body).await;
         let response = match response {
             Ok(response) => response,
-            Err(error) => return SendResult::Retry(format!("request failed: {error}")),
+            Err(error) => {
+                return SendResult::Retry(format!(
+                    "request failed: {}",
+                    crate::tls::error_chain(&error)
+                ));
+            }
         };
         let status = response.status();
         if status.is_success() {
@@ -140,24 +129,20 @@ impl WebexClient {
     /// The markdown of the most recent messages of the room (or of the direct conversation), to
     /// find out whether a message was posted by a process that died before recording it.
     pub async fn recent_markdown(&self, max: usize) -> anyhow::Result<Vec<String>> {
-        let url = match &self.target {
-            Target::Room(room) => reqwest::Url::parse_with_params(
-                &self.messages_url,
-                [("roomId", room.as_str()), ("max", &max.to_string())],
-            )?,
-            Target::Person(email) => reqwest::Url::parse_with_params(
-                &format!("{}/direct", self.messages_url),
-                [("personEmail", email.as_str()), ("max", &max.to_string())],
-            )?,
+        let (mut url, query) = match &self.target {
+            Target::Room(room) => (self.api.url(["v1", "messages"]), ("roomId", room)),
+            Target::Person(email) => (
+                self.api.url(["v1", "messages", "direct"]),
+                ("personEmail", email),
+            ),
         };
-        let response = self
-            .http
-            .get(url)
-            .header(AUTHORIZATION, self.authorization.clone())
-            .send()
-            .await?
-            .error_for_status()?;
-        let items: Items = response.json().await?;
+        url.query_pairs_mut()
+            .append_pair(query.0, query.1)
+            .append_pair("max", &max.to_string());
+        let (status, body) = self.api.get(url.clone()).await?;
+        anyhow::ensure!(status.is_success(), "GET {url}: HTTP {status}");
+        let items: Items = serde_json::from_value(body)
+            .with_context(|| format!("GET {url}: not a list of messages"))?;
         Ok(items
             .items
             .into_iter()
@@ -205,5 +190,55 @@ mod tests {
                 SendResult::Rejected(detail())
             );
         }
+    }
+
+    /// What a closure logs, as text.
+    fn logged(run: impl FnOnce()) -> String {
+        #[derive(Clone, Default)]
+        struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+            type Writer = Captured;
+            fn make_writer(&'a self) -> Captured {
+                self.clone()
+            }
+        }
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, run);
+        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    }
+
+    fn sink_config(tls: serde_json::Value) -> WebexSinkConfig {
+        serde_json::from_value(serde_json::json!({
+            "name": "ops-room", "token": "t", "room_id": "r",
+            "base_url": "https://127.0.0.1:9", "tls": tls,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_sink_that_skips_verification_logs_one_warning_naming_it() {
+        let insecure = sink_config(serde_json::json!({"insecure_skip_verify": true}));
+        let log = logged(|| drop(WebexClient::new(&insecure).unwrap()));
+        let warnings: Vec<&str> = log.lines().filter(|line| line.contains("WARN")).collect();
+        assert_eq!(warnings.len(), 1, "{log}");
+        assert!(warnings[0].contains("for sink \"ops-room\""), "{log}");
+        assert!(warnings[0].contains("insecure_skip_verify"), "{log}");
+
+        let pinned = sink_config(serde_json::json!({"fingerprint_sha256": "AB".repeat(32)}));
+        let log = logged(|| drop(WebexClient::new(&pinned).unwrap()));
+        assert!(!log.contains("WARN"), "{log}");
     }
 }

@@ -20,6 +20,13 @@ use crate::event::Event;
 /// the sink. The built-in templates use a few hundred units.
 const FUEL: u64 = 100_000;
 
+/// An untrusted value printed in a message is cut after this many characters, and ends with `…`:
+/// a sender's 1 MiB field would otherwise fill a hundred messages.
+pub const MAX_VALUE_CHARS: usize = 1000;
+
+/// A link longer than this is left out: no platform's link is, and one cut short would be wrong.
+const MAX_LINK_BYTES: usize = 2048;
+
 /// Times in messages: `2019-08-30 21:58:38 PDT`.
 const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S %Z";
 
@@ -46,10 +53,19 @@ impl Templates {
             }
             let text = value.to_string();
             if value.is_safe() {
+                // Made by our filters (links, times) or marked `|safe` by the template's author.
                 out.write_str(&text)?;
             } else {
-                let mut escaped = String::with_capacity(text.len() + 8);
-                escape_into(&mut escaped, &text);
+                let cut = text
+                    .char_indices()
+                    .nth(MAX_VALUE_CHARS)
+                    .map(|(index, _)| index);
+                let shown = &text[..cut.unwrap_or(text.len())];
+                let mut escaped = String::with_capacity(shown.len() + 8);
+                escape_into(&mut escaped, shown);
+                if cut.is_some() {
+                    escaped.push('…');
+                }
                 out.write_str(&escaped)?;
             }
             Ok(())
@@ -144,12 +160,20 @@ fn describe(error: &Error) -> anyhow::Error {
 /// http(s) URL. Spaces, parentheses, angle brackets and quotes are percent-encoded so that the URL
 /// cannot end the link early or add a title.
 fn link_url(value: Value) -> Value {
-    let Some(url) = value.as_str() else {
-        return Value::UNDEFINED;
-    };
+    value
+        .as_str()
+        .and_then(safe_link)
+        .map_or(Value::UNDEFINED, Value::from_safe_string)
+}
+
+/// An http(s) URL made safe for `[text](url)` (see `link_url`); `None` for anything else or a URL
+/// over 2 KiB.
+pub fn safe_link(url: &str) -> Option<String> {
     let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
-        return Value::UNDEFINED;
+    if !(lower.starts_with("https://") || lower.starts_with("http://"))
+        || url.len() > MAX_LINK_BYTES
+    {
+        return None;
     }
     let mut safe = String::with_capacity(url.len());
     for character in url.chars() {
@@ -164,7 +188,7 @@ fn link_url(value: Value) -> Value {
             character => safe.push(character),
         }
     }
-    Value::from_safe_string(safe)
+    Some(safe)
 }
 
 /// `{{ value | localtime }}`: an RFC 3339 time or epoch milliseconds (SD-WAN's `entry_time`) in

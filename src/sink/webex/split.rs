@@ -1,5 +1,5 @@
-//! Splitting a message that is too long for Webex into several, in order, without losing or
-//! truncating anything.
+//! Splitting a message that is too long for Webex into several, in order, and capping how many
+//! one event may take.
 
 /// "The maximum message length is 7439 bytes" (the Messages API; bytes of UTF-8, not characters).
 pub const MAX_MESSAGE_BYTES: usize = 7439;
@@ -45,6 +45,35 @@ pub fn split(markdown: &str, max_bytes: usize) -> Vec<String> {
     if !current.is_empty() || parts.is_empty() {
         parts.push(current);
     }
+    parts
+}
+
+/// [`split`], but at most `max_parts` parts: when more would be needed, the last part kept is cut
+/// (at a line break in its second half when there is one) and ends with `tail`, which says so and
+/// links to the whole event. A sender's 1 MiB field must not become a hundred messages in a room.
+pub fn split_capped(markdown: &str, max_bytes: usize, max_parts: usize, tail: &str) -> Vec<String> {
+    assert!(max_parts >= 1, "an event takes at least one message");
+    assert!(
+        tail.len() + 8 <= max_bytes,
+        "the tail must leave room for the message"
+    );
+    let mut parts = split(markdown, max_bytes);
+    if parts.len() <= max_parts {
+        return parts;
+    }
+    parts.truncate(max_parts);
+    let last = parts.last_mut().expect("at least one part");
+    let room = max_bytes - tail.len();
+    if last.len() > room {
+        let mut cut = cut_point(last, room);
+        if let Some(line_break) = last[..cut].rfind('\n')
+            && line_break >= cut / 2
+        {
+            cut = line_break;
+        }
+        last.truncate(cut);
+    }
+    last.push_str(tail);
     parts
 }
 
@@ -97,5 +126,20 @@ mod tests {
             // Parts are separate messages: only the line breaks they were cut at are missing.
             assert_eq!(rejoined.replace('\n', ""), without_breaks, "{max}");
         }
+    }
+
+    #[test]
+    fn a_capped_split_keeps_the_first_parts_and_ends_with_the_tail() {
+        let text = format!("head\n{}", "ab\\".repeat(100_000));
+        let tail = "\n\n… cut · [Full event](https://x/1)";
+        let parts = split_capped(&text, 1000, 2, tail);
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|part| part.len() <= 1000));
+        assert!(parts[0].starts_with("head"));
+        assert!(parts[1].ends_with(tail), "{}", parts[1]);
+        let body = parts[1].strip_suffix(tail).unwrap();
+        let trailing = body.bytes().rev().take_while(|byte| *byte == b'\\').count();
+        assert_eq!(trailing % 2, 0, "no lone backslash before the tail");
+        assert_eq!(split_capped("short", 1000, 2, tail), ["short"]);
     }
 }

@@ -14,11 +14,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::client::{SendResult, WebexClient};
+use super::commands::Gate;
 use super::render::Templates;
-use super::split::{MAX_MESSAGE_BYTES, split};
+use super::split::{MAX_MESSAGE_BYTES, split_capped};
 use crate::config::{RetryConfig, WebexSinkConfig};
 use crate::sink::Outbox;
 use crate::store::{Delivery, Failed};
+use crate::throttle::Throttle;
 
 /// Deliveries claimed at once; they are sent one by one.
 const BATCH: usize = 16;
@@ -26,6 +28,8 @@ const BATCH: usize = 16;
 const LEASE: Duration = Duration::from_secs(300);
 /// How many recent messages are read to find one an earlier process may have posted.
 const RECENT_MESSAGES: usize = 50;
+/// Messages one event may take at most; a longer one is cut and links to the whole event.
+const MAX_PARTS: usize = 2;
 
 pub fn spawn(
     config: &WebexSinkConfig,
@@ -47,7 +51,15 @@ pub fn spawn(
         interval: Duration::from_secs_f64(1.0 / config.rate_limit),
         next_send: Instant::now(),
         parts_sent: HashMap::new(),
-        commands: config.commands,
+        commands: config
+            .commands
+            .as_ref()
+            .map(|commands| Gate::new(config.room_id.as_deref(), commands)),
+        refused: Throttle::new(),
+        public_url: config
+            .public_url
+            .as_deref()
+            .map(|url| url.trim_end_matches('/').to_owned()),
     };
     Ok(tokio::spawn(worker.run()))
 }
@@ -63,8 +75,13 @@ struct Worker {
     next_send: Instant,
     /// Parts of a split message already posted, by outbox row.
     parts_sent: HashMap<i64, usize>,
-    /// Answer the commands posted to the bot instead of relaying its messages.
-    commands: bool,
+    /// Answer the commands posted to the bot instead of relaying its messages: where and how
+    /// often.
+    commands: Option<Gate>,
+    /// The log line of a command left unanswered (a flood of questions would repeat it).
+    refused: Throttle,
+    /// netpulse's address for the room's readers (`public_url`), without a trailing slash.
+    public_url: Option<String>,
 }
 
 /// What became of one delivery.
@@ -112,7 +129,7 @@ impl Worker {
     }
 
     async fn deliver(&mut self, delivery: &Delivery) -> Step {
-        if self.commands && delivery.event.kind.starts_with("com.cisco.webex.message") {
+        if self.commands.is_some() && delivery.event.kind.starts_with("com.cisco.webex.message") {
             return self.answer(delivery).await;
         }
         let sink = self.outbox.sink.clone();
@@ -142,7 +159,8 @@ impl Worker {
                 .await;
             return Step::Dead;
         }
-        let parts = split(&markdown, MAX_MESSAGE_BYTES);
+        let tail = self.cut_notice(delivery);
+        let parts = split_capped(&markdown, MAX_MESSAGE_BYTES, MAX_PARTS, &tail);
         if delivery.uncertain && self.already_posted(&parts).await {
             tracing::info!(
                 sink,
@@ -175,14 +193,38 @@ impl Worker {
         Step::Delivered
     }
 
-    /// A message posted to the bot: the answer to its command goes to the room it came from; a
-    /// message that is no command is done with, unanswered.
+    /// A message posted to the bot: the answer to its command goes to the room it came from, if
+    /// the gate lets it; a message that is no command, or one the gate refuses, is done with,
+    /// unanswered.
     async fn answer(&mut self, delivery: &Delivery) -> Step {
-        let Some((room, command)) = super::commands::parse(&delivery.event) else {
+        let Some(request) = super::commands::parse(&delivery.event) else {
             self.count("not_a_command");
             self.outbox.delivered(vec![delivery.id]).await;
             return Step::Delivered;
         };
+        let admitted = match &mut self.commands {
+            Some(gate) => gate.admit(&request, Instant::now()),
+            None => Ok(()),
+        };
+        if let Err(refusal) = admitted {
+            self.count("command_refused");
+            metrics::counter!("netpulse_bot_commands_refused_total", "sink" => self.outbox.sink.clone(), "reason" => refusal.as_str()).increment(1);
+            if let Some(left_out) = self.refused.admit(std::time::Instant::now()) {
+                let why = match refusal {
+                    super::commands::Refusal::Room => {
+                        "the room is neither the sink's nor in commands.rooms"
+                    }
+                    super::commands::Refusal::Direct => "a direct room, and commands.direct is off",
+                    super::commands::Refusal::Rate => {
+                        "the room asked more than commands.per_minute times in a minute"
+                    }
+                };
+                tracing::warn!(sink = %self.outbox.sink, room = %request.room, reason = refusal.as_str(), left_out, "bot command not answered: {why}");
+            }
+            self.outbox.delivered(vec![delivery.id]).await;
+            return Step::Delivered;
+        }
+        let (room, command) = (request.room, request.command);
         let markdown = match super::commands::answer(command, &self.outbox.store).await {
             Ok(markdown) => markdown,
             Err(error) => {
@@ -254,6 +296,30 @@ impl Worker {
                 tracing::warn!(sink = %self.outbox.sink, %error, "cannot list recent messages to check for a message posted before the restart; sending it");
                 false
             }
+        }
+    }
+
+    /// What ends a message cut for length: that it was cut, and a link to the whole event (its
+    /// own link, else the event in netpulse's API at `public_url`), else its seq.
+    fn cut_notice(&self, delivery: &Delivery) -> String {
+        let own = delivery
+            .event
+            .link
+            .as_deref()
+            .and_then(super::render::safe_link);
+        let in_api = || {
+            let base = self.public_url.as_deref()?;
+            super::render::safe_link(&format!(
+                "{base}/api/v1/events?order=oldest&after={}&limit=1",
+                delivery.seq.saturating_sub(1)
+            ))
+        };
+        match own.or_else(in_api) {
+            Some(link) => format!("\n\n… *cut: too long for Webex* · [Full event]({link})"),
+            None => format!(
+                "\n\n… *cut: too long for Webex* · full event: seq {} in netpulse",
+                delivery.seq
+            ),
         }
     }
 

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context;
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
 use tokio::net::TcpStream;
@@ -66,15 +65,7 @@ impl SessionError {
 }
 
 fn transport(err: reqwest::Error) -> SessionError {
-    // The chain carries the useful part (connection refused, certificate unknown...).
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    SessionError::Transport(text)
+    SessionError::Transport(crate::tls::error_chain(&err))
 }
 
 /// How many devices may be logging in and subscribing at the same time, gateway-wide. Thousands
@@ -100,31 +91,29 @@ impl Default for SharedClients {
 }
 
 /// The REST client and the TLS configuration the WebSocket connector uses.
-type Clients = (reqwest::Client, Arc<rustls::ClientConfig>);
+type Clients = crate::tls::HttpClient;
 
 impl SharedClients {
+    /// The clients for `tls` and `timeout`, built once; `component` (the source) is named in the
+    /// warning an unverified client logs, for each source that uses one.
     fn get(
         &self,
+        component: &str,
         tls: &TlsConfig,
         timeout: Duration,
     ) -> anyhow::Result<(reqwest::Client, Arc<rustls::ClientConfig>)> {
         let mut clients = self.clients.lock().expect("clients lock");
         if let Some(found) = clients.get(&(tls.clone(), timeout)) {
-            return Ok(found.clone());
+            crate::tls::warn_if_insecure(component, tls);
+            return Ok((found.http.clone(), found.tls.clone()));
         }
-        let tls_config = crate::tls::client_config(tls)?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured((*tls_config).clone())
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            // A device's calls are sequential, so one kept-alive connection per device suffices.
-            .pool_max_idle_per_host(1)
-            .no_proxy()
-            .build()
-            .context("cannot build the HTTP client")?;
-        clients.insert((tls.clone(), timeout), (http.clone(), tls_config.clone()));
-        Ok((http, tls_config))
+        // A device's calls are sequential, so one kept-alive connection per device suffices.
+        let built = crate::tls::http_client(&crate::tls::HttpClientOptions {
+            timeout,
+            ..crate::tls::HttpClientOptions::new(component, tls)
+        })?;
+        clients.insert((tls.clone(), timeout), built.clone());
+        Ok((built.http, built.tls))
     }
 }
 
@@ -139,7 +128,8 @@ pub struct DmeClient {
 
 impl DmeClient {
     pub fn new(config: &DmeSourceConfig, shared: &SharedClients) -> anyhow::Result<DmeClient> {
-        let (http, tls) = shared.get(&config.tls, config.request_timeout)?;
+        let component = format!("source {:?}", config.name);
+        let (http, tls) = shared.get(&component, &config.tls, config.request_timeout)?;
         Ok(DmeClient {
             http,
             tls,

@@ -37,9 +37,6 @@ pub(crate) fn device(
     shared: &SharedClients,
     view: Option<SharedView>,
 ) -> anyhow::Result<(Device, SharedView)> {
-    if config.tls.insecure_skip_verify {
-        tracing::warn!(source = %config.name, address = %config.address, "TLS verification is OFF for this source (tls.insecure_skip_verify): anyone on the path can impersonate the device; set tls.ca_file outside a lab");
-    }
     let client = DmeClient::new(config, shared)?;
     let view = view.unwrap_or_default();
     let device = Device {

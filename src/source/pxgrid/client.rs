@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use base64::Engine;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -62,14 +61,7 @@ impl SessionError {
 }
 
 fn transport(err: reqwest::Error) -> SessionError {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(&err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    SessionError::Transport(text)
+    SessionError::Transport(crate::tls::error_chain(&err))
 }
 
 /// The calls of one pxGrid source.
@@ -86,15 +78,15 @@ impl PxgridClient {
             (Some(cert), Some(key)) => Some(crate::tls::ClientIdentity::from_files(cert, key)?),
             _ => None,
         };
-        let tls = crate::tls::client_config_with_identity(&config.tls, identity.as_ref())?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured((*tls).clone())
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            .pool_max_idle_per_host(1)
-            .no_proxy()
-            .build()
-            .context("cannot build the HTTP client")?;
+        let crate::tls::HttpClient { http, tls } =
+            crate::tls::http_client(&crate::tls::HttpClientOptions {
+                identity: identity.as_ref(),
+                timeout: config.request_timeout,
+                ..crate::tls::HttpClientOptions::new(
+                    &format!("source {:?}", config.name),
+                    &config.tls,
+                )
+            })?;
         Ok(PxgridClient {
             http,
             tls,

@@ -27,9 +27,6 @@ use client::{PxgridClient, SessionError};
 
 /// Makes the source's protocol half; the lifecycle runs it.
 pub(crate) fn consumer(config: &PxgridSourceConfig) -> anyhow::Result<Pxgrid> {
-    if config.tls.insecure_skip_verify {
-        tracing::warn!(source = %config.name, address = %config.address, "TLS verification is OFF for this source (tls.insecure_skip_verify): anyone on the path can impersonate ISE; set tls.ca_file outside a lab");
-    }
     Ok(Pxgrid {
         client: PxgridClient::new(config)?,
         password: config.password().map(str::to_owned),

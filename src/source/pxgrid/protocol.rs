@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use crate::event::{AlarmState, Event, Severity};
 
+pub mod topics;
+
 /// The session directory service.
 pub const SESSION_SERVICE: &str = "com.cisco.ise.session";
 /// The WebSocket pubsub service, named by the session service's `wsPubsubService` property.
@@ -156,7 +158,9 @@ pub fn session_event(source_name: &str, session: &Value, received: jiff::Timesta
 
 /// A message of a topic that is not the session topic: one event with the body as its data, its
 /// type the destination's name (`/topic/com.cisco.ise.config.anc.status` →
-/// `com.cisco.ise.config.anc.status`).
+/// `com.cisco.ise.config.anc.status`). The topics ISE documents (ANC status, profiler, TrustSec
+/// security groups, SXP bindings, RADIUS failures) get a summary and a subject that say what
+/// happened ([`topics::describe`]); any other message is summarized `<topic> message`.
 pub fn topic_event(
     source_name: &str,
     destination: &str,
@@ -164,8 +168,19 @@ pub fn topic_event(
     received: jiff::Timestamp,
 ) -> Event {
     let kind = destination.trim_start_matches("/topic/").to_owned();
+    let described = topics::describe(&kind, &body);
     let mut event = Event::new(source_name, kind.clone(), received, body);
-    event.summary = format!("{kind} message");
+    let Some(described) = described else {
+        event.summary = format!("{kind} message");
+        return event;
+    };
+    event.summary = described.summary;
+    event.subject = described.subject;
+    event.objectclass = Some(described.objectclass.to_owned());
+    event.severity = described.severity;
+    if let Some(device) = described.device {
+        event.device = device;
+    }
     event
 }
 
@@ -245,6 +260,113 @@ mod tests {
         let created: CreatedAccount =
             serde_json::from_slice(&fixture("ise24-AccountCreate-response.json")).unwrap();
         assert_eq!(created.node_name, "paloalto03");
+    }
+
+    fn topic_fixture(destination: &str, name: &str) -> Event {
+        let body: Value = serde_json::from_slice(&fixture(name)).unwrap();
+        topic_event("ise", destination, body, jiff::Timestamp::now())
+    }
+
+    #[test]
+    fn an_anc_status_names_the_policy_the_endpoint_and_the_outcome() {
+        // pxShell's capture of a statusTopic message.
+        let event = topic_fixture(
+            "/topic/com.cisco.ise.config.anc.status",
+            "pxshell-anc-statusTopic-message.json",
+        );
+        assert_eq!(event.kind, "com.cisco.ise.config.anc.status");
+        assert_eq!(
+            event.summary,
+            "ANC policy Quarantine on 11:22:33:44:55:66 succeeded"
+        );
+        assert_eq!(event.subject.as_deref(), Some("11:22:33:44:55:66"));
+        assert_eq!(event.objectclass.as_deref(), Some("ancStatus"));
+        assert_eq!(event.severity, Severity::Info);
+        assert_eq!(event.data["operationId"], "vb-ise-pan1.vblan.com:35");
+
+        // The documented failure shape: an applied-by-IP endpoint and ISE's reason.
+        let failed = topic_event(
+            "ise",
+            "/topic/com.cisco.ise.config.anc.status",
+            serde_json::json!({"operationId": "ise1:7", "ipAddress": "10.1.2.3",
+                "status": "FAILURE", "failureReason": "endpoint not found", "policyName": "Shut"}),
+            jiff::Timestamp::now(),
+        );
+        assert_eq!(
+            failed.summary,
+            "ANC policy Shut on 10.1.2.3 failed: endpoint not found"
+        );
+        assert_eq!(failed.subject.as_deref(), Some("10.1.2.3"));
+        assert_eq!(failed.severity, Severity::Warning);
+    }
+
+    #[test]
+    fn a_security_group_change_names_the_group_its_tag_and_the_operation() {
+        // pxShell's capture of a securityGroupTopic message (its id shortened in the capture).
+        let event = topic_fixture(
+            "/topic/com.cisco.ise.config.trustsec.security.group",
+            "pxshell-trustsec-securityGroupTopic-message.json",
+        );
+        assert_eq!(event.summary, "security group hackers (tag 16) created");
+        assert_eq!(event.subject.as_deref(), Some("hackers"));
+        assert_eq!(event.objectclass.as_deref(), Some("securityGroup"));
+        let mut deleted: Value =
+            serde_json::from_slice(&fixture("pxshell-trustsec-securityGroupTopic-message.json"))
+                .unwrap();
+        deleted["operation"] = "DELETE".into();
+        let event = topic_event(
+            "ise",
+            "/topic/com.cisco.ise.config.trustsec.security.group",
+            deleted,
+            jiff::Timestamp::now(),
+        );
+        assert_eq!(event.summary, "security group hackers (tag 16) deleted");
+    }
+
+    #[test]
+    fn a_profile_change_and_an_sxp_binding_say_what_changed() {
+        let event = topic_fixture(
+            "/topic/com.cisco.ise.config.profiler",
+            "wiki-profilerTopic-message-composed.json",
+        );
+        assert_eq!(event.summary, "endpoint profile 2Wire-Device created");
+        assert_eq!(event.subject.as_deref(), Some("2Wire-Device"));
+        assert_eq!(event.objectclass.as_deref(), Some("profile"));
+        let event = topic_fixture(
+            "/topic/com.cisco.ise.sxp.binding",
+            "wiki-sxp-bindingTopic-message.json",
+        );
+        assert_eq!(
+            event.summary,
+            "SXP binding 3.3.3.3/32 → tag 8 created (from 172.21.170.196)"
+        );
+        assert_eq!(event.subject.as_deref(), Some("3.3.3.3/32"));
+    }
+
+    #[test]
+    fn a_radius_failure_names_the_user_the_endpoint_the_nas_and_the_reason() {
+        let event = topic_fixture(
+            "/topic/com.cisco.ise.radius.failure",
+            "wiki-radius-failureTopic-message.json",
+        );
+        assert_eq!(
+            event.summary,
+            "RADIUS failure: user1 (00:11:22:33:44:55) on 172.21.170.242: 22040 Wrong password or invalid shared secret"
+        );
+        assert_eq!(event.device, "172.21.170.242");
+        assert_eq!(event.subject.as_deref(), Some("00:11:22:33:44:55"));
+    }
+
+    #[test]
+    fn a_message_without_the_documented_shape_keeps_the_generic_summary() {
+        let event = topic_event(
+            "ise",
+            "/topic/com.cisco.ise.config.profiler",
+            serde_json::json!({"unexpected": true}),
+            jiff::Timestamp::now(),
+        );
+        assert_eq!(event.summary, "com.cisco.ise.config.profiler message");
+        assert_eq!(event.subject, None);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! STOMP 1.2 frames as pxGrid carries them in binary WebSocket messages: pure encoding and
-//! decoding, no IO. Shared by the pxGrid source and the ISE simulator.
+//! decoding, no IO, used by the pxGrid source (the ISE simulator has its own, `sim::ise::stomp`).
 //!
 //! A frame is `COMMAND\n`, `name:value\n` headers, an empty line, the body and a NUL. Header names
 //! and values are escaped (`\\`, `\n`, `\r`, `\c` for `:`) in every frame but `CONNECT` and

@@ -1,16 +1,16 @@
 //! The REST and WebSocket calls of a Webex events session: WDM device registration, the
-//! Mercury socket, and fetching what an activity refers to. Failures become a [`SessionError`]
+//! Mercury socket, and fetching what an activity refers to (through the shared
+//! [`WebexApi`](crate::webex_api::WebexApi)). Failures become a [`SessionError`]
 //! the reconnect loop acts on.
 
-use std::sync::Arc;
-
 use anyhow::Context;
-use reqwest::StatusCode;
+use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::config::WebexEventsSourceConfig;
+use crate::webex_api::{Resource, WebexApi, WebexApiOptions};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -38,48 +38,34 @@ pub struct Device {
     pub web_socket_url: String,
 }
 
+/// The source's calls: the shared Webex API client, plus the WDM registry and the socket.
 pub struct WebexClient {
-    http: reqwest::Client,
-    tls: Arc<rustls::ClientConfig>,
+    api: WebexApi,
     config: WebexEventsSourceConfig,
 }
 
 impl WebexClient {
     pub fn new(config: &WebexEventsSourceConfig) -> anyhow::Result<WebexClient> {
-        let tls = crate::tls::client_config(&config.tls)?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured((*tls).clone())
-            .timeout(config.request_timeout)
-            .connect_timeout(config.request_timeout)
-            .no_proxy()
-            .build()
-            .context("cannot build the HTTP client")?;
+        let api = WebexApi::new(&WebexApiOptions {
+            component: &format!("source {:?}", config.name),
+            base_url: &config.base_url,
+            token: config.token(),
+            tls: &config.tls,
+            timeout: config.request_timeout,
+        })?;
         Ok(WebexClient {
-            http,
-            tls,
+            api,
             config: config.clone(),
         })
-    }
-
-    async fn get_json(&self, url: &str) -> anyhow::Result<(StatusCode, Value)> {
-        let response = self
-            .http
-            .get(url)
-            .bearer_auth(self.config.token())
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        let status = response.status();
-        let body = response.json().await.unwrap_or(Value::Null);
-        Ok((status, body))
     }
 
     /// Reuses the registration named `device_name` or makes one, so restarts do not pile up
     /// registrations (Webex allows a few hundred per user).
     pub async fn register(&self) -> anyhow::Result<Device> {
         let name = self.config.device_name();
-        let url = format!("{}/devices", self.config.wdm_url);
-        let (status, body) = self.get_json(&url).await?;
+        let url = Url::parse(&format!("{}/devices", self.config.wdm_url))
+            .with_context(|| format!("wdm_url {:?} is not a URL", self.config.wdm_url))?;
+        let (status, body) = self.api.get(url.clone()).await?;
         if status.is_success()
             && let Some(found) = body["devices"]
                 .as_array()
@@ -96,11 +82,8 @@ impl WebexClient {
             "systemName": "netpulse", "systemVersion": env!("CARGO_PKG_VERSION"),
         });
         let response = self
-            .http
-            .post(&url)
-            .bearer_auth(self.config.token())
-            .json(&body)
-            .send()
+            .api
+            .post(url.clone(), &body)
             .await
             .with_context(|| format!("POST {url}"))?;
         let status = response.status();
@@ -114,7 +97,7 @@ impl WebexClient {
     }
 
     pub async fn open_socket(&self, device: &Device) -> Result<Socket, SessionError> {
-        let connector = Connector::Rustls(self.tls.clone());
+        let connector = Connector::Rustls(self.api.client().tls.clone());
         let connect = tokio_tungstenite::connect_async_tls_with_config(
             device.web_socket_url.as_str(),
             None,
@@ -137,24 +120,18 @@ impl WebexClient {
 
     /// The bot's own person id (`GET /v1/people/me`).
     pub async fn me(&self) -> anyhow::Result<String> {
-        let url = format!("{}/v1/people/me", self.config.base_url);
-        let (status, body) = self.get_json(&url).await?;
-        anyhow::ensure!(status.is_success(), "GET {url}: HTTP {status}");
-        body["id"]
-            .as_str()
-            .map(str::to_owned)
-            .context("people/me has no id")
+        self.api.me().await
     }
 
-    /// `GET {base_url}/v1/<path>/<id>`: `Ok(None)` on 404 (the resource is gone, or not offered).
+    /// `GET {base_url}/v1/<path>/<id>` for `messages` and `attachment/actions`: `Ok(None)` on
+    /// 404 (the resource is gone, or not offered).
     pub async fn fetch(&self, path: &str, id: &str) -> anyhow::Result<Option<Value>> {
-        let url = format!("{}/v1/{path}/{id}", self.config.base_url);
-        let (status, body) = self.get_json(&url).await?;
-        match status {
-            status if status.is_success() => Ok(Some(body)),
-            StatusCode::NOT_FOUND => Ok(None),
-            status => anyhow::bail!("GET {url}: HTTP {status}"),
-        }
+        let resource = match path {
+            "messages" => Resource::Messages,
+            "attachment/actions" => Resource::AttachmentActions,
+            other => anyhow::bail!("no Webex resource {other:?} to fetch"),
+        };
+        self.api.fetch(resource, id).await
     }
 }
 

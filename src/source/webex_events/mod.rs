@@ -29,9 +29,6 @@ use protocol::{AfterClose, Incoming};
 
 /// Makes the source's protocol half; the lifecycle runs it.
 pub(crate) fn bot(config: &WebexEventsSourceConfig) -> anyhow::Result<Bot> {
-    if config.tls.insecure_skip_verify {
-        tracing::warn!(source = %config.name, "TLS verification is OFF for this source (tls.insecure_skip_verify)");
-    }
     Ok(Bot {
         client: WebexClient::new(config)?,
         config: config.clone(),

@@ -18,9 +18,9 @@ use serde_json::Value;
 
 use super::lenient::{lenient_integer, lenient_object, lenient_text};
 use super::meraki::value_kind;
+use super::verify::Verified;
 use super::{Invalid, Normalized};
-use crate::event::{AlarmState, Event, Severity};
-use crate::store::AlarmUpdate;
+use crate::event::{AlarmState, AlarmUpdate, Event, Severity};
 
 /// The CloudEvents `type` of an Assurance issue that became active.
 pub const RAISED_EVENT_TYPE: &str = "com.cisco.catalystcenter.issue.raised";
@@ -150,8 +150,12 @@ impl Notification<'_> {
 /// absolute needs the Catalyst Center address, which the receiver's configuration knows and this
 /// pure function does not. The raw link stays in `data.ciscoDnaEventLink`; the caller can pass it
 /// to [`event_link`] with its configured base URL.
-pub fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> {
-    let document: Value = serde_json::from_slice(body)
+pub fn normalize(
+    source_name: &str,
+    request: &Verified,
+    base_url: Option<&str>,
+) -> Result<Normalized, Invalid> {
+    let document: Value = serde_json::from_slice(request.body())
         .map_err(|error| Invalid::malformed(format!("malformed JSON: {error}")))?;
     if !document.is_object() {
         return Err(unrecognized(format!(
@@ -163,14 +167,18 @@ pub fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> 
         // The &Value deserializer hands out borrowed strings, so `notification` borrows `document`.
         let notification = Notification::deserialize(&document)
             .map_err(|error| unrecognized(error.to_string()))?;
-        build(source_name, &notification)?
+        build(source_name, &notification, base_url)?
     };
     normalized.event.data = document;
     Ok(normalized)
 }
 
 /// The event (with `data` left `null`), its idempotency key and its alarm updates.
-fn build(source_name: &str, notification: &Notification) -> Result<Normalized, Invalid> {
+fn build(
+    source_name: &str,
+    notification: &Notification,
+    base_url: Option<&str>,
+) -> Result<Normalized, Invalid> {
     let instance_id = notification
         .instance_id
         .as_deref()
@@ -201,8 +209,8 @@ fn build(source_name: &str, notification: &Notification) -> Result<Normalized, I
     event.link = notification
         .cisco_dna_event_link
         .as_deref()
-        .and_then(|raw| event_link(raw, None));
-    let alarm = alarm_key(instance_id);
+        .and_then(|raw| event_link(raw, base_url));
+    let alarm = alarm_key(source_name, instance_id);
     let (alarmstate, alarms) = match status {
         IssueStatus::Active => (AlarmState::Raised, vec![update(alarm, true)]),
         IssueStatus::Resolved => (AlarmState::Cleared, vec![update(alarm, false)]),
@@ -211,7 +219,7 @@ fn build(source_name: &str, notification: &Notification) -> Result<Normalized, I
     event.alarmstate = alarmstate;
 
     let idempotency_key = match notification.ef_instance_id.as_deref() {
-        Some(ef_instance_id) => format!("catc:{ef_instance_id}"),
+        Some(ef_instance_id) => format!("{source_name}:catc:{ef_instance_id}"),
         None => {
             let status = notification
                 .details
@@ -219,19 +227,20 @@ fn build(source_name: &str, notification: &Notification) -> Result<Normalized, I
                 .and_then(|details| details.status.as_deref())
                 .map(|status| status.trim().to_ascii_lowercase())
                 .unwrap_or_default();
-            format!("catc:{instance_id}:{status}:{millis}")
+            format!("{source_name}:catc:{instance_id}:{status}:{millis}")
         }
     };
     Ok(Normalized {
+        raw_data: None,
         event,
         idempotency_key: Some(idempotency_key),
         alarms,
     })
 }
 
-/// The alarm-store key of an Assurance issue: `catc:<instanceId>`.
-pub fn alarm_key(instance_id: &str) -> String {
-    format!("catc:{instance_id}")
+/// The alarm-store key of an Assurance issue: `<source>:catc:<instanceId>`.
+pub fn alarm_key(source_name: &str, instance_id: &str) -> String {
+    format!("{source_name}:catc:{instance_id}")
 }
 
 /// `Assurance Issue Priority` P1 → critical, P2 → major, P3 → minor, P4 → warning; else the

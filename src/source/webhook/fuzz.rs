@@ -7,6 +7,8 @@
 use axum::http::{HeaderMap, HeaderValue};
 use serde_json::{Map, Value};
 
+use super::verify::{self, Verified};
+
 /// A normalizer as one signature: body → whether it produced an event.
 type Normalize = fn(&[u8]) -> bool;
 
@@ -26,25 +28,42 @@ fn normalizers() -> Vec<(&'static str, &'static str, Normalize)> {
         }
         headers
     }
+    /// The body as the open verifier passes it to a normalizer.
+    fn run(body: &[u8], normalize: impl Fn(&Verified) -> bool) -> bool {
+        let headers = headers();
+        let body = bytes::Bytes::copy_from_slice(body);
+        normalize(&verify::open(&headers, &body, jiff::Timestamp::UNIX_EPOCH))
+    }
     vec![
         ("sdwan", "sdwan", |body| {
-            super::sdwan::ingest("fuzz", body).is_ok()
+            run(body, |request| {
+                super::sdwan::normalize("fuzz", request, Some("https://m")).is_ok()
+            })
         }),
         ("standard_webhooks", "generic", |body| {
-            super::generic::standard_webhook("fuzz", &headers(), body, jiff::Timestamp::UNIX_EPOCH)
-                .is_ok()
+            run(body, |request| {
+                super::generic::standard_webhook("fuzz", request).is_ok()
+            })
         }),
         ("meraki", "meraki", |body| {
-            super::meraki::normalize("fuzz", body).is_ok()
+            run(body, |request| {
+                super::meraki::normalize("fuzz", request).is_ok()
+            })
         }),
         ("catalyst_center", "catalyst-center", |body| {
-            super::catalyst_center::normalize("fuzz", body).is_ok()
+            run(body, |request| {
+                super::catalyst_center::normalize("fuzz", request, Some("https://c")).is_ok()
+            })
         }),
         ("thousandeyes", "thousandeyes", |body| {
-            super::thousandeyes::normalize("fuzz", body).is_ok()
+            run(body, |request| {
+                super::thousandeyes::normalize("fuzz", request).is_ok()
+            })
         }),
         ("intersight", "intersight", |body| {
-            super::intersight::normalize("fuzz", body).is_ok()
+            run(body, |request| {
+                super::intersight::normalize("fuzz", request).is_ok()
+            })
         }),
         ("generic", "generic", |body| {
             let config = crate::config::GenericMapping {
@@ -58,16 +77,17 @@ fn normalizers() -> Vec<(&'static str, &'static str, Normalize)> {
                 ..Default::default()
             };
             let mapping = super::mapping::Mapping::new("fuzz", &config).expect("compiles");
-            mapping
-                .normalize("fuzz", body, jiff::Timestamp::UNIX_EPOCH)
-                .is_ok()
+            run(body, |request| mapping.normalize("fuzz", request).is_ok())
         }),
         ("webex", "webex", |body| {
-            super::webex::normalize("fuzz", body, jiff::Timestamp::UNIX_EPOCH).is_ok()
+            run(body, |request| {
+                super::webex::normalize("fuzz", request).is_ok()
+            })
         }),
         ("cloudevents", "generic", |body| {
-            super::generic::cloudevent("fuzz", &headers(), body, jiff::Timestamp::UNIX_EPOCH)
-                .is_ok()
+            run(body, |request| {
+                super::generic::cloudevent("fuzz", request).is_ok()
+            })
         }),
     ]
 }

@@ -11,9 +11,9 @@ use axum::http::HeaderMap;
 use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
+use super::verify::Verified;
 use super::{Invalid, Normalized};
-use crate::event::{AlarmState, Event, Severity};
-use crate::store::AlarmUpdate;
+use crate::event::{AlarmState, AlarmUpdate, Event, Severity};
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -32,12 +32,8 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, Invalid> {
 
 /// A Standard Webhooks message (its signature already verified): the event `type` and
 /// `timestamp` from the recommended body shape when present, `webhook-id` as idempotency key.
-pub fn standard_webhook(
-    source_name: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: jiff::Timestamp,
-) -> Result<Normalized, Invalid> {
+pub fn standard_webhook(source_name: &str, request: &Verified) -> Result<Normalized, Invalid> {
+    let (headers, body, now) = (request.headers(), request.body(), request.received_at());
     let id = header(headers, "webhook-id")
         .filter(|id| !id.is_empty())
         .ok_or_else(|| Invalid::unrecognized("no webhook-id header"))?
@@ -63,8 +59,9 @@ pub fn standard_webhook(
     event.summary = kind;
     event.subject = Some(id.clone());
     Ok(Normalized {
+        raw_data: None,
         event,
-        idempotency_key: Some(format!("sw:{id}")),
+        idempotency_key: Some(format!("{source_name}:sw:{id}")),
         alarms: Vec::new(),
     })
 }
@@ -81,12 +78,8 @@ struct Attributes {
 
 /// A CloudEvent: structured mode when the content type is `application/cloudevents+json`, else
 /// binary mode (`ce-*` headers, the body is the data and must be JSON).
-pub fn cloudevent(
-    source_name: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: jiff::Timestamp,
-) -> Result<Normalized, Invalid> {
+pub fn cloudevent(source_name: &str, request: &Verified) -> Result<Normalized, Invalid> {
+    let (headers, body, now) = (request.headers(), request.body(), request.received_at());
     let content_type = header(headers, "content-type")
         .unwrap_or("")
         .to_ascii_lowercase();
@@ -123,13 +116,15 @@ pub fn cloudevent(
         event.severity = severity;
     }
     event.summary = text("summary").unwrap_or_else(|| attributes.kind.clone());
-    let alarm_key = text("alarmkey").unwrap_or_else(|| {
-        format!(
-            "ce:{}:{}",
+    // A sender's own `alarmkey` names an alarm of this source only.
+    let alarm_key = match text("alarmkey") {
+        Some(key) => format!("{source_name}:{key}"),
+        None => format!(
+            "{source_name}:ce:{}:{}",
             attributes.source,
             attributes.subject.as_deref().unwrap_or("")
-        )
-    });
+        ),
+    };
     let mut alarms = Vec::new();
     match text("alarmstate").as_deref() {
         Some("raised") => {
@@ -150,7 +145,11 @@ pub fn cloudevent(
     }
     event.link = text("link");
     Ok(Normalized {
-        idempotency_key: Some(format!("ce:{}:{}", attributes.source, attributes.id)),
+        raw_data: None,
+        idempotency_key: Some(format!(
+            "{source_name}:ce:{}:{}",
+            attributes.source, attributes.id
+        )),
         event,
         alarms,
     })

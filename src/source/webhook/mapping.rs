@@ -7,10 +7,10 @@
 use minijinja::Environment;
 use serde_json::Value;
 
+use super::verify::Verified;
 use super::{Invalid, Normalized};
 use crate::config::GenericMapping;
-use crate::event::{AlarmState, Event, Severity};
-use crate::store::AlarmUpdate;
+use crate::event::{AlarmState, AlarmUpdate, Event, Severity};
 
 /// Template instructions a field may take: a mapping that loops forever is stopped.
 const FUEL: u64 = 20_000;
@@ -112,13 +112,9 @@ impl Mapping {
     }
 
     /// The event the mapping makes of `body`.
-    pub fn normalize(
-        &self,
-        source_name: &str,
-        body: &[u8],
-        now: jiff::Timestamp,
-    ) -> Result<Normalized, Invalid> {
-        let document: Value = serde_json::from_slice(body)
+    pub fn normalize(&self, source_name: &str, request: &Verified) -> Result<Normalized, Invalid> {
+        let now = request.received_at();
+        let document: Value = serde_json::from_slice(request.body())
             .map_err(|error| Invalid::malformed(format!("malformed JSON: {error}")))?;
         if !document.is_object() {
             return Err(Invalid::unrecognized("the body is JSON but not an object"));
@@ -180,14 +176,15 @@ impl Mapping {
         event.link = link;
         let alarms = match (alarm_key, alarmstate) {
             (Some(key), AlarmState::Raised | AlarmState::Cleared) => vec![AlarmUpdate {
-                key: format!("generic:{source_name}:{key}"),
+                key: format!("{source_name}:generic:{key}"),
                 raised: alarmstate == AlarmState::Raised,
             }],
             _ => Vec::new(),
         };
         Ok(Normalized {
+            raw_data: None,
             event,
-            idempotency_key: id.map(|id| format!("generic:{source_name}:{id}")),
+            idempotency_key: id.map(|id| format!("{source_name}:generic:{id}")),
             alarms,
         })
     }

@@ -1,10 +1,10 @@
 //! Cisco Meraki alert webhooks (default "Meraki" payload template, version `"0.1"`): turns one
-//! webhook body into a normalized [`Event`] plus the alarm-store updates it implies, and hands back
-//! the body's `sharedSecret` for the caller to check. Pure, no IO.
+//! verified webhook body into a normalized [`Event`] plus the alarm-store updates it implies.
+//! Pure, no IO. The body's `sharedSecret` is checked before, by the verifier, and dropped here.
 //!
 //! See `protocols-webhooks.md` §2. Meraki has no clear documents: a clear is an alert of another
 //! type (`stopped_reporting` "APs went down" / `started_reporting` "APs came up", ...). netpulse
-//! pairs such types on one alarm key, `meraki:<networkId>:<deviceSerial or "network">:<pair>`
+//! pairs such types on one alarm key, `<source>:meraki:<networkId>:<deviceSerial or "network">:<pair>`
 //! (see [`transition`]).
 //!
 //! Parsing is lenient on purpose: older payloads (2018–2019) lack `alertTypeId`, `alertLevel`,
@@ -20,37 +20,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::lenient::{lenient_object, lenient_text};
+use super::verify::Verified;
 use super::{Invalid, Normalized};
-use crate::event::{AlarmState, Event, Severity};
-use crate::store::AlarmUpdate;
+use crate::event::{AlarmState, AlarmUpdate, Event, Severity};
 
 /// The CloudEvents `type` of a Meraki alert is this prefix followed by the alert type id, e.g.
 /// `com.cisco.meraki.alert.stopped_reporting`.
 pub const EVENT_TYPE_PREFIX: &str = "com.cisco.meraki.alert.";
-
-/// One normalized Meraki alert and the shared secret its body carried.
-#[derive(Clone, PartialEq)]
-pub struct MerakiAlert {
-    /// The event, with `sharedSecret` already removed from its `data`.
-    pub normalized: Normalized,
-    /// The body's `sharedSecret`, `None` when the field is absent or `null`. Returned as sent:
-    /// an unconfigured secret arrives as `""` (INFER from the template), which the verifier must
-    /// never take for a match.
-    pub shared_secret: Option<String>,
-}
-
-/// Keeps the secret out of logs and test failure messages.
-impl fmt::Debug for MerakiAlert {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MerakiAlert")
-            .field("normalized", &self.normalized)
-            .field(
-                "shared_secret",
-                &self.shared_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
-    }
-}
 
 /// The fields of one Meraki alert that netpulse reads. Every field is optional here (`null`, an
 /// empty string or a value of another type reads as absent); [`normalize`] says which ones are
@@ -223,10 +199,10 @@ const LEGACY_ALERT_TYPES: &[(&str, &str)] = &[
 ///   `alertTypeId`/`alertType`, a parseable `occurredAt`/`sentAt` or `networkId`:
 ///   [`Invalid::unrecognized`] naming what is wrong.
 ///
-/// `sharedSecret` is taken out of the document before anything else: it is returned in
-/// [`MerakiAlert::shared_secret`] and never reaches the event's `data`.
-pub fn normalize(source_name: &str, body: &[u8]) -> Result<MerakiAlert, Invalid> {
-    let mut document: Value = serde_json::from_slice(body)
+/// `sharedSecret` is taken out of the document before anything else (the verifier has checked
+/// it): it never reaches the event's `data`.
+pub fn normalize(source_name: &str, request: &Verified) -> Result<Normalized, Invalid> {
+    let mut document: Value = serde_json::from_slice(request.body())
         .map_err(|error| Invalid::malformed(format!("malformed JSON: {error}")))?;
     let Some(object) = document.as_object_mut() else {
         return Err(unrecognized(format!(
@@ -234,16 +210,8 @@ pub fn normalize(source_name: &str, body: &[u8]) -> Result<MerakiAlert, Invalid>
             value_kind(&document)
         )));
     };
-    let shared_secret = match object.remove("sharedSecret") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(secret)) => Some(secret),
-        Some(other) => {
-            return Err(unrecognized(format!(
-                "field `sharedSecret` is a JSON {}, expected a string",
-                value_kind(&other)
-            )));
-        }
-    };
+    // Checked by the verifier already; never part of the event.
+    object.remove("sharedSecret");
     if object.contains_key("callbackId") && !object.contains_key("alertId") {
         return Err(unrecognized(
             "the body is a Meraki callback (`callbackId`, no `alertId`): callbacks are not alerts",
@@ -256,10 +224,7 @@ pub fn normalize(source_name: &str, body: &[u8]) -> Result<MerakiAlert, Invalid>
         build(source_name, &alert)?
     };
     normalized.event.data = document;
-    Ok(MerakiAlert {
-        normalized,
-        shared_secret,
-    })
+    Ok(normalized)
 }
 
 /// The event (with `data` left `null`), its idempotency key and its alarm updates.
@@ -300,7 +265,10 @@ fn build(source_name: &str, alert: &Alert) -> Result<Normalized, Invalid> {
         .or(alert.network_url.as_deref().filter(|url| is_web_url(url)))
         .map(str::to_owned);
 
-    let scope = format!("meraki:{network_id}:{}", serial.unwrap_or("network"));
+    let scope = format!(
+        "{source_name}:meraki:{network_id}:{}",
+        serial.unwrap_or("network")
+    );
     let pairing_id = alert.pairing_id();
     let alarms = match transition(&pairing_id, alert.alert_data.as_ref()) {
         Transition::Raise(pair) => vec![update(format!("{scope}:{pair}"), true)],
@@ -324,8 +292,18 @@ fn build(source_name: &str, alert: &Alert) -> Result<Normalized, Invalid> {
         .as_deref()
         .or(alert.sent_at.as_deref())
         .unwrap_or_default();
-    let idempotency_key = idempotency_key(alert_id, &type_id, occurred, network_id, serial);
+    let idempotency_key = idempotency_key(
+        source_name,
+        [
+            alert_id,
+            &type_id,
+            occurred,
+            network_id,
+            serial.unwrap_or_default(),
+        ],
+    );
     Ok(Normalized {
+        raw_data: None,
         event,
         idempotency_key: Some(idempotency_key),
         alarms,
@@ -337,19 +315,14 @@ fn build(source_name: &str, alert: &Alert) -> Result<Normalized, Invalid> {
 /// [`Alert::type_id`]; `occurredAt` is the string as sent (`sentAt` when there is none, which
 /// may let a redelivery through but never merges two alerts); a missing serial is empty.
 pub fn idempotency_key(
-    alert_id: &str,
-    type_id: &str,
-    occurred_at: &str,
-    network_id: &str,
-    serial: Option<&str>,
+    source_name: &str,
+    [alert_id, type_id, occurred_at, network_id, serial]: [&str; 5],
 ) -> String {
-    let preimage = format!(
-        "{alert_id}|{type_id}|{occurred_at}|{network_id}|{}",
-        serial.unwrap_or_default()
-    );
+    let preimage = format!("{alert_id}|{type_id}|{occurred_at}|{network_id}|{serial}");
     let digest = Sha256::digest(preimage.as_bytes());
-    let mut key = String::with_capacity("meraki:".len() + 64);
-    key.push_str("meraki:");
+    let mut key = String::with_capacity(source_name.len() + ":meraki:".len() + 64);
+    key.push_str(source_name);
+    key.push_str(":meraki:");
     for byte in digest {
         let _ = write!(key, "{byte:02x}");
     }

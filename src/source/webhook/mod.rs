@@ -1,10 +1,19 @@
-//! Webhook receivers, one module per provider.
+//! Webhook receivers: the ingress of every `type: webhook` source, one module per provider.
 //!
-//! A provider module is a pure core: it turns the body of one request into a typed document and
-//! the document into a normalized [`Event`](crate::event::Event), with no IO. [`WebhookReceiver`]
-//! holds what one configured receiver needs to check a request (credentials, body limit) and to
-//! turn its verified body into something to store; the HTTP handler (`crate::http::hooks`) runs
-//! the checks in order and answers.
+//! One request goes through one room: [`WebhookReceiver::receive`] runs every check in order and
+//! returns the request's [`Outcome`]; the HTTP handler (`crate::http::hooks`) only turns the
+//! outcome into a response. The verifier ([`verify`]) turns a request that passed every check into
+//! a [`verify::Verified`] request, the only thing a provider's normalizer accepts, so no
+//! normalizer ever sees an unverified body.
+//!
+//! A provider module is a pure core: it turns one verified request into [`Normalized`] (the event,
+//! its redelivery key and its alarm updates), with no IO; its special cases (Catalyst Center's
+//! relative links, Meraki's secret in the body, SD-WAN's body kept as the data) stay inside it.
+//! The one exception is Webex, whose notification names a message to fetch (`webex_api::Fetcher`).
+//!
+//! Every alarm key and redelivery key a provider makes starts with the source's name and `:`
+//! ([`scoped`]): one source's requests can neither change another source's alarms nor make
+//! another source's events look like redeliveries.
 
 pub mod auth;
 pub mod catalyst_center;
@@ -15,62 +24,17 @@ pub mod intersight;
 mod lenient;
 pub mod mapping;
 pub mod meraki;
+mod outcome;
+pub mod receiver;
 pub mod sdwan;
 pub mod thousandeyes;
 pub mod verify;
 pub mod webex;
 
-use std::sync::Arc;
+pub use outcome::{OUTCOMES, Outcome};
+pub use receiver::WebhookReceiver;
 
-use axum::http::HeaderMap;
-
-use crate::config::{WebhookProvider, WebhookSourceConfig};
-use crate::source::SourceStatus;
-use crate::store::{AlarmUpdate, NewEvent};
-use verify::{Refused, Signed, Verifier};
-
-/// One configured receiver.
-pub struct WebhookReceiver {
-    pub name: String,
-    pub path: String,
-    pub provider: WebhookProvider,
-    /// How a request proves where it comes from.
-    verifier: Verifier,
-    vmanage_url: Option<String>,
-    /// Catalyst Center: the controller's URL, for relative event links.
-    base_url: Option<String>,
-    /// `provider: generic`: the compiled mapping.
-    mapping: Option<mapping::Mapping>,
-    /// `provider: webex`: fetches what a notification points to.
-    fetcher: Option<webex::Fetcher>,
-    pub max_body_bytes: usize,
-    /// The time the whole body has to arrive (`http.body_timeout`).
-    pub body_timeout: std::time::Duration,
-    /// 503s while the store cannot write come in floods: one log line per interval.
-    pub unavailable_log: crate::throttle::Throttle,
-    pub status: Arc<SourceStatus>,
-    /// `netpulse_webhook_requests_total{source, outcome}`, registered once.
-    outcomes: Vec<(&'static str, metrics::Counter)>,
-    /// `netpulse_webhook_request_seconds{source}`.
-    pub latency: metrics::Histogram,
-}
-
-/// Every outcome a request can have, as counted in metrics.
-pub const OUTCOMES: &[&str] = &[
-    "accepted",
-    "duplicate",
-    "unauthorized",
-    "unsupported_media_type",
-    "too_large",
-    "malformed",
-    "not_an_alarm",
-    "unrecognized",
-    "bad_signature",
-    "stale",
-    "store_unavailable",
-    "rejected",
-    "timeout",
-];
+use crate::event::{AlarmUpdate, Event};
 
 /// Why a body cannot become an event: answered 400 with this text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,170 +63,45 @@ impl Invalid {
     }
 }
 
-/// Why a body is not stored: it is not a document of the provider (400), or it carries the wrong
-/// credentials inside (401, Meraki's `sharedSecret`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Rejection {
-    Invalid(Invalid),
-    Refused(Refused),
-}
-
-/// What a provider makes of one verified request: the event, the key that makes a redelivery of
-/// the same notification a duplicate (`<provider>:<natural id>`), and the alarm states it sets.
+/// What a provider makes of one verified request, every provider alike: the event, the key that
+/// makes a redelivery of the same notification a duplicate, and the alarm states it sets.
 ///
-/// Every provider module (`meraki.rs`, `catalyst_center.rs`, ...) is a pure function from the
-/// body to this: no IO, no clock, no tokio.
+/// Every provider module (`sdwan.rs`, `meraki.rs`, ...) is a pure function from a
+/// [`verify::Verified`] request to this: no IO, no clock (the receipt time comes with the
+/// request), no tokio, no store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalized {
-    pub event: crate::event::Event,
+    pub event: Event,
+    /// The event's `data` as the JSON text it arrived in, when the provider keeps the body as it
+    /// is (SD-WAN): `event.data` is then `null`, and the store writes this text in its place. A
+    /// reference to the received bytes, not a copy.
+    pub raw_data: Option<bytes::Bytes>,
+    /// `<source>:<provider>:<natural id>`: a later request with the same key is a redelivery.
     pub idempotency_key: Option<String>,
+    /// The alarms this event raises or clears, each keyed `<source>:...`.
     pub alarms: Vec<AlarmUpdate>,
 }
 
-impl WebhookReceiver {
-    pub fn new(
-        config: &WebhookSourceConfig,
-        http: &crate::config::HttpSection,
-        status: Arc<SourceStatus>,
-    ) -> WebhookReceiver {
-        let verifier = Verifier::new(config.auth.as_ref());
-        if verifier.is_open() {
-            tracing::warn!(source = %config.name, path = %config.path, "webhook receiver accepts requests without credentials (auth: none)");
-        }
-        let outcomes = OUTCOMES
-            .iter()
-            .map(|outcome| {
-                let counter = metrics::counter!("netpulse_webhook_requests_total", "source" => config.name.clone(), "outcome" => *outcome);
-                (*outcome, counter)
-            })
-            .collect();
-        WebhookReceiver {
-            outcomes,
-            latency: metrics::histogram!("netpulse_webhook_request_seconds", "source" => config.name.clone()),
-            name: config.name.clone(),
-            path: config.path.clone(),
-            provider: config.provider,
-            verifier,
-            vmanage_url: config.vmanage_url.clone(),
-            base_url: config.base_url.clone(),
-            // Validated with the configuration; a mapping that does not compile is not there.
-            fetcher: (config.provider == WebhookProvider::Webex)
-                .then(|| {
-                    let base = config.base_url.as_deref().unwrap_or("https://webexapis.com");
-                    let token = config.token.as_ref().map(crate::config::Secret::expose);
-                    webex::Fetcher::new(base, token.unwrap_or(""))
-                        .inspect_err(|error| tracing::error!(source = %config.name, error = %format!("{error:#}"), "cannot build the Webex API client"))
-                        .ok()
-                })
-                .flatten(),
-            mapping: config
-                .mapping
-                .as_ref()
-                .and_then(|mapping| mapping::Mapping::new(&config.name, mapping).ok()),
-            max_body_bytes: config.max_body_bytes.unwrap_or(http.max_body_bytes),
-            body_timeout: http.body_timeout,
-            unavailable_log: crate::throttle::Throttle::new(),
-            status,
-        }
-    }
+/// Whether `key` belongs to the source `source_name`: it starts with the name and `:`.
+pub fn scoped(key: &str, source_name: &str) -> bool {
+    key.strip_prefix(source_name)
+        .is_some_and(|rest| rest.starts_with(':'))
+}
 
-    /// Counts one request with this outcome (one of [`OUTCOMES`]).
-    pub fn count(&self, outcome: &str) {
-        if let Some((_, counter)) = self.outcomes.iter().find(|(known, _)| *known == outcome) {
-            counter.increment(1);
-        }
+/// For the providers' tests, which compare keys as the provider writes them: the keys of
+/// `normalized` without the source's scope, after checking that each has it.
+#[cfg(test)]
+pub(crate) fn unscoped(source_name: &str, mut normalized: Normalized) -> Normalized {
+    let strip = |key: &mut String| {
+        assert!(
+            scoped(key, source_name),
+            "{key} is not scoped by {source_name}"
+        );
+        key.drain(..=source_name.len());
+    };
+    normalized.idempotency_key.iter_mut().for_each(strip);
+    for alarm in &mut normalized.alarms {
+        strip(&mut alarm.key);
     }
-
-    /// The checks that need only headers (Basic, bearer, a token header), before the body is read.
-    pub fn check_headers(&self, headers: &HeaderMap) -> Result<(), Refused> {
-        self.verifier.check_headers(headers)
-    }
-
-    /// The signature checks over the raw body, before it is parsed.
-    pub fn check_body(&self, request: &Signed) -> Result<(), Refused> {
-        self.verifier.check_body(request)
-    }
-
-    /// Turns a verified body into the event to store, its idempotency key and alarm updates.
-    /// `now` stands in for a time the request does not carry.
-    pub fn normalize(
-        &self,
-        headers: &HeaderMap,
-        body: &bytes::Bytes,
-        now: jiff::Timestamp,
-    ) -> Result<NewEvent, Rejection> {
-        let normalized = match self.provider {
-            WebhookProvider::Sdwan => {
-                return self.normalize_sdwan(body).map_err(Rejection::Invalid);
-            }
-            WebhookProvider::StandardWebhooks => {
-                generic::standard_webhook(&self.name, headers, body, now)
-            }
-            WebhookProvider::Cloudevents => generic::cloudevent(&self.name, headers, body, now),
-            WebhookProvider::Meraki => {
-                let alert = meraki::normalize(&self.name, body).map_err(Rejection::Invalid)?;
-                if !self
-                    .verifier
-                    .shared_secret_matches(headers, alert.shared_secret.as_deref())
-                {
-                    return Err(Rejection::Refused(verify::Refused {
-                        outcome: "unauthorized",
-                        reason: "missing or wrong shared secret: the HTTP server's shared secret in Meraki Dashboard must be the one configured for this receiver".to_owned(),
-                    }));
-                }
-                Ok(alert.normalized)
-            }
-            WebhookProvider::CatalystCenter => {
-                catalyst_center::normalize(&self.name, body).map(|mut normalized| {
-                    // Relative links and placeholder hosts become usable with `base_url`.
-                    if normalized.event.link.is_none()
-                        && let Some(raw) = normalized.event.data["ciscoDnaEventLink"].as_str()
-                    {
-                        normalized.event.link =
-                            catalyst_center::event_link(raw, self.base_url.as_deref());
-                    }
-                    normalized
-                })
-            }
-            WebhookProvider::Thousandeyes => thousandeyes::normalize(&self.name, body),
-            WebhookProvider::Generic => match &self.mapping {
-                Some(mapping) => mapping.normalize(&self.name, body, now),
-                None => Err(Invalid::unrecognized("this receiver has no mapping")),
-            },
-            WebhookProvider::Intersight => intersight::normalize(&self.name, body),
-            WebhookProvider::Webex => webex::normalize(&self.name, body, now),
-        }
-        .map_err(Rejection::Invalid)?;
-        Ok(NewEvent {
-            raw_data: None,
-            event: normalized.event,
-            idempotency_key: normalized.idempotency_key,
-            sinks: Vec::new(),
-            alarms: normalized.alarms,
-        })
-    }
-
-    /// Webex: adds the message or card action the event points to (a request to the Webex API).
-    pub async fn enrich(&self, item: &mut NewEvent) {
-        if let Some(fetcher) = &self.fetcher {
-            // The fetcher reads and extends `data`: a body kept as text becomes a value first.
-            if let Some(raw) = item.raw_data.take()
-                && let Ok(data) = serde_json::from_slice(&raw)
-            {
-                item.event.data = data;
-            }
-            fetcher.enrich(&mut item.event).await;
-        }
-    }
-
-    /// SD-WAN Manager: the body itself becomes the event's data (see [`sdwan::ingest`]).
-    fn normalize_sdwan(&self, body: &bytes::Bytes) -> Result<NewEvent, Invalid> {
-        sdwan::new_event(&self.name, body, self.vmanage_url.as_deref()).map_err(|error| Invalid {
-            kind: match error {
-                sdwan::SdwanError::Malformed { .. } => "malformed",
-                sdwan::SdwanError::NotAnAlarm { .. } => "not_an_alarm",
-            },
-            reason: error.to_string(),
-        })
-    }
+    normalized
 }

@@ -16,8 +16,9 @@ use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::event::{AlarmState, Event, Severity};
-use crate::store::{AlarmUpdate, NewEvent};
+use super::verify::Verified;
+use super::{Invalid, Normalized};
+use crate::event::{AlarmState, AlarmUpdate, Event, Severity};
 
 /// The CloudEvents `type` of an alarm that is raised (`active: true`).
 pub const RAISED_EVENT_TYPE: &str = "com.cisco.sdwan.alarm.raised";
@@ -292,59 +293,45 @@ pub fn parse(body: &[u8]) -> Result<Alarm<'_>, SdwanError> {
     Ok(alarm)
 }
 
-/// What one alarm document means to netpulse.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Normalized {
-    pub event: Event,
-    /// `sdwan:<uuid>`: a redelivery of the same document has the same key.
-    pub idempotency_key: String,
-    /// `(alarm key, raised)` pairs for the alarm store: the alarm this document raises, or the
-    /// alarms it clears.
-    pub alarm_updates: Vec<(String, bool)>,
+impl From<SdwanError> for Invalid {
+    fn from(error: SdwanError) -> Invalid {
+        Invalid {
+            kind: match error {
+                SdwanError::Malformed { .. } => "malformed",
+                SdwanError::NotAnAlarm { .. } => "not_an_alarm",
+            },
+            reason: error.to_string(),
+        }
+    }
 }
 
-/// Parses and normalizes one body: the receiver's hot path. The document is parsed once, into the
+/// Normalizes one verified body: the receiver's hot path. The document is parsed once, into the
 /// typed, borrowing [`Alarm`] (never into a `serde_json::Value`), and the event's `data` is left
-/// `null`: the caller stores the body itself as the data ([`crate::store::NewEvent::raw_data`]),
-/// which a successful parse has proven to be one well-formed JSON object. Returns the alarm's
-/// uuid with the result.
-pub fn ingest(source_name: &str, body: &[u8]) -> Result<(Normalized, String), SdwanError> {
-    let alarm = parse(body)?;
-    Ok((build(source_name, &alarm), alarm.uuid.into_owned()))
-}
-
-/// What the receiver appends for one body: the event of [`ingest`], with a details link when the
-/// manager's URL is known, the body itself as its data, its idempotency key and alarm updates.
-pub fn new_event(
+/// `null`: the body itself becomes the data ([`Normalized::raw_data`], a reference to the
+/// received bytes, not a copy), which a successful parse has proven to be one well-formed JSON
+/// object. With the manager's URL, the event links to the alarm's page.
+pub fn normalize(
     source_name: &str,
-    body: &bytes::Bytes,
+    request: &Verified,
     vmanage_url: Option<&str>,
-) -> Result<NewEvent, SdwanError> {
-    let (normalized, uuid) = ingest(source_name, body)?;
-    let mut event = normalized.event;
-    event.link = vmanage_url.map(|url| details_link(url, &uuid));
-    Ok(NewEvent {
-        raw_data: Some(body.clone()),
-        event,
-        idempotency_key: Some(normalized.idempotency_key),
-        sinks: Vec::new(),
-        alarms: normalized
-            .alarm_updates
-            .into_iter()
-            .map(|(key, raised)| AlarmUpdate { key, raised })
-            .collect(),
-    })
+) -> Result<Normalized, Invalid> {
+    let body = request.body();
+    let alarm = parse(body)?;
+    let mut normalized = build(source_name, &alarm);
+    normalized.event.link = vmanage_url.map(|url| details_link(url, &alarm.uuid));
+    normalized.raw_data = Some(body.clone());
+    Ok(normalized)
 }
 
-/// Builds the event and the alarm updates for one alarm; `raw` is the document as received and
-/// becomes the event's `data` unchanged.
-pub fn normalize(source_name: &str, alarm: &Alarm, raw: &Value) -> Normalized {
+/// The event and alarm updates of an alarm already parsed (a REST record, a test), with `raw` as
+/// its `data`.
+pub fn from_alarm(source_name: &str, alarm: &Alarm, raw: &Value) -> Normalized {
     let mut normalized = build(source_name, alarm);
     normalized.event.data = raw.clone();
     normalized
 }
 
-/// The event (with empty `data`) and the alarm updates of one alarm.
+/// The event (with empty `data`), its idempotency key and the alarm updates of one alarm.
 fn build(source_name: &str, alarm: &Alarm) -> Normalized {
     let kind = if alarm.active {
         RAISED_EVENT_TYPE
@@ -367,14 +354,16 @@ fn build(source_name: &str, alarm: &Alarm) -> Normalized {
     event.summary = summary(alarm, device);
     Normalized {
         event,
-        idempotency_key: alarm_key(&alarm.uuid),
-        alarm_updates: alarm_updates(alarm),
+        raw_data: None,
+        // A redelivery of the same document has the same key.
+        idempotency_key: Some(alarm_key(source_name, &alarm.uuid)),
+        alarms: alarm_updates(source_name, alarm),
     }
 }
 
-/// The alarm-store key of an SD-WAN alarm: `sdwan:<uuid>`.
-pub fn alarm_key(uuid: &str) -> String {
-    format!("sdwan:{uuid}")
+/// The alarm-store key of an SD-WAN alarm: `<source>:sdwan:<uuid>`.
+pub fn alarm_key(source_name: &str, uuid: &str) -> String {
+    format!("{source_name}:sdwan:{uuid}")
 }
 
 /// The manager's page for one alarm: `{vmanage_url}/#/app/monitor/alarms/details/{uuid}`.
@@ -446,18 +435,22 @@ fn summary(alarm: &Alarm, device: &str) -> String {
 /// A raised alarm raises its own key. A clearing alarm clears each alarm in `cleared_events`. A
 /// REST record of an alarm that has since been cleared (`active: false`, `cleared_by` set, no
 /// `cleared_events`) clears its own key, so ingesting such records leaves the store consistent.
-fn alarm_updates(alarm: &Alarm) -> Vec<(String, bool)> {
+fn alarm_updates(source_name: &str, alarm: &Alarm) -> Vec<AlarmUpdate> {
+    let update = |uuid: &str, raised| AlarmUpdate {
+        key: alarm_key(source_name, uuid),
+        raised,
+    };
     if alarm.active {
-        return vec![(alarm_key(&alarm.uuid), true)];
+        return vec![update(&alarm.uuid, true)];
     }
-    let mut updates: Vec<(String, bool)> = alarm
+    let mut updates: Vec<AlarmUpdate> = alarm
         .cleared_events
         .iter()
         .filter(|uuid| !uuid.trim().is_empty())
-        .map(|uuid| (alarm_key(uuid), false))
+        .map(|uuid| update(uuid, false))
         .collect();
     if updates.is_empty() && non_empty(alarm.cleared_by.as_deref()).is_some() {
-        updates.push((alarm_key(&alarm.uuid), false));
+        updates.push(update(&alarm.uuid, false));
     }
     updates
 }

@@ -14,9 +14,9 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use super::verify::Verified;
 use super::{Invalid, Normalized};
-use crate::event::{AlarmState, Event, Severity};
-use crate::store::AlarmUpdate;
+use crate::event::{AlarmState, AlarmUpdate, Event, Severity};
 
 /// The CloudEvents `type` of a triggered alert.
 pub const TRIGGERED_EVENT_TYPE: &str = "com.thousandeyes.alert.triggered";
@@ -95,11 +95,11 @@ enum Meaning {
 /// not a classic ThousandEyes notification (the reason names the missing or mistyped field).
 ///
 /// The event time is the alert's own (the end for a clear, the start otherwise). When the body
-/// has no date netpulse can read, the event is stamped with the time it is normalized, i.e. the
-/// receipt time (a clock reading, as `Event::new` already makes one for the id): a
-/// test webhook may carry no alert at all, and the Unix epoch would sort such events first.
-pub fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> {
-    let raw: Value = serde_json::from_slice(body)
+/// has no date netpulse can read, the event is stamped with the request's receipt time
+/// ([`Verified::received_at`]): a test webhook may carry no alert at all, and the Unix epoch
+/// would sort such events first.
+pub fn normalize(source_name: &str, request: &Verified) -> Result<Normalized, Invalid> {
+    let raw: Value = serde_json::from_slice(request.body())
         .map_err(|error| Invalid::malformed(format!("malformed JSON: {error}")))?;
     let Some(object) = raw.as_object() else {
         return Err(unrecognized(format!(
@@ -168,16 +168,16 @@ pub fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> 
             type_segment(event_type.unwrap_or("unknown"))
         ),
     };
-    let time = event_time(&alert, meaning).unwrap_or_else(jiff::Timestamp::now);
+    let time = event_time(&alert, meaning).unwrap_or(request.received_at());
     let device = non_empty(alert.test_name.as_deref())
         .or_else(|| non_empty(alert.agent_name.as_deref()))
         .or_else(|| non_empty(alert.hostname.as_deref()))
         .map(str::trim);
 
     let idempotency_key = match (non_empty(notification.event_id.as_deref()), alert_id) {
-        (Some(event_id), _) => Some(format!("te:{event_id}")),
+        (Some(event_id), _) => Some(format!("{source_name}:te:{event_id}")),
         (None, Some(alert_id)) => Some(format!(
-            "te:{alert_id}:{}:{}",
+            "{source_name}:te:{alert_id}:{}:{}",
             event_type.unwrap_or(match meaning {
                 Meaning::Triggered => TRIGGER,
                 Meaning::Cleared => CLEAR,
@@ -190,11 +190,11 @@ pub fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> 
     };
     let alarms = match (meaning, alert_id) {
         (Meaning::Triggered, Some(id)) => vec![AlarmUpdate {
-            key: alarm_key(id),
+            key: alarm_key(source_name, id),
             raised: true,
         }],
         (Meaning::Cleared, Some(id)) => vec![AlarmUpdate {
-            key: alarm_key(id),
+            key: alarm_key(source_name, id),
             raised: false,
         }],
         _ => Vec::new(),
@@ -222,15 +222,17 @@ pub fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> 
         .map(str::to_owned);
     event.data = raw;
     Ok(Normalized {
+        raw_data: None,
         event,
         idempotency_key,
         alarms,
     })
 }
 
-/// The alarm-store key of a ThousandEyes alert: `te:<alertId>`, shared by its trigger and clear.
-pub fn alarm_key(alert_id: &str) -> String {
-    format!("te:{alert_id}")
+/// The alarm-store key of a ThousandEyes alert: `<source>:te:<alertId>`, shared by its trigger
+/// and clear.
+pub fn alarm_key(source_name: &str, alert_id: &str) -> String {
+    format!("{source_name}:te:{alert_id}")
 }
 
 fn unrecognized(reason: impl std::fmt::Display) -> Invalid {

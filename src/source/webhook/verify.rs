@@ -1,20 +1,30 @@
 //! How each receiver checks that a request comes from its platform, built once from the
-//! configuration. Header-only schemes (Basic, bearer, a token header) run before the body is read;
-//! signatures over the raw body (HMAC, Standard Webhooks, Intersight's HTTP Signature) run on the
-//! exact bytes received, before any parsing. Meraki's shared secret sits in the body, so the
-//! receiver compares it after parsing ([`Verifier::shared_secret_matches`]).
+//! configuration, and the [`Verified`] request that only a verifier makes: the one thing a
+//! normalizer accepts. Header-only schemes (Basic, bearer, a token header) run before the body is
+//! read ([`Verifier::check_headers`], which hands back the [`HeadersChecked`] proof that
+//! [`Verifier::verify`] needs); signatures over the raw body (HMAC, Standard Webhooks,
+//! Intersight's HTTP Signature in [`http_signature`]) and Meraki's shared secret (in a header, or
+//! the body's top-level `sharedSecret`) run on the exact bytes received, before any provider
+//! parses them. Every failure is the same kind of answer, a [`Refused`] (401): nothing about the
+//! body is said to a sender that has not proven who it is.
 //!
-//! Every secret is kept as a digest or a key, and every comparison is constant-time.
+//! Every secret is kept as a digest or a key, and every comparison is constant-time
+//! ([`crate::secret`]).
 
+pub mod http_signature;
+
+use std::borrow::Cow;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName};
 use base64::Engine as _;
+use bytes::Bytes;
 use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
-use super::auth::{BasicCredentials, constant_time_eq, standard_webhooks_key};
+use super::auth::{BasicCredentials, standard_webhooks_key};
 use crate::config::{DigestEncoding, HmacAlgorithm, WebhookAuth};
+use crate::secret::{ct_eq as constant_time_eq, digest as sha};
 
 /// The request as a verifier sees it.
 pub struct Signed<'a> {
@@ -23,6 +33,61 @@ pub struct Signed<'a> {
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
     pub now: jiff::Timestamp,
+}
+
+/// Proof that a request's headers passed [`Verifier::check_headers`]; only that check makes one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct HeadersChecked(());
+
+/// A request whose every check passed: the only thing a normalizer accepts. Only
+/// [`Verifier::verify`] makes one (its fields are private to this module), so a normalizer
+/// cannot see a body that was not verified, whatever the order of statements around it.
+#[derive(Debug, Clone, Copy)]
+pub struct Verified<'a> {
+    headers: &'a HeaderMap,
+    body: &'a Bytes,
+    received_at: jiff::Timestamp,
+}
+
+impl<'a> Verified<'a> {
+    pub fn headers(&self) -> &'a HeaderMap {
+        self.headers
+    }
+
+    /// The body, exactly as received.
+    pub fn body(&self) -> &'a Bytes {
+        self.body
+    }
+
+    /// When the request was received: the time of an event whose body gives none.
+    pub fn received_at(&self) -> jiff::Timestamp {
+        self.received_at
+    }
+}
+
+/// A request through the open verifier (`auth: none`), as a receiver configured so passes it:
+/// how tests, fuzz targets and benchmarks hand a body to a normalizer.
+pub fn open<'a>(headers: &'a HeaderMap, body: &'a Bytes, now: jiff::Timestamp) -> Verified<'a> {
+    let verifier = Verifier::None;
+    let checked = verifier
+        .check_headers(headers)
+        .expect("the open verifier passes every request");
+    let signed = Signed {
+        method: "POST",
+        path_and_query: "/",
+        headers,
+        body,
+        now,
+    };
+    verifier
+        .verify(checked, &signed, body)
+        .expect("the open verifier passes every request")
+}
+
+/// [`open`] for a body alone: no headers, received now.
+pub fn open_body(body: &Bytes) -> Verified<'_> {
+    static NO_HEADERS: std::sync::LazyLock<HeaderMap> = std::sync::LazyLock::new(HeaderMap::new);
+    open(&NO_HEADERS, body, jiff::Timestamp::now())
 }
 
 /// Why a request is refused (401), with the metric label.
@@ -83,7 +148,7 @@ pub enum Verifier {
 }
 
 fn digest(text: &str) -> [u8; 32] {
-    Sha256::digest(text.as_bytes()).into()
+    sha(text.as_bytes())
 }
 
 impl Verifier {
@@ -142,7 +207,28 @@ impl Verifier {
     }
 
     /// Checks that need only the headers, before the body is read.
-    pub fn check_headers(&self, headers: &HeaderMap) -> Result<(), Refused> {
+    pub fn check_headers(&self, headers: &HeaderMap) -> Result<HeadersChecked, Refused> {
+        self.check_header_credentials(headers)
+            .map(|()| HeadersChecked(()))
+    }
+
+    /// The rest of the checks, over the raw body, after the headers passed: the request becomes
+    /// [`Verified`]. `body` is the body checked (`signed.body` is not read).
+    pub fn verify<'a>(
+        &self,
+        _checked: HeadersChecked,
+        signed: &Signed<'a>,
+        body: &'a Bytes,
+    ) -> Result<Verified<'a>, Refused> {
+        self.check_body(&Signed { body, ..*signed })?;
+        Ok(Verified {
+            headers: signed.headers,
+            body,
+            received_at: signed.now,
+        })
+    }
+
+    fn check_header_credentials(&self, headers: &HeaderMap) -> Result<(), Refused> {
         let authorization = headers
             .get(axum::http::header::AUTHORIZATION)
             .map(|value| value.as_bytes());
@@ -181,7 +267,8 @@ impl Verifier {
         }
     }
 
-    /// Checks over the raw body (signatures), after it is read and before it is parsed.
+    /// Checks over the raw body (signatures, Meraki's shared secret), after it is read and before
+    /// any provider parses it.
     pub fn check_body(&self, request: &Signed) -> Result<(), Refused> {
         match self {
             Verifier::Hmac {
@@ -194,7 +281,17 @@ impl Verifier {
             Verifier::StandardWebhooks { keys, tolerance } => {
                 check_standard_webhooks(request, keys, *tolerance)
             }
-            Verifier::HttpSignature { key, max_skew } => super::intersight::verify_signature(
+            Verifier::SharedSecret(_) => {
+                let in_body = body_secret(request.body);
+                if self.shared_secret_matches(request.headers, in_body.as_deref()) {
+                    Ok(())
+                } else {
+                    Err(Refused::unauthorized(
+                        "missing or wrong shared secret: the HTTP server's shared secret in Meraki Dashboard must be the one configured for this receiver",
+                    ))
+                }
+            }
+            Verifier::HttpSignature { key, max_skew } => http_signature::verify_signature(
                 request.method,
                 request.path_and_query,
                 request.headers,
@@ -204,7 +301,7 @@ impl Verifier {
                 *max_skew,
             )
             .map_err(|error| match error {
-                super::intersight::SignatureError::Stale(reason) => Refused::stale(reason),
+                http_signature::SignatureError::Stale(reason) => Refused::stale(reason),
                 other => Refused::bad_signature(other.to_string()),
             }),
             _ => Ok(()),
@@ -237,6 +334,20 @@ impl Verifier {
         }
         matched
     }
+}
+
+/// Meraki's default template: the secret in the body's top-level `sharedSecret` string. Read
+/// without looking at anything else in the body: `None` for a body that is not a JSON object with
+/// such a string, which then must carry the secret in a header or be refused like any other.
+fn body_secret(body: &[u8]) -> Option<Cow<'_, str>> {
+    #[derive(serde::Deserialize)]
+    struct Secret<'a> {
+        #[serde(rename = "sharedSecret", borrow, default)]
+        shared_secret: Option<Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Secret>(body)
+        .ok()
+        .and_then(|secret| secret.shared_secret)
 }
 
 fn check_hmac(
@@ -296,7 +407,9 @@ fn check_standard_webhooks(
             "webhook-timestamp {timestamp:?} is not Unix seconds"
         ))
     })?;
-    let skew = (request.now.as_second() - seconds).unsigned_abs();
+    // The sender chooses the timestamp: a value near either end of i64 must not wrap the
+    // difference (it would panic in a debug build and pass as fresh in a release one).
+    let skew = request.now.as_second().abs_diff(seconds);
     if skew > tolerance.as_secs() {
         return Err(Refused::stale(format!(
             "webhook-timestamp is {skew} s away from this clock (tolerance {} s): a replay, or a clock to fix",
@@ -338,10 +451,6 @@ fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
         mac.update(part);
     }
     mac.finalize().into_bytes().to_vec()
-}
-
-fn sha(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {

@@ -3,16 +3,13 @@
 //!
 //! The request is signed (`X-Spark-Signature`: HMAC-SHA1 of the raw body with the webhook's
 //! secret, checked by the `hmac` verifier) but carries only ids, so the message or the card
-//! action is fetched from the Webex API with the bot's token ([`Fetcher`]) before the event is
-//! stored. A fetch that fails does not lose the notification: the event is stored with the ids
-//! and the reason in `data.fetch_error`, and counted in `netpulse_webex_fetch_failures_total`.
+//! action is fetched from the Webex API with the bot's token before the event is stored: that
+//! network IO is `webex_api::Fetcher`'s, not this pure normalizer's.
 
-use std::time::Duration;
-
-use anyhow::Context;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::verify::Verified;
 use super::{Invalid, Normalized};
 use crate::event::Event;
 
@@ -44,12 +41,8 @@ struct Data {
 
 /// The event of a notification, with only what the notification itself says. Redeliveries are
 /// recognized by webhook, resource, event and data id (Webex signs no event id nor timestamp).
-pub fn normalize(
-    source_name: &str,
-    body: &[u8],
-    now: jiff::Timestamp,
-) -> Result<Normalized, Invalid> {
-    let document: Value = serde_json::from_slice(body)
+pub fn normalize(source_name: &str, request: &Verified) -> Result<Normalized, Invalid> {
+    let document: Value = serde_json::from_slice(request.body())
         .map_err(|error| Invalid::malformed(format!("malformed JSON: {error}")))?;
     if !document.is_object() {
         return Err(Invalid::unrecognized("the body is JSON but not an object"));
@@ -62,7 +55,7 @@ pub fn normalize(
         .created
         .as_deref()
         .and_then(|created| created.parse().ok())
-        .unwrap_or(now);
+        .unwrap_or(request.received_at());
     let kind = format!("com.cisco.webex.{}.{}", envelope.resource, envelope.event);
     let who = envelope
         .data
@@ -76,7 +69,7 @@ pub fn normalize(
         (resource, event) => format!("{resource} {event} by {who}"),
     };
     let idempotency_key = format!(
-        "webex:{}:{}:{}:{}",
+        "{source_name}:webex:{}:{}:{}:{}",
         envelope.id, envelope.resource, envelope.event, envelope.data.id
     );
     let device = envelope
@@ -91,111 +84,29 @@ pub fn normalize(
     event.summary = summary;
     event.subject = Some(subject);
     Ok(Normalized {
+        raw_data: None,
         event,
         idempotency_key: Some(idempotency_key),
         alarms: Vec::new(),
     })
 }
 
-/// Fetches what a notification points to, with the bot's token.
-pub struct Fetcher {
-    client: reqwest::Client,
-    base_url: String,
-    token: String,
-}
-
-/// How long one fetch may take: the notification's answer waits for it.
-const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
-/// The summary quotes this much of a message at most.
-const QUOTE_CHARS: usize = 200;
-
-impl Fetcher {
-    pub fn new(base_url: &str, token: &str) -> anyhow::Result<Fetcher> {
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured((*crate::tls::client_config(&Default::default())?).clone())
-            .timeout(FETCH_TIMEOUT)
-            .user_agent(concat!("netpulse/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("cannot build the Webex API client")?;
-        Ok(Fetcher {
-            client,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-            token: token.to_owned(),
-        })
-    }
-
-    /// Adds the message (`data.message`) or card action (`data.action`) the event points to,
-    /// and says what it is in the summary; on failure, `data.fetch_error`.
-    pub async fn enrich(&self, event: &mut Event) {
-        let resource = event.data["resource"].as_str().unwrap_or("").to_owned();
-        let Some(id) = event.data["data"]["id"].as_str().map(str::to_owned) else {
-            return;
-        };
-        let (path, field) = match resource.as_str() {
-            "messages" => (format!("/v1/messages/{id}"), "message"),
-            "attachmentActions" => (format!("/v1/attachment/actions/{id}"), "action"),
-            _ => return,
-        };
-        match self.get(&path).await {
-            Ok(fetched) => {
-                match field {
-                    "message" => {
-                        let text = fetched["text"].as_str().unwrap_or("");
-                        let quote: String = text.chars().take(QUOTE_CHARS).collect();
-                        let ellipsis = if text.chars().count() > QUOTE_CHARS {
-                            "…"
-                        } else {
-                            ""
-                        };
-                        event.summary = format!("{}: {quote}{ellipsis}", event.summary);
-                    }
-                    _ => {
-                        if let Some(inputs) = fetched["inputs"].as_object() {
-                            let pairs: Vec<String> = inputs
-                                .iter()
-                                .map(|(key, value)| match value {
-                                    Value::String(text) => format!("{key}={text}"),
-                                    other => format!("{key}={other}"),
-                                })
-                                .collect();
-                            event.summary = format!("{}: {}", event.summary, pairs.join(", "));
-                        }
-                    }
-                }
-                event.data[field] = fetched;
-            }
-            Err(error) => {
-                metrics::counter!("netpulse_webex_fetch_failures_total").increment(1);
-                tracing::warn!(error = %format!("{error:#}"), %path, "cannot fetch what a Webex notification points to; stored without it");
-                event.data["fetch_error"] = Value::String(format!("{error:#}"));
-            }
-        }
-    }
-
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.base_url))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .context("the Webex API did not answer")?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            let body: String = body.chars().take(300).collect();
-            anyhow::bail!("the Webex API answered {status}: {body}");
-        }
-        response
-            .json()
-            .await
-            .context("the Webex API answered something that is not JSON")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn normalize(
+        source_name: &str,
+        body: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<Normalized, Invalid> {
+        let body = bytes::Bytes::copy_from_slice(body);
+        let headers = axum::http::HeaderMap::new();
+        super::normalize(
+            source_name,
+            &super::super::verify::open(&headers, &body, now),
+        )
+    }
 
     const FIXTURE: &[u8] = include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -218,7 +129,7 @@ mod tests {
         );
         let key = normalized.idempotency_key.unwrap();
         assert!(
-            key.starts_with("webex:Y2lzY29zcGFyazovL3VzL1dFQkhPT0sv"),
+            key.starts_with("bot:webex:Y2lzY29zcGFyazovL3VzL1dFQkhPT0sv"),
             "{key}"
         );
         assert!(

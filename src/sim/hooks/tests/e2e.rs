@@ -286,11 +286,10 @@ async fn cloudevents_are_posted_in_binary_and_structured_mode_with_a_bearer_toke
         let event: Value = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(event["specversion"], "1.0");
         assert!(event["data"].is_object());
+        let body = request.body.clone().into();
         crate::source::webhook::generic::cloudevent(
             "ce",
-            &request.headers,
-            &request.body,
-            jiff::Timestamp::now(),
+            &crate::source::webhook::verify::open(&request.headers, &body, jiff::Timestamp::now()),
         )
         .expect("the gateway reads it");
     }

@@ -1,6 +1,7 @@
 //! Generated payloads: JSON, raise/clear pairs, fresh notification ids.
 
 use super::*;
+use crate::source::webhook::verify::open_body;
 
 /// Every provider: bodies are JSON, notification ids are fresh, and every clear follows a raise
 /// of the same alarm that is still open (and each raise is cleared at most once).
@@ -158,8 +159,11 @@ fn thousandeyes_alerts_trigger_then_clear_with_the_same_alert_id_and_new_event_i
         let alert_id = notification["alert"]["alertId"].to_string();
         let event_id = notification["eventId"].as_str().unwrap();
         assert!(event_id.ends_with(&format!("-{alert_id}")), "{event_id}");
-        let normalized = crate::source::webhook::thousandeyes::normalize("te", &payload.body)
-            .expect("the gateway reads the notification");
+        let normalized = crate::source::webhook::thousandeyes::normalize(
+            "te",
+            &open_body(&payload.body.clone().into()),
+        )
+        .expect("the gateway reads the notification");
         match notification["eventType"].as_str().unwrap() {
             "ALERT_NOTIFICATION_TRIGGER" => {
                 assert_eq!(notification["alert"]["active"], 1);
@@ -194,8 +198,11 @@ fn intersight_alarms_are_raised_critical_then_cleared_with_the_same_moid() {
         let modified: jiff::Timestamp = event["ModTime"].as_str().unwrap().parse().unwrap();
         assert!((jiff::Timestamp::now() - modified).as_secs().abs() < 60);
         assert_eq!(event["LastTransitionTime"], event["ModTime"]);
-        let normalized = crate::source::webhook::intersight::normalize("is", &payload.body)
-            .expect("the gateway reads the alarm");
+        let normalized = crate::source::webhook::intersight::normalize(
+            "is",
+            &open_body(&payload.body.clone().into()),
+        )
+        .expect("the gateway reads the alarm");
         match event["Severity"].as_str().unwrap() {
             "Critical" => {
                 assert!(raised.insert(moid, result.clone()).is_none());
@@ -254,11 +261,11 @@ fn cloudevents_in_both_modes_are_read_by_the_gateway_as_raise_then_clear_of_one_
                         .starts_with("application/cloudevents+json")
                 );
             }
+            let headers = header_map(&headers);
+            let body = payload.body.clone().into();
             let normalized = crate::source::webhook::generic::cloudevent(
                 "ce",
-                &header_map(&headers),
-                &payload.body,
-                jiff::Timestamp::now(),
+                &crate::source::webhook::verify::open(&headers, &body, jiff::Timestamp::now()),
             )
             .expect("the gateway reads the event");
             assert_eq!(normalized.event.device, payload.device);

@@ -186,7 +186,7 @@ pub(super) fn check_intersight_request(
         .timestamp();
     assert!((jiff::Timestamp::now() - date).as_secs().abs() < 60);
     assert_eq!(text("content-length"), body.len().to_string());
-    crate::source::webhook::intersight::verify_signature(
+    crate::source::webhook::verify::http_signature::verify_signature(
         method,
         path_and_query,
         headers,
@@ -197,7 +197,7 @@ pub(super) fn check_intersight_request(
     )
     .expect("the gateway verifies the simulator's signature");
     assert!(
-        crate::source::webhook::intersight::verify_signature(
+        crate::source::webhook::verify::http_signature::verify_signature(
             method,
             path_and_query,
             headers,

@@ -6,7 +6,7 @@ fn sdwan_event(fixture: &str) -> Event {
     let body = std::fs::read(path).unwrap();
     let alarm = sdwan::parse(&body).unwrap();
     let raw: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    let mut event = sdwan::normalize("vmanage", &alarm, &raw).event;
+    let mut event = sdwan::from_alarm("vmanage", &alarm, &raw).event;
     event.link = Some(sdwan::details_link(
         "https://vmanage.example.com",
         &alarm.uuid,
@@ -201,16 +201,17 @@ fn fixture(folder: &str, file: &str) -> Vec<u8> {
 /// details and a link back; every fixture of every provider renders.
 #[test]
 fn every_provider_has_its_own_message_and_every_fixture_renders() {
+    use crate::source::webhook::verify::open_body;
     use crate::source::webhook::{catalyst_center, intersight, meraki, thousandeyes};
     let templates = templates("Europe/Paris");
     let render = |event: &Event| templates.render(event).unwrap();
 
     let port = meraki::normalize(
         "meraki",
-        &fixture("meraki", "official-example-port-disconnected.json"),
+        &open_body(&fixture("meraki", "official-example-port-disconnected.json").into()),
     )
     .unwrap();
-    let message = render(&port.normalized.event);
+    let message = render(&port.event);
     assert!(message.starts_with("🔴 "), "{message}");
     assert!(message.contains("Meraki **"), "{message}");
     assert!(message.contains("- **Network:**"), "{message}");
@@ -221,10 +222,14 @@ fn every_provider_has_its_own_message_and_every_fixture_renders() {
 
     let issue = catalyst_center::normalize(
         "dnac",
-        &fixture(
-            "catalyst-center",
-            "dnac-2019-interface-down-p1-resolved.json",
+        &open_body(
+            &fixture(
+                "catalyst-center",
+                "dnac-2019-interface-down-p1-resolved.json",
+            )
+            .into(),
         ),
+        None,
     )
     .unwrap();
     let message = render(&issue.event);
@@ -237,7 +242,7 @@ fn every_provider_has_its_own_message_and_every_fixture_renders() {
 
     let alert = thousandeyes::normalize(
         "te",
-        &fixture("thousandeyes", "classic-http-server-trigger-2021.json"),
+        &open_body(&fixture("thousandeyes", "classic-http-server-trigger-2021.json").into()),
     )
     .unwrap();
     let message = render(&alert.event);
@@ -249,9 +254,12 @@ fn every_provider_has_its_own_message_and_every_fixture_renders() {
 
     let alarm = intersight::normalize(
         "intersight",
-        &fixture(
-            "intersight",
-            "webhookresult-cond-alarm-modified-trimmed.json",
+        &open_body(
+            &fixture(
+                "intersight",
+                "webhookresult-cond-alarm-modified-trimmed.json",
+            )
+            .into(),
         ),
     )
     .unwrap();
@@ -265,16 +273,35 @@ fn every_provider_has_its_own_message_and_every_fixture_renders() {
     for folder in ["meraki", "catalyst-center", "thousandeyes", "intersight"] {
         let path = format!("{}/tests/data/{folder}", env!("CARGO_MANIFEST_DIR"));
         for entry in std::fs::read_dir(path).unwrap() {
-            let body = std::fs::read(entry.unwrap().path()).unwrap();
+            let body = std::fs::read(entry.unwrap().path()).unwrap().into();
+            let request = open_body(&body);
             let event = match folder {
-                "meraki" => meraki::normalize("x", &body).map(|alert| alert.normalized.event),
-                "catalyst-center" => catalyst_center::normalize("x", &body).map(|n| n.event),
-                "thousandeyes" => thousandeyes::normalize("x", &body).map(|n| n.event),
-                _ => intersight::normalize("x", &body).map(|n| n.event),
+                "meraki" => meraki::normalize("x", &request).map(|n| n.event),
+                "catalyst-center" => {
+                    catalyst_center::normalize("x", &request, None).map(|n| n.event)
+                }
+                "thousandeyes" => thousandeyes::normalize("x", &request).map(|n| n.event),
+                _ => intersight::normalize("x", &request).map(|n| n.event),
             };
             let message = render(&event.unwrap());
             assert!(!message.is_empty());
             assert!(!message.contains("{{"), "{message}");
         }
     }
+}
+
+#[test]
+fn a_huge_value_is_cut_with_a_visible_marker() {
+    let mut event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    event.data["message"] = "x".repeat(1024 * 1024).into();
+    let message = templates("UTC").render(&event).unwrap();
+    let line = message
+        .lines()
+        .find(|line| line.starts_with("- **Message:**"))
+        .unwrap();
+    assert_eq!(
+        line,
+        format!("- **Message:** {}…", "x".repeat(MAX_VALUE_CHARS))
+    );
+    assert!(message.len() < 4000, "{} bytes", message.len());
 }

@@ -4,6 +4,34 @@ use axum::http::HeaderValue;
 
 use super::*;
 
+fn standard_webhook(
+    source_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: jiff::Timestamp,
+) -> Result<Normalized, Invalid> {
+    let body = bytes::Bytes::copy_from_slice(body);
+    super::standard_webhook(
+        source_name,
+        &super::super::verify::open(headers, &body, now),
+    )
+    .map(|normalized| super::super::unscoped(source_name, normalized))
+}
+
+fn cloudevent(
+    source_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: jiff::Timestamp,
+) -> Result<Normalized, Invalid> {
+    let body = bytes::Bytes::copy_from_slice(body);
+    super::cloudevent(
+        source_name,
+        &super::super::verify::open(headers, &body, now),
+    )
+    .map(|normalized| super::super::unscoped(source_name, normalized))
+}
+
 fn data(path: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }

@@ -2,6 +2,33 @@
 
 use super::*;
 
+/// The mapping on a body through the open verifier (`auth: none`).
+trait NormalizeBody {
+    fn normalize_body(
+        &self,
+        source_name: &str,
+        body: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<Normalized, Invalid>;
+}
+
+impl NormalizeBody for Mapping {
+    fn normalize_body(
+        &self,
+        source_name: &str,
+        body: &[u8],
+        now: jiff::Timestamp,
+    ) -> Result<Normalized, Invalid> {
+        let body = bytes::Bytes::copy_from_slice(body);
+        let headers = axum::http::HeaderMap::new();
+        self.normalize(
+            source_name,
+            &super::super::verify::open(&headers, &body, now),
+        )
+        .map(|normalized| super::super::unscoped(source_name, normalized))
+    }
+}
+
 /// A custom webhook body as an operator's Handlebars template would render it.
 const TE_CUSTOM: &str = r#"{
   "id": "notif-123",
@@ -40,7 +67,7 @@ fn mapping() -> Mapping {
 #[test]
 fn pointers_templates_and_constants_make_the_event() {
     let normalized = mapping()
-        .normalize(
+        .normalize_body(
             "te-custom",
             TE_CUSTOM.as_bytes(),
             jiff::Timestamp::UNIX_EPOCH,
@@ -55,23 +82,23 @@ fn pointers_templates_and_constants_make_the_event() {
     assert_eq!(event.time.as_millisecond(), 1_764_324_000_000);
     assert_eq!(
         normalized.idempotency_key.as_deref(),
-        Some("generic:te-custom:notif-123")
+        Some("generic:notif-123")
     );
     assert_eq!(
         normalized.alarms,
         [AlarmUpdate {
-            key: "generic:te-custom:a1b2".into(),
+            key: "generic:a1b2".into(),
             raised: true
         }]
     );
     let clear = TE_CUSTOM.replace(r#""type": {"id": 2}"#, r#""type": {"id": 1}"#);
     let cleared = mapping()
-        .normalize("te-custom", clear.as_bytes(), jiff::Timestamp::UNIX_EPOCH)
+        .normalize_body("te-custom", clear.as_bytes(), jiff::Timestamp::UNIX_EPOCH)
         .unwrap();
     assert_eq!(
         cleared.alarms,
         [AlarmUpdate {
-            key: "generic:te-custom:a1b2".into(),
+            key: "generic:a1b2".into(),
             raised: false
         }]
     );
@@ -80,25 +107,25 @@ fn pointers_templates_and_constants_make_the_event() {
 #[test]
 fn a_document_the_mapping_does_not_fit_is_refused_with_the_field() {
     let missing = mapping()
-        .normalize("x", br#"{"alert": {}}"#, jiff::Timestamp::UNIX_EPOCH)
+        .normalize_body("x", br#"{"alert": {}}"#, jiff::Timestamp::UNIX_EPOCH)
         .unwrap_err();
     assert_eq!(missing.kind, "unrecognized");
     assert!(missing.reason.contains("device"), "{}", missing.reason);
     let odd = TE_CUSTOM.replace("MAJOR", "SEVERE");
     let error = mapping()
-        .normalize("x", odd.as_bytes(), jiff::Timestamp::UNIX_EPOCH)
+        .normalize_body("x", odd.as_bytes(), jiff::Timestamp::UNIX_EPOCH)
         .unwrap_err();
     assert!(error.reason.contains("severe"), "{}", error.reason);
     assert_eq!(
         mapping()
-            .normalize("x", b"[1]", jiff::Timestamp::UNIX_EPOCH)
+            .normalize_body("x", b"[1]", jiff::Timestamp::UNIX_EPOCH)
             .unwrap_err()
             .kind,
         "unrecognized"
     );
     assert_eq!(
         mapping()
-            .normalize("x", b"{", jiff::Timestamp::UNIX_EPOCH)
+            .normalize_body("x", b"{", jiff::Timestamp::UNIX_EPOCH)
             .unwrap_err()
             .kind,
         "malformed"

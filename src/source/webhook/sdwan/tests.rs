@@ -107,7 +107,15 @@ fn read_fixture(file: &str) -> Vec<u8> {
 fn normalize_body(body: &[u8]) -> Normalized {
     let alarm = parse(body).expect("parses as an alarm");
     let raw: Value = serde_json::from_slice(body).unwrap();
-    normalize("vmanage1", &alarm, &raw)
+    from_alarm("vmanage1", &alarm, &raw)
+}
+
+/// `(key, raised)` of each alarm update.
+fn pairs(updates: &[AlarmUpdate]) -> Vec<(String, bool)> {
+    updates
+        .iter()
+        .map(|update| (update.key.clone(), update.raised))
+        .collect()
 }
 
 #[test]
@@ -125,7 +133,7 @@ fn every_fixture_normalizes_to_its_expected_row() {
         let updates: Vec<(String, bool)> = expected
             .updates
             .iter()
-            .map(|(uuid, raised)| (format!("sdwan:{uuid}"), *raised))
+            .map(|(uuid, raised)| (format!("vmanage1:sdwan:{uuid}"), *raised))
             .collect();
         let context = expected.file;
         assert_eq!(event.kind, kind, "{context}");
@@ -135,10 +143,10 @@ fn every_fixture_normalizes_to_its_expected_row() {
         assert_eq!(event.summary, expected.summary, "{context}");
         assert_eq!(
             normalized.idempotency_key,
-            format!("sdwan:{}", expected.uuid),
+            Some(format!("vmanage1:sdwan:{}", expected.uuid)),
             "{context}"
         );
-        assert_eq!(normalized.alarm_updates, updates, "{context}");
+        assert_eq!(pairs(&normalized.alarms), updates, "{context}");
         // The same for every fixture: time, source, subject and data come straight from the body.
         assert_eq!(
             Some(event.time.as_millisecond()),
@@ -183,14 +191,15 @@ fn clearing_alarms_clear_every_uuid_in_cleared_events() {
     raw["cleared_events"] = json!(["first-uuid", "second-uuid"]);
     let normalized = normalize_body(&serde_json::to_vec(&raw).unwrap());
     assert_eq!(
-        normalized.alarm_updates,
+        pairs(&normalized.alarms),
         vec![
-            ("sdwan:first-uuid".to_owned(), false),
-            ("sdwan:second-uuid".to_owned(), false)
+            ("vmanage1:sdwan:first-uuid".to_owned(), false),
+            ("vmanage1:sdwan:second-uuid".to_owned(), false)
         ]
     );
     assert_eq!(
-        normalized.idempotency_key, "sdwan:7a514a95-7c24-4348-b7e9-8d6775a3bc36",
+        normalized.idempotency_key.as_deref(),
+        Some("vmanage1:sdwan:7a514a95-7c24-4348-b7e9-8d6775a3bc36"),
         "the clearing document has an idempotency key of its own"
     );
 }
@@ -203,11 +212,8 @@ fn the_raise_and_its_clear_share_the_alarm_key() {
     let up = normalize_body(&read_fixture(
         "webhook-interface-state-change-up-clears-previous-2019.json",
     ));
-    assert_eq!(down.alarm_updates[0].0, up.alarm_updates[0].0);
-    assert_eq!(
-        (down.alarm_updates[0].1, up.alarm_updates[0].1),
-        (true, false)
-    );
+    assert_eq!(down.alarms[0].key, up.alarms[0].key);
+    assert_eq!((down.alarms[0].raised, up.alarms[0].raised), (true, false));
 }
 
 #[test]
@@ -391,34 +397,40 @@ fn details_link_points_at_the_alarm_page() {
 }
 
 #[test]
-fn ingest_gives_what_parse_and_normalize_give() {
+fn normalizing_a_request_gives_what_parse_and_from_alarm_give() {
+    let ingest = |body: &[u8]| {
+        let body = bytes::Bytes::copy_from_slice(body);
+        normalize(
+            "vmanage",
+            &crate::source::webhook::verify::open_body(&body),
+            None,
+        )
+    };
     for expected in FIXTURES {
         let (name, body) = (expected.file, read_fixture(expected.file));
         let alarm = parse(&body).unwrap();
         let raw: Value = serde_json::from_slice(&body).unwrap();
-        let mut expected = normalize("vmanage", &alarm, &raw);
-        let (mut ingested, uuid) = ingest("vmanage", &body).unwrap();
-        assert_eq!(uuid, alarm.uuid, "{name}");
-        // The body is stored as the data, as the receiver does: that is the event a reader gets.
+        let mut expected = from_alarm("vmanage", &alarm, &raw);
+        let mut ingested = ingest(&body).unwrap();
+        // The body is kept as the data, unchanged: that is the event a reader gets.
         assert!(ingested.event.data.is_null(), "{name}");
+        assert_eq!(
+            ingested.raw_data.take().as_deref(),
+            Some(body.as_slice()),
+            "{name}"
+        );
         let stored = crate::store::event_json(&ingested.event, Some(&body)).unwrap();
         ingested.event = serde_json::from_str(&stored).unwrap();
         // Ids are fresh per event; everything else must match.
         expected.event.id = ingested.event.id.clone();
         assert_eq!(ingested, expected, "{name}");
     }
-    assert!(matches!(
-        ingest("v", b"{\"uuid\":"),
-        Err(SdwanError::Malformed { .. })
-    ));
-    assert!(matches!(
-        ingest("v", b"[1, 2]"),
-        Err(SdwanError::NotAnAlarm { .. })
-    ));
-    assert!(matches!(
-        ingest("v", b"{\"uuid\": \"x\"}"),
-        Err(SdwanError::NotAnAlarm { .. })
-    ));
+    assert_eq!(ingest(b"{\"uuid\":").unwrap_err().kind, "malformed");
+    assert_eq!(ingest(b"[1, 2]").unwrap_err().kind, "not_an_alarm");
+    assert_eq!(
+        ingest(b"{\"uuid\": \"x\"}").unwrap_err().kind,
+        "not_an_alarm"
+    );
 }
 
 #[test]

@@ -2,6 +2,16 @@ use serde_json::json;
 
 use super::*;
 
+/// The provider's normalizer on a body through the open verifier (`auth: none`).
+fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> {
+    let body = bytes::Bytes::copy_from_slice(body);
+    super::normalize(
+        source_name,
+        &crate::source::webhook::verify::open_body(&body),
+    )
+    .map(|normalized| crate::source::webhook::unscoped(source_name, normalized))
+}
+
 const R: AlarmState = AlarmState::Raised;
 const C: AlarmState = AlarmState::Cleared;
 

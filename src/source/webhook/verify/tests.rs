@@ -229,3 +229,20 @@ fn bearer_and_header_tokens_are_checked_before_the_body() {
         max_skew: Duration::from_secs(1),
     };
 }
+
+#[test]
+fn a_webhook_timestamp_at_the_ends_of_i64_is_stale_not_an_overflow() {
+    let body = data("generic/standard-webhooks-test-vector-body-exact-bytes.json");
+    let now = jiff::Timestamp::now();
+    for timestamp in [i64::MIN.to_string(), i64::MAX.to_string()] {
+        let request = headers(&[
+            ("webhook-id", SW_ID),
+            ("webhook-timestamp", &timestamp),
+            ("webhook-signature", SW_SIGNATURE),
+        ]);
+        let refused = standard(&[SW_SECRET])
+            .check_body(&signed(&request, &body, now))
+            .unwrap_err();
+        assert_eq!(refused.outcome, "stale", "{timestamp}: {}", refused.reason);
+    }
+}

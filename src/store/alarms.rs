@@ -1,6 +1,6 @@
-//! Alarm lookups without a random-order index: the writer keeps every alarm key in memory (a keyed
-//! 64-bit hash of the key → the row of `alarms`), and `alarms` is a plain rowid table appended in
-//! the order alarms are first seen.
+//! The `alarms` table: each alarm key's current state, found without a random-order index. The
+//! writer keeps every alarm key in memory (a keyed 64-bit hash of the key → the row of `alarms`),
+//! and `alarms` is a plain rowid table appended in the order alarms are first seen.
 //!
 //! Alarm keys are often random (an SD-WAN raise is keyed by its uuid), and a UNIQUE index on them
 //! dirtied one random B-tree page per raised alarm, each a 4 KiB WAL frame at commit. Measured

@@ -1,0 +1,131 @@
+//! The `outbox` table: one row per event and sink that must deliver it, from the commit that
+//! stored the event until the sink marks the row delivered or dead. Run by the writer thread,
+//! each command inside its own savepoint.
+
+use rusqlite::{Connection, params};
+
+use super::body::Body;
+use super::{Delivery, Failed};
+use crate::event::Event;
+
+/// Owes event `seq` to each of `sinks`. New rows are due at once, whatever clock the sink
+/// workers use.
+pub(super) fn insert(conn: &Connection, seq: i64, sinks: &[String]) -> rusqlite::Result<()> {
+    let mut insert =
+        conn.prepare_cached("INSERT INTO outbox (sink, seq, next_attempt_ms) VALUES (?1, ?2, 0)")?;
+    for sink in sinks {
+        insert.execute(params![sink, seq])?;
+    }
+    Ok(())
+}
+
+/// Selects the due, unleased rows of `sink` in outbox order and leases them.
+pub(super) fn claim(
+    conn: &Connection,
+    sink: &str,
+    now_ms: i64,
+    limit: usize,
+    lease_ms: i64,
+) -> rusqlite::Result<Vec<Delivery>> {
+    let mut select = conn.prepare_cached(
+        "SELECT outbox.id, outbox.seq, outbox.attempts, outbox.uncertain, events.body
+         FROM outbox JOIN events ON events.seq = outbox.seq
+         WHERE outbox.sink = ?1 AND outbox.status = 'pending'
+             AND outbox.next_attempt_ms <= ?2 AND outbox.lease_until_ms <= ?2
+         ORDER BY outbox.id LIMIT ?3",
+    )?;
+    let deliveries = select
+        .query_map(params![sink, now_ms, limit as i64], |row| {
+            let Body(body) = row.get(4)?;
+            let mut event: Event = serde_json::from_str(&body).map_err(|err| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    4,
+                    rusqlite::types::Type::Text,
+                    Box::new(err),
+                )
+            })?;
+            let seq = row.get::<_, i64>(1)? as u64;
+            event.seq = seq;
+            Ok(Delivery {
+                id: row.get(0)?,
+                sink: sink.to_owned(),
+                seq,
+                attempts: row.get(2)?,
+                uncertain: row.get(3)?,
+                event,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut lease = conn.prepare_cached("UPDATE outbox SET lease_until_ms = ?2 WHERE id = ?1")?;
+    for delivery in &deliveries {
+        lease.execute(params![delivery.id, now_ms.saturating_add(lease_ms)])?;
+    }
+    Ok(deliveries)
+}
+
+/// Marks pending rows delivered; unknown ids and rows no longer pending are left alone.
+pub(super) fn mark_delivered(conn: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
+    let mut statement = conn.prepare_cached(
+        "UPDATE outbox SET status = 'delivered', lease_until_ms = 0
+         WHERE id = ?1 AND status = 'pending'",
+    )?;
+    for id in ids {
+        statement.execute([id])?;
+    }
+    Ok(())
+}
+
+/// Records a failed attempt on a pending row: its error, when it is due again, and whether it is
+/// now dead (see [`Failed`]).
+pub(super) fn mark_failed(
+    conn: &Connection,
+    id: i64,
+    error: &str,
+    next_attempt_ms: i64,
+    failed: Failed,
+) -> rusqlite::Result<()> {
+    let dead = failed == Failed::Dead;
+    let counted = i64::from(failed != Failed::Deferred);
+    conn.prepare_cached(
+        "UPDATE outbox SET attempts = attempts + ?5, last_error = ?2, next_attempt_ms = ?3,
+             lease_until_ms = 0, uncertain = 0, status = CASE WHEN ?4 THEN 'dead' ELSE 'pending' END
+         WHERE id = ?1 AND status = 'pending'",
+    )?
+    .execute(params![id, error, next_attempt_ms, dead, counted])?;
+    Ok(())
+}
+
+/// Makes the rows of `sink` that a previous process had leased claimable at once, marked
+/// uncertain; returns how many.
+pub(super) fn recover_leases(conn: &Connection, sink: &str) -> rusqlite::Result<u64> {
+    let recovered = conn
+        .prepare_cached(
+            "UPDATE outbox SET lease_until_ms = 0, uncertain = 1
+             WHERE sink = ?1 AND status = 'pending' AND lease_until_ms > 0",
+        )?
+        .execute([sink])?;
+    Ok(recovered as u64)
+}
+
+/// Hands leased rows back, claimable again at once, without counting an attempt.
+pub(super) fn release(conn: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
+    let mut statement = conn.prepare_cached(
+        "UPDATE outbox SET lease_until_ms = 0 WHERE id = ?1 AND status = 'pending'",
+    )?;
+    for id in ids {
+        statement.execute([id])?;
+    }
+    Ok(())
+}
+
+/// Makes a dead letter of `sink` pending again, due at once; false when there is none `id`.
+pub(super) fn retry_dead(conn: &Connection, sink: &str, id: i64) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = 0,
+                 lease_until_ms = 0, uncertain = 0
+             WHERE id = ?1 AND sink = ?2 AND status = 'dead'",
+        )?
+        .execute(params![id, sink])?;
+    Ok(changed == 1)
+}
