@@ -21,11 +21,11 @@ use crate::config::{Config, Synchronous};
 use crate::event::Event;
 use crate::feed::Hub;
 use crate::pipeline::Pipeline;
-use crate::sink::{self, Outbox, SinkHandle};
 use crate::source::{self, ConnectionState, Registry, SourceHandle};
 use crate::store::{CommitTap, NewEvent, ReaderPool, Store, StoreConfig, StoreError};
 
 mod reload;
+mod sinks;
 
 pub use reload::{Changes, ConfigFile, Env, ReloadError, ReloadReport, Reloader};
 
@@ -52,7 +52,6 @@ pub struct Gateway {
     reloader: Arc<Reloader>,
     tracker: TaskTracker,
     dispatcher: tokio::task::JoinHandle<()>,
-    sinks: Vec<SinkHandle>,
     drain: CancellationToken,
     dispatched: Arc<AtomicU64>,
     pipeline: Pipeline,
@@ -97,23 +96,7 @@ impl Gateway {
         let drain = CancellationToken::new();
         let mut sinks = Vec::with_capacity(config.sinks.len());
         for sink_config in &config.sinks {
-            let name = sink_config.name();
-            let recovered = store.recover_leases(name).await?;
-            if recovered > 0 {
-                tracing::warn!(
-                    sink = name,
-                    deliveries = recovered,
-                    "deliveries in flight when netpulse last stopped are retried"
-                );
-            }
-            let outbox = Outbox {
-                store: store.clone(),
-                sink: name.to_owned(),
-                waker: pipeline.waker(name),
-                drain: drain.clone(),
-                linger: sink::linger(sink_config),
-            };
-            sinks.push(sink::spawn(sink_config, outbox)?);
+            sinks.push(sinks::start(sink_config, &pipeline, &drain).await?);
         }
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
         let tracker = TaskTracker::new();
@@ -137,12 +120,17 @@ impl Gateway {
                 .filter_map(|source| source.webhook_receiver()),
         );
         let sources = Registry::new(sources);
+        let sink_configs = Arc::new(std::sync::RwLock::new(Arc::new(config.sinks.clone())));
         let reloader = Arc::new(Reloader {
             file,
             state: tokio::sync::Mutex::new(reload::Running {
                 config: config.clone(),
                 events: Some(events),
+                sinks,
             }),
+            pipeline: pipeline.clone(),
+            drain: drain.clone(),
+            sink_configs: sink_configs.clone(),
             sources: sources.clone(),
             hooks: hooks.clone(),
             shared,
@@ -156,7 +144,7 @@ impl Gateway {
             hub,
             sources: sources.clone(),
             reloader: reloader.clone(),
-            sinks: Arc::new(config.sinks.clone()),
+            sinks: sink_configs,
             auth: Arc::new(crate::http::api::Auth::new(&config.api.auth)),
             config: Arc::new(config.api.clone()),
         };
@@ -198,7 +186,6 @@ impl Gateway {
             reloader,
             tracker,
             dispatcher,
-            sinks,
             drain,
             dispatched,
             pipeline,
@@ -243,15 +230,14 @@ impl Gateway {
     /// Waits for the sources and the HTTP server to stop (after shutdown), stores what is still
     /// queued, lets the sinks finish what is due, and closes the store.
     pub async fn wait(self) -> anyhow::Result<()> {
-        // No reload starts a source from here on, and the dispatcher ends once the sources have.
-        self.reloader.close().await;
+        // Once shutdown has begun (and a reload in progress has ended), no reload starts a source
+        // any more, and the dispatcher ends once the sources have.
+        let sinks = self.reloader.close().await;
         self.tracker.wait().await;
         self.dispatcher.await?;
         self.drain.cancel();
-        for sink in self.sinks {
-            if let Err(error) = sink.task.await {
-                tracing::error!(sink = %sink.name, %error, "sink task failed");
-            }
+        for sink in sinks {
+            sink.wait().await;
         }
         self.pipeline.store().clone().close().await;
         tracing::info!(

@@ -5,11 +5,12 @@
 //! - [`backoff`]: the one retry delay (exponential, jittered) of sessions and deliveries.
 //! - [`config`]: the YAML configuration, parsed and validated with every error reported at once.
 //! - [`event`]: the normalized, CloudEvents-compatible [`event::Event`]; plain data, no IO.
-//! - [`source`]: inputs, one module per protocol (`dme` for NX-OS / APIC WebSocket subscriptions).
+//! - [`source`]: inputs, one module per protocol (`dme` for NX-OS / APIC WebSocket subscriptions),
+//!   the session-holding ones run by the one `source::lifecycle`.
 //! - [`route`]: which sinks take an event; pure functions over events and the configuration.
 //! - [`store`]: the embedded durable store (SQLite, WAL, group commit): event log, alarms, outbox.
 //! - [`sink`]: outputs, one module per kind (`file`, `stdout`).
-//! - [`gateway`]: wires sources to sinks and owns shutdown.
+//! - [`gateway`]: wires sources to sinks, owns shutdown and configuration reload.
 //! - [`sim`]: device simulators, also a product feature (`netpulse sim dme`).
 //! - [`demo`]: `netpulse demo`, a simulated switch and the gateway wired together.
 //! - [`tls`]: the client TLS policy shared by every outgoing connection, and the one HTTP client

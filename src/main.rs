@@ -108,28 +108,32 @@ async fn run(command: Command) -> anyhow::Result<()> {
 
 /// The gateway, reading its configuration file again on SIGHUP.
 async fn run_gateway(path: &Path, shutdown: CancellationToken) -> anyhow::Result<()> {
+    // Listening before the gateway starts: a SIGHUP sent meanwhile waits for the reload instead
+    // of ending the process.
+    #[cfg(unix)]
+    let hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     let config = netpulse::config::Config::load(path)?;
     let file = netpulse::gateway::ConfigFile::new(path);
     let gateway = netpulse::Gateway::start_with(config, Some(file), shutdown.clone()).await?;
     #[cfg(unix)]
-    tokio::spawn(reload_on_hangup(gateway.reloader(), shutdown));
+    match hangup {
+        Ok(hangup) => {
+            tokio::spawn(reload_on_hangup(hangup, gateway.reloader(), shutdown));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP: reload with POST /api/v1/reload")
+        }
+    }
     gateway.wait().await
 }
 
 /// SIGHUP reloads the configuration, as `POST /api/v1/reload` does (the reload logs its outcome).
 #[cfg(unix)]
 async fn reload_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
     reloader: std::sync::Arc<netpulse::gateway::Reloader>,
     shutdown: CancellationToken,
 ) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangup = match signal(SignalKind::hangup()) {
-        Ok(hangup) => hangup,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGHUP: reload with POST /api/v1/reload");
-            return;
-        }
-    };
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,

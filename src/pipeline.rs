@@ -4,7 +4,7 @@
 //! [`Pipeline::ingest`] returns, so an acknowledged event is durable and owed to every sink.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
 
@@ -20,24 +20,53 @@ pub struct Pipeline {
 
 struct Inner {
     store: Store,
+    /// Replaced as a whole when a configuration reload changes the sinks.
+    routing: RwLock<Arc<Routing>>,
+}
+
+/// The sinks events are routed to, and what wakes each.
+struct Routing {
     routes: Routes,
     wakers: HashMap<String, Arc<Notify>>,
 }
 
-impl Pipeline {
-    pub fn new(store: Store, sinks: &[SinkConfig]) -> Pipeline {
-        let routes = Routes::new(sinks);
+impl Routing {
+    /// The routes of `sinks`; a sink already in `previous` keeps its waker.
+    fn new(sinks: &[SinkConfig], previous: Option<&Routing>) -> Routing {
         let wakers = sinks
             .iter()
-            .map(|sink| (sink.name().to_owned(), Arc::new(Notify::new())))
+            .map(|sink| {
+                let name = sink.name();
+                let waker = previous.and_then(|routing| routing.wakers.get(name).cloned());
+                (name.to_owned(), waker.unwrap_or_default())
+            })
             .collect();
+        Routing {
+            routes: Routes::new(sinks),
+            wakers,
+        }
+    }
+}
+
+impl Pipeline {
+    pub fn new(store: Store, sinks: &[SinkConfig]) -> Pipeline {
         Pipeline {
             inner: Arc::new(Inner {
                 store,
-                routes,
-                wakers,
+                routing: RwLock::new(Arc::new(Routing::new(sinks, None))),
             }),
         }
+    }
+
+    /// Routes events to these sinks from now on (a configuration reload); a sink that stays
+    /// keeps its waker.
+    pub fn set_sinks(&self, sinks: &[SinkConfig]) {
+        let mut routing = self.inner.routing.write().expect("routing lock");
+        *routing = Arc::new(Routing::new(sinks, Some(&routing)));
+    }
+
+    fn routing(&self) -> Arc<Routing> {
+        self.inner.routing.read().expect("routing lock").clone()
     }
 
     pub fn store(&self) -> &Store {
@@ -46,7 +75,7 @@ impl Pipeline {
 
     /// What the sink named `sink` waits on for new work.
     pub fn waker(&self, sink: &str) -> Arc<Notify> {
-        self.inner
+        self.routing()
             .wakers
             .get(sink)
             .cloned()
@@ -57,8 +86,9 @@ impl Pipeline {
     /// and wakes the sinks that got new rows. Resolves after the commit. The items stay the
     /// caller's, so a batch the store could not take can be offered again as it is.
     pub async fn ingest(&self, items: &mut [NewEvent]) -> Result<Vec<Appended>, StoreError> {
+        let routing = self.routing();
         for item in items.iter_mut() {
-            item.sinks = self.inner.routes.sinks_for(&item.event);
+            item.sinks = routing.routes.sinks_for(&item.event);
         }
         let appended = self.inner.store.append(items).await?;
         let stored = items
@@ -67,7 +97,7 @@ impl Pipeline {
             .filter(|(_, outcome)| !outcome.duplicate);
         for sink in stored.flat_map(|(item, _)| &item.sinks) {
             // `notify_one` keeps a single permit: waking a sink twice costs nothing more.
-            if let Some(waker) = self.inner.wakers.get(sink) {
+            if let Some(waker) = routing.wakers.get(sink) {
                 waker.notify_one();
             }
         }
@@ -79,6 +109,25 @@ impl Pipeline {
 mod tests {
     use super::*;
     use crate::event::{Event, Severity};
+
+    #[test]
+    fn new_sinks_route_from_now_on_and_a_sink_that_stays_keeps_its_waker() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(crate::store::StoreConfig::new(dir.path().join("db"))).unwrap();
+        let stdout = |name: &str| {
+            SinkConfig::Stdout(serde_json::from_value(serde_json::json!({"name": name})).unwrap())
+        };
+        let pipeline = Pipeline::new(store, &[stdout("all")]);
+        let waker = pipeline.waker("all");
+        let event = Event::new("leaf1", "x", jiff::Timestamp::now(), serde_json::json!({}));
+        let sinks_for = |event| pipeline.routing().routes.sinks_for(event);
+        assert_eq!(sinks_for(&event), ["all"]);
+        pipeline.set_sinks(&[stdout("all"), stdout("copy")]);
+        assert_eq!(sinks_for(&event), ["all", "copy"]);
+        assert!(Arc::ptr_eq(&waker, &pipeline.waker("all")));
+        pipeline.set_sinks(&[stdout("copy")]);
+        assert_eq!(sinks_for(&event), ["copy"]);
+    }
 
     #[tokio::test]
     async fn an_ingested_event_gets_the_outbox_rows_of_its_routes_and_wakes_their_sinks() {

@@ -1,12 +1,13 @@
 //! Configuration reload (SIGHUP, `POST /api/v1/reload`): the file is read again and, if it is
-//! valid, only the sources whose entry changed are started, stopped or restarted; every other
-//! source keeps its session (no reconnect, no gap). An invalid file changes nothing, and the
-//! answer lists its errors with their places.
+//! valid, only the sources and sinks whose entry changed are started, stopped or restarted; every
+//! other source keeps its session (no reconnect, no gap) and every other sink its worker. An
+//! invalid file changes nothing, and the answer lists its errors with their places.
 //!
-//! A source is the same when its whole entry is equal after `${ENV}` and `*_file` secrets were
-//! read again, so a changed password restarts the source that uses it. Every new or changed source
-//! is built before any old one is stopped: a source that cannot be built (an unreadable CA file)
-//! refuses the reload as a whole. The `store`, `http` and `api` sections and the sinks are not
+//! An entry is the same when it is equal after `${ENV}` and `*_file` secrets were read again, so a
+//! changed password restarts the source that uses it. Every new or changed source is built before
+//! anything is stopped: a source that cannot be built (an unreadable CA file) refuses the reload as
+//! a whole. A sink is stopped (it writes what is due) before its new configuration starts; one
+//! that then cannot start is reported in `failed`. The `store`, `http` and `api` sections are not
 //! changed by a reload: a change there is reported as needing a restart.
 
 use std::collections::{HashMap, HashSet};
@@ -19,9 +20,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Config, SourceConfig};
+use super::sinks::{self, RunningSink};
+use crate::config::{Config, SinkConfig, SourceConfig};
 use crate::event::Event;
 use crate::http::HookRoutes;
+use crate::pipeline::Pipeline;
 use crate::source::{self, Registry, SourceHandle};
 
 /// How long a reload waits for a removed source's session to end (a DME device logs out).
@@ -98,6 +101,9 @@ pub enum ReloadError {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ReloadReport {
     pub sources: Changes,
+    pub sinks: Changes,
+    /// Sinks stopped for a new configuration that then could not start, with why.
+    pub failed: Vec<String>,
     /// Sections whose change needs a restart of netpulse; they keep running as they were.
     pub not_applied: Vec<String>,
 }
@@ -124,6 +130,11 @@ pub struct Reloader {
     pub(super) sources: Registry,
     pub(super) hooks: HookRoutes,
     pub(super) shared: Arc<source::dme::SharedClients>,
+    pub(super) pipeline: Pipeline,
+    /// The gateway's drain; each sink runs with a child of it.
+    pub(super) drain: CancellationToken,
+    /// The sink list the API shows.
+    pub(super) sink_configs: Arc<std::sync::RwLock<Arc<Vec<SinkConfig>>>>,
     pub(super) tracker: TaskTracker,
     pub(super) shutdown: CancellationToken,
 }
@@ -133,6 +144,7 @@ pub(super) struct Running {
     pub config: Config,
     /// Where new sources send their events; `None` once the gateway stops.
     pub events: Option<mpsc::Sender<Event>>,
+    pub sinks: Vec<RunningSink>,
 }
 
 impl Reloader {
@@ -152,6 +164,10 @@ impl Reloader {
                 stopped = ?report.sources.stopped,
                 restarted = ?report.sources.restarted,
                 kept = report.sources.kept.len(),
+                sinks_started = ?report.sinks.started,
+                sinks_stopped = ?report.sinks.stopped,
+                sinks_restarted = ?report.sinks.restarted,
+                failed = ?report.failed,
                 not_applied = ?report.not_applied,
                 "configuration reloaded"
             ),
@@ -171,7 +187,7 @@ impl Reloader {
         }
         let current = self.sources.list();
         let plan = plan(&current, &config.sources);
-        let mut prepared = self.prepare(&config, &plan)?;
+        let mut prepared = self.prepare(&config, &plan, &current)?;
         let leaving: Vec<&Arc<SourceHandle>> = current
             .iter()
             .filter(|source| !plan.kept.contains(source.name.as_str()))
@@ -199,12 +215,71 @@ impl Reloader {
                 .filter_map(|source| source.webhook_receiver()),
         );
         self.sources.replace(sources);
+        let (sinks, failed) = self.apply_sinks(&mut running, &config.sinks).await;
         let report = ReloadReport {
             not_applied: not_applied(&running.config, &config),
             sources: plan.changes,
+            sinks,
+            failed,
         };
         running.config.sources = config.sources;
+        running.config.sinks = config.sinks;
         Ok(report)
+    }
+
+    /// Stops the sinks that left or changed, routes events to the new list, and starts the sinks
+    /// that are new or changed (after the old one of the same name has ended, so that two workers
+    /// never share an outbox).
+    async fn apply_sinks(
+        &self,
+        running: &mut Running,
+        entries: &[SinkConfig],
+    ) -> (Changes, Vec<String>) {
+        let mut changes = Changes::default();
+        let mut kept: HashMap<String, RunningSink> = HashMap::new();
+        let mut leaving = Vec::new();
+        for sink in running.sinks.drain(..) {
+            match entries
+                .iter()
+                .find(|entry| entry.name() == sink.config.name())
+            {
+                Some(entry) if *entry == sink.config => {
+                    kept.insert(entry.name().to_owned(), sink);
+                }
+                Some(_) => leaving.push(sink),
+                None => {
+                    changes.stopped.push(sink.config.name().to_owned());
+                    leaving.push(sink);
+                }
+            }
+        }
+        futures_util::future::join_all(leaving.into_iter().map(RunningSink::stop)).await;
+        self.pipeline.set_sinks(entries);
+        *self.sink_configs.write().expect("sinks lock") = Arc::new(entries.to_vec());
+        let mut failed = Vec::new();
+        for entry in entries {
+            let name = entry.name().to_owned();
+            if let Some(sink) = kept.remove(&name) {
+                running.sinks.push(sink);
+                changes.kept.push(name);
+                continue;
+            }
+            let restarted = running.config.sinks.iter().any(|old| old.name() == name);
+            match sinks::start(entry, &self.pipeline, &self.drain).await {
+                Ok(sink) => running.sinks.push(sink),
+                Err(error) => {
+                    tracing::error!(sink = %name, error = %format!("{error:#}"), "the reloaded sink cannot start: its deliveries wait in the store");
+                    failed.push(format!("{name}: {error:#}"));
+                    continue;
+                }
+            }
+            if restarted {
+                changes.restarted.push(name);
+            } else {
+                changes.started.push(name);
+            }
+        }
+        (changes, failed)
     }
 
     /// Builds every new or changed source, or says why each one that cannot be built fails.
@@ -212,6 +287,7 @@ impl Reloader {
         &self,
         config: &Config,
         plan: &Plan,
+        current: &[Arc<SourceHandle>],
     ) -> Result<HashMap<String, source::Prepared>, ReloadError> {
         let mut prepared = HashMap::new();
         let mut errors = Vec::new();
@@ -219,7 +295,8 @@ impl Reloader {
             if plan.kept.contains(entry.name()) {
                 continue;
             }
-            match source::prepare(entry, &config.http, &self.shared) {
+            let previous = current.iter().find(|source| source.name == entry.name());
+            match source::prepare(entry, &config.http, &self.shared, previous.map(Arc::as_ref)) {
                 Ok(source) => {
                     prepared.insert(entry.name().to_owned(), source);
                 }
@@ -235,9 +312,12 @@ impl Reloader {
         }
     }
 
-    /// Refuses every later reload: the gateway is stopping.
-    pub(super) async fn close(&self) {
-        self.state.lock().await.events = None;
+    /// Waits for shutdown, then refuses every later reload and hands over the running sinks.
+    pub(super) async fn close(&self) -> Vec<RunningSink> {
+        self.shutdown.cancelled().await;
+        let mut running = self.state.lock().await;
+        running.events = None;
+        std::mem::take(&mut running.sinks)
     }
 }
 
@@ -289,9 +369,6 @@ fn not_applied(running: &Config, new: &Config) -> Vec<String> {
     if running.api != new.api {
         sections.push("api".to_owned());
     }
-    if running.sinks != new.sinks {
-        sections.push("sinks".to_owned());
-    }
     if !sections.is_empty() {
         tracing::warn!(sections = ?sections, "these sections changed but need a restart of netpulse to apply");
     }
@@ -318,7 +395,7 @@ mod tests {
             .sources
             .iter()
             .map(|entry| {
-                let prepared = source::prepare(entry, &config.http, &shared).unwrap();
+                let prepared = source::prepare(entry, &config.http, &shared, None).unwrap();
                 // Never started: only the names and configurations matter here.
                 Arc::new(prepared.into_handle())
             })

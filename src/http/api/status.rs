@@ -117,7 +117,10 @@ pub(super) async fn source(
 
 /// `GET /api/v1/sinks`: each sink's deliveries by state.
 pub(super) async fn sinks(State(state): State<ApiState>) -> Result<Response, ApiError> {
-    let names: Vec<String> = state.sinks.iter().map(|s| s.name().to_owned()).collect();
+    let names: Vec<String> = sink_configs(&state)
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
     let counts = state
         .pool
         .read(move |reader| {
@@ -128,8 +131,7 @@ pub(super) async fn sinks(State(state): State<ApiState>) -> Result<Response, Api
         })
         .await
         .map_err(|error| ApiError::store(&error))?;
-    let sinks: Vec<Value> = state
-        .sinks
+    let sinks: Vec<Value> = sink_configs(&state)
         .iter()
         .zip(counts)
         .map(|(sink, counts)| {
@@ -203,14 +205,16 @@ pub(super) async fn retry_dead(
 }
 
 fn check_sink(state: &ApiState, name: &str) -> Result<(), ApiError> {
-    if state.sinks.iter().any(|sink| sink.name() == name) {
+    let sinks = sink_configs(state);
+    if sinks.iter().any(|sink| sink.name() == name) {
         return Ok(());
     }
-    Err(unknown(
-        "sink",
-        name,
-        state.sinks.iter().map(|sink| sink.name()),
-    ))
+    Err(unknown("sink", name, sinks.iter().map(|sink| sink.name())))
+}
+
+/// The sinks configured now.
+fn sink_configs(state: &ApiState) -> std::sync::Arc<Vec<crate::config::SinkConfig>> {
+    state.sinks.read().expect("sinks lock").clone()
 }
 
 fn unknown<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a str>) -> ApiError {

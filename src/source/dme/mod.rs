@@ -30,13 +30,15 @@ pub(crate) fn objects(view: &SharedView) -> Vec<(String, BTreeMap<String, String
     view.lock().expect("view lock").objects()
 }
 
-/// Makes the device's protocol half; the lifecycle runs it.
+/// Makes the device's protocol half; the lifecycle runs it. `view`: the view of the same device's
+/// previous run, to resynchronise against instead of starting from a new baseline.
 pub(crate) fn device(
     config: &DmeSourceConfig,
     shared: &SharedClients,
+    view: Option<SharedView>,
 ) -> anyhow::Result<(Device, SharedView)> {
     let client = DmeClient::new(config, shared)?;
-    let view = Arc::new(Mutex::new(DeviceView::default()));
+    let view = view.unwrap_or_default();
     let device = Device {
         config: config.clone(),
         client,

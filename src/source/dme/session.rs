@@ -14,7 +14,8 @@ use super::protocol::{self, Login, Mo};
 use super::view::{Status, ViewChange};
 use super::{Device, SessionError as Error};
 use crate::source::ConnectionState;
-use crate::source::lifecycle::{Link, Sync};
+use crate::source::lifecycle::{Link, Sync, unless_stopped};
+use crate::source::socket;
 
 type Ended = crate::source::lifecycle::Ended<Error>;
 
@@ -34,12 +35,12 @@ struct Live {
 impl Device {
     /// Runs one session to its end; the link's gap is reported once the resync succeeds.
     pub(super) async fn run_session(&mut self, link: &mut Link) -> Ended {
+        // Boxed: the login and TLS handshake futures are large, and a task's memory is sized for
+        // its largest state; unboxed, every idle device would carry them.
         let stop = link.stop.clone();
-        let live = tokio::select! {
-            _ = stop.cancelled() => return Ended::Stopped,
-            // Boxed: the login and TLS handshake futures are large, and a task's memory is sized
-            // for its largest state; unboxed, every idle device would carry them.
-            live = Box::pin(self.connect_when_allowed(link)) => live,
+        let connect = Box::pin(self.connect_when_allowed(link));
+        let Some(live) = unless_stopped(stop, connect).await else {
+            return Ended::Stopped;
         };
         match live {
             Ok(mut live) => {
@@ -261,18 +262,15 @@ async fn while_reading<F: Future>(
     socket: &mut Socket,
     buffer: &mut Vec<String>,
 ) -> Result<F::Output, SessionError> {
-    tokio::pin!(call);
-    loop {
-        tokio::select! {
-            output = &mut call => return Ok(output),
-            frame = socket.next() => match frame {
-                Some(Ok(Message::Text(text))) => buffer.push(text.as_str().to_owned()),
-                Some(Ok(Message::Close(_))) | None => return Err(SessionError::SocketClosed(String::new())),
-                Some(Ok(_)) => {}
-                Some(Err(err)) => return Err(SessionError::Socket(err.to_string())),
-            },
-        }
-    }
+    let text = |message| match message {
+        Message::Text(text) => Some(text.as_str().to_owned()),
+        _ => None,
+    };
+    socket::while_reading(call, socket, buffer, text)
+        .await
+        .map_err(|interrupted| {
+            interrupted.into_error(SessionError::SocketClosed, SessionError::Socket)
+        })
 }
 
 /// What a resync found, for the gap event: how many objects were created, modified, deleted.

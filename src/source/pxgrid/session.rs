@@ -15,7 +15,8 @@ use super::client::{SessionError, Socket};
 use super::protocol::{self, AccountState, PUBSUB_SERVICE, SESSION_SERVICE};
 use super::stomp::{self, Frame, Item};
 use crate::source::ConnectionState;
-use crate::source::lifecycle::{Gap, Link, Sync};
+use crate::source::lifecycle::{Gap, Link, Sync, unless_stopped};
+use crate::source::socket;
 
 type Ended = crate::source::lifecycle::Ended<SessionError>;
 
@@ -46,9 +47,9 @@ struct Live {
 impl Pxgrid {
     pub(super) async fn run_session(&mut self, link: &mut Link) -> Ended {
         let stop = link.stop.clone();
-        let connected = tokio::select! {
-            _ = stop.cancelled() => return Ended::Stopped,
-            connected = Box::pin(self.connect(link)) => connected,
+        let connect = Box::pin(self.connect(link));
+        let Some(connected) = unless_stopped(stop, connect).await else {
+            return Ended::Stopped;
         };
         match connected {
             Ok(Some(mut live)) => self.live(link, &mut live).await,
@@ -455,17 +456,14 @@ async fn while_reading<F: Future>(
     socket: &mut Socket,
     buffer: &mut Vec<Vec<u8>>,
 ) -> Result<F::Output, SessionError> {
-    tokio::pin!(call);
-    loop {
-        tokio::select! {
-            output = &mut call => return Ok(output),
-            message = socket.next() => match message {
-                Some(Ok(Message::Binary(bytes))) => buffer.push(bytes.to_vec()),
-                Some(Ok(Message::Text(text))) => buffer.push(text.as_bytes().to_vec()),
-                Some(Ok(Message::Close(_))) | None => return Err(SessionError::SocketClosed(String::new())),
-                Some(Ok(_)) => {}
-                Some(Err(err)) => return Err(SessionError::Socket(err.to_string())),
-            },
-        }
-    }
+    let bytes = |message| match message {
+        Message::Binary(bytes) => Some(bytes.to_vec()),
+        Message::Text(text) => Some(text.as_bytes().to_vec()),
+        _ => None,
+    };
+    socket::while_reading(call, socket, buffer, bytes)
+        .await
+        .map_err(|interrupted| {
+            interrupted.into_error(SessionError::SocketClosed, SessionError::Socket)
+        })
 }

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::config::WebexEventsSourceConfig;
 use crate::source::ConnectionState;
-use crate::source::lifecycle::{Ended, Link, Next, Protocol, Sync};
+use crate::source::lifecycle::{Ended, Link, Next, Protocol, Sync, unless_stopped};
 
 mod client;
 pub mod protocol;
@@ -53,11 +53,11 @@ impl Protocol for Bot {
     type Error = SessionError;
 
     async fn session(&mut self, link: &mut Link) -> Ended<SessionError> {
+        // The whole session may end at a stop: Mercury has nothing to log out of.
         let stop = link.stop.clone();
-        tokio::select! {
-            _ = stop.cancelled() => Ended::Stopped,
-            ended = self.run_session(link) => ended,
-        }
+        unless_stopped(stop, self.run_session(link))
+            .await
+            .unwrap_or(Ended::Stopped)
     }
 
     fn record_failure(&self, link: &Link, error: &SessionError) {
