@@ -14,6 +14,22 @@ pub(crate) fn fixture(folder: &str, file: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
+/// `tests/data/<folder>/<file>` as a JSON document.
+pub(crate) fn fixture_json(folder: &str, file: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(folder, file)).unwrap()
+}
+
+/// Alarm updates from `(key, raised)` pairs.
+pub(crate) fn alarm_updates(pairs: &[(&str, bool)]) -> Vec<AlarmUpdate> {
+    pairs
+        .iter()
+        .map(|(key, raised)| AlarmUpdate {
+            key: (*key).to_owned(),
+            raised: *raised,
+        })
+        .collect()
+}
+
 /// `(key, raised)` of each alarm update.
 pub(crate) fn alarm_pairs(updates: &[AlarmUpdate]) -> Vec<(String, bool)> {
     updates
@@ -34,6 +50,34 @@ pub(crate) fn normalize_for_test(
     let body = bytes::Bytes::copy_from_slice(body);
     normalize(source_name, &verify::open(headers, &body, now))
         .map(|normalized| unscoped(source_name, normalized))
+}
+
+/// [`normalize_for_test`] on a request without headers, received now.
+pub(crate) fn normalize_unsigned(
+    source_name: &str,
+    body: &[u8],
+    normalize: impl FnOnce(&str, &Verified) -> Result<Normalized, Invalid>,
+) -> Result<Normalized, Invalid> {
+    normalize_at(source_name, body, jiff::Timestamp::now(), normalize)
+}
+
+/// [`normalize_for_test`] on a request without headers, received at `now`.
+pub(crate) fn normalize_at(
+    source_name: &str,
+    body: &[u8],
+    now: jiff::Timestamp,
+    normalize: impl FnOnce(&str, &Verified) -> Result<Normalized, Invalid>,
+) -> Result<Normalized, Invalid> {
+    let headers = axum::http::HeaderMap::new();
+    normalize_for_test(source_name, &headers, body, now, normalize)
+}
+
+/// The refusal of `body`, checked to be of `kind`.
+pub(crate) fn refusal(result: Result<Normalized, Invalid>, kind: &str, body: &[u8]) -> Invalid {
+    let body = String::from_utf8_lossy(body);
+    let error = result.expect_err(&body);
+    assert_eq!(error.kind, kind, "{body:?}: {error}");
+    error
 }
 
 /// The keys of `normalized` without the source's scope, after checking that each has it.
