@@ -7,11 +7,24 @@ use crate::event::AlarmUpdate;
 
 /// A file of `tests/data/<folder>/`.
 pub(crate) fn fixture(folder: &str, file: &str) -> Vec<u8> {
+    data(&format!("{folder}/{file}"))
+}
+
+/// `tests/data/<path>`.
+pub(crate) fn data(path: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
-        .join(folder)
-        .join(file);
+        .join(path);
     std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+}
+
+/// Request headers from `(name, value)` pairs.
+pub(crate) fn header_map(pairs: &[(&'static str, &str)]) -> axum::http::HeaderMap {
+    let mut headers = axum::http::HeaderMap::new();
+    for (name, value) in pairs {
+        headers.insert(*name, axum::http::HeaderValue::from_str(value).unwrap());
+    }
+    headers
 }
 
 /// `tests/data/<folder>/<file>` as a JSON document.
