@@ -15,7 +15,6 @@ async fn alarm_state_follows_raise_and_clear() {
             AlarmState::Cleared
         };
         let new_event = NewEvent {
-            raw_data: None,
             alarms: vec![AlarmUpdate {
                 key: "leaf1/eth1/1/down".to_owned(),
                 raised,

@@ -91,16 +91,8 @@ async fn queries_filter_and_order() {
 async fn prune_keeps_events_still_to_deliver() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let pending = NewEvent {
-        raw_data: None,
-        sinks: vec!["webex".to_owned()],
-        ..item(event("leaf1", Severity::Info))
-    };
-    let delivered = NewEvent {
-        raw_data: None,
-        sinks: vec!["file".to_owned()],
-        ..item(event("leaf1", Severity::Info))
-    };
+    let pending = for_sinks(&["webex"], Severity::Info);
+    let delivered = for_sinks(&["file"], Severity::Info);
     let plain = item(event("leaf1", Severity::Info));
     let newest = item(event("leaf1", Severity::Info));
     let seqs = store

@@ -8,7 +8,6 @@ async fn idempotency_key_stores_an_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let keyed = |sinks: Vec<String>| NewEvent {
-        raw_data: None,
         idempotency_key: Some("sdwan:7f3c".to_owned()),
         sinks,
         ..item(event("vmanage", Severity::Major))

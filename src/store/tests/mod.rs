@@ -27,12 +27,14 @@ fn event(device: &str, severity: Severity) -> Event {
 }
 
 fn item(event: Event) -> NewEvent {
+    NewEvent::new(event)
+}
+
+/// A `leaf1` event at `severity` for `sinks` to deliver.
+fn for_sinks(sinks: &[&str], severity: Severity) -> NewEvent {
     NewEvent {
-        raw_data: None,
-        event,
-        idempotency_key: None,
-        sinks: Vec::new(),
-        alarms: Vec::new(),
+        sinks: sinks.iter().map(|sink| (*sink).to_owned()).collect(),
+        ..item(event("leaf1", severity))
     }
 }
 
@@ -83,7 +85,6 @@ fn alarm_event(key: &str, raised: bool) -> NewEvent {
         AlarmState::Cleared
     };
     NewEvent {
-        raw_data: None,
         alarms: vec![AlarmUpdate {
             key: key.to_owned(),
             raised,

@@ -7,11 +7,7 @@ use super::*;
 async fn outbox_claims_respect_due_time_and_lease() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let new_event = NewEvent {
-        raw_data: None,
-        sinks: vec!["webex".to_owned(), "file".to_owned()],
-        ..item(event("leaf1", Severity::Major))
-    };
+    let new_event = for_sinks(&["webex", "file"], Severity::Major);
     let seq = append_one(&store, new_event).await.unwrap().seq;
     let reader = store.reader().unwrap();
     assert_eq!(reader.count("SELECT count(*) FROM outbox"), 2);
@@ -100,11 +96,7 @@ async fn outbox_claims_respect_due_time_and_lease() {
 async fn data_and_leases_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let new_event = NewEvent {
-        raw_data: None,
-        sinks: vec!["webex".to_owned()],
-        ..item(event("leaf1", Severity::Minor))
-    };
+    let new_event = for_sinks(&["webex"], Severity::Minor);
     let seq = append_one(&store, new_event).await.unwrap().seq;
     let now = now_ms();
     assert_eq!(
@@ -146,11 +138,7 @@ async fn leases_of_a_stopped_process_come_back_uncertain_and_released_rows_do_no
     {
         let store = open(&dir);
         for _ in 0..3 {
-            let new_event = NewEvent {
-                raw_data: None,
-                sinks: vec!["webex".to_owned()],
-                ..item(event("leaf1", Severity::Major))
-            };
+            let new_event = for_sinks(&["webex"], Severity::Major);
             append_one(&store, new_event).await.unwrap();
         }
         let claimed = store.claim_due("webex", now, 2, 60_000).await.unwrap();
