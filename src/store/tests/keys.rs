@@ -92,15 +92,15 @@ async fn a_redelivery_is_recognised_after_a_restart_until_its_key_is_forgotten()
 #[tokio::test]
 async fn keys_stored_before_version_4_still_recognise_redeliveries() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let conn = database_at_version(&dir, 3);
-        conn.execute(
+    old_database(
+        &dir,
+        3,
+        &format!(
             "INSERT INTO events (id, idempotency_key, received_ms, time_ms, device, kind, severity, body)
-             VALUES ('e1', 'sdwan:old', ?1, 0, 'edge1', 'k', 3, '{}')",
-            [now_ms()],
-        )
-        .unwrap();
-    }
+             VALUES ('e1', 'sdwan:old', {}, 0, 'edge1', 'k', 3, '{{}}')",
+            now_ms()
+        ),
+    );
     let store = open(&dir);
     let again = append_one(&store, keyed("sdwan:old", "edge1"))
         .await

@@ -77,6 +77,13 @@ fn database_at_version(dir: &tempfile::TempDir, version: usize) -> rusqlite::Con
     conn
 }
 
+/// A store file as an older netpulse at `version` left it, holding the rows `sql` inserts.
+fn old_database(dir: &tempfile::TempDir, version: usize, sql: &str) {
+    database_at_version(dir, version)
+        .execute_batch(sql)
+        .unwrap();
+}
+
 fn alarm_event(key: &str, raised: bool) -> NewEvent {
     let mut alarm_event = event("leaf1", Severity::Major);
     alarm_event.alarmstate = if raised {
