@@ -102,16 +102,7 @@ async fn keys_stored_before_version_4_still_recognise_redeliveries() {
         ),
     );
     let store = open(&dir);
-    let again = append_one(&store, keyed("sdwan:old", "edge1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        again,
-        Appended {
-            seq: 1,
-            duplicate: true
-        }
-    );
+    assert_redelivery_of_the_first(&store, keyed("sdwan:old", "edge1")).await;
     let reader = store.reader().unwrap();
     assert_eq!(
         reader.count("SELECT count(*) FROM event_keys WHERE key = 'sdwan:old'"),
@@ -189,16 +180,7 @@ async fn webhook_keys_stored_before_version_7_are_scoped_by_their_source() {
     store_with_unscoped_keys(&dir);
     let store = open(&dir);
     // A redelivery of the event stored before the upgrade, keyed as the new code keys it.
-    let again = append_one(&store, keyed("vmanage:sdwan:u1", "edge1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        again,
-        Appended {
-            seq: 1,
-            duplicate: true
-        }
-    );
+    assert_redelivery_of_the_first(&store, keyed("vmanage:sdwan:u1", "edge1")).await;
     // A clear keyed as the new code keys it clears the alarm raised before the upgrade.
     let clear = append_one(&store, alarm_event("vmanage:sdwan:u1", false))
         .await
@@ -248,4 +230,16 @@ async fn webhook_keys_stored_before_version_7_are_scoped_by_their_source() {
         ]
     );
     store.close().await;
+}
+
+/// Appends `item` and checks that the store answers it as a redelivery of the first event stored.
+async fn assert_redelivery_of_the_first(store: &Store, item: NewEvent) {
+    let again = append_one(store, item).await.unwrap();
+    assert_eq!(
+        again,
+        Appended {
+            seq: 1,
+            duplicate: true
+        }
+    );
 }

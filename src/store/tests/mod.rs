@@ -38,6 +38,18 @@ fn for_sinks(sinks: &[&str], severity: Severity) -> NewEvent {
     }
 }
 
+/// Appends an info event of `device`, which must be stored.
+async fn append_info(store: &Store, device: &str) -> Appended {
+    append_one(store, item(event(device, Severity::Info)))
+        .await
+        .unwrap()
+}
+
+/// How many events the store holds.
+fn stored_events(store: &Store) -> i64 {
+    store.reader().unwrap().count("SELECT count(*) FROM events")
+}
+
 async fn append_one(store: &Store, item: NewEvent) -> Result<Appended, StoreError> {
     Ok(store.append(&[item]).await?[0])
 }
