@@ -18,6 +18,15 @@ pub(crate) fn data(path: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
+/// Bodies that are not one JSON value: empty, blank, cut short, followed by more, not JSON.
+/// A provider's tests add a body cut inside its own first field.
+pub(crate) const NOT_JSON: &[&[u8]] = &[b"", b"   ", b"[1, 2", b"{} trailing", b"not json"];
+
+/// [`NOT_JSON`] and `cut`, a body cut short inside the provider's own first field.
+pub(crate) fn not_json(cut: &'static [u8]) -> impl Iterator<Item = &'static [u8]> {
+    NOT_JSON.iter().copied().chain([cut])
+}
+
 /// Request headers from `(name, value)` pairs.
 pub(crate) fn header_map(pairs: &[(&'static str, &str)]) -> axum::http::HeaderMap {
     let mut headers = axum::http::HeaderMap::new();

@@ -237,14 +237,7 @@ fn without_any_device_or_network_name_the_source_name_is_the_device() {
 
 #[test]
 fn bad_input_is_malformed_or_unrecognized() {
-    for body in [
-        &b""[..],
-        b"   ",
-        b"{\"alertId\": ",
-        b"[1, 2",
-        b"{} trailing",
-        b"not json",
-    ] {
+    for body in testing::not_json(b"{\"alertId\": ") {
         testing::refusal(normalize("m", body), "malformed", body);
     }
     let cases: &[(&[u8], &str)] = &[
