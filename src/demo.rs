@@ -15,6 +15,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::sim::Load;
 use crate::sim::dme::{Change, DmeSim, DmeSimConfig, Fault};
 use crate::sim::sdwan::SdwanSimConfig;
 use crate::sim::webex::{WebexSim, WebexSimConfig};
@@ -155,9 +156,11 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
             target: format!("http://{}/hooks/sdwan", gateway.http_addr()),
             username: "vmanage".to_owned(),
             password: HOOK_PASSWORD.to_owned(),
-            rate: Some(args.alarm_rate),
-            devices: 5,
-            ..SdwanSimConfig::default()
+            load: Load {
+                rate: Some(args.alarm_rate),
+                devices: 5,
+                ..Load::default()
+            },
         };
         tokio::spawn(crate::sim::sdwan::run(config, gateway_shutdown.clone()))
     });

@@ -161,13 +161,7 @@ mod tests {
 
         let noc = pipeline.waker("noc");
         let woken = noc.notified();
-        let item = NewEvent {
-            raw_data: None,
-            event: major,
-            idempotency_key: None,
-            sinks: Vec::new(),
-            alarms: Vec::new(),
-        };
+        let item = NewEvent::new(major);
         pipeline.ingest(&mut [item]).await.unwrap();
         tokio::time::timeout(std::time::Duration::from_secs(5), woken)
             .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::source::{BackoffConfig, TlsConfig};
-use super::{Problems, Secret, check_delays, check_http_url, check_timers, resolve_secret};
+use super::{Problems, Secret, check_http_url, check_timers, resolve_secret};
 use crate::duration::serde_duration;
 
 /// A pxGrid client account on an ISE deployment, subscribed to one or more topics.
@@ -58,7 +58,10 @@ pub struct PxgridSourceConfig {
     #[serde(default = "default_resync_margin", with = "serde_duration")]
     pub resync_margin: Duration,
     /// Timeout of each REST call.
-    #[serde(default = "default_request_timeout", with = "serde_duration")]
+    #[serde(
+        default = "super::source::default_request_timeout",
+        with = "serde_duration"
+    )]
     pub request_timeout: Duration,
     #[serde(default)]
     pub backoff: BackoffConfig,
@@ -78,10 +81,6 @@ fn default_heartbeat() -> Duration {
 
 fn default_resync_margin() -> Duration {
     Duration::from_secs(60)
-}
-
-fn default_request_timeout() -> Duration {
-    Duration::from_secs(10)
 }
 
 impl PxgridSourceConfig {
@@ -164,12 +163,7 @@ impl PxgridSourceConfig {
             ("request_timeout", self.request_timeout),
         ];
         check_timers(place, &positive, problems);
-        check_delays(
-            &format!("{place}.backoff"),
-            self.backoff.initial,
-            self.backoff.max,
-            problems,
-        );
+        self.backoff.validate(place, problems);
     }
 }
 

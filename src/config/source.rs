@@ -120,6 +120,18 @@ pub struct BackoffConfig {
     pub max: Duration,
 }
 
+impl BackoffConfig {
+    /// Reports a `backoff` of the entry at `place` that starts at 0 or above its maximum.
+    pub(super) fn validate(&self, place: &str, problems: &mut Problems) {
+        check_delays(
+            &format!("{place}.backoff"),
+            self.initial,
+            self.max,
+            problems,
+        );
+    }
+}
+
 impl Default for BackoffConfig {
     fn default() -> Self {
         Self {
@@ -149,7 +161,8 @@ fn default_subscription_refresh() -> Duration {
     Duration::from_secs(30)
 }
 
-fn default_request_timeout() -> Duration {
+/// The sources' REST timeout unless configured.
+pub(super) fn default_request_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
@@ -234,12 +247,7 @@ impl DmeSourceConfig {
                 "must be above 0 and under 60s, the subscription timeout of the device",
             );
         }
-        check_delays(
-            &format!("{place}.backoff"),
-            self.backoff.initial,
-            self.backoff.max,
-            problems,
-        );
+        self.backoff.validate(place, problems);
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::sink::default_webex_base_url;
 use super::source::{BackoffConfig, TlsConfig};
-use super::{Problems, Secret, check_delays, check_http_url, check_timers, resolve_secret};
+use super::{Problems, Secret, check_http_url, check_timers, resolve_secret};
 use crate::duration::serde_duration;
 
 /// A Webex bot listening to the rooms it is in.
@@ -51,7 +51,10 @@ pub struct WebexEventsSourceConfig {
     #[serde(default = "default_ready_timeout", with = "serde_duration")]
     pub ready_timeout: Duration,
     /// Timeout of each REST call (WDM, messages).
-    #[serde(default = "default_request_timeout", with = "serde_duration")]
+    #[serde(
+        default = "super::source::default_request_timeout",
+        with = "serde_duration"
+    )]
     pub request_timeout: Duration,
     /// Skip messages the bot posted itself (found through `GET /v1/people/me`), so a Webex sink
     /// posting with the same bot does not feed its own messages back.
@@ -79,10 +82,6 @@ fn default_pong_timeout() -> Duration {
 
 fn default_ready_timeout() -> Duration {
     Duration::from_secs(30)
-}
-
-fn default_request_timeout() -> Duration {
-    Duration::from_secs(10)
 }
 
 fn default_true() -> bool {
@@ -126,12 +125,7 @@ impl WebexEventsSourceConfig {
         if self.device_name.as_deref() == Some("") {
             problems.push(&format!("{place}.device_name"), "must not be empty");
         }
-        check_delays(
-            &format!("{place}.backoff"),
-            self.backoff.initial,
-            self.backoff.max,
-            problems,
-        );
+        self.backoff.validate(place, problems);
     }
 }
 

@@ -39,13 +39,7 @@ fn item(device: &str, n: u64) -> NewEvent {
     );
     event.device = device.to_owned();
     event.severity = Severity::Minor;
-    NewEvent {
-        raw_data: None,
-        event,
-        idempotency_key: None,
-        sinks: Vec::new(),
-        alarms: Vec::new(),
-    }
+    NewEvent::new(event)
 }
 
 async fn append(store: &Store, device: &str, count: u64) {

@@ -42,6 +42,89 @@ pub struct CommonArgs {
     pub insecure: bool,
 }
 
+impl CommonArgs {
+    /// The target and how to load it (ids of accepted requests not recorded).
+    pub(crate) fn into_target_and_load(self) -> (String, Load) {
+        let load = Load {
+            rate: self.rate,
+            count: self.count,
+            concurrency: self.concurrency,
+            devices: self.devices,
+            seed: self.seed,
+            ca_file: self.ca_file,
+            insecure: self.insecure,
+            record_accepted: false,
+        };
+        (self.target, load)
+    }
+}
+
+/// How a webhook sender loads its target, whatever it sends.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// Requests per second over all senders; `None`: as fast as answers come.
+    pub rate: Option<f64>,
+    /// Stop after this many requests; `None`: until shutdown.
+    pub count: Option<u64>,
+    pub concurrency: usize,
+    /// Simulated devices the notifications are spread over.
+    pub devices: usize,
+    pub seed: u64,
+    /// For an https target: the CA (or self-signed certificate) to trust.
+    pub ca_file: Option<PathBuf>,
+    /// For an https target in a lab: accept any certificate.
+    pub insecure: bool,
+    /// Keep the notification id of every request that got a 2xx (to check a store afterwards).
+    pub record_accepted: bool,
+}
+
+impl Default for Load {
+    fn default() -> Load {
+        Load {
+            rate: None,
+            count: None,
+            concurrency: 1,
+            devices: 10,
+            seed: 1,
+            ca_file: None,
+            insecure: false,
+            record_accepted: false,
+        }
+    }
+}
+
+impl Load {
+    /// The client the senders share, announcing itself as `user_agent`.
+    pub(crate) fn client(&self, user_agent: String) -> anyhow::Result<reqwest::Client> {
+        client(
+            self.ca_file.clone(),
+            self.insecure,
+            self.concurrency,
+            user_agent,
+        )
+    }
+
+    /// Runs `concurrency` senders (at least one) made by `sender` to their end, and sums what
+    /// they found.
+    pub(crate) async fn run_senders<F>(
+        &self,
+        mut sender: impl FnMut() -> F,
+    ) -> anyhow::Result<Report>
+    where
+        F: std::future::Future<Output = Findings> + Send + 'static,
+    {
+        let started = Instant::now();
+        let senders: Vec<_> = (0..self.concurrency.max(1))
+            .map(|_| tokio::spawn(sender()))
+            .collect();
+        let mut all = Vec::with_capacity(senders.len());
+        for sender in senders {
+            all.push(sender.await?);
+        }
+        Ok(Report::from_findings(all, started.elapsed()))
+    }
+}
+
 /// A webhook secret: `--secret` or, preferably, `--secret-env VAR`.
 #[derive(clap::Args, Debug)]
 pub struct SecretArgs {
@@ -239,6 +322,29 @@ impl Findings {
 
     pub(crate) fn network_error(&mut self) {
         self.network_errors += 1;
+    }
+
+    /// Sends `request` and notes the answer (read to the end, so the connection is reused) or
+    /// the failure; `id` is the notification's, `sim` names the sender in the debug log.
+    pub(crate) async fn exchange(
+        &mut self,
+        request: reqwest::RequestBuilder,
+        id: String,
+        record: bool,
+        sim: &str,
+    ) {
+        let sent_at = Instant::now();
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status();
+                let _ = response.bytes().await;
+                self.answered(status.as_u16(), sent_at.elapsed(), id, record);
+            }
+            Err(error) => {
+                tracing::debug!(%error, sim, "sim: request failed");
+                self.network_error();
+            }
+        }
     }
 }
 

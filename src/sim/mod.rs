@@ -9,6 +9,8 @@ mod load;
 pub mod sdwan;
 pub mod webex;
 
+pub use load::Load;
+
 use tokio_util::sync::CancellationToken;
 
 /// `netpulse sim <kind>`: which simulator to run, with its own arguments.

@@ -227,11 +227,8 @@ mod tests {
                 serde_json::json!({}),
             );
             let item = NewEvent {
-                raw_data: None,
-                event,
-                idempotency_key: None,
                 sinks: vec!["archive".to_owned()],
-                alarms: Vec::new(),
+                ..NewEvent::new(event)
             };
             sequences.push(store.append(&[item]).await.unwrap()[0].seq);
         }

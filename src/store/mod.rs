@@ -120,6 +120,20 @@ pub struct NewEvent {
     pub raw_data: Option<bytes::Bytes>,
 }
 
+impl NewEvent {
+    /// `event` alone: no idempotency key, no sink to deliver to, no alarm state, `data` as the
+    /// event holds it.
+    pub fn new(event: Event) -> NewEvent {
+        NewEvent {
+            event,
+            idempotency_key: None,
+            sinks: Vec::new(),
+            alarms: Vec::new(),
+            raw_data: None,
+        }
+    }
+}
+
 pub use crate::event::AlarmUpdate;
 
 /// The outcome of one appended event.

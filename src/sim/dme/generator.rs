@@ -159,16 +159,12 @@ fn set(dn: &str, pairs: &[(&str, &str)]) -> Change {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::dme::tree::{LeafProfile, build_leaf};
+    use crate::sim::dme::tree::{LeafProfile, build_leaf, test_profile};
 
     fn run(seed: u64, index: usize, steps: usize) -> (Vec<Change>, Mit) {
         let profile = LeafProfile {
-            name: "leaf1",
             index,
-            address: "127.0.0.1",
-            ports: 8,
-            vlans: 3,
-            seed,
+            ..test_profile(8, 3, seed)
         };
         let mut mit = build_leaf(&profile, 0);
         let mut generator = Generator::new(seed, index, 3);

@@ -1,18 +1,10 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::sim::dme::tree::{LeafProfile, build_leaf};
+use crate::sim::dme::tree::test_leaf;
 
 fn leaf() -> Mit {
-    let profile = LeafProfile {
-        name: "leaf1",
-        index: 0,
-        address: "127.0.0.1",
-        ports: 4,
-        vlans: 2,
-        seed: 1,
-    };
-    build_leaf(&profile, 1_000)
+    test_leaf(4, 2, 1_000)
 }
 
 fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

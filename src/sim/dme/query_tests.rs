@@ -1,16 +1,8 @@
 use super::*;
-use crate::sim::dme::tree::{LeafProfile, build_leaf};
+use crate::sim::dme::tree::test_leaf;
 
 fn leaf() -> Mit {
-    let profile = LeafProfile {
-        name: "leaf1",
-        index: 0,
-        address: "127.0.0.1",
-        ports: 3,
-        vlans: 2,
-        seed: 1,
-    };
-    build_leaf(&profile, 0)
+    test_leaf(3, 2, 0)
 }
 
 fn dns(query: &Query, mit: &Mit) -> Vec<String> {

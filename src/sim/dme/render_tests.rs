@@ -5,18 +5,10 @@ use serde_json::{Value, json};
 use super::*;
 use crate::sim::dme::api::Change;
 use crate::sim::dme::query::Query;
-use crate::sim::dme::tree::{LeafProfile, build_leaf};
+use crate::sim::dme::tree::test_leaf;
 
 fn leaf() -> Mit {
-    let profile = LeafProfile {
-        name: "leaf1",
-        index: 0,
-        address: "127.0.0.1",
-        ports: 2,
-        vlans: 1,
-        seed: 1,
-    };
-    build_leaf(&profile, 1_571_427_749_000)
+    test_leaf(2, 1, 1_571_427_749_000)
 }
 
 fn parse(text: &str) -> Value {

@@ -131,19 +131,31 @@ pub fn vlan_attrs(vlan: u32, mod_ts: &str) -> Attrs {
     ])
 }
 
+/// The profile of the tests' `leaf1` (index 0, on 127.0.0.1).
+#[cfg(test)]
+pub(crate) fn test_profile(ports: usize, vlans: usize, seed: u64) -> LeafProfile<'static> {
+    LeafProfile {
+        name: "leaf1",
+        index: 0,
+        address: "127.0.0.1",
+        ports,
+        vlans,
+        seed,
+    }
+}
+
+/// The tests' `leaf1` with `ports` ports and `vlans` VLANs (seed 1), built at `now_millis`.
+#[cfg(test)]
+pub(crate) fn test_leaf(ports: usize, vlans: usize, now_millis: i64) -> Mit {
+    build_leaf(&test_profile(ports, vlans, 1), now_millis)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn profile(seed: u64) -> LeafProfile<'static> {
-        LeafProfile {
-            name: "leaf1",
-            index: 0,
-            address: "127.0.0.1",
-            ports: 48,
-            vlans: 10,
-            seed,
-        }
+        test_profile(48, 10, seed)
     }
 
     #[test]

@@ -120,15 +120,10 @@ pub trait HookArgs {
 }
 
 fn base(common: CommonArgs, provider: Provider, auth: Auth) -> HookSimConfig {
+    let (target, load) = common.into_target_and_load();
     HookSimConfig {
-        rate: common.rate,
-        count: common.count,
-        concurrency: common.concurrency,
-        devices: common.devices,
-        seed: common.seed,
-        ca_file: common.ca_file,
-        insecure: common.insecure,
-        ..HookSimConfig::new(provider, common.target, auth)
+        load,
+        ..HookSimConfig::new(provider, target, auth)
     }
 }
 

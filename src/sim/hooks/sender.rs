@@ -2,18 +2,16 @@
 //! an optional overall rate, a count or a shutdown to stop, and a report of what was answered.
 //! Each request is authenticated or signed at the moment it is sent (signatures carry the time).
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::payloads::{PayloadOptions, Payloads, Provider, payloads};
 use super::sign::{Auth, Outgoing};
-use crate::sim::load::{Findings, Pacer, Report, client};
+use crate::sim::load::{Findings, Load, Pacer, Report};
 
 pub struct HookSimConfig {
     pub provider: Provider,
@@ -23,20 +21,7 @@ pub struct HookSimConfig {
     pub target: String,
     /// `POST`, or `PUT` for a Catalyst Center destination configured so.
     pub method: reqwest::Method,
-    /// Requests per second over all senders; `None`: as fast as answers come.
-    pub rate: Option<f64>,
-    /// Stop after this many requests; `None`: until shutdown.
-    pub count: Option<u64>,
-    pub concurrency: usize,
-    /// Simulated devices the notifications are spread over.
-    pub devices: usize,
-    pub seed: u64,
-    /// For an https target: the CA (or self-signed certificate) to trust.
-    pub ca_file: Option<PathBuf>,
-    /// For an https target in a lab: accept any certificate.
-    pub insecure: bool,
-    /// Keep the notification id of every request that got a 2xx.
-    pub record_accepted: bool,
+    pub load: Load,
 }
 
 impl HookSimConfig {
@@ -51,14 +36,7 @@ impl HookSimConfig {
             auth,
             target: target.into(),
             method: reqwest::Method::POST,
-            rate: None,
-            count: None,
-            concurrency: 1,
-            devices: 10,
-            seed: 1,
-            ca_file: None,
-            insecure: false,
-            record_accepted: false,
+            load: Load::default(),
         }
     }
 }
@@ -103,35 +81,24 @@ pub(super) async fn run_with_progress(
         matches!(url.scheme(), "http" | "https"),
         "--target must be an http:// or https:// URL"
     );
-    let client = client(
-        config.ca_file.clone(),
-        config.insecure,
-        config.concurrency,
-        format!("netpulse-sim-{}", config.provider.as_str()),
-    )?;
+    let load = &config.load;
+    let client = load.client(format!("netpulse-sim-{}", config.provider.as_str()))?;
     let shared = Arc::new(Shared {
         payloads: Mutex::new(payloads(
             config.provider,
             config.options.clone(),
-            config.seed,
-            config.devices,
+            load.seed,
+            load.devices,
         )),
         auth: config.auth.clone(),
         method: config.method.clone(),
         url,
-        pacer: Pacer::new(config.count, config.rate),
+        pacer: Pacer::new(load.count, load.rate),
         progress,
-        record: config.record_accepted,
+        record: load.record_accepted,
     });
-    let started = Instant::now();
-    let senders: Vec<_> = (0..config.concurrency.max(1))
-        .map(|_| tokio::spawn(send(client.clone(), shared.clone(), shutdown.clone())))
-        .collect();
-    let mut all = Vec::with_capacity(senders.len());
-    for sender in senders {
-        all.push(sender.await?);
-    }
-    Ok(Report::from_findings(all, started.elapsed()))
+    load.run_senders(|| send(client.clone(), shared.clone(), shutdown.clone()))
+        .await
 }
 
 /// The request's headers: the content type, the provider's own (`ce-*`), then authentication,
@@ -186,24 +153,9 @@ async fn send(
             .request(shared.method.clone(), shared.url.clone())
             .headers(headers(&shared, &payload))
             .body(payload.body);
-        let sent_at = Instant::now();
-        match request.send().await {
-            Ok(response) => {
-                let status = response.status();
-                // Read the answer so the connection can be reused.
-                let _ = response.bytes().await;
-                findings.answered(
-                    status.as_u16(),
-                    sent_at.elapsed(),
-                    payload.notification,
-                    shared.record,
-                );
-            }
-            Err(error) => {
-                tracing::debug!(%error, "sim hooks: request failed");
-                findings.network_error();
-            }
-        }
+        findings
+            .exchange(request, payload.notification, shared.record, "hooks")
+            .await;
         shared.progress.fetch_add(1, Ordering::Relaxed);
     }
 }

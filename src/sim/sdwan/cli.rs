@@ -18,20 +18,12 @@ pub struct SdwanSimArgs {
 
 pub async fn run_cli(args: SdwanSimArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let password = required(args.password.value()?, "password")?;
-    let common = args.common;
-    let target = common.target.clone();
+    let (target, load) = args.common.into_target_and_load();
     let config = SdwanSimConfig {
-        target: common.target,
+        target: target.clone(),
         username: args.username,
         password,
-        rate: common.rate,
-        count: common.count,
-        concurrency: common.concurrency,
-        devices: common.devices,
-        seed: common.seed,
-        ca_file: common.ca_file,
-        insecure: common.insecure,
-        record_accepted: false,
+        load,
     };
     run_reported("sdwan", "alarms", &target, &shutdown.clone(), |progress| {
         run_with_progress(config, shutdown, progress)

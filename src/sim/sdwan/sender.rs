@@ -1,35 +1,20 @@
 //! Posting alarms to a webhook receiver: C concurrent senders on kept-alive connections, an
 //! optional overall rate, a count or a shutdown to stop, and a report of what was answered.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::generator::{Alarms, alarms};
-use crate::sim::load::{Findings, Pacer, Report, client};
+use crate::sim::load::{Findings, Load, Pacer, Report};
 
 pub struct SdwanSimConfig {
     /// The webhook URL, e.g. `http://127.0.0.1:5001/hooks/sdwan`.
     pub target: String,
     pub username: String,
     pub password: String,
-    /// Requests per second over all senders; `None`: as fast as answers come.
-    pub rate: Option<f64>,
-    /// Stop after this many requests; `None`: until shutdown.
-    pub count: Option<u64>,
-    pub concurrency: usize,
-    /// Simulated devices the alarms are spread over.
-    pub devices: usize,
-    pub seed: u64,
-    /// For an https target: the CA (or self-signed certificate) to trust.
-    pub ca_file: Option<PathBuf>,
-    /// For an https target in a lab: accept any certificate.
-    pub insecure: bool,
-    /// Keep the uuid of every alarm that got a 2xx (for checking a store afterwards).
-    pub record_accepted: bool,
+    pub load: Load,
 }
 
 impl Default for SdwanSimConfig {
@@ -38,14 +23,7 @@ impl Default for SdwanSimConfig {
             target: "http://127.0.0.1:5001/hooks/sdwan".to_owned(),
             username: "webhook".to_owned(),
             password: String::new(),
-            rate: None,
-            count: None,
-            concurrency: 1,
-            devices: 10,
-            seed: 1,
-            ca_file: None,
-            insecure: false,
-            record_accepted: false,
+            load: Load::default(),
         }
     }
 }
@@ -67,37 +45,26 @@ pub(super) async fn run_with_progress(
     shutdown: CancellationToken,
     progress: Arc<AtomicU64>,
 ) -> anyhow::Result<Report> {
-    let client = client(
-        config.ca_file.clone(),
-        config.insecure,
-        config.concurrency,
-        "netpulse-sim-sdwan".to_owned(),
-    )?;
+    let load = &config.load;
+    let client = load.client("netpulse-sim-sdwan".to_owned())?;
     let shared = Arc::new(Shared {
-        alarms: Mutex::new(alarms(config.seed, config.devices)),
-        pacer: Pacer::new(config.count, config.rate),
+        alarms: Mutex::new(alarms(load.seed, load.devices)),
+        pacer: Pacer::new(load.count, load.rate),
         progress,
     });
-    let started = Instant::now();
-    let senders: Vec<_> = (0..config.concurrency.max(1))
-        .map(|_| {
-            let request = client
-                .post(&config.target)
-                .basic_auth(&config.username, Some(&config.password))
-                .header("content-type", "application/json");
-            tokio::spawn(send(
-                request,
-                shared.clone(),
-                config.record_accepted,
-                shutdown.clone(),
-            ))
-        })
-        .collect();
-    let mut all = Vec::with_capacity(senders.len());
-    for sender in senders {
-        all.push(sender.await?);
-    }
-    Ok(Report::from_findings(all, started.elapsed()))
+    load.run_senders(|| {
+        let request = client
+            .post(&config.target)
+            .basic_auth(&config.username, Some(&config.password))
+            .header("content-type", "application/json");
+        send(
+            request,
+            shared.clone(),
+            load.record_accepted,
+            shutdown.clone(),
+        )
+    })
+    .await
 }
 
 async fn send(
@@ -115,19 +82,9 @@ async fn send(
         let Some(attempt) = request.try_clone() else {
             return findings;
         };
-        let sent_at = Instant::now();
-        match attempt.body(body).send().await {
-            Ok(response) => {
-                let status = response.status();
-                // Read the answer so the connection can be reused.
-                let _ = response.bytes().await;
-                findings.answered(status.as_u16(), sent_at.elapsed(), uuid, record);
-            }
-            Err(error) => {
-                tracing::debug!(%error, "sim sdwan: request failed");
-                findings.network_error();
-            }
-        }
+        findings
+            .exchange(attempt.body(body), uuid, record, "sdwan")
+            .await;
         shared.progress.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::sim::Load;
 
 #[test]
 fn the_stream_is_real_documents_with_fresh_ids_and_clears_that_name_earlier_raises() {
@@ -68,11 +69,13 @@ async fn alarms_are_posted_with_basic_auth_and_answers_are_reported() {
         target: format!("http://{address}/hooks/sdwan"),
         username: "webhook".to_owned(),
         password: "s3cret".to_owned(),
-        count: Some(40),
-        concurrency: 4,
-        rate: Some(400.0),
-        record_accepted: true,
-        ..SdwanSimConfig::default()
+        load: Load {
+            count: Some(40),
+            concurrency: 4,
+            rate: Some(400.0),
+            record_accepted: true,
+            ..Load::default()
+        },
     };
     let report = run(config, CancellationToken::new()).await.unwrap();
     assert_eq!(report.sent, 40);

@@ -27,6 +27,11 @@ pub(super) async fn get_json(url: String) -> Value {
         .unwrap()
 }
 
+/// `POST /v1/messages` with the simulator's default bot token.
+async fn post_as_bot(sim: &WebexSim, body: Value) -> reqwest::Response {
+    post(sim, Some("sim-bot-token"), body).await
+}
+
 async fn post(sim: &WebexSim, token: Option<&str>, body: Value) -> reqwest::Response {
     let mut request = reqwest::Client::new()
         .post(format!("{}/v1/messages", sim.base_url()))
@@ -63,12 +68,7 @@ async fn messages_are_created_and_listed_newest_first() {
     let (sim, _shutdown) = start().await;
     let room = sim.room_id("NOC").unwrap();
     for text in ["first", "second"] {
-        let response = post(
-            &sim,
-            Some("sim-bot-token"),
-            json!({"roomId": room, "markdown": text}),
-        )
-        .await;
+        let response = post_as_bot(&sim, json!({"roomId": room, "markdown": text})).await;
         assert_eq!(response.status(), StatusCode::OK);
         let created: Value = response.json().await.unwrap();
         assert_eq!(created["markdown"], text);
@@ -110,50 +110,31 @@ async fn the_limit_is_7439_bytes_and_one_target_is_required() {
     // "é" is two bytes: 3719 of them and one ASCII byte make exactly 7439 bytes.
     let fits = format!("x{}", "é".repeat(3719));
     assert_eq!(fits.len(), 7439);
-    let response = post(
-        &sim,
-        Some("sim-bot-token"),
-        json!({"roomId": room, "markdown": fits}),
-    )
-    .await;
+    let response = post_as_bot(&sim, json!({"roomId": room, "markdown": fits})).await;
     assert_eq!(response.status(), StatusCode::OK);
     let too_long = format!("xy{}", "é".repeat(3719));
-    let response = post(
-        &sim,
-        Some("sim-bot-token"),
-        json!({"roomId": room, "markdown": too_long}),
-    )
-    .await;
+    let response = post_as_bot(&sim, json!({"roomId": room, "markdown": too_long})).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let two_targets = json!({"roomId": room, "toPersonEmail": "a@example.com", "text": "x"});
     assert_eq!(
-        post(&sim, Some("sim-bot-token"), two_targets)
-            .await
-            .status(),
+        post_as_bot(&sim, two_targets).await.status(),
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        post(&sim, Some("sim-bot-token"), json!({"text": "x"}))
-            .await
-            .status(),
+        post_as_bot(&sim, json!({"text": "x"})).await.status(),
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        post(&sim, Some("sim-bot-token"), json!({"roomId": room}))
-            .await
-            .status(),
+        post_as_bot(&sim, json!({"roomId": room})).await.status(),
         StatusCode::BAD_REQUEST
     );
     let unknown_room = json!({"roomId": "Y2lzY29zcGFyazovL3VzL1JPT00vbm9uZQ", "text": "x"});
     assert_eq!(
-        post(&sim, Some("sim-bot-token"), unknown_room)
-            .await
-            .status(),
+        post_as_bot(&sim, unknown_room).await.status(),
         StatusCode::NOT_FOUND
     );
-    let direct = post(
+    let direct = post_as_bot(
         &sim,
-        Some("sim-bot-token"),
         json!({"toPersonEmail": "noc@example.com", "text": "x"}),
     )
     .await;
@@ -171,7 +152,7 @@ async fn injected_faults_answer_exactly_count_requests_and_are_recorded() {
     });
     let message = json!({"roomId": room, "text": "x"});
     for _ in 0..2 {
-        let response = post(&sim, Some("sim-bot-token"), message.clone()).await;
+        let response = post_as_bot(&sim, message.clone()).await;
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(response.headers()["retry-after"], "7");
     }
@@ -184,15 +165,11 @@ async fn injected_faults_answer_exactly_count_requests_and_are_recorded() {
         .unwrap();
     assert_eq!(control.status(), StatusCode::OK);
     assert_eq!(
-        post(&sim, Some("sim-bot-token"), message.clone())
-            .await
-            .status(),
+        post_as_bot(&sim, message.clone()).await.status(),
         StatusCode::SERVICE_UNAVAILABLE
     );
     assert_eq!(
-        post(&sim, Some("sim-bot-token"), message.clone())
-            .await
-            .status(),
+        post_as_bot(&sim, message.clone()).await.status(),
         StatusCode::OK
     );
     let statuses: Vec<u16> = sim
@@ -206,10 +183,7 @@ async fn injected_faults_answer_exactly_count_requests_and_are_recorded() {
 
     sim.fault(Fault::Latency { millis: 300 });
     let started = std::time::Instant::now();
-    assert_eq!(
-        post(&sim, Some("sim-bot-token"), message).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(post_as_bot(&sim, message).await.status(), StatusCode::OK);
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 

@@ -266,6 +266,11 @@ mod tests {
         }
     }
 
+    /// The event of `change` seen live (not in a resync) at [`now`].
+    fn live(source_name: &str, change: ViewChange) -> Event {
+        to_event(source_name, &change, false, now())
+    }
+
     fn now() -> jiff::Timestamp {
         "2026-11-28T00:00:00Z".parse().unwrap()
     }
@@ -274,9 +279,9 @@ mod tests {
     fn apic_faults_follow_their_lifecycle_and_records_are_information() {
         let dn = "topology/pod-1/node-103/sys/phys-[eth9/24]/phys/fault-F0546";
         let fault = |status, lc: &str, severity: &str| {
-            to_event(
+            live(
                 "apic1",
-                &change(
+                change(
                     "faultInst",
                     dn,
                     status,
@@ -287,8 +292,6 @@ mod tests {
                         ("severity", severity),
                     ],
                 ),
-                false,
-                now(),
             )
         };
         let soaking = fault(Status::Created, "soaking", "minor");
@@ -316,9 +319,9 @@ mod tests {
             AlarmState::Cleared
         );
 
-        let audit = to_event(
+        let audit = live(
             "apic1",
-            &change(
+            change(
                 "aaaModLR",
                 "subj-[uni/tn-prod/BD-web]/mod-4294967301",
                 Status::Created,
@@ -330,8 +333,6 @@ mod tests {
                     ("severity", "info"),
                 ],
             ),
-            false,
-            now(),
         );
         assert_eq!(audit.alarmstate, AlarmState::Info);
         assert_eq!(
@@ -350,9 +351,9 @@ mod tests {
     #[test]
     fn a_link_down_raises_and_a_link_up_clears() {
         let dn = "sys/intf/phys-[eth1/3]/phys";
-        let down = to_event(
+        let down = live(
             "leaf1",
-            &change(
+            change(
                 "ethpmPhysIf",
                 dn,
                 Status::Modified,
@@ -363,8 +364,6 @@ mod tests {
                     ("modTs", "2019-10-18T19:42:29.446+00:00"),
                 ],
             ),
-            false,
-            now(),
         );
         assert_eq!(
             (down.severity, down.alarmstate),
@@ -379,11 +378,9 @@ mod tests {
         assert_eq!(down.kind, "com.cisco.dme.modified");
         assert_eq!(down.subject.as_deref(), Some(dn));
         assert_eq!(down.data["ethpmPhysIf"]["attributes"]["operSt"], "down");
-        let up = to_event(
+        let up = live(
             "leaf1",
-            &change("ethpmPhysIf", dn, Status::Modified, &[("operSt", "up")]),
-            false,
-            now(),
+            change("ethpmPhysIf", dn, Status::Modified, &[("operSt", "up")]),
         );
         assert_eq!(
             (up.alarmstate, up.summary.as_str()),
@@ -404,16 +401,14 @@ mod tests {
             (vlan.alarmstate, vlan.summary.as_str(), vlan.resync),
             (AlarmState::Info, "vlan-101 deleted", true)
         );
-        let descr = to_event(
+        let descr = live(
             "leaf1",
-            &change(
+            change(
                 "l1PhysIf",
                 "sys/intf/phys-[eth1/1]",
                 Status::Modified,
                 &[("descr", "uplink")],
             ),
-            false,
-            now(),
         );
         assert_eq!(descr.summary, "eth1/1 config modified: descr");
     }
@@ -451,9 +446,9 @@ mod tests {
 
     #[test]
     fn a_fault_carries_its_severity_until_it_clears() {
-        let raised = to_event(
+        let raised = live(
             "apic",
-            &change(
+            change(
                 "faultInst",
                 "x/fault-F0546",
                 Status::Created,
@@ -463,23 +458,19 @@ mod tests {
                     ("descr", "Port is down"),
                 ],
             ),
-            false,
-            now(),
         );
         assert_eq!(
             (raised.severity, raised.alarmstate),
             (Severity::Major, AlarmState::Raised)
         );
-        let cleared = to_event(
+        let cleared = live(
             "apic",
-            &change(
+            change(
                 "faultInst",
                 "x/fault-F0546",
                 Status::Modified,
                 &[("severity", "cleared")],
             ),
-            false,
-            now(),
         );
         assert_eq!(cleared.alarmstate, AlarmState::Cleared);
     }

@@ -16,8 +16,8 @@ use std::fmt;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::fields::value_kind;
 use super::lenient::{lenient_integer, lenient_object, lenient_text};
-use super::meraki::value_kind;
 use super::verify::Verified;
 use super::{Invalid, Normalized};
 use crate::event::{AlarmState, AlarmUpdate, Event, Severity};

@@ -4,7 +4,7 @@
 //! Nothing may panic, and nothing may take time or memory out of proportion with the body (the
 //! body is bounded by `max_body_bytes` before it gets here; serde_json bounds nesting).
 
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use serde_json::{Map, Value};
 
 use super::verify::{self, Verified};
@@ -15,18 +15,14 @@ type Normalize = fn(&[u8]) -> bool;
 /// Every normalizer, with its provider name and fixture folder.
 fn normalizers() -> Vec<(&'static str, &'static str, Normalize)> {
     fn headers() -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in [
+        super::testing::header_map(&[
             ("webhook-id", "msg_1"),
             ("webhook-timestamp", "1649367553"),
             ("ce-specversion", "1.0"),
             ("ce-id", "1"),
             ("ce-source", "/s"),
             ("ce-type", "t"),
-        ] {
-            headers.insert(name, HeaderValue::from_static(value));
-        }
-        headers
+        ])
     }
     /// The body as the open verifier passes it to a normalizer.
     fn run(body: &[u8], normalize: impl Fn(&Verified) -> bool) -> bool {

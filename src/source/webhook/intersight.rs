@@ -8,11 +8,10 @@
 //! `Cleared` when the condition ends, `OrigSeverity` keeping the level it was raised with. Other
 //! object types (`workflow.WorkflowInfo`, …) become informational events.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use super::fields::{named, non_empty, url_component, value_kind};
 use super::verify::Verified;
 use super::{Invalid, Normalized};
 use crate::event::{AlarmState, AlarmUpdate, Event, Severity};
@@ -250,16 +249,9 @@ pub fn alarm_key(source_name: &str, moid: &str) -> String {
 
 /// The alarm's page in Intersight (SaaS; an appliance has its own host, unknown here).
 pub fn alarm_link(moid: &str) -> String {
-    // The Moid comes from the body: encode anything that could end the URL or change its meaning,
-    // while a real Moid (hex digits) passes unchanged.
-    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
     format!(
         "https://www.intersight.com/an/cond/alarms/active/?Moid={}",
-        utf8_percent_encode(moid.trim(), UNRESERVED)
+        url_component(moid.trim())
     )
 }
 
@@ -305,34 +297,14 @@ fn type_segment(name: &str) -> String {
         .collect()
 }
 
-fn non_empty(text: Option<&str>) -> Option<&str> {
-    text.filter(|text| !text.trim().is_empty())
-}
-
-fn value_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Array(_) => "array",
-        Value::String(_) => "string",
-        Value::Bool(_) => "boolean",
-        Value::Null => "null",
-        Value::Number(_) => "number",
-        Value::Object(_) => "object",
-    }
-}
-
 /// A required-when-used string field: `null` is absent, another type is an error naming it.
 fn named_string<'de, D: Deserializer<'de>>(
     deserializer: D,
     name: &str,
 ) -> Result<Option<String>, D::Error> {
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(other) => Err(D::Error::custom(format!(
-            "field `{name}` is a JSON {}, expected a string",
-            value_kind(&other)
-        ))),
-    }
+    named(deserializer, name, "a string", |value| {
+        value.as_str().map(str::to_owned)
+    })
 }
 
 fn event_object_type<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

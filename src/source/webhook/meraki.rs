@@ -19,6 +19,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::fields::value_kind;
 use super::lenient::{lenient_object, lenient_text};
 use super::verify::Verified;
 use super::{Invalid, Normalized};
@@ -522,17 +523,6 @@ fn update(key: String, raised: bool) -> AlarmUpdate {
 
 fn unrecognized(reason: impl fmt::Display) -> Invalid {
     Invalid::unrecognized(format!("not a Meraki alert: {reason}"))
-}
-
-pub(super) fn value_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Array(_) => "array",
-        Value::String(_) => "string",
-        Value::Bool(_) => "boolean",
-        Value::Null => "null",
-        Value::Number(_) => "number",
-        Value::Object(_) => "object",
-    }
 }
 
 #[cfg(test)]

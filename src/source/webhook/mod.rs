@@ -17,6 +17,7 @@
 
 pub mod auth;
 pub mod catalyst_center;
+mod fields;
 #[cfg(test)]
 mod fuzz;
 pub mod generic;

@@ -10,12 +10,12 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use super::fields::{non_empty, url_component};
 use super::verify::Verified;
 use super::{Invalid, Normalized};
 use crate::event::{AlarmState, AlarmUpdate, Event, Severity};
@@ -368,17 +368,10 @@ pub fn alarm_key(source_name: &str, uuid: &str) -> String {
 
 /// The manager's page for one alarm: `{vmanage_url}/#/app/monitor/alarms/details/{uuid}`.
 pub fn details_link(vmanage_url: &str, uuid: &str) -> String {
-    // The uuid comes from the request body; encode anything that could end the URL or change its
-    // meaning, while a real UUID (hex digits and dashes) passes unchanged.
-    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
     format!(
         "{}/#/app/monitor/alarms/details/{}",
         vmanage_url.trim_end_matches('/'),
-        utf8_percent_encode(uuid, UNRESERVED)
+        url_component(uuid)
     )
 }
 
@@ -460,10 +453,6 @@ fn text_field<'f>(fields: Option<&'f Fields>, key: &str) -> Option<&'f str> {
         Field::Text(text) => non_empty(Some(text)),
         Field::Other(_) => None,
     }
-}
-
-fn non_empty(text: Option<&str>) -> Option<&str> {
-    text.filter(|text| !text.trim().is_empty())
 }
 
 fn check_syntax(body: &[u8]) -> Result<(), SdwanError> {

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::verify::{self, Verified};
@@ -74,8 +74,7 @@ const PROVIDERS: &[(&str, Normalize, Wanted)] = &[
 /// What the senders of the provider-neutral formats put in headers: Standard Webhooks' id and
 /// timestamp, CloudEvents' binary-mode attributes.
 fn headers() -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for (name, value) in [
+    super::testing::header_map(&[
         ("content-type", "application/json"),
         ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
         ("webhook-timestamp", "1649367553"),
@@ -85,10 +84,7 @@ fn headers() -> HeaderMap {
         ("ce-type", "com.example.someevent"),
         ("ce-subject", "larger-context"),
         ("ce-alarmstate", "raised"),
-    ] {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    headers
+    ])
 }
 
 /// The whole normalized result as reviewed text: the event as readers get it (a body kept as

@@ -10,10 +10,10 @@
 //!
 //! Custom webhooks (§4.2) have an operator-defined body and are not handled here.
 
-use serde::de::Error as _;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use super::fields::{named, non_empty, value_kind};
 use super::verify::Verified;
 use super::{Invalid, Normalized};
 use crate::event::{AlarmState, AlarmUpdate, Event, Severity};
@@ -380,43 +380,6 @@ fn type_segment(event_type: &str) -> String {
             _ => '_',
         })
         .collect()
-}
-
-fn non_empty(text: Option<&str>) -> Option<&str> {
-    text.filter(|text| !text.trim().is_empty())
-}
-
-fn value_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Array(_) => "array",
-        Value::String(_) => "string",
-        Value::Bool(_) => "boolean",
-        Value::Null => "null",
-        Value::Number(_) => "number",
-        Value::Object(_) => "object",
-    }
-}
-
-/// Reads an optional field through `convert`; `null` is absent, and a value `convert` refuses is
-/// an error that names the field.
-fn named<'de, D, T>(
-    deserializer: D,
-    name: &str,
-    expected: &str,
-    convert: impl FnOnce(&Value) -> Option<T>,
-) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-{
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => convert(&value).map(Some).ok_or_else(|| {
-            D::Error::custom(format!(
-                "field `{name}` is a JSON {}, expected {expected}",
-                value_kind(&value)
-            ))
-        }),
-    }
 }
 
 /// A string, or an integer as its decimal text.

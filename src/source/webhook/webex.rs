@@ -100,14 +100,7 @@ mod tests {
         body: &[u8],
         now: jiff::Timestamp,
     ) -> Result<Normalized, Invalid> {
-        let headers = axum::http::HeaderMap::new();
-        super::super::testing::normalize_for_test(
-            source_name,
-            &headers,
-            body,
-            now,
-            super::normalize,
-        )
+        super::super::testing::normalize_at(source_name, body, now, super::normalize)
     }
 
     const FIXTURE: &[u8] = include_bytes!(concat!(

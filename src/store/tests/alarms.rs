@@ -15,7 +15,6 @@ async fn alarm_state_follows_raise_and_clear() {
             AlarmState::Cleared
         };
         let new_event = NewEvent {
-            raw_data: None,
             alarms: vec![AlarmUpdate {
                 key: "leaf1/eth1/1/down".to_owned(),
                 raised,
@@ -42,16 +41,14 @@ async fn alarm_state_follows_raise_and_clear() {
 #[tokio::test]
 async fn alarms_stored_before_version_5_are_cleared_by_key_after_the_upgrade() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let conn = database_at_version(&dir, 4);
-        conn.execute_batch(
-            "INSERT INTO events (id, received_ms, time_ms, device, kind, severity, body)
-                 VALUES ('e1', 1, 0, 'edge1', 'k', 3, '{}');
-             INSERT INTO alarms (key, raised, first_seq, last_seq, updated_ms, events)
-                 VALUES ('sdwan:old', 1, 1, 1, 1, 1);",
-        )
-        .unwrap();
-    }
+    old_database(
+        &dir,
+        4,
+        "INSERT INTO events (id, received_ms, time_ms, device, kind, severity, body)
+             VALUES ('e1', 1, 0, 'edge1', 'k', 3, '{}');
+         INSERT INTO alarms (key, raised, first_seq, last_seq, updated_ms, events)
+             VALUES ('sdwan:old', 1, 1, 1, 1, 1);",
+    );
     let store = open(&dir);
     let clear = append_one(&store, alarm_event("sdwan:old", false))
         .await

@@ -91,16 +91,8 @@ async fn queries_filter_and_order() {
 async fn prune_keeps_events_still_to_deliver() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let pending = NewEvent {
-        raw_data: None,
-        sinks: vec!["webex".to_owned()],
-        ..item(event("leaf1", Severity::Info))
-    };
-    let delivered = NewEvent {
-        raw_data: None,
-        sinks: vec!["file".to_owned()],
-        ..item(event("leaf1", Severity::Info))
-    };
+    let pending = for_sinks(&["webex"], Severity::Info);
+    let delivered = for_sinks(&["file"], Severity::Info);
     let plain = item(event("leaf1", Severity::Info));
     let newest = item(event("leaf1", Severity::Info));
     let seqs = store
@@ -151,20 +143,18 @@ async fn a_seq_is_never_handed_out_twice_after_retention_and_a_restart() {
 #[tokio::test]
 async fn version_6_keeps_seqs_outbox_rows_and_the_highest_seq_assigned() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let conn = database_at_version(&dir, 5);
-        conn.execute_batch(
-            "INSERT INTO events (seq, id, idempotency_key, received_ms, time_ms, device, kind,
-                 severity, body)
-             VALUES (7, 'e7', NULL, 1, 0, 'edge1', 'k', 3, '{\"id\":\"e7\"}'),
-                    (9, 'e9', NULL, 1, 0, 'edge1', 'k', 3, '{\"id\":\"e9\"}');
-             INSERT INTO outbox (sink, seq, next_attempt_ms) VALUES ('webex', 7, 0);
-             INSERT INTO event_keys (seq, key, received_ms) VALUES (9, 'sdwan:nine', 1);
-             -- Retention had deleted seqs up to 12 before this version.
-             UPDATE sqlite_sequence SET seq = 12 WHERE name = 'events';",
-        )
-        .unwrap();
-    }
+    old_database(
+        &dir,
+        5,
+        "INSERT INTO events (seq, id, idempotency_key, received_ms, time_ms, device, kind,
+             severity, body)
+         VALUES (7, 'e7', NULL, 1, 0, 'edge1', 'k', 3, '{\"id\":\"e7\"}'),
+                (9, 'e9', NULL, 1, 0, 'edge1', 'k', 3, '{\"id\":\"e9\"}');
+         INSERT INTO outbox (sink, seq, next_attempt_ms) VALUES ('webex', 7, 0);
+         INSERT INTO event_keys (seq, key, received_ms) VALUES (9, 'sdwan:nine', 1);
+         -- Retention had deleted seqs up to 12 before this version.
+         UPDATE sqlite_sequence SET seq = 12 WHERE name = 'events';",
+    );
     let store = open(&dir);
     let reader = store.reader().unwrap();
     assert_eq!(reader.count("SELECT count(*) FROM outbox WHERE seq = 7"), 1);

@@ -8,7 +8,6 @@ async fn idempotency_key_stores_an_event_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
     let keyed = |sinks: Vec<String>| NewEvent {
-        raw_data: None,
         idempotency_key: Some("sdwan:7f3c".to_owned()),
         sinks,
         ..item(event("vmanage", Severity::Major))
@@ -93,26 +92,17 @@ async fn a_redelivery_is_recognised_after_a_restart_until_its_key_is_forgotten()
 #[tokio::test]
 async fn keys_stored_before_version_4_still_recognise_redeliveries() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let conn = database_at_version(&dir, 3);
-        conn.execute(
+    old_database(
+        &dir,
+        3,
+        &format!(
             "INSERT INTO events (id, idempotency_key, received_ms, time_ms, device, kind, severity, body)
-             VALUES ('e1', 'sdwan:old', ?1, 0, 'edge1', 'k', 3, '{}')",
-            [now_ms()],
-        )
-        .unwrap();
-    }
-    let store = open(&dir);
-    let again = append_one(&store, keyed("sdwan:old", "edge1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        again,
-        Appended {
-            seq: 1,
-            duplicate: true
-        }
+             VALUES ('e1', 'sdwan:old', {}, 0, 'edge1', 'k', 3, '{{}}')",
+            now_ms()
+        ),
     );
+    let store = open(&dir);
+    assert_redelivery_of_the_first(&store, keyed("sdwan:old", "edge1")).await;
     let reader = store.reader().unwrap();
     assert_eq!(
         reader.count("SELECT count(*) FROM event_keys WHERE key = 'sdwan:old'"),
@@ -190,16 +180,7 @@ async fn webhook_keys_stored_before_version_7_are_scoped_by_their_source() {
     store_with_unscoped_keys(&dir);
     let store = open(&dir);
     // A redelivery of the event stored before the upgrade, keyed as the new code keys it.
-    let again = append_one(&store, keyed("vmanage:sdwan:u1", "edge1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        again,
-        Appended {
-            seq: 1,
-            duplicate: true
-        }
-    );
+    assert_redelivery_of_the_first(&store, keyed("vmanage:sdwan:u1", "edge1")).await;
     // A clear keyed as the new code keys it clears the alarm raised before the upgrade.
     let clear = append_one(&store, alarm_event("vmanage:sdwan:u1", false))
         .await
@@ -249,4 +230,16 @@ async fn webhook_keys_stored_before_version_7_are_scoped_by_their_source() {
         ]
     );
     store.close().await;
+}
+
+/// Appends `item` and checks that the store answers it as a redelivery of the first event stored.
+async fn assert_redelivery_of_the_first(store: &Store, item: NewEvent) {
+    let again = append_one(store, item).await.unwrap();
+    assert_eq!(
+        again,
+        Appended {
+            seq: 1,
+            duplicate: true
+        }
+    );
 }

@@ -27,13 +27,27 @@ fn event(device: &str, severity: Severity) -> Event {
 }
 
 fn item(event: Event) -> NewEvent {
+    NewEvent::new(event)
+}
+
+/// A `leaf1` event at `severity` for `sinks` to deliver.
+fn for_sinks(sinks: &[&str], severity: Severity) -> NewEvent {
     NewEvent {
-        raw_data: None,
-        event,
-        idempotency_key: None,
-        sinks: Vec::new(),
-        alarms: Vec::new(),
+        sinks: sinks.iter().map(|sink| (*sink).to_owned()).collect(),
+        ..item(event("leaf1", severity))
     }
+}
+
+/// Appends an info event of `device`, which must be stored.
+async fn append_info(store: &Store, device: &str) -> Appended {
+    append_one(store, item(event(device, Severity::Info)))
+        .await
+        .unwrap()
+}
+
+/// How many events the store holds.
+fn stored_events(store: &Store) -> i64 {
+    store.reader().unwrap().count("SELECT count(*) FROM events")
 }
 
 async fn append_one(store: &Store, item: NewEvent) -> Result<Appended, StoreError> {
@@ -75,6 +89,13 @@ fn database_at_version(dir: &tempfile::TempDir, version: usize) -> rusqlite::Con
     conn
 }
 
+/// A store file as an older netpulse at `version` left it, holding the rows `sql` inserts.
+fn old_database(dir: &tempfile::TempDir, version: usize, sql: &str) {
+    database_at_version(dir, version)
+        .execute_batch(sql)
+        .unwrap();
+}
+
 fn alarm_event(key: &str, raised: bool) -> NewEvent {
     let mut alarm_event = event("leaf1", Severity::Major);
     alarm_event.alarmstate = if raised {
@@ -83,7 +104,6 @@ fn alarm_event(key: &str, raised: bool) -> NewEvent {
         AlarmState::Cleared
     };
     NewEvent {
-        raw_data: None,
         alarms: vec![AlarmUpdate {
             key: key.to_owned(),
             raised,

@@ -7,74 +7,39 @@ use super::*;
 async fn outbox_claims_respect_due_time_and_lease() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let new_event = NewEvent {
-        raw_data: None,
-        sinks: vec!["webex".to_owned(), "file".to_owned()],
-        ..item(event("leaf1", Severity::Major))
-    };
+    let new_event = for_sinks(&["webex", "file"], Severity::Major);
     let seq = append_one(&store, new_event).await.unwrap().seq;
     let reader = store.reader().unwrap();
     assert_eq!(reader.count("SELECT count(*) FROM outbox"), 2);
 
     let now = now_ms();
-    let claimed = store.claim_due("webex", now, 10, 1000).await.unwrap();
+    let claimed = claim_webex(&store, now, 1000).await;
     assert_eq!(claimed.len(), 1);
     assert_eq!((claimed[0].seq, claimed[0].attempts), (seq, 0));
     assert_eq!(claimed[0].event.seq, seq);
     let id = claimed[0].id;
-    assert!(
-        store
-            .claim_due("webex", now + 999, 10, 1000)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        store
-            .claim_due("webex", now + 1000, 10, 1000)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert!(claim_webex(&store, now + 999, 1000).await.is_empty());
+    assert_eq!(claim_webex(&store, now + 1000, 1000).await.len(), 1);
 
     store
         .mark_failed(id, "timeout".to_owned(), now + 5000, Failed::Retry)
         .await
         .unwrap();
-    assert!(
-        store
-            .claim_due("webex", now + 4999, 10, 1000)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let retry = store
-        .claim_due("webex", now + 5000, 10, 1000)
-        .await
-        .unwrap();
+    assert!(claim_webex(&store, now + 4999, 1000).await.is_empty());
+    let retry = claim_webex(&store, now + 5000, 1000).await;
     assert_eq!(retry[0].attempts, 1);
     // Being asked to wait (429) is not an attempt.
     store
         .mark_failed(id, "429".to_owned(), now + 6000, Failed::Deferred)
         .await
         .unwrap();
-    let deferred = store
-        .claim_due("webex", now + 6000, 10, 1000)
-        .await
-        .unwrap();
+    let deferred = claim_webex(&store, now + 6000, 1000).await;
     assert_eq!(deferred[0].attempts, 1);
     store
         .mark_failed(id, "gone".to_owned(), 0, Failed::Dead)
         .await
         .unwrap();
-    assert!(
-        store
-            .claim_due("webex", i64::MAX, 10, 0)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(claim_webex(&store, i64::MAX, 0).await.is_empty());
 
     let file = store.claim_due("file", now, 10, 1000).await.unwrap();
     store.mark_delivered(vec![file[0].id]).await.unwrap();
@@ -100,36 +65,16 @@ async fn outbox_claims_respect_due_time_and_lease() {
 async fn data_and_leases_survive_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    let new_event = NewEvent {
-        raw_data: None,
-        sinks: vec!["webex".to_owned()],
-        ..item(event("leaf1", Severity::Minor))
-    };
+    let new_event = for_sinks(&["webex"], Severity::Minor);
     let seq = append_one(&store, new_event).await.unwrap().seq;
     let now = now_ms();
-    assert_eq!(
-        store
-            .claim_due("webex", now, 10, 60_000)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(claim_webex(&store, now, 60_000).await.len(), 1);
     drop(store);
 
     let store = open(&dir);
     assert!(store.reader().unwrap().event(seq).unwrap().is_some());
-    assert!(
-        store
-            .claim_due("webex", now, 10, 60_000)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let reclaimed = store
-        .claim_due("webex", now + 60_000, 10, 60_000)
-        .await
-        .unwrap();
+    assert!(claim_webex(&store, now, 60_000).await.is_empty());
+    let reclaimed = claim_webex(&store, now + 60_000, 60_000).await;
     assert_eq!(reclaimed[0].seq, seq);
     // Seqs keep growing after a restart.
     let next = append_one(&store, item(event("leaf1", Severity::Info)))
@@ -146,11 +91,7 @@ async fn leases_of_a_stopped_process_come_back_uncertain_and_released_rows_do_no
     {
         let store = open(&dir);
         for _ in 0..3 {
-            let new_event = NewEvent {
-                raw_data: None,
-                sinks: vec!["webex".to_owned()],
-                ..item(event("leaf1", Severity::Major))
-            };
+            let new_event = for_sinks(&["webex"], Severity::Major);
             append_one(&store, new_event).await.unwrap();
         }
         let claimed = store.claim_due("webex", now, 2, 60_000).await.unwrap();
@@ -163,14 +104,19 @@ async fn leases_of_a_stopped_process_come_back_uncertain_and_released_rows_do_no
     }
     let store = open(&dir);
     assert_eq!(store.recover_leases("webex").await.unwrap(), 1);
-    let claimed = store.claim_due("webex", now, 10, 60_000).await.unwrap();
+    let claimed = claim_webex(&store, now, 60_000).await;
     let uncertain: Vec<bool> = claimed.iter().map(|delivery| delivery.uncertain).collect();
     assert_eq!(uncertain, [true, false, false]);
     store
         .mark_failed(claimed[0].id, "503".to_owned(), 0, Failed::Retry)
         .await
         .unwrap();
-    let again = store.claim_due("webex", now, 10, 60_000).await.unwrap();
+    let again = claim_webex(&store, now, 60_000).await;
     assert_eq!(again.len(), 1);
     assert!(!again[0].uncertain, "a recorded failure settles the doubt");
+}
+
+/// The `webex` rows due at `now` (ten at most), leased for `lease_ms`.
+async fn claim_webex(store: &Store, now: i64, lease_ms: i64) -> Vec<Delivery> {
+    store.claim_due("webex", now, 10, lease_ms).await.unwrap()
 }

@@ -28,10 +28,7 @@ async fn concurrent_appends_share_commits() {
     assert_eq!(seqs.len(), 200);
     let stats = store.stats();
     assert!(stats.commits < 20, "{stats:?}");
-    assert_eq!(
-        store.reader().unwrap().count("SELECT count(*) FROM events"),
-        200
-    );
+    assert_eq!(stored_events(&store), 200);
     store.close().await;
 }
 
@@ -39,9 +36,7 @@ async fn concurrent_appends_share_commits() {
 async fn a_rejected_request_stores_none_of_its_events() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    append_one(&store, item(event("leaf1", Severity::Info)))
-        .await
-        .unwrap();
+    append_info(&store, "leaf1").await;
     refuse_device(&dir, "refused");
     let result = store
         .append(&[
@@ -50,14 +45,9 @@ async fn a_rejected_request_stores_none_of_its_events() {
         ])
         .await;
     assert!(matches!(result, Err(StoreError::Rejected(_))), "{result:?}");
-    assert_eq!(
-        store.reader().unwrap().count("SELECT count(*) FROM events"),
-        1
-    );
+    assert_eq!(stored_events(&store), 1);
     // The store is still writable afterwards.
-    append_one(&store, item(event("leaf3", Severity::Info)))
-        .await
-        .unwrap();
+    append_info(&store, "leaf3").await;
     assert_eq!(store.write_state(), WriteState::Writing);
     store.close().await;
 }
@@ -66,9 +56,7 @@ async fn a_rejected_request_stores_none_of_its_events() {
 async fn opening_twice_migrates_once() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    append_one(&store, item(event("leaf1", Severity::Info)))
-        .await
-        .unwrap();
+    append_info(&store, "leaf1").await;
     store.close().await;
     let store = open(&dir);
     let reader = store.reader().unwrap();
@@ -85,9 +73,7 @@ async fn a_full_database_makes_appends_unavailable_and_rolls_back() {
     // More than any disk has: the free-space check below must say "not yet".
     config.min_free_bytes = u64::MAX;
     let store = Store::open(config).unwrap();
-    append_one(&store, item(event("leaf1", Severity::Info)))
-        .await
-        .unwrap();
+    append_info(&store, "leaf1").await;
     let reader = store.reader().unwrap();
     let pages = reader.count("PRAGMA page_count");
     store
@@ -125,9 +111,7 @@ async fn a_full_database_makes_appends_unavailable_and_rolls_back() {
         .execute_on_writer("PRAGMA max_page_count = 1073741823")
         .await
         .unwrap();
-    append_one(&store, item(event("leaf3", Severity::Info)))
-        .await
-        .unwrap();
+    append_info(&store, "leaf3").await;
     store.close().await;
 }
 
@@ -173,9 +157,7 @@ async fn requests_after_close_are_unavailable() {
 async fn a_rejected_request_among_concurrent_ones_does_not_undo_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&dir);
-    append_one(&store, item(event("leaf1", Severity::Info)))
-        .await
-        .unwrap();
+    append_info(&store, "leaf1").await;
     refuse_device(&dir, "refused");
     // Sent together, these requests are committed in the same batch and first tried under one
     // savepoint; the bad one must fail alone.
@@ -202,10 +184,7 @@ async fn a_rejected_request_among_concurrent_ones_does_not_undo_the_others() {
             .enumerate()
             .all(|(index, result)| index == 7 || result.is_ok())
     );
-    assert_eq!(
-        store.reader().unwrap().count("SELECT count(*) FROM events"),
-        20
-    );
+    assert_eq!(stored_events(&store), 20);
     store.close().await;
 }
 

@@ -75,12 +75,17 @@ fn trusting(cert_path: &std::path::Path) -> TlsConfig {
     }
 }
 
+/// Why a client trusting `trusted`'s certificate as its CA refuses `device`.
+async fn refusal(device: &SelfSigned, trusted: &SelfSigned) -> String {
+    handshake(&device.identity, &trusting(&trusted.cert_path))
+        .await
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn a_self_signed_ca_certificate_given_as_ca_file_is_explained_with_its_fingerprint() {
     let device = self_signed("sw1", true);
-    let error = handshake(&device.identity, &trusting(&device.cert_path))
-        .await
-        .unwrap_err();
+    let error = refusal(&device, &device).await;
     assert!(
         error.contains("CA certificate (basicConstraints CA:TRUE)"),
         "{error}"
@@ -106,9 +111,7 @@ async fn a_self_signed_ca_certificate_given_as_ca_file_is_explained_with_its_fin
 async fn a_certificate_from_another_issuer_names_the_ca_file_and_the_fingerprint() {
     let device = self_signed("sw1", false);
     let other = self_signed("sw2", false);
-    let error = handshake(&device.identity, &trusting(&other.cert_path))
-        .await
-        .unwrap_err();
+    let error = refusal(&device, &other).await;
     assert!(
         error.contains(&format!(
             "not issued by a CA in tls.ca_file {}",
@@ -123,9 +126,7 @@ async fn a_certificate_from_another_issuer_names_the_ca_file_and_the_fingerprint
 async fn a_regenerated_certificate_under_a_trusted_name_is_explained() {
     let before = self_signed("sw1", false);
     let now = self_signed("sw1", false);
-    let error = handshake(&now.identity, &trusting(&before.cert_path))
-        .await
-        .unwrap_err();
+    let error = refusal(&now, &before).await;
     assert!(
         error.contains("was the certificate regenerated?"),
         "{error}"

@@ -38,9 +38,9 @@ async fn recorder() -> (String, Arc<Mutex<Vec<Received>>>) {
 async fn post_four(mut config: HookSimConfig) -> Vec<Received> {
     let (base, received) = recorder().await;
     config.target = format!("{base}{}", config.target);
-    config.count = Some(4);
-    config.concurrency = 2;
-    config.record_accepted = true;
+    config.load.count = Some(4);
+    config.load.concurrency = 2;
+    config.load.record_accepted = true;
     let report = run(config, CancellationToken::new()).await.unwrap();
     assert_eq!(report.sent, 4);
     assert_eq!(report.by_status.get(&200), Some(&4), "{report:?}");
@@ -372,7 +372,8 @@ fn the_command_lines_parse_into_the_documented_schemes() {
     assert!(
         matches!(&config.auth, Auth::HttpSignature { key_id, secret } if key_id == "netpulse-sim" && secret == b"s")
     );
-    assert_eq!((config.devices, config.seed, config.count), (3, 9, Some(7)));
+    let load = &config.load;
+    assert_eq!((load.devices, load.seed, load.count), (3, 9, Some(7)));
     let config = config_of(&format!(
         "standard-webhooks --target http://x/h --secret {WHSEC}"
     ));

@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message, protocol::CloseFrame};
 
 use crate::sim::webex::WebexSim;
 use crate::sim::webex::tests::{get_json, start};
@@ -171,23 +171,27 @@ async fn a_second_connection_replaces_the_first_and_late_authorization_is_refuse
     let device = register(&sim, "bot").await;
     let mut first = connect(&device).await;
     let _second = connect(&device).await;
-    let closed = tokio::time::timeout(Duration::from_secs(10), first.next())
-        .await
-        .unwrap();
-    let Some(Ok(Message::Close(Some(frame)))) = closed else {
-        panic!("expected a close frame, got {closed:?}");
-    };
+    let frame = close_frame(&mut first).await;
     assert_eq!(u16::from(frame.code), 4000);
     assert_eq!(frame.reason.as_str(), "replaced");
 
     sim.set_auth_deadline(Duration::from_millis(100));
     let url = device["webSocketUrl"].as_str().unwrap();
     let (mut silent, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let closed = tokio::time::timeout(Duration::from_secs(10), silent.next())
+    let frame = close_frame(&mut silent).await;
+    assert_eq!(u16::from(frame.code), 1008);
+}
+
+/// The close frame the simulator sends on `socket` (within 10 s).
+async fn close_frame<S>(socket: &mut S) -> CloseFrame
+where
+    S: futures_util::Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+{
+    let closed = tokio::time::timeout(Duration::from_secs(10), socket.next())
         .await
         .unwrap();
     let Some(Ok(Message::Close(Some(frame)))) = closed else {
         panic!("expected a close frame, got {closed:?}");
     };
-    assert_eq!(u16::from(frame.code), 1008);
+    frame
 }

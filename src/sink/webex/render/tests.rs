@@ -1,6 +1,16 @@
 use super::*;
 use crate::source::webhook::sdwan;
 
+/// The SD-WAN capture of an interface going down, as an event.
+fn interface_down() -> Event {
+    sdwan_event("webhook-interface-state-change-down-2019.json")
+}
+
+/// `template` for every event, times in UTC.
+fn custom(template: &str) -> anyhow::Result<Templates> {
+    Templates::new(Some(template), jiff::tz::TimeZone::UTC)
+}
+
 fn sdwan_event(fixture: &str) -> Event {
     let path = format!("{}/tests/data/sdwan/{fixture}", env!("CARGO_MANIFEST_DIR"));
     let body = std::fs::read(path).unwrap();
@@ -20,7 +30,7 @@ fn templates(timezone: &str) -> Templates {
 
 #[test]
 fn the_sdwan_message_says_what_when_where_and_links_to_the_alarm() {
-    let event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    let event = interface_down();
     let message = templates("America/Los_Angeles").render(&event).unwrap();
     assert_eq!(message, EXPECTED_DOWN);
 }
@@ -55,7 +65,7 @@ fn a_clear_says_cleared_and_times_follow_the_time_zone() {
 
 #[test]
 fn untrusted_values_cannot_inject_markdown() {
-    let mut event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    let mut event = interface_down();
     event.device = "edge1](https://evil.example/login) **urgent** <@all>\n# Click".to_owned();
     event.data["values_short_display"][0]["host-name"] = "[x](javascript:alert(1))".into();
     event.link = Some("https://vmanage.example.com/#/details/a) [evil](https://x".to_owned());
@@ -73,7 +83,7 @@ fn untrusted_values_cannot_inject_markdown() {
 
 #[test]
 fn a_link_that_is_not_http_is_left_out() {
-    let mut event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    let mut event = interface_down();
     event.link = Some("javascript:alert(1)".to_owned());
     let message = templates("UTC").render(&event).unwrap();
     assert!(!message.contains("Open in SD-WAN Manager"), "{message}");
@@ -118,13 +128,11 @@ fn a_provider_type_on_data_of_another_shape_gets_the_generic_message() {
 
 #[test]
 fn a_custom_template_is_used_for_every_event_and_escapes_too() {
-    let utc = jiff::tz::TimeZone::UTC;
-    let templates = Templates::new(
-        Some("{{ event.device }} at {{ event.data.entry_time | localtime }} {{ '*raw*' | safe }}"),
-        utc,
+    let templates = custom(
+        "{{ event.device }} at {{ event.data.entry_time | localtime }} {{ '*raw*' | safe }}",
     )
     .unwrap();
-    let event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    let event = interface_down();
     let message = templates.render(&event).unwrap();
     assert!(
         message.starts_with("BR2\\-CSR1000v at 2019-05-12 05:26:42 UTC"),
@@ -135,18 +143,14 @@ fn a_custom_template_is_used_for_every_event_and_escapes_too() {
 
 #[test]
 fn filters_that_mark_output_safe_cannot_smuggle_markdown() {
-    let utc = jiff::tz::TimeZone::UTC;
-    let mut event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    let mut event = interface_down();
     event.device = "[x](https://evil)".to_owned();
     for template in [
         "{{ event.device | tojson }}",
         "{{ event.device | e }}",
         "{{ event.device | escape }}",
     ] {
-        let message = Templates::new(Some(template), utc.clone())
-            .unwrap()
-            .render(&event)
-            .unwrap();
+        let message = custom(template).unwrap().render(&event).unwrap();
         assert!(!message.contains("](https"), "{template}: {message}");
         assert!(message.contains("\\[x\\]"), "{template}: {message}");
     }
@@ -154,17 +158,12 @@ fn filters_that_mark_output_safe_cannot_smuggle_markdown() {
 
 #[test]
 fn template_errors_say_where_and_runaway_templates_stop() {
-    let utc = jiff::tz::TimeZone::UTC;
-    let broken = Templates::new(Some("line one\n{% for x in %}\n"), utc.clone())
-        .err()
-        .unwrap();
+    let broken = custom("line one\n{% for x in %}\n").err().unwrap();
     assert!(broken.to_string().starts_with("line 2:"), "{broken}");
-    let runaway = Templates::new(
-        Some("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"),
-        utc,
-    )
-    .unwrap();
-    let event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    let runaway =
+        custom("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}")
+            .unwrap();
+    let event = interface_down();
     let error = runaway.render(&event).unwrap_err();
     assert!(error.to_string().contains("fuel"), "{error}");
 }
@@ -197,6 +196,23 @@ fn fixture(folder: &str, file: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// The event a provider's normalizer makes of `tests/data/<folder>/<file>`.
+fn fixture_event(
+    folder: &str,
+    file: &str,
+    normalize: impl FnOnce(
+        &crate::source::webhook::verify::Verified<'_>,
+    ) -> Result<
+        crate::source::webhook::Normalized,
+        crate::source::webhook::Invalid,
+    >,
+) -> Event {
+    let body = fixture(folder, file).into();
+    normalize(&crate::source::webhook::verify::open_body(&body))
+        .unwrap()
+        .event
+}
+
 /// Each provider's built-in message says what happened, where and when, with the platform's
 /// details and a link back; every fixture of every provider renders.
 #[test]
@@ -206,12 +222,12 @@ fn every_provider_has_its_own_message_and_every_fixture_renders() {
     let templates = templates("Europe/Paris");
     let render = |event: &Event| templates.render(event).unwrap();
 
-    let port = meraki::normalize(
+    let port = fixture_event(
         "meraki",
-        &open_body(&fixture("meraki", "official-example-port-disconnected.json").into()),
-    )
-    .unwrap();
-    let message = render(&port.event);
+        "official-example-port-disconnected.json",
+        |request| meraki::normalize("meraki", request),
+    );
+    let message = render(&port);
     assert!(message.starts_with("🔴 "), "{message}");
     assert!(message.contains("Meraki **"), "{message}");
     assert!(message.contains("- **Network:**"), "{message}");
@@ -220,19 +236,12 @@ fn every_provider_has_its_own_message_and_every_fixture_renders() {
         "{message}"
     );
 
-    let issue = catalyst_center::normalize(
-        "dnac",
-        &open_body(
-            &fixture(
-                "catalyst-center",
-                "dnac-2019-interface-down-p1-resolved.json",
-            )
-            .into(),
-        ),
-        None,
-    )
-    .unwrap();
-    let message = render(&issue.event);
+    let issue = fixture_event(
+        "catalyst-center",
+        "dnac-2019-interface-down-p1-resolved.json",
+        |request| catalyst_center::normalize("dnac", request, None),
+    );
+    let message = render(&issue);
     assert!(
         message.starts_with("✅ Cleared · Catalyst Center **Interface GigabitEthernet0/0 is Down"),
         "{message}"
@@ -240,30 +249,24 @@ fn every_provider_has_its_own_message_and_every_fixture_renders() {
     assert!(message.contains("- **Priority:** P1"), "{message}");
     assert!(message.contains("- **Status:** resolved"), "{message}");
 
-    let alert = thousandeyes::normalize(
-        "te",
-        &open_body(&fixture("thousandeyes", "classic-http-server-trigger-2021.json").into()),
-    )
-    .unwrap();
-    let message = render(&alert.event);
+    let alert = fixture_event(
+        "thousandeyes",
+        "classic-http-server-trigger-2021.json",
+        |request| thousandeyes::normalize("te", request),
+    );
+    let message = render(&alert);
     assert!(message.contains("ThousandEyes **"), "{message}");
     assert!(
         message.contains("[Open in ThousandEyes](https://"),
         "{message}"
     );
 
-    let alarm = intersight::normalize(
+    let alarm = fixture_event(
         "intersight",
-        &open_body(
-            &fixture(
-                "intersight",
-                "webhookresult-cond-alarm-modified-trimmed.json",
-            )
-            .into(),
-        ),
-    )
-    .unwrap();
-    let message = render(&alarm.event);
+        "webhookresult-cond-alarm-modified-trimmed.json",
+        |request| intersight::normalize("intersight", request),
+    );
+    let message = render(&alarm);
     assert!(message.contains("Intersight **F"), "{message}");
     assert!(
         message.contains("[Open in Intersight](https://www.intersight.com/"),
@@ -296,7 +299,7 @@ fn every_provider_has_its_own_message_and_every_fixture_renders() {
 
 #[test]
 fn a_huge_value_is_cut_with_a_visible_marker() {
-    let mut event = sdwan_event("webhook-interface-state-change-down-2019.json");
+    let mut event = interface_down();
     event.data["message"] = "x".repeat(1024 * 1024).into();
     let message = templates("UTC").render(&event).unwrap();
     let line = message

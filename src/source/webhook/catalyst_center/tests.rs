@@ -1,25 +1,21 @@
 use serde_json::json;
 
 use super::*;
+use crate::source::webhook::testing;
 
 /// The provider's normalizer on a body, as a receiver with `auth: none` runs it.
 fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> {
-    let (headers, now) = (axum::http::HeaderMap::new(), jiff::Timestamp::now());
-    crate::source::webhook::testing::normalize_for_test(
-        source_name,
-        &headers,
-        body,
-        now,
-        |source, request| super::normalize(source, request, None),
-    )
+    testing::normalize_unsigned(source_name, body, |source, request| {
+        super::normalize(source, request, None)
+    })
 }
 
 fn read_fixture(file: &str) -> Vec<u8> {
-    crate::source::webhook::testing::fixture("catalyst-center", file)
+    testing::fixture("catalyst-center", file)
 }
 
 fn read_document(file: &str) -> Value {
-    serde_json::from_slice(&read_fixture(file)).unwrap()
+    testing::fixture_json("catalyst-center", file)
 }
 
 fn normalize_value(document: &Value) -> Normalized {
@@ -27,7 +23,7 @@ fn normalize_value(document: &Value) -> Normalized {
 }
 
 fn updates(normalized: &Normalized) -> Vec<(String, bool)> {
-    crate::source::webhook::testing::alarm_pairs(&normalized.alarms)
+    testing::alarm_pairs(&normalized.alarms)
 }
 
 #[test]
@@ -222,21 +218,8 @@ fn event_links_in_all_documented_forms() {
 
 #[test]
 fn bad_input_is_malformed_or_unrecognized() {
-    for body in [
-        &b""[..],
-        b"  ",
-        b"{\"instanceId\": ",
-        b"[1, 2",
-        b"{} trailing",
-        b"nope",
-    ] {
-        let error = normalize("c", body).unwrap_err();
-        assert_eq!(
-            error.kind,
-            "malformed",
-            "{:?}: {error}",
-            String::from_utf8_lossy(body)
-        );
+    for body in testing::not_json(b"{\"instanceId\": ") {
+        testing::refusal(normalize("c", body), "malformed", body);
     }
     let cases: &[(&[u8], &str)] = &[
         (b"[]", "JSON array, expected an object"),
@@ -257,13 +240,7 @@ fn bad_input_is_malformed_or_unrecognized() {
         ),
     ];
     for (body, reason) in cases {
-        let error = normalize("c", body).unwrap_err();
-        assert_eq!(
-            error.kind,
-            "unrecognized",
-            "{:?}: {error}",
-            String::from_utf8_lossy(body)
-        );
+        let error = testing::refusal(normalize("c", body), "unrecognized", body);
         assert!(error.reason.contains(reason), "{error} lacks {reason:?}");
         assert!(
             error

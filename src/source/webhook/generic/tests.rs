@@ -28,17 +28,7 @@ fn cloudevent(
     super::super::testing::normalize_for_test(source_name, headers, body, now, super::cloudevent)
 }
 
-fn data(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for (name, value) in pairs {
-        headers.insert(*name, HeaderValue::from_str(value).unwrap());
-    }
-    headers
-}
+use crate::source::webhook::testing::{data, header_map as headers};
 
 fn now() -> jiff::Timestamp {
     "2026-11-28T10:00:00Z".parse().unwrap()

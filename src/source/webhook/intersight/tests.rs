@@ -1,43 +1,25 @@
 use serde_json::json;
 
 use super::*;
+use crate::source::webhook::testing;
 
 /// The provider's normalizer on a body, as a receiver with `auth: none` runs it.
 fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> {
-    let (headers, now) = (axum::http::HeaderMap::new(), jiff::Timestamp::now());
-    crate::source::webhook::testing::normalize_for_test(
-        source_name,
-        &headers,
-        body,
-        now,
-        super::normalize,
-    )
+    testing::normalize_unsigned(source_name, body, super::normalize)
 }
 
 const ALARM_FIXTURE: &str = "webhookresult-cond-alarm-modified-trimmed.json";
 const ALARM_MOID: &str = "62275bf065696e2d33b4ba3c";
 
-fn read_fixture(file: &str) -> Vec<u8> {
-    crate::source::webhook::testing::fixture("intersight", file)
-}
-
 fn fixture_value(file: &str) -> Value {
-    serde_json::from_slice(&read_fixture(file)).unwrap()
+    testing::fixture_json("intersight", file)
 }
 
 fn run(document: &Value) -> Result<Normalized, Invalid> {
     normalize("intersight1", &serde_json::to_vec(document).unwrap())
 }
 
-fn updates(pairs: &[(&str, bool)]) -> Vec<AlarmUpdate> {
-    pairs
-        .iter()
-        .map(|(key, raised)| AlarmUpdate {
-            key: (*key).to_owned(),
-            raised: *raised,
-        })
-        .collect()
-}
+use testing::alarm_updates as updates;
 
 #[test]
 fn a_cleared_alarm_clears_the_same_key_at_its_original_severity() {

@@ -19,14 +19,9 @@ impl NormalizeBody for Mapping {
         body: &[u8],
         now: jiff::Timestamp,
     ) -> Result<Normalized, Invalid> {
-        let headers = axum::http::HeaderMap::new();
-        super::super::testing::normalize_for_test(
-            source_name,
-            &headers,
-            body,
-            now,
-            |source, request| self.normalize(source, request),
-        )
+        super::super::testing::normalize_at(source_name, body, now, |source, request| {
+            self.normalize(source, request)
+        })
     }
 }
 

@@ -1,21 +1,15 @@
 use serde_json::json;
 
 use super::*;
+use crate::source::webhook::testing;
 
 /// The provider's normalizer on a body, as a receiver with `auth: none` runs it.
 fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> {
-    let (headers, now) = (axum::http::HeaderMap::new(), jiff::Timestamp::now());
-    crate::source::webhook::testing::normalize_for_test(
-        source_name,
-        &headers,
-        body,
-        now,
-        super::normalize,
-    )
+    testing::normalize_unsigned(source_name, body, super::normalize)
 }
 
 fn read_fixture(file: &str) -> Vec<u8> {
-    crate::source::webhook::testing::fixture("meraki", file)
+    testing::fixture("meraki", file)
 }
 
 fn normalize_value(document: &Value) -> Normalized {
@@ -23,7 +17,7 @@ fn normalize_value(document: &Value) -> Normalized {
 }
 
 fn updates(alert: &Normalized) -> Vec<(String, bool)> {
-    crate::source::webhook::testing::alarm_pairs(&alert.alarms)
+    testing::alarm_pairs(&alert.alarms)
 }
 
 #[test]
@@ -243,21 +237,8 @@ fn without_any_device_or_network_name_the_source_name_is_the_device() {
 
 #[test]
 fn bad_input_is_malformed_or_unrecognized() {
-    for body in [
-        &b""[..],
-        b"   ",
-        b"{\"alertId\": ",
-        b"[1, 2",
-        b"{} trailing",
-        b"not json",
-    ] {
-        let error = normalize("m", body).unwrap_err();
-        assert_eq!(
-            error.kind,
-            "malformed",
-            "{:?}: {error}",
-            String::from_utf8_lossy(body)
-        );
+    for body in testing::not_json(b"{\"alertId\": ") {
+        testing::refusal(normalize("m", body), "malformed", body);
     }
     let cases: &[(&[u8], &str)] = &[
         (b"[]", "JSON array, expected an object"),
@@ -299,13 +280,7 @@ fn bad_input_is_malformed_or_unrecognized() {
         ),
     ];
     for (body, reason) in cases {
-        let error = normalize("m", body).unwrap_err();
-        assert_eq!(
-            error.kind,
-            "unrecognized",
-            "{:?}: {error}",
-            String::from_utf8_lossy(body)
-        );
+        let error = testing::refusal(normalize("m", body), "unrecognized", body);
         assert!(error.reason.contains(reason), "{error} lacks {reason:?}");
         assert!(error.reason.starts_with("not a Meraki alert: "), "{error}");
     }

@@ -1,40 +1,22 @@
 use serde_json::json;
 
 use super::*;
+use crate::source::webhook::testing;
 
 /// The provider's normalizer on a body, as a receiver with `auth: none` runs it.
 fn normalize(source_name: &str, body: &[u8]) -> Result<Normalized, Invalid> {
-    let (headers, now) = (axum::http::HeaderMap::new(), jiff::Timestamp::now());
-    crate::source::webhook::testing::normalize_for_test(
-        source_name,
-        &headers,
-        body,
-        now,
-        super::normalize,
-    )
-}
-
-fn read_fixture(file: &str) -> Vec<u8> {
-    crate::source::webhook::testing::fixture("thousandeyes", file)
+    testing::normalize_unsigned(source_name, body, super::normalize)
 }
 
 fn fixture_value(file: &str) -> Value {
-    serde_json::from_slice(&read_fixture(file)).unwrap()
+    testing::fixture_json("thousandeyes", file)
 }
 
 fn run(document: &Value) -> Result<Normalized, Invalid> {
     normalize("te1", &serde_json::to_vec(document).unwrap())
 }
 
-fn updates(pairs: &[(&str, bool)]) -> Vec<AlarmUpdate> {
-    pairs
-        .iter()
-        .map(|(key, raised)| AlarmUpdate {
-            key: (*key).to_owned(),
-            raised: *raised,
-        })
-        .collect()
-}
+use testing::alarm_updates as updates;
 
 #[test]
 fn a_trigger_and_its_clear_share_the_alarm_key() {

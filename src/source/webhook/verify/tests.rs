@@ -1,23 +1,11 @@
 //! The verifiers against the published test vectors and independently computed signatures.
 
-use axum::http::HeaderValue;
-
 use super::*;
 use crate::config::{
     HmacAuth, HttpSignatureAuth, Secret, SecretValue, StandardWebhooksAuth, WebhookAuth,
 };
 
-fn data(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for (name, value) in pairs {
-        headers.insert(*name, HeaderValue::from_str(value).unwrap());
-    }
-    headers
-}
+use crate::source::webhook::testing::{data, header_map as headers};
 
 fn signed<'a>(headers: &'a HeaderMap, body: &'a [u8], now: jiff::Timestamp) -> Signed<'a> {
     Signed {
