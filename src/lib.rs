@@ -8,8 +8,11 @@
 //! - [`source`]: inputs, one module per protocol (`dme` for NX-OS / APIC WebSocket subscriptions),
 //!   the session-holding ones run by the one `source::lifecycle`.
 //! - [`route`]: which sinks take an event; pure functions over events and the configuration.
+//! - [`pipeline`]: routes each event and appends it with its outbox rows, then wakes the sinks.
 //! - [`store`]: the embedded durable store (SQLite, WAL, group commit): event log, alarms, outbox.
-//! - [`sink`]: outputs, one module per kind (`file`, `stdout`).
+//! - [`feed`]: the live feed: committed events fanned out to clients that resume by seq.
+//! - [`sink`]: outputs, one module per kind (`file`, `stdout`, `webex`), each reading the outbox.
+//! - [`http`]: the one HTTP server: webhook routes, `/api/v1`, the dashboard, metrics, health.
 //! - [`gateway`]: wires sources to sinks, owns shutdown and configuration reload.
 //! - [`sim`]: device simulators, also a product feature (`netpulse sim dme`).
 //! - [`demo`]: `netpulse demo`, a simulated switch and the gateway wired together.
@@ -17,6 +20,8 @@
 //!   builder.
 //! - [`webex_api`]: the one Webex REST client, shared by the Webex source, webhook and sink.
 //! - [`secret`]: the constant-time comparison of secrets (API tokens, webhook credentials).
+//! - [`throttle`]: log lines a flood would repeat, at most one per interval.
+//! - [`duration`]: the configuration's durations (`30s`, `5m`).
 
 pub mod backoff;
 pub mod config;
