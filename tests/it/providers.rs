@@ -443,16 +443,13 @@ async fn a_webex_notification_is_verified_and_its_message_fetched_from_the_webex
     .unwrap();
     let room = sim.room_id("NOC").unwrap();
     // Somebody posts in the room: the message exists in the (simulated) Webex API.
-    let posted: Value = reqwest::Client::new()
-        .post(format!("{}/v1/messages", sim.base_url()))
-        .bearer_auth("bot-token")
-        .json(&serde_json::json!({"roomId": room, "text": "show alarms for edge-7"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let posted: Value = crate::support::send_json(
+        reqwest::Client::new()
+            .post(format!("{}/v1/messages", sim.base_url()))
+            .bearer_auth("bot-token")
+            .json(&serde_json::json!({"roomId": room, "text": "show alarms for edge-7"})),
+    )
+    .await;
     let yaml = format!(
         "store: {{ path: netpulse.db }}
 http: {{ listen: \"127.0.0.1:0\" }}
@@ -594,16 +591,13 @@ sinks:
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 
-    let posted: Value = reqwest::Client::new()
-        .post(format!("{}/v1/messages", sim.base_url()))
-        .bearer_auth("bot-token")
-        .json(&serde_json::json!({"roomId": room, "text": "netpulse alarms?"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let posted: Value = crate::support::send_json(
+        reqwest::Client::new()
+            .post(format!("{}/v1/messages", sim.base_url()))
+            .bearer_auth("bot-token")
+            .json(&serde_json::json!({"roomId": room, "text": "netpulse alarms?"})),
+    )
+    .await;
     let fixture =
         crate::support::data("webex/webhook-messages-created-doc-example-compact-exact-bytes.json");
     let mut notification: Value = serde_json::from_slice(&fixture).unwrap();
@@ -719,17 +713,14 @@ sources:
 }
 
 async fn post_cloudevent(running: &Running, path: &str, token: &str, event: Value) -> Value {
-    reqwest::Client::new()
-        .post(running.url(path))
-        .bearer_auth(token)
-        .header("content-type", "application/cloudevents+json")
-        .body(event.to_string())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    crate::support::send_json(
+        reqwest::Client::new()
+            .post(running.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/cloudevents+json")
+            .body(event.to_string()),
+    )
+    .await
 }
 
 /// One source cannot touch another's alarms: a CloudEvent naming the SD-WAN source's alarm key
@@ -742,16 +733,13 @@ async fn a_source_cannot_clear_another_sources_alarm() {
     )
     .await;
     let down = crate::support::data("sdwan/webhook-interface-state-change-down-2019.json");
-    let raised: Value = reqwest::Client::new()
-        .post(running.url("/hooks/sdwan"))
-        .header("content-type", "application/json")
-        .body(down)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let raised: Value = crate::support::send_json(
+        reqwest::Client::new()
+            .post(running.url("/hooks/sdwan"))
+            .header("content-type", "application/json")
+            .body(down),
+    )
+    .await;
     assert_eq!(raised["status"], "accepted", "{raised}");
     let forged = serde_json::json!({
         "specversion": "1.0", "id": "forged-1", "source": "/attacker", "type": "x",

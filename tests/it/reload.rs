@@ -158,6 +158,22 @@ impl Setup {
             .collect()
     }
 
+    /// Waits for the resynchronised event of a change to `port` on device `name`, made while its
+    /// session was not live.
+    async fn wait_resynchronised(&self, what: &str, name: &str, port: &str) {
+        wait_until(what, || {
+            self.events().iter().any(|event| {
+                event.device == name
+                    && event.resync
+                    && event
+                        .subject
+                        .as_deref()
+                        .is_some_and(|subject| subject.contains(port))
+            })
+        })
+        .await;
+    }
+
     /// Brings a port down on the device and waits for its event: the session is live and the
     /// file sink has written everything before it.
     async fn prove_live(&self, index: usize, port: u32) {
@@ -316,17 +332,13 @@ async fn a_reload_stops_a_removed_switch_and_restarts_a_changed_one_only() {
         setup.gaps("leaf1")[0].data["reason"],
         "restarted by a configuration reload"
     );
-    wait_until("the change made during the restart arrives", || {
-        setup.events().iter().any(|event| {
-            event.device == "leaf1"
-                && event.resync
-                && event
-                    .subject
-                    .as_deref()
-                    .is_some_and(|subject| subject.contains("eth1/4"))
-        })
-    })
-    .await;
+    setup
+        .wait_resynchronised(
+            "the change made during the restart arrives",
+            "leaf1",
+            "eth1/4",
+        )
+        .await;
     setup.prove_live(0, 2).await;
     setup.prove_live(2, 2).await;
     assert_eq!(
@@ -476,20 +488,13 @@ async fn a_session_is_stopped_and_started_through_its_handle_and_resynchronised(
     wait_until("the gap is reported", || !setup.gaps("leaf1").is_empty()).await;
     let gap = &setup.gaps("leaf1")[0];
     assert_eq!(gap.data["reason"], "session stopped");
-    wait_until(
-        "the change made while stopped arrives resynchronised",
-        || {
-            setup.events().iter().any(|event| {
-                event.device == "leaf1"
-                    && event.resync
-                    && event
-                        .subject
-                        .as_deref()
-                        .is_some_and(|subject| subject.contains("eth1/4"))
-            })
-        },
-    )
-    .await;
+    setup
+        .wait_resynchronised(
+            "the change made while stopped arrives resynchronised",
+            "leaf1",
+            "eth1/4",
+        )
+        .await;
     assert_eq!(sessions(setup.device(0)).0, 2);
 
     control.restart();

@@ -270,6 +270,11 @@ impl Running {
     }
 }
 
+/// Sends `request` and reads its answer as JSON.
+pub async fn send_json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// Reads a file of `tests/data/`.
 pub fn data(path: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()

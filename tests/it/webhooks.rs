@@ -133,13 +133,7 @@ async fn raise_then_clear_updates_the_alarm_and_a_redelivery_is_stored_once() {
     let up = data("sdwan/webhook-interface-state-change-up-clears-previous-2019.json");
     let key = "vmanage:sdwan:8459e3a0-5bea-4370-ab57-6f45f8022d66";
 
-    let first: Value = post(&running, down.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let first: Value = crate::support::send_json(post(&running, down.clone())).await;
     assert_eq!(first["status"], "accepted");
     let alarm = running.reader().alarm(key).unwrap().expect("raised");
     assert!(alarm.raised);
@@ -151,13 +145,7 @@ async fn raise_then_clear_updates_the_alarm_and_a_redelivery_is_stored_once() {
     assert_eq!(again["status"], "duplicate");
     assert_eq!(again["seq"], first["seq"]);
 
-    let clear: Value = post(&running, up)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let clear: Value = crate::support::send_json(post(&running, up)).await;
     assert_eq!(clear["status"], "accepted");
     let alarm = running.reader().alarm(key).unwrap().unwrap();
     assert!(
@@ -320,13 +308,7 @@ async fn a_store_that_cannot_write_answers_503_and_acknowledges_nothing() {
     assert_eq!(health("/healthz").await, StatusCode::OK);
     blocker.execute_batch("ROLLBACK").unwrap();
     drop(blocker);
-    let accepted: Value = post(&running, alarm)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let accepted: Value = crate::support::send_json(post(&running, alarm)).await;
     assert_eq!(
         accepted["status"], "accepted",
         "the retry is accepted, not taken for a duplicate"
