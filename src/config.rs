@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_saphyr::Spanned;
 
+mod alerting;
 mod api;
 mod pxgrid;
 mod server;
@@ -25,6 +26,10 @@ mod tests;
 mod webex_events;
 mod webhook;
 
+pub use alerting::{
+    DataMatcher, EventMatcher, FlappingConfig, InhibitRuleConfig, RouteConfig, TimeIntervalConfig,
+    TimeIntervalSpec, TimeRangeSpec,
+};
 pub use api::{ApiAuth, ApiSection, ApiToken, CorsConfig, FeedConfig, Scope};
 pub use pxgrid::PxgridSourceConfig;
 pub use server::{HttpSection, ServerTls, StoreSection, Synchronous};
@@ -48,6 +53,10 @@ pub struct Config {
     pub api: ApiSection,
     pub sources: Vec<SourceConfig>,
     pub sinks: Vec<SinkConfig>,
+    /// The routing tree's top-level routes (children of a root that takes every event).
+    pub routes: Vec<RouteConfig>,
+    pub time_intervals: Vec<TimeIntervalConfig>,
+    pub inhibit_rules: Vec<InhibitRuleConfig>,
 }
 
 /// Every problem found in a configuration, each prefixed with where it is.
@@ -110,6 +119,12 @@ struct Document {
     sources: Vec<Spanned<Value>>,
     #[serde(default)]
     sinks: Vec<Spanned<Value>>,
+    #[serde(default)]
+    routes: Vec<Spanned<Value>>,
+    #[serde(default)]
+    time_intervals: Vec<Spanned<Value>>,
+    #[serde(default)]
+    inhibit_rules: Vec<Spanned<Value>>,
 }
 
 /// Collects errors with their location so they can all be reported together.
@@ -199,6 +214,15 @@ impl Config {
             typed_entries(&document.sinks, "sinks", env, &mut problems)
                 .into_iter()
                 .unzip();
+        let routes = typed_list(&document.routes, "routes", env, &mut problems);
+        let time_intervals = typed_list(
+            &document.time_intervals,
+            "time_intervals",
+            env,
+            &mut problems,
+        );
+        let inhibit_rules =
+            typed_list(&document.inhibit_rules, "inhibit_rules", env, &mut problems);
         let store = typed_section(document.store.as_ref(), "store", env, &mut problems);
         let http = typed_section(document.http.as_ref(), "http", env, &mut problems);
         let api = typed_section(document.api.as_ref(), "api", env, &mut problems);
@@ -208,6 +232,9 @@ impl Config {
             api,
             sources,
             sinks,
+            routes,
+            time_intervals,
+            inhibit_rules,
         };
         config.validate(base_dir, &source_indices, &sink_indices, &mut problems);
         if problems.errors.is_empty() {
@@ -279,6 +306,22 @@ fn check_unique_names<'a>(
                 format!("the name {name:?} is used twice; names must be unique"),
             );
         }
+    }
+}
+
+/// The entries of a list that all deserialized; with any broken entry (reported), none: an
+/// alerting policy with a rule left out would notify what the operator meant to hold back.
+fn typed_list<T: serde::de::DeserializeOwned>(
+    entries: &[Spanned<Value>],
+    list: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+) -> Vec<T> {
+    let typed = typed_entries(entries, list, env, problems);
+    if typed.len() == entries.len() {
+        typed.into_iter().map(|(_, entry)| entry).collect()
+    } else {
+        Vec::new()
     }
 }
 

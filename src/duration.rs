@@ -51,6 +51,20 @@ pub mod serde_duration {
     }
 }
 
+/// Serde support for an optional duration (`group_wait: 10s`, or left out).
+pub mod serde_duration_opt {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super::serde_duration")] Duration);
+        Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|Wrapped(duration)| duration))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

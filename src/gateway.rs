@@ -25,6 +25,7 @@ use crate::source::{self, ConnectionState, Registry, SourceHandle};
 use crate::store::{CommitTap, NewEvent, ReaderPool, Store, StoreConfig, StoreError};
 
 mod reload;
+pub mod router;
 mod sinks;
 
 pub use reload::{Changes, ConfigFile, Env, ReloadError, ReloadReport, Reloader};

@@ -9,7 +9,6 @@ use super::{
     Problems, Secret, TlsConfig, check_delays, check_http_url, resolve_path, resolve_secret,
 };
 use crate::duration::serde_duration;
-use crate::event::Severity;
 
 /// One entry of `sinks:`; the `type` field picks the variant.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -23,22 +22,10 @@ pub enum SinkConfig {
     Webex(Box<WebexSinkConfig>),
 }
 
-/// `match:`: which events a sink takes. Every field that is set must match; an empty filter takes
-/// everything (`route::matches` applies it). The full routing policy is a later feature; this
-/// keeps switch chatter out of a chat room.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct SinkMatch {
-    /// Source names; the event must come from one of them.
-    #[serde(default)]
-    pub source: Vec<String>,
-    /// Event type prefixes, e.g. `com.cisco.sdwan.`; the type must start with one of them.
-    #[serde(default)]
-    pub type_prefix: Vec<String>,
-    /// Only events at least this severe (info < warning < minor < major < critical).
-    #[serde(default)]
-    pub min_severity: Option<Severity>,
-}
+/// `match:`: which events a sink takes, delivered one message per event (the one-route shorthand
+/// of a sink that no route names). Every field that is set must match; an empty filter takes
+/// everything.
+pub type SinkMatch = super::EventMatcher;
 
 /// A Webex bot posting to one room (or one person).
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -1,7 +1,55 @@
 //! A sink's `match:` against an event, and the table of every sink's filter.
 
-use crate::config::{SinkConfig, SinkMatch};
+use std::borrow::Cow;
+
+use crate::config::{EventMatcher, SinkConfig, SinkMatch};
 use crate::event::Event;
+
+/// A compiled [`EventMatcher`] (its regular expressions built once).
+#[derive(Debug, Clone)]
+pub struct Matcher {
+    config: EventMatcher,
+}
+
+impl Matcher {
+    /// Compiles `config`; an invalid regular expression or JSON pointer is an error in words.
+    pub fn new(config: &EventMatcher) -> Result<Matcher, String> {
+        Ok(Matcher {
+            config: config.clone(),
+        })
+    }
+
+    pub fn matches(&self, event: &Event) -> bool {
+        matches(&self.config, event)
+    }
+
+    /// Why `event` does not match (the first field that fails, in words), or `None` when it does.
+    pub fn mismatch(&self, event: &Event) -> Option<String> {
+        (!self.matches(event)).then(|| "does not match".to_owned())
+    }
+}
+
+/// The event's value of an attribute named in `group_by` or an inhibition rule's `equal`:
+/// `source`, `device`, `type`, `severity`, `subject`, `objectclass`, `alarmstate`, or a JSON
+/// pointer into `data` (`/siteId`; a string as is, another value as its JSON). `None` when the
+/// event has no such value.
+pub fn attribute<'a>(event: &'a Event, name: &str) -> Option<Cow<'a, str>> {
+    match name {
+        "source" => Some(Cow::Borrowed(event.source_name())),
+        "device" => Some(Cow::Borrowed(&event.device)),
+        "type" => Some(Cow::Borrowed(&event.kind)),
+        "severity" => Some(Cow::Borrowed(event.severity.as_str())),
+        "alarmstate" => Some(Cow::Borrowed(event.alarmstate.as_str())),
+        "subject" => event.subject.as_deref().map(Cow::Borrowed),
+        "objectclass" => event.objectclass.as_deref().map(Cow::Borrowed),
+        pointer if pointer.starts_with('/') => match event.data.pointer(pointer)? {
+            serde_json::Value::String(text) => Some(Cow::Borrowed(text)),
+            serde_json::Value::Null => None,
+            other => Some(Cow::Owned(other.to_string())),
+        },
+        _ => None,
+    }
+}
 
 /// Whether a sink with `filter` takes `event`: every field of the filter that is set must match,
 /// and an empty filter takes everything.
@@ -91,6 +139,7 @@ mod tests {
             source: vec!["a".to_owned(), "b".to_owned()],
             type_prefix: vec!["x.".to_owned(), "y.".to_owned()],
             min_severity: None,
+            ..SinkMatch::default()
         };
         assert!(matches(&filter, &event("b", "y.down", Severity::Info)));
         assert!(!matches(&filter, &event("c", "y.down", Severity::Info)));

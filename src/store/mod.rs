@@ -21,6 +21,7 @@ mod keys;
 mod outbox;
 mod pool;
 mod reader;
+mod route;
 mod schema;
 mod syncer;
 mod writer;
@@ -43,6 +44,7 @@ pub use reader::{
     AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, Order, OutboxCounts,
     Reader,
 };
+pub use route::{LoggedEvent, RouteCommit, TraceRow};
 
 use crate::event::Event;
 use command::Command;
@@ -398,6 +400,26 @@ impl Store {
     }
 
     /// The store file.
+    /// Commits one step of the alerting router (see [`RouteCommit`]): the notification events
+    /// and operator events appended (with their outbox rows), the state rows written, the
+    /// decisions and memberships recorded, the cursor moved. The `Appended` of each appended
+    /// event, notifications first, in order.
+    pub async fn route_commit(&self, commit: RouteCommit) -> Result<Vec<Appended>, StoreError> {
+        let _ = commit;
+        todo!("issue 20: store route commit")
+    }
+
+    /// Remembers the message that starts `group`'s thread in `sink` (a Webex message id).
+    pub async fn set_thread(
+        &self,
+        sink: &str,
+        group: &str,
+        message_id: &str,
+    ) -> Result<(), StoreError> {
+        let _ = (sink, group, message_id);
+        todo!("issue 20: store threads")
+    }
+
     pub fn path(&self) -> &std::path::Path {
         &self.inner.path
     }

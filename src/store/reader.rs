@@ -310,6 +310,40 @@ impl Reader {
         Ok(rows)
     }
 
+    /// Events after `after` in seq order, at most `limit`, each with the alarms it raised or
+    /// cleared: what the alerting router observes.
+    pub fn logged_events_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<super::LoggedEvent>> {
+        let _ = (after, limit);
+        todo!("issue 20: reader logged events")
+    }
+
+    /// The router's cursor (`None` before its first commit) and its state rows.
+    pub fn route_state(&self) -> anyhow::Result<(Option<u64>, Vec<(String, String)>)> {
+        todo!("issue 20: reader route state")
+    }
+
+    /// The decisions recorded for event `seq`, with the notifications that reported it.
+    pub fn route_trace(&self, seq: u64) -> anyhow::Result<Vec<super::TraceRow>> {
+        let _ = seq;
+        todo!("issue 20: reader route trace")
+    }
+
+    /// The message that starts `group`'s thread in `sink`.
+    pub fn thread(&self, sink: &str, group: &str) -> anyhow::Result<Option<String>> {
+        let _ = (sink, group);
+        todo!("issue 20: reader thread")
+    }
+
+    /// The seq of the event with this id (`None` if there is none, or retention deleted it).
+    pub fn seq_of_id(&self, id: &str) -> anyhow::Result<Option<u64>> {
+        let _ = id;
+        todo!("issue 20: reader seq of id")
+    }
+
     /// The oldest seq still stored and the latest seq ever assigned (0, 0 for a new store). A
     /// consumer that last saw a seq below `oldest - 1` has missed events that retention pruned.
     pub fn seq_range(&self) -> anyhow::Result<(u64, u64)> {

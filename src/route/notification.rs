@@ -1,0 +1,151 @@
+//! A group's notification: what happened at a glance (counts of new, still-raised and cleared
+//! alarms per severity, the alarms' lines) and where it belongs (its group, its number in the
+//! group: 1 starts a thread, later ones reply in it). It travels as the `data` of an event of
+//! type [`NOTIFICATION_TYPE`], appended to the store's log with one outbox row for its sink.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, Severity};
+
+/// The CloudEvents type of a notification event.
+pub const NOTIFICATION_TYPE: &str = "io.netpulse.notification";
+/// Every operator event's type starts with this.
+pub const OPERATOR_TYPE_PREFIX: &str = "io.netpulse.operator.";
+
+/// The types of operator events: what an operator (or the clock, for windows) did.
+pub mod operator_types {
+    pub const SILENCE_CREATED: &str = "io.netpulse.operator.silence.created";
+    pub const SILENCE_EXPIRED: &str = "io.netpulse.operator.silence.expired";
+    pub const WINDOW_CREATED: &str = "io.netpulse.operator.window.created";
+    pub const WINDOW_DELETED: &str = "io.netpulse.operator.window.deleted";
+    pub const WINDOW_STARTED: &str = "io.netpulse.operator.window.started";
+    pub const WINDOW_ENDED: &str = "io.netpulse.operator.window.ended";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// The route that made the group (its name or path, as in the trace).
+    pub route: String,
+    pub sink: String,
+    /// The group's id: stable for the group's life, unique across groups.
+    pub group: String,
+    /// The `group_by` attributes and their values.
+    pub labels: BTreeMap<String, String>,
+    /// 1 for the group's first notification (the thread's parent), then 2, 3…
+    pub number: u32,
+    pub reason: NotificationReason,
+    pub counts: Counts,
+    /// Every alarm the notification is about: new first, then cleared, then still raised; most
+    /// severe first within each.
+    pub alarms: Vec<AlarmLine>,
+    /// True when every alarm of the group has cleared: the group ends with this notification.
+    pub all_cleared: bool,
+    /// The seqs of the events this notification reports for the first time.
+    pub members: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationReason {
+    /// The group's first notification, after `group_wait`.
+    First,
+    /// Something changed since the last one, after `group_interval`.
+    Update,
+    /// Nothing changed, alarms still raised, after `repeat_interval`.
+    Repeat,
+}
+
+/// Alarms counted by severity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeverityCounts(pub BTreeMap<Severity, u32>);
+
+impl SeverityCounts {
+    pub fn add(&mut self, severity: Severity) {
+        *self.0.entry(severity).or_default() += 1;
+    }
+
+    pub fn total(&self) -> u32 {
+        self.0.values().sum()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub new: SeverityCounts,
+    pub still_raised: SeverityCounts,
+    pub cleared: SeverityCounts,
+    pub flapping: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmLine {
+    /// The alarm key (or, for an informational event, its event id).
+    pub key: String,
+    /// The latest event of the alarm.
+    pub seq: u64,
+    pub state: LineState,
+    pub severity: Severity,
+    pub device: String,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    pub time: jiff::Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineState {
+    New,
+    StillRaised,
+    Cleared,
+    /// Raised and cleared too often: reported once, then quiet until stable.
+    Flapping,
+    /// Stable again after flapping (raised or cleared: see the alarm).
+    Stable,
+    /// An informational event (no alarm).
+    Info,
+}
+
+impl Notification {
+    /// The notification as an event of the log: type [`NOTIFICATION_TYPE`], from the source
+    /// `netpulse`, the most severe new alarm's severity, a one-line summary.
+    pub fn to_event(&self, time: jiff::Timestamp) -> Event {
+        let mut event = Event::new(
+            "netpulse",
+            NOTIFICATION_TYPE,
+            time,
+            serde_json::to_value(self).expect("a notification is plain data"),
+        );
+        event.subject = Some(format!("{}/{}", self.group, self.number));
+        event.severity = self
+            .alarms
+            .iter()
+            .filter(|line| line.state == LineState::New)
+            .map(|line| line.severity)
+            .max()
+            .unwrap_or(Severity::Info);
+        event.summary = self.summary();
+        event
+    }
+
+    /// `noc: 12 new, 2 cleared, 3 still raised`.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        for (count, what) in [
+            (self.counts.new.total(), "new"),
+            (self.counts.cleared.total(), "cleared"),
+            (self.counts.still_raised.total(), "still raised"),
+            (self.counts.flapping, "flapping"),
+        ] {
+            if count > 0 {
+                parts.push(format!("{count} {what}"));
+            }
+        }
+        if self.all_cleared {
+            parts.push("all cleared".to_owned());
+        }
+        format!("{}: {}", self.route, parts.join(", "))
+    }
+}
