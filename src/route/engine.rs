@@ -3,36 +3,19 @@
 //! each piece of that state is a row (`key`, JSON) the router persists in the same transaction
 //! as the notifications it made, so a crash neither loses nor repeats one.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde::{Deserialize, Serialize};
 
+use super::flap::FlapTracker;
+use super::group::{Entry, Group, GroupMeta, Timing};
+use super::inhibit::Inhibitor;
+use super::matcher::Matcher;
 use super::mute::Mute;
-use super::notification::Notification;
-use crate::config::Config;
+use super::notification::{NOTIFICATION_TYPE, Notification, OPERATOR_TYPE_PREFIX};
+pub use super::policy::Policy;
+use super::state::{ALARM, Changes, FLAP, GROUP, INHIBIT, META, MUTE};
 use crate::event::{AlarmUpdate, Event};
-
-/// The alerting policy of a configuration, compiled: the routing tree, the time intervals, the
-/// inhibition rules.
-#[derive(Debug, Clone)]
-pub struct Policy {}
-
-impl Policy {
-    /// Compiles the configuration's `routes`, `time_intervals` and `inhibit_rules`; every
-    /// problem in words, with its place.
-    pub fn compile(config: &Config) -> Result<Policy, Vec<String>> {
-        let _ = config;
-        Ok(Policy {})
-    }
-
-    /// True when there is no route: nothing is grouped, only operator events matter.
-    pub fn is_empty(&self) -> bool {
-        true
-    }
-
-    /// The sinks some route names (they take no event through their own `match:`).
-    pub fn routed_sinks(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
 
 /// One event of the log as the engine sees it.
 #[derive(Debug, Clone, Copy)]
@@ -88,56 +71,186 @@ pub struct Due {
     pub decisions: Vec<(u64, Decision)>,
 }
 
+/// A mute as the engine keeps it: whether its window was announced as started, and its
+/// matcher compiled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct MuteState {
+    pub(crate) mute: Mute,
+    #[serde(default)]
+    pub(crate) started: bool,
+    #[serde(skip)]
+    pub(crate) matcher: Option<Matcher>,
+}
+
+/// The time intervals' last known state (to announce their changes) and next change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Meta {
+    pub(crate) intervals: BTreeMap<String, bool>,
+    pub(crate) next_change: BTreeMap<String, jiff::Timestamp>,
+}
+
 #[derive(Debug)]
 pub struct Engine {
-    policy: Policy,
+    pub(crate) policy: Policy,
+    pub(crate) groups: BTreeMap<String, Group>,
+    /// Which groups hold each alarm: a clear goes to them whichever route it matches.
+    pub(crate) by_alarm: BTreeMap<String, BTreeSet<String>>,
+    pub(crate) flaps: FlapTracker,
+    pub(crate) inhibitor: Inhibitor,
+    pub(crate) mutes: BTreeMap<String, MuteState>,
+    pub(crate) meta: Meta,
+    pub(crate) changes: Changes,
 }
 
 impl Engine {
     pub fn new(policy: Policy) -> Engine {
-        Engine { policy }
+        Engine {
+            policy,
+            groups: BTreeMap::new(),
+            by_alarm: BTreeMap::new(),
+            flaps: FlapTracker::default(),
+            inhibitor: Inhibitor::default(),
+            mutes: BTreeMap::new(),
+            meta: Meta::default(),
+            changes: Changes::default(),
+        }
     }
 
-    /// A reloaded configuration: groups of routes that remain keep their state.
+    /// A reloaded configuration: groups of routes that remain keep their state and take the
+    /// route's new timing; groups of routes gone run out with the timing they had.
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
+        for group in self.groups.values_mut() {
+            if let Some(settings) = self.policy.route(&group.meta.route) {
+                let timing = Timing::of(settings);
+                if group.meta.timing != timing {
+                    group.meta.timing = timing;
+                    group.save_meta(&mut self.changes);
+                }
+            }
+        }
     }
 
     pub fn policy(&self) -> &Policy {
         &self.policy
     }
 
-    /// Loads the state rows a previous run persisted.
+    /// Loads the state rows a previous run persisted. A row that cannot be read is skipped and
+    /// reported; the others are loaded.
     pub fn restore(&mut self, rows: Vec<(String, String)>) -> Result<(), String> {
-        let _ = rows;
-        Ok(())
+        let mut problems = Vec::new();
+        let mut entries = Vec::new();
+        for (key, value) in rows {
+            let loaded = if key.starts_with(GROUP) {
+                serde_json::from_str::<GroupMeta>(&value)
+                    .map(|meta| {
+                        let group = Group {
+                            meta,
+                            entries: BTreeMap::new(),
+                        };
+                        self.groups.insert(group.meta.id.clone(), group);
+                    })
+                    .map_err(|error| error.to_string())
+            } else if key.starts_with(ALARM) {
+                serde_json::from_str::<Entry>(&value)
+                    .map(|entry| entries.push(entry))
+                    .map_err(|error| error.to_string())
+            } else if key.starts_with(FLAP) {
+                self.flaps.restore(&value)
+            } else if key.starts_with(INHIBIT) {
+                self.inhibitor.restore(&value)
+            } else if key.starts_with(MUTE) {
+                serde_json::from_str::<MuteState>(&value)
+                    .map(|mut state| {
+                        state.matcher = Matcher::new(&state.mute.matcher).ok();
+                        self.mutes.insert(state.mute.id.clone(), state);
+                    })
+                    .map_err(|error| error.to_string())
+            } else if key == META {
+                serde_json::from_str::<Meta>(&value)
+                    .map(|meta| self.meta = meta)
+                    .map_err(|error| error.to_string())
+            } else {
+                Ok(())
+            };
+            if let Err(error) = loaded {
+                problems.push(format!("state row {key}: {error}"));
+            }
+        }
+        for entry in entries {
+            match self.groups.get_mut(&entry.group) {
+                Some(group) => {
+                    self.by_alarm
+                        .entry(entry.key.clone())
+                        .or_default()
+                        .insert(entry.group.clone());
+                    group.entries.insert(entry.key.clone(), entry);
+                }
+                None => problems.push(format!(
+                    "alarm {} of a missing group {}",
+                    entry.key, entry.group
+                )),
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 
     /// The rows changed since the last call.
     pub fn take_changes(&mut self) -> Vec<StateChange> {
-        Vec::new()
+        self.changes.take()
     }
 
     /// Applies one event of the log (an operator event changes the mutes; any other is routed):
     /// what became of it for each route and sink; empty when no route took it.
     pub fn observe(&mut self, routed: RoutedEvent<'_>, now: jiff::Timestamp) -> Vec<Decision> {
-        let _ = (routed, now);
-        Vec::new()
+        let event = routed.event;
+        if event.kind == NOTIFICATION_TYPE {
+            return Vec::new();
+        }
+        if event.kind.starts_with(OPERATOR_TYPE_PREFIX) {
+            self.apply_operator(event);
+            return Vec::new();
+        }
+        let matches = self.policy.tree().resolve(event);
+        let mut decisions = Vec::new();
+        if routed.alarms.is_empty() {
+            for matched in &matches {
+                for (sink, _) in &matched.groups {
+                    let outcome = self.info(matched, sink, routed, now);
+                    decisions.push(decision(&matched.route, sink, outcome));
+                }
+            }
+        }
+        for update in routed.alarms {
+            if update.raised {
+                for matched in &matches {
+                    for (sink, _) in &matched.groups {
+                        let outcome = self.raise(matched, sink, &update.key, routed, now);
+                        decisions.push(decision(&matched.route, sink, outcome));
+                    }
+                }
+            } else {
+                self.clear(&matches, &update.key, routed, now, &mut decisions);
+            }
+        }
+        let rules = &self.policy.inhibit_rules;
+        self.inhibitor
+            .observe(rules, event, routed.alarms, &mut self.changes);
+        let mut seen = BTreeSet::new();
+        decisions
+            .retain(|decision| seen.insert(serde_json::to_string(decision).unwrap_or_default()));
+        decisions
     }
+}
 
-    /// Everything due at `now`.
-    pub fn due(&mut self, now: jiff::Timestamp) -> Due {
-        let _ = now;
-        Due::default()
-    }
-
-    /// When `due` has something next, if ever.
-    pub fn next_deadline(&self) -> Option<jiff::Timestamp> {
-        None
-    }
-
-    /// The mutes not yet ended, soonest first.
-    pub fn mutes(&self) -> Vec<Mute> {
-        Vec::new()
+pub(crate) fn decision(route: &str, sink: &str, outcome: Outcome) -> Decision {
+    Decision {
+        route: route.to_owned(),
+        sink: sink.to_owned(),
+        outcome,
     }
 }

@@ -13,14 +13,26 @@
 //! - `mute.rs` — [`Mute`]: a silence or a one-off maintenance window made through the API.
 //! - `notification.rs` — [`Notification`]: what a group says, as the `data` of an
 //!   `io.netpulse.notification` event; the operator events' types.
+//! - `policy.rs` — [`Policy`]: the tree, the intervals and the inhibition rules compiled and
+//!   checked.
 //! - `engine.rs` — [`Engine`]: groups and their timers, every rule applied, the state it keeps
-//!   as rows to persist, [`Decision`]s for the trace.
+//!   as rows to persist, [`Decision`]s for the trace; `observe.rs` (events in) and `clock.rs`
+//!   (time in) are its two halves, `group.rs` a group and its notification, `state.rs` the
+//!   rows.
 
+mod clock;
 mod engine;
+mod flap;
+mod group;
+mod inhibit;
 mod interval;
 mod matcher;
 mod mute;
 mod notification;
+mod observe;
+mod policy;
+mod state;
+mod tree;
 
 pub use engine::{Decision, Due, Engine, Outcome, Policy, RoutedEvent, StateChange};
 pub use interval::TimeInterval;
@@ -30,3 +42,4 @@ pub use notification::{
     AlarmLine, Counts, LineState, NOTIFICATION_TYPE, Notification, NotificationReason,
     OPERATOR_TYPE_PREFIX, SeverityCounts, operator_types,
 };
+pub use tree::{EACH_ALARM, GroupKey, RouteMatch, RouteSettings, RouteTree, group_key};
