@@ -34,6 +34,11 @@ mod policy;
 mod state;
 mod tree;
 
+#[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
+mod testkit;
+
 pub use engine::{Decision, Due, Engine, Outcome, Policy, RoutedEvent, StateChange};
 pub use interval::TimeInterval;
 pub use matcher::{Matcher, Routes, attribute, matches};

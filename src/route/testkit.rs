@@ -1,0 +1,209 @@
+//! What the engine's tests share: a policy from YAML, explicit times, events made by the real
+//! normalizers from the fixtures of `tests/data/`, and a run that feeds an engine and keeps its
+//! persisted rows as the router would.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::engine::{Decision, Engine, Policy, RoutedEvent};
+use super::notification::Notification;
+use crate::config::Config;
+use crate::event::{AlarmUpdate, Event, Severity};
+use crate::source::dme::normalize::to_event;
+use crate::source::dme::view::{Status, ViewChange};
+use crate::source::webhook::testing::{fixture_json, normalize_at};
+use crate::source::webhook::{catalyst_center, sdwan};
+
+/// The configuration's head: one source, two sinks; `tail` adds routes, intervals, rules.
+pub(crate) fn config(tail: &str) -> Config {
+    let yaml = format!(
+        "sources:\n  - {{ name: vmanage, type: webhook, provider: sdwan, path: /hooks/sdwan, auth: {{ none: true }} }}\n\
+         sinks:\n  - {{ name: noc, type: stdout }}\n  - {{ name: ops, type: stdout }}\n{tail}"
+    );
+    Config::parse_with(&yaml, Path::new("."), &|_| None).unwrap_or_else(|errors| panic!("{errors}"))
+}
+
+pub(crate) fn policy(tail: &str) -> Policy {
+    Policy::compile(&config(tail)).unwrap_or_else(|errors| panic!("{errors:?}"))
+}
+
+/// `seconds` after a fixed instant.
+pub(crate) fn at(seconds: i64) -> jiff::Timestamp {
+    let start: jiff::Timestamp = "2026-03-02T08:00:00Z".parse().unwrap();
+    start + jiff::SignedDuration::from_secs(seconds)
+}
+
+/// An SD-WAN alarm from `tests/data/sdwan/<file>`, edited first (another device, another uuid,
+/// active or not), through the SD-WAN normalizer of the source `vmanage`.
+pub(crate) fn sdwan_alarm(file: &str, edit: impl FnOnce(&mut Value)) -> (Event, Vec<AlarmUpdate>) {
+    let mut document = fixture_json("sdwan", file);
+    edit(&mut document);
+    let body = serde_json::to_vec(&document).unwrap();
+    let normalized = normalize_at("vmanage", &body, at(0), |name, request| {
+        sdwan::normalize(name, request, Some("https://vmanage.example.com"))
+    })
+    .unwrap();
+    let mut event = normalized.event;
+    // The store writes the raw body as `data`; the engine sees the parsed document.
+    event.data = document;
+    (event, normalized.alarms)
+}
+
+/// The SD-WAN fixture as another edge's alarm: host name `device`, alarm `uuid`, raised when
+/// `active`, else cleared.
+pub(crate) fn edge_alarm(
+    file: &str,
+    device: &str,
+    uuid: &str,
+    active: bool,
+) -> (Event, Vec<AlarmUpdate>) {
+    sdwan_alarm(file, |document| {
+        document["uuid"] = Value::from(uuid);
+        document["active"] = Value::from(active);
+        // An inactive record clears its own alarm when it names what cleared it, as the
+        // inactive records of the fixtures do.
+        document["cleared_by"] = Value::from(if active {
+            ""
+        } else {
+            "f1c3e742-a514-4f1a-a76d-b6eb36ef69bc"
+        });
+        document["host_name"] = Value::from(device);
+        if let Some(values) = document["values"].as_array_mut() {
+            for value in values {
+                value["host-name"] = Value::from(device);
+            }
+        }
+    })
+}
+
+/// A Catalyst Center issue from `tests/data/catalyst-center/<file>`, edited first.
+pub(crate) fn catalyst_issue(
+    file: &str,
+    edit: impl FnOnce(&mut Value),
+) -> (Event, Vec<AlarmUpdate>) {
+    let mut document = fixture_json("catalyst-center", file);
+    edit(&mut document);
+    let body = serde_json::to_vec(&document).unwrap();
+    let normalized = normalize_at("catc", &body, at(0), |name, request| {
+        catalyst_center::normalize(name, request, Some("https://dnac.example.com"))
+    })
+    .unwrap();
+    (normalized.event, normalized.alarms)
+}
+
+/// An APIC fault (`faultInst`) as the DME source makes it: the attributes of
+/// `tests/data/dme/faultInst-F0546-attributes-port-down.json`, edited first.
+pub(crate) fn apic_fault(
+    edit: impl FnOnce(&mut BTreeMap<String, String>),
+) -> (Event, Vec<AlarmUpdate>) {
+    let document = fixture_json("dme", "faultInst-F0546-attributes-port-down.json");
+    let mut attributes: BTreeMap<String, String> = document
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, value)| (key.clone(), value.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    edit(&mut attributes);
+    let change = ViewChange {
+        class: "faultInst".to_owned(),
+        dn: attributes["dn"].clone(),
+        status: Status::Created,
+        attributes,
+    };
+    let event = to_event("apic1", &change, false, at(0));
+    let alarms = event.device_alarm().into_iter().collect();
+    (event, alarms)
+}
+
+/// An informational event of the source `vmanage`.
+pub(crate) fn info(device: &str, severity: Severity) -> Event {
+    let mut event = Event::new(
+        "vmanage",
+        "com.cisco.sdwan.event",
+        at(0),
+        serde_json::json!({}),
+    );
+    event.device = device.to_owned();
+    event.severity = severity;
+    event.summary = format!("information from {device}");
+    event
+}
+
+/// An engine fed as the router feeds it: seqs from 1, the state rows it persists after each
+/// step, what it notified and decided.
+pub(crate) struct Run {
+    pub(crate) engine: Engine,
+    pub(crate) policy: Policy,
+    pub(crate) seq: u64,
+    pub(crate) rows: BTreeMap<String, String>,
+    pub(crate) notifications: Vec<Notification>,
+    pub(crate) decisions: Vec<(u64, Decision)>,
+    pub(crate) operator_events: Vec<Event>,
+}
+
+impl Run {
+    pub(crate) fn new(policy: Policy) -> Run {
+        Run {
+            engine: Engine::new(policy.clone()),
+            policy,
+            seq: 0,
+            rows: BTreeMap::new(),
+            notifications: Vec::new(),
+            decisions: Vec::new(),
+            operator_events: Vec::new(),
+        }
+    }
+
+    /// Observes `event` with its alarm updates at `now`: its seq and the decisions.
+    pub(crate) fn send(
+        &mut self,
+        event: &(Event, Vec<AlarmUpdate>),
+        now: jiff::Timestamp,
+    ) -> (u64, Vec<Decision>) {
+        self.seq += 1;
+        let routed = RoutedEvent {
+            seq: self.seq,
+            event: &event.0,
+            alarms: &event.1,
+        };
+        let decisions = self.engine.observe(routed, now);
+        for decision in &decisions {
+            self.decisions.push((self.seq, decision.clone()));
+        }
+        self.persist();
+        (self.seq, decisions)
+    }
+
+    /// What is due at `now`: the notifications made.
+    pub(crate) fn tick(&mut self, now: jiff::Timestamp) -> Vec<Notification> {
+        let due = self.engine.due(now);
+        self.decisions.extend(due.decisions);
+        self.operator_events.extend(due.operator_events);
+        self.notifications.extend(due.notifications.iter().cloned());
+        self.persist();
+        due.notifications
+    }
+
+    /// A new engine from the persisted rows, as after a restart.
+    pub(crate) fn restart(&mut self) {
+        let mut engine = Engine::new(self.policy.clone());
+        let rows = self
+            .rows
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        engine.restore(rows).unwrap();
+        self.engine = engine;
+    }
+
+    fn persist(&mut self) {
+        for change in self.engine.take_changes() {
+            match change.value {
+                Some(value) => self.rows.insert(change.key, value),
+                None => self.rows.remove(&change.key),
+            };
+        }
+    }
+}
