@@ -38,6 +38,8 @@ mod tree;
 mod engine_tests;
 #[cfg(test)]
 mod testkit;
+#[cfg(test)]
+mod tree_tests;
 
 pub use engine::{Decision, Due, Engine, Outcome, Policy, RoutedEvent, StateChange};
 pub use interval::TimeInterval;
