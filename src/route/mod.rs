@@ -37,6 +37,8 @@ mod tree;
 #[cfg(test)]
 mod engine_tests;
 #[cfg(test)]
+mod inhibit_tests;
+#[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tree_tests;
