@@ -115,6 +115,9 @@ impl Engine {
             group.save_entry(&alarm, &mut self.changes);
             if let Some(holders) = self.by_alarm.get_mut(&alarm) {
                 holders.remove(&group.meta.id);
+                if holders.is_empty() {
+                    self.by_alarm.remove(&alarm);
+                }
             }
         }
     }

@@ -434,7 +434,7 @@ fn scenario() -> Vec<(i64, Step)> {
         for alarm in 0..3 {
             steps.push((
                 device,
-                Step::Event(edge_alarm(
+                step(edge_alarm(
                     INTERFACE,
                     &format!("Edge{device}"),
                     &uuid(device as usize, alarm),
@@ -450,28 +450,19 @@ fn scenario() -> Vec<(i64, Step)> {
         40,
         100,
     );
-    steps.push((
-        40,
-        Step::Event(operator(operator_types::SILENCE_CREATED, silence)),
-    ));
-    steps.push((
-        50,
-        Step::Event(edge_alarm(INTERFACE, "Edge9", &uuid(9, 0), true)),
-    ));
-    steps.push((
-        60,
-        Step::Event((info("Edge3", Severity::Minor), Vec::new())),
-    ));
+    steps.push((40, step(operator(operator_types::SILENCE_CREATED, silence))));
+    steps.push((50, step(edge_alarm(INTERFACE, "Edge9", &uuid(9, 0), true))));
+    steps.push((60, step((info("Edge3", Severity::Minor), Vec::new()))));
     for time in [70, 80, 90, 100, 110, 120] {
         steps.push((
             time,
-            Step::Event(edge_alarm(BFD, "Edge8", &uuid(8, 0), time % 20 == 10)),
+            step(edge_alarm(BFD, "Edge8", &uuid(8, 0), time % 20 == 10)),
         ));
     }
     for device in 0..5 {
         steps.push((
             400,
-            Step::Event(edge_alarm(
+            step(edge_alarm(
                 INTERFACE,
                 &format!("Edge{device}"),
                 &uuid(device as usize, 0),
@@ -486,9 +477,13 @@ fn scenario() -> Vec<(i64, Step)> {
     steps
 }
 
+fn step(event: (Event, Vec<crate::event::AlarmUpdate>)) -> Step {
+    Step::Event(Box::new(event))
+}
+
 #[derive(Clone)]
 enum Step {
-    Event((Event, Vec<crate::event::AlarmUpdate>)),
+    Event(Box<(Event, Vec<crate::event::AlarmUpdate>)>),
     Tick,
 }
 

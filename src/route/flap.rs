@@ -77,6 +77,10 @@ impl FlapTracker {
             return FlapStep::Steady;
         }
         let id = (group.to_owned(), alarm.to_owned());
+        if raised && !self.flaps.contains_key(&id) {
+            // A raise starts no cycle: history begins with the first clear.
+            return FlapStep::Steady;
+        }
         let flap = self.flaps.entry(id).or_insert_with(|| Flap {
             group: group.to_owned(),
             alarm: alarm.to_owned(),
