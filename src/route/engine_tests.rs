@@ -1,29 +1,16 @@
 //! The engine's behaviour a NOC would check, with explicit times: a storm grouped, the timers,
-//! informational events, silences and windows, flapping, and a restart in the middle.
+//! informational events, a restart anywhere in a scenario, stable group ids.
 
 use std::collections::BTreeMap;
 
 use super::engine::{Outcome, RoutedEvent};
-use super::mute::{Mute, MuteKind};
+use super::mute::MuteKind;
 use super::notification::{LineState, Notification, NotificationReason, operator_types};
-use super::testkit::{Run, at, edge_alarm, info, policy};
+use super::testkit::{Run, at, edge_alarm, info, mute, operator, policy, states, uuid};
 use crate::event::{Event, Severity};
 
 const INTERFACE: &str = "rest-alarm-interface-state-change-active-20.x.json";
 const BFD: &str = "rest-alarm-bfd-tloc-down-active-20.x.json";
-
-fn uuid(device: usize, alarm: usize) -> String {
-    format!("00000000-0000-4000-8000-{device:06}{alarm:06}")
-}
-
-fn states(notification: &Notification) -> Vec<(LineState, Severity)> {
-    notification
-        .alarms
-        .iter()
-        .map(|line| (line.state, line.severity))
-        .collect()
-}
-
 #[test]
 fn a_storm_of_600_alarms_makes_one_notification_and_their_clears_one_update() {
     let mut run = Run::new(policy(
@@ -223,210 +210,6 @@ fn a_raise_and_clear_before_the_first_notification_say_nothing() {
     assert!(run.engine.next_deadline().is_none());
 }
 
-pub(crate) fn operator(
-    kind: &str,
-    data: serde_json::Value,
-) -> (Event, Vec<crate::event::AlarmUpdate>) {
-    (Event::new("netpulse", kind, at(0), data), Vec::new())
-}
-
-pub(crate) fn mute(
-    id: &str,
-    kind: MuteKind,
-    matcher: serde_json::Value,
-    from: i64,
-    to: i64,
-) -> serde_json::Value {
-    let mute = Mute {
-        id: id.to_owned(),
-        kind,
-        matcher: serde_json::from_value(matcher).unwrap(),
-        starts_at: at(from),
-        ends_at: at(to),
-        comment: "change CHG0042".to_owned(),
-        created_by: "alice".to_owned(),
-        created_at: at(from),
-        expired_by: None,
-    };
-    serde_json::to_value(mute).unwrap()
-}
-
-#[test]
-fn a_silence_mutes_new_raises_but_not_the_clear_of_a_notified_alarm() {
-    let mut run = Run::new(policy(
-        "routes:\n  - { match: { source: [vmanage] }, sinks: [noc] }\n",
-    ));
-    run.send(&edge_alarm(BFD, "Edge1", &uuid(1, 1), true), at(0));
-    assert_eq!(run.tick(at(10)).len(), 1);
-    let silence = mute(
-        "s1",
-        MuteKind::Silence,
-        serde_json::json!({"source": ["vmanage"]}),
-        20,
-        3600,
-    );
-    run.send(&operator(operator_types::SILENCE_CREATED, silence), at(20));
-    assert_eq!(run.engine.mutes().len(), 1);
-    let (_, decisions) = run.send(&edge_alarm(BFD, "Edge2", &uuid(2, 1), true), at(30));
-    assert_eq!(
-        decisions[0].outcome,
-        Outcome::Silenced {
-            mute: "s1".to_owned()
-        }
-    );
-    let (_, decisions) = run.send(&edge_alarm(BFD, "Edge1", &uuid(1, 1), false), at(40));
-    assert!(
-        matches!(decisions[0].outcome, Outcome::Grouped { .. }),
-        "{decisions:?}"
-    );
-    let (_, decisions) = run.send(&edge_alarm(BFD, "Edge2", &uuid(2, 1), false), at(50));
-    assert!(
-        matches!(decisions[0].outcome, Outcome::NotNotified { .. }),
-        "{decisions:?}"
-    );
-    let update = run.tick(at(310)).remove(0);
-    assert_eq!(states(&update), [(LineState::Cleared, Severity::Major)]);
-    assert!(update.all_cleared);
-    assert_eq!(
-        run.engine.next_deadline(),
-        Some(at(3600)),
-        "the silence's end"
-    );
-    run.tick(at(3600));
-    assert!(run.engine.mutes().is_empty());
-    let expired = &run.operator_events[0];
-    assert_eq!(expired.kind, operator_types::SILENCE_EXPIRED);
-    assert_eq!(
-        expired.data,
-        serde_json::json!({"id": "s1", "by": "netpulse"})
-    );
-}
-
-#[test]
-fn a_silence_made_during_group_wait_is_a_later_decision() {
-    let mut run = Run::new(policy(
-        "routes:\n  - { match: { source: [vmanage] }, sinks: [noc] }\n",
-    ));
-    let (seq, _) = run.send(&edge_alarm(BFD, "Edge1", &uuid(1, 1), true), at(0));
-    let silence = mute(
-        "s2",
-        MuteKind::Silence,
-        serde_json::json!({"source": ["vmanage"]}),
-        5,
-        600,
-    );
-    run.send(&operator(operator_types::SILENCE_CREATED, silence), at(5));
-    assert!(run.tick(at(10)).is_empty());
-    let silenced = Outcome::Silenced {
-        mute: "s2".to_owned(),
-    };
-    let (last_seq, last) = run.decisions.last().unwrap();
-    assert_eq!(
-        (*last_seq, &last.outcome),
-        (seq, &silenced),
-        "decided at the flush"
-    );
-    // Its clear is not notified: its raise never was.
-    let (_, decisions) = run.send(&edge_alarm(BFD, "Edge1", &uuid(1, 1), false), at(15));
-    assert!(
-        matches!(decisions[0].outcome, Outcome::NotNotified { .. }),
-        "{decisions:?}"
-    );
-    let expire = serde_json::json!({"id": "s2", "by": "alice"});
-    run.send(&operator(operator_types::SILENCE_EXPIRED, expire), at(20));
-    assert!(run.engine.mutes().is_empty(), "expired through the API");
-}
-
-#[test]
-fn a_window_announces_its_start_and_end() {
-    let mut run = Run::new(policy(
-        "routes:\n  - { match: { source: [vmanage] }, sinks: [noc] }\n",
-    ));
-    let window = mute(
-        "w1",
-        MuteKind::Window,
-        serde_json::json!({"source": ["vmanage"]}),
-        100,
-        200,
-    );
-    run.send(&operator(operator_types::WINDOW_CREATED, window), at(0));
-    assert_eq!(run.engine.next_deadline(), Some(at(100)));
-    run.tick(at(100));
-    let (_, decisions) = run.send(&edge_alarm(BFD, "Edge1", &uuid(1, 1), true), at(150));
-    assert_eq!(
-        decisions[0].outcome,
-        Outcome::Silenced {
-            mute: "w1".to_owned()
-        }
-    );
-    assert_eq!(run.engine.next_deadline(), Some(at(200)));
-    run.tick(at(200));
-    let kinds: Vec<&str> = run
-        .operator_events
-        .iter()
-        .map(|event| event.kind.as_str())
-        .collect();
-    assert_eq!(
-        kinds,
-        [operator_types::WINDOW_STARTED, operator_types::WINDOW_ENDED]
-    );
-    assert_eq!(
-        run.operator_events[0].data,
-        serde_json::json!({"id": "w1", "kind": "window"})
-    );
-    assert_eq!(run.operator_events[1].time, at(200));
-    assert!(run.engine.mutes().is_empty());
-}
-
-#[test]
-fn a_flapping_alarm_is_notified_once_then_quiet_until_stable() {
-    let mut run = Run::new(policy(
-        "routes:\n  - { match: { source: [vmanage] }, sinks: [noc], group_interval: 1m, flapping: { cycles: 3, window: 10m } }\n",
-    ));
-    let raise = edge_alarm(BFD, "Edge1", &uuid(1, 1), true);
-    let clear = edge_alarm(BFD, "Edge1", &uuid(1, 1), false);
-    run.send(&raise, at(0));
-    assert_eq!(run.tick(at(10))[0].counts.new.total(), 1);
-    for (step, time) in [
-        (&clear, 20),
-        (&raise, 30),
-        (&clear, 40),
-        (&raise, 50),
-        (&clear, 60),
-    ] {
-        run.send(step, at(time));
-    }
-    let flapping = run.tick(at(70)).remove(0);
-    assert_eq!(states(&flapping), [(LineState::Flapping, Severity::Major)]);
-    assert_eq!(flapping.counts.flapping, 1);
-    assert!(!flapping.all_cleared, "a flapping alarm keeps its group");
-    for (step, time) in [(&raise, 100), (&clear, 110), (&raise, 200)] {
-        let (_, decisions) = run.send(step, at(time));
-        assert!(
-            matches!(decisions[0].outcome, Outcome::Flapping { .. }),
-            "{decisions:?}"
-        );
-    }
-    assert_eq!(
-        run.engine.next_deadline(),
-        Some(at(800)),
-        "stable a window after its last change"
-    );
-    assert!(run.tick(at(799)).is_empty(), "quiet while flapping");
-    let stable = run.tick(at(800)).remove(0);
-    assert_eq!(stable.alarms.len(), 1);
-    assert_eq!(stable.alarms[0].state, LineState::Stable);
-    assert!(!stable.all_cleared, "stable, and raised");
-    run.send(&clear, at(900));
-    let cleared = run.tick(at(900)).remove(0);
-    assert_eq!(
-        states(&cleared),
-        [(LineState::Cleared, Severity::Major)],
-        "notified as usual again"
-    );
-    assert!(cleared.all_cleared);
-}
-
 /// Raises, a silence, clears, an informational event, a flapping alarm: `(time, step)`.
 fn scenario() -> Vec<(i64, Step)> {
     let mut steps = Vec::new();
@@ -580,4 +363,50 @@ fn group_ids_are_stable_across_engines_and_processes() {
             }
         );
     }
+}
+
+#[test]
+fn a_reload_keeps_the_groups_of_the_routes_that_remain() {
+    let route = "routes:\n  - { name: sdwan, match: { source: [vmanage] }, sinks: [noc] }\n";
+    let mut run = Run::new(policy(route));
+    run.send(&edge_alarm(BFD, "Edge1", &uuid(1, 1), true), at(0));
+    let first = run.tick(at(10)).remove(0);
+    let reloaded = policy(&route.replace("sinks: [noc]", "sinks: [noc], group_interval: 1m"));
+    run.engine.set_policy(reloaded.clone());
+    run.policy = reloaded;
+    run.send(&edge_alarm(BFD, "Edge2", &uuid(2, 1), true), at(20));
+    assert_eq!(
+        run.engine.next_deadline(),
+        Some(at(70)),
+        "the new group_interval"
+    );
+    let update = run.tick(at(70)).remove(0);
+    assert_eq!(
+        (update.group.as_str(), update.number),
+        (first.group.as_str(), 2)
+    );
+    run.restart();
+    assert_eq!(
+        run.engine.next_deadline(),
+        Some(at(70 + 4 * 3600)),
+        "persisted: repeat"
+    );
+}
+
+#[test]
+fn notifications_and_operator_events_are_never_routed() {
+    let mut run = Run::new(policy("routes:\n  - { sinks: [noc] }\n"));
+    run.send(&edge_alarm(BFD, "Edge1", &uuid(1, 1), true), at(0));
+    let notification = run.tick(at(10)).remove(0);
+    let (_, decisions) = run.send(&(notification.to_event(at(10)), Vec::new()), at(10));
+    assert!(decisions.is_empty(), "{decisions:?}");
+    let window = mute("w", MuteKind::Window, serde_json::json!({}), 100, 200);
+    let (_, decisions) = run.send(&operator(operator_types::WINDOW_CREATED, window), at(11));
+    assert!(decisions.is_empty(), "{decisions:?}");
+    assert_eq!(run.engine.mutes()[0].id, "w");
+    assert_eq!(
+        run.engine.next_deadline(),
+        Some(at(100)),
+        "the window's start"
+    );
 }

@@ -39,6 +39,8 @@ mod engine_tests;
 #[cfg(test)]
 mod inhibit_tests;
 #[cfg(test)]
+mod mute_tests;
+#[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tree_tests;

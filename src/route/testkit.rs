@@ -8,6 +8,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::engine::{Decision, Engine, Policy, RoutedEvent};
+use super::mute::{Mute, MuteKind};
+use super::notification::LineState;
 use super::notification::Notification;
 use crate::config::Config;
 use crate::event::{AlarmUpdate, Event, Severity};
@@ -206,4 +208,48 @@ impl Run {
             };
         }
     }
+}
+
+/// A distinct SD-WAN alarm uuid per device and alarm.
+pub(crate) fn uuid(device: usize, alarm: usize) -> String {
+    format!("00000000-0000-4000-8000-{device:06}{alarm:06}")
+}
+
+/// Each line's state and severity, in order.
+pub(crate) fn states(notification: &Notification) -> Vec<(LineState, Severity)> {
+    notification
+        .alarms
+        .iter()
+        .map(|line| (line.state, line.severity))
+        .collect()
+}
+
+/// An operator event as the API appends it.
+pub(crate) fn operator(
+    kind: &str,
+    data: serde_json::Value,
+) -> (Event, Vec<crate::event::AlarmUpdate>) {
+    (Event::new("netpulse", kind, at(0), data), Vec::new())
+}
+
+/// A mute's JSON, from `from` to `to` seconds.
+pub(crate) fn mute(
+    id: &str,
+    kind: MuteKind,
+    matcher: serde_json::Value,
+    from: i64,
+    to: i64,
+) -> serde_json::Value {
+    let mute = Mute {
+        id: id.to_owned(),
+        kind,
+        matcher: serde_json::from_value(matcher).unwrap(),
+        starts_at: at(from),
+        ends_at: at(to),
+        comment: "change CHG0042".to_owned(),
+        created_by: "alice".to_owned(),
+        created_at: at(from),
+        expired_by: None,
+    };
+    serde_json::to_value(mute).unwrap()
 }
