@@ -208,3 +208,30 @@ routes:
         ["routes[0].mute_time_intervals: no time interval named \"weekends\""]
     );
 }
+
+#[test]
+fn each_alarm_its_own_group_and_clears_not_notified_when_the_route_says_so() {
+    let route = "routes:\n  - { sinks: [noc], group_by: [\"...\"], notify_clears: false }\n";
+    let mut run = Run::new(policy(route));
+    run.send(&edge_alarm(BFD, "Edge1", "u1", true), at(0));
+    run.send(&edge_alarm(BFD, "Edge1", "u2", true), at(0));
+    let notifications = run.tick(at(10));
+    assert_eq!(notifications.len(), 2, "one group per alarm");
+    assert_ne!(notifications[0].group, notifications[1].group);
+    assert_eq!(notifications[0].labels["..."], "sdwan:u1");
+    let (_, decisions) = run.send(&edge_alarm(BFD, "Edge1", "u1", false), at(20));
+    let not_notified = matches!(
+        decisions[0].outcome,
+        super::engine::Outcome::NotNotified { .. }
+    );
+    assert!(not_notified, "{decisions:?}");
+    assert!(
+        run.tick(at(310)).is_empty(),
+        "the group ends without a word"
+    );
+    assert!(
+        !run.rows.keys().any(|key| key.contains("sdwan:u1")),
+        "{:?}",
+        run.rows.keys()
+    );
+}
