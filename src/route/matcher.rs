@@ -205,6 +205,8 @@ impl DataCondition {
             (None, Some(source)) => {
                 // Anchored at both ends, as Alertmanager's `=~`: `edge-1` does not match `edge-12`.
                 let regex = regex::Regex::new(&format!("^(?:{source})$")).map_err(|err| {
+                    // The error of the expression as written, not of its anchored form.
+                    let err = regex::Regex::new(source).err().unwrap_or(err);
                     format!("the regular expression {source:?} does not compile: {err}")
                 })?;
                 DataTest::Regex {
