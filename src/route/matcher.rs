@@ -27,7 +27,43 @@ pub struct Matcher {
 #[derive(Debug, Clone)]
 struct DataCondition {
     pointer: String,
+    /// The pointer's reference tokens, unescaped once (`serde_json`'s `Value::pointer`
+    /// allocates a string per token on every lookup).
+    tokens: Vec<Token>,
     test: DataTest,
+}
+
+/// One reference token of a JSON pointer: an object key, and the array index it also means
+/// when it is one (RFC 6901: digits without a leading zero).
+#[derive(Debug, Clone)]
+struct Token {
+    key: String,
+    index: Option<usize>,
+}
+
+impl Token {
+    fn parse(pointer: &str) -> Vec<Token> {
+        pointer
+            .split('/')
+            .skip(1)
+            .map(|raw| {
+                let key = raw.replace("~1", "/").replace("~0", "~");
+                let index = (!key.starts_with('+') && (key == "0" || !key.starts_with('0')))
+                    .then(|| key.parse().ok())
+                    .flatten();
+                Token { key, index }
+            })
+            .collect()
+    }
+}
+
+/// The value at the pointer made of `tokens`, as `Value::pointer` finds it, without allocating.
+fn lookup<'a>(data: &'a Value, tokens: &[Token]) -> Option<&'a Value> {
+    tokens.iter().try_fold(data, |target, token| match target {
+        Value::Object(map) => map.get(token.key.as_str()),
+        Value::Array(list) => token.index.and_then(|index| list.get(index)),
+        _ => None,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -99,7 +135,7 @@ impl Matcher {
             && self
                 .data
                 .iter()
-                .all(|condition| condition.holds(event.data.pointer(&condition.pointer)))
+                .all(|condition| condition.holds(lookup(&event.data, &condition.tokens)))
     }
 
     /// Why `event` does not match (the first field that fails, in words, as the trace shows
@@ -181,7 +217,7 @@ impl Matcher {
         }
         self.data
             .iter()
-            .find_map(|condition| condition.mismatch(event.data.pointer(&condition.pointer)))
+            .find_map(|condition| condition.mismatch(lookup(&event.data, &condition.tokens)))
     }
 }
 
@@ -217,6 +253,7 @@ impl DataCondition {
         };
         Ok(DataCondition {
             pointer: config.pointer.clone(),
+            tokens: Token::parse(&config.pointer),
             test,
         })
     }
@@ -683,6 +720,34 @@ mod tests {
             json!({"color": "private1", "host-name": "Edge2", "system-ip": "10.0.0.2"})
         ));
         assert!(!equals("/values/0", json!({"color": "private1"})));
+    }
+
+    #[test]
+    fn pointers_find_what_serde_json_finds_escapes_and_indices_included() {
+        let mut alarm = bfd_alarm();
+        alarm.data["a/b"] = json!({"~c": [10, 20]});
+        alarm.data["details"] = json!({"Assurance Issue Name": "x", "01": "leading zero"});
+        for (pointer, expected) in [
+            ("/a~1b/~0c/1", Some(json!(20))),
+            ("/a~1b/~0c/01", None),
+            ("/a~1b/~0c/+1", None),
+            ("/a~1b/~0c/2", None),
+            ("/details/Assurance Issue Name", Some(json!("x"))),
+            ("/details/01", Some(json!("leading zero"))),
+            ("/values/0/color", Some(json!("private1"))),
+            ("/component/0", None),
+        ] {
+            assert_eq!(
+                lookup(&alarm.data, &Token::parse(pointer)),
+                alarm.data.pointer(pointer),
+                "{pointer}"
+            );
+            assert_eq!(
+                lookup(&alarm.data, &Token::parse(pointer)).cloned(),
+                expected,
+                "{pointer}"
+            );
+        }
     }
 
     #[test]
