@@ -114,8 +114,8 @@ impl Matcher {
         let config = &self.config;
         let source = event.source_name();
         (config.source.is_empty() || config.source.iter().any(|name| name == source))
-            && (config.device.is_empty() || config.device.iter().any(|name| *name == event.device))
-            && (config.kind.is_empty() || config.kind.iter().any(|kind| *kind == event.kind))
+            && (config.device.is_empty() || config.device.contains(&event.device))
+            && (config.kind.is_empty() || config.kind.contains(&event.kind))
             && (config.type_prefix.is_empty()
                 || config
                     .type_prefix
@@ -149,13 +149,13 @@ impl Matcher {
                 config.source
             ));
         }
-        if !config.device.is_empty() && !config.device.iter().any(|name| *name == event.device) {
+        if !config.device.is_empty() && !config.device.contains(&event.device) {
             return Some(format!(
                 "device {:?} is not one of {:?}",
                 event.device, config.device
             ));
         }
-        if !config.kind.is_empty() && !config.kind.iter().any(|kind| *kind == event.kind) {
+        if !config.kind.is_empty() && !config.kind.contains(&event.kind) {
             return Some(format!(
                 "type {:?} is not one of {:?}",
                 event.kind, config.kind
