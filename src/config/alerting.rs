@@ -49,6 +49,12 @@ pub struct EventMatcher {
 /// One condition on `data`: the value at `pointer` (RFC 6901, `/values/0/system-ip`) equals
 /// `equals`, or (as text: a string as is, another value as its JSON) matches `regex`
 /// (anchored at both ends, as Alertmanager's `=~`). Exactly one of the two is set.
+///
+/// `equals` is JSON equality, except that a number or boolean also equals the string of its
+/// JSON text and the reverse (`equals: 1` matches `"1"`, `equals: "true"` matches `true`):
+/// devices are not consistent about quoting (SD-WAN's `site_id`), and YAML makes the
+/// difference easy to miss. A value missing from the event (or `null`, for `regex`) matches
+/// nothing.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct DataMatcher {

@@ -415,8 +415,12 @@ fn every_example_configuration_parses() {
         }
         parsed.push(path.file_name().unwrap().to_string_lossy().into_owned());
     }
-    parsed.sort();
-    assert_eq!(parsed, ["alerting.yaml", "netpulse.yaml"]);
+    for shipped in ["alerting.yaml", "netpulse.yaml"] {
+        assert!(
+            parsed.iter().any(|name| name == shipped),
+            "{shipped} in {parsed:?}"
+        );
+    }
 }
 
 fn alerting_example() -> Config {
