@@ -237,6 +237,18 @@ impl Config {
             inhibit_rules,
         };
         config.validate(base_dir, &source_indices, &sink_indices, &mut problems);
+        alerting::validate(
+            &config.routes,
+            &config.time_intervals,
+            &config.inhibit_rules,
+            &alerting::Context {
+                sinks: &config.sinks,
+                sink_indices: &sink_indices,
+                sinks_complete: sink_indices.len() == document.sinks.len(),
+                intervals_complete: config.time_intervals.len() == document.time_intervals.len(),
+            },
+            &mut problems,
+        );
         if problems.errors.is_empty() {
             Ok(config)
         } else {

@@ -1,31 +1,388 @@
-//! A sink's `match:` against an event, and the table of every sink's filter.
+//! [`Matcher`]: a compiled [`EventMatcher`] (a sink's `match:`, a route, an inhibition rule, a
+//! silence), with the reason in words when an event does not match; [`attribute`], an event's
+//! value of a `group_by`/`equal` attribute; and [`Routes`], every sink's `match:` as the pipeline
+//! applies it per event.
+//!
+//! Matching runs on the pipeline's hot path for every event and every sink, so
+//! [`Matcher::matches`] allocates nothing: regular expressions are compiled once, `equals`
+//! values are prepared at compile time, and a number or boolean is formatted into a stack buffer
+//! when a regular expression looks at its text.
 
 use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 
-use crate::config::{EventMatcher, SinkConfig, SinkMatch};
+use serde_json::Value;
+
+use crate::config::{DataMatcher, EventMatcher, SinkConfig, SinkMatch};
 use crate::event::Event;
 
 /// A compiled [`EventMatcher`] (its regular expressions built once).
 #[derive(Debug, Clone)]
 pub struct Matcher {
     config: EventMatcher,
+    data: Vec<DataCondition>,
+}
+
+/// One `data:` condition, ready to apply.
+#[derive(Debug, Clone)]
+struct DataCondition {
+    pointer: String,
+    /// The pointer's reference tokens, unescaped once (`serde_json`'s `Value::pointer`
+    /// allocates a string per token on every lookup).
+    tokens: Vec<Token>,
+    test: DataTest,
+}
+
+/// One reference token of a JSON pointer: an object key, and the array index it also means
+/// when it is one (RFC 6901: digits without a leading zero).
+#[derive(Debug, Clone)]
+struct Token {
+    key: String,
+    index: Option<usize>,
+}
+
+impl Token {
+    fn parse(pointer: &str) -> Vec<Token> {
+        pointer
+            .split('/')
+            .skip(1)
+            .map(|raw| {
+                let key = raw.replace("~1", "/").replace("~0", "~");
+                let index = (!key.starts_with('+') && (key == "0" || !key.starts_with('0')))
+                    .then(|| key.parse().ok())
+                    .flatten();
+                Token { key, index }
+            })
+            .collect()
+    }
+}
+
+/// The value at the pointer made of `tokens`, as `Value::pointer` finds it, without allocating.
+fn lookup<'a>(data: &'a Value, tokens: &[Token]) -> Option<&'a Value> {
+    tokens.iter().try_fold(data, |target, token| match target {
+        Value::Object(map) => map.get(token.key.as_str()),
+        Value::Array(list) => token.index.and_then(|index| list.get(index)),
+        _ => None,
+    })
+}
+
+#[derive(Debug, Clone)]
+enum DataTest {
+    /// JSON equality with `value`, or with `alternate`: the same scalar written the other way
+    /// (`"1"` for `1`, `true` for `"true"`), because YAML makes it easy to write `equals: 1`
+    /// for a value a device sends as the string `"1"` and the reverse (SD-WAN sends `site_id`
+    /// as a string in some releases and a number in others).
+    Equals {
+        value: Value,
+        alternate: Option<Value>,
+    },
+    /// The value's text (a string as is, another value as its JSON) matches, anchored.
+    Regex { source: String, regex: regex::Regex },
 }
 
 impl Matcher {
-    /// Compiles `config`; an invalid regular expression or JSON pointer is an error in words.
+    /// Compiles `config`. Errors, in words: a regular expression that does not compile, a JSON
+    /// pointer that does not start with `/`, a `data` condition with both or neither of
+    /// `equals` and `regex`. Every problem is reported, one per line.
     pub fn new(config: &EventMatcher) -> Result<Matcher, String> {
-        Ok(Matcher {
-            config: config.clone(),
+        let mut errors = Vec::new();
+        let mut data = Vec::with_capacity(config.data.len());
+        for (index, condition) in config.data.iter().enumerate() {
+            match DataCondition::compile(condition) {
+                Ok(compiled) => data.push(compiled),
+                Err(message) => errors.push(format!("data[{index}]: {message}")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Matcher {
+                config: config.clone(),
+                data,
+            })
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// The configuration this matcher was compiled from.
+    pub fn config(&self) -> &EventMatcher {
+        &self.config
+    }
+
+    /// Whether `event` matches: every field that is set holds (an empty matcher takes every
+    /// event). Allocates nothing.
+    pub fn matches(&self, event: &Event) -> bool {
+        let config = &self.config;
+        let source = event.source_name();
+        (config.source.is_empty() || config.source.iter().any(|name| name == source))
+            && (config.device.is_empty() || config.device.contains(&event.device))
+            && (config.kind.is_empty() || config.kind.contains(&event.kind))
+            && (config.type_prefix.is_empty()
+                || config
+                    .type_prefix
+                    .iter()
+                    .any(|prefix| event.kind.starts_with(prefix.as_str())))
+            && config
+                .min_severity
+                .is_none_or(|minimum| event.severity >= minimum)
+            && (config.alarmstate.is_empty() || config.alarmstate.contains(&event.alarmstate))
+            && (config.subject_prefix.is_empty()
+                || event.subject.as_deref().is_some_and(|subject| {
+                    config
+                        .subject_prefix
+                        .iter()
+                        .any(|prefix| subject.starts_with(prefix.as_str()))
+                }))
+            && self
+                .data
+                .iter()
+                .all(|condition| condition.holds(lookup(&event.data, &condition.tokens)))
+    }
+
+    /// Why `event` does not match (the first field that fails, in words, as the trace shows
+    /// it), or `None` when it does.
+    pub fn mismatch(&self, event: &Event) -> Option<String> {
+        let config = &self.config;
+        let source = event.source_name();
+        if !config.source.is_empty() && !config.source.iter().any(|name| name == source) {
+            return Some(format!(
+                "source {source:?} is not one of {:?}",
+                config.source
+            ));
+        }
+        if !config.device.is_empty() && !config.device.contains(&event.device) {
+            return Some(format!(
+                "device {:?} is not one of {:?}",
+                event.device, config.device
+            ));
+        }
+        if !config.kind.is_empty() && !config.kind.contains(&event.kind) {
+            return Some(format!(
+                "type {:?} is not one of {:?}",
+                event.kind, config.kind
+            ));
+        }
+        if !config.type_prefix.is_empty()
+            && !config
+                .type_prefix
+                .iter()
+                .any(|prefix| event.kind.starts_with(prefix.as_str()))
+        {
+            return Some(format!(
+                "type {:?} does not start with any of {:?}",
+                event.kind, config.type_prefix
+            ));
+        }
+        if let Some(minimum) = config.min_severity
+            && event.severity < minimum
+        {
+            return Some(format!(
+                "severity {} is below {}",
+                event.severity.as_str(),
+                minimum.as_str()
+            ));
+        }
+        if !config.alarmstate.is_empty() && !config.alarmstate.contains(&event.alarmstate) {
+            let states: Vec<&str> = config
+                .alarmstate
+                .iter()
+                .map(|state| state.as_str())
+                .collect();
+            return Some(format!(
+                "alarmstate {} is not one of [{}]",
+                event.alarmstate.as_str(),
+                states.join(", ")
+            ));
+        }
+        if !config.subject_prefix.is_empty() {
+            match event.subject.as_deref() {
+                None => {
+                    return Some(format!(
+                        "the event has no subject (wanted one starting with any of {:?})",
+                        config.subject_prefix
+                    ));
+                }
+                Some(subject)
+                    if !config
+                        .subject_prefix
+                        .iter()
+                        .any(|prefix| subject.starts_with(prefix.as_str())) =>
+                {
+                    return Some(format!(
+                        "subject {subject:?} does not start with any of {:?}",
+                        config.subject_prefix
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        self.data
+            .iter()
+            .find_map(|condition| condition.mismatch(lookup(&event.data, &condition.tokens)))
+    }
+}
+
+impl DataCondition {
+    fn compile(config: &DataMatcher) -> Result<DataCondition, String> {
+        if !config.pointer.starts_with('/') {
+            return Err(format!(
+                "the pointer {:?} must start with '/' (a JSON pointer such as /values/0/system-ip)",
+                config.pointer
+            ));
+        }
+        let test = match (&config.equals, &config.regex) {
+            (Some(_), Some(_)) => {
+                return Err("set either equals or regex, not both".to_owned());
+            }
+            (None, None) => return Err("set equals or regex".to_owned()),
+            (Some(value), None) => DataTest::Equals {
+                value: value.clone(),
+                alternate: alternate_scalar(value),
+            },
+            (None, Some(source)) => {
+                // Anchored at both ends, as Alertmanager's `=~`: `edge-1` does not match `edge-12`.
+                let regex = regex::Regex::new(&format!("^(?:{source})$")).map_err(|err| {
+                    // The error of the expression as written, not of its anchored form.
+                    let err = regex::Regex::new(source).err().unwrap_or(err);
+                    format!("the regular expression {source:?} does not compile: {err}")
+                })?;
+                DataTest::Regex {
+                    source: source.clone(),
+                    regex,
+                }
+            }
+        };
+        Ok(DataCondition {
+            pointer: config.pointer.clone(),
+            tokens: Token::parse(&config.pointer),
+            test,
         })
     }
 
-    pub fn matches(&self, event: &Event) -> bool {
-        matches(&self.config, event)
+    /// A missing value (or `null`, for `regex`) never matches: a condition on data the event
+    /// does not have is a condition it fails.
+    fn holds(&self, found: Option<&Value>) -> bool {
+        let Some(found) = found else {
+            return false;
+        };
+        match &self.test {
+            DataTest::Equals { value, alternate } => {
+                found == value || alternate.as_ref().is_some_and(|other| found == other)
+            }
+            DataTest::Regex { regex, .. } => {
+                with_text(found, |text| text.is_some_and(|text| regex.is_match(text)))
+            }
+        }
     }
 
-    /// Why `event` does not match (the first field that fails, in words), or `None` when it does.
-    pub fn mismatch(&self, event: &Event) -> Option<String> {
-        (!self.matches(event)).then(|| "does not match".to_owned())
+    fn mismatch(&self, found: Option<&Value>) -> Option<String> {
+        if self.holds(found) {
+            return None;
+        }
+        let pointer = &self.pointer;
+        let Some(found) = found else {
+            return Some(format!("data {pointer} is missing"));
+        };
+        Some(match &self.test {
+            DataTest::Equals { value, .. } => {
+                format!("data {pointer} = {found} does not equal {value}")
+            }
+            DataTest::Regex { source, .. } => {
+                format!("data {pointer} = {found} does not match /{source}/")
+            }
+        })
+    }
+}
+
+/// The other spelling of a scalar `equals` value: a number or boolean as its JSON text, a
+/// string that is a number or boolean in JSON as that value.
+fn alternate_scalar(value: &Value) -> Option<Value> {
+    match value {
+        Value::Number(_) | Value::Bool(_) => Some(Value::String(value.to_string())),
+        Value::String(text) => match serde_json::from_str::<Value>(text) {
+            Ok(parsed @ (Value::Number(_) | Value::Bool(_))) => Some(parsed),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Calls `f` with the text a regular expression sees of `value`: a string as is, a number or
+/// boolean as its JSON (formatted on the stack), an array or object as its JSON (allocated:
+/// rare in matchers), `null` as none.
+fn with_text<R>(value: &Value, f: impl FnOnce(Option<&str>) -> R) -> R {
+    match value {
+        Value::String(text) => f(Some(text)),
+        Value::Null => f(None),
+        Value::Bool(flag) => f(Some(if *flag { "true" } else { "false" })),
+        Value::Number(number) => {
+            let mut buffer = StackText::default();
+            if write!(buffer, "{number}").is_ok() {
+                f(Some(buffer.as_str()))
+            } else {
+                f(Some(&number.to_string()))
+            }
+        }
+        Value::Array(_) | Value::Object(_) => f(Some(&value.to_string())),
+    }
+}
+
+/// A small text buffer on the stack, enough for any JSON number's shortest form.
+struct StackText {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for StackText {
+    fn default() -> StackText {
+        StackText {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl StackText {
+    fn as_str(&self) -> &str {
+        // Only whole `&str`s are ever copied in, so the bytes are UTF-8.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+impl fmt::Write for StackText {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let end = self.len + text.len();
+        if end > self.bytes.len() {
+            return Err(fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The attribute names `group_by` and an inhibition rule's `equal` accept.
+pub const ATTRIBUTES: [&str; 7] = [
+    "source",
+    "device",
+    "type",
+    "severity",
+    "subject",
+    "objectclass",
+    "alarmstate",
+];
+
+/// Checks an attribute name of `group_by` or `equal` (one of [`ATTRIBUTES`], a JSON pointer
+/// into `data`, or `...` where `allow_each` says each alarm is its own group); the error in
+/// words.
+pub fn check_attribute(name: &str, allow_each: bool) -> Result<(), String> {
+    if ATTRIBUTES.contains(&name) || name.starts_with('/') || (allow_each && name == "...") {
+        Ok(())
+    } else {
+        let each = if allow_each { ", ... (each alarm)" } else { "" };
+        Err(format!(
+            "unknown attribute {name:?}: use one of {}{each} or a JSON pointer into data such as /site_id",
+            ATTRIBUTES.join(", ")
+        ))
     }
 }
 
@@ -43,8 +400,8 @@ pub fn attribute<'a>(event: &'a Event, name: &str) -> Option<Cow<'a, str>> {
         "subject" => event.subject.as_deref().map(Cow::Borrowed),
         "objectclass" => event.objectclass.as_deref().map(Cow::Borrowed),
         pointer if pointer.starts_with('/') => match event.data.pointer(pointer)? {
-            serde_json::Value::String(text) => Some(Cow::Borrowed(text)),
-            serde_json::Value::Null => None,
+            Value::String(text) => Some(Cow::Borrowed(text)),
+            Value::Null => None,
             other => Some(Cow::Owned(other.to_string())),
         },
         _ => None,
@@ -52,32 +409,44 @@ pub fn attribute<'a>(event: &'a Event, name: &str) -> Option<Cow<'a, str>> {
 }
 
 /// Whether a sink with `filter` takes `event`: every field of the filter that is set must match,
-/// and an empty filter takes everything.
+/// and an empty filter takes everything. Compiles the filter on each call: code that matches
+/// many events compiles a [`Matcher`] once. A filter that does not compile (an invalid regular
+/// expression, which configuration validation reports first) takes nothing.
 pub fn matches(filter: &SinkMatch, event: &Event) -> bool {
-    let source = event.source_name();
-    (filter.source.is_empty() || filter.source.iter().any(|name| name == source))
-        && (filter.type_prefix.is_empty()
-            || filter
-                .type_prefix
-                .iter()
-                .any(|prefix| event.kind.starts_with(prefix.as_str())))
-        && filter
-            .min_severity
-            .is_none_or(|minimum| event.severity >= minimum)
+    Matcher::new(filter).is_ok_and(|matcher| matcher.matches(event))
 }
 
-/// Every sink's name with its filter, in configuration order.
+/// Every sink's name with its compiled filter, in configuration order.
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
-    routes: Vec<(String, SinkMatch)>,
+    /// `None`: a filter that did not compile, or a sink a route names; it takes nothing.
+    routes: Vec<(String, Option<Matcher>)>,
 }
 
 impl Routes {
+    /// The filters of `sinks`. A filter that does not compile (configuration validation reports
+    /// it first, so only a configuration built by hand gets here) takes nothing: sending every
+    /// event to a sink meant to get a few would be the worse mistake.
     pub fn new(sinks: &[SinkConfig]) -> Routes {
+        Routes::with_routed(sinks, &[])
+    }
+
+    /// As [`Routes::new`], but the sinks named in `routed` (those a route of the alerting
+    /// policy notifies, `Policy::routed_sinks`) take nothing through their own `match:`: the
+    /// router sends them the grouped notifications instead.
+    pub fn with_routed(sinks: &[SinkConfig], routed: &[String]) -> Routes {
         Routes {
             routes: sinks
                 .iter()
-                .map(|sink| (sink.name().to_owned(), sink.filter().clone()))
+                .map(|sink| {
+                    let name = sink.name().to_owned();
+                    let matcher = if routed.contains(&name) {
+                        None
+                    } else {
+                        Matcher::new(sink.filter()).ok()
+                    };
+                    (name, matcher)
+                })
                 .collect(),
         }
     }
@@ -86,7 +455,7 @@ impl Routes {
     pub fn sinks_for(&self, event: &Event) -> Vec<String> {
         self.routes
             .iter()
-            .filter(|(_, filter)| matches(filter, event))
+            .filter(|(_, matcher)| matcher.as_ref().is_some_and(|m| m.matches(event)))
             .map(|(name, _)| name.clone())
             .collect()
     }
@@ -95,10 +464,11 @@ impl Routes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Severity;
+    use crate::event::{AlarmState, Severity};
+    use serde_json::json;
 
     fn event(source: &str, kind: &str, severity: Severity) -> Event {
-        let mut event = Event::new(source, kind, jiff::Timestamp::now(), serde_json::json!({}));
+        let mut event = Event::new(source, kind, jiff::Timestamp::now(), json!({}));
         event.severity = severity;
         event
     }
@@ -106,12 +476,44 @@ mod tests {
     fn sinks() -> Vec<SinkConfig> {
         let stdout = |value| SinkConfig::Stdout(serde_json::from_value(value).unwrap());
         vec![
-            stdout(serde_json::json!({"name": "all"})),
-            stdout(serde_json::json!({
+            stdout(json!({"name": "all"})),
+            stdout(json!({
                 "name": "noc",
                 "match": {"source": ["vmanage"], "type_prefix": ["com.cisco.sdwan."], "min_severity": "major"}
             })),
         ]
+    }
+
+    fn matcher(value: serde_json::Value) -> Matcher {
+        Matcher::new(&serde_json::from_value(value).unwrap()).unwrap()
+    }
+
+    fn compile_error(value: serde_json::Value) -> String {
+        Matcher::new(&serde_json::from_value(value).unwrap()).unwrap_err()
+    }
+
+    /// The SD-WAN BFD alarm of the fixture `rest-alarm-bfd-tloc-down-active-20.x.json`, as
+    /// normalized.
+    fn bfd_alarm() -> Event {
+        let mut event = Event::new(
+            "vmanage",
+            "com.cisco.sdwan.alarm.raised",
+            jiff::Timestamp::now(),
+            json!({
+                "component": "BFD",
+                "rulename": "tloc_down",
+                "site_id": "2",
+                "severity_number": 2,
+                "active": true,
+                "values": [{"color": "private1", "host-name": "Edge2", "system-ip": "10.0.0.2"}],
+            }),
+        );
+        event.device = "Edge2".to_owned();
+        event.severity = Severity::Major;
+        event.alarmstate = AlarmState::Raised;
+        event.subject = Some("BFD_TLOC_Down/Edge2".to_owned());
+        event.objectclass = Some("tloc_down".to_owned());
+        event
     }
 
     #[test]
@@ -134,6 +536,30 @@ mod tests {
     }
 
     #[test]
+    fn a_routed_sink_takes_nothing_through_its_own_match() {
+        let routes = Routes::with_routed(&sinks(), &["all".to_owned()]);
+        let major = event("vmanage", "com.cisco.sdwan.alarm.raised", Severity::Major);
+        assert_eq!(routes.sinks_for(&major), ["noc"]);
+    }
+
+    #[test]
+    fn a_sink_whose_filter_does_not_compile_takes_nothing() {
+        let broken = SinkConfig::Stdout(
+            serde_json::from_value(json!({
+                "name": "broken",
+                "match": {"data": [{"pointer": "/x", "regex": "("}]}
+            }))
+            .unwrap(),
+        );
+        let routes = Routes::new(&[broken]);
+        assert!(
+            routes
+                .sinks_for(&event("a", "x", Severity::Critical))
+                .is_empty()
+        );
+    }
+
+    #[test]
     fn any_listed_source_or_prefix_is_enough() {
         let filter = SinkMatch {
             source: vec!["a".to_owned(), "b".to_owned()],
@@ -148,5 +574,207 @@ mod tests {
             &SinkMatch::default(),
             &event("c", "z", Severity::Info)
         ));
+    }
+
+    #[test]
+    fn every_field_is_applied_and_the_first_that_fails_is_named() {
+        let alarm = bfd_alarm();
+        let all = json!({
+            "source": ["vmanage"],
+            "device": ["Edge2", "Edge3"],
+            "type": ["com.cisco.sdwan.alarm.raised"],
+            "type_prefix": ["com.cisco.sdwan."],
+            "min_severity": "major",
+            "alarmstate": ["raised"],
+            "subject_prefix": ["BFD_"],
+            "data": [
+                {"pointer": "/component", "equals": "BFD"},
+                {"pointer": "/values/0/system-ip", "regex": "10\\.0\\.0\\.[0-9]+"}
+            ]
+        });
+        let full = matcher(all.clone());
+        assert!(full.matches(&alarm));
+        assert_eq!(full.mismatch(&alarm), None);
+
+        let cases = [
+            (
+                "source",
+                json!(["meraki"]),
+                "source \"vmanage\" is not one of [\"meraki\"]",
+            ),
+            (
+                "device",
+                json!(["edge-1"]),
+                "device \"Edge2\" is not one of [\"edge-1\"]",
+            ),
+            (
+                "type",
+                json!(["com.cisco.sdwan.alarm.cleared"]),
+                "type \"com.cisco.sdwan.alarm.raised\" is not one of [\"com.cisco.sdwan.alarm.cleared\"]",
+            ),
+            (
+                "type_prefix",
+                json!(["com.cisco.dme."]),
+                "type \"com.cisco.sdwan.alarm.raised\" does not start with any of [\"com.cisco.dme.\"]",
+            ),
+            (
+                "min_severity",
+                json!("critical"),
+                "severity major is below critical",
+            ),
+            (
+                "alarmstate",
+                json!(["cleared", "info"]),
+                "alarmstate raised is not one of [cleared, info]",
+            ),
+            (
+                "subject_prefix",
+                json!(["Control_"]),
+                "subject \"BFD_TLOC_Down/Edge2\" does not start with any of [\"Control_\"]",
+            ),
+            (
+                "data",
+                json!([{"pointer": "/component", "equals": "Control"}]),
+                "data /component = \"BFD\" does not equal \"Control\"",
+            ),
+            (
+                "data",
+                json!([{"pointer": "/values/0/system-ip", "regex": "10\\.0\\.0"}]),
+                "data /values/0/system-ip = \"10.0.0.2\" does not match /10\\.0\\.0/",
+            ),
+            (
+                "data",
+                json!([{"pointer": "/siteId", "equals": "2"}]),
+                "data /siteId is missing",
+            ),
+        ];
+        for (field, value, expected) in cases {
+            let mut changed = all.clone();
+            changed[field] = value;
+            let matcher = matcher(changed);
+            assert!(!matcher.matches(&alarm), "{field}");
+            assert_eq!(
+                matcher.mismatch(&alarm).as_deref(),
+                Some(expected),
+                "{field}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_without_a_subject_fails_a_subject_prefix() {
+        let mut alarm = bfd_alarm();
+        alarm.subject = None;
+        let matcher = matcher(json!({"subject_prefix": ["BFD_"]}));
+        assert!(!matcher.matches(&alarm));
+        assert!(matcher.mismatch(&alarm).unwrap().contains("no subject"));
+    }
+
+    #[test]
+    fn regular_expressions_are_anchored_at_both_ends() {
+        let alarm = bfd_alarm();
+        let regex = |pattern: &str| {
+            matcher(json!({"data": [{"pointer": "/values/0/host-name", "regex": pattern}]}))
+        };
+        assert!(regex("Edge[0-9]").matches(&alarm));
+        assert!(
+            !regex("Edge").matches(&alarm),
+            "a prefix alone is not a match"
+        );
+        assert!(
+            !regex("dge2").matches(&alarm),
+            "a suffix alone is not a match"
+        );
+        // An alternation stays inside the anchors: `a|Edge` must not match `Edge2` by `a`.
+        assert!(!regex("E|Edge").matches(&alarm));
+        assert!(regex("E.*|x").matches(&alarm));
+    }
+
+    #[test]
+    fn regular_expressions_see_numbers_and_booleans_as_their_json_text() {
+        let alarm = bfd_alarm();
+        let regex = |pointer: &str, pattern: &str| {
+            matcher(json!({"data": [{"pointer": pointer, "regex": pattern}]})).matches(&alarm)
+        };
+        assert!(regex("/severity_number", "[12]"));
+        assert!(!regex("/severity_number", "[34]"));
+        assert!(regex("/active", "true"));
+        assert!(regex("/values/0", ".*\"color\":\"private1\".*"));
+    }
+
+    #[test]
+    fn equals_is_json_equality_and_a_scalar_also_matches_its_other_spelling() {
+        let alarm = bfd_alarm();
+        let equals = |pointer: &str, value: serde_json::Value| {
+            matcher(json!({"data": [{"pointer": pointer, "equals": value}]})).matches(&alarm)
+        };
+        assert!(equals("/site_id", json!("2")));
+        // `site_id` is the string "2": a number 2 written in YAML matches it, and the reverse.
+        assert!(equals("/site_id", json!(2)));
+        assert!(equals("/severity_number", json!("2")));
+        assert!(equals("/active", json!("true")));
+        assert!(!equals("/site_id", json!(3)));
+        assert!(!equals("/component", json!("bfd")), "equality is exact");
+        assert!(equals(
+            "/values/0",
+            json!({"color": "private1", "host-name": "Edge2", "system-ip": "10.0.0.2"})
+        ));
+        assert!(!equals("/values/0", json!({"color": "private1"})));
+    }
+
+    #[test]
+    fn pointers_find_what_serde_json_finds_escapes_and_indices_included() {
+        let mut alarm = bfd_alarm();
+        alarm.data["a/b"] = json!({"~c": [10, 20]});
+        alarm.data["details"] = json!({"Assurance Issue Name": "x", "01": "leading zero"});
+        for (pointer, expected) in [
+            ("/a~1b/~0c/1", Some(json!(20))),
+            ("/a~1b/~0c/01", None),
+            ("/a~1b/~0c/+1", None),
+            ("/a~1b/~0c/2", None),
+            ("/details/Assurance Issue Name", Some(json!("x"))),
+            ("/details/01", Some(json!("leading zero"))),
+            ("/values/0/color", Some(json!("private1"))),
+            ("/component/0", None),
+        ] {
+            assert_eq!(
+                lookup(&alarm.data, &Token::parse(pointer)),
+                alarm.data.pointer(pointer),
+                "{pointer}"
+            );
+            assert_eq!(
+                lookup(&alarm.data, &Token::parse(pointer)).cloned(),
+                expected,
+                "{pointer}"
+            );
+        }
+    }
+
+    #[test]
+    fn compile_errors_name_the_condition_and_the_problem() {
+        let error = compile_error(json!({"data": [{"pointer": "/a", "regex": "(unclosed"}]}));
+        assert!(
+            error.starts_with("data[0]: the regular expression \"(unclosed\""),
+            "{error}"
+        );
+        let error = compile_error(json!({"data": [{"pointer": "a", "equals": 1}]}));
+        assert!(error.contains("must start with '/'"), "{error}");
+        let error = compile_error(json!({"data": [{"pointer": "/a", "equals": 1, "regex": "1"}]}));
+        assert!(error.contains("not both"), "{error}");
+        let error = compile_error(json!({"data": [{"pointer": "/a"}, {"pointer": "/b"}]}));
+        assert_eq!(
+            error,
+            "data[0]: set equals or regex; data[1]: set equals or regex"
+        );
+    }
+
+    #[test]
+    fn attributes_are_checked_by_name() {
+        assert!(check_attribute("device", false).is_ok());
+        assert!(check_attribute("/site_id", false).is_ok());
+        assert!(check_attribute("...", true).is_ok());
+        assert!(check_attribute("...", false).is_err());
+        let error = check_attribute("host", true).unwrap_err();
+        assert!(error.contains("unknown attribute \"host\""), "{error}");
     }
 }

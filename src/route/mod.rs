@@ -47,7 +47,7 @@ mod tree_tests;
 
 pub use engine::{Decision, Due, Engine, Outcome, Policy, RoutedEvent, StateChange};
 pub use interval::TimeInterval;
-pub use matcher::{Matcher, Routes, attribute, matches};
+pub use matcher::{ATTRIBUTES, Matcher, Routes, attribute, check_attribute, matches};
 pub use mute::{Mute, MuteKind};
 pub use notification::{
     AlarmLine, Counts, LineState, NOTIFICATION_TYPE, Notification, NotificationReason,
