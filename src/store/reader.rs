@@ -475,7 +475,7 @@ impl Reader {
 
     /// The first seq whose event was received at or after `at_ms`, assuming `received_ms`
     /// grows with seq (binary search over the seq range); `None` when none was.
-    fn first_received_at(&self, at_ms: i64) -> anyhow::Result<Option<i64>> {
+    pub(super) fn first_received_at(&self, at_ms: i64) -> anyhow::Result<Option<i64>> {
         // The first stored event at or after `seq`, with when it was received.
         let mut at_or_after = self.conn.prepare_cached(
             "SELECT seq, received_ms FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 1",
