@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::Backoff;
 use crate::pipeline::Pipeline;
 use crate::route::{self, Engine, Outcome, Policy, RoutedEvent};
-use crate::store::{NewEvent, ReaderPool, RouteCommit, StoreError};
+use crate::store::{LogScan, NewEvent, ReaderPool, RouteCommit, StoreError};
 
 /// Events read from the log and applied in one step (one transaction).
 const READ_LIMIT: usize = 512;
@@ -308,13 +308,32 @@ impl Task {
     /// `None` when nothing happened.
     async fn build(&mut self) -> anyhow::Result<Option<Step>> {
         let after = self.cursor;
-        let logged = self
+        // With no route, only operator events change anything (silences and windows must
+        // still be applied): the others are not even parsed.
+        let operators_only = self.engine.policy().is_empty();
+        let scan = self
             .pool
-            .read(move |reader| reader.logged_events_after(after, READ_LIMIT))
+            .read(move |reader| {
+                if operators_only {
+                    reader.logged_events_of_kind_after(
+                        after,
+                        READ_LIMIT,
+                        route::OPERATOR_TYPE_PREFIX,
+                    )
+                } else {
+                    let events = reader.logged_events_after(after, READ_LIMIT)?;
+                    Ok(LogScan {
+                        scanned: events.len(),
+                        last: events.last().map(|logged| logged.seq),
+                        events,
+                    })
+                }
+            })
             .await?;
+        let logged = scan.events;
         let now = self.clock.now();
         let mut commit = RouteCommit {
-            cursor: logged.last().map_or(self.cursor, |logged| logged.seq),
+            cursor: scan.last.unwrap_or(self.cursor),
             ..RouteCommit::default()
         };
         for logged in &logged {
@@ -356,7 +375,7 @@ impl Task {
         }
         commit.state = self.engine.take_changes();
         let nothing = !self.unsaved_cursor
-            && logged.is_empty()
+            && scan.scanned == 0
             && commit.traces.is_empty()
             && commit.notifications.is_empty()
             && commit.operator_events.is_empty()
@@ -368,7 +387,7 @@ impl Task {
         sinks.dedup();
         Ok(Some(Step {
             commit,
-            read: logged.len(),
+            read: scan.scanned,
             sinks,
         }))
     }

@@ -41,8 +41,8 @@ pub use events::event_json;
 pub use keys::DedupLimits;
 pub use pool::ReaderPool;
 pub use reader::{
-    AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, Order, OutboxCounts,
-    Reader,
+    AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, LogScan, Order,
+    OutboxCounts, Reader,
 };
 pub use route::{LoggedEvent, RouteCommit, TraceRow};
 

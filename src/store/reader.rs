@@ -166,6 +166,17 @@ pub enum AlarmFilter {
     All,
 }
 
+/// What [`Reader::logged_events_of_kind_after`] found.
+#[derive(Debug, Clone)]
+pub struct LogScan {
+    /// The events of the kind asked for.
+    pub events: Vec<super::LoggedEvent>,
+    /// How many events were looked at (all kinds).
+    pub scanned: usize,
+    /// The seq of the last event looked at, if any.
+    pub last: Option<u64>,
+}
+
 /// One dead letter: a delivery its sink gave up on, with why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
@@ -317,34 +328,63 @@ impl Reader {
         after: u64,
         limit: usize,
     ) -> anyhow::Result<Vec<super::LoggedEvent>> {
+        Ok(self.scan_log(after, limit, None)?.events)
+    }
+
+    /// Like [`Reader::logged_events_after`], but of the `limit` events after `after` only those
+    /// whose type starts with `kind_prefix` are parsed and returned: the router with no route
+    /// needs only the operator events, and skips parsing the rest.
+    pub fn logged_events_of_kind_after(
+        &self,
+        after: u64,
+        limit: usize,
+        kind_prefix: &str,
+    ) -> anyhow::Result<LogScan> {
+        self.scan_log(after, limit, Some(kind_prefix))
+    }
+
+    fn scan_log(
+        &self,
+        after: u64,
+        limit: usize,
+        kind_prefix: Option<&str>,
+    ) -> anyhow::Result<LogScan> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT seq, body, alarms FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            "SELECT seq, kind, alarms, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
-        let rows = statement
-            .query_map(
-                params![
-                    after.min(i64::MAX as u64) as i64,
-                    limit.min(MAX_LIMIT) as i64
-                ],
-                |row| {
-                    Ok((
-                        row.get::<_, i64>(0)?,
-                        row.get::<_, Body>(1)?.0,
-                        row.get::<_, Option<String>>(2)?,
-                    ))
-                },
-            )?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .with_context(|| format!("cannot read the log after {after}"))?;
-        rows.into_iter()
-            .map(|(seq, body, alarms)| {
-                Ok(super::LoggedEvent {
-                    seq: seq as u64,
-                    event: parse_event(seq, &body)?,
-                    alarms: super::route::parse_alarms(alarms.as_deref()),
-                })
-            })
-            .collect()
+        let mut rows = statement.query(params![
+            after.min(i64::MAX as u64) as i64,
+            limit.min(MAX_LIMIT) as i64
+        ])?;
+        let mut scan = LogScan {
+            events: Vec::new(),
+            scanned: 0,
+            last: None,
+        };
+        let context = || format!("cannot read the log after {after}");
+        while let Some(row) = rows.next().with_context(context)? {
+            let seq: i64 = row.get(0)?;
+            scan.scanned += 1;
+            scan.last = Some(seq as u64);
+            // The body (the costly column) is only read for the events returned.
+            let wanted = kind_prefix.is_none_or(|prefix| {
+                row.get_ref(1)
+                    .ok()
+                    .and_then(|kind| kind.as_str().ok())
+                    .is_some_and(|kind| kind.starts_with(prefix))
+            });
+            if !wanted {
+                continue;
+            }
+            let alarms: Option<String> = row.get(2)?;
+            let Body(body) = row.get(3)?;
+            scan.events.push(super::LoggedEvent {
+                seq: seq as u64,
+                event: parse_event(seq, &body)?,
+                alarms: super::route::parse_alarms(alarms.as_deref()),
+            });
+        }
+        Ok(scan)
     }
 
     /// The router's cursor (`None` before its first commit) and its state rows.

@@ -409,3 +409,47 @@ async fn a_group_thread_is_remembered_per_sink_and_replaced() {
     assert_eq!(reader.thread("noc", "g2").unwrap(), None);
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_scan_of_the_log_for_one_kind_returns_only_those_and_says_how_far_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let silence = Event::new(
+        "netpulse",
+        crate::route::operator_types::SILENCE_CREATED,
+        jiff::Timestamp::now(),
+        json!({"id": "s1"}),
+    );
+    let seqs: Vec<u64> = store
+        .append(&[
+            alarm_event("a", true),
+            item(silence),
+            alarm_event("b", true),
+        ])
+        .await
+        .unwrap()
+        .iter()
+        .map(|appended| appended.seq)
+        .collect();
+    let reader = store.reader().unwrap();
+    let scan = reader
+        .logged_events_of_kind_after(0, 10, crate::route::OPERATOR_TYPE_PREFIX)
+        .unwrap();
+    assert_eq!(scan.scanned, 3);
+    assert_eq!(scan.last, Some(seqs[2]));
+    assert_eq!(scan.events.len(), 1);
+    assert_eq!(scan.events[0].seq, seqs[1]);
+    assert_eq!(scan.events[0].event.data["id"], "s1");
+    let partial = reader
+        .logged_events_of_kind_after(seqs[1], 1, crate::route::OPERATOR_TYPE_PREFIX)
+        .unwrap();
+    assert_eq!(
+        (partial.scanned, partial.last, partial.events.len()),
+        (1, Some(seqs[2]), 0)
+    );
+    let done = reader
+        .logged_events_of_kind_after(seqs[2], 10, crate::route::OPERATOR_TYPE_PREFIX)
+        .unwrap();
+    assert_eq!((done.scanned, done.last), (0, None));
+    store.close().await;
+}
