@@ -166,6 +166,9 @@ pub enum AlarmFilter {
     All,
 }
 
+/// The engine's state rows: `(key, JSON)`.
+pub type StateRows = Vec<(String, String)>;
+
 /// What [`Reader::logged_events_of_kind_after`] found.
 #[derive(Debug, Clone)]
 pub struct LogScan {
@@ -388,7 +391,7 @@ impl Reader {
     }
 
     /// The router's cursor (`None` before its first commit) and its state rows.
-    pub fn route_state(&self) -> anyhow::Result<(Option<u64>, Vec<(String, String)>)> {
+    pub fn route_state(&self) -> anyhow::Result<(Option<u64>, StateRows)> {
         let mut statement = self
             .conn
             .prepare_cached("SELECT key, value FROM route_state ORDER BY key")?;
