@@ -27,6 +27,8 @@ const READ_LIMIT: usize = 512;
 /// The longest the router sleeps without looking at the clock: a wall clock that stepped (NTP,
 /// a suspended VM) is noticed within this.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// The shortest sleep until a deadline.
+const MIN_SLEEP: Duration = Duration::from_millis(5);
 /// Pauses between attempts while the store cannot be read or written.
 const RETRY_INITIAL: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(10);
@@ -104,6 +106,8 @@ pub struct Router {
     pub policy: PolicyUpdates,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    /// A router dropped without [`Router::stop`] (a gateway that failed to start) ends too.
+    _stop_when_dropped: tokio_util::sync::DropGuard,
 }
 
 impl Router {
@@ -147,6 +151,7 @@ pub fn spawn(pipeline: Pipeline, pool: ReaderPool, policy: Policy, clock: Clock)
             sender: Arc::new(policy_tx),
             pipeline,
         },
+        _stop_when_dropped: stop.clone().drop_guard(),
         stop,
         task: tokio::spawn(task.run()),
     }
@@ -446,7 +451,12 @@ impl Task {
             );
             return false;
         }
-        tokio::time::sleep(self.backoff.next_delay()).await;
+        let delay = self.backoff.next_delay();
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            // Asked to stop: the last attempts come without the long pauses.
+            () = self.stop.cancelled(), if !self.stop.is_cancelled() => {}
+        }
         true
     }
 
@@ -455,9 +465,10 @@ impl Task {
         let wait = match self.engine.next_deadline() {
             Some(deadline) => {
                 let left = deadline.duration_since(self.clock.now());
+                // A deadline already past that `due` did not clear would otherwise spin.
                 Duration::try_from(left)
                     .unwrap_or(Duration::ZERO)
-                    .min(MAX_SLEEP)
+                    .clamp(MIN_SLEEP, MAX_SLEEP)
             }
             None => MAX_SLEEP,
         };
