@@ -636,6 +636,34 @@ mod tests {
         assert_eq!(setup.reader().route_state().unwrap().0, Some(seq));
     }
 
+    #[tokio::test]
+    async fn a_step_the_store_refuses_is_done_again_until_it_commits() {
+        let config = config("sinks:\n  - { name: out, type: stdout }\n");
+        let setup = Setup::new(tempfile::tempdir().unwrap(), &config);
+        let router = setup.start(&config, Clock::Wall);
+        wait_for(|| setup.reader().route_state().unwrap().0 == Some(0)).await;
+        let conn = rusqlite::Connection::open(setup.dir.path().join("db")).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON route_state
+             BEGIN SELECT RAISE(ABORT, 'refused for the test'); END;",
+        )
+        .unwrap();
+        let seq = setup.ingest(alarm("edge1", true)).await;
+        assert!(
+            !router
+                .handle
+                .wait_applied(seq, Duration::from_millis(300))
+                .await,
+            "not applied while the store refuses the step"
+        );
+        assert_eq!(setup.reader().route_state().unwrap().0, Some(0));
+        conn.execute_batch("DROP TRIGGER refuse").unwrap();
+        assert!(router.handle.wait_applied(seq, WAIT).await);
+        assert_eq!(setup.reader().route_state().unwrap().0, Some(seq));
+        router.stop().await;
+    }
+
     /// Needs the route engine (`route::Engine`): with a policy that compiles to nothing (the
     /// skeleton's), there is nothing to notify and the test says so and stops.
     #[tokio::test]
