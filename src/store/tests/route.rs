@@ -453,3 +453,36 @@ async fn a_scan_of_the_log_for_one_kind_returns_only_those_and_says_how_far_it_l
     assert_eq!((done.scanned, done.last), (0, None));
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_store_of_version_7_gains_the_router_tables_and_its_events_read_with_no_alarms() {
+    let dir = tempfile::tempdir().unwrap();
+    let stored = event("edge1", Severity::Major);
+    old_database(
+        &dir,
+        7,
+        &format!(
+            "INSERT INTO events (seq, id, received_ms, time_ms, device, kind, severity, body)
+             VALUES (4, '{}', 1, 0, 'edge1', 'k', 3, '{}');",
+            stored.id,
+            serde_json::to_string(&stored).unwrap().replace('\'', "''")
+        ),
+    );
+    let store = open(&dir);
+    let reader = store.reader().unwrap();
+    assert_eq!(reader.user_version(), 8);
+    let logged = reader.logged_events_after(0, 10).unwrap();
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].seq, 4);
+    assert!(logged[0].alarms.is_empty());
+    assert_eq!(reader.route_state().unwrap(), (None, Vec::new()));
+    assert_eq!(reader.seq_of_id(&stored.id).unwrap(), Some(4));
+    // The next event gets the next seq, with its alarms recorded.
+    let appended = append_one(&store, alarm_event("k1", true)).await.unwrap();
+    assert_eq!(appended.seq, 5);
+    assert_eq!(
+        reader.logged_events_after(4, 10).unwrap()[0].alarms,
+        alarm_event("k1", true).alarms
+    );
+    store.close().await;
+}
