@@ -8,7 +8,8 @@
 //! read-only connections ([`Reader`]), which WAL lets run alongside the writer.
 //!
 //! The SQL of each table is in its own module: `events.rs` (the log), `keys.rs` (idempotency
-//! keys), `outbox.rs` (what each sink still owes) and `alarms.rs` (alarm states); `command.rs`
+//! keys), `outbox.rs` (what each sink still owes), `alarms.rs` (alarm states) and `route.rs` (the
+//! alerting router's state, decisions, notification members and threads); `command.rs`
 //! runs each command through them in a savepoint, and `writer.rs` only batches and commits.
 
 mod alarms;
