@@ -6,7 +6,11 @@
 //! - the store opens every time and passes `PRAGMA integrity_check`;
 //! - every alarm that got a 2xx is stored, exactly once;
 //! - every stored alarm reached the room (and how many reached it more than once);
-//! - every stored event reached the file sink (and how many lines are repeats: at-least-once).
+//! - every stored event reached the file sink (and how many lines are repeats: at-least-once);
+//! - with a route grouping the alarms into a second file sink (issue 20): every notification
+//!   event in the store reached that file, no group number was made twice (unique group and
+//!   number), and every alarm is in some notification's members or has a decision other than
+//!   `grouped` (none was left out of its group's notifications).
 //!
 //! Run: `bench/crash-loop.sh` or `cargo bench --bench crash_loop -- --kills 20`.
 
@@ -108,9 +112,13 @@ fn config(port: u16, webex: &WebexSim, room: &str, sim: &DmeSim, ca: &std::path:
         ));
     }
     yaml.push_str(&format!(
-        "sinks:\n  - name: noc\n    type: webex\n    base_url: {}\n    token: ${{WEBEX_TOKEN}}\n    room_id: \"{room}\"\n    rate_limit: 2000\n    match: {{ source: [vmanage] }}\n  - {{ name: archive, type: file, path: events.jsonl }}\n",
+        "sinks:\n  - name: noc\n    type: webex\n    base_url: {}\n    token: ${{WEBEX_TOKEN}}\n    room_id: \"{room}\"\n    rate_limit: 2000\n    match: {{ source: [vmanage] }}\n  - {{ name: archive, type: file, path: events.jsonl }}\n  - {{ name: grouped, type: file, path: grouped.jsonl }}\n",
         webex.base_url()
     ));
+    // Short timers, so that groups notify (and update) several times between two kills.
+    yaml.push_str(
+        "routes:\n  - name: sdwan\n    match: { source: [vmanage] }\n    sinks: [grouped]\n    group_by: [device]\n    group_wait: 500ms\n    group_interval: 1s\n",
+    );
     yaml
 }
 
@@ -178,10 +186,12 @@ async fn run(kills: usize, devices: usize) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while reader.outbox_counts("noc").unwrap().pending > 0
         || reader.outbox_counts("archive").unwrap().pending > 0
+        || reader.outbox_counts("grouped").unwrap().pending > 0
+        || unreported(&database) > 0
     {
         assert!(
             Instant::now() < deadline,
-            "the outbox did not drain within 120 s"
+            "the outbox did not drain (or alarms stayed unreported) within 120 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -214,8 +224,13 @@ async fn run(kills: usize, devices: usize) {
             |row| row.get(0),
         )
         .unwrap();
+    // Notifications go to their route's sink only, not through the archive's `match:`.
     let events_stored: i64 = connection
-        .query_row("SELECT count(*) FROM events", [], |row| row.get(0))
+        .query_row(
+            "SELECT count(*) FROM events WHERE kind <> 'io.netpulse.notification'",
+            [],
+            |row| row.get(0),
+        )
         .unwrap();
     let mut in_room: HashMap<String, usize> = HashMap::new();
     for message in webex.messages() {
@@ -236,6 +251,8 @@ async fn run(kills: usize, devices: usize) {
         *in_file.entry(event["seq"].as_u64().unwrap()).or_default() += 1;
     }
     let file_repeats: usize = in_file.values().map(|count| count - 1).sum();
+    let notifications = Notifications::check(&reader, dir.path());
+    let unreported = unreported(&database);
     ready_times.sort();
     println!();
     println!("| figure | value |");
@@ -261,7 +278,29 @@ async fn run(kills: usize, devices: usize) {
         "| stored events in the file sink / lines repeated (at-least-once) | {} / {file_repeats} |",
         in_file.len()
     );
+    println!(
+        "| notification events stored / in the grouped file (lines repeated) | {} / {} ({}) |",
+        notifications.stored, notifications.in_file, notifications.file_repeats
+    );
+    println!(
+        "| notifications missing from their sink / group numbers made twice | **{}** / **{}** |",
+        notifications.missing, notifications.numbers_twice
+    );
+    println!("| routed alarms in no notification and not decided otherwise | **{unreported}** |");
     assert_eq!(integrity, "ok");
+    assert!(notifications.stored > 0, "the route made no notification");
+    assert_eq!(
+        notifications.missing, 0,
+        "notifications missing from their sink"
+    );
+    assert_eq!(
+        notifications.numbers_twice, 0,
+        "a group's notification number was made twice"
+    );
+    assert_eq!(
+        unreported, 0,
+        "routed alarms left out of their group's notifications"
+    );
     assert_eq!(missing, 0, "acknowledged alarms missing from the store");
     assert_eq!(
         in_room.len() as i64,
@@ -273,4 +312,82 @@ async fn run(kills: usize, devices: usize) {
         events_stored,
         "stored events missing from the file"
     );
+}
+
+/// Routed alarms (every `vmanage` event: the route takes them all, and the router's first start
+/// preceded the first) that no notification reports and that have no decision other than
+/// `grouped`: after the final run has settled, each one is an alarm a crash left out.
+fn unreported(database: &std::path::Path) -> i64 {
+    let connection = rusqlite::Connection::open(database).unwrap();
+    connection.busy_timeout(Duration::from_secs(5)).unwrap();
+    connection
+        .query_row(
+            "SELECT count(*) FROM events WHERE source = 'vmanage'
+                AND NOT EXISTS (SELECT 1 FROM notification_members WHERE member_seq = events.seq)
+                AND NOT EXISTS (SELECT 1 FROM route_trace WHERE route_trace.seq = events.seq
+                    AND json_extract(decision, '$.outcome') <> 'grouped')",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap()
+}
+
+/// The notification events of the store against the grouped file sink's lines.
+struct Notifications {
+    stored: usize,
+    in_file: usize,
+    /// Lines of a notification written more than once (the file sink is at-least-once).
+    file_repeats: usize,
+    /// Stored notifications that never reached the file.
+    missing: usize,
+    /// Stored notifications whose (group, number) another one already has.
+    numbers_twice: usize,
+}
+
+impl Notifications {
+    fn check(reader: &netpulse::store::Reader, dir: &std::path::Path) -> Notifications {
+        let mut stored = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = reader
+                .events(&netpulse::store::EventQuery {
+                    filter: netpulse::store::EventFilter {
+                        kind: Some("io.netpulse.notification".to_owned()),
+                        ..Default::default()
+                    },
+                    after_seq: Some(after),
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            stored.extend(page);
+        }
+        let mut numbers = std::collections::HashSet::new();
+        let numbers_twice = stored
+            .iter()
+            .filter(|event| {
+                let group = event.data["group"].as_str().unwrap_or_default().to_owned();
+                !numbers.insert((group, event.data["number"].as_u64()))
+            })
+            .count();
+        let lines = std::fs::read_to_string(dir.join("grouped.jsonl")).unwrap_or_default();
+        let mut in_file: HashMap<u64, usize> = HashMap::new();
+        for line in lines.lines().filter(|line| !line.is_empty()) {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            *in_file.entry(event["seq"].as_u64().unwrap()).or_default() += 1;
+        }
+        let missing = stored
+            .iter()
+            .filter(|event| !in_file.contains_key(&event.seq))
+            .count();
+        Notifications {
+            stored: stored.len(),
+            in_file: in_file.len(),
+            file_repeats: in_file.values().map(|count| count - 1).sum(),
+            missing,
+            numbers_twice,
+        }
+    }
 }

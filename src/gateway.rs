@@ -4,8 +4,11 @@
 //! in batches through the [`Pipeline`], which also routes each event to the sinks whose `match:`
 //! takes it (one outbox row each). Webhook receivers append through the same pipeline from their
 //! HTTP handlers. Sinks read their outbox. When shutdown is cancelled, sources and the HTTP server
-//! stop, the dispatcher stores what is queued, line sinks write what is due, and the store closes
-//! before [`Gateway::wait`] returns.
+//! stop, the dispatcher stores what is queued, the alerting router applies what is stored, line
+//! sinks write what is due, and the store closes before [`Gateway::wait`] returns.
+//!
+//! The alerting router ([`router`]) starts after the store and before the sources: it reads the
+//! log after its cursor and appends grouped notifications for the sinks that routes name.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,6 +59,7 @@ pub struct Gateway {
     drain: CancellationToken,
     dispatched: Arc<AtomicU64>,
     pipeline: Pipeline,
+    router: router::Router,
     http_addr: SocketAddr,
 }
 
@@ -94,6 +98,11 @@ impl Gateway {
             });
         }
         let pipeline = Pipeline::new(store.clone(), &config.sinks);
+        let pool = ReaderPool::new(&config.store.path);
+        let policy = crate::route::Policy::compile(&config).map_err(|errors| {
+            anyhow::anyhow!("the alerting policy is not valid: {}", errors.join("; "))
+        })?;
+        let router = router::spawn(pipeline.clone(), pool.clone(), policy, router::Clock::Wall);
         let drain = CancellationToken::new();
         let mut sinks = Vec::with_capacity(config.sinks.len());
         for sink_config in &config.sinks {
@@ -137,17 +146,19 @@ impl Gateway {
             shared,
             tracker: tracker.clone(),
             shutdown: shutdown.clone(),
+            policy: router.policy.clone(),
         });
         let started = Arc::new(AtomicBool::new(false));
         let api = crate::http::api::ApiState {
             pipeline: pipeline.clone(),
-            pool: ReaderPool::new(&config.store.path),
+            pool,
             hub,
             sources: sources.clone(),
             reloader: reloader.clone(),
             sinks: sink_configs,
             auth: Arc::new(crate::http::api::Auth::new(&config.api.auth)),
             config: Arc::new(config.api.clone()),
+            router: Some(router.handle.clone()),
         };
         let state = crate::http::HttpState {
             pipeline: pipeline.clone(),
@@ -190,6 +201,7 @@ impl Gateway {
             drain,
             dispatched,
             pipeline,
+            router,
             http_addr,
         })
     }
@@ -228,6 +240,11 @@ impl Gateway {
         self.pipeline.store()
     }
 
+    /// How far the alerting router has applied the log, and its waker.
+    pub fn router(&self) -> router::RouterHandle {
+        self.router.handle.clone()
+    }
+
     /// Waits for the sources and the HTTP server to stop (after shutdown), stores what is still
     /// queued, lets the sinks finish what is due, and closes the store.
     pub async fn wait(self) -> anyhow::Result<()> {
@@ -236,6 +253,9 @@ impl Gateway {
         let sinks = self.reloader.close().await;
         self.tracker.wait().await;
         self.dispatcher.await?;
+        // No event arrives any more: the router applies what is stored, then the sinks
+        // deliver what it made due.
+        self.router.stop().await;
         self.drain.cancel();
         for sink in sinks {
             sink.wait().await;

@@ -2,8 +2,12 @@
 //! the store together with one outbox row per sink (one transaction, shared with other callers'
 //! events), and only then announced to those sinks. A webhook is acknowledged when
 //! [`Pipeline::ingest`] returns, so an acknowledged event is durable and owed to every sink.
+//!
+//! A sink that a route of the alerting policy names takes nothing through its own `match:`: the
+//! router (`gateway::router`) reads the log and appends its notifications with their outbox rows
+//! itself. After each commit of new events the pipeline wakes the router.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
@@ -22,6 +26,10 @@ struct Inner {
     store: Store,
     /// Replaced as a whole when a configuration reload changes the sinks.
     routing: RwLock<Arc<Routing>>,
+    /// The sinks some route names (`route::Policy::routed_sinks`): no per-event outbox rows.
+    routed: RwLock<Arc<HashSet<String>>>,
+    /// The router's waker: notified after every commit of new events.
+    router: Arc<Notify>,
 }
 
 /// The sinks events are routed to, and what wakes each.
@@ -54,8 +62,35 @@ impl Pipeline {
             inner: Arc::new(Inner {
                 store,
                 routing: RwLock::new(Arc::new(Routing::new(sinks, None))),
+                routed: RwLock::new(Arc::new(HashSet::new())),
+                router: Arc::new(Notify::new()),
             }),
         }
+    }
+
+    /// From now on, the sinks named here (the routes' sinks, see
+    /// [`crate::route::Policy::routed_sinks`]) get no outbox row for an event their own `match:`
+    /// takes: the router delivers to them.
+    pub fn set_routed_sinks(&self, sinks: impl IntoIterator<Item = String>) {
+        *self.inner.routed.write().expect("routed lock") = Arc::new(sinks.into_iter().collect());
+    }
+
+    fn routed(&self) -> Arc<HashSet<String>> {
+        self.inner.routed.read().expect("routed lock").clone()
+    }
+
+    /// What the alerting router waits on: notified after every commit of new events.
+    pub fn router_waker(&self) -> Arc<Notify> {
+        self.inner.router.clone()
+    }
+
+    /// The sinks whose own `match:` takes `event` and that no route names: where the
+    /// one-message-per-event shorthand delivers it.
+    pub fn sinks_for(&self, event: &crate::event::Event) -> Vec<String> {
+        let routed = self.routed();
+        let mut sinks = self.routing().routes.sinks_for(event);
+        sinks.retain(|sink| !routed.contains(sink));
+        sinks
     }
 
     /// Routes events to these sinks from now on (a configuration reload); a sink that stays
@@ -87,21 +122,39 @@ impl Pipeline {
     /// caller's, so a batch the store could not take can be offered again as it is.
     pub async fn ingest(&self, items: &mut [NewEvent]) -> Result<Vec<Appended>, StoreError> {
         let routing = self.routing();
+        let routed = self.routed();
         for item in items.iter_mut() {
             item.sinks = routing.routes.sinks_for(&item.event);
+            if !routed.is_empty() {
+                item.sinks.retain(|sink| !routed.contains(sink));
+            }
         }
         let appended = self.inner.store.append(items).await?;
-        let stored = items
+        let mut stored = items
             .iter()
             .zip(&appended)
-            .filter(|(_, outcome)| !outcome.duplicate);
-        for sink in stored.flat_map(|(item, _)| &item.sinks) {
+            .filter(|(_, outcome)| !outcome.duplicate)
+            .peekable();
+        if stored.peek().is_some() {
+            // A single permit too: the router reads everything after its cursor when it wakes.
+            self.inner.router.notify_one();
+        }
+        self.wake_sinks(&routing, stored.flat_map(|(item, _)| &item.sinks));
+        Ok(appended)
+    }
+
+    /// Wakes the sinks named in `sinks` (those that got new outbox rows).
+    pub fn wake(&self, sinks: impl IntoIterator<Item = impl AsRef<str>>) {
+        self.wake_sinks(&self.routing(), sinks);
+    }
+
+    fn wake_sinks(&self, routing: &Routing, sinks: impl IntoIterator<Item = impl AsRef<str>>) {
+        for sink in sinks {
             // `notify_one` keeps a single permit: waking a sink twice costs nothing more.
-            if let Some(waker) = routing.wakers.get(sink) {
+            if let Some(waker) = routing.wakers.get(sink.as_ref()) {
                 waker.notify_one();
             }
         }
-        Ok(appended)
     }
 }
 
@@ -170,5 +223,45 @@ mod tests {
         assert_eq!(reader.outbox_counts("noc").unwrap().pending, 1);
         assert_eq!(reader.outbox_counts("all").unwrap().pending, 1);
         assert_eq!(reader.outbox_counts("dme").unwrap().pending, 0);
+    }
+
+    #[tokio::test]
+    async fn a_sink_a_route_names_gets_no_row_per_event_and_the_router_is_woken_by_new_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(crate::store::StoreConfig::new(dir.path().join("db"))).unwrap();
+        let stdout = |name: &str| {
+            SinkConfig::Stdout(serde_json::from_value(serde_json::json!({"name": name})).unwrap())
+        };
+        let pipeline = Pipeline::new(store, &[stdout("grouped"), stdout("each")]);
+        pipeline.set_routed_sinks(["grouped".to_owned()]);
+        let router = pipeline.router_waker();
+        let event = Event::new("leaf1", "x", jiff::Timestamp::now(), serde_json::json!({}));
+        assert_eq!(pipeline.sinks_for(&event), ["each"]);
+
+        let keyed = || NewEvent {
+            idempotency_key: Some("leaf1:1".to_owned()),
+            ..NewEvent::new(event.clone())
+        };
+        let woken = router.notified();
+        pipeline.ingest(&mut [keyed()]).await.unwrap();
+        tokio::time::timeout(std::time::Duration::from_secs(5), woken)
+            .await
+            .expect("the router is woken after the commit");
+        let reader = pipeline.store().reader().unwrap();
+        assert_eq!(reader.outbox_counts("grouped").unwrap().pending, 0);
+        assert_eq!(reader.outbox_counts("each").unwrap().pending, 1);
+
+        // A duplicate stores nothing new: the router is not woken for it.
+        let mut woken = std::pin::pin!(router.notified());
+        woken.as_mut().enable();
+        pipeline.ingest(&mut [keyed()]).await.unwrap();
+        assert!(
+            futures_util::FutureExt::now_or_never(woken.as_mut()).is_none(),
+            "a duplicate wakes nobody"
+        );
+
+        // Without routes, the sink takes its events again.
+        pipeline.set_routed_sinks(Vec::new());
+        assert_eq!(pipeline.sinks_for(&event), ["grouped", "each"]);
     }
 }

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::router::PolicyUpdates;
 use super::sinks::{self, RunningSink};
 use crate::config::{Config, SinkConfig, SourceConfig};
 use crate::event::Event;
@@ -137,6 +138,8 @@ pub struct Reloader {
     pub(super) sink_configs: Arc<std::sync::RwLock<Arc<Vec<SinkConfig>>>>,
     pub(super) tracker: TaskTracker,
     pub(super) shutdown: CancellationToken,
+    /// Hands the alerting policy of a reloaded configuration to the router.
+    pub(super) policy: PolicyUpdates,
 }
 
 /// What the gateway runs now.
@@ -185,6 +188,8 @@ impl Reloader {
         if self.shutdown.is_cancelled() {
             return Err(ReloadError::ShuttingDown);
         }
+        // An alerting policy that does not compile refuses the reload as a whole.
+        let policy = crate::route::Policy::compile(&config).map_err(ReloadError::Invalid)?;
         let current = self.sources.list();
         let plan = plan(&current, &config.sources);
         let mut prepared = self.prepare(&config, &plan, &current)?;
@@ -215,6 +220,9 @@ impl Reloader {
                 .filter_map(|source| source.webhook_receiver()),
         );
         self.sources.replace(sources);
+        // Before the sinks change: a sink a route now names gets no per-event row from the
+        // moment it is routed to.
+        self.policy.set(policy);
         let (sinks, failed) = self.apply_sinks(&mut running, &config.sinks).await;
         let report = ReloadReport {
             not_applied: not_applied(&running.config, &config),
@@ -224,6 +232,9 @@ impl Reloader {
         };
         running.config.sources = config.sources;
         running.config.sinks = config.sinks;
+        running.config.routes = config.routes;
+        running.config.time_intervals = config.time_intervals;
+        running.config.inhibit_rules = config.inhibit_rules;
         Ok(report)
     }
 

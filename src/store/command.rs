@@ -6,6 +6,7 @@ use rusqlite::{Connection, ErrorCode, Transaction};
 use tokio::sync::oneshot;
 
 use super::events::{self, Prepared};
+use super::route::{self, PreparedCommit};
 use super::writer::{Finish, Memory};
 use super::{Appended, CommitTap, Committed, Delivery, Failed, StoreError, alarms, outbox};
 
@@ -58,6 +59,18 @@ pub(super) enum Command {
         id: i64,
         reply: Reply<bool>,
     },
+    /// One step of the alerting router, whole or not at all (`route.rs`).
+    RouteCommit {
+        commit: PreparedCommit,
+        reply: Reply<Vec<Appended>>,
+    },
+    /// The message that starts a group's thread in a sink.
+    SetThread {
+        sink: String,
+        group: String,
+        message_id: String,
+        reply: Reply<()>,
+    },
     /// Commit what came before, then stop.
     Close,
     /// From the syncer: it has answered every batch, so the open transaction should commit now.
@@ -76,6 +89,7 @@ impl Command {
         match self {
             Command::Append { items, .. } => items.len(),
             Command::MarkDelivered { ids, .. } | Command::Release { ids, .. } => ids.len(),
+            Command::RouteCommit { commit, .. } => commit.weight(),
             _ => 1,
         }
     }
@@ -145,6 +159,32 @@ pub(super) fn execute(
         }
         Command::RetryDead { sink, id, reply } => in_savepoint(tx, reply, "retry_dead", |conn| {
             outbox::retry_dead(conn, &sink, id)
+        }),
+        Command::RouteCommit { commit, reply } => {
+            let mark = memory.mark();
+            let result = run_in_savepoint(tx, |conn| route::commit(conn, memory, &commit, now_ms));
+            // Its events reach the live feed like any appended event, in seq order.
+            let committed = match &result {
+                Ok(appended) => {
+                    metrics::counter!("netpulse_store_events_appended_total")
+                        .increment(appended.iter().filter(|a| !a.duplicate).count() as u64);
+                    announcement(tap, &commit.items, appended)
+                }
+                Err(_) => {
+                    memory.rollback_to(mark);
+                    Vec::new()
+                }
+            };
+            let (finish, error) = settle(reply, "route_commit", result);
+            (announce_then(tap, committed, finish), error)
+        }
+        Command::SetThread {
+            sink,
+            group,
+            message_id,
+            reply,
+        } => in_savepoint(tx, reply, "set_thread", |conn| {
+            route::set_thread(conn, &sink, &group, &message_id)
         }),
         Command::Close | Command::Wake => (Box::new(|_| {}), None),
         #[cfg(test)]
@@ -332,6 +372,8 @@ pub(super) fn unanswered(command: Command) -> Finish {
         Command::RecoverLeases { reply, .. } => answer(reply, never_ran()),
         Command::Release { reply, .. } => answer(reply, never_ran()),
         Command::RetryDead { reply, .. } => answer(reply, never_ran()),
+        Command::RouteCommit { reply, .. } => answer(reply, never_ran()),
+        Command::SetThread { reply, .. } => answer(reply, never_ran()),
         Command::Close | Command::Wake => Box::new(|_| {}),
         #[cfg(test)]
         Command::Exec { reply, .. } => answer(reply, never_ran()),

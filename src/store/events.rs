@@ -59,6 +59,9 @@ pub(super) struct Prepared {
     packed: Option<Vec<u8>>,
     sinks: Vec<String>,
     alarms: Vec<AlarmUpdate>,
+    /// `alarms` as `events.alarms` stores them; `None` (NULL) when there are none, the common
+    /// case, which then costs nothing.
+    alarms_text: Option<String>,
 }
 
 impl Prepared {
@@ -95,6 +98,7 @@ impl Prepared {
             packed: body::compress(&body),
             body,
             sinks: item.sinks.clone(),
+            alarms_text: super::route::alarms_text(&item.alarms),
             alarms: item.alarms.clone(),
         })
     }
@@ -149,8 +153,8 @@ fn insert(conn: &Connection, item: &Prepared, seq: i64, now_ms: i64) -> rusqlite
     conn.prepare_cached(
         "INSERT INTO events
              (seq, id, received_ms, time_ms, device, kind, severity, subject, body, source,
-              alarmstate)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+              alarmstate, alarms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         seq,
@@ -167,6 +171,7 @@ fn insert(conn: &Connection, item: &Prepared, seq: i64, now_ms: i64) -> rusqlite
         },
         item.source,
         item.alarmstate.as_str(),
+        item.alarms_text,
     ])?;
     Ok(())
 }

@@ -8,7 +8,8 @@
 //! read-only connections ([`Reader`]), which WAL lets run alongside the writer.
 //!
 //! The SQL of each table is in its own module: `events.rs` (the log), `keys.rs` (idempotency
-//! keys), `outbox.rs` (what each sink still owes) and `alarms.rs` (alarm states); `command.rs`
+//! keys), `outbox.rs` (what each sink still owes), `alarms.rs` (alarm states) and `route.rs` (the
+//! alerting router's state, decisions, notification members and threads); `command.rs`
 //! runs each command through them in a savepoint, and `writer.rs` only batches and commits.
 
 mod alarms;
@@ -41,8 +42,8 @@ pub use events::event_json;
 pub use keys::DedupLimits;
 pub use pool::ReaderPool;
 pub use reader::{
-    AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, Order, OutboxCounts,
-    Reader,
+    AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, LogScan, Order,
+    OutboxCounts, Reader,
 };
 pub use route::{LoggedEvent, RouteCommit, TraceRow};
 
@@ -399,14 +400,19 @@ impl Store {
             .await
     }
 
-    /// The store file.
     /// Commits one step of the alerting router (see [`RouteCommit`]): the notification events
     /// and operator events appended (with their outbox rows), the state rows written, the
     /// decisions and memberships recorded, the cursor moved. The `Appended` of each appended
     /// event, notifications first, in order.
+    ///
+    /// It runs in its own savepoint of a group commit, and resolves after the COMMIT (and its
+    /// sync): when it fails, nothing of it is stored and the cursor has not moved, so the router
+    /// can offer the same step again. Its new events are announced to the live feed like
+    /// appended ones.
     pub async fn route_commit(&self, commit: RouteCommit) -> Result<Vec<Appended>, StoreError> {
-        let _ = commit;
-        todo!("issue 20: store route commit")
+        let commit = route::PreparedCommit::new(commit)?;
+        self.request(|reply| Command::RouteCommit { commit, reply })
+            .await
     }
 
     /// Remembers the message that starts `group`'s thread in `sink` (a Webex message id).
@@ -416,10 +422,17 @@ impl Store {
         group: &str,
         message_id: &str,
     ) -> Result<(), StoreError> {
-        let _ = (sink, group, message_id);
-        todo!("issue 20: store threads")
+        let (sink, group, message_id) = (sink.to_owned(), group.to_owned(), message_id.to_owned());
+        self.request(|reply| Command::SetThread {
+            sink,
+            group,
+            message_id,
+            reply,
+        })
+        .await
     }
 
+    /// The store file.
     pub fn path(&self) -> &std::path::Path {
         &self.inner.path
     }

@@ -191,6 +191,36 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP TABLE new_prefixes;
     DROP TABLE alarm_keys;
     DROP TABLE alarm_rekeyed;",
+    // Version 8. The alerting router (`gateway::router`, issue 20) reads the log after its cursor
+    // and needs each event's alarm updates: `events.alarms` holds them (NULL when none, else one
+    // `+key` or `-key` per line, see `route.rs`). Its state rows, its decisions per event and the
+    // events each notification reported live next to the log; decisions and memberships go
+    // with their event when retention deletes it (foreign keys are on in the writer, see
+    // `open_writer`). `notification_members` is also indexed on `notification_seq`: that is the
+    // column the cascade looks up for every event retention deletes, which without an index
+    // would scan the table once per deleted event. `sink_threads` remembers the message that
+    // starts each group's thread in a sink (a Webex message id).
+    "ALTER TABLE events ADD COLUMN alarms TEXT;
+    CREATE TABLE route_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE route_trace (
+        seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+        route TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        decision TEXT NOT NULL
+    );
+    CREATE INDEX route_trace_seq ON route_trace(seq);
+    CREATE TABLE notification_members (
+        member_seq INTEGER NOT NULL,
+        notification_seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE
+    );
+    CREATE INDEX notification_members_member ON notification_members(member_seq);
+    CREATE INDEX notification_members_notification ON notification_members(notification_seq);
+    CREATE TABLE sink_threads (
+        sink TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        PRIMARY KEY (sink, grp)
+    );",
 ];
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.

@@ -60,6 +60,9 @@ pub struct ApiState {
     pub sinks: Arc<std::sync::RwLock<Arc<Vec<SinkConfig>>>>,
     pub auth: Arc<Auth>,
     pub config: Arc<ApiSection>,
+    /// The alerting router: how far it has applied the log (an operator action's answer waits
+    /// for it). `None` where no router runs.
+    pub router: Option<crate::gateway::router::RouterHandle>,
 }
 
 /// The `/api/v1` routes, authenticated and with CORS as configured.

@@ -1,11 +1,12 @@
 //! Tests of the store against real SQLite files in temporary directories, one file per table
-//! (`events`, `keys`, `outbox`, `alarms`) and one for the writer's batching and failures. The
+//! (`events`, `keys`, `outbox`, `alarms`, `route`) and one for the writer's batching and failures. The
 //! helpers here are shared by all of them.
 
 mod alarms;
 mod events;
 mod keys;
 mod outbox;
+mod route;
 mod writer;
 
 use serde_json::json;
