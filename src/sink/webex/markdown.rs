@@ -25,7 +25,13 @@
 pub fn escape_into(out: &mut String, text: &str) {
     let chars: Vec<char> = text
         .chars()
-        .map(|character| if character.is_control() { ' ' } else { character })
+        .map(|character| {
+            if character.is_control() {
+                ' '
+            } else {
+                character
+            }
+        })
         .collect();
     out.reserve(chars.len() + 4);
     let start = line_start(&chars);
@@ -46,9 +52,7 @@ pub fn escape_into(out: &mut String, text: &str) {
             '!' => next == Some('['),
             '_' => !intraword_underscore(&chars, index),
             '&' => starts_entity(&chars[index + 1..]),
-            _ => {
-                (index == start && starts_block(&chars[start..])) || Some(index) == delimiter
-            }
+            _ => (index == start && starts_block(&chars[start..])) || Some(index) == delimiter,
         };
         if escaped {
             out.push('\\');
@@ -171,13 +175,15 @@ fn plain_line(out: &mut String, line: &str) {
     }
     // An ATX heading (4.2) is its text.
     let hashes = trimmed.chars().take_while(|c| *c == '#').count();
-    let line = if (1..=6).contains(&hashes)
-        && trimmed[hashes..].chars().next().is_none_or(|c| c == ' ')
-    {
-        trimmed[hashes..].trim_matches(' ').trim_end_matches('#').trim_end()
-    } else {
-        line
-    };
+    let line =
+        if (1..=6).contains(&hashes) && trimmed[hashes..].chars().next().is_none_or(|c| c == ' ') {
+            trimmed[hashes..]
+                .trim_matches(' ')
+                .trim_end_matches('#')
+                .trim_end()
+        } else {
+            line
+        };
     let chars: Vec<char> = line.chars().collect();
     // A list marker `* ` reads as `- `, so the `*` is not taken for emphasis.
     let mut index = 0;
@@ -284,7 +290,11 @@ fn closing_backticks(chars: &[char], from: usize, run: usize) -> Option<usize> {
 /// `[label](url)` or `![label](url)` at `start`: writes `label (url)` (or the URL alone when the
 /// label is the URL) and returns the index after the link; `None` when there is no link there.
 fn link(out: &mut String, chars: &[char], start: usize) -> Option<usize> {
-    let open = if chars[start] == '!' { start + 1 } else { start };
+    let open = if chars[start] == '!' {
+        start + 1
+    } else {
+        start
+    };
     if chars.get(open) != Some(&'[') {
         return None;
     }
@@ -349,7 +359,9 @@ fn autolink(out: &mut String, chars: &[char], start: usize) -> Option<usize> {
     let scheme = inner.split(':').next()?;
     let is_url = inner.contains(':')
         && (2..=32).contains(&scheme.len())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
         && !inner.contains(' ');
     is_url.then(|| {
         out.push_str(&inner);

@@ -20,9 +20,16 @@ fn markdown_syntax_in_values_is_made_literal() {
         r"edge1\](https://evil.example/login)"
     );
     assert_eq!(escape("[x](https://evil)"), r"\[x\](https://evil)");
-    assert_eq!(escape("![x](https://evil/p.png)"), r"\!\[x\](https://evil/p.png)");
+    assert_eq!(
+        escape("![x](https://evil/p.png)"),
+        r"\!\[x\](https://evil/p.png)"
+    );
     assert_eq!(escape("**urgent**"), r"\*\*urgent\*\*");
-    assert_eq!(escape("a*b*c"), r"a\*b\*c", "`*` emphasis acts inside words");
+    assert_eq!(
+        escape("a*b*c"),
+        r"a\*b\*c",
+        "`*` emphasis acts inside words"
+    );
     assert_eq!(escape("<@all> hi"), r"\<@all> hi");
     assert_eq!(escape("<b>bold</b>"), r"\<b>bold\</b>");
     assert_eq!(
@@ -33,7 +40,11 @@ fn markdown_syntax_in_values_is_made_literal() {
     assert_eq!(escape("`code` ```"), r"\`code\` \`\`\`");
     assert_eq!(escape("~~gone~~ ~x~"), r"\~\~gone\~\~ \~x\~");
     assert_eq!(escape("a | b"), r"a \| b");
-    assert_eq!(escape(r"a\b"), r"a\b", "a backslash before a letter is literal");
+    assert_eq!(
+        escape(r"a\b"),
+        r"a\b",
+        "a backslash before a letter is literal"
+    );
     assert_eq!(escape(r"a\*b"), r"a\\\*b");
     assert_eq!(escape(r"C:\"), r"C:\\", "the template's text may follow");
     let injected = escape("x](https://evil) **u** <@all> `c` &lt;");
@@ -149,9 +160,18 @@ fn plain_text_drops_markup_and_spells_out_links() {
 Open in SD-WAN Manager (https://vmanage.example.com/#/app/monitor/alarms/details/8459e3a0)"
     );
     assert_eq!(plain("# Heading #\n* one\n___"), "Heading\n- one\n---");
-    assert_eq!(plain("see <https://x.example/a> and [https://y](https://y)"), "see https://x.example/a and https://y");
-    assert_eq!(plain("`a\\*b` ``x ` y`` ~~old~~ _em_"), "a\\*b x ` y old em");
-    assert_eq!(plain("&lt;tag&gt; &amp;&#x41; &bogus; & x"), "<tag> &A &bogus; & x");
+    assert_eq!(
+        plain("see <https://x.example/a> and [https://y](https://y)"),
+        "see https://x.example/a and https://y"
+    );
+    assert_eq!(
+        plain("`a\\*b` ``x ` y`` ~~old~~ _em_"),
+        "a\\*b x ` y old em"
+    );
+    assert_eq!(
+        plain("&lt;tag&gt; &amp;&#x41; &bogus; & x"),
+        "<tag> &A &bogus; & x"
+    );
     assert_eq!(plain("hard break\\\nnext  "), "hard break\nnext");
     assert_eq!(plain("[unclosed ( x"), "[unclosed ( x");
 }
