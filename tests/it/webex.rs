@@ -275,6 +275,11 @@ async fn a_one_mebibyte_field_is_cut_to_at_most_two_messages_with_the_link() {
         running.reader().outbox_counts("noc").unwrap().delivered == 1
     })
     .await;
+    for message in sim.messages() {
+        let text = message.text.expect("every part has its plain text");
+        assert!(text.len() <= 7439, "{} bytes of text", text.len());
+        assert!(!text.is_empty());
+    }
     let messages: Vec<String> = sim
         .messages()
         .into_iter()
@@ -316,6 +321,19 @@ async fn a_one_mebibyte_field_is_cut_to_at_most_two_messages_with_the_link() {
         .skip(messages.len())
         .collect();
     assert_eq!(messages.len(), 2);
+    let texts: Vec<String> = sim
+        .messages()
+        .into_iter()
+        .filter_map(|message| message.text)
+        .skip(sim.messages().len() - 2)
+        .collect();
+    assert!(
+        texts[1].ends_with(
+            "… cut: too long for Webex · Full event (https://vmanage.example.com/#/app/monitor/alarms/details/many)"
+        ),
+        "the plain text of the cut part says so too: {}",
+        texts[1]
+    );
     assert!(
         messages[1].ends_with(
             "… *cut: too long for Webex* · [Full event](https://vmanage.example.com/#/app/monitor/alarms/details/many)"

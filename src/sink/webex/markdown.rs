@@ -162,43 +162,47 @@ pub fn plain(markdown: &str) -> String {
 }
 
 fn plain_line(out: &mut String, line: &str) {
-    let trimmed = line.trim_start_matches(' ');
+    // Block markers count after up to three spaces (4.1, 4.2); four make an indented code block.
+    let indent = line.bytes().take_while(|byte| *byte == b' ').count();
+    let trimmed = if indent <= 3 { &line[indent..] } else { line };
     // A thematic break (4.1) reads as a rule.
-    let marks: String = trimmed.chars().filter(|c| *c != ' ').collect();
-    if marks.len() >= 3
-        && ["-", "*", "_"]
+    let marks: Vec<char> = trimmed.chars().filter(|c| *c != ' ').collect();
+    if indent <= 3
+        && marks.len() >= 3
+        && ['-', '*', '_']
             .iter()
-            .any(|mark| marks.chars().all(|c| c.to_string() == *mark))
+            .any(|mark| marks.iter().all(|c| c == mark))
     {
         out.push_str("---");
         return;
     }
-    // An ATX heading (4.2) is its text.
-    let hashes = trimmed.chars().take_while(|c| *c == '#').count();
-    let line =
-        if (1..=6).contains(&hashes) && trimmed[hashes..].chars().next().is_none_or(|c| c == ' ') {
-            trimmed[hashes..]
-                .trim_matches(' ')
-                .trim_end_matches('#')
-                .trim_end()
+    // An ATX heading (4.2) is its text, without the optional closing `#`s.
+    let hashes = trimmed.bytes().take_while(|byte| *byte == b'#').count();
+    let line = if indent <= 3
+        && (1..=6).contains(&hashes)
+        && trimmed[hashes..].chars().next().is_none_or(|c| c == ' ')
+    {
+        let text = trimmed[hashes..].trim_matches(' ');
+        let without_closing = text.trim_end_matches('#');
+        if without_closing.is_empty() || without_closing.ends_with(' ') {
+            without_closing.trim_end_matches(' ')
         } else {
-            line
-        };
+            text
+        }
+    } else {
+        line
+    };
     let chars: Vec<char> = line.chars().collect();
     // A list marker `* ` reads as `- `, so the `*` is not taken for emphasis.
     let mut index = 0;
-    let indent = chars.iter().take_while(|c| **c == ' ').count();
-    if chars.get(indent) == Some(&'*') && chars.get(indent + 1) == Some(&' ') {
-        out.extend(&chars[..indent]);
+    let spaces = chars.iter().take_while(|c| **c == ' ').count();
+    if chars.get(spaces) == Some(&'*') && chars.get(spaces + 1) == Some(&' ') {
+        out.extend(&chars[..spaces]);
         out.push_str("- ");
-        index = indent + 2;
+        index = spaces + 2;
     }
     inline(out, &chars[index..]);
-    // A hard line break (6.7) at the end of the line is the line break itself: trailing spaces
-    // go, and so does a backslash that escapes nothing.
-    while out.ends_with(' ') {
-        out.pop();
-    }
+    // A backslash at the end of a line is a hard line break (6.7): the line break itself.
     let backslashes = line.chars().rev().take_while(|c| *c == '\\').count();
     if backslashes % 2 == 1 {
         out.pop();
@@ -372,7 +376,8 @@ fn autolink(out: &mut String, chars: &[char], start: usize) -> Option<usize> {
 /// The text of the entity reference at the start of `chars` and how many characters it takes, or
 /// the `&` alone. Only the references a template is likely to use are decoded.
 fn entity(chars: &[char]) -> (String, usize) {
-    let Some(semicolon) = chars.iter().take(34).position(|c| *c == ';') else {
+    let semicolon = chars.iter().take(34).position(|c| *c == ';');
+    let Some(semicolon) = semicolon.filter(|_| starts_entity(&chars[1..])) else {
         return ("&".to_owned(), 1);
     };
     let name: String = chars[1..semicolon].iter().collect();

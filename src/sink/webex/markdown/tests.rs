@@ -136,6 +136,10 @@ fn escaped_values_keep_their_text_when_read_back() {
         "snake_case_word _x_ ~y~ `z` a|b",
         "sys/intf/phys-[eth1/1]",
         "---",
+        "    ---",
+        "x  ",
+        "&#x0000041;",
+        "   # h",
     ] {
         let shown = plain(&escape(value));
         assert_eq!(shown, value.replace('\n', " "), "{value:?}");
@@ -172,7 +176,13 @@ Open in SD-WAN Manager (https://vmanage.example.com/#/app/monitor/alarms/details
         plain("&lt;tag&gt; &amp;&#x41; &bogus; & x"),
         "<tag> &A &bogus; & x"
     );
-    assert_eq!(plain("hard break\\\nnext  "), "hard break\nnext");
+    assert_eq!(plain("hard break\\\nnext"), "hard break\nnext");
+    assert_eq!(plain("## C# ##\n# C#\n    # code"), "C#\nC#\n    # code");
+    assert_eq!(
+        plain("&#x0000041; &#x41;"),
+        "&#x0000041; A",
+        "as CommonMark decodes"
+    );
     assert_eq!(plain("[unclosed ( x"), "[unclosed ( x");
 }
 
@@ -187,5 +197,38 @@ fn plain_text_is_never_longer_than_the_markdown() {
     ] {
         let text = plain(markdown);
         assert!(text.len() <= markdown.len(), "{markdown:?} -> {text:?}");
+    }
+}
+
+/// Many values made of the characters that matter (a fixed pseudo-random sequence, so a failure
+/// reproduces): the plain text of each escaped value is the value, and no plain text is longer
+/// than its Markdown.
+#[test]
+fn escaping_then_reading_back_gives_the_value_for_many_values() {
+    const ALPHABET: &[char] = &[
+        '\\', '*', '_', '`', '[', ']', '(', ')', '!', '<', '>', '&', '#', ';', '~', '|', '-', '+',
+        '=', '.', ':', '1', 'x', 'é', ' ', '\n', '\t', '@', 'a',
+    ];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..20_000 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let length = (state >> 59) as usize;
+        let value: String = (0..length)
+            .map(|position| {
+                let bits = state.rotate_left(5 * position as u32) >> 40;
+                ALPHABET[bits as usize % ALPHABET.len()]
+            })
+            .collect();
+        let escaped = escape(&value);
+        let as_sent: String = value
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        assert_eq!(plain(&escaped), as_sent, "{value:?} escaped as {escaped:?}");
+        for markdown in [&value, &escaped] {
+            assert!(plain(markdown).len() <= markdown.len(), "{markdown:?}");
+        }
     }
 }
