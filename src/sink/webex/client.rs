@@ -207,6 +207,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_message_has_its_markdown_and_its_plain_text() {
+        let markdown = "🔴 CRITICAL · **edge-1** \\*x\\*\n\n[Open](https://a.example/1)";
+        let body = content(markdown);
+        assert_eq!(body["markdown"], markdown);
+        assert_eq!(
+            body["text"],
+            "🔴 CRITICAL · edge-1 *x*\n\nOpen (https://a.example/1)"
+        );
+        // A part cut to the size limit fits in both fields.
+        let long = "**x** ".repeat(2000);
+        for part in super::super::split::split(&long, super::super::split::MAX_MESSAGE_BYTES) {
+            let body = content(&part);
+            let text = body["text"].as_str().unwrap();
+            assert!(text.len() <= super::super::split::MAX_MESSAGE_BYTES);
+            assert!(!text.contains('*'), "{text}");
+        }
+    }
+
     /// What a closure logs, as text.
     fn logged(run: impl FnOnce()) -> String {
         #[derive(Clone, Default)]

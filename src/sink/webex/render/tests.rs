@@ -418,3 +418,22 @@ fn the_sdwan_message_has_a_plain_text_without_markup() {
 Open in SD-WAN Manager (https://vmanage.example.com/#/app/monitor/alarms/details/8459e3a0-5bea-4370-ab57-6f45f8022d66)"
     );
 }
+
+/// A major SD-WAN alarm (a BFD TLOC down, from the REST API's alarm list) gets the major marker,
+/// and its rule name, colour and system IP read as they are.
+#[test]
+fn a_major_sdwan_alarm_gets_the_major_marker() {
+    let event = sdwan_event("rest-alarm-bfd-tloc-down-active-20.x.json");
+    let message = templates("UTC").render(&event).unwrap();
+    assert_eq!(message, EXPECTED_BFD);
+}
+
+const EXPECTED_BFD: &str = "🟠 MAJOR · SD-WAN alarm **BFD_TLOC_Down** on **Edge2**
+- **Time:** 2025-01-15 13:35:29 UTC
+- **Severity:** Major
+- **Message:** All BFD sessions for the tloc are down
+- **color:** private1
+- **host-name:** Edge2
+- **system-ip:** 10.0.0.2
+
+[Open in SD-WAN Manager](https://vmanage.example.com/#/app/monitor/alarms/details/849b4483-ca02-4e47-bfc2-42481f501b45)";
