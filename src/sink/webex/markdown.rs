@@ -43,7 +43,7 @@ pub fn escape_into(out: &mut String, text: &str) {
             // value counts as "before punctuation" because the template's own `*` or `[` may
             // follow, and a backslash at the end of a line is a hard line break (6.7).
             '\\' => next.is_none_or(|next| next.is_ascii_punctuation()),
-            // Emphasis with `*` acts inside words too (6.2, rule 1 and 5); code spans (6.1),
+            // Emphasis with `*` acts inside words too (6.2, rules 1, 3, 5 and 7); code spans (6.1),
             // links and images (6.3, 6.4), raw HTML, autolinks (6.5, 6.6) and Webex mentions
             // (`<@all>`), GFM tables (4.10) and strikethrough (6.5 of GFM, which takes one or two
             // tildes, so a single `~` can act as well).
@@ -115,12 +115,20 @@ fn ordered_list_delimiter(chars: &[char]) -> Option<usize> {
 /// both sides within the value. Such a run can neither open nor close emphasis (CommonMark 6.2,
 /// rules 2, 4, 6 and 8: `_` must not be both left- and right-flanking unless next to punctuation), so
 /// `if_name` stays as it is. At the edges of the value the neighbour is the template's, unknown,
-/// and the underscore is escaped.
+/// and the underscore is escaped. So is one in a run longer than [`MAX_RUN`], which keeps the
+/// work linear in the length of the value.
 fn intraword_underscore(chars: &[char], index: usize) -> bool {
-    let before = chars[..index].iter().rev().find(|c| **c != '_');
-    let after = chars[index..].iter().find(|c| **c != '_');
+    let before = chars[..index]
+        .iter()
+        .rev()
+        .take(MAX_RUN)
+        .find(|c| **c != '_');
+    let after = chars[index..].iter().take(MAX_RUN).find(|c| **c != '_');
     before.is_some_and(|c| c.is_alphanumeric()) && after.is_some_and(|c| c.is_alphanumeric())
 }
+
+/// How far a run of underscores is looked through for the word around it.
+const MAX_RUN: usize = 64;
 
 /// Whether `rest` (what follows an `&`) makes it an entity or numeric character reference
 /// (CommonMark 2.5): `#` and up to 7 decimal digits, `#x` and up to 6 hex digits, or a name of
@@ -139,6 +147,7 @@ fn starts_entity(rest: &[char]) -> bool {
     };
     let letters = body
         .iter()
+        .take(33)
         .take_while(|c| c.is_ascii_alphanumeric())
         .count();
     (1..=32).contains(&letters) && body.get(letters) == Some(&';')

@@ -232,3 +232,14 @@ fn escaping_then_reading_back_gives_the_value_for_many_values() {
         }
     }
 }
+
+#[test]
+fn a_long_run_of_underscores_is_escaped_quickly() {
+    // Quadratic work would take minutes here; linear takes milliseconds.
+    let value = format!("a{}b", "_".repeat(64 * 1024));
+    let started = std::time::Instant::now();
+    let escaped = escape(&value);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(escaped.len(), value.len() + 64 * 1024);
+    assert_eq!(escape("a__b"), "a__b");
+}
