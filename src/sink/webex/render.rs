@@ -4,7 +4,8 @@
 //! Every value a template prints with `{{ ... }}` goes through [`escape_into`]: text from devices
 //! cannot change the message's Markdown. A template that really wants raw Markdown from a value
 //! says so with `|safe`. Links go through the `link_url` filter, which keeps only http(s) URLs and
-//! percent-encodes what could end a Markdown link.
+//! percent-encodes what could end a Markdown link. Every template marks severities with the one
+//! `severity_marker` filter, so a marker means the same in every message.
 
 use std::fmt::Write as _;
 use std::time::Duration;
