@@ -62,6 +62,21 @@ pub fn webex_markdown(data: &[u8]) {
         !escaped.chars().any(char::is_control),
         "escaped text stays on its line"
     );
+    let as_sent: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    assert_eq!(
+        markdown::plain(&escaped),
+        as_sent,
+        "the plain text of an escaped value is the value"
+    );
+    for markdown in [&*text, &escaped] {
+        assert!(
+            markdown::plain(markdown).len() <= markdown.len(),
+            "the plain text fits where the Markdown does"
+        );
+    }
     let max_bytes = 8 + usize::from(first);
     for markdown in [&*text, &escaped] {
         let parts = split::split(markdown, max_bytes);

@@ -627,7 +627,7 @@ sinks:
         .into_iter()
         .find_map(|message| message.markdown.filter(|m| m.contains("Active alarms")))
         .unwrap();
-    assert!(answer.contains("edge\\-9"), "{answer}");
+    assert!(answer.contains("edge-9"), "{answer}");
     running.stop().await;
     sim_shutdown.cancel();
 }

@@ -194,19 +194,32 @@ async fn a_markdown_injection_in_a_host_name_is_escaped() {
     let host = "edge1](https://evil.example/login) **urgent**\n# Click";
     post(&running, sdwan_alarm(DOWN, "i1", Some(host))).await;
     wait_until("the message arrives", || sim.messages().len() == 1).await;
-    let markdown = sim.messages()[0].markdown.clone().unwrap();
-    assert!(!markdown.contains("](https://evil"), "{markdown}");
-    assert!(!markdown.contains("**urgent**"), "{markdown}");
+    let message = sim.messages()[0].clone();
+    let markdown = message.markdown.unwrap();
     assert!(!markdown.contains("\n# Click"), "{markdown}");
     assert!(
-        markdown.contains(r"edge1\]\(https"),
-        "the text is kept, escaped: {markdown}"
+        markdown.contains(r"**edge1\](https://evil.example/login) \*\*urgent\*\* # Click**"),
+        "the text is kept, escaped only where it would act: {markdown}"
     );
     assert!(
         markdown.contains(
             "[Open in SD-WAN Manager](https://vmanage.example.com/#/app/monitor/alarms/details/i1)"
         ),
         "{markdown}"
+    );
+    // The plain text beside it shows the host name as it was sent (its line break as a space).
+    let text = message
+        .text
+        .expect("the plain text is sent with the Markdown");
+    assert!(
+        text.contains("on edge1](https://evil.example/login) **urgent** # Click\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "Open in SD-WAN Manager (https://vmanage.example.com/#/app/monitor/alarms/details/i1)"
+        ),
+        "{text}"
     );
     running.stop().await;
     sim_shutdown.cancel();
@@ -262,6 +275,11 @@ async fn a_one_mebibyte_field_is_cut_to_at_most_two_messages_with_the_link() {
         running.reader().outbox_counts("noc").unwrap().delivered == 1
     })
     .await;
+    for message in sim.messages() {
+        let text = message.text.expect("every part has its plain text");
+        assert!(text.len() <= 7439, "{} bytes of text", text.len());
+        assert!(!text.is_empty());
+    }
     let messages: Vec<String> = sim
         .messages()
         .into_iter()
@@ -303,12 +321,66 @@ async fn a_one_mebibyte_field_is_cut_to_at_most_two_messages_with_the_link() {
         .skip(messages.len())
         .collect();
     assert_eq!(messages.len(), 2);
+    let texts: Vec<String> = sim
+        .messages()
+        .into_iter()
+        .filter_map(|message| message.text)
+        .skip(sim.messages().len() - 2)
+        .collect();
+    assert!(
+        texts[1].ends_with(
+            "… cut: too long for Webex · Full event (https://vmanage.example.com/#/app/monitor/alarms/details/many)"
+        ),
+        "the plain text of the cut part says so too: {}",
+        texts[1]
+    );
     assert!(
         messages[1].ends_with(
             "… *cut: too long for Webex* · [Full event](https://vmanage.example.com/#/app/monitor/alarms/details/many)"
         ),
         "{}",
         messages[1]
+    );
+    running.stop().await;
+    sim_shutdown.cancel();
+}
+
+/// Each message in the room has its Markdown and its plain text; addresses, names and URLs read
+/// as they were sent in both, and the marker says the severity.
+#[tokio::test]
+async fn a_message_reaches_the_room_as_markdown_and_plain_text() {
+    let (sim, sim_shutdown) = webex().await;
+    let room = sim.room_id("NOC").unwrap();
+    let running = Running::start(&config(&sim, &room), &[("WEBEX_TOKEN", TOKEN)]).await;
+    post(
+        &running,
+        sdwan_alarm(DOWN, "p1", Some("core_sw-01.example.net")),
+    )
+    .await;
+    wait_until("the message arrives", || sim.messages().len() == 1).await;
+    let message = sim.messages()[0].clone();
+    let markdown = message.markdown.expect("markdown");
+    let text = message.text.expect("text");
+    assert!(
+        markdown.starts_with(
+            "🔴 CRITICAL · SD-WAN alarm **Interface_State_Change** on **core_sw-01.example.net**"
+        ),
+        "{markdown}"
+    );
+    assert!(markdown.contains("- **system-ip:** 1.1.1.6"), "{markdown}");
+    assert!(
+        text.starts_with(
+            "🔴 CRITICAL · SD-WAN alarm Interface_State_Change on core_sw-01.example.net\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\n- system-ip: 1.1.1.6\n"), "{text}");
+    assert!(!text.contains("**"), "{text}");
+    assert!(
+        text.ends_with(
+            "Open in SD-WAN Manager (https://vmanage.example.com/#/app/monitor/alarms/details/p1)"
+        ),
+        "{text}"
     );
     running.stop().await;
     sim_shutdown.cancel();

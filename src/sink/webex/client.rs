@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde::Deserialize;
 
+use super::markdown;
 use super::render::parse_retry_after;
 use crate::config::WebexSinkConfig;
 use crate::webex_api::{WebexApi, WebexApiOptions};
@@ -75,21 +76,22 @@ impl MessagesClient {
         Ok(MessagesClient { api, target })
     }
 
-    /// Creates one message in the configured room (or to the configured person).
+    /// Creates one message in the configured room (or to the configured person): the
+    /// `markdown`, and its plain `text` (see [`content`]).
     pub async fn post(&self, markdown: &str) -> SendResult {
-        let body = match &self.target {
-            Target::Room(room) => serde_json::json!({"roomId": room, "markdown": markdown}),
-            Target::Person(email) => {
-                serde_json::json!({"toPersonEmail": email, "markdown": markdown})
-            }
+        let mut body = content(markdown);
+        match &self.target {
+            Target::Room(room) => body.insert("roomId".to_owned(), room.as_str().into()),
+            Target::Person(email) => body.insert("toPersonEmail".to_owned(), email.as_str().into()),
         };
-        self.send(body).await
+        self.send(body.into()).await
     }
 
-    /// Creates one message in `room` (the answer to a command posted there).
+    /// Creates one message in `room` (the answer to a command posted there), with its plain text.
     pub async fn post_to_room(&self, room: &str, markdown: &str) -> SendResult {
-        self.send(serde_json::json!({"roomId": room, "markdown": markdown}))
-            .await
+        let mut body = content(markdown);
+        body.insert("roomId".to_owned(), room.into());
+        self.send(body.into()).await
     }
 
     async fn send(&self, body: serde_json::Value) -> SendResult {
@@ -152,6 +154,18 @@ impl MessagesClient {
     }
 }
 
+/// The content fields of a message: `markdown`, and `text`, its plain text
+/// ([`markdown::plain`]), which the Messages API shows "for clients without rich text" and which
+/// notifications display. The plain text is never longer than the Markdown, so a message part cut
+/// to the size limit (`split.rs`) fits in both fields. Every message the sink creates has both;
+/// add the target (and `parentId` for a reply) to this object.
+pub fn content(markdown: &str) -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::Map::new();
+    body.insert("markdown".to_owned(), markdown.into());
+    body.insert("text".to_owned(), markdown::plain(markdown).into());
+    body
+}
+
 fn classify(status: StatusCode, retry_after: Option<Duration>, detail: String) -> SendResult {
     match status.as_u16() {
         // 423 Locked may carry Retry-After too (reference §8.1).
@@ -190,6 +204,25 @@ mod tests {
                 classify(status, None, detail()),
                 SendResult::Rejected(detail())
             );
+        }
+    }
+
+    #[test]
+    fn every_message_has_its_markdown_and_its_plain_text() {
+        let markdown = "🔴 CRITICAL · **edge-1** \\*x\\*\n\n[Open](https://a.example/1)";
+        let body = content(markdown);
+        assert_eq!(body["markdown"], markdown);
+        assert_eq!(
+            body["text"],
+            "🔴 CRITICAL · edge-1 *x*\n\nOpen (https://a.example/1)"
+        );
+        // A part cut to the size limit fits in both fields.
+        let long = "**x** ".repeat(2000);
+        for part in super::super::split::split(&long, super::super::split::MAX_MESSAGE_BYTES) {
+            let body = content(&part);
+            let text = body["text"].as_str().unwrap();
+            assert!(text.len() <= super::super::split::MAX_MESSAGE_BYTES);
+            assert!(!text.contains('*'), "{text}");
         }
     }
 

@@ -323,7 +323,7 @@ mod tests {
         let text = render(&[alarm]);
         assert!(text.starts_with("🔴 **Active alarms: 1**"), "{text}");
         assert!(
-            text.contains("- **CRITICAL** · edge\\[1\\]\\(http\\://x\\): link \\*down\\*"),
+            text.contains("- **CRITICAL** · edge\\[1\\](http://x): link \\*down\\*"),
             "{text}"
         );
         assert_eq!(render(&[]), "✅ No active alarm.");

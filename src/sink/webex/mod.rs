@@ -1,6 +1,7 @@
-//! `type: webex`: a Markdown message per event, posted by a bot to a room or a person through the
-//! Webex Messages API. `render` makes the message from a template (escaping untrusted text),
-//! `split` cuts one that is too long, `client` speaks the API, `worker` runs the delivery loop.
+//! `type: webex`: a Markdown message per event (with its plain text beside it), posted by a bot
+//! to a room or a person through the Webex Messages API. `render` makes the message from a
+//! template (escaping untrusted text), `split` cuts one that is too long, `client` speaks the API,
+//! `worker` runs the delivery loop.
 
 pub mod client;
 pub mod commands;

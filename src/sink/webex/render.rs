@@ -4,7 +4,8 @@
 //! Every value a template prints with `{{ ... }}` goes through [`escape_into`]: text from devices
 //! cannot change the message's Markdown. A template that really wants raw Markdown from a value
 //! says so with `|safe`. Links go through the `link_url` filter, which keeps only http(s) URLs and
-//! percent-encodes what could end a Markdown link.
+//! percent-encodes what could end a Markdown link. Every template marks severities with the one
+//! `severity_marker` filter, so a marker means the same in every message.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -71,6 +72,7 @@ impl Templates {
             Ok(())
         });
         env.add_filter("link_url", link_url);
+        env.add_filter("severity_marker", severity_marker);
         // Built-in filters that mark their output safe would let a value through unescaped:
         // `tojson` stays escaped like any value, and `escape`/`e` escape for Markdown, not HTML.
         env.add_filter("tojson", |value: Value| -> Result<String, Error> {
@@ -154,6 +156,41 @@ fn describe(error: &Error) -> anyhow::Error {
         Some(line) => anyhow::anyhow!("line {line}: {error}"),
         None => anyhow::anyhow!("{error}"),
     }
+}
+
+/// The marker of a severity: 🔴 critical, 🟠 major, 🟡 minor, ⚠️ warning, 🔵 info, ✅ cleared;
+/// nothing for a name it does not know.
+pub fn marker(severity: &str) -> &'static str {
+    match severity.to_ascii_lowercase().as_str() {
+        "critical" => "🔴",
+        "major" => "🟠",
+        "minor" => "🟡",
+        "warning" => "⚠️",
+        "info" => "🔵",
+        "cleared" => "✅",
+        _ => "",
+    }
+}
+
+/// `{{ event | severity_marker }}` or `{{ "major" | severity_marker }}`: the marker of an event
+/// (✅ once its alarm cleared, else its severity's) or of a severity name (see [`marker`]). One
+/// filter for every template, the built-in and the user's, so a marker always means the same.
+fn severity_marker(value: Value) -> Value {
+    let name = match value.get_attr("severity") {
+        Ok(severity) if !severity.is_undefined() => {
+            let cleared = value
+                .get_attr("alarmstate")
+                .ok()
+                .is_some_and(|state| state.as_str() == Some("cleared"));
+            if cleared {
+                "cleared".to_owned()
+            } else {
+                severity.to_string()
+            }
+        }
+        _ => value.as_str().unwrap_or_default().to_owned(),
+    };
+    Value::from_safe_string(marker(&name).to_owned())
 }
 
 /// `{{ url | link_url }}`: the URL made safe for `[text](url)`, or nothing when it is not an

@@ -15,10 +15,12 @@ pub const BUILT_IN: &[(&str, &str, &str)] = &[
     ("intersight", "com.cisco.intersight.", INTERSIGHT),
 ];
 
-/// The headline's state: cleared, or the severity.
+/// The headline's state: cleared, or the severity, each with its marker (the `severity_marker`
+/// filter, shared by every template: 🔴 critical, 🟠 major, 🟡 minor, ⚠️ warning, 🔵 info, ✅
+/// cleared).
 macro_rules! headline {
     () => {
-        r#"{% if event.alarmstate == "cleared" %}✅ Cleared{% else %}🔴 {{ event.severity | upper }}{% endif %}"#
+        r#"{{ event | severity_marker }} {% if event.alarmstate == "cleared" %}Cleared{% else %}{{ event.severity | upper }}{% endif %}"#
     };
 }
 
@@ -123,7 +125,7 @@ pub const INTERSIGHT: &str = concat!(
 );
 
 /// The built-in message for any other event.
-pub const GENERIC: &str = r#"**{{ event.severity | upper }}** · {{ event.device }}: {{ event.summary }}
+pub const GENERIC: &str = r#"{{ event | severity_marker }} **{% if event.alarmstate == "cleared" %}CLEARED{% else %}{{ event.severity | upper }}{% endif %}** · {{ event.device }}: {{ event.summary }}
 - **Event:** {{ event.type }}{% if event.alarmstate != "info" %} ({{ event.alarmstate }}){% endif %}
 - **Time:** {{ time }}
 {%- if event.link | link_url %}

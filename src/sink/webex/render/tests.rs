@@ -1,4 +1,5 @@
 use super::*;
+use crate::sink::webex::markdown::tests::acts;
 use crate::source::webhook::sdwan;
 
 /// The SD-WAN capture of an interface going down, as an event.
@@ -35,14 +36,15 @@ fn the_sdwan_message_says_what_when_where_and_links_to_the_alarm() {
     assert_eq!(message, EXPECTED_DOWN);
 }
 
-const EXPECTED_DOWN: &str = "🔴 CRITICAL · SD-WAN alarm **Interface\\_State\\_Change** on **BR2\\-CSR1000v**
+/// Host names, states and addresses need no escaping: they read as they are in any client.
+const EXPECTED_DOWN: &str = "🔴 CRITICAL · SD-WAN alarm **Interface_State_Change** on **BR2-CSR1000v**
 - **Time:** 2019-05-11 22:26:42 PDT
 - **Severity:** Critical
-- **Message:** The interface oper\\-state changed to down
-- **host\\-name:** BR2\\-CSR1000v
-- **if\\-name:** GigabitEthernet4
-- **new\\-state:** down
-- **system\\-ip:** 1\\.1\\.1\\.6
+- **Message:** The interface oper-state changed to down
+- **host-name:** BR2-CSR1000v
+- **if-name:** GigabitEthernet4
+- **new-state:** down
+- **system-ip:** 1.1.1.6
 
 [Open in SD-WAN Manager](https://vmanage.example.com/#/app/monitor/alarms/details/8459e3a0-5bea-4370-ab57-6f45f8022d66)";
 
@@ -70,11 +72,16 @@ fn untrusted_values_cannot_inject_markdown() {
     event.data["values_short_display"][0]["host-name"] = "[x](javascript:alert(1))".into();
     event.link = Some("https://vmanage.example.com/#/details/a) [evil](https://x".to_owned());
     let message = templates("UTC").render(&event).unwrap();
-    assert!(!message.contains("](https://evil"), "{message}");
-    assert!(!message.contains("**urgent**"), "{message}");
-    assert!(!message.contains("<@all>"), "{message}");
+    assert!(!acts(&message, "](https://evil"), "{message}");
+    assert!(!acts(&message, "**urgent**"), "{message}");
+    assert!(!acts(&message, "<@all>"), "{message}");
     assert!(!message.contains("\n# Click"), "{message}");
-    assert!(!message.contains("[x](javascript"), "{message}");
+    assert!(!acts(&message, "[x]("), "{message}");
+    assert!(
+        message
+            .contains(r"on **edge1\](https://evil.example/login) \*\*urgent\*\* \<@all> # Click**"),
+        "the text is kept, escaped where it would act: {message}"
+    );
     assert!(
         message.contains("(https://vmanage.example.com/#/details/a%29%20%5Bevil%5D%28https://x)"),
         "the link cannot be closed early: {message}"
@@ -102,7 +109,7 @@ fn other_events_get_the_generic_message() {
     let message = templates("UTC").render(&event).unwrap();
     assert_eq!(
         message,
-        "**MAJOR** · leaf1: eth1/1 down\n- **Event:** com\\.cisco\\.dme\\.modified\n- **Time:** 1970-01-01 00:00:00 UTC"
+        "🟠 **MAJOR** · leaf1: eth1/1 down\n- **Event:** com.cisco.dme.modified\n- **Time:** 1970-01-01 00:00:00 UTC"
     );
 }
 
@@ -122,7 +129,7 @@ fn a_provider_type_on_data_of_another_shape_gets_the_generic_message() {
         let mut event = Event::new("s", kind, jiff::Timestamp::UNIX_EPOCH, data);
         event.summary = "odd".to_owned();
         let message = templates("UTC").render(&event).unwrap();
-        assert!(message.starts_with("**INFO** · s: odd"), "{message}");
+        assert!(message.starts_with("🔵 **INFO** · s: odd"), "{message}");
     }
 }
 
@@ -135,7 +142,7 @@ fn a_custom_template_is_used_for_every_event_and_escapes_too() {
     let event = interface_down();
     let message = templates.render(&event).unwrap();
     assert!(
-        message.starts_with("BR2\\-CSR1000v at 2019-05-12 05:26:42 UTC"),
+        message.starts_with("BR2-CSR1000v at 2019-05-12 05:26:42 UTC"),
         "{message}"
     );
     assert!(message.ends_with(" *raw*"), "{message}");
@@ -151,7 +158,7 @@ fn filters_that_mark_output_safe_cannot_smuggle_markdown() {
         "{{ event.device | escape }}",
     ] {
         let message = custom(template).unwrap().render(&event).unwrap();
-        assert!(!message.contains("](https"), "{template}: {message}");
+        assert!(!acts(&message, "](https"), "{template}: {message}");
         assert!(message.contains("\\[x\\]"), "{template}: {message}");
     }
 }
@@ -228,7 +235,7 @@ fn every_provider_has_its_own_message_and_every_fixture_renders() {
         |request| meraki::normalize("meraki", request),
     );
     let message = render(&port);
-    assert!(message.starts_with("🔴 "), "{message}");
+    assert!(message.starts_with("⚠️ WARNING · "), "{message}");
     assert!(message.contains("Meraki **"), "{message}");
     assert!(message.contains("- **Network:**"), "{message}");
     assert!(
@@ -312,3 +319,121 @@ fn a_huge_value_is_cut_with_a_visible_marker() {
     );
     assert!(message.len() < 4000, "{} bytes", message.len());
 }
+
+/// A Meraki motion alert is information: its marker is the info one, not the red of a critical
+/// alarm, and its values (serials, URLs, names) read as they are.
+#[test]
+fn a_meraki_motion_alert_reads_as_information() {
+    use crate::source::webhook::meraki;
+    let motion = fixture_event("meraki", "official-example-motion-alert.json", |request| {
+        meraki::normalize("meraki", request)
+    });
+    let message = templates("UTC").render(&motion).unwrap();
+    assert_eq!(message, EXPECTED_MOTION);
+}
+
+const EXPECTED_MOTION: &str = "🔵 INFO · Meraki **Motion detected** on **My camera**
+- **Time:** 2018-02-11 00:00:00 UTC
+- **Network:** Main Office (My organization)
+- **Device:** My camera · MV · Q234-ABCD-5678
+- **imageEnabled:** True
+- **imageUrl:** https://cataas.com/cat
+- **isSpyglass:** False
+- **motionDetectorAllowsRecap:** True
+- **motionRecapEnabled:** True
+- **timestamp:** 1563499479.547
+
+[Open in Meraki Dashboard](https://n1.meraki.com//n//manage/nodes/new_list/000000000000)";
+
+#[test]
+fn every_severity_has_its_own_marker_in_every_template() {
+    use crate::event::{AlarmState, Severity};
+    let markers = [
+        (Severity::Critical, "🔴"),
+        (Severity::Major, "🟠"),
+        (Severity::Minor, "🟡"),
+        (Severity::Warning, "⚠️"),
+        (Severity::Info, "🔵"),
+    ];
+    let mut event = interface_down();
+    let mut generic = Event::new(
+        "leaf1",
+        "com.example.x",
+        jiff::Timestamp::UNIX_EPOCH,
+        serde_json::json!({}),
+    );
+    for (severity, marker) in markers {
+        event.severity = severity;
+        generic.severity = severity;
+        for message in [
+            templates("UTC").render(&event).unwrap(),
+            templates("UTC").render(&generic).unwrap(),
+        ] {
+            assert!(
+                message.starts_with(&format!("{marker} ")),
+                "{severity:?}: {message}"
+            );
+        }
+        let custom =
+            custom("{{ event | severity_marker }}|{{ event.severity | severity_marker }}").unwrap();
+        assert_eq!(custom.render(&event).unwrap(), format!("{marker}|{marker}"));
+    }
+    event.alarmstate = AlarmState::Cleared;
+    generic.alarmstate = AlarmState::Cleared;
+    assert!(
+        templates("UTC")
+            .render(&event)
+            .unwrap()
+            .starts_with("✅ Cleared · ")
+    );
+    assert!(
+        templates("UTC")
+            .render(&generic)
+            .unwrap()
+            .starts_with("✅ **CLEARED** · ")
+    );
+    let custom =
+        custom("{{ 'cleared' | severity_marker }}{{ 'bogus' | severity_marker }}").unwrap();
+    assert_eq!(custom.render(&event).unwrap(), "✅");
+}
+
+/// The plain text sent beside the Markdown of the SD-WAN message: no markup, the link spelled out.
+#[test]
+fn the_sdwan_message_has_a_plain_text_without_markup() {
+    let markdown = templates("America/Los_Angeles")
+        .render(&interface_down())
+        .unwrap();
+    let text = crate::sink::webex::markdown::plain(&markdown);
+    assert_eq!(
+        text,
+        "🔴 CRITICAL · SD-WAN alarm Interface_State_Change on BR2-CSR1000v
+- Time: 2019-05-11 22:26:42 PDT
+- Severity: Critical
+- Message: The interface oper-state changed to down
+- host-name: BR2-CSR1000v
+- if-name: GigabitEthernet4
+- new-state: down
+- system-ip: 1.1.1.6
+
+Open in SD-WAN Manager (https://vmanage.example.com/#/app/monitor/alarms/details/8459e3a0-5bea-4370-ab57-6f45f8022d66)"
+    );
+}
+
+/// A major SD-WAN alarm (a BFD TLOC down, from the REST API's alarm list) gets the major marker,
+/// and its rule name, colour and system IP read as they are.
+#[test]
+fn a_major_sdwan_alarm_gets_the_major_marker() {
+    let event = sdwan_event("rest-alarm-bfd-tloc-down-active-20.x.json");
+    let message = templates("UTC").render(&event).unwrap();
+    assert_eq!(message, EXPECTED_BFD);
+}
+
+const EXPECTED_BFD: &str = "🟠 MAJOR · SD-WAN alarm **BFD_TLOC_Down** on **Edge2**
+- **Time:** 2025-01-15 13:35:29 UTC
+- **Severity:** Major
+- **Message:** All BFD sessions for the tloc are down
+- **color:** private1
+- **host-name:** Edge2
+- **system-ip:** 10.0.0.2
+
+[Open in SD-WAN Manager](https://vmanage.example.com/#/app/monitor/alarms/details/849b4483-ca02-4e47-bfc2-42481f501b45)";
