@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod commands;
+pub mod group;
 pub mod markdown;
 pub mod render;
 pub mod split;
