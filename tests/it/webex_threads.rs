@@ -72,8 +72,8 @@ async fn a_groups_later_notifications_reply_in_the_thread_of_its_first() {
         };
         store.append(&[event]).await.unwrap();
     }
-    let config = serde_json::from_value(serde_json::json!({
-        "name": "noc", "type": "webex", "token": "sim-bot-token",
+    let config: netpulse::config::WebexSinkConfig = serde_json::from_value(serde_json::json!({
+        "name": "noc", "token": "sim-bot-token",
         "room_id": sim.room_id("NOC").unwrap(), "base_url": sim.base_url(),
         "rate_limit": 50, "public_url": "https://netpulse.example.com",
         // A sink's own template is for per-event messages: notifications keep theirs.
