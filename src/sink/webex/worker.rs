@@ -254,21 +254,22 @@ impl Worker {
             None => Thread::new(notification.number, None),
         };
         let first = self.parts_sent.get(&delivery.id).copied().unwrap_or(0);
-        if delivery.uncertain && first == 0 {
-            if let Some(found) = self.posted_before(&parts).await {
-                tracing::info!(
-                    sink,
-                    seq = delivery.seq,
-                    group,
-                    "notification found in the room: it was posted before netpulse last stopped; not sent again"
-                );
-                if let Some(started) = thread.posted(found) {
-                    thread::remember(&self.outbox.store, &sink, group, &started).await;
-                }
-                self.count("found_posted");
-                self.outbox.delivered(vec![delivery.id]).await;
-                return Step::Delivered;
+        if delivery.uncertain
+            && first == 0
+            && let Some(found) = self.posted_before(&parts).await
+        {
+            tracing::info!(
+                sink,
+                seq = delivery.seq,
+                group,
+                "notification found in the room: it was posted before netpulse last stopped; not sent again"
+            );
+            if let Some(started) = thread.posted(found) {
+                thread::remember(&self.outbox.store, &sink, group, &started).await;
             }
+            self.count("found_posted");
+            self.outbox.delivered(vec![delivery.id]).await;
+            return Step::Delivered;
         }
         for (index, part) in parts.iter().enumerate().skip(first) {
             let text = texts.get(index).map(String::as_str);
