@@ -322,3 +322,28 @@ fn only_notification_events_are_read_as_notifications() {
     );
     assert!(notification_of(&forged).unwrap().is_err());
 }
+
+#[test]
+fn a_reminder_says_so_and_counts_what_is_still_raised() {
+    let alarms = (0..3)
+        .map(|index| alarm("edge-05", index, Severity::Warning, LineState::StillRaised))
+        .collect();
+    let mut reminder = notification(alarms);
+    reminder.number = 4;
+    reminder.reason = NotificationReason::Repeat;
+    let message = templates().render(&reminder).unwrap();
+    let lines: Vec<&str> = message.markdown.lines().collect();
+    assert_eq!(
+        lines[0], "🔵 **noc** · source: **vmanage** · update 4 · reminder",
+        "{}",
+        message.markdown
+    );
+    assert_eq!(lines[1], "3 still raised", "{}", message.markdown);
+    assert!(
+        message
+            .text
+            .starts_with("🔵 noc · source: vmanage · update 4 · reminder\n3 still raised\n"),
+        "{}",
+        message.text
+    );
+}
