@@ -15,4 +15,5 @@ mod reload;
 mod support;
 mod webex;
 mod webex_events;
+mod webex_threads;
 mod webhooks;

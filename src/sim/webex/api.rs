@@ -27,6 +27,11 @@ const UNAUTHORIZED: &str =
 pub(super) const BOT_EMAIL: &str = "netpulse-sim@webex.bot";
 /// `GET /v1/messages` returns at most this many items when `max` is not given (Webex: 50).
 const DEFAULT_MAX: usize = 50;
+/// Webex's wording for a `parentId` it cannot use is not in the public material (INFER); the
+/// rule is: the parent is a message of the same room (or direct conversation) that is not itself
+/// a reply, since Webex threads are one level deep.
+const NO_PARENT: &str = "Could not find the parent message in this room.";
+const REPLY_TO_REPLY: &str = "Cannot reply to a reply: the parent is itself a reply in a thread.";
 
 type Shared = Arc<Inner>;
 
@@ -102,6 +107,7 @@ fn message_json(message: &SimMessage) -> Value {
         ("toPersonEmail", &message.to_person_email),
         ("text", &message.text),
         ("markdown", &message.markdown),
+        ("parentId", &message.parent_id),
     ];
     for (key, value) in fields {
         if let Some(value) = value {
@@ -198,7 +204,23 @@ async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Resp
     }) {
         return error(StatusCode::BAD_REQUEST, TOO_LONG);
     }
+    let parent_id = text_field("parentId");
     let mut state = inner.state.lock().expect("sim state");
+    if let Some(parent_id) = &parent_id {
+        let to_person = email.as_ref().or(person_id.as_ref());
+        let parent = state.messages.iter().find(|message| {
+            &message.id == parent_id
+                && message.room_id == room_id
+                && message.to_person_email.as_ref() == to_person
+        });
+        match parent {
+            None => return error(StatusCode::BAD_REQUEST, NO_PARENT),
+            Some(parent) if parent.parent_id.is_some() => {
+                return error(StatusCode::BAD_REQUEST, REPLY_TO_REPLY);
+            }
+            Some(_) => {}
+        }
+    }
     let room_uuid = match &room_id {
         Some(room) => match state.rooms.iter().find(|known| &known.id == room) {
             Some(known) => Some(known.uuid.clone()),
@@ -221,6 +243,7 @@ async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Resp
         to_person_email: email.or(person_id),
         text,
         markdown,
+        parent_id,
         created: jiff::Timestamp::now(),
     };
     if inner.print {
@@ -281,6 +304,8 @@ fn injected_failure(inner: &Inner) -> Option<Response> {
 #[serde(rename_all = "camelCase")]
 struct ListQuery {
     room_id: Option<String>,
+    /// Only the replies to this message (its thread).
+    parent_id: Option<String>,
     person_email: Option<String>,
     max: Option<usize>,
 }
@@ -298,6 +323,7 @@ async fn list(
     };
     listed(&inner, query.max, |message| {
         message.room_id.as_deref() == Some(room.as_str())
+            && (query.parent_id.is_none() || message.parent_id == query.parent_id)
     })
 }
 
@@ -317,6 +343,7 @@ async fn list_direct(
     };
     listed(&inner, query.max, |message| {
         message.to_person_email.as_deref() == Some(email.as_str())
+            && (query.parent_id.is_none() || message.parent_id == query.parent_id)
     })
 }
 

@@ -1,7 +1,8 @@
 //! A Webex Messages API simulator (`netpulse sim webex`): bearer tokens, rooms, messages created
 //! and listed as the documented API does (`protocols-webhooks.md` §8), the 7439-byte limit, the
 //! error shape `{"message", "errors": [{"description"}], "trackingId"}` with a `trackingId` header,
-//! and injectable faults: 429 with Retry-After, 5xx, latency. Every POST attempt is recorded with
+//! threads (a message created with `parentId` replies to a message of the same room that is not
+//! itself a reply), and injectable faults: 429 with Retry-After, 5xx, latency. Every POST attempt is recorded with
 //! the time it arrived, so tests can check how a client retries. It can also go down for a while
 //! and come back on the same address with its rooms and messages ([`WebexSim::go_down`]).
 //!
@@ -71,6 +72,8 @@ pub struct SimMessage {
     pub to_person_email: Option<String>,
     pub text: Option<String>,
     pub markdown: Option<String>,
+    /// The message this one replies to, in its thread.
+    pub parent_id: Option<String>,
     pub created: jiff::Timestamp,
 }
 

@@ -220,3 +220,76 @@ async fn it_goes_down_refusing_connections_and_comes_back_with_its_messages() {
     assert_eq!(texts, [Some("before".to_owned()), Some("after".to_owned())]);
     assert_eq!(sim.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn a_reply_names_its_parent_and_threads_are_one_level_deep_within_one_room() {
+    let shutdown = CancellationToken::new();
+    let config = WebexSimConfig {
+        rooms: vec!["NOC".to_owned(), "Other".to_owned()],
+        ..WebexSimConfig::default()
+    };
+    let sim = WebexSim::start(config, shutdown.clone()).await.unwrap();
+    let room = sim.room_id("NOC").unwrap();
+    let other = sim.room_id("Other").unwrap();
+    let created = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json::<Value>().await.unwrap()
+    };
+    let parent =
+        created(post_as_bot(&sim, json!({"roomId": room, "markdown": "first"})).await).await;
+    let parent_id = parent["id"].as_str().unwrap().to_owned();
+    assert!(parent.get("parentId").is_none(), "{parent}");
+    let reply = created(
+        post_as_bot(
+            &sim,
+            json!({"roomId": room, "markdown": "second", "parentId": parent_id}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(reply["parentId"], parent_id.as_str());
+    let reply_id = reply["id"].as_str().unwrap().to_owned();
+
+    // Refused: a reply to a reply, a parent in another room, a parent that does not exist.
+    for (target, parent, why) in [
+        (&room, reply_id.as_str(), "a reply"),
+        (&other, parent_id.as_str(), "another room"),
+        (&room, "Y2lzY29zcGFyazovL3VzL01FU1NBR0UvMA", "unknown"),
+    ] {
+        let response = post_as_bot(
+            &sim,
+            json!({"roomId": target, "markdown": "x", "parentId": parent}),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{why}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["message"].as_str().unwrap().contains("parent"),
+            "{why}: {body}"
+        );
+    }
+    assert_eq!(sim.messages().len(), 2, "refused replies create nothing");
+    assert_eq!(
+        sim.messages()[1].parent_id.as_deref(),
+        Some(parent_id.as_str())
+    );
+
+    // GET shows the parent; a list can ask for one thread's replies.
+    let fetched = get_json(format!("{}/v1/messages/{reply_id}", sim.base_url())).await;
+    assert_eq!(fetched["parentId"], parent_id.as_str());
+    let list = |query: &[(&str, &str)]| {
+        let url = format!("{}/v1/messages", sim.base_url());
+        get_json(
+            reqwest::Url::parse_with_params(&url, query)
+                .unwrap()
+                .to_string(),
+        )
+    };
+    let all = list(&[("roomId", &room)]).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2, "{all}");
+    let thread = list(&[("roomId", &room), ("parentId", &parent_id)]).await;
+    let items = thread["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{thread}");
+    assert_eq!(items[0]["id"], reply_id.as_str());
+    shutdown.cancel();
+}

@@ -152,6 +152,116 @@ impl MessagesClient {
             .filter_map(|message| message.markdown)
             .collect())
     }
+
+    /// Creates one message in the configured room (or to the configured person), as a reply in
+    /// the thread of `parent_id` when given, with its plain `text` beside the Markdown when
+    /// given. Answers the outcome and, when sent, the created message's id (the parent of a
+    /// group's later notifications).
+    pub async fn post_reply(
+        &self,
+        markdown: &str,
+        text: Option<&str>,
+        parent_id: Option<&str>,
+    ) -> (SendResult, Option<String>) {
+        let mut body = match &self.target {
+            Target::Room(room) => serde_json::json!({"roomId": room, "markdown": markdown}),
+            Target::Person(email) => {
+                serde_json::json!({"toPersonEmail": email, "markdown": markdown})
+            }
+        };
+        if let Some(text) = text {
+            body["text"] = serde_json::Value::from(text);
+        }
+        if let Some(parent_id) = parent_id {
+            body["parentId"] = serde_json::Value::from(parent_id);
+        }
+        let response = match self.api.post(self.api.url(["v1", "messages"]), &body).await {
+            Ok(response) => response,
+            Err(error) => {
+                let error = format!("request failed: {}", crate::tls::error_chain(&error));
+                return (SendResult::Retry(error), None);
+            }
+        };
+        if !response.status().is_success() {
+            return (failure(response).await, None);
+        }
+        // Sent: an answer without a readable id still counts as sent (the message is in the
+        // room); the group's thread then starts with its next notification.
+        let id = response
+            .json::<Created>()
+            .await
+            .ok()
+            .and_then(|created| created.id);
+        (SendResult::Sent, id)
+    }
+
+    /// The most recent messages of the room (or of the direct conversation), newest first, with
+    /// their ids: to find a message posted by a process that died before recording it, and
+    /// recover its id.
+    pub async fn recent_messages(&self, max: usize) -> anyhow::Result<Vec<RecentMessage>> {
+        let (mut url, query) = match &self.target {
+            Target::Room(room) => (self.api.url(["v1", "messages"]), ("roomId", room)),
+            Target::Person(email) => (
+                self.api.url(["v1", "messages", "direct"]),
+                ("personEmail", email),
+            ),
+        };
+        url.query_pairs_mut()
+            .append_pair(query.0, query.1)
+            .append_pair("max", &max.to_string());
+        let (status, body) = self.api.get(url.clone()).await?;
+        anyhow::ensure!(status.is_success(), "GET {url}: HTTP {status}");
+        #[derive(Deserialize)]
+        struct Recent {
+            #[serde(default)]
+            items: Vec<RecentMessage>,
+        }
+        let recent: Recent = serde_json::from_value(body)
+            .with_context(|| format!("GET {url}: not a list of messages"))?;
+        Ok(recent.items)
+    }
+}
+
+/// A created message as the API answers it (only what the sink reads).
+#[derive(Deserialize)]
+struct Created {
+    #[serde(default)]
+    id: Option<String>,
+}
+
+/// A message listed by [`MessagesClient::recent_messages`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentMessage {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub markdown: Option<String>,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+}
+
+/// The outcome of an answer that is not a success, with its detail (status, tracking id, body).
+async fn failure(response: reqwest::Response) -> SendResult {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| parse_retry_after(value, jiff::Timestamp::now()));
+    let tracking = response
+        .headers()
+        .get("trackingid")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let text = response.text().await.unwrap_or_default();
+    let mut end = text.len().min(MAX_ERROR_BODY);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let detail = format!("HTTP {status} (trackingId {tracking}): {}", &text[..end]);
+    classify(status, retry_after, detail)
 }
 
 /// The content fields of a message: `markdown`, and `text`, its plain text
@@ -274,5 +384,44 @@ mod tests {
         let pinned = sink_config(serde_json::json!({"fingerprint_sha256": "AB".repeat(32)}));
         let log = logged(|| drop(MessagesClient::new(&pinned).unwrap()));
         assert!(!log.contains("WARN"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn a_reply_names_its_parent_and_the_created_id_is_returned() {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let sim = crate::sim::webex::WebexSim::start(Default::default(), shutdown.clone())
+            .await
+            .unwrap();
+        let config: WebexSinkConfig = serde_json::from_value(serde_json::json!({
+            "name": "noc", "token": "sim-bot-token", "room_id": sim.room_id("NOC").unwrap(),
+            "base_url": sim.base_url(),
+        }))
+        .unwrap();
+        let client = MessagesClient::new(&config).unwrap();
+        let (result, parent) = client.post_reply("**first**", Some("first"), None).await;
+        assert_eq!(result, SendResult::Sent);
+        let parent = parent.expect("the created message's id");
+        let (result, reply) = client
+            .post_reply("second", Some("second"), Some(&parent))
+            .await;
+        assert_eq!(result, SendResult::Sent);
+        let messages = sim.messages();
+        assert_eq!(messages[0].id, parent);
+        assert_eq!(messages[0].text.as_deref(), Some("first"));
+        assert_eq!(messages[1].id, reply.clone().unwrap());
+        assert_eq!(messages[1].parent_id.as_deref(), Some(parent.as_str()));
+        // Webex threads are one level deep: a reply to the reply is refused for good.
+        let (result, none) = client.post_reply("third", None, reply.as_deref()).await;
+        assert!(
+            matches!(&result, SendResult::Rejected(error) if error.contains("HTTP 400")),
+            "{result:?}"
+        );
+        assert_eq!(none, None);
+        let recent = client.recent_messages(10).await.unwrap();
+        assert_eq!(recent.len(), 2);
+        assert_eq!(recent[0].id, reply);
+        assert_eq!(recent[0].parent_id.as_deref(), Some(parent.as_str()));
+        assert_eq!(recent[1].markdown.as_deref(), Some("**first**"));
+        shutdown.cancel();
     }
 }

@@ -7,6 +7,9 @@
 //! until `retry.max_attempts`; other 4xx are dead-lettered with Webex's error body. A message over
 //! the size limit is sent as several, in order; the parts already sent are remembered across
 //! retries so that a failure halfway does not repeat them.
+//!
+//! A group's notification (an `io.netpulse.notification` event) gets the built-in group message
+//! (`group.rs`, never the sink's own `template`) and goes in its group's thread (`thread.rs`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -15,9 +18,12 @@ use tokio::time::Instant;
 
 use super::client::{MessagesClient, SendResult};
 use super::commands::Gate;
+use super::group::{GroupTemplates, notification_of};
 use super::render::Templates;
 use super::split::{MAX_MESSAGE_BYTES, split_capped};
+use super::thread::{self, Thread};
 use crate::config::{RetryConfig, WebexSinkConfig};
+use crate::route::Notification;
 use crate::sink::Outbox;
 use crate::store::{Delivery, Failed};
 use crate::throttle::Throttle;
@@ -30,6 +36,8 @@ const LEASE: Duration = Duration::from_secs(300);
 const RECENT_MESSAGES: usize = 50;
 /// Messages one event may take at most; a longer one is cut and links to the whole event.
 const MAX_PARTS: usize = 2;
+/// What ends the plain text of a notification cut for length (the Markdown says more).
+const TEXT_CUT: &str = "\n\n… cut: too long for Webex";
 
 pub fn spawn(
     config: &WebexSinkConfig,
@@ -38,6 +46,8 @@ pub fn spawn(
     let timezone = jiff::tz::TimeZone::get(&config.timezone)?;
     let templates = Templates::new(config.template.as_deref(), timezone)
         .map_err(|error| anyhow::anyhow!("sink {}: template: {error:#}", config.name))?;
+    let groups = GroupTemplates::new(config.public_url.as_deref())
+        .map_err(|error| anyhow::anyhow!("sink {}: group template: {error:#}", config.name))?;
     let client = MessagesClient::new(config)
         .map_err(|error| anyhow::anyhow!("sink {}: {error:#}", config.name))?;
     if config.base_url.starts_with("http://") {
@@ -47,6 +57,8 @@ pub fn spawn(
         outbox,
         client,
         templates,
+        groups,
+        threads: HashMap::new(),
         retry: config.retry.clone(),
         interval: Duration::from_secs_f64(1.0 / config.rate_limit),
         next_send: Instant::now(),
@@ -68,6 +80,10 @@ struct Worker {
     outbox: Outbox,
     client: MessagesClient,
     templates: Templates,
+    /// The built-in messages of group notifications.
+    groups: GroupTemplates,
+    /// The thread of each notification whose parts are not all posted yet, by outbox row.
+    threads: HashMap<i64, Thread>,
     retry: RetryConfig,
     /// The least time between two requests (the rate limit).
     interval: Duration,
@@ -132,6 +148,9 @@ impl Worker {
         if self.commands.is_some() && delivery.event.kind.starts_with("com.cisco.webex.message") {
             return self.answer(delivery).await;
         }
+        if let Some(notification) = notification_of(&delivery.event) {
+            return self.notify(delivery, notification).await;
+        }
         let sink = self.outbox.sink.clone();
         let markdown = match self.templates.render(&delivery.event) {
             Ok(markdown) => markdown,
@@ -188,6 +207,103 @@ impl Worker {
             seq = delivery.seq,
             parts = parts.len(),
             "message posted"
+        );
+        self.outbox.delivered(vec![delivery.id]).await;
+        Step::Delivered
+    }
+
+    /// A group's notification: its built-in message, posted in its group's thread (a reply to
+    /// the group's first message when `number > 1`), the first message's id stored as the thread.
+    async fn notify(
+        &mut self,
+        delivery: &Delivery,
+        notification: anyhow::Result<Notification>,
+    ) -> Step {
+        let sink = self.outbox.sink.clone();
+        let rendered = notification.and_then(|notification| {
+            let message = self.groups.render(&notification)?;
+            Ok((notification, message))
+        });
+        let (notification, message) = match rendered {
+            Ok(rendered) => rendered,
+            Err(error) => {
+                let error = format!("the notification cannot be shown: {error:#}");
+                tracing::error!(sink, seq = delivery.seq, %error, "notification not sent (dead letter)");
+                self.count("dead");
+                self.outbox
+                    .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
+                    .await;
+                return Step::Dead;
+            }
+        };
+        let group = notification.group.as_str();
+        let tail = self.cut_notice(delivery);
+        let parts = split_capped(&message.markdown, MAX_MESSAGE_BYTES, MAX_PARTS, &tail);
+        let texts = split_capped(&message.text, MAX_MESSAGE_BYTES, MAX_PARTS, TEXT_CUT);
+        let mut thread = match self.threads.remove(&delivery.id) {
+            Some(thread) => thread,
+            None if notification.number > 1 => {
+                match thread::stored(&self.outbox.store, &sink, group).await {
+                    Ok(stored) => Thread::new(notification.number, stored),
+                    Err(error) => {
+                        let error = format!("cannot read the group's thread: {error:#}");
+                        return self.failed(delivery, SendResult::Retry(error)).await;
+                    }
+                }
+            }
+            None => Thread::new(notification.number, None),
+        };
+        let first = self.parts_sent.get(&delivery.id).copied().unwrap_or(0);
+        if delivery.uncertain
+            && first == 0
+            && let Some(found) = self.posted_before(&parts).await
+        {
+            tracing::info!(
+                sink,
+                seq = delivery.seq,
+                group,
+                "notification found in the room: it was posted before netpulse last stopped; not sent again"
+            );
+            if let Some(started) = thread.posted(found) {
+                thread::remember(&self.outbox.store, &sink, group, &started).await;
+            }
+            self.count("found_posted");
+            self.outbox.delivered(vec![delivery.id]).await;
+            return Step::Delivered;
+        }
+        for (index, part) in parts.iter().enumerate().skip(first) {
+            let text = texts.get(index).map(String::as_str);
+            self.pace().await;
+            let (mut result, mut id) = self.client.post_reply(part, text, thread.parent()).await;
+            if let (SendResult::Rejected(error), Some(parent)) = (&result, thread.parent()) {
+                tracing::warn!(sink, seq = delivery.seq, group, parent, %error, "Webex refused the reply in the group's thread; posting the notification unthreaded");
+                thread.parent_refused();
+                self.pace().await;
+                (result, id) = self.client.post_reply(part, text, None).await;
+            }
+            match result {
+                SendResult::Sent => {
+                    self.parts_sent.insert(delivery.id, index + 1);
+                    if let Some(started) = thread.posted(id) {
+                        thread::remember(&self.outbox.store, &sink, group, &started).await;
+                    }
+                }
+                failure => {
+                    self.threads.insert(delivery.id, thread);
+                    return self.failed(delivery, failure).await;
+                }
+            }
+        }
+        self.parts_sent.remove(&delivery.id);
+        self.count("delivered");
+        tracing::debug!(
+            sink,
+            seq = delivery.seq,
+            group,
+            number = notification.number,
+            parent = thread.parent(),
+            parts = parts.len(),
+            "notification posted"
         );
         self.outbox.delivered(vec![delivery.id]).await;
         Step::Delivered
@@ -273,6 +389,7 @@ impl Worker {
                 tracing::error!(sink, seq = delivery.seq, attempt, %error, "message not sent and not retried (dead letter)");
                 self.count("dead");
                 self.parts_sent.remove(&delivery.id);
+                self.threads.remove(&delivery.id);
                 self.outbox
                     .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
                     .await;
@@ -295,6 +412,24 @@ impl Worker {
             Err(error) => {
                 tracing::warn!(sink = %self.outbox.sink, %error, "cannot list recent messages to check for a message posted before the restart; sending it");
                 false
+            }
+        }
+    }
+
+    /// The id of the room's recent message that is the first of these parts, when there is one
+    /// (`Some(None)`: found, but the listing gave no id). Like `already_posted`, a failure to
+    /// look counts as "not found".
+    async fn posted_before(&mut self, parts: &[String]) -> Option<Option<String>> {
+        let first = parts.first()?;
+        self.pace().await;
+        match self.client.recent_messages(RECENT_MESSAGES).await {
+            Ok(recent) => recent
+                .into_iter()
+                .find(|message| message.markdown.as_ref() == Some(first))
+                .map(|message| message.id),
+            Err(error) => {
+                tracing::warn!(sink = %self.outbox.sink, %error, "cannot list recent messages to check for a notification posted before the restart; sending it");
+                None
             }
         }
     }
