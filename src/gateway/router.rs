@@ -679,7 +679,8 @@ mod tests {
         let start = jiff::Timestamp::now();
         let (clock, time) = Clock::manual(start);
         let router = setup.start(&config, clock);
-        assert!(router.handle.wait_applied(0, WAIT).await);
+        // Started (its first cursor stored) before the alarm, which is then not history.
+        wait_for(|| setup.reader().route_state().unwrap().0 == Some(0)).await;
         let raised = setup.ingest(alarm("edge1", true)).await;
         assert!(router.handle.wait_applied(raised, WAIT).await);
         let reader = setup.reader();
