@@ -42,7 +42,7 @@ pub use keys::DedupLimits;
 pub use pool::ReaderPool;
 pub use reader::{
     AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, Order, OutboxCounts,
-    Reader,
+    OutboxRow, Reader,
 };
 pub use route::{LoggedEvent, RouteCommit, TraceRow};
 
