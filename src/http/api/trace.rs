@@ -187,6 +187,7 @@ mod tests {
         event.seq = seq;
         event.device = "edge-1".to_owned();
         event.summary = "BFD down".to_owned();
+        event.alarmstate = crate::event::AlarmState::Raised;
         event
     }
 
