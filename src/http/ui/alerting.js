@@ -101,6 +101,12 @@
     }
     if (gen !== traceGeneration) return;
     box.replaceChildren(renderTrace(trace));
+    // The router decides within moments: look again while the panel shows this event.
+    if (trace.pending) {
+      setTimeout(() => {
+        if (gen === traceGeneration && shown === ev && !$('details').hidden) showTrace(ev);
+      }, 2000);
+    }
   }
 
   function renderTrace(trace) {
