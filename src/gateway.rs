@@ -148,7 +148,6 @@ impl Gateway {
             sinks: sink_configs,
             auth: Arc::new(crate::http::api::Auth::new(&config.api.auth)),
             config: Arc::new(config.api.clone()),
-            // The alerting router's handle, once the router task runs (issue 20, H5).
             router: None,
         };
         let state = crate::http::HttpState {

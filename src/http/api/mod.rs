@@ -70,9 +70,8 @@ pub struct ApiState {
     pub sinks: Arc<std::sync::RwLock<Arc<Vec<SinkConfig>>>>,
     pub auth: Arc<Auth>,
     pub config: Arc<ApiSection>,
-    /// The alerting router: silences and windows wait until it has applied their operator
-    /// event, the trace asks how far it has read. `None` where no router runs (then creates
-    /// answer 202 and the trace reads the router's stored cursor).
+    /// The alerting router: how far it has applied the log (an operator action's answer waits
+    /// for it). `None` where no router runs.
     pub router: Option<crate::gateway::router::RouterHandle>,
 }
 

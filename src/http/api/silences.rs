@@ -7,7 +7,7 @@
 //! who did what and every node applies it in log order. The alerting router applies it when it
 //! reads the log; the request waits (at most [`APPLY_TIMEOUT`]) until it has, so that a list
 //! right after the answer shows the change. The list reads the router's persisted state: rows
-//! keyed [`MUTE_KEY_PREFIX`]`<id>` holding the [`Mute`] JSON.
+//! keyed [`MUTE_KEY_PREFIX`]`<id>` holding the [`Mute`].
 
 use std::time::Duration;
 
@@ -26,9 +26,9 @@ use crate::event::Event;
 use crate::route::{Matcher, Mute, MuteKind, operator_types};
 use crate::store::NewEvent;
 
-/// The engine's state rows that hold a mute: `mute/<id>`, the [`Mute`] JSON as value.
-/// ASSUMPTION (coordinated with the engine, `route::Engine::take_changes`): if the engine names
-/// its rows otherwise, this prefix is the one place to change.
+/// The engine's state rows that hold a mute: `mute/<id>`, with the [`Mute`] in the value (see
+/// [`stored_mute`]). The engine (`route::state::MUTE`) names its rows so; if that changes, this
+/// prefix is the one place to change here.
 pub const MUTE_KEY_PREFIX: &str = "mute/";
 
 /// How long a create or delete waits for the router to apply its operator event.
@@ -145,7 +145,7 @@ pub(super) fn mutes_in_state(
     let mut mutes: Vec<Mute> = rows
         .iter()
         .filter(|(key, _)| key.starts_with(MUTE_KEY_PREFIX))
-        .filter_map(|(key, value)| match serde_json::from_str::<Mute>(value) {
+        .filter_map(|(key, value)| match stored_mute(value) {
             Ok(mute) => Some(mute),
             Err(error) => {
                 tracing::warn!(%key, %error, "a mute in the router's state is not valid JSON");
@@ -156,6 +156,16 @@ pub(super) fn mutes_in_state(
         .collect();
     mutes.sort_by(|a, b| (a.starts_at, a.ends_at, &a.id).cmp(&(b.starts_at, b.ends_at, &b.id)));
     mutes
+}
+
+/// A mute row's value: the engine keeps the [`Mute`] with its own bookkeeping beside it
+/// (`{"mute": Mute, "started": bool}`); a bare `Mute` is taken too.
+fn stored_mute(value: &str) -> Result<Mute, serde_json::Error> {
+    let mut value: Value = serde_json::from_str(value)?;
+    match value.get_mut("mute") {
+        Some(mute) if mute.is_object() => serde_json::from_value(mute.take()),
+        _ => serde_json::from_value(value),
+    }
 }
 
 async fn create(
@@ -566,8 +576,15 @@ mod tests {
             "2026-12-07T11:00:00Z",
             None,
         );
+        // As the engine stores it: the mute beside its bookkeeping.
+        let wrapped = |mute: &Mute| {
+            (
+                format!("{MUTE_KEY_PREFIX}{}", mute.id),
+                json!({"mute": mute, "started": true}).to_string(),
+            )
+        };
         let rows = vec![
-            row(&later),
+            wrapped(&later),
             row(&active),
             row(&ended),
             row(&expired),
