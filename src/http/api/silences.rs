@@ -312,9 +312,9 @@ pub(super) fn parse_mute(
     }
     let matcher: EventMatcher = match fields.remove("matchers") {
         None | Some(Value::Null) => {
-            return Err(ApiError::bad_request(format!(
-                "matchers is required: the events to mute, e.g. {{\"device\": [\"edge-1\"]}} (fields: source, device, type, type_prefix, min_severity, alarmstate, subject_prefix, data)"
-            )));
+            return Err(ApiError::bad_request(
+                "matchers is required: the events to mute, e.g. {\"device\": [\"edge-1\"]} (fields: source, device, type, type_prefix, min_severity, alarmstate, subject_prefix, data)",
+            ));
         }
         Some(value) => serde_json::from_value(value)
             .map_err(|error| ApiError::bad_request(format!("matchers: {error}")))?,
