@@ -213,6 +213,31 @@ async fn dashboard_shows_an_injected_event_live() {
     let png = driver.screenshot().await;
     std::fs::write(artifacts().join("dashboard-silence.png"), &png).unwrap();
 
+    // A maintenance window for a site's edges, from the Windows panel's button (it starts in five
+    // minutes and lasts two hours unless changed).
+    driver
+        .execute(
+            "document.getElementById('details-close').click();
+             document.getElementById('window-new').click();
+             document.getElementById('mute-device').value = 'edge-site-a1, edge-site-a2';
+             document.getElementById('mute-comment').value = 'site A swap';
+             document.getElementById('mute-form').requestSubmit();",
+            json!([]),
+        )
+        .await;
+    driver
+        .wait_for(
+            "the windows list shows the new window",
+            "const e = document.getElementById('windows'); return e ? e.textContent : null;",
+            json!([]),
+            |value| {
+                value.as_str().is_some_and(|text| {
+                    text.contains("edge-site-a2") && text.contains("site A swap")
+                })
+            },
+        )
+        .await;
+
     driver.delete_session().await;
     drop(driver);
     running.stop().await;
