@@ -101,11 +101,14 @@
     }
     if (gen !== traceGeneration) return;
     box.replaceChildren(renderTrace(trace));
-    // The router decides within moments: look again while the panel shows this event.
-    if (trace.pending) {
+    // The router decides within moments, and a group notifies after its group_wait: look
+    // again while the panel shows this event and something is still to come.
+    const waiting = trace.pending || (trace.routes || []).some((row) =>
+      row.outcome === 'grouped' && !(row.notifications || []).length);
+    if (waiting) {
       setTimeout(() => {
         if (gen === traceGeneration && shown === ev && !$('details').hidden) showTrace(ev);
-      }, 2000);
+      }, trace.pending ? 2000 : 5000);
     }
   }
 
