@@ -88,10 +88,11 @@
     showTrace(shown);
   });
 
-  async function showTrace(ev) {
+  async function showTrace(ev, again) {
     const gen = ++traceGeneration;
     const box = $('details-trace');
-    box.replaceChildren(el('div', 'verdict pending', 'Loading the trace…'));
+    // A refresh keeps what is shown until the new answer replaces it (no flicker).
+    if (!again) box.replaceChildren(el('div', 'verdict pending', 'Loading the trace…'));
     let trace;
     try {
       trace = await api(`api/v1/events/${encodeURIComponent(ev.seq)}/trace`);
@@ -107,7 +108,7 @@
       row.outcome === 'grouped' && !(row.notifications || []).length);
     if (waiting) {
       setTimeout(() => {
-        if (gen === traceGeneration && shown === ev && !$('details').hidden) showTrace(ev);
+        if (gen === traceGeneration && shown === ev && !$('details').hidden) showTrace(ev, true);
       }, trace.pending ? 2000 : 5000);
     }
   }
