@@ -45,6 +45,8 @@ pub struct HttpState {
 /// script is a file of its own so that the page's policy can refuse every inline script.
 const DASHBOARD: &str = include_str!("ui/index.html");
 const DASHBOARD_SCRIPT: &str = include_str!("ui/app.js");
+/// The alerting views (traces, silences, windows), loaded after `app.js` and using its helpers.
+const ALERTING_SCRIPT: &str = include_str!("ui/alerting.js");
 
 /// The whole HTTP surface of the gateway.
 pub fn router(state: HttpState) -> Router {
@@ -53,7 +55,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready).with_state(state.clone()))
         .route("/", get(dashboard))
-        .route("/ui/app.js", get(dashboard_script))
+        .route("/ui/app.js", get(|| script(DASHBOARD_SCRIPT)))
+        .route("/ui/alerting.js", get(|| script(ALERTING_SCRIPT)))
         .merge(api::router(state.api.clone()));
     // Webhook paths are looked up per request, after every fixed route: a reload changes them.
     router.fallback_service(any(hook_routes::dispatch).with_state(state.hooks.clone()))
@@ -164,13 +167,13 @@ async fn dashboard() -> Response {
         .into_response()
 }
 
-async fn dashboard_script() -> Response {
+async fn script(text: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        DASHBOARD_SCRIPT,
+        text,
     )
         .into_response()
 }

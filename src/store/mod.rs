@@ -43,7 +43,7 @@ pub use keys::DedupLimits;
 pub use pool::ReaderPool;
 pub use reader::{
     AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, LogScan, Order,
-    OutboxCounts, Reader,
+    OutboxCounts, OutboxRow, Reader,
 };
 pub use route::{LoggedEvent, RouteCommit, TraceRow};
 

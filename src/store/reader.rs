@@ -231,6 +231,23 @@ pub struct OutboxCounts {
     pub dead: u64,
 }
 
+/// One outbox row: a sink's delivery of one event and where it stands.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub seq: u64,
+    pub sink: String,
+    /// `pending`, `delivered` or `dead`.
+    pub status: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When a pending row is next tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt: Option<jiff::Timestamp>,
+}
+
 /// A read-only connection to the store.
 #[derive(Debug)]
 pub struct Reader {
@@ -695,6 +712,44 @@ impl Reader {
             }
         }
         Ok(counts)
+    }
+
+    /// The outbox rows (one per sink that owes or owed the event) of the events `seqs`, by seq
+    /// then row: what the trace and notification APIs show as each event's delivery state.
+    pub fn outbox_rows(&self, seqs: &[u64]) -> anyhow::Result<Vec<OutboxRow>> {
+        let mut rows = Vec::new();
+        // Bounded chunks: SQLite limits the parameters of one statement.
+        for chunk in seqs.chunks(500) {
+            let places = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT id, seq, sink, status, attempts, last_error,
+                     CASE WHEN status = 'pending' THEN next_attempt_ms END FROM outbox
+                 WHERE seq IN ({places}) ORDER BY seq, id"
+            );
+            let mut statement = self.conn.prepare_cached(&sql)?;
+            let found = statement
+                .query_map(
+                    params_from_iter(chunk.iter().map(|seq| (*seq).min(i64::MAX as u64) as i64)),
+                    |row| {
+                        Ok(OutboxRow {
+                            id: row.get(0)?,
+                            seq: row.get::<_, i64>(1)? as u64,
+                            sink: row.get(2)?,
+                            status: row.get(3)?,
+                            attempts: row.get(4)?,
+                            last_error: row.get(5)?,
+                            next_attempt: row
+                                .get::<_, Option<i64>>(6)?
+                                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()),
+                        })
+                    },
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .context("cannot read outbox rows")?;
+            rows.extend(found);
+        }
+        rows.sort_by_key(|row| (row.seq, row.id));
+        Ok(rows)
     }
 
     /// Runs one scalar query, for tests that look at the tables directly.

@@ -1,6 +1,8 @@
 //! The dashboard in a real browser: Debian's Chromium driven through chromedriver's W3C WebDriver
 //! HTTP API (plain `reqwest`, no WebDriver crate). The page must go live on the event stream, show a
-//! webhook alarm as it arrives and list it among the active alarms.
+//! webhook alarm as it arrives and list it among the active alarms; a click on the alarm shows its
+//! trace, and its Silence… button (the token is an admin's) makes a silence the silences list
+//! shows.
 //!
 //! Opt-in: `NETPULSE_BROWSER_TESTS=1 cargo test browser` (CI installs `chromium` and
 //! `chromium-driver`). A screenshot is written to `target/artifacts/dashboard.png`.
@@ -40,7 +42,7 @@ sources:
 api:
   auth:
     tokens:
-      - { name: screen, token: \"${API_TOKEN}\", scope: read }
+      - { name: noc-lead, token: \"${API_TOKEN}\", scope: admin }
 ";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,6 +143,100 @@ async fn dashboard_shows_an_injected_event_live() {
     let path = artifacts().join("dashboard.png");
     std::fs::write(&path, &png).unwrap();
     println!("screenshot: {}", path.display());
+
+    // The alarm's details: its trace (no route, no sink here: it matched none), and the
+    // Silence… button an admin token gets, prefilled with the alarm's source and device.
+    driver
+        .execute(
+            "document.querySelector('#events tr.event[data-seq=\"' + arguments[0] + '\"]').click();",
+            json!([seq.to_string()]),
+        )
+        .await;
+    driver
+        .wait_for(
+            "the details panel shows the alarm's trace",
+            "const e = document.getElementById('details-trace'); return e ? e.textContent : null;",
+            json!([]),
+            |value| {
+                value
+                    .as_str()
+                    .is_some_and(|text| text.contains("Matched no route"))
+            },
+        )
+        .await;
+    driver
+        .wait_for(
+            "the Silence… button is offered to the admin token",
+            "const b = document.getElementById('details-silence'); return !!b && b.offsetParent !== null;",
+            json!([]),
+            |value| value == &json!(true),
+        )
+        .await;
+    let prefilled = driver
+        .execute(
+            "document.getElementById('details-silence').click();
+             document.getElementById('mute-comment').value = 'browser test';
+             const device = document.getElementById('mute-device').value;
+             document.getElementById('mute-form').requestSubmit();
+             return device;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(
+        prefilled,
+        json!(HOST),
+        "the silence is prefilled with the device"
+    );
+    driver
+        .wait_for(
+            "the silences list shows the new silence",
+            "const e = document.getElementById('silences'); return e ? e.textContent : null;",
+            json!([]),
+            |value| {
+                value
+                    .as_str()
+                    .is_some_and(|text| text.contains(HOST) && text.contains("browser test"))
+            },
+        )
+        .await;
+    let silences: Value = reqwest::Client::new()
+        .get(running.url("/api/v1/silences"))
+        .bearer_auth(API_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(silences["silences"][0]["created_by"], "noc-lead");
+    assert_eq!(silences["silences"][0]["matcher"]["device"], json!([HOST]));
+    let png = driver.screenshot().await;
+    std::fs::write(artifacts().join("dashboard-silence.png"), &png).unwrap();
+
+    // A maintenance window for a site's edges, from the Windows panel's button (it starts in five
+    // minutes and lasts two hours unless changed).
+    driver
+        .execute(
+            "document.getElementById('details-close').click();
+             document.getElementById('window-new').click();
+             document.getElementById('mute-device').value = 'edge-site-a1, edge-site-a2';
+             document.getElementById('mute-comment').value = 'site A swap';
+             document.getElementById('mute-form').requestSubmit();",
+            json!([]),
+        )
+        .await;
+    driver
+        .wait_for(
+            "the windows list shows the new window",
+            "const e = document.getElementById('windows'); return e ? e.textContent : null;",
+            json!([]),
+            |value| {
+                value.as_str().is_some_and(|text| {
+                    text.contains("edge-site-a2") && text.contains("site A swap")
+                })
+            },
+        )
+        .await;
 
     driver.delete_session().await;
     drop(driver);

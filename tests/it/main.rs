@@ -2,6 +2,7 @@
 //! runs the real gateway in-process against the device simulators, over real TLS and WebSockets
 //! on loopback.
 
+mod alerting_api;
 mod api;
 mod apic;
 mod bad_input;

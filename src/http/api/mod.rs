@@ -9,17 +9,20 @@
 mod auth;
 mod cors;
 mod events;
+mod notifications;
 pub(crate) mod params;
 mod reload;
+mod silences;
 mod status;
 mod stream;
+mod trace;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::config::{ApiSection, SinkConfig};
 use crate::feed::Hub;
@@ -33,7 +36,7 @@ pub use auth::Auth;
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The paths served under `/api/v1`, as written in the OpenAPI document; a test checks they agree.
-pub const PATHS: [&str; 11] = [
+pub const PATHS: [&str; 18] = [
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/stream",
@@ -45,6 +48,13 @@ pub const PATHS: [&str; 11] = [
     "/api/v1/sinks/{name}/dead/{id}/retry",
     "/api/v1/reload",
     "/api/v1/openapi.json",
+    "/api/v1/silences",
+    "/api/v1/silences/{id}",
+    "/api/v1/windows",
+    "/api/v1/windows/{id}",
+    "/api/v1/events/{id}/trace",
+    "/api/v1/notifications",
+    "/api/v1/whoami",
 ];
 
 /// What the API routes read.
@@ -76,6 +86,11 @@ pub fn router(state: ApiState) -> Router {
         .route(PATHS[5], get(status::source))
         .route(PATHS[6], get(status::sinks))
         .route(PATHS[7], get(status::dead_letters))
+        .route(PATHS[11], get(silences::list_silences))
+        .route(PATHS[13], get(silences::list_windows))
+        .route(PATHS[15], get(trace::trace))
+        .route(PATHS[16], get(notifications::list))
+        .route(PATHS[17], get(whoami))
         .route_layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_read,
@@ -83,6 +98,10 @@ pub fn router(state: ApiState) -> Router {
     let admin = Router::new()
         .route(PATHS[8], post(status::retry_dead))
         .route(PATHS[9], post(reload::reload))
+        .route(PATHS[11], post(silences::create_silence))
+        .route(PATHS[12], delete(silences::expire_silence))
+        .route(PATHS[13], post(silences::create_window))
+        .route(PATHS[14], delete(silences::delete_window))
         .route_layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_admin,
@@ -92,6 +111,16 @@ pub fn router(state: ApiState) -> Router {
         .with_state(state)
         .route(PATHS[10], get(openapi))
         .layer(axum::middleware::from_fn_with_state(cors, cors::apply))
+}
+
+/// `GET /api/v1/whoami`: the caller's token name and scope, so that the dashboard offers the
+/// admin actions (silence, window) only to a token that may use them.
+async fn whoami(axum::Extension(caller): axum::Extension<auth::Caller>) -> Response {
+    let scope = match caller.scope {
+        crate::config::Scope::Read => "read",
+        crate::config::Scope::Admin => "admin",
+    };
+    axum::Json(serde_json::json!({"name": caller.name, "scope": scope})).into_response()
 }
 
 async fn openapi() -> Response {

@@ -145,6 +145,7 @@
     $('token-overlay').hidden = true;
     restartStream();
     refreshAll();
+    document.dispatchEvent(new CustomEvent('netpulse:token'));
   });
   $('token-button').addEventListener('click', () => {
     $('token-error').textContent = '';
@@ -172,12 +173,18 @@
     return url;
   }
 
-  async function api(path, params) {
+  /** A call of the API; `options.method` and `options.body` (sent as JSON) for changes. */
+  async function api(path, params, options) {
     const headers = { Accept: 'application/json' };
     if (token) headers.Authorization = 'Bearer ' + token;
+    const init = { headers, cache: 'no-store', method: (options && options.method) || 'GET' };
+    if (options && options.body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(options.body);
+    }
     let response;
     try {
-      response = await fetch(apiUrl(path, params), { headers, cache: 'no-store' });
+      response = await fetch(apiUrl(path, params), init);
     } catch (_) {
       throw new ApiError(0, 'network', 'netpulse is not reachable');
     }
@@ -321,6 +328,8 @@
     $('details-title').textContent = `#${ev.seq} ${ev.device || ''} — ${ev.summary || ev.type || ''}`;
     $('details-json').textContent = JSON.stringify(ev, null, 2);
     $('details').hidden = false;
+    // alerting.js shows the event's trace and offers to silence it.
+    document.dispatchEvent(new CustomEvent('netpulse:details', { detail: ev }));
   });
   $('details-close').addEventListener('click', () => { $('details').hidden = true; });
   document.addEventListener('keydown', (e) => {
@@ -638,6 +647,13 @@
     const d = new Date();
     $('clock').textContent = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   }
+
+  // ---------- what alerting.js uses ----------
+  window.netpulse = {
+    $, el, cell, badge, api, shortTime, fullTime, ago, sourceName, setMeta,
+    authNeeded: () => authNeeded,
+    REFRESH_MS,
+  };
 
   // ---------- start ----------
   loadToken();

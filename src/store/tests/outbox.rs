@@ -120,3 +120,70 @@ async fn leases_of_a_stopped_process_come_back_uncertain_and_released_rows_do_no
 async fn claim_webex(store: &Store, now: i64, lease_ms: i64) -> Vec<Delivery> {
     store.claim_due("webex", now, 10, lease_ms).await.unwrap()
 }
+
+/// The trace and notification APIs show each event's deliveries as `outbox_rows` reads them.
+#[tokio::test]
+async fn outbox_rows_show_each_sinks_delivery_of_the_events_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let first = append_one(&store, for_sinks(&["webex", "file"], Severity::Major))
+        .await
+        .unwrap()
+        .seq;
+    let second = append_one(&store, for_sinks(&["file"], Severity::Minor))
+        .await
+        .unwrap()
+        .seq;
+    let untouched = append_one(&store, for_sinks(&["file"], Severity::Minor))
+        .await
+        .unwrap()
+        .seq;
+    let now = now_ms();
+    let file = store.claim_due("file", now, 10, 1000).await.unwrap();
+    let first_file = file.iter().find(|row| row.seq == first).unwrap().id;
+    store.mark_delivered(vec![first_file]).await.unwrap();
+    let webex = claim_webex(&store, now, 1000).await;
+    store
+        .mark_failed(
+            webex[0].id,
+            "HTTP 500".to_owned(),
+            now + 5000,
+            Failed::Retry,
+        )
+        .await
+        .unwrap();
+
+    let reader = store.reader().unwrap();
+    let rows = reader.outbox_rows(&[second, first]).unwrap();
+    let view: Vec<_> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.seq,
+                row.sink.as_str(),
+                row.status.as_str(),
+                row.attempts,
+            )
+        })
+        .collect();
+    assert_eq!(
+        view,
+        [
+            (first, "webex", "pending", 1),
+            (first, "file", "delivered", 0),
+            (second, "file", "pending", 0),
+        ]
+    );
+    assert_eq!(rows[0].last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(
+        rows[0].next_attempt.map(|time| time.as_millisecond()),
+        Some(now + 5000)
+    );
+    assert_eq!(
+        rows[1].next_attempt, None,
+        "only a pending row has a next attempt"
+    );
+    assert!(rows.iter().all(|row| row.seq != untouched));
+    assert!(reader.outbox_rows(&[]).unwrap().is_empty());
+    store.close().await;
+}
