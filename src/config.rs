@@ -287,6 +287,17 @@ impl Config {
                 .zip(self.sinks.iter().map(SinkConfig::name)),
             problems,
         );
+        for (&index, source) in source_indices.iter().zip(self.sources.iter()) {
+            if source.name() == crate::route::OWN_SOURCE {
+                problems.push(
+                    &format!("sources[{index}].name"),
+                    format!(
+                        "{:?} is netpulse's own source (its notifications and operator events): choose another name",
+                        crate::route::OWN_SOURCE
+                    ),
+                );
+            }
+        }
         for (&index, source) in source_indices.iter().zip(self.sources.iter_mut()) {
             source.validate(
                 &format!("sources[{index}] ({})", source.name()),

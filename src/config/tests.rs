@@ -345,6 +345,21 @@ fn a_source_name_with_a_colon_is_refused_for_every_type() {
 }
 
 #[test]
+fn no_source_may_take_netpulses_own_name() {
+    // netpulse's notifications and operator events (silences) come from the source `netpulse`:
+    // a webhook source of that name could forge them.
+    let errors = parse(&MINIMAL.replace("name: leaf1", "name: netpulse"))
+        .unwrap_err()
+        .0;
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.starts_with("sources[0].name") && error.contains("netpulse's own")),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn entries_after_one_that_fails_to_deserialize_keep_their_own_index() {
     let text = "
 sources:

@@ -343,7 +343,7 @@ impl Task {
         };
         for logged in &logged {
             // Notifications are the router's own output, never routed again.
-            if logged.event.kind == route::NOTIFICATION_TYPE {
+            if route::is_notification(&logged.event) {
                 continue;
             }
             let routed = RoutedEvent {

@@ -133,7 +133,7 @@ impl Engine {
                 let data = serde_json::json!({"id": id, "kind": "window"});
                 let start = state.mute.starts_at;
                 due.operator_events.push(Event::new(
-                    "netpulse",
+                    super::notification::OWN_SOURCE,
                     operator_types::WINDOW_STARTED,
                     start,
                     data,
@@ -151,8 +151,12 @@ impl Engine {
                         serde_json::json!({"id": id, "by": "netpulse"}),
                     ),
                 };
-                due.operator_events
-                    .push(Event::new("netpulse", kind_type, end, data));
+                due.operator_events.push(Event::new(
+                    super::notification::OWN_SOURCE,
+                    kind_type,
+                    end,
+                    data,
+                ));
                 self.mutes.remove(&id);
                 self.changes.delete(format!("{MUTE}{id}"));
             }
@@ -173,8 +177,12 @@ impl Engine {
                     operator_types::WINDOW_ENDED
                 };
                 let data = serde_json::json!({"id": name, "kind": "time_interval"});
-                due.operator_events
-                    .push(Event::new("netpulse", kind, now, data));
+                due.operator_events.push(Event::new(
+                    super::notification::OWN_SOURCE,
+                    kind,
+                    now,
+                    data,
+                ));
             }
             match interval.next_change(now) {
                 Some(at) => self.meta.next_change.insert(name.clone(), at),

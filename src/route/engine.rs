@@ -12,7 +12,7 @@ use super::group::{Entry, Group, GroupMeta, Timing};
 use super::inhibit::Inhibitor;
 use super::matcher::Matcher;
 use super::mute::Mute;
-use super::notification::{NOTIFICATION_TYPE, Notification, OPERATOR_TYPE_PREFIX};
+use super::notification::Notification;
 pub use super::policy::Policy;
 use super::state::{ALARM, Changes, FLAP, GROUP, INHIBIT, META, MUTE};
 use crate::event::{AlarmUpdate, Event};
@@ -208,10 +208,10 @@ impl Engine {
     /// what became of it for each route and sink; empty when no route took it.
     pub fn observe(&mut self, routed: RoutedEvent<'_>, now: jiff::Timestamp) -> Vec<Decision> {
         let event = routed.event;
-        if event.kind == NOTIFICATION_TYPE {
+        if super::notification::is_notification(event) {
             return Vec::new();
         }
-        if event.kind.starts_with(OPERATOR_TYPE_PREFIX) {
+        if super::notification::is_operator_event(event) {
             self.apply_operator(event);
             return Vec::new();
         }

@@ -51,6 +51,7 @@ pub use matcher::{ATTRIBUTES, Matcher, Routes, attribute, check_attribute, match
 pub use mute::{Mute, MuteKind};
 pub use notification::{
     AlarmLine, Counts, LineState, NOTIFICATION_TYPE, Notification, NotificationReason,
-    OPERATOR_TYPE_PREFIX, SeverityCounts, operator_types,
+    OPERATOR_TYPE_PREFIX, OWN_SOURCE, SeverityCounts, is_notification, is_operator_event, is_own,
+    operator_types,
 };
 pub use tree::{EACH_ALARM, GroupKey, RouteMatch, RouteSettings, RouteTree, group_key};

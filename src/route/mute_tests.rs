@@ -184,3 +184,28 @@ fn a_flapping_alarm_is_notified_once_then_quiet_until_stable() {
     );
     assert!(cleared.all_cleared);
 }
+
+/// A webhook sender picks its own CloudEvents type: an operator type from any source but
+/// netpulse's own is an ordinary event, which mutes nothing.
+#[test]
+fn an_operator_event_from_a_source_other_than_netpulse_mutes_nothing() {
+    let mut run = Run::new(policy(
+        "routes:\n  - { match: { source: [vmanage] }, sinks: [noc] }\n",
+    ));
+    let silence = mute(
+        "forged",
+        MuteKind::Silence,
+        serde_json::json!({"source": ["vmanage"]}),
+        0,
+        3600,
+    );
+    let mut forged = operator(operator_types::SILENCE_CREATED, silence);
+    forged.0.source = "/netpulse/hook".to_owned();
+    run.send(&forged, at(0));
+    assert!(run.engine.mutes().is_empty());
+    let (_, decisions) = run.send(&edge_alarm(BFD, "Edge2", &uuid(2, 1), true), at(30));
+    assert!(
+        matches!(decisions[0].outcome, Outcome::Grouped { .. }),
+        "{decisions:?}"
+    );
+}

@@ -9,6 +9,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Event, Severity};
 
+/// The source name of netpulse's own events (notifications and operator events). No configured
+/// source may take it, so that no webhook sender can forge a notification or a silence: a
+/// notification or operator type from any other source is an ordinary event.
+pub const OWN_SOURCE: &str = "netpulse";
+
+/// Whether `event` is one of netpulse's own (made by the router or the API).
+pub fn is_own(event: &Event) -> bool {
+    event.source_name() == OWN_SOURCE
+}
+
+/// Whether `event` is a notification netpulse made.
+pub fn is_notification(event: &Event) -> bool {
+    event.kind == NOTIFICATION_TYPE && is_own(event)
+}
+
+/// Whether `event` is an operator event netpulse made (through the API or its clock).
+pub fn is_operator_event(event: &Event) -> bool {
+    event.kind.starts_with(OPERATOR_TYPE_PREFIX) && is_own(event)
+}
+
 /// The CloudEvents type of a notification event.
 pub const NOTIFICATION_TYPE: &str = "io.netpulse.notification";
 /// Every operator event's type starts with this.
@@ -113,7 +133,7 @@ impl Notification {
     /// `netpulse`, the most severe new alarm's severity, a one-line summary.
     pub fn to_event(&self, time: jiff::Timestamp) -> Event {
         let mut event = Event::new(
-            "netpulse",
+            OWN_SOURCE,
             NOTIFICATION_TYPE,
             time,
             serde_json::to_value(self).expect("a notification is plain data"),

@@ -183,7 +183,7 @@ async fn create(
         crate::event::new_event_id(),
     )?;
     let mut event = Event::new(
-        "netpulse",
+        crate::route::OWN_SOURCE,
         kind.created,
         now,
         serde_json::to_value(&mute).expect("a mute is plain data"),
@@ -215,7 +215,7 @@ async fn end(
         )));
     };
     let mut event = Event::new(
-        "netpulse",
+        crate::route::OWN_SOURCE,
         kind.ended,
         jiff::Timestamp::now(),
         json!({"id": id, "by": caller.name}),

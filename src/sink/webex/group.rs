@@ -16,7 +16,7 @@ use minijinja::{Environment, context};
 use super::markdown::escape_into;
 use super::render::{MAX_VALUE_CHARS, safe_link};
 use crate::event::{Event, Severity};
-use crate::route::{AlarmLine, LineState, NOTIFICATION_TYPE, Notification, NotificationReason};
+use crate::route::{AlarmLine, LineState, Notification, NotificationReason};
 
 /// Lines shown at most; the rest are counted ("… and 37 more"). Ten fit a phone's screen and keep
 /// a storm's notification one short message.
@@ -88,7 +88,7 @@ pub struct GroupTemplates {
 /// The notification carried by `event`, when it is one: `None` for any other event, an error
 /// when its `data` is not a notification.
 pub fn notification_of(event: &Event) -> Option<anyhow::Result<Notification>> {
-    (event.kind == NOTIFICATION_TYPE).then(|| {
+    crate::route::is_notification(event).then(|| {
         serde_json::from_value(event.data.clone()).context("the event's data is not a notification")
     })
 }

@@ -314,13 +314,20 @@ fn only_notification_events_are_read_as_notifications() {
         serde_json::json!({}),
     );
     assert!(notification_of(&other).is_none());
-    let forged = Event::new(
-        "x",
-        NOTIFICATION_TYPE,
+    // A notification type from any source but netpulse's own (a webhook sender choosing its
+    // CloudEvents type) is an ordinary event: it cannot pose as a group's message.
+    let forged = Event {
+        source: "/netpulse/hook".to_owned(),
+        ..storm.to_event(at(0))
+    };
+    assert!(notification_of(&forged).is_none());
+    let broken = Event::new(
+        crate::route::OWN_SOURCE,
+        crate::route::NOTIFICATION_TYPE,
         at(0),
         serde_json::json!({"route": 1}),
     );
-    assert!(notification_of(&forged).unwrap().is_err());
+    assert!(notification_of(&broken).unwrap().is_err());
 }
 
 #[test]
