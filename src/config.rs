@@ -197,6 +197,22 @@ impl Config {
         base_dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigErrors> {
+        let (config, errors) = Config::parse_keeping(text, base_dir, env)?;
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
+    /// As [`Config::parse_with`], but a file that is valid YAML gives its configuration even
+    /// with errors (an entry that does not deserialize left out), and the errors beside it:
+    /// `netpulse route test` checks a policy on a machine without the gateway's secrets.
+    pub fn parse_keeping(
+        text: &str,
+        base_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Vec<String>), ConfigErrors> {
         let document: Document = serde_saphyr::from_str(text)
             .map_err(|err| ConfigErrors(vec![format!("invalid YAML: {err}{}", yaml_hint(text))]))?;
         let mut problems = Problems {
@@ -249,11 +265,7 @@ impl Config {
             },
             &mut problems,
         );
-        if problems.errors.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigErrors(problems.into_errors()))
-        }
+        Ok((config, problems.into_errors()))
     }
 
     /// Checks the whole configuration; `source_indices[i]` and `sink_indices[i]` are the places

@@ -40,6 +40,12 @@ enum Command {
         #[arg(short, long, default_value = "netpulse.yaml")]
         config: PathBuf,
     },
+    /// The alerting policy: `route test -c FILE EVENT.json` shows which routes, sinks and
+    /// groups an event reaches, and why.
+    Route {
+        #[command(subcommand)]
+        command: RouteCommand,
+    },
     /// Run a device simulator.
     Sim {
         #[command(subcommand)]
@@ -47,6 +53,23 @@ enum Command {
     },
     /// Start a simulated switch and the gateway subscribed to it, and show events as they arrive.
     Demo(netpulse::demo::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum RouteCommand {
+    /// Show which routes, sinks and groups an event reaches, and why: each route checked (matched,
+    /// or the first condition that fails), `continue`, the group, the inhibition rules it takes
+    /// part in, and whether a time interval mutes the route now. The event is a netpulse event
+    /// as the API, the feed or a file sink gives it (one object, an array, or an API page).
+    Test {
+        #[arg(short, long, default_value = "netpulse.yaml")]
+        config: PathBuf,
+        /// The event file (`-` for standard input).
+        event: PathBuf,
+        /// The time to check time intervals at (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<jiff::Timestamp>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -66,6 +89,18 @@ fn main() -> ExitCode {
         .init();
     if let Command::Check { config } = &cli.command {
         return check(config);
+    }
+    if let Command::Route {
+        command: RouteCommand::Test { config, event, at },
+    } = &cli.command
+    {
+        return match route_test(config, event, *at) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("netpulse: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
     match runtime.block_on(run(cli.command)) {
@@ -95,6 +130,60 @@ fn check(path: &Path) -> ExitCode {
     }
 }
 
+/// `netpulse route test`: every event of the file through the configuration's policy.
+fn route_test(config: &Path, event: &Path, at: Option<jiff::Timestamp>) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read configuration file {}", config.display()))?;
+    let base = config.parent().unwrap_or(Path::new("."));
+    let (parsed, errors) =
+        netpulse::config::Config::parse_keeping(&text, base, &|name| std::env::var(name).ok())
+            .map_err(|errors| anyhow::anyhow!("{}: {errors}", config.display()))?;
+    // The policy's own mistakes stop the test; the rest of the file (a secret not set on this
+    // machine, a CA file elsewhere) does not matter to routing, and is only mentioned.
+    let policy_sections = ["routes", "time_intervals", "inhibit_rules"];
+    let (policy_errors, other_errors): (Vec<_>, Vec<_>) = errors.into_iter().partition(|error| {
+        policy_sections
+            .iter()
+            .any(|section| error.starts_with(section))
+    });
+    if !policy_errors.is_empty() {
+        anyhow::bail!(
+            "{}: {}",
+            config.display(),
+            netpulse::config::ConfigErrors(policy_errors)
+        );
+    }
+    if !other_errors.is_empty() {
+        eprintln!(
+            "note: {} error(s) elsewhere in {} do not affect routing (`netpulse check` lists them)",
+            other_errors.len(),
+            config.display()
+        );
+    }
+    let config = parsed;
+    let policy = netpulse::route::Policy::compile(&config)
+        .map_err(|errors| anyhow::anyhow!("the alerting policy: {}", errors.join("; ")))?;
+    let text = if event == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
+    } else {
+        std::fs::read_to_string(event)
+            .with_context(|| format!("cannot read {}", event.display()))?
+    };
+    let events = netpulse::route::events_of_document(&text)
+        .with_context(|| format!("{}: not a netpulse event", event.display()))?;
+    let now = at.unwrap_or_else(jiff::Timestamp::now);
+    for (index, event) in events.iter().enumerate() {
+        if events.len() > 1 {
+            println!("event {} ({}, {}):", index + 1, event.kind, event.device);
+        }
+        for line in policy.test_report(event, now) {
+            println!("  {line}");
+        }
+    }
+    Ok(())
+}
+
 async fn run(command: Command) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -102,7 +191,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Run { config } => run_gateway(&config, shutdown).await,
         Command::Sim { device } => device.run(shutdown).await,
         Command::Demo(args) => netpulse::demo::run(args, shutdown).await,
-        Command::Check { .. } => unreachable!("handled before the runtime starts"),
+        Command::Check { .. } | Command::Route { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }
 

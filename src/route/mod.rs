@@ -55,3 +55,19 @@ pub use notification::{
     operator_types,
 };
 pub use tree::{EACH_ALARM, GroupKey, RouteMatch, RouteSettings, RouteTree, group_key};
+
+/// The events of a document as `netpulse route test` takes it: one netpulse event (as the API,
+/// the feed or a file sink gives it), an array of them, or an API page (`{"events": [...]}`).
+pub fn events_of_document(text: &str) -> Result<Vec<crate::event::Event>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Document {
+        One(Box<crate::event::Event>),
+        Many(Vec<crate::event::Event>),
+        Page { events: Vec<crate::event::Event> },
+    }
+    Ok(match serde_json::from_str(text)? {
+        Document::One(event) => vec![*event],
+        Document::Many(events) | Document::Page { events } => events,
+    })
+}

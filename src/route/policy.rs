@@ -132,6 +132,30 @@ impl Policy {
         lines
     }
 
+    /// What `netpulse route test` prints: [`Policy::explain`], then for each route the event
+    /// reaches, whether its time intervals mute it at `now`.
+    pub fn test_report(&self, event: &Event, now: jiff::Timestamp) -> Vec<String> {
+        let mut lines = self.explain(event);
+        for matched in self.tree.resolve(event) {
+            match self.muting_interval(&matched.settings, now) {
+                Some(interval) => lines.push(format!(
+                    "route {} is muted now ({now}) by time interval {interval}: its notifications wait for the interval's end",
+                    matched.route
+                )),
+                None if !(matched.settings.mute_time_intervals.is_empty()
+                    && matched.settings.active_time_intervals.is_empty()) =>
+                {
+                    lines.push(format!(
+                        "route {} is not muted now ({now}) by its time intervals",
+                        matched.route
+                    ))
+                }
+                None => {}
+            }
+        }
+        lines
+    }
+
     /// The interval that mutes a route with these settings at `now`: one of its
     /// `mute_time_intervals` that holds, or (outside all its `active_time_intervals`) the first
     /// of those.

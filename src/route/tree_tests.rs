@@ -236,3 +236,36 @@ fn each_alarm_its_own_group_and_clears_not_notified_when_the_route_says_so() {
         .count();
     assert_eq!(groups, 1, "only u2's group is left: {:?}", run.rows.keys());
 }
+
+/// `netpulse route test` takes one event, an array, or an API page; and says when a time
+/// interval mutes the route.
+#[test]
+fn route_test_reads_every_document_shape_and_names_the_muting_interval() {
+    let event = serde_json::json!({
+        "specversion": "1.0", "id": "0193a1b2-0000-7000-8000-000000000001",
+        "source": "/netpulse/vmanage", "type": "com.cisco.sdwan.alarm.raised",
+        "time": "2026-12-07T10:00:00Z", "datacontenttype": "application/json", "seq": 12,
+        "device": "Edge1", "severity": "major", "alarmstate": "raised", "summary": "BFD down",
+        "data": {}
+    });
+    for document in [
+        event.clone(),
+        serde_json::json!([event.clone(), event.clone()]),
+        serde_json::json!({"events": [event.clone()]}),
+    ] {
+        let events = crate::route::events_of_document(&document.to_string()).unwrap();
+        assert!(!events.is_empty() && events.iter().all(|e| e.device == "Edge1"));
+    }
+    assert!(crate::route::events_of_document("{\"nope\": 1}").is_err());
+    let policy = policy(
+        "time_intervals:\n  - { name: always, time_intervals: [{ times: [{ start_time: \"00:00\", end_time: \"24:00\" }] }] }\nroutes:\n  - { name: noc, sinks: [noc], mute_time_intervals: [always] }\n",
+    );
+    let events = crate::route::events_of_document(&event.to_string()).unwrap();
+    let report = policy.test_report(&events[0], "2026-12-07T10:00:00Z".parse().unwrap());
+    assert!(
+        report
+            .iter()
+            .any(|line| line.contains("route noc is muted now") && line.contains("always")),
+        "{report:?}"
+    );
+}
