@@ -204,10 +204,16 @@ fn demo_yaml(sim: &DmeSim, ca_file: &std::path::Path, webex: &WebexSim, room: &s
         "  - name: vmanage\n    type: webhook\n    provider: sdwan\n    path: /hooks/sdwan\n    auth:\n      basic:\n        username: vmanage\n        password: ${DEMO_HOOK_PASSWORD}\n    vmanage_url: https://vmanage.demo.example\n");
     yaml.push_str("sinks:\n  - name: console\n    type: stdout\n    format: text\n");
     yaml.push_str(&format!(
-        "  - name: noc-room\n    type: webex\n    base_url: {}\n    token: ${{DEMO_BOT_TOKEN}}\n    room_id: \"{room}\"\n    timezone: {}\n    match: {{ source: [vmanage] }}\n",
+        "  - name: noc-room\n    type: webex\n    base_url: {}\n    token: ${{DEMO_BOT_TOKEN}}\n    room_id: \"{room}\"\n    timezone: {}\n",
         webex.base_url(),
         local_time_zone()
     ));
+    // The SD-WAN alarms reach the room grouped: a first message after 5 s, then what changed
+    // every 20 s as replies in its thread (the defaults, 10 s and 5 m, are a NOC's; a demo is
+    // shorter).
+    yaml.push_str(
+        "routes:\n  - name: sdwan\n    match: { source: [vmanage] }\n    sinks: [noc-room]\n    group_by: [source]\n    group_wait: 5s\n    group_interval: 20s\n",
+    );
     yaml
 }
 
@@ -250,7 +256,12 @@ async fn show_room(webex: WebexSim, shutdown: CancellationToken) {
                 .as_deref()
                 .or(message.text.as_deref())
                 .unwrap_or("");
-            println!("\n┌─ Webex room NOC ─────────────────────────────────────────");
+            let heading = if message.parent_id.is_some() {
+                "┌─ Webex room NOC · reply in the thread ───────────────────"
+            } else {
+                "┌─ Webex room NOC ─────────────────────────────────────────"
+            };
+            println!("\n{heading}");
             for line in text.lines() {
                 println!("│ {}", as_rendered(line));
             }
