@@ -42,7 +42,7 @@ for fixture in tests/data/sdwan/*.json; do
     curl -sf -H 'content-type: application/json' --data-binary "@$fixture" \
         "http://127.0.0.1:$PORT/hooks/sdwan" >/dev/null
 done
-python3 -m schemathesis.cli run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
+python3 -m schemathesis.cli --config-file scripts/schemathesis.toml run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
     --header "Authorization: Bearer $TOKEN" \
     --checks all \
     --exclude-path-regex 'stream$' \
