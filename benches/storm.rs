@@ -991,7 +991,13 @@ impl Figures {
 fn print_table(options: &Options, results: &[Figures]) {
     let expected = options.alarms();
     let seconds = |duration: Option<Duration>| {
-        duration.map_or_else(|| "–".to_owned(), |d| format!("{:.1} s", d.as_secs_f64()))
+        duration.map_or_else(
+            || "–".to_owned(),
+            |d| match d.as_secs_f64() {
+                short if short < 10.0 => format!("{short:.2} s"),
+                long => format!("{long:.1} s"),
+            },
+        )
     };
     let column = |kind: Kind| results.iter().find(|result| result.kind == kind);
     let (Some(today), Some(routes)) = (column(Kind::Today), column(Kind::Routes)) else {
@@ -1037,9 +1043,12 @@ fn print_table(options: &Options, results: &[Figures]) {
     );
     let messages = |figures: &Figures| {
         if figures.pending > 0 {
+            // Pending rows count the one in flight too: the total is what was marked delivered
+            // plus what was still pending.
             format!(
-                "{} (+{} still queued at the end)",
-                figures.messages, figures.pending
+                "{} by the end of the run ({} when drained)",
+                figures.messages,
+                figures.delivered_rows + figures.pending
             )
         } else {
             figures.messages.to_string()
