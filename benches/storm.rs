@@ -502,6 +502,7 @@ impl Scenario {
         self.gateway.0.wait().unwrap();
 
         let store = read_store(&self.database);
+        let (delivered_rows, outbox_rows) = outbox_rows(&self.database);
         let messages = room_messages(webex, &self.room);
         let arrivals: Vec<Timestamp> = messages.iter().map(|message| message.created).collect();
         // When each delivered row's message reached the room: the newest arrival at or before
@@ -549,7 +550,16 @@ impl Scenario {
             history_clears,
             still_active,
             messages: messages.len(),
-            delivered_rows: delivered_rows(&self.database),
+            first_lines: messages
+                .iter()
+                .map(|message| {
+                    let text = message.markdown.as_deref().or(message.text.as_deref());
+                    let line = text.unwrap_or_default().lines().next().unwrap_or_default();
+                    line.chars().take(140).collect()
+                })
+                .collect(),
+            delivered_rows,
+            outbox_rows,
             pending,
             dead: sink["dead"].as_u64().unwrap_or(0),
             first_message: arrivals.iter().min().map(|first| since(started, *first)),
@@ -883,18 +893,20 @@ impl StoreView {
     }
 }
 
-/// Outbox rows of the sink marked delivered: each is one message the room accepted.
-fn delivered_rows(database: &Path) -> u64 {
+/// Outbox rows of the sink marked delivered (each is one message the room accepted), and all its
+/// rows (the messages once the backlog has drained).
+fn outbox_rows(database: &Path) -> (u64, u64) {
     let connection =
         rusqlite::Connection::open_with_flags(database, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .unwrap();
     connection
         .query_row(
-            "SELECT count(*) FROM outbox WHERE sink = 'noc' AND status = 'delivered'",
+            "SELECT count(*) FILTER (WHERE status = 'delivered'), count(*)
+             FROM outbox WHERE sink = 'noc'",
             [],
-            |row| row.get::<_, i64>(0),
+            |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
         )
-        .unwrap() as u64
+        .unwrap()
 }
 
 fn room_messages(webex: &WebexSim, room: &str) -> Vec<SimMessage> {
@@ -915,6 +927,10 @@ struct Figures {
     still_active: usize,
     messages: usize,
     delivered_rows: u64,
+    /// Every outbox row of the sink: the messages once everything is delivered.
+    outbox_rows: u64,
+    /// The first line of each message in the room, in order.
+    first_lines: Vec<String>,
     pending: u64,
     dead: u64,
     first_message: Option<Duration>,
@@ -1047,8 +1063,7 @@ fn print_table(options: &Options, results: &[Figures]) {
             // plus what was still pending.
             format!(
                 "{} by the end of the run ({} when drained)",
-                figures.messages,
-                figures.delivered_rows + figures.pending
+                figures.messages, figures.outbox_rows
             )
         } else {
             figures.messages.to_string()
@@ -1122,6 +1137,11 @@ fn print_table(options: &Options, results: &[Figures]) {
         println!(
             "(b) made no notification: this gateway has no routing engine, so the route was not applied and (b) behaved like (a)."
         );
+    }
+    if routes.messages <= 10 {
+        for (index, line) in routes.first_lines.iter().enumerate() {
+            println!("(b) message {}: {line}", index + 1);
+        }
     }
     for (notification, at) in routes.notifications.iter().zip(&routes.notification_times) {
         println!(
