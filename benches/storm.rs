@@ -1143,15 +1143,36 @@ fn print_table(options: &Options, results: &[Figures]) {
             println!("(b) message {}: {line}", index + 1);
         }
     }
+    // Notifications alike (same number, reason and end) on one line: a group per device makes
+    // dozens.
+    let mut alike: Vec<(
+        (u64, &str, bool),
+        Vec<(&NotificationSummary, Option<Duration>)>,
+    )> = Vec::new();
     for (notification, at) in routes.notifications.iter().zip(&routes.notification_times) {
-        println!(
-            "(b) notification {} ({}): {} alarm lines, {} members, all_cleared {}, in the room at {}",
+        let key = (
             notification.number,
-            notification.reason,
-            notification.alarms,
-            notification.members,
+            notification.reason.as_str(),
             notification.all_cleared,
-            seconds(*at)
+        );
+        match alike.iter_mut().find(|(seen, _)| *seen == key) {
+            Some((_, list)) => list.push((notification, *at)),
+            None => alike.push((key, vec![(notification, *at)])),
+        }
+    }
+    for ((number, reason, all_cleared), list) in alike {
+        let lines: usize = list.iter().map(|(n, _)| n.alarms).sum();
+        let members: usize = list.iter().map(|(n, _)| n.members).sum();
+        let first = list.iter().filter_map(|(_, at)| *at).min();
+        let last = list.iter().filter_map(|(_, at)| *at).max();
+        let when = if list.len() == 1 {
+            format!("in the room at {}", seconds(first))
+        } else {
+            format!("in the room from {} to {}", seconds(first), seconds(last))
+        };
+        println!(
+            "(b) {} notification(s) number {number} ({reason}): {lines} alarm lines, {members} members, all_cleared {all_cleared}, {when}",
+            list.len()
         );
     }
 }
