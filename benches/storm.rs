@@ -351,9 +351,9 @@ fn stamp(document: &mut Value, uuid: &str, edge: usize, interface: &str, now_ms:
 }
 
 /// Runs the futures at once and returns their outputs in order.
-async fn futures_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
@@ -1004,6 +1004,11 @@ impl Figures {
     }
 }
 
+/// What makes notifications alike in the summary: number, reason, all cleared.
+type AlikeKey<'a> = (u64, &'a str, bool);
+/// A notification and when it reached the room.
+type Delivered<'a> = (&'a NotificationSummary, Option<Duration>);
+
 fn print_table(options: &Options, results: &[Figures]) {
     let expected = options.alarms();
     let seconds = |duration: Option<Duration>| {
@@ -1145,10 +1150,7 @@ fn print_table(options: &Options, results: &[Figures]) {
     }
     // Notifications alike (same number, reason and end) on one line: a group per device makes
     // dozens.
-    let mut alike: Vec<(
-        (u64, &str, bool),
-        Vec<(&NotificationSummary, Option<Duration>)>,
-    )> = Vec::new();
+    let mut alike: Vec<(AlikeKey, Vec<Delivered>)> = Vec::new();
     for (notification, at) in routes.notifications.iter().zip(&routes.notification_times) {
         let key = (
             notification.number,
