@@ -47,18 +47,6 @@ pub struct MessagesClient {
     target: Target,
 }
 
-#[derive(Deserialize)]
-struct Items {
-    #[serde(default)]
-    items: Vec<ListedMessage>,
-}
-
-#[derive(Deserialize)]
-struct ListedMessage {
-    #[serde(default)]
-    markdown: Option<String>,
-}
-
 impl MessagesClient {
     pub fn new(config: &WebexSinkConfig) -> anyhow::Result<MessagesClient> {
         let api = WebexApi::new(&WebexApiOptions {
@@ -95,59 +83,22 @@ impl MessagesClient {
     }
 
     async fn send(&self, body: serde_json::Value) -> SendResult {
-        let response = self.api.post(self.api.url(["v1", "messages"]), &body).await;
-        let response = match response {
-            Ok(response) => response,
-            Err(error) => {
-                return SendResult::Retry(format!(
-                    "request failed: {}",
-                    crate::tls::error_chain(&error)
-                ));
-            }
-        };
-        let status = response.status();
-        if status.is_success() {
-            return SendResult::Sent;
+        match self.api.post(self.api.url(["v1", "messages"]), &body).await {
+            Ok(response) if response.status().is_success() => SendResult::Sent,
+            Ok(response) => failure(response).await,
+            Err(error) => SendResult::Retry(format!(
+                "request failed: {}",
+                crate::tls::error_chain(&error)
+            )),
         }
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| parse_retry_after(value, jiff::Timestamp::now()));
-        let tracking = response
-            .headers()
-            .get("trackingid")
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("-")
-            .to_owned();
-        let text = response.text().await.unwrap_or_default();
-        let mut end = text.len().min(MAX_ERROR_BODY);
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let detail = format!("HTTP {status} (trackingId {tracking}): {}", &text[..end]);
-        classify(status, retry_after, detail)
     }
 
     /// The markdown of the most recent messages of the room (or of the direct conversation), to
     /// find out whether a message was posted by a process that died before recording it.
     pub async fn recent_markdown(&self, max: usize) -> anyhow::Result<Vec<String>> {
-        let (mut url, query) = match &self.target {
-            Target::Room(room) => (self.api.url(["v1", "messages"]), ("roomId", room)),
-            Target::Person(email) => (
-                self.api.url(["v1", "messages", "direct"]),
-                ("personEmail", email),
-            ),
-        };
-        url.query_pairs_mut()
-            .append_pair(query.0, query.1)
-            .append_pair("max", &max.to_string());
-        let (status, body) = self.api.get(url.clone()).await?;
-        anyhow::ensure!(status.is_success(), "GET {url}: HTTP {status}");
-        let items: Items = serde_json::from_value(body)
-            .with_context(|| format!("GET {url}: not a list of messages"))?;
-        Ok(items
-            .items
+        Ok(self
+            .recent_messages(max)
+            .await?
             .into_iter()
             .filter_map(|message| message.markdown)
             .collect())

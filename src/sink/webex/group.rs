@@ -13,8 +13,7 @@ use anyhow::Context;
 use minijinja::value::Value;
 use minijinja::{Environment, context};
 
-use super::markdown::escape_into;
-use super::render::{MAX_VALUE_CHARS, safe_link};
+use super::render::{MAX_VALUE_CHARS, cut, escaping_environment, safe_link};
 use crate::event::{Event, Severity};
 use crate::route::{AlarmLine, LineState, Notification, NotificationReason};
 
@@ -97,23 +96,8 @@ impl GroupTemplates {
     /// `public_url`: netpulse's address for the room's readers; with it, each notification links
     /// to the dashboard filtered on its group.
     pub fn new(public_url: Option<&str>) -> anyhow::Result<GroupTemplates> {
-        let mut markdown = Environment::new();
-        markdown.set_fuel(Some(FUEL));
-        markdown.set_formatter(|out, _state, value| {
-            if value.is_undefined() || value.is_none() {
-                return Ok(());
-            }
-            let text = value.to_string();
-            if value.is_safe() {
-                // Made here: markers, counts, links made safe by `safe_link`.
-                out.write_str(&text)?;
-            } else {
-                let mut escaped = String::with_capacity(text.len() + 8);
-                escape_into(&mut escaped, cut(&text, MAX_VALUE_CHARS).as_ref());
-                out.write_str(&escaped)?;
-            }
-            Ok(())
-        });
+        // Markers, counts and links made safe by `safe_link` are marked safe where made.
+        let mut markdown = escaping_environment(FUEL, MAX_VALUE_CHARS);
         markdown
             .add_template("group", MARKDOWN)
             .context("the built-in group template")?;
@@ -319,12 +303,5 @@ fn line(alarm: &AlarmLine) -> Value {
 }
 
 /// `text` cut after `max` characters, ending with `…` when cut.
-fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(max) {
-        Some((index, _)) => format!("{}…", &text[..index]).into(),
-        None => text.into(),
-    }
-}
-
 #[cfg(test)]
 mod tests;

@@ -42,35 +42,44 @@ pub struct Templates {
     timezone_name: String,
 }
 
+/// A template environment whose every printed value is Markdown-escaped (unless marked safe)
+/// and cut after `max_chars` characters with `…`, with `fuel` as its loop budget: the built-in
+/// per-event messages' and the group notifications'.
+pub(super) fn escaping_environment(fuel: u64, max_chars: usize) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(fuel));
+    env.set_formatter(move |out, _state, value| {
+        if value.is_undefined() || value.is_none() {
+            return Ok(());
+        }
+        let text = value.to_string();
+        if value.is_safe() {
+            // Made by our filters (links, times, markers) or marked `|safe` by the template's
+            // author.
+            out.write_str(&text)?;
+        } else {
+            let mut escaped = String::with_capacity(text.len() + 8);
+            escape_into(&mut escaped, &cut(&text, max_chars));
+            out.write_str(&escaped)?;
+        }
+        Ok(())
+    });
+    env
+}
+
+/// `text` cut after `max` characters, ending with `…` when cut.
+pub(super) fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((index, _)) => format!("{}…", &text[..index]).into(),
+        None => text.into(),
+    }
+}
+
 impl Templates {
     /// `custom`: one template for every event; `None` for the built-in ones. A syntax error says
     /// on which line of the template it is.
     pub fn new(custom: Option<&str>, timezone: jiff::tz::TimeZone) -> anyhow::Result<Templates> {
-        let mut env = Environment::new();
-        env.set_fuel(Some(FUEL));
-        env.set_formatter(|out, _state, value| {
-            if value.is_undefined() || value.is_none() {
-                return Ok(());
-            }
-            let text = value.to_string();
-            if value.is_safe() {
-                // Made by our filters (links, times) or marked `|safe` by the template's author.
-                out.write_str(&text)?;
-            } else {
-                let cut = text
-                    .char_indices()
-                    .nth(MAX_VALUE_CHARS)
-                    .map(|(index, _)| index);
-                let shown = &text[..cut.unwrap_or(text.len())];
-                let mut escaped = String::with_capacity(shown.len() + 8);
-                escape_into(&mut escaped, shown);
-                if cut.is_some() {
-                    escaped.push('…');
-                }
-                out.write_str(&escaped)?;
-            }
-            Ok(())
-        });
+        let mut env = escaping_environment(FUEL, MAX_VALUE_CHARS);
         env.add_filter("link_url", link_url);
         env.add_filter("severity_marker", severity_marker);
         // Built-in filters that mark their output safe would let a value through unescaped:
