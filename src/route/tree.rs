@@ -136,20 +136,9 @@ pub struct RouteTree {
     root: Node,
 }
 
-/// Every attribute name `group_by` and `equal` accept besides JSON pointers.
-pub(crate) const ATTRIBUTES: &[&str] = &[
-    "source",
-    "device",
-    "type",
-    "severity",
-    "subject",
-    "objectclass",
-    "alarmstate",
-];
-
-/// Whether `name` is an attribute `route::attribute` knows.
+/// Whether `name` is an attribute `route::attribute` knows (see [`super::matcher::ATTRIBUTES`]).
 pub(crate) fn is_attribute(name: &str) -> bool {
-    ATTRIBUTES.contains(&name) || name.starts_with('/')
+    super::matcher::check_attribute(name, false).is_ok()
 }
 
 impl RouteTree {
