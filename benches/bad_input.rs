@@ -479,7 +479,8 @@ async fn run(options: Options) {
         .unwrap()
     {
         let key = key.unwrap();
-        stored.insert(key.trim_start_matches("sdwan:").to_owned());
+        // Keys are scoped by their source since issue 19: `vmanage:sdwan:<uuid>`.
+        stored.insert(key.trim_start_matches("vmanage:sdwan:").to_owned());
     }
     let phases = [
         ("no attack (baseline)", &baseline),

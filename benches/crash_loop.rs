@@ -208,8 +208,9 @@ async fn run(kills: usize, devices: usize) {
     for uuid in &accepted {
         let stored: i64 = connection
             .query_row(
+                // Keys are scoped by their source since issue 19: `<source>:sdwan:<uuid>`.
                 "SELECT count(*) FROM event_keys WHERE key = ?1",
-                [format!("sdwan:{uuid}")],
+                [format!("vmanage:sdwan:{uuid}")],
                 |row| row.get(0),
             )
             .unwrap();

@@ -521,7 +521,8 @@ fn stored_alarms(database: &std::path::Path, acknowledged: &[String]) -> usize {
         .iter()
         .filter(|uuid| {
             let stored: i64 = statement
-                .query_row([format!("sdwan:{uuid}")], |row| row.get(0))
+                // Keys are scoped by their source since issue 19.
+                .query_row([format!("vmanage:sdwan:{uuid}")], |row| row.get(0))
                 .unwrap();
             stored == 1
         })
