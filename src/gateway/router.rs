@@ -479,11 +479,18 @@ impl Task {
                 std::future::pending::<()>().await;
             }
         };
-        tokio::select! {
-            () = self.wake.notified() => {}
-            () = tokio::time::sleep(wait) => {}
-            () = self.stop.cancelled() => {}
-            () = changed => {}
+        let policy_changed = tokio::select! {
+            () = self.wake.notified() => false,
+            () = tokio::time::sleep(wait) => false,
+            () = self.stop.cancelled() => false,
+            () = changed => true,
+        };
+        // `changed` marked the new policy seen: apply it here, or the loop's `has_changed`
+        // would never see it (found by the reload test: a route added by a reload routed
+        // nothing).
+        if policy_changed {
+            let policy = self.policy.borrow_and_update().clone();
+            self.engine.set_policy(policy);
         }
     }
 }

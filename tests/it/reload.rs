@@ -555,3 +555,82 @@ async fn a_reload_works_while_the_gateway_is_being_waited_on() {
     ));
     setup.sim_shutdown.cancel();
 }
+
+/// The events a file sink of the setup wrote to `file`.
+fn lines_of(setup: &Setup, file: &str) -> Vec<Event> {
+    std::fs::read_to_string(setup.dir.path().join(file))
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reload_that_adds_a_route_turns_a_sinks_events_into_grouped_notifications() {
+    let grouped = "  - { name: grouped, type: file, path: grouped.jsonl }\n";
+    let setup = Setup::start(&[0], "/hooks/a").await;
+    setup.write_with_sinks(&[0], "/hooks/a", "", grouped);
+    let (status, report) = setup.reload().await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    let post = |uuid: &str| {
+        let alarm = crate::support::sdwan_alarm(
+            "webhook-interface-state-change-down-2019.json",
+            uuid,
+            None,
+        );
+        post_json(setup.url("/hooks/a"), alarm)
+    };
+    // No route: the sink takes each alarm through its own (empty) match.
+    assert_eq!(post("uuid-before").await, StatusCode::OK);
+    wait_until("the alarm is written as it is", || {
+        lines_of(&setup, "grouped.jsonl")
+            .iter()
+            .any(|event| event.source_name() == "hook")
+    })
+    .await;
+
+    setup.write_with_sinks(
+        &[0],
+        "/hooks/a",
+        "",
+        &format!(
+            "{grouped}routes:\n  - {{ name: noc, match: {{ source: [hook] }}, sinks: [grouped], group_wait: 1s }}\n"
+        ),
+    );
+    let (status, report) = setup.reload().await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(post("uuid-after").await, StatusCode::OK);
+    wait_until("the route's notification is written", || {
+        lines_of(&setup, "grouped.jsonl")
+            .iter()
+            .any(|event| netpulse::route::is_notification(event))
+    })
+    .await;
+    let lines = lines_of(&setup, "grouped.jsonl");
+    let alarms: Vec<_> = lines
+        .iter()
+        .filter(|event| event.source_name() == "hook")
+        .collect();
+    assert_eq!(
+        alarms.len(),
+        1,
+        "only the alarm from before the route: {lines:?}"
+    );
+    let notification: netpulse::route::Notification = serde_json::from_value(
+        lines
+            .iter()
+            .find(|event| netpulse::route::is_notification(event))
+            .unwrap()
+            .data
+            .clone(),
+    )
+    .unwrap();
+    assert_eq!(notification.route, "noc");
+    assert_eq!(notification.alarms.len(), 1, "{notification:?}");
+    assert!(
+        notification.alarms[0].key.contains("uuid-after"),
+        "{notification:?}"
+    );
+    setup.stop().await;
+}
