@@ -604,7 +604,7 @@ async fn a_reload_that_adds_a_route_turns_a_sinks_events_into_grouped_notificati
     wait_until("the route's notification is written", || {
         lines_of(&setup, "grouped.jsonl")
             .iter()
-            .any(|event| netpulse::route::is_notification(event))
+            .any(netpulse::route::is_notification)
     })
     .await;
     let lines = lines_of(&setup, "grouped.jsonl");
