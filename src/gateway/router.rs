@@ -24,6 +24,11 @@ use crate::store::{LogScan, NewEvent, ReaderPool, RouteCommit, StoreError};
 
 /// Events read from the log and applied in one step (one transaction).
 const READ_LIMIT: usize = 512;
+/// A cursor moved only past events that changed nothing is stored at most this often (and at
+/// stop): a step with nothing but the cursor to write would be one more transaction and WAL sync
+/// for every batch the pipeline commits. After a crash the router reads those events again,
+/// which changes nothing again.
+const CURSOR_SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 /// The longest the router sleeps without looking at the clock: a wall clock that stepped (NTP,
 /// a suspended VM) is noticed within this.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -144,6 +149,8 @@ pub fn spawn(pipeline: Pipeline, pool: ReaderPool, policy: Policy, clock: Clock)
         backoff: Backoff::new(RETRY_INITIAL, RETRY_MAX),
         failures: 0,
         unsaved_cursor: false,
+        cursor_ahead_since: None,
+        last_read: 0,
     };
     Router {
         handle: RouterHandle { wake, applied },
@@ -161,7 +168,7 @@ struct Task {
     engine: Engine,
     pipeline: Pipeline,
     pool: ReaderPool,
-    /// Every event up to this seq has been applied and committed.
+    /// Every event up to this seq has been applied (and committed, or changed nothing).
     cursor: u64,
     applied: watch::Sender<u64>,
     wake: Arc<Notify>,
@@ -174,6 +181,10 @@ struct Task {
     /// The cursor is not stored yet (a first start): the first step stores it even when it has
     /// nothing else, so that events stored after this start are never taken for history.
     unsaved_cursor: bool,
+    /// Since when `cursor` is ahead of the stored one (past events that changed nothing).
+    cursor_ahead_since: Option<std::time::Instant>,
+    /// How many events the last `build` read (a full read means more may be waiting).
+    last_read: usize,
 }
 
 /// One step, built and not yet committed.
@@ -233,7 +244,8 @@ impl Task {
                     }
                 },
             };
-            let mut more = false;
+            // A full read that changed nothing: more may be waiting.
+            let mut more = step.is_none() && self.last_read >= READ_LIMIT;
             if let Some(step) = step {
                 match self.commit(&step).await {
                     Ok(appended) => {
@@ -241,7 +253,7 @@ impl Task {
                         self.backoff.reset();
                         // A full read may have left more; events it appended are read back
                         // (operator events change the engine's mutes).
-                        more = step.read == READ_LIMIT || appended > 0;
+                        more = step.read >= READ_LIMIT || appended > 0;
                     }
                     Err(Failure::Unavailable(error)) => {
                         pending = Some(step);
@@ -299,6 +311,7 @@ impl Task {
         let _ = self.engine.take_changes();
         self.cursor = cursor.unwrap_or(last);
         self.unsaved_cursor = cursor.is_none();
+        self.cursor_ahead_since = None;
         self.applied.send_replace(self.cursor);
         tracing::info!(
             cursor = self.cursor,
@@ -379,14 +392,26 @@ impl Task {
             commit.operator_events.push(item);
         }
         commit.state = self.engine.take_changes();
-        let nothing = !self.unsaved_cursor
-            && scan.scanned == 0
+        self.last_read = scan.scanned;
+        let only_cursor = !self.unsaved_cursor
             && commit.traces.is_empty()
             && commit.notifications.is_empty()
             && commit.operator_events.is_empty()
             && commit.state.is_empty();
-        if nothing {
-            return Ok(None);
+        if only_cursor {
+            if scan.scanned > 0 {
+                self.cursor = commit.cursor;
+                self.applied.send_replace(self.cursor);
+                self.cursor_ahead_since
+                    .get_or_insert_with(std::time::Instant::now);
+            }
+            let save = self.cursor_ahead_since.is_some_and(|since| {
+                self.stop.is_cancelled() || since.elapsed() >= CURSOR_SAVE_EVERY
+            });
+            if !save {
+                return Ok(None);
+            }
+            commit.cursor = self.cursor;
         }
         sinks.sort();
         sinks.dedup();
@@ -408,6 +433,7 @@ impl Task {
         };
         self.cursor = step.commit.cursor;
         self.unsaved_cursor = false;
+        self.cursor_ahead_since = None;
         self.applied.send_replace(self.cursor);
         for (item, _) in &step.commit.notifications {
             let reason = item
@@ -594,7 +620,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_router_starts_at_the_last_seq_then_commits_its_cursor_and_resumes_from_it() {
-        let config = config("sinks:\n  - { name: out, type: stdout }\n");
+        let config = config(
+            "sinks:\n  - { name: out, type: stdout }\nroutes:\n  - { name: noc, sinks: [out] }\n",
+        );
         let setup = Setup::new(tempfile::tempdir().unwrap(), &config);
         // History before the first start is not applied, and the first start stores the
         // cursor at once.
@@ -643,9 +671,31 @@ mod tests {
         assert_eq!(setup.reader().route_state().unwrap().0, Some(seq));
     }
 
+    /// With no route an alarm changes nothing: the router moves past it without a transaction
+    /// of its own (one per batch the pipeline commits would double the writer's work), and the
+    /// stop stores how far it read.
+    #[tokio::test]
+    async fn events_that_change_nothing_move_the_cursor_without_a_write_until_the_stop() {
+        let config = config("sinks:\n  - { name: out, type: stdout }\n");
+        let setup = Setup::new(tempfile::tempdir().unwrap(), &config);
+        let router = setup.start(&config, Clock::Wall);
+        wait_for(|| setup.reader().route_state().unwrap().0 == Some(0)).await;
+        let seq = setup.ingest(alarm("edge1", true)).await;
+        assert!(router.handle.wait_applied(seq, WAIT).await);
+        assert_eq!(
+            setup.reader().route_state().unwrap().0,
+            Some(0),
+            "read, not yet stored"
+        );
+        tokio::time::timeout(WAIT, router.stop()).await.unwrap();
+        assert_eq!(setup.reader().route_state().unwrap().0, Some(seq));
+    }
+
     #[tokio::test]
     async fn a_step_the_store_refuses_is_done_again_until_it_commits() {
-        let config = config("sinks:\n  - { name: out, type: stdout }\n");
+        let config = config(
+            "sinks:\n  - { name: out, type: stdout }\nroutes:\n  - { name: noc, sinks: [out] }\n",
+        );
         let setup = Setup::new(tempfile::tempdir().unwrap(), &config);
         let router = setup.start(&config, Clock::Wall);
         wait_for(|| setup.reader().route_state().unwrap().0 == Some(0)).await;

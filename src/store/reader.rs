@@ -348,7 +348,7 @@ impl Reader {
         after: u64,
         limit: usize,
     ) -> anyhow::Result<Vec<super::LoggedEvent>> {
-        Ok(self.scan_log(after, limit, None)?.events)
+        Ok(self.scan_log(after, limit)?.events)
     }
 
     /// Like [`Reader::logged_events_after`], but of the `limit` events after `after` only those
@@ -360,17 +360,61 @@ impl Reader {
         limit: usize,
         kind_prefix: &str,
     ) -> anyhow::Result<LogScan> {
-        self.scan_log(after, limit, Some(kind_prefix))
+        // Through the index on `kind`, not a scan of every event after `after`: with no route
+        // the router looks for operator events after every batch the pipeline commits. The
+        // newest seq is read first, so every event up to it is committed and the scan can
+        // claim to have passed it.
+        let (_, newest) = self.seq_range()?;
+        if newest <= after {
+            return Ok(LogScan {
+                events: Vec::new(),
+                scanned: 0,
+                last: None,
+            });
+        }
+        let mut statement = self.conn.prepare_cached(
+            "SELECT seq, alarms, body FROM events
+             WHERE kind >= ?1 AND kind < ?1 || x'ff' AND seq > ?2 AND seq <= ?3
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let mut rows = statement.query(params![
+            kind_prefix,
+            after.min(i64::MAX as u64) as i64,
+            newest.min(i64::MAX as u64) as i64,
+            limit.min(MAX_LIMIT) as i64
+        ])?;
+        let mut events = Vec::new();
+        while let Some(row) = rows
+            .next()
+            .with_context(|| format!("cannot read the log after {after}"))?
+        {
+            let seq: i64 = row.get(0)?;
+            let alarms: Option<String> = row.get(1)?;
+            let Body(body) = row.get(2)?;
+            events.push(super::LoggedEvent {
+                seq: seq as u64,
+                event: parse_event(seq, &body)?,
+                alarms: super::route::parse_alarms(alarms.as_deref()),
+            });
+        }
+        // A full page may leave more operator events: the scan stops at the last one read.
+        let last = if events.len() >= limit.min(MAX_LIMIT) {
+            events.last().map(|logged| logged.seq)
+        } else {
+            Some(newest)
+        };
+        Ok(LogScan {
+            // How many seqs it passed (the events between are not read: they are not operator
+            // events).
+            scanned: last.map_or(0, |last| last.saturating_sub(after) as usize),
+            last,
+            events,
+        })
     }
 
-    fn scan_log(
-        &self,
-        after: u64,
-        limit: usize,
-        kind_prefix: Option<&str>,
-    ) -> anyhow::Result<LogScan> {
+    fn scan_log(&self, after: u64, limit: usize) -> anyhow::Result<LogScan> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT seq, kind, alarms, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            "SELECT seq, alarms, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?;
         let mut rows = statement.query(params![
             after.min(i64::MAX as u64) as i64,
@@ -386,18 +430,8 @@ impl Reader {
             let seq: i64 = row.get(0)?;
             scan.scanned += 1;
             scan.last = Some(seq as u64);
-            // The body (the costly column) is only read for the events returned.
-            let wanted = kind_prefix.is_none_or(|prefix| {
-                row.get_ref(1)
-                    .ok()
-                    .and_then(|kind| kind.as_str().ok())
-                    .is_some_and(|kind| kind.starts_with(prefix))
-            });
-            if !wanted {
-                continue;
-            }
-            let alarms: Option<String> = row.get(2)?;
-            let Body(body) = row.get(3)?;
+            let alarms: Option<String> = row.get(1)?;
+            let Body(body) = row.get(2)?;
             scan.events.push(super::LoggedEvent {
                 seq: seq as u64,
                 event: parse_event(seq, &body)?,
