@@ -14,7 +14,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -141,8 +141,8 @@ async fn run(scenario: Scenario) {
             .unwrap_or(0)
     );
     let started = Instant::now();
-    let mut gateway = Gateway(spawn_gateway(&config_path));
-    wait_ready(port, &mut gateway.0).await;
+    let mut gateway = support::Gateway(support::spawn_gateway(&config_path, API_TOKEN));
+    support::wait_ready(port, &mut gateway.0).await;
     let pid = gateway.0.id();
     let gateway_api = GatewayApi::new(port);
     let rss_start = rss_kib(pid);
@@ -282,50 +282,6 @@ sinks:
         base = webex.base_url(),
         rate = scenario.sink_rate,
     )
-}
-
-/// The gateway process, killed if the benchmark panics (so no gateway outlives it).
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn spawn_gateway(config: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_netpulse"))
-        .args(["run", "-c"])
-        .arg(config)
-        .env("WEBEX_TOKEN", "sim-bot-token")
-        .env("API_TOKEN", API_TOKEN)
-        .env(
-            "NETPULSE_LOG",
-            std::env::var("NETPULSE_LOG").unwrap_or_else(|_| "error".to_owned()),
-        )
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-async fn wait_ready(port: u16, child: &mut Child) {
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(response) = reqwest::get(&url).await
-            && response.status().is_success()
-        {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the gateway exited before it was ready: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the gateway was not ready within 60 s");
 }
 
 /// Waits for a condition, checked every 100 ms; panics after [`PATIENCE`].

@@ -27,7 +27,7 @@ mod support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -426,7 +426,7 @@ struct Scenario {
     room: String,
     _dir: tempfile::TempDir,
     database: PathBuf,
-    gateway: Gateway,
+    gateway: support::Gateway,
     api: GatewayApi,
     /// seq → when the poller first saw its outbox row delivered.
     delivered: Arc<Mutex<HashMap<i64, Timestamp>>>,
@@ -444,8 +444,8 @@ impl Scenario {
         let config_path = dir.path().join("netpulse.yaml");
         let config = config(kind, port, webex, &room, options);
         std::fs::write(&config_path, config).unwrap();
-        let mut gateway = Gateway(spawn_gateway(&config_path));
-        wait_ready(port, &mut gateway.0).await;
+        let mut gateway = support::Gateway(support::spawn_gateway(&config_path, API_TOKEN));
+        support::wait_ready(port, &mut gateway.0).await;
         let database = dir.path().join("netpulse.db");
         let delivered = Arc::new(Mutex::new(HashMap::new()));
         let polling = Arc::new(AtomicBool::new(true));
@@ -636,50 +636,6 @@ sinks:
         )),
     }
     config
-}
-
-/// The gateway process, killed if the benchmark panics (so no gateway outlives it).
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-fn spawn_gateway(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_netpulse"))
-        .args(["run", "-c"])
-        .arg(config)
-        .env("WEBEX_TOKEN", "sim-bot-token")
-        .env("API_TOKEN", API_TOKEN)
-        .env(
-            "NETPULSE_LOG",
-            std::env::var("NETPULSE_LOG").unwrap_or_else(|_| "error".to_owned()),
-        )
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-async fn wait_ready(port: u16, child: &mut Child) {
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(response) = reqwest::get(&url).await
-            && response.status().is_success()
-        {
-            return;
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the gateway exited before it was ready: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the gateway was not ready within 60 s");
 }
 
 /// The gateway's API, with the bench's bearer token.

@@ -54,3 +54,52 @@ pub fn split_at_uuid(document: &str) -> (&str, &str) {
     let uuid = value["uuid"].as_str().unwrap();
     document.trim().split_once(uuid).unwrap()
 }
+
+/// The gateway process (the release binary), killed if the benchmark panics, so that no gateway
+/// outlives it.
+pub struct Gateway(pub std::process::Child);
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts `netpulse run -c config` with the simulated Webex bot's token and `api_token` in the
+/// environment; its log at `NETPULSE_LOG` (default `error`).
+pub fn spawn_gateway(config: &std::path::Path, api_token: &str) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_netpulse"))
+        .args(["run", "-c"])
+        .arg(config)
+        .env("WEBEX_TOKEN", "sim-bot-token")
+        .env("API_TOKEN", api_token)
+        .env(
+            "NETPULSE_LOG",
+            std::env::var("NETPULSE_LOG").unwrap_or_else(|_| "error".to_owned()),
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the gateway on `port` answers `/readyz` with 200, at most 60 s; panics if it
+/// exits first.
+pub async fn wait_ready(port: u16, child: &mut std::process::Child) {
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if let Ok(response) = reqwest::get(&url).await
+            && response.status().is_success()
+        {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the gateway exited before it was ready: {status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the gateway was not ready within 60 s");
+}
