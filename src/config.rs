@@ -23,6 +23,7 @@ mod sink;
 mod source;
 #[cfg(test)]
 mod tests;
+mod topology;
 mod webex_events;
 mod webhook;
 
@@ -34,10 +35,11 @@ pub use api::{ApiAuth, ApiSection, ApiToken, CorsConfig, FeedConfig, Scope};
 pub use pxgrid::PxgridSourceConfig;
 pub use server::{HttpSection, ServerTls, StoreSection, Synchronous};
 pub use sink::{
-    CommandsConfig, FileSinkConfig, RetryConfig, SinkConfig, SinkMatch, StdoutFormat,
-    StdoutSinkConfig, WebexSinkConfig,
+    ActionAllow, ActionsConfig, AllowKeyword, CommandsConfig, FileSinkConfig, RetryConfig,
+    SinkConfig, SinkMatch, StdoutFormat, StdoutSinkConfig, WebexSinkConfig,
 };
 pub use source::{BackoffConfig, DmePlatform, DmeSourceConfig, SourceConfig, TlsConfig};
+pub use topology::{DiscoveryProtocol, TopologyConfig};
 pub use webex_events::WebexEventsSourceConfig;
 pub use webhook::{
     BasicAuth, DigestEncoding, GenericMapping, HeaderToken, HmacAlgorithm, HmacAuth,
@@ -57,6 +59,8 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     pub time_intervals: Vec<TimeIntervalConfig>,
     pub inhibit_rules: Vec<InhibitRuleConfig>,
+    /// Root causes from LLDP/CDP (`topology:`); `None` when the section is absent.
+    pub topology: Option<TopologyConfig>,
 }
 
 /// Every problem found in a configuration, each prefixed with where it is.
@@ -125,6 +129,8 @@ struct Document {
     time_intervals: Vec<Spanned<Value>>,
     #[serde(default)]
     inhibit_rules: Vec<Spanned<Value>>,
+    #[serde(default)]
+    topology: Option<Spanned<Value>>,
 }
 
 /// Collects errors with their location so they can all be reported together.
@@ -242,6 +248,9 @@ impl Config {
         let store = typed_section(document.store.as_ref(), "store", env, &mut problems);
         let http = typed_section(document.http.as_ref(), "http", env, &mut problems);
         let api = typed_section(document.api.as_ref(), "api", env, &mut problems);
+        let topology = document.topology.as_ref().map(|section| {
+            typed_section::<TopologyConfig>(Some(section), "topology", env, &mut problems)
+        });
         let mut config = Config {
             store,
             http,
@@ -251,6 +260,7 @@ impl Config {
             routes,
             time_intervals,
             inhibit_rules,
+            topology,
         };
         config.validate(base_dir, &source_indices, &sink_indices, &mut problems);
         alerting::validate(
@@ -283,6 +293,9 @@ impl Config {
         self.store.validate(base_dir, problems);
         self.http.validate(base_dir, problems);
         self.api.validate(base_dir, problems);
+        if let Some(topology) = &self.topology {
+            topology.validate(problems);
+        }
         check_unique_names(
             "sources",
             source_indices

@@ -65,6 +65,23 @@ pub mod serde_duration_opt {
     }
 }
 
+/// A list of durations (`[1h, 24h]`).
+pub mod serde_durations {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Duration>, D::Error> {
+        #[derive(Deserialize)]
+        struct Wrapped(#[serde(with = "super::serde_duration")] Duration);
+        Ok(Vec::<Wrapped>::deserialize(deserializer)?
+            .into_iter()
+            .map(|Wrapped(duration)| duration)
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

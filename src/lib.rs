@@ -33,6 +33,7 @@ pub mod feed;
 pub mod fuzz_targets;
 pub mod gateway;
 pub mod http;
+pub mod operator;
 pub mod pipeline;
 pub mod route;
 pub mod secret;

@@ -35,7 +35,19 @@ struct Inner {
 /// The sinks events are routed to, and what wakes each.
 struct Routing {
     routes: Routes,
+    /// The Webex sinks with `commands:` or `actions:`: each takes every bot interaction (a
+    /// message to the bot, a card's button), whatever its `match:` and the routes say.
+    interactive: Vec<String>,
     wakers: HashMap<String, Arc<Notify>>,
+}
+
+/// Whether `event` is someone talking to a Webex bot: a message posted to it or a card's button
+/// (from a `provider: webex` webhook, `com.cisco.webex.messages.created` /
+/// `com.cisco.webex.attachmentActions.created`, or a `webex_events` source,
+/// `com.cisco.webex.message.created` / `com.cisco.webex.attachment_action.created`).
+pub fn is_bot_interaction(event: &crate::event::Event) -> bool {
+    let kind = event.kind.as_str();
+    kind.starts_with("com.cisco.webex.message") || kind.starts_with("com.cisco.webex.attachment")
 }
 
 impl Routing {
@@ -49,11 +61,42 @@ impl Routing {
                 (name.to_owned(), waker.unwrap_or_default())
             })
             .collect();
+        let interactive = sinks
+            .iter()
+            .filter_map(|sink| match sink {
+                SinkConfig::Webex(webex) if webex.commands.is_some() || webex.actions.is_some() => {
+                    Some(webex.name.clone())
+                }
+                _ => None,
+            })
+            .collect();
         Routing {
             routes: Routes::new(sinks),
+            interactive,
             wakers,
         }
     }
+}
+
+/// The sinks that get an outbox row for `event`: those whose own `match:` takes it and that no
+/// route names, and the interactive Webex sinks for a bot interaction.
+fn routing_of(
+    routing: &Routing,
+    routed: &HashSet<String>,
+    event: &crate::event::Event,
+) -> Vec<String> {
+    let mut sinks = routing.routes.sinks_for(event);
+    if !routed.is_empty() {
+        sinks.retain(|sink| !routed.contains(sink));
+    }
+    if !routing.interactive.is_empty() && is_bot_interaction(event) {
+        for sink in &routing.interactive {
+            if !sinks.contains(sink) {
+                sinks.push(sink.clone());
+            }
+        }
+    }
+    sinks
 }
 
 impl Pipeline {
@@ -87,10 +130,7 @@ impl Pipeline {
     /// The sinks whose own `match:` takes `event` and that no route names: where the
     /// one-message-per-event shorthand delivers it.
     pub fn sinks_for(&self, event: &crate::event::Event) -> Vec<String> {
-        let routed = self.routed();
-        let mut sinks = self.routing().routes.sinks_for(event);
-        sinks.retain(|sink| !routed.contains(sink));
-        sinks
+        routing_of(&self.routing(), &self.routed(), event)
     }
 
     /// Routes events to these sinks from now on (a configuration reload); a sink that stays
@@ -124,10 +164,7 @@ impl Pipeline {
         let routing = self.routing();
         let routed = self.routed();
         for item in items.iter_mut() {
-            item.sinks = routing.routes.sinks_for(&item.event);
-            if !routed.is_empty() {
-                item.sinks.retain(|sink| !routed.contains(sink));
-            }
+            item.sinks = routing_of(&routing, &routed, &item.event);
         }
         let appended = self.inner.store.append(items).await?;
         let mut stored = items

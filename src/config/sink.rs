@@ -78,6 +78,67 @@ pub struct WebexSinkConfig {
     /// (`{ rooms: [...], direct: false, per_minute: 6 }`) lists more rooms.
     #[serde(default, deserialize_with = "commands_setting")]
     pub commands: Option<CommandsConfig>,
+    /// Acting from the room: notifications become Adaptive Cards with Acknowledge and Silence
+    /// buttons (the Markdown kept as the fallback), and the bot takes `ack`, `silence`,
+    /// `unsilence`. Who may act is `allow`. Absent: Markdown messages without buttons, and the bot
+    /// only answers questions.
+    #[serde(default)]
+    pub actions: Option<ActionsConfig>,
+}
+
+/// Who may act on alarms from a Webex room, and the silence buttons a card offers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsConfig {
+    #[serde(default)]
+    pub allow: ActionAllow,
+    /// One Silence button per duration (`[1h, 24h]`).
+    #[serde(
+        default = "default_silence_buttons",
+        with = "crate::duration::serde_durations"
+    )]
+    pub silence_buttons: Vec<Duration>,
+}
+
+impl Default for ActionsConfig {
+    fn default() -> ActionsConfig {
+        ActionsConfig {
+            allow: ActionAllow::default(),
+            silence_buttons: default_silence_buttons(),
+        }
+    }
+}
+
+fn default_silence_buttons() -> Vec<Duration> {
+    vec![Duration::from_secs(3600), Duration::from_secs(24 * 3600)]
+}
+
+/// `allow: room` (anyone in the room the card or command is in: the room's membership is the
+/// list) or `allow: { emails: [...], domains: [...] }` (only these people, by the email Webex
+/// reports for them; a domain matches `*@domain`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum ActionAllow {
+    Keyword(AllowKeyword),
+    People {
+        #[serde(default)]
+        emails: Vec<String>,
+        #[serde(default)]
+        domains: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AllowKeyword {
+    /// Everyone in the room.
+    Room,
+}
+
+impl Default for ActionAllow {
+    fn default() -> ActionAllow {
+        ActionAllow::Keyword(AllowKeyword::Room)
+    }
 }
 
 /// Where and how often a Webex sink answers bot commands. Anyone who can reach the bot can ask it,

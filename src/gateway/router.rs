@@ -527,6 +527,7 @@ fn outcome_name(outcome: &Outcome) -> &'static str {
         Outcome::Grouped { .. } => "grouped",
         Outcome::Silenced { .. } => "silenced",
         Outcome::Inhibited { .. } => "inhibited",
+        Outcome::Held { .. } => "held",
         Outcome::Muted { .. } => "muted",
         Outcome::Flapping { .. } => "flapping",
         Outcome::NotNotified { .. } => "not_notified",

@@ -44,6 +44,9 @@ pub enum Outcome {
     Silenced { mute: String },
     /// Inhibited by this raised alarm, through this rule.
     Inhibited { alarm: String, rule: String },
+    /// Held behind a raised upstream alarm (`topology:`): the root cause's notification lists
+    /// it; notified on its own if still raised when the root cause clears.
+    Held { root: String },
     /// The route's `mute_time_intervals` (or outside its `active_time_intervals`).
     Muted { interval: String },
     /// The alarm is flapping: quiet until stable.

@@ -42,6 +42,10 @@ pub mod operator_types {
     pub const WINDOW_DELETED: &str = "io.netpulse.operator.window.deleted";
     pub const WINDOW_STARTED: &str = "io.netpulse.operator.window.started";
     pub const WINDOW_ENDED: &str = "io.netpulse.operator.window.ended";
+    /// An operator acknowledged an alarm (`data`: [`crate::operator::AlarmAction`]).
+    pub const ALARM_ACKNOWLEDGED: &str = "io.netpulse.operator.alarm.acknowledged";
+    /// An operator closed an alarm: it leaves the active list until raised again.
+    pub const ALARM_CLOSED: &str = "io.netpulse.operator.alarm.closed";
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

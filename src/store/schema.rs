@@ -221,6 +221,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
         message_id TEXT NOT NULL,
         PRIMARY KEY (sink, grp)
     );",
+    // 8 → 9: the operator's side of an alarm (acknowledged or closed, by whom, when, with what
+    // note, through which channel) as JSON in `alarms.operator`, folded from the operator events
+    // of the log in the transaction that appends them; a new raise after a clear starts over with
+    // none. `webex_cards` remembers every message with buttons a Webex sink posted (Webex's
+    // message id → the sink, its room and the event it reports), so that a click is acted on only
+    // when it belongs to a card netpulse posted, in the room it posted it to.
+    "ALTER TABLE alarms ADD COLUMN operator TEXT;
+    CREATE TABLE webex_cards (
+        message_id TEXT PRIMARY KEY,
+        sink TEXT NOT NULL,
+        room TEXT NOT NULL,
+        seq INTEGER NOT NULL REFERENCES events(seq) ON DELETE CASCADE,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE INDEX webex_cards_seq ON webex_cards(seq);",
 ];
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.
