@@ -13,13 +13,15 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Fault, Inner, Person, RequestRecord, SimMessage, webex_id};
+use super::people::{self, Person};
+use super::{Fault, Inner, RequestRecord, SimMessage, cards, webex_id, webhooks};
 
 /// "The maximum message length is 7439 bytes" (the Messages API reference).
 pub const MAX_MESSAGE_BYTES: usize = 7439;
 /// The wording of Webex's error for a message over the limit is not in the public material
 /// (INFER); the status, 400, and the error shape are.
-const TOO_LONG: &str = "Message length exceeds the maximum allowed length of 7439 bytes.";
+pub(super) const TOO_LONG: &str =
+    "Message length exceeds the maximum allowed length of 7439 bytes.";
 /// Webex's answer to a request without a valid token.
 const UNAUTHORIZED: &str =
     "The request requires a valid access token set in the Authorization request header.";
@@ -39,10 +41,23 @@ pub fn router(inner: Shared) -> Router {
     Router::new()
         .route("/v1/messages", post(create).get(list))
         .route("/v1/messages/direct", get(list_direct))
-        .route("/v1/messages/{id}", get(get_one))
+        .route("/v1/messages/{id}", get(get_one).put(super::edit::edit))
         .route("/v1/rooms", get(rooms))
-        .route("/v1/people/me", get(me))
+        .route("/v1/people/me", get(people::me))
+        .route("/v1/people", get(people::list_people))
+        .route("/v1/people/{id}", get(people::get_person))
+        .route("/v1/memberships", get(people::memberships))
+        .route("/v1/attachment/actions", post(cards::create_action))
+        .route("/v1/attachment/actions/{id}", get(cards::get_action))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route(
+            "/v1/webhooks/{id}",
+            get(webhooks::get_one).delete(webhooks::delete),
+        )
         .merge(super::mercury::routes())
+        .route("/_sim/click", post(cards::control_click))
+        .route("/_sim/actions", get(cards::control_actions))
+        .route("/_sim/deliveries", get(webhooks::control_deliveries))
         .route("/_sim/fault", post(control_fault))
         .route("/_sim/messages", get(control_messages))
         .route("/_sim/requests", get(control_requests))
@@ -52,7 +67,7 @@ pub fn router(inner: Shared) -> Router {
 }
 
 /// An error in Webex's shape, with the tracking id also as a header.
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     tracked(status, |tracking| {
         json!({
             "message": message,
@@ -62,7 +77,7 @@ fn error(status: StatusCode, message: &str) -> Response {
     })
 }
 
-fn ok(body: Value) -> Response {
+pub(super) fn ok(body: Value) -> Response {
     tracked(StatusCode::OK, |_| body)
 }
 
@@ -94,13 +109,13 @@ pub(super) async fn admit(inner: &Inner, headers: &HeaderMap) -> Result<Person, 
     }
 }
 
-fn message_json(message: &SimMessage) -> Value {
+pub(super) fn message_json(message: &SimMessage) -> Value {
     let mut object = json!({
         "id": message.id,
         "roomType": if message.room_id.is_some() { "group" } else { "direct" },
         "personId": message.person_id,
         "personEmail": message.person_email,
-        "created": message.created.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        "created": timestamp(message.created),
     });
     let fields = [
         ("roomId", &message.room_id),
@@ -114,7 +129,18 @@ fn message_json(message: &SimMessage) -> Value {
             object[key] = Value::from(value.as_str());
         }
     }
+    if !message.attachments.is_empty() {
+        object["attachments"] = Value::from(message.attachments.clone());
+    }
+    if let Some(updated) = message.updated {
+        object["updated"] = timestamp(updated).into();
+    }
     object
+}
+
+/// Webex's timestamp format: UTC, milliseconds, `Z`.
+pub(super) fn timestamp(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 async fn create(State(inner): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -204,6 +230,11 @@ async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Resp
     }) {
         return error(StatusCode::BAD_REQUEST, TOO_LONG);
     }
+    let attachments = match fields.get("attachments").map(cards::validate_attachments) {
+        None => Vec::new(),
+        Some(Ok(attachments)) => attachments,
+        Some(Err(reason)) => return error(StatusCode::BAD_REQUEST, &reason),
+    };
     let parent_id = text_field("parentId");
     let mut state = inner.state.lock().expect("sim state");
     if let Some(parent_id) = &parent_id {
@@ -222,7 +253,13 @@ async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Resp
         }
     }
     let room_uuid = match &room_id {
-        Some(room) => match state.rooms.iter().find(|known| &known.id == room) {
+        // Webex answers a room its caller is not a member of as it answers an unknown one
+        // (INFER: "you must be a member of the room in order to target it").
+        Some(room) => match state
+            .rooms
+            .iter()
+            .find(|known| &known.id == room && author.is_member(room))
+        {
             Some(known) => Some(known.uuid.clone()),
             None => {
                 return error(
@@ -244,7 +281,10 @@ async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Resp
         text,
         markdown,
         parent_id,
+        attachments,
         created: jiff::Timestamp::now(),
+        updated: None,
+        edits: 0,
     };
     if inner.print {
         let shown = message
@@ -259,8 +299,10 @@ async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Resp
         );
     }
     let body = message_json(&message);
+    let notification = webhooks::message_data(&message);
     state.messages.push(message);
     drop(state);
+    webhooks::fire(inner, "messages", "created", &author, notification);
     // Only room messages are announced: a direct message's conversation uuid is not modelled.
     if let Some(room_uuid) = room_uuid {
         inner
@@ -315,12 +357,19 @@ async fn list(
     headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    if let Err(response) = admit(&inner, &headers).await {
-        return response;
-    }
+    let caller = match admit(&inner, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let Some(room) = query.room_id else {
         return error(StatusCode::BAD_REQUEST, "roomId is required.");
     };
+    if !caller.is_member(&room) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Could not find a room with provided ID.",
+        );
+    }
     listed(&inner, query.max, |message| {
         message.room_id.as_deref() == Some(room.as_str())
             && (query.parent_id.is_none() || message.parent_id == query.parent_id)
@@ -366,11 +415,16 @@ async fn get_one(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(response) = admit(&inner, &headers).await {
-        return response;
-    }
+    let caller = match admit(&inner, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let state = inner.state.lock().expect("sim state");
-    match state.messages.iter().find(|message| message.id == id) {
+    match state
+        .messages
+        .iter()
+        .find(|message| message.id == id && can_see(&caller, message))
+    {
         Some(message) => ok(message_json(message)),
         None => error(
             StatusCode::NOT_FOUND,
@@ -379,27 +433,30 @@ async fn get_one(
     }
 }
 
-/// The caller's own person record (the fields a bot uses to recognise its own messages).
-async fn me(State(inner): State<Shared>, headers: HeaderMap) -> Response {
-    match admit(&inner, &headers).await {
-        Ok(person) => ok(json!({
-            "id": person.hydra_id(),
-            "emails": [person.email],
-            "displayName": person.display_name,
-            "type": if person.kind == "ROBOT" { "bot" } else { "person" },
-        })),
-        Err(response) => response,
+/// Whether `person` may read `message`: a member of its room, or a party to a direct message
+/// (the bot reads every direct message: the simulator does not model 1:1 rooms).
+pub(super) fn can_see(person: &Person, message: &SimMessage) -> bool {
+    match &message.room_id {
+        Some(room) => person.is_member(room),
+        None => {
+            person.kind == "ROBOT"
+                || message.person_email == person.email
+                || message.to_person_email.as_deref() == Some(person.email.as_str())
+                || message.to_person_email == Some(person.hydra_id())
+        }
     }
 }
 
 async fn rooms(State(inner): State<Shared>, headers: HeaderMap) -> Response {
-    if let Err(response) = admit(&inner, &headers).await {
-        return response;
-    }
+    let caller = match admit(&inner, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
     let state = inner.state.lock().expect("sim state");
     let items: Vec<Value> = state
         .rooms
         .iter()
+        .filter(|room| caller.is_member(&room.id))
         .map(|room| json!({"id": room.id, "title": room.title, "type": "group"}))
         .collect();
     ok(json!({ "items": items }))
@@ -435,6 +492,8 @@ async fn control_reset(State(inner): State<Shared>) -> Response {
     let mut state = inner.state.lock().expect("sim state");
     state.messages.clear();
     state.requests.clear();
+    state.actions.clear();
+    state.deliveries.clear();
     state.faults = Default::default();
     (StatusCode::OK, "ok\n").into_response()
 }

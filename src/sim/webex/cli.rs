@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use super::{WebexSim, WebexSimConfig};
+use super::{PersonSpec, WebexSim, WebexSimConfig};
 use crate::tls::server::ServerIdentity;
 
 /// Simulate the Webex Messages API for a bot: rooms, messages, 429/5xx/latency faults.
@@ -34,6 +34,11 @@ pub struct WebexSimArgs {
     /// Print each message as it arrives.
     #[arg(long)]
     pub print: bool,
+    /// A person who can post and click cards with a token of their own (repeat for several):
+    /// `EMAIL:TOKEN[:DISPLAY NAME[:ROOM,ROOM...]]`, a member of the rooms named (every room
+    /// when none is), e.g. `alice@example.com:alice-token:Alice Example:NOC`.
+    #[arg(long = "person", value_parser = clap::value_parser!(PersonSpec))]
+    pub people: Vec<PersonSpec>,
 }
 
 pub async fn run_cli(args: WebexSimArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -57,6 +62,7 @@ pub async fn run_cli(args: WebexSimArgs, shutdown: CancellationToken) -> anyhow:
         rooms: args.rooms.clone(),
         tls,
         print: args.print,
+        people: args.people.clone(),
     };
     let sim = WebexSim::start(config, shutdown.clone()).await?;
     println!(
@@ -70,8 +76,19 @@ pub async fn run_cli(args: WebexSimArgs, shutdown: CancellationToken) -> anyhow:
             sim.room_id(title).unwrap_or_default()
         );
     }
+    for person in &args.people {
+        println!(
+            "person {}: personId {}",
+            person.email,
+            sim.person_id(&person.email).unwrap_or_default()
+        );
+    }
     println!(
-        "control: {0}/_sim/messages, {0}/_sim/requests, POST {0}/_sim/fault {{\"kind\":\"rate_limit\",\"count\":3,\"retry_after_secs\":10}}",
+        "control: {0}/_sim/messages, {0}/_sim/requests, {0}/_sim/actions, {0}/_sim/deliveries, POST {0}/_sim/fault {{\"kind\":\"rate_limit\",\"count\":3,\"retry_after_secs\":10}}",
+        sim.base_url()
+    );
+    println!(
+        "click a card as a person: POST {0}/_sim/click {{\"messageId\":\"…\",\"person\":\"alice@example.com\",\"inputs\":{{\"netpulse\":\"ack\"}}}}",
         sim.base_url()
     );
     shutdown.cancelled().await;

@@ -10,12 +10,29 @@
 //! WDM device registrations and the Mercury WebSocket (`mercury.rs`); every message created in a
 //! room reaches each connected socket as a `conversation.activity` whose activity id is the uuid
 //! inside the message's Hydra id.
+//!
+//! Interactive side (issue 21): messages carry Adaptive Card `attachments` validated as Webex
+//! does (`cards.rs`); people click them through `POST /v1/attachment/actions` with their own
+//! token, or through the control endpoint `POST /_sim/click` (`cards.rs`); several people, each
+//! a member of some rooms, are readable with `GET /v1/people/{id}` (`people.rs`); webhooks are
+//! registered and fire signed notifications to their `targetUrl` (`webhooks.rs`); a message's
+//! author may edit it with `PUT /v1/messages/{id}` (`edit.rs`).
 
 mod api;
+mod cards;
 mod cli;
+mod edit;
 mod mercury;
+mod people;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cards;
+#[cfg(test)]
+mod tests_people;
+#[cfg(test)]
+mod tests_webhooks;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -28,7 +45,10 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use cards::SimAction;
 pub use cli::{WebexSimArgs, run_cli};
+pub use people::PersonSpec;
+pub use webhooks::Delivery;
 
 use crate::http::server::{ServeOptions, serve};
 use crate::tls::server::ServerIdentity;
@@ -44,6 +64,9 @@ pub struct WebexSimConfig {
     pub tls: Option<ServerIdentity>,
     /// Print each message on stdout as it is created.
     pub print: bool,
+    /// People who can call the API with a token of their own (post, click cards), each a member
+    /// of the rooms it names (every room when it names none). The bot is in every room.
+    pub people: Vec<PersonSpec>,
 }
 
 impl Default for WebexSimConfig {
@@ -54,6 +77,7 @@ impl Default for WebexSimConfig {
             rooms: vec!["NOC".to_owned()],
             tls: None,
             print: false,
+            people: Vec::new(),
         }
     }
 }
@@ -74,7 +98,16 @@ pub struct SimMessage {
     pub markdown: Option<String>,
     /// The message this one replies to, in its thread.
     pub parent_id: Option<String>,
+    /// The Adaptive Card, as posted (at most one: "Only one card per message").
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<serde_json::Value>,
     pub created: jiff::Timestamp,
+    /// When its author last edited it (`PUT /v1/messages/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated: Option<jiff::Timestamp>,
+    /// How many times it was edited.
+    #[serde(skip)]
+    pub edits: u32,
 }
 
 /// One `POST /v1/messages` attempt and how it was answered.
@@ -120,22 +153,7 @@ struct Room {
     title: String,
 }
 
-/// Someone who can call the API: the bot (any configured token) or a person added by a test.
-#[derive(Debug, Clone)]
-struct Person {
-    token: String,
-    uuid: String,
-    email: String,
-    display_name: String,
-    /// Webex's `actor.type`: `PERSON` or `ROBOT`.
-    kind: &'static str,
-}
-
-impl Person {
-    fn hydra_id(&self) -> String {
-        webex_id("PEOPLE", &self.uuid)
-    }
-}
+use people::Person;
 
 #[derive(Default)]
 struct Faults {
@@ -152,6 +170,11 @@ struct State {
     faults: Faults,
     /// People added by tests, each with a token of their own.
     people: Vec<Person>,
+    /// Every attachment action created (card clicks), oldest first.
+    actions: Vec<SimAction>,
+    webhooks: Vec<webhooks::Webhook>,
+    /// Every webhook notification sent, oldest first.
+    deliveries: Vec<Delivery>,
 }
 
 struct Inner {
@@ -160,6 +183,8 @@ struct Inner {
     bot_uuid: String,
     state: Mutex<State>,
     mercury: mercury::Mercury,
+    /// Webhook notifications to send, in order, by one delivery task.
+    outgoing: tokio::sync::mpsc::UnboundedSender<webhooks::Outgoing>,
 }
 
 impl Inner {
@@ -168,10 +193,7 @@ impl Inner {
         if self.tokens.iter().any(|known| known == token) {
             return Some(Person {
                 token: token.to_owned(),
-                uuid: self.bot_uuid.clone(),
-                email: api::BOT_EMAIL.to_owned(),
-                display_name: "netpulse sim bot".to_owned(),
-                kind: "ROBOT",
+                ..self.bot()
             });
         }
         let state = self.state.lock().expect("sim state");
@@ -231,7 +253,7 @@ impl WebexSim {
         config: WebexSimConfig,
         shutdown: CancellationToken,
     ) -> anyhow::Result<WebexSim> {
-        let rooms = config
+        let rooms: Vec<Room> = config
             .rooms
             .iter()
             .map(|title| {
@@ -252,16 +274,25 @@ impl WebexSim {
             None => None,
         };
         let scheme = if acceptor.is_some() { "https" } else { "http" };
+        let people = people::from_specs(&config.people, &rooms)?;
+        let (outgoing, to_deliver) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             tokens: config.tokens,
             print: config.print,
             bot_uuid: uuid::Uuid::now_v7().to_string(),
             state: Mutex::new(State {
                 rooms,
+                people,
                 ..State::default()
             }),
             mercury: mercury::Mercury::new(format!("{scheme}://{addr}"), shutdown.clone()),
+            outgoing,
         });
+        tokio::spawn(webhooks::deliver(
+            Arc::downgrade(&inner),
+            to_deliver,
+            shutdown.clone(),
+        ));
         let listening = Listening {
             acceptor,
             shutdown,
@@ -335,8 +366,9 @@ impl WebexSim {
         self.inner.apply(fault);
     }
 
-    /// Adds a person who can post with `token` (as a test posting into a room as a human does);
-    /// returns the person's Hydra id.
+    /// Adds a person who can post with `token` (as a test posting into a room as a human does),
+    /// a member of every room; returns the person's Hydra id. [`WebexSim::add_member`] chooses
+    /// the rooms.
     pub fn add_person(&self, token: &str, email: &str, display_name: &str) -> String {
         let person = Person {
             token: token.to_owned(),
@@ -344,6 +376,7 @@ impl WebexSim {
             email: email.to_owned(),
             display_name: display_name.to_owned(),
             kind: "PERSON",
+            rooms: None,
         };
         let id = person.hydra_id();
         self.inner

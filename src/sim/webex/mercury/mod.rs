@@ -164,29 +164,74 @@ impl Mercury {
 
     /// Announces a message posted in a room to every connected socket.
     pub(super) fn publish_post(&self, activity_uuid: &str, author: &Person, room_uuid: &str) {
-        let activity = json!({
+        // Real content is KMS-encrypted; clients fetch the cleartext over REST, so the
+        // simulator leaves it out.
+        let activity = self.activity(
+            activity_uuid,
+            "post",
+            author,
+            room_uuid,
+            json!({"objectType": "comment"}),
+        );
+        self.publish(activity);
+    }
+
+    /// Announces a click on a card (an attachment action) to every connected socket: verb
+    /// `cardAction`, the activity id being the uuid inside the action's Hydra id, `parent` the
+    /// card's message activity. The object's exact fields are not in the public material
+    /// (INFER: `objectType` "submit" and the inputs; a client reads the action over REST).
+    pub(super) fn publish_card_action(
+        &self,
+        activity_uuid: &str,
+        actor: &Person,
+        room_uuid: &str,
+        message_uuid: &str,
+        inputs: &Value,
+    ) {
+        let mut activity = self.activity(
+            activity_uuid,
+            "cardAction",
+            actor,
+            room_uuid,
+            json!({"objectType": "submit", "inputs": inputs}),
+        );
+        activity["parent"] = json!({"id": message_uuid, "type": "cardAction"});
+        self.publish(activity);
+    }
+
+    fn activity(
+        &self,
+        activity_uuid: &str,
+        verb: &str,
+        actor: &Person,
+        room_uuid: &str,
+        object: Value,
+    ) -> Value {
+        json!({
             "id": activity_uuid,
             "objectType": "activity",
-            "verb": "post",
+            "verb": verb,
             "published": jiff::Timestamp::now().to_string(),
             "actor": {
-                "id": author.uuid,
+                "id": actor.uuid,
                 "objectType": "person",
-                "emailAddress": author.email,
-                "displayName": author.display_name,
-                "entryUUID": author.uuid,
-                "type": author.kind,
+                "emailAddress": actor.email,
+                "displayName": actor.display_name,
+                "entryUUID": actor.uuid,
+                "type": actor.kind,
             },
-            // Real content is KMS-encrypted; clients fetch the cleartext over REST, so the
-            // simulator leaves it out.
-            "object": {"objectType": "comment"},
+            "object": object,
             "target": {
                 "id": room_uuid,
                 "objectType": "conversation",
                 "url": format!("{}/conversation/api/v1/conversations/{room_uuid}", self.public_base),
                 "tags": [],
             },
-        });
+        })
+    }
+
+    /// Sends `activity` in a `conversation.activity` envelope to every connected socket.
+    fn publish(&self, activity: Value) {
         let mut state = self.lock();
         for socket in state.sockets.values_mut() {
             socket.sequence += 1;
