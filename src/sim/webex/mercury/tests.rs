@@ -195,3 +195,47 @@ where
     };
     frame
 }
+
+#[tokio::test]
+async fn a_click_reaches_the_socket_as_a_card_action_whose_hydra_id_is_the_action() {
+    let (sim, _shutdown) = start().await;
+    sim.add_person("ann-token", "ann@example.com", "Ann");
+    let device = register(&sim, "bot").await;
+    let mut socket = connect(&device).await;
+    let card = json!([{
+        "contentType": "application/vnd.microsoft.card.adaptive",
+        "content": {"type": "AdaptiveCard", "version": "1.3", "actions": [{"type": "Action.Submit", "title": "Ack"}]},
+    }]);
+    let created: Value = reqwest::Client::new()
+        .post(format!("{}/v1/messages", sim.base_url()))
+        .bearer_auth("sim-bot-token")
+        .json(&json!({"roomId": sim.room_id("NOC").unwrap(), "text": "card", "attachments": card}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let post = next_json(&mut socket).await;
+    assert_eq!(post["data"]["activity"]["verb"], "post");
+    let message_id = created["id"].as_str().unwrap();
+    let action = sim
+        .click(message_id, "ann@example.com", json!({"netpulse": "ack"}))
+        .unwrap();
+    let envelope = next_json(&mut socket).await;
+    assert_eq!(envelope["sequenceNumber"], 2);
+    let activity = &envelope["data"]["activity"];
+    assert_eq!(activity["verb"], "cardAction");
+    assert_eq!(activity["actor"]["emailAddress"], "ann@example.com");
+    assert_eq!(activity["actor"]["type"], "PERSON");
+    assert_eq!(activity["target"], post["data"]["activity"]["target"]);
+    assert_eq!(activity["parent"]["id"], post["data"]["activity"]["id"]);
+    let hydra = base64::engine::general_purpose::STANDARD_NO_PAD.encode(format!(
+        "ciscospark://us/ATTACHMENT_ACTION/{}",
+        activity["id"].as_str().unwrap()
+    ));
+    assert_eq!(action.id, hydra);
+    let fetched = get_json(format!("{}/v1/attachment/actions/{hydra}", sim.base_url())).await;
+    assert_eq!(fetched["inputs"], json!({"netpulse": "ack"}));
+    assert_eq!(fetched["messageId"], message_id);
+}
