@@ -41,7 +41,12 @@ pub fn router(inner: Shared) -> Router {
     Router::new()
         .route("/v1/messages", post(create).get(list))
         .route("/v1/messages/direct", get(list_direct))
-        .route("/v1/messages/{id}", get(get_one).put(super::edit::edit))
+        .route(
+            "/v1/messages/{id}",
+            get(get_one)
+                .put(super::edit::edit)
+                .delete(super::edit::delete),
+        )
         .route("/v1/rooms", get(rooms))
         .route("/v1/people/me", get(people::me))
         .route("/v1/people", get(people::list_people))

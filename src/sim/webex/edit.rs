@@ -1,4 +1,4 @@
-//! Message edits in the Webex simulator: `PUT /v1/messages/{id}` with `{roomId, text |
+//! Message edits and deletions in the Webex simulator: `PUT /v1/messages/{id}` with `{roomId, text |
 //! markdown}` (the Messages API "Edit a Message"): only the author edits, in the message's own
 //! room, at most 10 times ("Update a message you have posted not more than 10 times"); the
 //! answer is the edited message with `updated`; `messages updated` webhooks fire. A card
@@ -8,7 +8,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::api::{MAX_MESSAGE_BYTES, TOO_LONG, admit, can_see, error, message_json, ok};
@@ -90,4 +90,42 @@ pub(super) async fn edit(
     drop(state);
     webhooks::fire(&inner, "messages", "updated", &caller, data);
     ok(body)
+}
+
+/// `DELETE /v1/messages/{id}`: the author deletes their message (204); `messages deleted`
+/// webhooks fire. Webex also lets a room's moderators delete others' messages: moderators are
+/// not modelled, so anyone else gets 403 (INFER: the wording). Not announced on Mercury.
+pub(super) async fn delete(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let caller = match admit(&inner, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let mut state = inner.state.lock().expect("sim state");
+    let Some(index) = state
+        .messages
+        .iter()
+        .position(|message| message.id == id && can_see(&caller, message))
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Could not find a message with provided ID.",
+        );
+    };
+    if state.messages[index].person_id != caller.hydra_id() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Only the author of a message can delete it.",
+        );
+    }
+    let data = webhooks::message_data(&state.messages[index]);
+    drop(state);
+    // Fired while the message still exists, so that who may see it is still known.
+    webhooks::fire(&inner, "messages", "deleted", &caller, data);
+    let mut state = inner.state.lock().expect("sim state");
+    state.messages.retain(|message| message.id != id);
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -340,3 +340,26 @@ async fn the_author_edits_a_message_at_most_ten_times_and_nobody_else_can() {
         "an edit replaces the content"
     );
 }
+
+#[tokio::test]
+async fn the_author_deletes_a_message_and_nobody_else_can() {
+    let (sim, _shutdown) = start_with_people().await;
+    let room = sim.room_id("NOC").unwrap();
+    let body = json!({"roomId": room, "text": "to delete"});
+    let (_, created) = post_as(&sim, "sim-bot-token", "/v1/messages", body).await;
+    let url = format!(
+        "{}/v1/messages/{}",
+        sim.base_url(),
+        created["id"].as_str().unwrap()
+    );
+    let delete =
+        |token: &'static str| call(reqwest::Method::DELETE, url.clone(), Some(token), None);
+    let (status, answer) = delete(ALICE).await;
+    assert_webex_error(status, &answer, StatusCode::FORBIDDEN);
+    let (status, answer) = delete(BOB).await;
+    assert_webex_error(status, &answer, StatusCode::NOT_FOUND);
+    assert_eq!(delete("sim-bot-token").await.0, StatusCode::NO_CONTENT);
+    assert!(sim.messages().is_empty());
+    let (status, answer) = delete("sim-bot-token").await;
+    assert_webex_error(status, &answer, StatusCode::NOT_FOUND);
+}

@@ -338,3 +338,42 @@ async fn filters_membership_and_events_decide_who_is_notified() {
     // Deliveries are sent in order, one at a time: the last one seen means none other is due.
     assert_eq!(deliveries(&sim, 4).await.len(), 4);
 }
+
+#[tokio::test]
+async fn a_deleted_message_is_notified_to_a_deleted_webhook_only() {
+    let (sim, shutdown) = start_with_people().await;
+    let (target, mut received) = receiver(&shutdown).await;
+    for event in ["deleted", "created"] {
+        let body = json!({"name": event, "targetUrl": target, "resource": "messages", "event": event, "filter": "personEmail=alice@example.com"});
+        assert_eq!(
+            register(&sim, "sim-bot-token", body).await.0,
+            StatusCode::OK
+        );
+    }
+    let room = sim.room_id("NOC").unwrap();
+    let (_, created) = post_as(
+        &sim,
+        ALICE,
+        "/v1/messages",
+        json!({"roomId": room, "text": "oops"}),
+    )
+    .await;
+    let url = format!(
+        "{}/v1/messages/{}",
+        sim.base_url(),
+        created["id"].as_str().unwrap()
+    );
+    let (status, _) = call(reqwest::Method::DELETE, url, Some(ALICE), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let first = next(&mut received).await.json;
+    assert_eq!(
+        (&first["name"], &first["event"]),
+        (&json!("created"), &json!("created"))
+    );
+    let second = next(&mut received).await.json;
+    assert_eq!(
+        (&second["name"], &second["event"]),
+        (&json!("deleted"), &json!("deleted"))
+    );
+    assert_eq!(second["data"]["id"], created["id"]);
+}
