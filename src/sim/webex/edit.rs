@@ -104,7 +104,7 @@ pub(super) async fn delete(
         Ok(caller) => caller,
         Err(response) => return response,
     };
-    let mut state = inner.state.lock().expect("sim state");
+    let state = inner.state.lock().expect("sim state");
     let Some(index) = state
         .messages
         .iter()
