@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::people::{self, Person};
-use super::{Fault, Inner, RequestRecord, SimMessage, cards, webex_id, webhooks};
+use super::{Inner, RequestRecord, SimMessage, cards, control, webex_id, webhooks};
 
 /// "The maximum message length is 7439 bytes" (the Messages API reference).
 pub const MAX_MESSAGE_BYTES: usize = 7439;
@@ -63,11 +63,11 @@ pub fn router(inner: Shared) -> Router {
         .route("/_sim/click", post(cards::control_click))
         .route("/_sim/actions", get(cards::control_actions))
         .route("/_sim/deliveries", get(webhooks::control_deliveries))
-        .route("/_sim/fault", post(control_fault))
-        .route("/_sim/messages", get(control_messages))
-        .route("/_sim/requests", get(control_requests))
-        .route("/_sim/stats", get(control_stats))
-        .route("/_sim/reset", post(control_reset))
+        .route("/_sim/fault", post(control::fault))
+        .route("/_sim/messages", get(control::messages))
+        .route("/_sim/requests", get(control::requests))
+        .route("/_sim/stats", get(control::stats))
+        .route("/_sim/reset", post(control::reset))
         .with_state(inner)
 }
 
@@ -465,40 +465,4 @@ async fn rooms(State(inner): State<Shared>, headers: HeaderMap) -> Response {
         .map(|room| json!({"id": room.id, "title": room.title, "type": "group"}))
         .collect();
     ok(json!({ "items": items }))
-}
-
-async fn control_fault(
-    State(inner): State<Shared>,
-    axum::Json(fault): axum::Json<Fault>,
-) -> Response {
-    inner.apply(fault);
-    (StatusCode::OK, "ok\n").into_response()
-}
-
-async fn control_messages(State(inner): State<Shared>) -> Response {
-    axum::Json(inner.state.lock().expect("sim state").messages.clone()).into_response()
-}
-
-async fn control_requests(State(inner): State<Shared>) -> Response {
-    axum::Json(inner.state.lock().expect("sim state").requests.clone()).into_response()
-}
-
-async fn control_stats(State(inner): State<Shared>) -> Response {
-    let state = inner.state.lock().expect("sim state");
-    let mut by_status = std::collections::BTreeMap::<u16, u64>::new();
-    for request in &state.requests {
-        *by_status.entry(request.status).or_default() += 1;
-    }
-    axum::Json(json!({"messages": state.messages.len(), "requests_by_status": by_status}))
-        .into_response()
-}
-
-async fn control_reset(State(inner): State<Shared>) -> Response {
-    let mut state = inner.state.lock().expect("sim state");
-    state.messages.clear();
-    state.requests.clear();
-    state.actions.clear();
-    state.deliveries.clear();
-    state.faults = Default::default();
-    (StatusCode::OK, "ok\n").into_response()
 }

@@ -21,6 +21,7 @@
 mod api;
 mod cards;
 mod cli;
+mod control;
 mod edit;
 mod mercury;
 mod people;
