@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::people::{self, Person};
-use super::{Inner, RequestRecord, SimMessage, cards, control, webex_id, webhooks};
+use super::{Inner, RequestRecord, SimMessage, cards, control, mentions, webex_id, webhooks};
 
 /// "The maximum message length is 7439 bytes" (the Messages API reference).
 pub const MAX_MESSAGE_BYTES: usize = 7439;
@@ -129,6 +129,9 @@ pub(super) fn message_json(message: &SimMessage) -> Value {
         ("markdown", &message.markdown),
         ("parentId", &message.parent_id),
     ];
+    if !message.mentioned_people.is_empty() {
+        object["mentionedPeople"] = Value::from(message.mentioned_people.clone());
+    }
     for (key, value) in fields {
         if let Some(value) = value {
             object[key] = Value::from(value.as_str());
@@ -241,6 +244,10 @@ async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Resp
         Some(Err(reason)) => return error(StatusCode::BAD_REQUEST, &reason),
     };
     let parent_id = text_field("parentId");
+    let mentioned_people = markdown
+        .as_deref()
+        .map(|markdown| mentions::mentioned(markdown, &inner.everyone()))
+        .unwrap_or_default();
     let mut state = inner.state.lock().expect("sim state");
     if let Some(parent_id) = &parent_id {
         let to_person = email.as_ref().or(person_id.as_ref());
@@ -287,6 +294,7 @@ async fn create_message(inner: &Inner, headers: &HeaderMap, body: &[u8]) -> Resp
         markdown,
         parent_id,
         attachments,
+        mentioned_people,
         created: jiff::Timestamp::now(),
         updated: None,
         edits: 0,
@@ -354,6 +362,8 @@ struct ListQuery {
     /// Only the replies to this message (its thread).
     parent_id: Option<String>,
     person_email: Option<String>,
+    /// `me` or the caller's own id: only the messages that mention the caller.
+    mentioned_people: Option<String>,
     max: Option<usize>,
 }
 
@@ -375,9 +385,27 @@ async fn list(
             "Could not find a room with provided ID.",
         );
     }
+    let mentioned_only = match query.mentioned_people.as_deref() {
+        None => false,
+        Some(id) if id == "me" || id == caller.hydra_id() => true,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Only me or the person ID of the current user may be specified in mentionedPeople.",
+            );
+        }
+    };
+    // The wording and the status of this refusal are INFER; the rule is Webex's.
+    if inner.bot_mentions_only && caller.kind == "ROBOT" && !mentioned_only {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Bots must include mentionedPeople=me to list messages in group rooms.",
+        );
+    }
     listed(&inner, query.max, |message| {
         message.room_id.as_deref() == Some(room.as_str())
             && (query.parent_id.is_none() || message.parent_id == query.parent_id)
+            && (!mentioned_only || mentions::mentions(message, &caller))
     })
 }
 
@@ -425,11 +453,11 @@ async fn get_one(
         Err(response) => return response,
     };
     let state = inner.state.lock().expect("sim state");
-    match state
-        .messages
-        .iter()
-        .find(|message| message.id == id && can_see(&caller, message))
-    {
+    match state.messages.iter().find(|message| {
+        message.id == id
+            && can_see(&caller, message)
+            && mentions::bot_sees(&inner, &caller, message)
+    }) {
         Some(message) => ok(message_json(message)),
         None => error(
             StatusCode::NOT_FOUND,

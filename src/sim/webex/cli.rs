@@ -39,6 +39,10 @@ pub struct WebexSimArgs {
     /// when none is), e.g. `alice@example.com:alice-token:Alice Example:NOC`.
     #[arg(long = "person", value_parser = clap::value_parser!(PersonSpec))]
     pub people: Vec<PersonSpec>,
+    /// As Webex does for bots: the bot sees a group room's messages (webhooks, reads) only when
+    /// they mention it (`<@personEmail:bot@…>` in the Markdown).
+    #[arg(long)]
+    pub bot_mentions_only: bool,
 }
 
 pub async fn run_cli(args: WebexSimArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -63,6 +67,7 @@ pub async fn run_cli(args: WebexSimArgs, shutdown: CancellationToken) -> anyhow:
         tls,
         print: args.print,
         people: args.people.clone(),
+        bot_mentions_only: args.bot_mentions_only,
     };
     let sim = WebexSim::start(config, shutdown.clone()).await?;
     println!(

@@ -23,12 +23,15 @@ mod cards;
 mod cli;
 mod control;
 mod edit;
+mod mentions;
 mod mercury;
 mod people;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_cards;
+#[cfg(test)]
+mod tests_mentions;
 #[cfg(test)]
 mod tests_people;
 #[cfg(test)]
@@ -68,6 +71,9 @@ pub struct WebexSimConfig {
     /// People who can call the API with a token of their own (post, click cards), each a member
     /// of the rooms it names (every room when it names none). The bot is in every room.
     pub people: Vec<PersonSpec>,
+    /// A bot sees a group room's messages only when they mention it (webhooks, reads), as
+    /// Webex documents for bots; off: the bot sees every message of its rooms.
+    pub bot_mentions_only: bool,
 }
 
 impl Default for WebexSimConfig {
@@ -79,6 +85,7 @@ impl Default for WebexSimConfig {
             tls: None,
             print: false,
             people: Vec::new(),
+            bot_mentions_only: false,
         }
     }
 }
@@ -102,6 +109,9 @@ pub struct SimMessage {
     /// The Adaptive Card, as posted (at most one: "Only one card per message").
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<serde_json::Value>,
+    /// The Hydra ids of the people its Markdown mentions (`<@personEmail:…>`, `<@personId:…>`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mentioned_people: Vec<String>,
     pub created: jiff::Timestamp,
     /// When its author last edited it (`PUT /v1/messages/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -181,6 +191,7 @@ struct State {
 struct Inner {
     tokens: Vec<String>,
     print: bool,
+    bot_mentions_only: bool,
     bot_uuid: String,
     state: Mutex<State>,
     mercury: mercury::Mercury,
@@ -280,6 +291,7 @@ impl WebexSim {
         let inner = Arc::new(Inner {
             tokens: config.tokens,
             print: config.print,
+            bot_mentions_only: config.bot_mentions_only,
             bot_uuid: uuid::Uuid::now_v7().to_string(),
             state: Mutex::new(State {
                 rooms,

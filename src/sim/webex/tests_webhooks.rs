@@ -13,14 +13,16 @@ use super::tests_cards::{ALICE, BOB, call, post_as, post_card, start_with_people
 use super::*;
 
 /// A notification as the receiver got it: its signature header and its exact bytes.
-struct Received {
-    signature: Option<String>,
-    body: Bytes,
-    json: Value,
+pub(super) struct Received {
+    pub(super) signature: Option<String>,
+    pub(super) body: Bytes,
+    pub(super) json: Value,
 }
 
 /// A webhook target on loopback: answers 200 and hands every request over.
-async fn receiver(shutdown: &CancellationToken) -> (String, mpsc::UnboundedReceiver<Received>) {
+pub(super) async fn receiver(
+    shutdown: &CancellationToken,
+) -> (String, mpsc::UnboundedReceiver<Received>) {
     let (sender, received) = mpsc::unbounded_channel();
     let app = axum::Router::new().route(
         "/hook",
@@ -51,7 +53,7 @@ async fn receiver(shutdown: &CancellationToken) -> (String, mpsc::UnboundedRecei
     (url, received)
 }
 
-async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
+pub(super) async fn next(received: &mut mpsc::UnboundedReceiver<Received>) -> Received {
     tokio::time::timeout(Duration::from_secs(10), received.recv())
         .await
         .expect("a notification in time")
@@ -74,7 +76,7 @@ async fn deliveries(sim: &WebexSim, count: usize) -> Vec<Delivery> {
     }
 }
 
-async fn register(sim: &WebexSim, token: &str, body: Value) -> (StatusCode, Value) {
+pub(super) async fn register(sim: &WebexSim, token: &str, body: Value) -> (StatusCode, Value) {
     post_as(sim, token, "/v1/webhooks", body).await
 }
 

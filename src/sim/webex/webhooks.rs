@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::{admit, can_see, error, ok, timestamp};
 use super::people::{ORG_UUID, Person};
-use super::{Inner, SimMessage, WebexSim, webex_id};
+use super::{Inner, SimMessage, WebexSim, mentions, webex_id};
 
 type Shared = std::sync::Arc<Inner>;
 
@@ -30,11 +30,17 @@ const APP_UUID: &str = "6e657470-756c-7365-2d73-696d2d617070";
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The filter keys Webex documents per resource ("Filtering Webhooks"), as far as the
-/// simulator models them: `mentionedPeople` and `hasFiles` are documented but not modelled, so
-/// they are refused rather than silently never matching.
+/// simulator models them: `hasFiles` is documented but not modelled, so it is refused rather
+/// than silently never matching. `mentionedPeople` takes `me` or a person id.
 fn filter_keys(resource: &str) -> &'static [&'static str] {
     match resource {
-        "messages" => &["roomId", "roomType", "personId", "personEmail"],
+        "messages" => &[
+            "roomId",
+            "roomType",
+            "personId",
+            "personEmail",
+            "mentionedPeople",
+        ],
         "attachmentActions" => &["roomId", "personId", "personEmail", "messageId"],
         _ => &[],
     }
@@ -95,6 +101,13 @@ impl Webhook {
         };
         filter.split('&').all(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if key == "mentionedPeople" {
+                let owner = self.owner.hydra_id();
+                let wanted = if value == "me" { owner.as_str() } else { value };
+                return data[key]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().any(|id| id == wanted));
+            }
             data[key].as_str() == Some(value)
         })
     }
@@ -153,6 +166,9 @@ pub(super) fn message_data(message: &SimMessage) -> Value {
     if let Some(updated) = message.updated {
         data["updated"] = timestamp(updated).into();
     }
+    if !message.mentioned_people.is_empty() {
+        data["mentionedPeople"] = message.mentioned_people.clone().into();
+    }
     data
 }
 
@@ -176,6 +192,12 @@ pub(super) fn fire(inner: &Inner, resource: &str, event: &str, actor: &Person, d
                 .iter()
                 .any(|message| message.id == message_id && can_see(&webhook.owner, message)),
         };
+        // The bot rule applies to messages (a card's clicks reach the card's bot).
+        let visible = visible
+            && (resource != "messages"
+                || state.messages.iter().all(|message| {
+                    message.id != message_id || mentions::bot_sees(inner, &webhook.owner, message)
+                }));
         if webhook.resource != resource
             || !event_matches
             || !visible
