@@ -19,6 +19,10 @@ type Shared = std::sync::Arc<Inner>;
 
 /// The only content type Webex accepts in `attachments` (the Messages API reference).
 pub const ADAPTIVE_CARD: &str = "application/vnd.microsoft.card.adaptive";
+/// "Cards may include up to five buttons (actions)" (Buttons and Cards guide). Whether the API
+/// refuses a sixth or the clients leave it out is UNKNOWN: the simulator refuses it, so that a
+/// client cannot exceed the limit unnoticed.
+pub const MAX_CARD_ACTIONS: usize = 5;
 
 /// Checks `attachments` as Webex does: an array of exactly one card ("Only one card per
 /// message"), `contentType` the Adaptive Card type, `content` an `AdaptiveCard` object with a
@@ -66,6 +70,12 @@ pub(super) fn validate_attachments(attachments: &Value) -> Result<Vec<Value>, St
                 ));
             }
         }
+    }
+    let n_actions = content["actions"].as_array().map_or(0, Vec::len);
+    if n_actions > MAX_CARD_ACTIONS {
+        return Err(format!(
+            "A card may include up to {MAX_CARD_ACTIONS} actions, not {n_actions}."
+        ));
     }
     Ok(items.clone())
 }

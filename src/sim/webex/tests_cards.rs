@@ -107,7 +107,13 @@ async fn a_card_is_validated_like_webex_and_kept_on_the_message() {
         .remove("version");
     let mut untyped_action = valid.clone();
     untyped_action[0]["content"]["actions"] = json!([{"title": "no type"}]);
+    let mut six_buttons = valid.clone();
+    let button = json!({"type": "Action.Submit", "title": "b"});
+    six_buttons[0]["content"]["actions"] = Value::from(vec![button.clone(); 6]);
+    let mut five_buttons = valid.clone();
+    five_buttons[0]["content"]["actions"] = Value::from(vec![button; 5]);
     let invalid = [
+        six_buttons,
         json!({}),
         json!([]),
         two,
@@ -122,13 +128,16 @@ async fn a_card_is_validated_like_webex_and_kept_on_the_message() {
         assert_webex_error(status, &answer, StatusCode::BAD_REQUEST);
     }
     assert!(sim.messages().is_empty(), "no invalid card was stored");
+    let body = json!({"roomId": room, "text": "five", "attachments": five_buttons});
+    let (status, _) = post_as(&sim, "sim-bot-token", "/v1/messages", body).await;
+    assert_eq!(status, StatusCode::OK, "five buttons are allowed");
     let id = post_card(&sim, "NOC").await;
     let (status, fetched) = get_as(&sim, "sim-bot-token", &format!("/v1/messages/{id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fetched["attachments"], card());
     assert_eq!(fetched["text"], "fallback");
     assert_eq!(
-        sim.messages()[0].attachments,
+        sim.messages()[1].attachments,
         card().as_array().unwrap().clone()
     );
 }

@@ -379,3 +379,34 @@ async fn a_deleted_message_is_notified_to_a_deleted_webhook_only() {
     );
     assert_eq!(second["data"]["id"], created["id"]);
 }
+
+#[tokio::test]
+async fn an_unreachable_target_is_recorded_and_the_next_notifications_still_go() {
+    let (sim, shutdown) = start_with_people().await;
+    let (target, mut received) = receiver(&shutdown).await;
+    // A port nobody listens on: bound, then released.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dead = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    for (name, url) in [("dead", dead), ("alive", target)] {
+        let body =
+            json!({"name": name, "targetUrl": url, "resource": "messages", "event": "created"});
+        assert_eq!(
+            register(&sim, "sim-bot-token", body).await.0,
+            StatusCode::OK
+        );
+    }
+    let room = sim.room_id("NOC").unwrap();
+    post_as(
+        &sim,
+        ALICE,
+        "/v1/messages",
+        json!({"roomId": room, "text": "hi"}),
+    )
+    .await;
+    assert_eq!(next(&mut received).await.json["name"], "alive");
+    let recorded = deliveries(&sim, 2).await;
+    assert_eq!(recorded[0].status, None);
+    assert!(recorded[0].error.is_some());
+    assert_eq!(recorded[1].status, Some(200));
+}
