@@ -16,7 +16,9 @@
 //! token, or through the control endpoint `POST /_sim/click` (`cards.rs`); several people, each
 //! a member of some rooms, are readable with `GET /v1/people/{id}` (`people.rs`); webhooks are
 //! registered and fire signed notifications to their `targetUrl` (`webhooks.rs`); a message's
-//! author may edit it with `PUT /v1/messages/{id}` (`edit.rs`).
+//! author may edit or delete it with `PUT`/`DELETE /v1/messages/{id}` (`edit.rs`); Markdown
+//! mentions make `mentionedPeople`, and `bot_mentions_only` applies Webex's visibility rule for
+//! bots (`mentions.rs`).
 
 mod api;
 mod cards;

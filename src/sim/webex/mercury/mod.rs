@@ -6,7 +6,8 @@
 //! token is accepted too: the SDK's exact string is UNKNOWN) within the authorization deadline;
 //! the simulator then sends `{"id","data":{"eventType":"mercury.buffer_state"}}`, answers every
 //! `{"type":"ping","id":X}` with `{"type":"pong","id":X}`, records acks, and pushes a
-//! `conversation.activity` envelope for every message created in a room. A second socket for the
+//! `conversation.activity` envelope for every message created in a room (verb `post`) and every
+//! click on a card in a room (verb `cardAction`). A second socket for the
 //! same registration closes the first with 4000 "replaced"; a forgotten registration answers the
 //! upgrade with 404, as Webex does for a stale one.
 
