@@ -61,6 +61,60 @@ pub struct StatusSnapshot {
     pub rejected: u64,
     pub last_gap_ms: Option<u64>,
     pub duplicates_suppressed: u64,
+    /// Device sessions: logins after the source's first (each follows a session that ended).
+    pub relogins: u64,
+    /// DME: refreshes that succeeded later than planned, over every subscription.
+    pub late_refreshes: u64,
+    /// DME: refresh calls that failed (the subscription may still be alive), over every
+    /// subscription.
+    pub refresh_failures: u64,
+    /// DME: each subscription of the current (or last) session and its health.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subscription_health: Vec<SubscriptionStatus>,
+}
+
+/// Where a device subscription stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionState {
+    /// Refreshed on time.
+    #[default]
+    Healthy,
+    /// Less than its alarm margin is left before the device would expire it.
+    AtRisk,
+    /// The device dropped it, or its timeout passed without a refresh; the session resubscribes.
+    Lost,
+    /// Its session ended; the next session subscribes again.
+    Closed,
+}
+
+/// One subscription of a device session, as `/api/v1/sources` shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SubscriptionStatus {
+    /// The device's subscription id.
+    pub id: String,
+    /// The query as subscribed (without `subscription=yes`).
+    pub query: String,
+    pub state: SubscriptionState,
+    /// How long the device keeps it without a refresh (as netpulse assumes it, see the README).
+    pub timeout_ms: u64,
+    /// How often netpulse refreshes it.
+    pub refresh_ms: u64,
+    /// Under this margin netpulse raises `io.netpulse.subscription.at_risk`.
+    pub alarm_margin_ms: u64,
+    /// When the device last restarted its timeout: the last successful refresh (when it was
+    /// sent), or the subscription.
+    pub last_refresh_at: Option<jiff::Timestamp>,
+    /// When the device would expire it without another refresh; none once closed.
+    pub expires_at: Option<jiff::Timestamp>,
+    /// Time left until `expires_at` when the status was read (negative: overdue).
+    pub margin_ms: Option<i64>,
+    /// How long the last successful refresh call took.
+    pub last_refresh_took_ms: Option<u64>,
+    pub refreshes: u64,
+    pub late_refreshes: u64,
+    pub refresh_failures: u64,
+    pub last_error: Option<String>,
 }
 
 /// A shared, cheaply updated [`StatusSnapshot`].
@@ -70,8 +124,16 @@ pub struct SourceStatus {
 }
 
 impl SourceStatus {
+    /// The status now; each subscription's `margin_ms` is computed at this moment.
     pub fn snapshot(&self) -> StatusSnapshot {
-        self.inner.lock().expect("status lock").clone()
+        let mut snapshot = self.inner.lock().expect("status lock").clone();
+        let now = jiff::Timestamp::now().as_millisecond();
+        for subscription in &mut snapshot.subscription_health {
+            subscription.margin_ms = subscription
+                .expires_at
+                .map(|expires_at| expires_at.as_millisecond() - now);
+        }
+        snapshot
     }
 
     pub fn update(&self, change: impl FnOnce(&mut StatusSnapshot)) {
