@@ -59,9 +59,9 @@ impl DmeSourceConfig {
     ///   (APIC), else [`ASSUMED_SUBSCRIPTION_TIMEOUT`];
     /// - refresh: the override's `refresh`, else `subscription_refresh` when it is shorter than
     ///   the timeout, else half the timeout;
-    /// - alarm margin: `subscription_alarm_margin`, else a third of the timeout; never more than
-    ///   half of what a refresh on time leaves (timeout − refresh), so that a healthy schedule
-    ///   never raises it.
+    /// - alarm margin: `subscription_alarm_margin` when it is under what a refresh on time leaves
+    ///   (timeout − refresh), else a third of the timeout but at most half of that slack, so that
+    ///   a healthy schedule never raises it.
     pub fn subscription_plan(&self, query: &str) -> SubscriptionPlan {
         let matching = self
             .subscription_overrides
@@ -71,18 +71,18 @@ impl DmeSourceConfig {
             .and_then(|entry| entry.timeout)
             .or_else(|| refresh_timeout_of(query))
             .unwrap_or(ASSUMED_SUBSCRIPTION_TIMEOUT);
-        let refresh = matching
-            .and_then(|entry| entry.refresh)
-            .unwrap_or(if self.subscription_refresh < timeout {
+        let refresh = matching.and_then(|entry| entry.refresh).unwrap_or(
+            if self.subscription_refresh < timeout {
                 self.subscription_refresh
             } else {
                 timeout / 2
-            });
+            },
+        );
         let slack = timeout.saturating_sub(refresh);
-        let alarm_margin = self
-            .subscription_alarm_margin
-            .unwrap_or(timeout / 3)
-            .min(slack / 2);
+        let alarm_margin = match self.subscription_alarm_margin {
+            Some(margin) if margin < slack => margin,
+            _ => (timeout / 3).min(slack / 2),
+        };
         SubscriptionPlan {
             timeout,
             refresh,
@@ -219,13 +219,22 @@ mod tests {
 
     #[test]
     fn an_explicit_alarm_margin_is_used_and_refused_when_a_healthy_refresh_would_raise_it() {
-        let config = source("    subscription_alarm_margin: 25s\n").unwrap();
+        let config = source(
+            "    subscription_alarm_margin: 25s\n    subscription_overrides: [{ match: lldpIf, timeout: 20s, refresh: 10s }]\n",
+        )
+        .unwrap();
         assert_eq!(
             config
                 .subscription_plan("/api/class/l1PhysIf.json")
                 .alarm_margin,
-            S(15),
-            "capped to half the slack for any query"
+            S(25)
+        );
+        assert_eq!(
+            config
+                .subscription_plan("/api/class/lldpIf.json")
+                .alarm_margin,
+            S(5),
+            "a query whose slack (10 s) is under it: half the slack"
         );
         let config = source("    subscription_alarm_margin: 10s\n").unwrap();
         assert_eq!(

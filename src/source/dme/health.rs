@@ -141,7 +141,8 @@ impl Tracked {
         self.due = sent + self.plan.refresh;
         self.failing = 0;
         self.status.refreshes += 1;
-        self.status.last_refresh_took_ms = Some(done.saturating_duration_since(sent).as_millis() as u64);
+        self.status.last_refresh_took_ms =
+            Some(done.saturating_duration_since(sent).as_millis() as u64);
         if late {
             self.status.late_refreshes += 1;
         }

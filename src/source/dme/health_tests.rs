@@ -18,7 +18,14 @@ fn tracked(start: Instant) -> Tracked {
         alarm_margin: ms(15_000),
     };
     let wall: jiff::Timestamp = "2026-01-02T03:04:05Z".parse().unwrap();
-    Tracked::new("leaf1", "7".into(), "/api/class/l1PhysIf.json", plan, start, wall)
+    Tracked::new(
+        "leaf1",
+        "7".into(),
+        "/api/class/l1PhysIf.json",
+        plan,
+        start,
+        wall,
+    )
 }
 
 #[test]
@@ -33,7 +40,11 @@ fn the_margin_is_the_timeout_less_the_time_since_the_last_refresh_was_sent() {
     let wall: jiff::Timestamp = "2026-01-02T03:04:35Z".parse().unwrap();
     assert!(!subscription.refreshed(sent, sent + ms(1_000), wall));
     assert_eq!(subscription.margin(sent + ms(1_000)), ms(59_000));
-    assert_eq!(subscription.margin(sent + ms(90_000)), Duration::ZERO, "never negative");
+    assert_eq!(
+        subscription.margin(sent + ms(90_000)),
+        Duration::ZERO,
+        "never negative"
+    );
     assert_eq!(
         subscription.status.expires_at,
         Some("2026-01-02T03:05:35Z".parse().unwrap())
@@ -57,7 +68,10 @@ fn a_refresh_is_late_when_it_succeeds_more_than_a_tenth_of_the_period_after_its_
     let mut subscription = tracked(start);
     let planned = start + ms(30_000);
     let wall = jiff::Timestamp::now();
-    assert!(!subscription.refreshed(planned, planned + ms(3_000), wall), "3 s on a 30 s period is on time");
+    assert!(
+        !subscription.refreshed(planned, planned + ms(3_000), wall),
+        "3 s on a 30 s period is on time"
+    );
     let planned = planned + ms(30_000);
     assert!(subscription.refreshed(planned, planned + ms(3_001), wall));
     assert_eq!(subscription.status.late_refreshes, 1);
@@ -71,7 +85,11 @@ fn failed_refreshes_are_retried_soon_and_the_margin_falls_to_at_risk_then_expire
     let mut now = start + ms(30_000);
     assert_eq!(subscription.health(now), Health::Healthy);
     subscription.failed(now, "HTTP 503");
-    assert_eq!(subscription.next_wake(), now + ms(7_500), "a quarter of the period");
+    assert_eq!(
+        subscription.next_wake(),
+        now + ms(7_500),
+        "a quarter of the period"
+    );
     now += ms(7_500);
     subscription.failed(now, "HTTP 503");
     assert_eq!(subscription.failing(), 2);
@@ -89,7 +107,10 @@ fn failed_refreshes_are_retried_soon_and_the_margin_falls_to_at_risk_then_expire
     );
     // A refresh that finally works restores the whole timeout.
     let sent = start + ms(50_000);
-    assert!(subscription.refreshed(sent, sent + ms(100), jiff::Timestamp::now()), "late");
+    assert!(
+        subscription.refreshed(sent, sent + ms(100), jiff::Timestamp::now()),
+        "late"
+    );
     assert_eq!(subscription.health(sent + ms(100)), Health::Healthy);
     assert_eq!(subscription.failing(), 0);
     assert_eq!(subscription.status.refresh_failures, 2);
@@ -121,10 +142,25 @@ fn the_alarm_events_raise_and_clear_the_subscription_key() {
     );
     assert_eq!(at_risk.data["margin_ms"], 12_000);
     assert_eq!(at_risk.data["subscription"], "7");
-    let lost = alarm_event("leaf1", SubscriptionState::Lost, &subscription, start, "gone");
-    assert_eq!((lost.kind.as_str(), lost.severity), (LOST_TYPE, Severity::Critical));
+    let lost = alarm_event(
+        "leaf1",
+        SubscriptionState::Lost,
+        &subscription,
+        start,
+        "gone",
+    );
+    assert_eq!(
+        (lost.kind.as_str(), lost.severity),
+        (LOST_TYPE, Severity::Critical)
+    );
     assert_eq!(lost.device_alarm().unwrap().key, alarm.key);
-    let healthy = alarm_event("leaf1", SubscriptionState::Healthy, &subscription, start, "refreshed");
+    let healthy = alarm_event(
+        "leaf1",
+        SubscriptionState::Healthy,
+        &subscription,
+        start,
+        "refreshed",
+    );
     assert_eq!(healthy.kind, HEALTHY_TYPE);
     assert_eq!(
         healthy.device_alarm(),

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
+use super::Device;
 use super::client::SessionError;
 use super::health::{Health, Tracked, alarm_event};
 use super::session::{Live, while_reading};
-use super::Device;
 use crate::source::SubscriptionState;
 use crate::source::lifecycle::Link;
 
@@ -56,7 +56,8 @@ impl Device {
                     SubscriptionState::Lost => "resubscribed",
                     _ => "resubscribed in a new session",
                 };
-                let event = alarm_event(&link.name, SubscriptionState::Healthy, tracked, now, detail);
+                let event =
+                    alarm_event(&link.name, SubscriptionState::Healthy, tracked, now, detail);
                 tracing::info!(source = %link.name, query = %tracked.query, "{}", event.summary);
                 link.emit(event).await;
             }
@@ -150,7 +151,8 @@ impl Device {
                         .last_error
                         .clone()
                         .unwrap_or_else(|| "refreshes late".to_owned());
-                    let event = alarm_event(&link.name, SubscriptionState::AtRisk, tracked, now, &detail);
+                    let event =
+                        alarm_event(&link.name, SubscriptionState::AtRisk, tracked, now, &detail);
                     self.health
                         .raised
                         .insert(tracked.query.clone(), SubscriptionState::AtRisk);
@@ -160,7 +162,13 @@ impl Device {
                 Health::Healthy if state == SubscriptionState::AtRisk => {
                     tracked.status.state = SubscriptionState::Healthy;
                     self.health.raised.remove(&tracked.query);
-                    let event = alarm_event(&link.name, SubscriptionState::Healthy, tracked, now, "refreshed in time");
+                    let event = alarm_event(
+                        &link.name,
+                        SubscriptionState::Healthy,
+                        tracked,
+                        now,
+                        "refreshed in time",
+                    );
                     tracing::info!(source = %link.name, query = %tracked.query, "{}", event.summary);
                     link.emit(event).await;
                 }
@@ -177,7 +185,13 @@ impl Device {
         tracked.status.state = SubscriptionState::Lost;
         self.show(link, live);
         let tracked = &live.subscriptions[index];
-        let event = alarm_event(&link.name, SubscriptionState::Lost, tracked, Instant::now(), detail);
+        let event = alarm_event(
+            &link.name,
+            SubscriptionState::Lost,
+            tracked,
+            Instant::now(),
+            detail,
+        );
         self.health
             .raised
             .insert(tracked.query.clone(), SubscriptionState::Lost);
@@ -187,11 +201,7 @@ impl Device {
 
     /// Copies the subscriptions' health into the source status.
     fn show(&self, link: &Link, live: &Live) {
-        let oldest = live
-            .subscriptions
-            .iter()
-            .map(Tracked::healthy_until)
-            .min();
+        let oldest = live.subscriptions.iter().map(Tracked::healthy_until).min();
         link.status.update(|status| {
             status.last_refresh_at = oldest.or(status.last_refresh_at);
             for (shown, tracked) in status
