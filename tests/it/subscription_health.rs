@@ -245,7 +245,9 @@ async fn late_refreshes_and_per_class_refresh_overrides_show_in_status_and_metri
     // The status as `/api/v1/sources/leaf1` shows it (flattened into the source's entry).
     let source = serde_json::to_value(harness.status()).unwrap();
     assert!(
-        source["late_refreshes"].as_u64().is_some_and(|late| late >= 1),
+        source["late_refreshes"]
+            .as_u64()
+            .is_some_and(|late| late >= 1),
         "{source:#}"
     );
     assert_eq!(source["relogins"], 0);
