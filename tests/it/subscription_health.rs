@@ -293,3 +293,50 @@ async fn late_refreshes_and_per_class_refresh_overrides_show_in_status_and_metri
     );
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_the_device_leaves_unanswered_raises_at_risk_while_it_hangs_then_lost() {
+    // The request timeout (10 s by default) is longer than the subscription lives: the alarm
+    // must not wait for it.
+    let options = SourceOptions {
+        extra: "subscription_refresh: 1s\n    subscription_overrides: [{ timeout: 6s }]\n    subscription_alarm_margin: 3s\n    backoff: { initial: 200ms, max: 2s }",
+        ..SourceOptions::default()
+    };
+    let harness = Harness::start_with(switch(Duration::from_secs(6)), options).await;
+    harness.wait_connected().await;
+    all_subscribed(&harness).await;
+    harness.device().fault(Fault::DelayRefresh {
+        delay_ms: 30_000,
+        count: 1,
+    });
+    let events = harness
+        .wait_for_event("the hanging refresh raises at risk", |e| {
+            e.kind == AT_RISK_TYPE
+        })
+        .await;
+    assert_eq!(harness.device().stats().subscriptions_expired_total, 0);
+    let at_risk = of_type(&events, AT_RISK_TYPE)[0];
+    assert!(
+        at_risk.data["detail"]
+            .as_str()
+            .unwrap()
+            .contains("still unanswered"),
+        "{at_risk:#?}"
+    );
+    let events = harness
+        .wait_for_event("the subscription is resubscribed", |e| {
+            e.kind == HEALTHY_TYPE && e.data["detail"] == "resubscribed"
+        })
+        .await;
+    let lost = of_type(&events, LOST_TYPE);
+    assert_eq!(lost[0].subject, at_risk.subject, "{events:#?}");
+    assert!(
+        lost[0]
+            .summary
+            .contains("no answer before the subscription's timeout")
+            || lost[0].summary.contains("not refreshed within"),
+        "{}",
+        lost[0].summary
+    );
+    harness.stop().await;
+}

@@ -6,6 +6,8 @@
 //! HTTP 5xx from a loaded APIC) does not end the session: the subscription lives on the device
 //! until its timeout, so the call is tried again soon while the margin shrinks. Only a device
 //! that answers "expired" (400), or a timeout that passes without a good refresh, makes it lost.
+//! A call is never awaited past the subscription's expiry, and one still unanswered at the alarm
+//! margin raises `at_risk` while it hangs.
 
 use std::collections::BTreeMap;
 
@@ -91,9 +93,7 @@ impl Device {
             }
             let sent = Instant::now();
             let sent_wall = jiff::Timestamp::now();
-            let id = live.subscriptions[index].id.clone();
-            let call = Box::pin(self.client.refresh_subscription(&live.token, &id));
-            let result = while_reading(call, &mut live.socket, buffered).await;
+            let result = self.refresh_one(link, live, index, buffered).await;
             let tracked = &mut live.subscriptions[index];
             match result {
                 Ok(Ok(())) => {
@@ -124,6 +124,63 @@ impl Device {
         self.judge(link, live).await
     }
 
+    /// One refresh call, bounded by the subscription's expiry (past it the device has dropped
+    /// it, whatever the call says later). A call still unanswered when the margin falls under
+    /// the alarm margin raises `at_risk` there and then: a hung device must not delay the alarm
+    /// by the request timeout.
+    async fn refresh_one(
+        &mut self,
+        link: &Link,
+        live: &mut Live,
+        index: usize,
+        buffered: &mut Vec<String>,
+    ) -> Result<Result<(), SessionError>, SessionError> {
+        let Live {
+            token,
+            socket,
+            subscriptions,
+            ..
+        } = live;
+        let sent = Instant::now();
+        let tracked = &subscriptions[index];
+        let expires_at = tracked.expires_at();
+        let mut warn_at = (tracked.status.state == SubscriptionState::Healthy)
+            .then(|| expires_at - tracked.plan.alarm_margin);
+        let id = tracked.id.clone();
+        let call = async {
+            match tokio::time::timeout_at(expires_at, self.client.refresh_subscription(token, &id))
+                .await
+            {
+                Ok(answer) => answer,
+                Err(_) => Err(SessionError::Transport(
+                    "no answer before the subscription's timeout".to_owned(),
+                )),
+            }
+        };
+        let reading = while_reading(Box::pin(call), socket, buffered);
+        tokio::pin!(reading);
+        loop {
+            let warning = async {
+                match warn_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                result = &mut reading => return result,
+                () = warning => {
+                    warn_at = None;
+                    let tracked = &mut subscriptions[index];
+                    let detail = format!(
+                        "a refresh sent {:.1} s ago is still unanswered",
+                        sent.elapsed().as_secs_f64()
+                    );
+                    raise_at_risk(&mut self.health, link, tracked, &detail).await;
+                }
+            }
+        }
+    }
+
     /// Raises `at_risk` for a subscription under its margin, clears it for one refreshed in time,
     /// and ends the session for one whose timeout has passed.
     async fn judge(&mut self, link: &Link, live: &mut Live) -> Result<(), Lost> {
@@ -145,19 +202,12 @@ impl Device {
                     return Err((error, healthy_until));
                 }
                 Health::AtRisk if state == SubscriptionState::Healthy => {
-                    tracked.status.state = SubscriptionState::AtRisk;
                     let detail = tracked
                         .status
                         .last_error
                         .clone()
                         .unwrap_or_else(|| "refreshes late".to_owned());
-                    let event =
-                        alarm_event(&link.name, SubscriptionState::AtRisk, tracked, now, &detail);
-                    self.health
-                        .raised
-                        .insert(tracked.query.clone(), SubscriptionState::AtRisk);
-                    tracing::warn!(source = %link.name, query = %tracked.query, "{}", event.summary);
-                    link.emit(event).await;
+                    raise_at_risk(&mut self.health, link, tracked, &detail).await;
                 }
                 Health::Healthy if state == SubscriptionState::AtRisk => {
                     tracked.status.state = SubscriptionState::Healthy;
@@ -213,6 +263,28 @@ impl Device {
             }
         });
     }
+}
+
+/// Marks a subscription at risk and raises its alarm.
+async fn raise_at_risk(
+    health: &mut DeviceHealth,
+    link: &Link,
+    tracked: &mut Tracked,
+    detail: &str,
+) {
+    tracked.status.state = SubscriptionState::AtRisk;
+    let event = alarm_event(
+        &link.name,
+        SubscriptionState::AtRisk,
+        tracked,
+        Instant::now(),
+        detail,
+    );
+    health
+        .raised
+        .insert(tracked.query.clone(), SubscriptionState::AtRisk);
+    tracing::warn!(source = %link.name, query = %tracked.query, "{}", event.summary);
+    link.emit(event).await;
 }
 
 /// Whether a failed refresh call leaves the subscription alive on the device: anything but an
