@@ -144,8 +144,11 @@ impl Device {
         let sent = Instant::now();
         let tracked = &subscriptions[index];
         let expires_at = tracked.expires_at();
+        // Only a call that hangs across the alarm margin warns from here; a margin already
+        // passed is judged once the call has answered.
         let mut warn_at = (tracked.status.state == SubscriptionState::Healthy)
-            .then(|| expires_at - tracked.plan.alarm_margin);
+            .then(|| expires_at - tracked.plan.alarm_margin)
+            .filter(|warn_at| *warn_at > sent);
         let id = tracked.id.clone();
         let call = async {
             match tokio::time::timeout_at(expires_at, self.client.refresh_subscription(token, &id))
