@@ -404,6 +404,44 @@ mod tests {
     }
 
     #[test]
+    fn the_status_computes_each_subscriptions_margin_when_it_is_read() {
+        let status = SourceStatus::default();
+        let expires_at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600);
+        status.update(|snapshot| {
+            snapshot.subscription_health.push(SubscriptionStatus {
+                expires_at: Some(expires_at),
+                ..SubscriptionStatus::default()
+            });
+            snapshot.subscription_health.push(SubscriptionStatus {
+                state: SubscriptionState::Closed,
+                ..SubscriptionStatus::default()
+            });
+        });
+        let snapshot = status.snapshot();
+        let margin_ms = snapshot.subscription_health[0].margin_ms.unwrap();
+        assert!(
+            margin_ms > 3_000_000 && margin_ms <= 3_600_000,
+            "{margin_ms}"
+        );
+        assert_eq!(
+            snapshot.subscription_health[1].margin_ms, None,
+            "closed: no margin"
+        );
+        let json = serde_json::to_value(&snapshot).unwrap();
+        assert_eq!(json["subscription_health"][1]["state"], "closed");
+        assert_eq!(json["subscription_health"][0]["state"], "healthy");
+        assert_eq!(
+            (json["relogins"].as_u64(), json["refresh_failures"].as_u64()),
+            (Some(0), Some(0))
+        );
+        let empty = serde_json::to_value(SourceStatus::default().snapshot()).unwrap();
+        assert!(
+            empty.get("subscription_health").is_none(),
+            "other sources show no list"
+        );
+    }
+
+    #[test]
     fn a_restart_resumes_only_when_it_watches_the_same_thing() {
         let dme = |address: &str, class: &str, timeout: &str| {
             source(&format!(
