@@ -124,7 +124,7 @@ impl Tracked {
     pub fn health(&self, now: Instant) -> Health {
         if now >= self.expires_at() {
             Health::Expired
-        } else if self.margin(now) < self.plan.alarm_margin {
+        } else if self.margin(now) <= self.plan.alarm_margin {
             Health::AtRisk
         } else {
             Health::Healthy

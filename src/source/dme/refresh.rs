@@ -124,10 +124,11 @@ impl Device {
         self.judge(link, live).await
     }
 
-    /// One refresh call, bounded by the subscription's expiry (past it the device has dropped
-    /// it, whatever the call says later). A call still unanswered when the margin falls under
-    /// the alarm margin raises `at_risk` there and then: a hung device must not delay the alarm
-    /// by the request timeout.
+    /// One refresh call, bounded by the first expiry among the session's subscriptions (past
+    /// it the device has dropped one, whatever the call says later). While the call is
+    /// unanswered, every subscription whose margin falls under its alarm margin (this one, and
+    /// the others waiting behind it) raises `at_risk` there and then: a hung device must not
+    /// delay the alarm by the request timeout.
     async fn refresh_one(
         &mut self,
         link: &Link,
@@ -142,27 +143,25 @@ impl Device {
             ..
         } = live;
         let sent = Instant::now();
-        let tracked = &subscriptions[index];
-        let expires_at = tracked.expires_at();
-        // Only a call that hangs across the alarm margin warns from here; a margin already
-        // passed is judged once the call has answered.
-        let mut warn_at = (tracked.status.state == SubscriptionState::Healthy)
-            .then(|| expires_at - tracked.plan.alarm_margin)
-            .filter(|warn_at| *warn_at > sent);
-        let id = tracked.id.clone();
+        let first_expiry = subscriptions
+            .iter()
+            .map(Tracked::expires_at)
+            .min()
+            .unwrap_or(sent);
+        let id = subscriptions[index].id.clone();
         let call = async {
-            match tokio::time::timeout_at(expires_at, self.client.refresh_subscription(token, &id))
-                .await
-            {
+            let refresh = self.client.refresh_subscription(token, &id);
+            match tokio::time::timeout_at(first_expiry, refresh).await {
                 Ok(answer) => answer,
                 Err(_) => Err(SessionError::Transport(
-                    "no answer before the subscription's timeout".to_owned(),
+                    "no answer before a subscription's timeout".to_owned(),
                 )),
             }
         };
         let reading = while_reading(Box::pin(call), socket, buffered);
         tokio::pin!(reading);
         loop {
+            let warn_at = next_warning(subscriptions);
             let warning = async {
                 match warn_at {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -172,13 +171,27 @@ impl Device {
             tokio::select! {
                 result = &mut reading => return result,
                 () = warning => {
-                    warn_at = None;
-                    let tracked = &mut subscriptions[index];
-                    let detail = format!(
-                        "a refresh sent {:.1} s ago is still unanswered",
-                        sent.elapsed().as_secs_f64()
-                    );
-                    raise_at_risk(&mut self.health, link, tracked, &detail).await;
+                    let now = Instant::now();
+                    for (other, tracked) in subscriptions.iter_mut().enumerate() {
+                        if tracked.status.state != SubscriptionState::Healthy
+                            || tracked.health(now) == Health::Healthy
+                        {
+                            continue;
+                        }
+                        let detail = if other == index {
+                            format!(
+                                "a refresh sent {:.1} s ago is still unanswered",
+                                sent.elapsed().as_secs_f64()
+                            )
+                        } else {
+                            format!(
+                                "waiting behind the refresh of {} sent {:.1} s ago, still unanswered",
+                                id,
+                                sent.elapsed().as_secs_f64()
+                            )
+                        };
+                        raise_at_risk(&mut self.health, link, tracked, &detail).await;
+                    }
                 }
             }
         }
@@ -266,6 +279,15 @@ impl Device {
             }
         });
     }
+}
+
+/// When the first healthy subscription will fall under its alarm margin.
+fn next_warning(subscriptions: &[Tracked]) -> Option<Instant> {
+    subscriptions
+        .iter()
+        .filter(|tracked| tracked.status.state == SubscriptionState::Healthy)
+        .map(|tracked| tracked.expires_at() - tracked.plan.alarm_margin)
+        .min()
 }
 
 /// Marks a subscription at risk and raises its alarm.
