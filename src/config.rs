@@ -21,6 +21,7 @@ mod pxgrid;
 mod server;
 mod sink;
 mod source;
+mod subscription;
 #[cfg(test)]
 mod tests;
 mod topology;
@@ -39,6 +40,7 @@ pub use sink::{
     SinkConfig, SinkMatch, StdoutFormat, StdoutSinkConfig, WebexSinkConfig,
 };
 pub use source::{BackoffConfig, DmePlatform, DmeSourceConfig, SourceConfig, TlsConfig};
+pub use subscription::{ASSUMED_SUBSCRIPTION_TIMEOUT, SubscriptionOverride, SubscriptionPlan};
 pub use topology::{DiscoveryProtocol, TopologyConfig};
 pub use webex_events::WebexEventsSourceConfig;
 pub use webhook::{

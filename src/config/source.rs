@@ -94,6 +94,13 @@ pub struct DmeSourceConfig {
     /// shorter. NX-OS support is UNKNOWN, so it is refused there.
     #[serde(default, deserialize_with = "optional_duration")]
     pub subscription_timeout: Option<Duration>,
+    /// Queries whose device timeout or refresh differ (see [`super::subscription`]).
+    #[serde(default)]
+    pub subscription_overrides: Vec<super::subscription::SubscriptionOverride>,
+    /// Raise `io.netpulse.subscription.at_risk` when a subscription has less than this left
+    /// before the device would expire it; by default a third of its timeout.
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub subscription_alarm_margin: Option<Duration>,
 }
 
 /// What kind of DME device a source talks to.
@@ -248,6 +255,7 @@ impl DmeSourceConfig {
             );
         }
         self.backoff.validate(place, problems);
+        self.validate_subscription_plans(place, problems);
     }
 }
 

@@ -51,7 +51,10 @@ const ALERTING_SCRIPT: &str = include_str!("ui/alerting.js");
 /// The whole HTTP surface of the gateway.
 pub fn router(state: HttpState) -> Router {
     let router = Router::new()
-        .route("/metrics", get(metrics::render))
+        .route(
+            "/metrics",
+            get(metrics_with_margins).with_state(state.api.sources.clone()),
+        )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready).with_state(state.clone()))
         .route("/", get(dashboard))
@@ -69,6 +72,13 @@ pub struct Bound {
     acceptor: Option<TlsAcceptor>,
     limits: server::Limits,
     pub address: SocketAddr,
+}
+
+/// `/metrics`: the subscription margins shrink between refreshes, so their gauge is set from
+/// the sources' status as each scrape renders.
+async fn metrics_with_margins(State(sources): State<crate::source::Registry>) -> Response {
+    crate::source::dme::health::publish_margins(&sources);
+    metrics::render().await.into_response()
 }
 
 /// Loads the certificate (with `http.tls`) and binds `http.listen`, failing with what to fix.

@@ -218,6 +218,8 @@ pub(crate) struct Counters {
     pub login_failures: metrics::Counter,
     pub logins_unavailable: metrics::Counter,
     pub gaps: metrics::Counter,
+    /// Logins after the source's first (device sessions).
+    pub relogins: metrics::Counter,
 }
 
 impl Counters {
@@ -230,6 +232,7 @@ impl Counters {
             login_failures: counter("netpulse_source_login_failures_total"),
             logins_unavailable: counter("netpulse_source_logins_unavailable_total"),
             gaps: counter("netpulse_source_gaps_total"),
+            relogins: counter("netpulse_source_relogins_total"),
         }
     }
 }

@@ -61,6 +61,60 @@ pub struct StatusSnapshot {
     pub rejected: u64,
     pub last_gap_ms: Option<u64>,
     pub duplicates_suppressed: u64,
+    /// Device sessions: logins after the source's first (each follows a session that ended).
+    pub relogins: u64,
+    /// DME: refreshes that succeeded later than planned, over every subscription.
+    pub late_refreshes: u64,
+    /// DME: refresh calls that failed (the subscription may still be alive), over every
+    /// subscription.
+    pub refresh_failures: u64,
+    /// DME: each subscription of the current (or last) session and its health.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subscription_health: Vec<SubscriptionStatus>,
+}
+
+/// Where a device subscription stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionState {
+    /// Refreshed on time.
+    #[default]
+    Healthy,
+    /// Less than its alarm margin is left before the device would expire it.
+    AtRisk,
+    /// The device dropped it, or its timeout passed without a refresh; the session resubscribes.
+    Lost,
+    /// Its session ended; the next session subscribes again.
+    Closed,
+}
+
+/// One subscription of a device session, as `/api/v1/sources` shows it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SubscriptionStatus {
+    /// The device's subscription id.
+    pub id: String,
+    /// The query as subscribed (without `subscription=yes`).
+    pub query: String,
+    pub state: SubscriptionState,
+    /// How long the device keeps it without a refresh (as netpulse assumes it, see the README).
+    pub timeout_ms: u64,
+    /// How often netpulse refreshes it.
+    pub refresh_ms: u64,
+    /// Under this margin netpulse raises `io.netpulse.subscription.at_risk`.
+    pub alarm_margin_ms: u64,
+    /// When the device last restarted its timeout: the last successful refresh (when it was
+    /// sent), or the subscription.
+    pub last_refresh_at: Option<jiff::Timestamp>,
+    /// When the device would expire it without another refresh; none once closed.
+    pub expires_at: Option<jiff::Timestamp>,
+    /// Time left until `expires_at` when the status was read (negative: overdue).
+    pub margin_ms: Option<i64>,
+    /// How long the last successful refresh call took.
+    pub last_refresh_took_ms: Option<u64>,
+    pub refreshes: u64,
+    pub late_refreshes: u64,
+    pub refresh_failures: u64,
+    pub last_error: Option<String>,
 }
 
 /// A shared, cheaply updated [`StatusSnapshot`].
@@ -70,8 +124,16 @@ pub struct SourceStatus {
 }
 
 impl SourceStatus {
+    /// The status now; each subscription's `margin_ms` is computed at this moment.
     pub fn snapshot(&self) -> StatusSnapshot {
-        self.inner.lock().expect("status lock").clone()
+        let mut snapshot = self.inner.lock().expect("status lock").clone();
+        let now = jiff::Timestamp::now().as_millisecond();
+        for subscription in &mut snapshot.subscription_health {
+            subscription.margin_ms = subscription
+                .expires_at
+                .map(|expires_at| expires_at.as_millisecond() - now);
+        }
+        snapshot
     }
 
     pub fn update(&self, change: impl FnOnce(&mut StatusSnapshot)) {
@@ -339,6 +401,44 @@ mod tests {
         let lookup = |_: &str| Some("secret".to_owned());
         let config = crate::config::Config::parse_with(&yaml, std::path::Path::new("."), &lookup);
         config.unwrap().sources.remove(0)
+    }
+
+    #[test]
+    fn the_status_computes_each_subscriptions_margin_when_it_is_read() {
+        let status = SourceStatus::default();
+        let expires_at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(3600);
+        status.update(|snapshot| {
+            snapshot.subscription_health.push(SubscriptionStatus {
+                expires_at: Some(expires_at),
+                ..SubscriptionStatus::default()
+            });
+            snapshot.subscription_health.push(SubscriptionStatus {
+                state: SubscriptionState::Closed,
+                ..SubscriptionStatus::default()
+            });
+        });
+        let snapshot = status.snapshot();
+        let margin_ms = snapshot.subscription_health[0].margin_ms.unwrap();
+        assert!(
+            margin_ms > 3_000_000 && margin_ms <= 3_600_000,
+            "{margin_ms}"
+        );
+        assert_eq!(
+            snapshot.subscription_health[1].margin_ms, None,
+            "closed: no margin"
+        );
+        let json = serde_json::to_value(&snapshot).unwrap();
+        assert_eq!(json["subscription_health"][1]["state"], "closed");
+        assert_eq!(json["subscription_health"][0]["state"], "healthy");
+        assert_eq!(
+            (json["relogins"].as_u64(), json["refresh_failures"].as_u64()),
+            (Some(0), Some(0))
+        );
+        let empty = serde_json::to_value(SourceStatus::default().snapshot()).unwrap();
+        assert!(
+            empty.get("subscription_health").is_none(),
+            "other sources show no list"
+        );
     }
 
     #[test]

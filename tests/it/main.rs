@@ -13,6 +13,7 @@ mod dme;
 mod providers;
 mod pxgrid;
 mod reload;
+mod subscription_health;
 mod support;
 mod webex;
 mod webex_events;

@@ -563,7 +563,15 @@
       metrics.appendChild(metric('events', s.events, false));
       metrics.appendChild(metric('rejected', s.rejected, s.rejected > 0));
       metrics.appendChild(metric('gaps', s.gaps, s.gaps > 0));
+      if (s.type === 'dme') {
+        metrics.appendChild(metric('relogins', s.relogins, s.relogins > 0));
+        metrics.appendChild(metric('late refreshes', s.late_refreshes, s.late_refreshes > 0));
+        metrics.appendChild(metric('failed refreshes', s.refresh_failures, s.refresh_failures > 0));
+      }
       card.appendChild(metrics);
+      if (Array.isArray(s.subscription_health) && s.subscription_health.length) {
+        card.appendChild(renderSubscriptions(s.subscription_health));
+      }
       if (s.state === 'connected' && s.connected_since) {
         card.appendChild(el('div', 'since', `connected ${ago(s.connected_since)}` +
           (s.last_event_at ? ` · last event ${ago(s.last_event_at)}` : '')));
@@ -591,6 +599,25 @@
       const b = el('b', null, `${connected}/${sources.length}`);
       $('health-summary').append(b, ' sources connected');
     }
+  }
+
+  // One line per DME subscription: its state, the margin left before the device would expire
+  // it, and its late and failed refreshes.
+  function renderSubscriptions(subscriptions) {
+    const list = el('div', 'subs');
+    for (const sub of subscriptions) {
+      const state = sub.state || 'unknown';
+      const cls = state === 'healthy' ? 'ok' : state === 'at_risk' ? 'warn' : 'bad';
+      const line = el('div', 'sub ' + cls);
+      line.title = [sub.query, 'id ' + sub.id, sub.last_error].filter(Boolean).join('\n');
+      line.appendChild(el('span', 'q', sub.query));
+      const margin = sub.margin_ms == null ? '–' : (Math.max(0, sub.margin_ms) / 1000).toFixed(1) + ' s';
+      const timeout = (sub.timeout_ms / 1000).toFixed(0) + ' s';
+      line.appendChild(el('span', 'm', `${state.replace('_', ' ')} · ${margin} of ${timeout} left` +
+        ` · ${num(sub.late_refreshes)} late · ${num(sub.refresh_failures)} failed`));
+      list.appendChild(line);
+    }
+    return list;
   }
 
   async function refreshSinks() {

@@ -53,6 +53,10 @@ pub enum Fault {
     FailRefresh { count: u32 },
     /// Answers every login with a 503 error envelope for `for_ms`.
     RefuseLogins { for_ms: u64 },
+    /// Answers every `subscriptionRefresh` with a 503 error envelope for `for_ms` (a device too
+    /// loaded to answer) without touching the subscriptions: they still expire when their TTL
+    /// passes unrefreshed. `for_ms: 0` ends it.
+    RefreshUnavailable { for_ms: u64 },
 }
 
 /// One object of a device's tree as stored: includes `dn`, `rn` and `modTs`, never `status` or

@@ -7,7 +7,7 @@
 //! | Route | Body | Answer |
 //! |---|---|---|
 //! | `POST /_sim/change` | a [`Change`], e.g. `{"op":"set","dn":"sys/intf/phys-[eth1/1]/phys","attrs":{"operSt":"down"}}`, `{"op":"create","class":"l2BD","dn":"sys/bd/bd-[vlan-300]","attrs":{}}`, `{"op":"delete","dn":"sys/bd/bd-[vlan-300]"}`, `{"op":"random","count":10}` | `200 {"ok":true}`; `400` with the reason (bad JSON, unknown dn, ...) |
-//! | `POST /_sim/fault` | a [`Fault`], e.g. `{"fault":"drop_sockets"}`, `{"fault":"expire_sessions"}`, `{"fault":"lose_subscriptions"}`, `{"fault":"restart","down_for_ms":5000}`, `{"fault":"delay_refresh","delay_ms":3000,"count":2}`, `{"fault":"fail_refresh","count":1}`, `{"fault":"refuse_logins","for_ms":10000}` | `200 {"ok":true}`; `400` with the reason |
+//! | `POST /_sim/fault` | a [`Fault`], e.g. `{"fault":"drop_sockets"}`, `{"fault":"expire_sessions"}`, `{"fault":"lose_subscriptions"}`, `{"fault":"restart","down_for_ms":5000}`, `{"fault":"delay_refresh","delay_ms":3000,"count":2}`, `{"fault":"fail_refresh","count":1}`, `{"fault":"refuse_logins","for_ms":10000}`, `{"fault":"refresh_unavailable","for_ms":10000}` | `200 {"ok":true}`; `400` with the reason |
 //! | `GET /_sim/dump` | none | JSON array of [`DumpedMo`](super::DumpedMo), sorted by dn |
 //! | `GET /_sim/stats` | none | [`SimStats`](super::SimStats) as JSON |
 //!

@@ -63,6 +63,7 @@ pub struct FaultState {
     pub refuse_logins_until: Option<Instant>,
     pub delayed_refreshes: Option<(Duration, u32)>,
     pub failed_refreshes: u32,
+    pub refresh_unavailable_until: Option<Instant>,
 }
 
 /// A handle to one simulated device (cheap to clone).
@@ -153,6 +154,9 @@ impl SimDevice {
             Fault::FailRefresh { count } => state.faults.failed_refreshes = count,
             Fault::RefuseLogins { for_ms } => {
                 state.faults.refuse_logins_until = Some(now + Duration::from_millis(for_ms));
+            }
+            Fault::RefreshUnavailable { for_ms } => {
+                state.faults.refresh_unavailable_until = Some(now + Duration::from_millis(for_ms));
             }
         }
     }

@@ -26,6 +26,9 @@ use super::socket;
 pub const NO_SOCKET_TEXT: &str = "Subscription request failed, unable to locate opened web socket. Please re-login to the application";
 /// The text of a failed `subscriptionRefresh` is UNKNOWN (only `code "400"` is documented).
 pub const REFRESH_FAILED_PREFIX: &str = "Subscription refresh failed: subscription";
+/// The text of the `RefreshUnavailable` fault's 503: what a loaded device says is UNKNOWN, this
+/// one is made up (INFER); clients act on the status, not the text.
+pub const REFRESH_UNAVAILABLE_TEXT: &str = "Service temporarily unavailable (device busy)";
 /// The simulator's own 503 answer while "restarting"; its text is invented (a real device in
 /// that state may not answer at all).
 pub const RESTARTING_TEXT: &str = "Service Unavailable: the device is restarting (simulated)";
@@ -125,6 +128,13 @@ async fn refresh_subscription(device: &DeviceInner, request: &Parts) -> Response
     };
     refresh_delay(device).await;
     let mut state = device.lock();
+    if state
+        .faults
+        .refresh_unavailable_until
+        .is_some_and(|until| Instant::now() < until)
+    {
+        return error(StatusCode::SERVICE_UNAVAILABLE, REFRESH_UNAVAILABLE_TEXT);
+    }
     if state.faults.failed_refreshes > 0 {
         state.faults.failed_refreshes -= 1;
         state.table.fail_refresh(id);

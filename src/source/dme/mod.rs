@@ -13,8 +13,10 @@ use crate::config::DmeSourceConfig;
 use crate::source::lifecycle::{Link, Protocol};
 
 mod client;
+pub mod health;
 pub mod normalize;
 pub mod protocol;
+mod refresh;
 mod session;
 pub mod view;
 
@@ -44,6 +46,7 @@ pub(crate) fn device(
         client,
         connects: shared.connects.clone(),
         view: view.clone(),
+        health: refresh::DeviceHealth::default(),
     };
     Ok((device, view))
 }
@@ -55,6 +58,8 @@ pub(crate) struct Device {
     /// The gateway-wide limit on devices connecting at once.
     connects: Arc<tokio::sync::Semaphore>,
     view: SharedView,
+    /// The subscription alarms raised and not yet cleared, and whether it ever logged in.
+    health: refresh::DeviceHealth,
 }
 
 impl Protocol for Device {

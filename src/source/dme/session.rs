@@ -5,10 +5,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::time::{Instant, MissedTickBehavior, interval_at};
+use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::client::{SessionError, Socket};
+use super::health::Tracked;
 use super::normalize::to_event;
 use super::protocol::{self, Login, Mo};
 use super::view::{Status, ViewChange};
@@ -20,14 +21,13 @@ use crate::source::socket;
 type Ended = crate::source::lifecycle::Ended<Error>;
 
 /// A session that is logged in, has its socket and its subscriptions.
-struct Live {
-    token: String,
-    socket: Socket,
-    subscription_ids: Vec<String>,
+pub(super) struct Live {
+    pub(super) token: String,
+    pub(super) socket: Socket,
+    /// Each subscription with its own refresh deadline: the device's timeout runs from when each
+    /// was requested (subscribing thousands of devices can take seconds), see [`Tracked`].
+    pub(super) subscriptions: Vec<Tracked>,
     refresh_timeout_secs: u64,
-    /// When the first subscription was requested: the device's subscription timeout runs from
-    /// there, so the refresh schedule does too (subscribing thousands of devices can take seconds).
-    subscribed_at: Instant,
     /// When the session began: its idle lifetime runs from there.
     logged_in_at: Instant,
 }
@@ -45,6 +45,7 @@ impl Device {
         match live {
             Ok(mut live) => {
                 let ended = self.live(link, &mut live).await;
+                self.closed(link);
                 // A session that broke may still be open on the device (a dropped socket, a lost
                 // subscription): end it rather than leave it to time out, since the next attempt
                 // logs in afresh. On shutdown `live` has already logged out.
@@ -81,6 +82,7 @@ impl Device {
             token,
             refresh_timeout_secs,
         } = self.client.login().await?;
+        self.logged_in(link);
         match self
             .subscribe_all(link, token, refresh_timeout_secs, logged_in_at)
             .await
@@ -108,10 +110,10 @@ impl Device {
         };
         link.status.set_state(ConnectionState::Subscribing);
         let mut early = Vec::new();
-        let subscribed_at = Instant::now();
-        let mut subscription_ids = Vec::with_capacity(self.config.subscriptions.len());
+        let mut subscriptions = Vec::with_capacity(self.config.subscriptions.len());
         let mut snapshot = Vec::new();
         for query in &self.config.subscriptions {
+            let (sent, sent_wall) = (Instant::now(), jiff::Timestamp::now());
             let subscribed = while_reading(
                 self.client.subscribe(&token, query),
                 &mut socket,
@@ -124,23 +126,25 @@ impl Device {
                 Err(error) => return Err((error, token)),
             };
             tracing::debug!(source = %link.name, query = %query, subscription = %id, objects = objects.len(), "subscribed");
-            subscription_ids.push(id);
+            let plan = self.config.subscription_plan(query);
+            subscriptions.push(Tracked::new(&link.name, id, query, plan, sent, sent_wall));
             snapshot.extend(objects);
         }
         self.resynchronise(link, &snapshot).await;
         for frame in early {
             self.handle_frame(link, frame.as_bytes()).await;
         }
-        link.connected(Some(subscription_ids.len()));
-        tracing::info!(source = %link.name, subscriptions = subscription_ids.len(), objects = snapshot.len(), "subscribed and in sync");
-        Ok(Live {
+        link.connected(Some(subscriptions.len()));
+        tracing::info!(source = %link.name, subscriptions = subscriptions.len(), objects = snapshot.len(), "subscribed and in sync");
+        let live = Live {
             token,
             socket,
-            subscription_ids,
+            subscriptions,
             refresh_timeout_secs,
             logged_in_at,
-            subscribed_at,
-        })
+        };
+        self.subscribed(link, &live).await;
+        Ok(live)
     }
 
     /// Compares the device's objects with the view. The first time it is the baseline; after a gap
@@ -160,16 +164,23 @@ impl Device {
     }
 
     async fn live(&mut self, link: &Link, live: &mut Live) -> Ended {
-        let refresh = self.config.subscription_refresh;
         let session_period = self
             .config
             .session_refresh
             .unwrap_or_else(|| Duration::from_secs(live.refresh_timeout_secs.max(2) / 2));
-        let mut subscription_tick = interval_at(live.subscribed_at + refresh, refresh);
-        subscription_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // One timer for every subscription: it wakes at the earliest of their refreshes, alarm
+        // margins and expiries.
+        let next_wake = |live: &Live| {
+            live.subscriptions
+                .iter()
+                .map(Tracked::next_wake)
+                .min()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+        };
+        let subscription_timer = sleep_until(next_wake(live));
+        tokio::pin!(subscription_timer);
         let mut session_tick = interval_at(live.logged_in_at + session_period, session_period);
         session_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut healthy_until = jiff::Timestamp::now();
         let stop = link.stop.clone();
         let failed = |error, healthy_until| Ended::Failed {
             error,
@@ -193,25 +204,13 @@ impl Device {
                     Some(Err(err)) => return failed(SessionError::Socket(err.to_string()), jiff::Timestamp::now()),
                     None => return failed(SessionError::SocketClosed(String::new()), jiff::Timestamp::now()),
                 },
-                _ = subscription_tick.tick() => {
-                    // One after the other on purpose: concurrent calls would each hold a pooled TLS
-                    // connection per device, and thousands of devices make that the gateway's
-                    // largest memory cost; on a healthy device each call takes about a millisecond.
-                    let refreshes = async {
-                        for id in &live.subscription_ids {
-                            self.client.refresh_subscription(&live.token, id).await?;
-                        }
-                        Ok(())
-                    };
-                    match while_reading(Box::pin(refreshes), &mut live.socket, &mut buffered).await {
-                        Ok(Ok(_)) => {
-                            healthy_until = jiff::Timestamp::now();
-                            link.status.update(|status| status.last_refresh_at = Some(healthy_until));
-                        }
-                        // A lost subscription may have stopped pushing at any time since the last
-                        // good refresh: the gap starts there.
-                        Ok(Err(error)) | Err(error) => return failed(error, healthy_until),
+                () = &mut subscription_timer => {
+                    // A lost subscription may have stopped pushing at any time since its last
+                    // good refresh: the gap starts there.
+                    if let Err((error, healthy_until)) = Box::pin(self.attend(link, live, &mut buffered)).await {
+                        return failed(error, healthy_until);
                     }
+                    subscription_timer.as_mut().reset(next_wake(live));
                 }
                 _ = session_tick.tick() => {
                     match while_reading(Box::pin(self.client.refresh_session(&live.token)), &mut live.socket, &mut buffered).await {
@@ -257,7 +256,7 @@ impl Device {
 
 /// Awaits a REST call while still reading the socket, so pushes that arrive meanwhile are kept
 /// (in order) instead of piling up; a socket failure ends the wait.
-async fn while_reading<F: Future>(
+pub(super) async fn while_reading<F: Future>(
     call: F,
     socket: &mut Socket,
     buffer: &mut Vec<String>,
