@@ -241,7 +241,7 @@ async fn a_mute_with_the_same_id_is_created_once_and_ended_once() {
     assert!(routed);
     assert_eq!(value.created_by, "carol@example.com");
     let listed = bench.operator.mutes(MuteKind::Silence).await.unwrap();
-    assert_eq!(listed, [value.clone()]);
+    assert_eq!(listed, std::slice::from_ref(&value));
     assert!(
         bench
             .operator
@@ -299,7 +299,7 @@ async fn a_mute_that_would_mute_everything_or_nothing_is_refused() {
     let mut everything = silence("a");
     everything.matcher = EventMatcher::default();
     let mut past = silence("b");
-    past.starts_at = past.starts_at - jiff::SignedDuration::from_hours(3);
+    past.starts_at -= jiff::SignedDuration::from_hours(3);
     past.ends_at = past.starts_at + jiff::SignedDuration::from_hours(1);
     let mut long = silence("c");
     long.ends_at = long.starts_at + MAX_SPAN + jiff::SignedDuration::from_secs(1);
