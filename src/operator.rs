@@ -6,11 +6,28 @@
 //! Each action is idempotent: acknowledging an alarm that is already acknowledged, or creating a
 //! silence whose id exists, appends nothing and says what was already so.
 
+mod mutes;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Weak};
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
+use crate::event::Event;
 use crate::gateway::router::RouterHandle;
 use crate::pipeline::Pipeline;
-use crate::route::{Mute, MuteKind};
+use crate::route::{OWN_SOURCE, operator_types};
+use crate::store::{AlarmView, NewEvent, ReaderPool};
+
+pub use mutes::{MAX_SPAN, MUTE_KEY_PREFIX, mutes_in_state};
+
+/// How long an action waits for the alerting router to apply its operator event (so that what
+/// the router does with it, a mute, an acknowledged line, is in force when the caller hears).
+pub const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Who acted, as the channel knows them: a token's name, or a Webex person's email.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,11 +108,45 @@ pub enum OperatorError {
 pub struct Operator {
     pipeline: Pipeline,
     router: Option<RouterHandle>,
+    shared: Arc<Shared>,
+}
+
+/// What every [`Operator`] of one store shares, however many were made (the API makes one per
+/// request, each Webex sink its own): the lock that makes check-and-append one step, so that two
+/// clicks on one button cannot both append, and the connections to read with.
+struct Shared {
+    lock: tokio::sync::Mutex<()>,
+    pool: ReaderPool,
+}
+
+/// The [`Shared`] of each open store, by its path, while an [`Operator`] holds it.
+static SHARED: LazyLock<std::sync::Mutex<HashMap<PathBuf, Weak<Shared>>>> =
+    LazyLock::new(Default::default);
+
+fn shared_of(path: &std::path::Path) -> Arc<Shared> {
+    let mut all = SHARED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(shared) = all.get(path).and_then(Weak::upgrade) {
+        return shared;
+    }
+    all.retain(|_, shared| shared.strong_count() > 0);
+    let shared = Arc::new(Shared {
+        lock: tokio::sync::Mutex::new(()),
+        pool: ReaderPool::new(path),
+    });
+    all.insert(path.to_owned(), Arc::downgrade(&shared));
+    shared
 }
 
 impl Operator {
     pub fn new(pipeline: Pipeline, router: Option<RouterHandle>) -> Operator {
-        Operator { pipeline, router }
+        let shared = shared_of(pipeline.store().path());
+        Operator {
+            pipeline,
+            router,
+            shared,
+        }
     }
 
     pub fn pipeline(&self) -> &Pipeline {
@@ -110,45 +161,146 @@ impl Operator {
     /// already acknowledged or closed (then `AlreadySo` with who did).
     pub async fn acknowledge(
         &self,
-        _key: &str,
-        _actor: &Actor,
-        _note: &str,
+        key: &str,
+        actor: &Actor,
+        note: &str,
     ) -> Result<Applied<OperatorState>, OperatorError> {
-        todo!("issue 21: operator state")
+        self.act_on_alarm(key, actor, note, OperatorStateKind::Acknowledged)
+            .await
     }
 
     /// Closes the alarm `key`: it leaves the active list until a new raise.
     pub async fn close(
         &self,
-        _key: &str,
-        _actor: &Actor,
-        _note: &str,
+        key: &str,
+        actor: &Actor,
+        note: &str,
     ) -> Result<Applied<OperatorState>, OperatorError> {
-        todo!("issue 21: operator state")
+        self.act_on_alarm(key, actor, note, OperatorStateKind::Closed)
+            .await
     }
 
-    /// Creates a silence or a window (`mute.id` chosen by the caller: a deterministic id makes a
-    /// repeated request idempotent).
-    pub async fn create_mute(
+    /// The alarm `key` as the alarms API shows it (operator state included), if the store has it.
+    pub async fn alarm(&self, key: &str) -> Result<Option<AlarmView>, OperatorError> {
+        let key = key.to_owned();
+        self.shared
+            .pool
+            .read(move |reader| reader.alarm_view(&key))
+            .await
+            .map_err(OperatorError::Store)
+    }
+
+    async fn act_on_alarm(
         &self,
-        _mute: Mute,
-        _actor: &Actor,
-    ) -> Result<Applied<Mute>, OperatorError> {
-        todo!("issue 21: operator state")
+        key: &str,
+        actor: &Actor,
+        note: &str,
+        wanted: OperatorStateKind,
+    ) -> Result<Applied<OperatorState>, OperatorError> {
+        let guard = self.shared.lock.lock().await;
+        let Some(alarm) = self.alarm(key).await? else {
+            return Err(OperatorError::NotFound(format!(
+                "there is no alarm {key:?}: an alarm is known from the first event that raises or clears it (list them with GET /api/v1/alarms?state=all)"
+            )));
+        };
+        match &alarm.operator {
+            // Closed stays closed until a new raise; acknowledged stays with its first
+            // acknowledger.
+            Some(state)
+                if state.state == OperatorStateKind::Closed
+                    || wanted == OperatorStateKind::Acknowledged =>
+            {
+                return Ok(Applied::AlreadySo(state.clone()));
+            }
+            _ => {}
+        }
+        if wanted == OperatorStateKind::Closed && !alarm.row.raised {
+            return Err(OperatorError::Conflict(format!(
+                "alarm {key} is cleared: there is nothing to close"
+            )));
+        }
+        let action = AlarmAction {
+            key: key.to_owned(),
+            by: actor.name.clone(),
+            note: note.trim().to_owned(),
+            via: actor.via.clone(),
+        };
+        let kind = match wanted {
+            OperatorStateKind::Acknowledged => operator_types::ALARM_ACKNOWLEDGED,
+            OperatorStateKind::Closed => operator_types::ALARM_CLOSED,
+        };
+        let data = serde_json::to_value(&action).expect("an action is plain data");
+        let mut event = Event::new(OWN_SOURCE, kind, jiff::Timestamp::now(), data);
+        // The alarm's device, so that a sink's `match: device` takes the action with the alarm.
+        event.device = alarm.device.unwrap_or_default();
+        event.summary = alarm_summary(&action, wanted);
+        let at = event.time;
+        let seq = self.append(event).await?;
+        drop(guard);
+        tracing::info!(%key, by = %actor.name, state = ?wanted, seq, "alarm acted on by an operator");
+        let routed = self.wait_routed(seq).await;
+        let value = OperatorState {
+            state: wanted,
+            by: action.by,
+            at,
+            note: action.note,
+            via: action.via,
+        };
+        Ok(Applied::Done { seq, routed, value })
     }
 
-    /// Ends a silence (expires it now) or deletes a window.
-    pub async fn end_mute(
-        &self,
-        _kind: MuteKind,
-        _id: &str,
-        _actor: &Actor,
-    ) -> Result<Applied<Mute>, OperatorError> {
-        todo!("issue 21: operator state")
+    /// Appends an operator event through the pipeline (the feed, the history and sinks'
+    /// `match:` see it): its seq.
+    async fn append(&self, event: Event) -> Result<u64, OperatorError> {
+        let mut items = [NewEvent::new(event)];
+        let appended = self
+            .pipeline
+            .ingest(&mut items)
+            .await
+            .map_err(|error| OperatorError::Store(anyhow::anyhow!(error)))?;
+        Ok(appended.first().map_or(0, |appended| appended.seq))
     }
 
-    /// The active and future mutes of a kind, as the router holds them.
-    pub async fn mutes(&self, _kind: MuteKind) -> Result<Vec<Mute>, OperatorError> {
-        todo!("issue 21: operator state")
+    /// Waits for the router to apply the event `seq`, at most [`APPLY_TIMEOUT`]; false when it
+    /// has not (or no router runs).
+    async fn wait_routed(&self, seq: u64) -> bool {
+        let Some(router) = &self.router else {
+            return false;
+        };
+        let applied = router.wait_applied(seq, APPLY_TIMEOUT).await;
+        if !applied {
+            tracing::warn!(
+                seq,
+                "the alerting router has not applied an operator event within {APPLY_TIMEOUT:?}"
+            );
+        }
+        applied
+    }
+}
+
+/// "alarm K acknowledged by alice@example.com via Webex room R (sink S): the note".
+fn alarm_summary(action: &AlarmAction, state: OperatorStateKind) -> String {
+    let verb = match state {
+        OperatorStateKind::Acknowledged => "acknowledged",
+        OperatorStateKind::Closed => "closed",
+    };
+    let note = if action.note.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", action.note)
+    };
+    format!(
+        "alarm {} {verb} by {} {}{note}",
+        action.key,
+        action.by,
+        via_text(&action.via)
+    )
+}
+
+/// Where an action came from, as a summary says it.
+pub fn via_text(via: &Via) -> String {
+    match via {
+        Via::Api { token } => format!("via the API (token {token})"),
+        Via::Webex { sink, room, .. } => format!("via Webex room {room} (sink {sink})"),
     }
 }

@@ -52,15 +52,30 @@ impl ApiToken {
     }
 }
 
-/// What a token allows. `admin` includes `read`.
+/// What a token allows; each scope includes those before it (`admin` includes `ack` and
+/// `read`), which the derived order says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     /// Queries, the live feed and the dashboard.
     #[default]
     Read,
-    /// Also operations that change state (retrying a dead letter).
+    /// Also acknowledging and closing alarms (a NOC screen's operators, who should not change
+    /// silences or the configuration).
+    Ack,
+    /// Also operations that change state (retrying a dead letter, silences, reload).
     Admin,
+}
+
+impl Scope {
+    /// The scope as the configuration writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Ack => "ack",
+            Scope::Admin => "admin",
+        }
+    }
 }
 
 /// Cross-origin access for browser applications served from elsewhere.

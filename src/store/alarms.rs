@@ -17,6 +17,11 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 
 use rusqlite::{Connection, OptionalExtension, params};
+use serde::Deserialize;
+
+use crate::event::Event;
+use crate::operator::{AlarmAction, OperatorState, OperatorStateKind};
+use crate::route::operator_types;
 
 /// Where the rows of one hash are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,9 +149,12 @@ pub(super) fn upsert(
 ) -> rusqlite::Result<()> {
     match index.find(conn, key)? {
         Some(id) => {
+            // A raise after a clear is a new occurrence: what operators did to the last one (an
+            // acknowledgement, a close) does not carry over.
             conn.prepare_cached(
                 "UPDATE alarms SET
                      first_seq = CASE WHEN ?2 AND NOT raised THEN ?3 ELSE first_seq END,
+                     operator = CASE WHEN ?2 AND NOT raised THEN NULL ELSE operator END,
                      raised = ?2, last_seq = ?3, updated_ms = ?4, events = events + 1
                  WHERE id = ?1",
             )?
@@ -161,6 +169,69 @@ pub(super) fn upsert(
             index.insert(key, conn.last_insert_rowid());
         }
     }
+    Ok(())
+}
+
+/// What an operator event sets: the alarm key and its new operator state.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct OperatorChange {
+    key: String,
+    state: OperatorStateKind,
+    /// The [`OperatorState`] as `alarms.operator` stores it.
+    json: String,
+}
+
+/// The operator state that `event` sets, if it is one of netpulse's own `alarm.acknowledged` or
+/// `alarm.closed` events (the same type from any other source is an ordinary event: no webhook
+/// sender can acknowledge an alarm). Computed on the caller's thread, with the event's JSON.
+pub(super) fn operator_change(event: &Event) -> Option<OperatorChange> {
+    let state = match event.kind.as_str() {
+        operator_types::ALARM_ACKNOWLEDGED => OperatorStateKind::Acknowledged,
+        operator_types::ALARM_CLOSED => OperatorStateKind::Closed,
+        _ => return None,
+    };
+    if !crate::route::is_own(event) {
+        return None;
+    }
+    let action = match AlarmAction::deserialize(&event.data) {
+        Ok(action) => action,
+        Err(error) => {
+            tracing::warn!(id = %event.id, %error, "an operator alarm event without a valid action: ignored");
+            return None;
+        }
+    };
+    let operator = OperatorState {
+        state,
+        by: action.by,
+        at: event.time,
+        note: action.note,
+        via: action.via,
+    };
+    let json = serde_json::to_string(&operator).ok()?;
+    Some(OperatorChange {
+        key: action.key,
+        state,
+        json,
+    })
+}
+
+/// Folds an operator event into its alarm's row: a close always sets the state (the latest
+/// close wins), an acknowledgement only an alarm without one (the first acknowledger stays, and
+/// a closed alarm stays closed). An alarm the table does not hold (never seen, or pruned) is
+/// left alone: the event stays in the log as what was asked.
+pub(super) fn set_operator(
+    conn: &Connection,
+    index: &AlarmIndex,
+    change: &OperatorChange,
+) -> rusqlite::Result<()> {
+    let Some(id) = index.find(conn, &change.key)? else {
+        return Ok(());
+    };
+    let closing = change.state == OperatorStateKind::Closed;
+    conn.prepare_cached(
+        "UPDATE alarms SET operator = ?2 WHERE id = ?1 AND (?3 OR operator IS NULL)",
+    )?
+    .execute(params![id, change.json, closing])?;
     Ok(())
 }
 
@@ -196,7 +267,7 @@ mod tests {
         conn.execute_batch(
             "CREATE TABLE alarms (id INTEGER PRIMARY KEY, key TEXT NOT NULL, raised INTEGER NOT NULL,
                  first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
-                 events INTEGER NOT NULL DEFAULT 1)",
+                 events INTEGER NOT NULL DEFAULT 1, operator TEXT)",
         )
         .unwrap();
         conn

@@ -62,6 +62,9 @@ pub(super) struct Prepared {
     /// `alarms` as `events.alarms` stores them; `None` (NULL) when there are none, the common
     /// case, which then costs nothing.
     alarms_text: Option<String>,
+    /// The operator state this event sets on an alarm (netpulse's own `alarm.acknowledged` /
+    /// `alarm.closed`), folded into `alarms.operator` in the same savepoint.
+    operator: Option<alarms::OperatorChange>,
 }
 
 impl Prepared {
@@ -100,6 +103,7 @@ impl Prepared {
             sinks: item.sinks.clone(),
             alarms_text: super::route::alarms_text(&item.alarms),
             alarms: item.alarms.clone(),
+            operator: alarms::operator_change(event),
         })
     }
 }
@@ -141,6 +145,9 @@ pub(super) fn append(
             seq,
             now_ms,
         )?;
+    }
+    if let Some(change) = &item.operator {
+        alarms::set_operator(conn, &memory.alarms, change)?;
     }
     Ok(Appended {
         seq: seq as u64,

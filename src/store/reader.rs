@@ -9,11 +9,14 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::body::Body;
-use super::schema::{self, severity_from_rank, severity_rank};
+use super::schema::{self, severity_rank};
 use super::{Committed, with_seq};
 use crate::event::{AlarmState, Event, Severity};
 
+mod alarms;
 mod route;
+
+pub use alarms::{AlarmFilter, AlarmRow, AlarmView};
 
 /// The number of events [`Reader::events`] returns at most, whatever the query asks.
 const MAX_LIMIT: usize = 10_000;
@@ -158,16 +161,6 @@ impl EventQuery {
     }
 }
 
-/// Which alarms [`Reader::alarms`] lists.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum AlarmFilter {
-    /// Raised and not cleared since.
-    #[default]
-    Active,
-    Cleared,
-    All,
-}
-
 /// The engine's state rows: `(key, JSON)`.
 pub type StateRows = Vec<(String, String)>;
 
@@ -192,37 +185,6 @@ pub struct DeadLetter {
     pub last_error: Option<String>,
     /// The event's JSON (`seq` included), or None when retention has pruned it.
     pub event_json: Option<String>,
-}
-
-/// An alarm with what the API shows of it: the current state, and the event that raised it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlarmView {
-    pub row: AlarmRow,
-    /// How many events raised or cleared it.
-    pub events: u64,
-    /// When the raising event happened (the device's time), if it is still stored.
-    pub first_seen: Option<jiff::Timestamp>,
-    /// When the latest event about it happened.
-    pub last_seen: Option<jiff::Timestamp>,
-    /// The raising event's source, device, severity, type and summary, if it is still stored.
-    pub source: Option<String>,
-    pub device: Option<String>,
-    pub severity: Option<Severity>,
-    pub kind: Option<String>,
-    pub summary: Option<String>,
-}
-
-/// The current state of one alarm.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AlarmRow {
-    pub key: String,
-    pub raised: bool,
-    /// The event that raised it (most recently, if it was cleared and raised again).
-    pub first_seq: u64,
-    /// The latest event that raised or cleared it.
-    pub last_seq: u64,
-    /// When the store recorded the latest change.
-    pub updated: jiff::Timestamp,
 }
 
 /// How many outbox rows of one sink are in each state.
@@ -356,58 +318,6 @@ impl Reader {
         Ok((oldest, newest))
     }
 
-    /// Alarms with their raising event, most recently changed first.
-    pub fn alarms(&self, which: AlarmFilter, limit: usize) -> anyhow::Result<Vec<AlarmView>> {
-        let condition = match which {
-            AlarmFilter::Active => "WHERE alarms.raised = 1",
-            AlarmFilter::Cleared => "WHERE alarms.raised = 0",
-            AlarmFilter::All => "",
-        };
-        let sql = format!(
-            "SELECT alarms.key, alarms.raised, alarms.first_seq, alarms.last_seq, alarms.updated_ms,
-                 alarms.events, first.time_ms, last.time_ms, first.source, first.device,
-                 first.severity, first.kind, first.body
-             FROM alarms
-             LEFT JOIN events AS first ON first.seq = alarms.first_seq
-             LEFT JOIN events AS last ON last.seq = alarms.last_seq
-             {condition}
-             ORDER BY alarms.updated_ms DESC, alarms.last_seq DESC LIMIT {}",
-            limit.min(MAX_LIMIT)
-        );
-        let mut statement = self.conn.prepare_cached(&sql)?;
-        let rows = statement
-            .query_map([], |row| {
-                let time = |index: usize| -> rusqlite::Result<Option<jiff::Timestamp>> {
-                    Ok(row
-                        .get::<_, Option<i64>>(index)?
-                        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok()))
-                };
-                Ok(AlarmView {
-                    row: AlarmRow {
-                        key: row.get(0)?,
-                        raised: row.get(1)?,
-                        first_seq: row.get::<_, i64>(2)? as u64,
-                        last_seq: row.get::<_, i64>(3)? as u64,
-                        updated: jiff::Timestamp::from_millisecond(row.get(4)?)
-                            .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-                    },
-                    events: row.get::<_, i64>(5)? as u64,
-                    first_seen: time(6)?,
-                    last_seen: time(7)?,
-                    source: row.get(8)?,
-                    device: row.get(9)?,
-                    severity: row.get::<_, Option<i64>>(10)?.and_then(severity_from_rank),
-                    kind: row.get(11)?,
-                    summary: row
-                        .get::<_, Option<Body>>(12)?
-                        .and_then(|Body(body)| summary_of(&body)),
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .context("cannot list alarms")?;
-        Ok(rows)
-    }
-
     /// The dead letters of `sink`, newest first.
     pub fn dead_letters(&self, sink: &str, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
         let mut statement = self.conn.prepare_cached(
@@ -432,37 +342,6 @@ impl Reader {
             .collect::<rusqlite::Result<Vec<_>>>()
             .context("cannot list dead letters")?;
         Ok(rows)
-    }
-
-    /// The current state of the alarm `key`, if any event ever raised or cleared it (and
-    /// retention has not deleted it since it was cleared). Scans `alarms`, whose keys are not
-    /// indexed (`alarms.rs`): for tests and tools, not for a hot path.
-    pub fn alarm(&self, key: &str) -> anyhow::Result<Option<AlarmRow>> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT raised, first_seq, last_seq, updated_ms FROM alarms WHERE key = ?1",
-            )?
-            .query_row([key], |row| {
-                Ok((
-                    row.get::<_, bool>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, i64>(2)?,
-                    row.get::<_, i64>(3)?,
-                ))
-            })
-            .optional()
-            .with_context(|| format!("cannot read alarm {key}"))?;
-        let Some((raised, first_seq, last_seq, updated_ms)) = row else {
-            return Ok(None);
-        };
-        Ok(Some(AlarmRow {
-            key: key.to_owned(),
-            raised,
-            first_seq: first_seq as u64,
-            last_seq: last_seq as u64,
-            updated: jiff::Timestamp::from_millisecond(updated_ms)?,
-        }))
     }
 
     /// How many of `sink`'s outbox rows are pending, delivered and dead.

@@ -162,6 +162,10 @@ async fn a_silence_is_created_listed_and_expired_by_an_admin_and_each_step_is_in
     assert_eq!(created.len(), 1);
     assert_eq!(created[0]["data"]["id"], id.as_str());
     assert_eq!(created[0]["data"]["created_by"], "alice");
+    assert_eq!(
+        created[0]["data"]["via"],
+        json!({"channel": "api", "token": "alice"})
+    );
     assert!(
         created[0]["summary"].as_str().unwrap().contains("alice"),
         "{}",
@@ -181,7 +185,10 @@ async fn a_silence_is_created_listed_and_expired_by_an_admin_and_each_step_is_in
     assert!(again["error"].as_str().unwrap().contains(&id), "{again}");
     let expired = events_of_type(&running, "io.netpulse.operator.silence.expired").await;
     assert_eq!(expired.len(), 1);
-    assert_eq!(expired[0]["data"], json!({"id": id, "by": "alice"}));
+    assert_eq!(
+        expired[0]["data"],
+        json!({"id": id, "by": "alice", "via": {"channel": "api", "token": "alice"}})
+    );
     running.stop().await;
 }
 
@@ -229,7 +236,10 @@ async fn a_window_is_created_for_later_listed_and_deleted() {
     let (_, list) = get(&running, "/api/v1/windows").await;
     assert_eq!(list["windows"], json!([]));
     let deleted = events_of_type(&running, "io.netpulse.operator.window.deleted").await;
-    assert_eq!(deleted[0]["data"], json!({"id": id, "by": "alice"}));
+    assert_eq!(
+        deleted[0]["data"],
+        json!({"id": id, "by": "alice", "via": {"channel": "api", "token": "alice"}})
+    );
     running.stop().await;
 }
 

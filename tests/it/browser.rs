@@ -2,7 +2,7 @@
 //! HTTP API (plain `reqwest`, no WebDriver crate). The page must go live on the event stream, show a
 //! webhook alarm as it arrives and list it among the active alarms; a click on the alarm shows its
 //! trace, and its Silence… button (the token is an admin's) makes a silence the silences list
-//! shows.
+//! shows; the alarm row's Ack button acknowledges it.
 //!
 //! Opt-in: `NETPULSE_BROWSER_TESTS=1 cargo test browser` (CI installs `chromium` and
 //! `chromium-driver`). A screenshot is written to `target/artifacts/dashboard.png`.
@@ -132,6 +132,25 @@ async fn dashboard_shows_an_injected_event_live() {
             "const e = document.getElementById('alarms'); return e ? e.textContent : null;",
             json!([]),
             |value| value.as_str().is_some_and(|text| text.contains(HOST)),
+        )
+        .await;
+    // The admin token may acknowledge: the row's Ack button, then the row says who did.
+    driver
+        .execute(
+            "document.querySelector('#alarms tr.alarm button.alarm-ack').click();",
+            json!([]),
+        )
+        .await;
+    driver
+        .wait_for(
+            "the alarm row shows it acknowledged",
+            "const e = document.getElementById('alarms'); return e ? e.textContent : null;",
+            json!([]),
+            |value| {
+                value
+                    .as_str()
+                    .is_some_and(|text| text.contains("ack by noc-lead"))
+            },
         )
         .await;
 

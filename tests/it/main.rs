@@ -2,6 +2,7 @@
 //! runs the real gateway in-process against the device simulators, over real TLS and WebSockets
 //! on loopback.
 
+mod alarm_actions;
 mod alerting_api;
 mod api;
 mod apic;

@@ -156,8 +156,10 @@ async fn require(auth: &Auth, scope: Scope, mut request: Request, next: Next) ->
             status: StatusCode::FORBIDDEN,
             code: "forbidden",
             message: format!(
-                "the token {:?} has the read scope; this needs a token with scope: admin",
-                caller.name
+                "the token {:?} has the {} scope; this needs a token with scope: {}",
+                caller.name,
+                caller.scope.as_str(),
+                scope.as_str()
             ),
         }
         .into_response();
@@ -172,6 +174,14 @@ pub(super) async fn require_read(
     next: Next,
 ) -> Response {
     require(&auth, Scope::Read, request, next).await
+}
+
+pub(super) async fn require_ack(
+    State(auth): State<Arc<Auth>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    require(&auth, Scope::Ack, request, next).await
 }
 
 pub(super) async fn require_admin(

@@ -6,6 +6,7 @@
 //! EventSource and WebSocket). Tokens are compared in constant time over SHA-256 digests. Errors
 //! have one shape, `{"error": "<what to do>", "code": "<machine word>"}`.
 
+mod alarms;
 mod auth;
 mod cors;
 mod events;
@@ -36,7 +37,7 @@ pub use auth::Auth;
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The paths served under `/api/v1`, as written in the OpenAPI document; a test checks they agree.
-pub const PATHS: [&str; 18] = [
+pub const PATHS: [&str; 20] = [
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/stream",
@@ -55,6 +56,8 @@ pub const PATHS: [&str; 18] = [
     "/api/v1/events/{id}/trace",
     "/api/v1/notifications",
     "/api/v1/whoami",
+    "/api/v1/alarms/{key}/ack",
+    "/api/v1/alarms/{key}/close",
 ];
 
 /// What the API routes read.
@@ -95,6 +98,13 @@ pub fn router(state: ApiState) -> Router {
             state.auth.clone(),
             auth::require_read,
         ));
+    let ack = Router::new()
+        .route(PATHS[18], post(alarms::acknowledge))
+        .route(PATHS[19], post(alarms::close))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.auth.clone(),
+            auth::require_ack,
+        ));
     let admin = Router::new()
         .route(PATHS[8], post(status::retry_dead))
         .route(PATHS[9], post(reload::reload))
@@ -107,19 +117,18 @@ pub fn router(state: ApiState) -> Router {
             auth::require_admin,
         ));
     let cors = Arc::new(state.config.cors.clone());
-    read.merge(admin)
+    read.merge(ack)
+        .merge(admin)
         .with_state(state)
         .route(PATHS[10], get(openapi))
         .layer(axum::middleware::from_fn_with_state(cors, cors::apply))
 }
 
 /// `GET /api/v1/whoami`: the caller's token name and scope, so that the dashboard offers the
-/// admin actions (silence, window) only to a token that may use them.
+/// admin actions (silence, window) and the ack ones (acknowledge, close an alarm) only to a token
+/// that may use them.
 async fn whoami(axum::Extension(caller): axum::Extension<auth::Caller>) -> Response {
-    let scope = match caller.scope {
-        crate::config::Scope::Read => "read",
-        crate::config::Scope::Admin => "admin",
-    };
+    let scope = caller.scope.as_str();
     axum::Json(serde_json::json!({"name": caller.name, "scope": scope})).into_response()
 }
 

@@ -1,15 +1,13 @@
 //! `/api/v1/silences` and `/api/v1/windows`: silences and one-off maintenance windows
 //! ([`Mute`]s), created, listed and ended through the API.
 //!
-//! Creating or ending one does not change any state here: it appends an operator event
-//! (`io.netpulse.operator.silence.created`, `.silence.expired`, `.window.created`,
-//! `.window.deleted`) to the store's log through the pipeline, so the history and the feed show
-//! who did what and every node applies it in log order. The alerting router applies it when it
-//! reads the log; the request waits (at most [`APPLY_TIMEOUT`]) until it has, so that a list
-//! right after the answer shows the change. The list reads the router's persisted state: rows
-//! keyed [`MUTE_KEY_PREFIX`]`<id>` holding the [`Mute`].
-
-use std::time::Duration;
+//! Creating or ending one goes through the [`Operator`], as a button or a command in a Webex
+//! room does: it appends an operator event (`io.netpulse.operator.silence.created`,
+//! `.silence.expired`, `.window.created`, `.window.deleted`) to the store's log through the
+//! pipeline, so the history and the feed show who did what and every node applies it in log
+//! order. The request waits (at most [`crate::operator::APPLY_TIMEOUT`]) until the alerting router has applied it,
+//! so that a list right after the answer shows the change (202 when it has not). The list reads
+//! the router's persisted state: rows keyed [`MUTE_KEY_PREFIX`]`<id>` holding the [`Mute`].
 
 use axum::Extension;
 use axum::Json;
@@ -22,54 +20,29 @@ use serde_json::{Map, Value, json};
 use super::auth::Caller;
 use super::{ApiError, ApiState};
 use crate::config::EventMatcher;
-use crate::event::Event;
-use crate::route::{Matcher, Mute, MuteKind, operator_types};
-use crate::store::NewEvent;
-
-/// The engine's state rows that hold a mute: `mute/<id>`, with the [`Mute`] in the value (see
-/// [`stored_mute`]). The engine (`route::state::MUTE`) names its rows so; if that changes, this
-/// prefix is the one place to change here.
-pub const MUTE_KEY_PREFIX: &str = "mute/";
-
-/// How long a create or delete waits for the router to apply its operator event.
-pub const APPLY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The longest a silence or window may last: a mute forgotten for months hides real outages.
-/// Longer recurring quiet hours belong in the configuration's `time_intervals`.
-pub const MAX_SPAN: jiff::SignedDuration = jiff::SignedDuration::from_hours(90 * 24);
+use crate::operator::{Applied, MAX_SPAN, Operator, OperatorError};
+#[cfg(test)]
+use crate::operator::{MUTE_KEY_PREFIX, mutes_in_state};
+use crate::route::{Matcher, Mute, MuteKind};
 
 /// The body fields of a create request.
 const FIELDS: [&str; 5] = ["matchers", "starts_at", "ends_at", "duration", "comment"];
 
-/// What one kind of mute is called in paths, answers and operator events.
+/// What one kind of mute is called in paths and answers.
 struct Kind {
     kind: MuteKind,
     /// The collection's name: `silences`, `windows` (also the list's JSON key).
     plural: &'static str,
-    /// `silence`, `window`.
-    singular: &'static str,
-    created: &'static str,
-    ended: &'static str,
-    /// `expired`, `deleted`.
-    ended_word: &'static str,
 }
 
 const SILENCE: Kind = Kind {
     kind: MuteKind::Silence,
     plural: "silences",
-    singular: "silence",
-    created: operator_types::SILENCE_CREATED,
-    ended: operator_types::SILENCE_EXPIRED,
-    ended_word: "expired",
 };
 
 const WINDOW: Kind = Kind {
     kind: MuteKind::Window,
     plural: "windows",
-    singular: "window",
-    created: operator_types::WINDOW_CREATED,
-    ended: operator_types::WINDOW_DELETED,
-    ended_word: "deleted",
 };
 
 /// `GET /api/v1/silences`: the silences active now or starting later, soonest first.
@@ -119,53 +92,13 @@ pub(super) async fn delete_window(
 }
 
 async fn list(state: &ApiState, kind: &Kind) -> Result<Response, ApiError> {
-    let mutes = current_mutes(state, kind.kind).await?;
+    let mutes = operator(state)
+        .mutes(kind.kind)
+        .await
+        .map_err(operator_error)?;
     let mut body = Map::new();
     body.insert(kind.plural.to_owned(), json!(mutes));
     Ok(Json(Value::Object(body)).into_response())
-}
-
-/// The mutes of `kind` in the router's state that have not ended, soonest first.
-async fn current_mutes(state: &ApiState, kind: MuteKind) -> Result<Vec<Mute>, ApiError> {
-    let (_, rows) = state
-        .pool
-        .read(|reader| reader.route_state())
-        .await
-        .map_err(|error| ApiError::store(&error))?;
-    Ok(mutes_in_state(&rows, kind, jiff::Timestamp::now()))
-}
-
-/// The mutes of `kind` among the router's state rows that are active at `now` or start later
-/// and were not ended early, ordered by start then end.
-pub(super) fn mutes_in_state(
-    rows: &[(String, String)],
-    kind: MuteKind,
-    now: jiff::Timestamp,
-) -> Vec<Mute> {
-    let mut mutes: Vec<Mute> = rows
-        .iter()
-        .filter(|(key, _)| key.starts_with(MUTE_KEY_PREFIX))
-        .filter_map(|(key, value)| match stored_mute(value) {
-            Ok(mute) => Some(mute),
-            Err(error) => {
-                tracing::warn!(%key, %error, "a mute in the router's state is not valid JSON");
-                None
-            }
-        })
-        .filter(|mute| mute.kind == kind && mute.expired_by.is_none() && mute.ends_at > now)
-        .collect();
-    mutes.sort_by(|a, b| (a.starts_at, a.ends_at, &a.id).cmp(&(b.starts_at, b.ends_at, &b.id)));
-    mutes
-}
-
-/// A mute row's value: the engine keeps the [`Mute`] with its own bookkeeping beside it
-/// (`{"mute": Mute, "started": bool}`); a bare `Mute` is taken too.
-fn stored_mute(value: &str) -> Result<Mute, serde_json::Error> {
-    let mut value: Value = serde_json::from_str(value)?;
-    match value.get_mut("mute") {
-        Some(mute) if mute.is_object() => serde_json::from_value(mute.take()),
-        _ => serde_json::from_value(value),
-    }
 }
 
 async fn create(
@@ -182,23 +115,12 @@ async fn create(
         now,
         crate::event::new_event_id(),
     )?;
-    let mut event = Event::new(
-        crate::route::OWN_SOURCE,
-        kind.created,
-        now,
-        serde_json::to_value(&mute).expect("a mute is plain data"),
-    );
-    event.summary = created_summary(kind, &mute);
-    let applied = append(state, event).await?;
-    tracing::info!(
-        id = %mute.id,
-        by = %caller.name,
-        kind = kind.singular,
-        starts_at = %mute.starts_at,
-        ends_at = %mute.ends_at,
-        "mute created through the API"
-    );
-    Ok((status_of(applied, StatusCode::CREATED), Json(mute)).into_response())
+    let operator = operator(state);
+    let applied = operator
+        .create_mute(mute, &actor(caller))
+        .await
+        .map_err(operator_error)?;
+    Ok(answer(applied, StatusCode::CREATED))
 }
 
 async fn end(
@@ -207,79 +129,58 @@ async fn end(
     caller: &Caller,
     id: String,
 ) -> Result<Response, ApiError> {
-    let mutes = current_mutes(state, kind.kind).await?;
-    let Some(mut mute) = mutes.into_iter().find(|mute| mute.id == id) else {
-        return Err(ApiError::not_found(format!(
-            "there is no active or future {} with id {id:?}: list them with GET /api/v1/{}",
-            kind.singular, kind.plural
-        )));
-    };
-    let mut event = Event::new(
-        crate::route::OWN_SOURCE,
-        kind.ended,
-        jiff::Timestamp::now(),
-        json!({"id": id, "by": caller.name}),
-    );
-    event.summary = format!(
-        "{} {id} {} by {}{}",
-        kind.singular,
-        kind.ended_word,
-        caller.name,
-        if mute.comment.is_empty() {
-            String::new()
-        } else {
-            format!(" (was: {})", mute.comment)
-        }
-    );
-    let applied = append(state, event).await?;
-    tracing::info!(%id, by = %caller.name, kind = kind.singular, "mute ended through the API");
-    mute.expired_by = Some(caller.name.clone());
-    Ok((status_of(applied, StatusCode::OK), Json(mute)).into_response())
-}
-
-/// 202 instead of `done` when the router has not applied the event in time (or is not running):
-/// the operator event is stored and will be applied, but a list right now may not show it yet.
-fn status_of(applied: bool, done: StatusCode) -> StatusCode {
-    if applied { done } else { StatusCode::ACCEPTED }
-}
-
-/// Appends an operator event through the pipeline (the feed, the history and sinks' `match:`
-/// see it) and waits for the router to apply it; true when it has.
-async fn append(state: &ApiState, event: Event) -> Result<bool, ApiError> {
-    let mut items = [NewEvent::new(event)];
-    let appended = state
-        .pipeline
-        .ingest(&mut items)
+    let applied = operator(state)
+        .end_mute(kind.kind, &id, &actor(caller))
         .await
-        .map_err(|error| ApiError::store(&anyhow::anyhow!(error)))?;
-    let seq = appended.first().map_or(0, |appended| appended.seq);
-    let Some(router) = &state.router else {
-        return Ok(false);
-    };
-    let applied = router.wait_applied(seq, APPLY_TIMEOUT).await;
-    if !applied {
-        tracing::warn!(
-            seq,
-            "the alerting router has not applied an operator event within {APPLY_TIMEOUT:?}"
-        );
-    }
-    Ok(applied)
+        .map_err(|error| match error {
+            OperatorError::NotFound(message) => ApiError::not_found(format!(
+                "{message}: list them with GET /api/v1/{}",
+                kind.plural
+            )),
+            error => operator_error(error),
+        })?;
+    Ok(answer(applied, StatusCode::OK))
 }
 
-fn created_summary(kind: &Kind, mute: &Mute) -> String {
-    let span = format!(
-        "{} to {}",
-        mute.starts_at
-            .round(jiff::Unit::Second)
-            .unwrap_or(mute.starts_at),
-        mute.ends_at
-            .round(jiff::Unit::Second)
-            .unwrap_or(mute.ends_at)
-    );
-    format!(
-        "{} by {} ({span}): {}",
-        kind.singular, mute.created_by, mute.comment
-    )
+/// The answer to an action: `done` with the value; 202 instead when the router has not applied
+/// the event in time (or is not running): the operator event is stored and will be applied, but
+/// a list right now may not show it yet; 200 when it was already so.
+fn answer<T: serde::Serialize>(applied: Applied<T>, done: StatusCode) -> Response {
+    match applied {
+        Applied::Done { routed, value, .. } => {
+            let status = if routed { done } else { StatusCode::ACCEPTED };
+            (status, Json(value)).into_response()
+        }
+        Applied::AlreadySo(value) => (StatusCode::OK, Json(value)).into_response(),
+    }
+}
+
+/// The operator service for a request (cheap: what it shares is kept per store).
+pub(super) fn operator(state: &ApiState) -> Operator {
+    Operator::new(state.pipeline.clone(), state.router.clone())
+}
+
+/// The API caller as an operator: the token's name.
+pub(super) fn actor(caller: &Caller) -> crate::operator::Actor {
+    crate::operator::Actor {
+        name: caller.name.clone(),
+        via: crate::operator::Via::Api {
+            token: caller.name.clone(),
+        },
+    }
+}
+
+/// An operator error as the API answers it.
+pub(super) fn operator_error(error: OperatorError) -> ApiError {
+    match error {
+        OperatorError::NotFound(message) => ApiError::not_found(message),
+        OperatorError::Conflict(message) => ApiError {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message,
+        },
+        OperatorError::Store(error) => ApiError::store(&error),
+    }
 }
 
 /// A create request's body as a [`Mute`], every mistake a 400 naming its field:

@@ -17,7 +17,9 @@ const MAX_ALARMS: usize = 5000;
 /// Dead letters listed at most.
 const MAX_DEAD: usize = 1000;
 
-/// `GET /api/v1/alarms?state=active|cleared|all`: active ones by default.
+/// `GET /api/v1/alarms?state=active|acknowledged|closed|cleared|all`: active ones by default
+/// (raised and not closed by an operator; `acknowledged` and `closed` are raised ones an
+/// operator acknowledged or closed).
 pub(super) async fn alarms(
     State(state): State<ApiState>,
     RawQuery(query): RawQuery,
@@ -26,11 +28,13 @@ pub(super) async fn alarms(
     for (key, value) in params::pairs(query.as_deref().unwrap_or("")) {
         match (key.as_str(), value.as_str()) {
             ("state", "active") => which = AlarmFilter::Active,
+            ("state", "acknowledged") => which = AlarmFilter::Acknowledged,
+            ("state", "closed") => which = AlarmFilter::Closed,
             ("state", "cleared") => which = AlarmFilter::Cleared,
             ("state", "all") => which = AlarmFilter::All,
             ("state", other) => {
                 return Err(ApiError::bad_request(format!(
-                    "query parameter state={other:?} is not valid: expected active, cleared or all"
+                    "query parameter state={other:?} is not valid: expected active, acknowledged, closed, cleared or all"
                 )));
             }
             ("access_token", _) => {}
@@ -65,6 +69,7 @@ fn alarm_json(alarm: &AlarmView) -> Value {
         "severity": alarm.severity,
         "type": alarm.kind,
         "summary": alarm.summary,
+        "operator": alarm.operator,
     })
 }
 

@@ -17,7 +17,11 @@ fn the_openapi_document_lists_exactly_the_served_paths() {
     let served: BTreeSet<&str> = PATHS.into_iter().collect();
     assert_eq!(documented, served);
     for (path, item) in document["paths"].as_object().unwrap() {
-        let methods: &[&str] = if path.ends_with("/retry") || path.ends_with("/reload") {
+        let methods: &[&str] = if path.ends_with("/retry")
+            || path.ends_with("/reload")
+            || path.ends_with("/ack")
+            || path.ends_with("/close")
+        {
             &["post"]
         } else if path.ends_with("/silences") || path.ends_with("/windows") {
             &["get", "post"]

@@ -11,16 +11,21 @@
 
   // ---------- the caller's scope ----------
   let admin = false;
+  let ack = false;
 
   async function refreshScope() {
     if (ui.authNeeded()) return;
     try {
       const me = await api('api/v1/whoami');
       admin = me && me.scope === 'admin';
+      ack = admin || (me && me.scope === 'ack');
     } catch (_) {
       admin = false;
+      ack = false;
     }
     document.body.classList.toggle('admin', admin);
+    // Acknowledging and closing alarms (app.js's alarm rows): the ack scope, or admin.
+    document.body.classList.toggle('can-ack', ack);
   }
 
   // ---------- words ----------

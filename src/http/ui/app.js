@@ -406,6 +406,8 @@
         $('received').textContent = received.toLocaleString();
       }
       if (ev.alarmstate === 'raised' || ev.alarmstate === 'cleared') alarmsSoon();
+      // An operator acknowledged or closed an alarm (here, another screen, a Webex room).
+      if (typeof ev.type === 'string' && ev.type.startsWith('io.netpulse.operator.alarm.')) alarmsSoon();
     };
     source.addEventListener('notice', (message) => {
       if (gen !== generation) return;
@@ -488,7 +490,7 @@
     for (const alarm of alarms) {
       const sev = severityOf(alarm.severity);
       counts[sev] = (counts[sev] || 0) + 1;
-      const tr = el('tr', 'alarm sev-' + sev);
+      const tr = el('tr', 'alarm sev-' + sev + (alarm.operator ? ' op-' + alarm.operator.state : ''));
       tr.dataset.key = alarm.key || '';
       const sevCell = cell('sev');
       sevCell.appendChild(badge(alarm.severity));
@@ -500,12 +502,13 @@
       tr.appendChild(cell('time c-seen-first', shortTime(alarm.first_seen), fullTime(alarm.first_seen)));
       tr.appendChild(cell('time', shortTime(alarm.last_seen), `${fullTime(alarm.last_seen)} — ${ago(alarm.last_seen)}`));
       tr.appendChild(cell('num', num(alarm.events)));
+      tr.appendChild(operatorCell(alarm));
       fragment.appendChild(tr);
     }
     if (!alarms.length) {
       const tr = el('tr');
       const td = cell('empty', 'No active alarms');
-      td.colSpan = 6;
+      td.colSpan = 7;
       tr.appendChild(td);
       fragment.appendChild(tr);
     }
@@ -517,6 +520,46 @@
     for (const sev of SEVERITIES.slice().reverse()) {
       if (counts[sev]) summary.appendChild(el('span', 'badge ' + sev, `${counts[sev]} ${sev}`));
     }
+  }
+
+  /**
+   * What an operator did to an alarm (acknowledged by whom, when, with what note) and, for a token
+   * with the ack scope (body.can-ack, set by alerting.js), its Ack and Close buttons.
+   */
+  function operatorCell(alarm) {
+    const td = cell('operator');
+    const op = alarm.operator;
+    if (op) {
+      const where = op.via && op.via.channel === 'webex' ? ' in Webex' : '';
+      td.appendChild(el('span', 'op ' + op.state, `${op.state === 'closed' ? 'closed' : 'ack'} by ${op.by}`));
+      td.title = `${op.state} by ${op.by}${where} at ${fullTime(op.at)}${op.note ? ': ' + op.note : ''}`;
+    }
+    const actions = el('span', 'actions ack-only');
+    if (!op) actions.appendChild(alarmButton(alarm.key, 'ack', 'Ack', 'Acknowledge: someone is on it'));
+    if (!op || op.state !== 'closed') {
+      actions.appendChild(alarmButton(alarm.key, 'close', 'Close', 'Close: off the active list until it is raised again'));
+    }
+    td.appendChild(actions);
+    return td;
+  }
+
+  function alarmButton(key, action, label, title) {
+    const button = el('button', 'alarm-' + action, label);
+    button.type = 'button';
+    button.title = title;
+    button.addEventListener('click', async (event) => {
+      event.stopPropagation();
+      button.disabled = true;
+      try {
+        // The key holds ':' and '/': one percent-encoded path segment.
+        await api(`api/v1/alarms/${encodeURIComponent(key || '')}/${action}`, null, { method: 'POST', body: {} });
+      } catch (err) {
+        setMeta('alarms-meta', err.message, true);
+        button.disabled = false;
+      }
+      alarmsSoon();
+    });
+    return button;
   }
 
   // ---------- sources and sinks ----------

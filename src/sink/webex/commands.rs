@@ -319,6 +319,7 @@ mod tests {
             severity: Some(Severity::Critical),
             kind: None,
             summary: Some("link *down*".into()),
+            operator: None,
         };
         let text = render(&[alarm]);
         assert!(text.starts_with("🔴 **Active alarms: 1**"), "{text}");

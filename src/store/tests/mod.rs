@@ -5,6 +5,7 @@
 mod alarms;
 mod events;
 mod keys;
+mod operator;
 mod outbox;
 mod route;
 mod writer;
