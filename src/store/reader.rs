@@ -13,6 +13,7 @@ use super::schema::{self, severity_from_rank, severity_rank};
 use super::{Committed, with_seq};
 use crate::event::{AlarmState, Event, Severity};
 
+mod cards;
 mod route;
 
 /// The number of events [`Reader::events`] returns at most, whatever the query asks.
