@@ -262,4 +262,4 @@ fn line_block(line: &AlarmLine) -> Value {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -4,6 +4,7 @@
 //! `worker` runs the delivery loop. A group's notification gets the built-in message of `group`,
 //! in its group's thread (`thread`).
 
+pub mod actions;
 pub mod card;
 pub mod client;
 pub mod commands;

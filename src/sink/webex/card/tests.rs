@@ -63,7 +63,10 @@ fn a_notification_card_is_an_adaptive_card_1_3_with_acknowledge_silence_and_open
     assert_eq!(actions[2]["title"], "Silence 24 h");
     assert_eq!(actions[2]["data"]["for"], "24h");
     assert_eq!(actions[3]["type"], "Action.OpenUrl");
-    assert_eq!(actions[3]["url"], "https://netpulse.example.com/?source=vmanage");
+    assert_eq!(
+        actions[3]["url"],
+        "https://netpulse.example.com/?source=vmanage"
+    );
     assert!(actions.len() <= 5, "Webex shows five buttons at most");
     let attached = attachment(card.clone());
     assert_eq!(attached["contentType"], CONTENT_TYPE);
@@ -128,8 +131,19 @@ fn an_alarm_event_card_names_the_device_and_has_the_buttons() {
     event.summary = "eth1/1 down".into();
     event.alarmstate = AlarmState::Raised;
     assert!(event_wants_card(&event));
-    let card = event_card(&event, &Buttons { silences: vec![], open: None });
-    assert!(card["body"][0]["text"].as_str().unwrap().contains("**leaf-1** eth1/1 down"));
+    let card = event_card(
+        &event,
+        &Buttons {
+            silences: vec![],
+            open: None,
+        },
+    );
+    assert!(
+        card["body"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("**leaf-1** eth1/1 down")
+    );
     assert_eq!(card["actions"].as_array().unwrap().len(), 1);
     event.alarmstate = AlarmState::Cleared;
     assert!(!event_wants_card(&event));
