@@ -16,13 +16,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::client::{MessagesClient, SendResult};
+use super::client::{Created, MessagesClient, SendResult};
 use super::commands::Gate;
 use super::group::{GroupTemplates, notification_of};
 use super::render::Templates;
 use super::split::{MAX_MESSAGE_BYTES, split_capped};
 use super::thread::{self, Thread};
-use crate::config::{RetryConfig, WebexSinkConfig};
+use crate::config::{ActionsConfig, CommandsConfig, RetryConfig, WebexSinkConfig};
+use crate::operator::Operator;
 use crate::route::Notification;
 use crate::sink::Outbox;
 use crate::store::{Delivery, Failed};
@@ -39,9 +40,14 @@ const MAX_PARTS: usize = 2;
 /// What ends the plain text of a notification cut for length (the Markdown says more).
 const TEXT_CUT: &str = "\n\n… cut: too long for Webex";
 
+mod clicks;
+
+/// Starts the sink. `operator` applies what the room asks (card buttons, write commands); without
+/// it (a tool that delivers only) those are refused.
 pub fn spawn(
     config: &WebexSinkConfig,
     outbox: Outbox,
+    operator: Option<Operator>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let timezone = jiff::tz::TimeZone::get(&config.timezone)?;
     let templates = Templates::new(config.template.as_deref(), timezone)
@@ -63,10 +69,19 @@ pub fn spawn(
         interval: Duration::from_secs_f64(1.0 / config.rate_limit),
         next_send: Instant::now(),
         parts_sent: HashMap::new(),
-        commands: config
-            .commands
-            .as_ref()
-            .map(|commands| Gate::new(config.room_id.as_deref(), commands)),
+        // With `actions:` alone, commands are answered in the sink's room only (the defaults).
+        commands: match (&config.commands, &config.actions) {
+            (Some(commands), _) => Some(Gate::new(config.room_id.as_deref(), commands)),
+            (None, Some(_)) => Some(Gate::new(
+                config.room_id.as_deref(),
+                &CommandsConfig::default(),
+            )),
+            (None, None) => None,
+        },
+        actions: config.actions.clone(),
+        room_id: config.room_id.clone(),
+        operator,
+        replies: HashMap::new(),
         refused: Throttle::new(),
         public_url: config
             .public_url
@@ -98,6 +113,14 @@ struct Worker {
     refused: Throttle,
     /// netpulse's address for the room's readers (`public_url`), without a trailing slash.
     public_url: Option<String>,
+    /// Cards with buttons, and who may press them (`actions:`).
+    actions: Option<ActionsConfig>,
+    /// The sink's room, where a card goes when Webex's answer does not say.
+    room_id: Option<String>,
+    operator: Option<Operator>,
+    /// The thread reply of a click already applied whose post failed, by outbox row: a retry
+    /// posts it without applying again (which would find it done and say nothing).
+    replies: HashMap<i64, clicks::Reply>,
 }
 
 /// What became of one delivery.
@@ -145,6 +168,9 @@ impl Worker {
     }
 
     async fn deliver(&mut self, delivery: &Delivery) -> Step {
+        if super::actions::is_click(&delivery.event) {
+            return self.click(delivery).await;
+        }
         if self.commands.is_some() && delivery.event.kind.starts_with("com.cisco.webex.message") {
             return self.answer(delivery).await;
         }
@@ -191,9 +217,24 @@ impl Worker {
             return Step::Delivered;
         }
         let first = self.parts_sent.get(&delivery.id).copied().unwrap_or(0);
+        let card = self.event_card(&delivery.event);
         for (index, part) in parts.iter().enumerate().skip(first) {
             self.pace().await;
-            match self.client.post(part).await {
+            let result = match card.as_ref().filter(|_| index == 0) {
+                None => self.client.post(part).await,
+                Some(card) => {
+                    let text = super::markdown::plain(part);
+                    let (result, created) = self
+                        .client
+                        .post_card(part, Some(&text), None, Some(card))
+                        .await;
+                    if result == SendResult::Sent {
+                        self.record_card(created, delivery.seq).await;
+                    }
+                    result
+                }
+            };
+            match result {
                 SendResult::Sent => {
                     self.parts_sent.insert(delivery.id, index + 1);
                 }
@@ -254,10 +295,18 @@ impl Worker {
             None => Thread::new(notification.number, None),
         };
         let first = self.parts_sent.get(&delivery.id).copied().unwrap_or(0);
+        let card = self.notification_card(&notification);
         if delivery.uncertain
             && first == 0
             && let Some(found) = self.posted_before(&parts).await
         {
+            if card.is_some() {
+                let created = Created {
+                    id: found.clone(),
+                    room_id: None,
+                };
+                self.record_card(Some(created), delivery.seq).await;
+            }
             tracing::info!(
                 sink,
                 seq = delivery.seq,
@@ -273,16 +322,25 @@ impl Worker {
         }
         for (index, part) in parts.iter().enumerate().skip(first) {
             let text = texts.get(index).map(String::as_str);
+            // Webex takes one card per message: the first part carries it.
+            let attachment = card.as_ref().filter(|_| index == 0);
             self.pace().await;
-            let (mut result, mut id) = self.client.post_reply(part, text, thread.parent()).await;
+            let (mut result, mut created) = self
+                .client
+                .post_card(part, text, thread.parent(), attachment)
+                .await;
             if let (SendResult::Rejected(error), Some(parent)) = (&result, thread.parent()) {
                 tracing::warn!(sink, seq = delivery.seq, group, parent, %error, "Webex refused the reply in the group's thread; posting the notification unthreaded");
                 thread.parent_refused();
                 self.pace().await;
-                (result, id) = self.client.post_reply(part, text, None).await;
+                (result, created) = self.client.post_card(part, text, None, attachment).await;
             }
+            let id = created.as_ref().and_then(|created| created.id.clone());
             match result {
                 SendResult::Sent => {
+                    if attachment.is_some() {
+                        self.record_card(created, delivery.seq).await;
+                    }
                     self.parts_sent.insert(delivery.id, index + 1);
                     if let Some(started) = thread.posted(id) {
                         thread::remember(&self.outbox.store, &sink, group, &started).await;
