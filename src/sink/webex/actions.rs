@@ -235,7 +235,17 @@ pub fn notification_targets(notification: &Notification) -> Targets {
 /// The id of the silence a card's button makes: the same for every click on that button of that
 /// card, so a second click finds it made.
 pub fn silence_id(message_id: &str, button: Button) -> String {
-    let digest = sha2::Sha256::digest(format!("{message_id}\n{}", button.code()).as_bytes());
+    short_id(&format!("{message_id}\n{}", button.code()))
+}
+
+/// The id of the silence a `silence` command makes: the same for the same message, so a
+/// message delivered twice makes one silence.
+pub fn command_silence_id(message_id: &str) -> String {
+    short_id(&format!("{message_id}\ncommand"))
+}
+
+fn short_id(seed: &str) -> String {
+    let digest = sha2::Sha256::digest(seed.as_bytes());
     let hex: String = digest[..8]
         .iter()
         .map(|byte| format!("{byte:02x}"))

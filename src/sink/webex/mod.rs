@@ -10,6 +10,7 @@ pub mod client;
 pub mod commands;
 pub mod group;
 pub mod markdown;
+pub mod operate;
 pub mod render;
 pub mod split;
 pub mod templates;

@@ -40,6 +40,7 @@ const MAX_PARTS: usize = 2;
 /// What ends the plain text of a notification cut for length (the Markdown says more).
 const TEXT_CUT: &str = "\n\n… cut: too long for Webex";
 
+mod answer;
 mod clicks;
 
 /// Starts the sink. `operator` applies what the room asks (card buttons, write commands); without
@@ -82,6 +83,7 @@ pub fn spawn(
         room_id: config.room_id.clone(),
         operator,
         replies: HashMap::new(),
+        me: None,
         refused: Throttle::new(),
         public_url: config
             .public_url
@@ -121,6 +123,8 @@ struct Worker {
     /// The thread reply of a click already applied whose post failed, by outbox row: a retry
     /// posts it without applying again (which would find it done and say nothing).
     replies: HashMap<i64, clicks::Reply>,
+    /// The bot's own person id, once known (`people/me`): its own messages are never commands.
+    me: Option<String>,
 }
 
 /// What became of one delivery.
@@ -365,59 +369,6 @@ impl Worker {
         );
         self.outbox.delivered(vec![delivery.id]).await;
         Step::Delivered
-    }
-
-    /// A message posted to the bot: the answer to its command goes to the room it came from, if
-    /// the gate lets it; a message that is no command, or one the gate refuses, is done with,
-    /// unanswered.
-    async fn answer(&mut self, delivery: &Delivery) -> Step {
-        let Some(request) = super::commands::parse(&delivery.event) else {
-            self.count("not_a_command");
-            self.outbox.delivered(vec![delivery.id]).await;
-            return Step::Delivered;
-        };
-        let admitted = match &mut self.commands {
-            Some(gate) => gate.admit(&request, Instant::now()),
-            None => Ok(()),
-        };
-        if let Err(refusal) = admitted {
-            self.count("command_refused");
-            metrics::counter!("netpulse_bot_commands_refused_total", "sink" => self.outbox.sink.clone(), "reason" => refusal.as_str()).increment(1);
-            if let Some(left_out) = self.refused.admit(std::time::Instant::now()) {
-                let why = match refusal {
-                    super::commands::Refusal::Room => {
-                        "the room is neither the sink's nor in commands.rooms"
-                    }
-                    super::commands::Refusal::Direct => "a direct room, and commands.direct is off",
-                    super::commands::Refusal::Rate => {
-                        "the room asked more than commands.per_minute times in a minute"
-                    }
-                };
-                tracing::warn!(sink = %self.outbox.sink, room = %request.room, reason = refusal.as_str(), left_out, "bot command not answered: {why}");
-            }
-            self.outbox.delivered(vec![delivery.id]).await;
-            return Step::Delivered;
-        }
-        let (room, command) = (request.room, request.command);
-        let markdown = match super::commands::answer(command, &self.outbox.store).await {
-            Ok(markdown) => markdown,
-            Err(error) => {
-                tracing::warn!(sink = %self.outbox.sink, error = %format!("{error:#}"), "cannot read the alarms to answer a command; retrying");
-                return self
-                    .failed(delivery, SendResult::Retry(format!("{error:#}")))
-                    .await;
-            }
-        };
-        self.pace().await;
-        match self.client.post_to_room(&room, &markdown).await {
-            SendResult::Sent => {
-                self.count("answered");
-                tracing::info!(sink = %self.outbox.sink, seq = delivery.seq, ?command, "bot command answered");
-                self.outbox.delivered(vec![delivery.id]).await;
-                Step::Delivered
-            }
-            failure => self.failed(delivery, failure).await,
-        }
     }
 
     async fn failed(&mut self, delivery: &Delivery, failure: SendResult) -> Step {
