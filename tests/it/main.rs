@@ -15,6 +15,7 @@ mod pxgrid;
 mod reload;
 mod support;
 mod webex;
+mod webex_cards;
 mod webex_events;
 mod webex_threads;
 mod webhooks;
