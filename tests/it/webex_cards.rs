@@ -239,11 +239,12 @@ async fn a_card_is_posted_and_recorded_and_clicks_not_ours_to_act_on_are_refused
     append(&store, gone).await;
     wait_until("every click is done with", || counts(&store).delivered == 6).await;
     assert_eq!(counts(&store).dead, 0);
-    let seen_now = seen.lock().unwrap();
-    assert_eq!(seen_now.posted.len(), 1, "a refused click posts nothing");
-    // Only the click that passed the card, room and button checks looked the person up.
-    assert_eq!(seen_now.people_lookups, [hydra("PEOPLE", "mallory")]);
-    drop(seen_now);
+    {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.posted.len(), 1, "a refused click posts nothing");
+        // Only the click that passed the card, room and button checks looked the person up.
+        assert_eq!(seen.people_lookups, [hydra("PEOPLE", "mallory")]);
+    }
 
     // A write command from a person not allowed is answered with why; help lists the commands.
     let command = |text: &str, email: &str, id: &str| {
