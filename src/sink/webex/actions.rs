@@ -324,6 +324,53 @@ impl Act for Operator {
     }
 }
 
+/// What the worker acts through: the [`Operator`], or in tests a fake.
+#[derive(Clone)]
+pub enum Acting {
+    Operator(Operator),
+    #[cfg(test)]
+    Fake(std::sync::Arc<tests::FakeOperator>),
+}
+
+impl Act for Acting {
+    async fn acknowledge(
+        &self,
+        key: &str,
+        actor: &Actor,
+        note: &str,
+    ) -> Result<Applied<OperatorState>, OperatorError> {
+        match self {
+            Acting::Operator(operator) => Act::acknowledge(operator, key, actor, note).await,
+            #[cfg(test)]
+            Acting::Fake(fake) => fake.acknowledge(key, actor, note).await,
+        }
+    }
+
+    async fn create_mute(&self, mute: Mute, actor: &Actor) -> Result<Applied<Mute>, OperatorError> {
+        match self {
+            Acting::Operator(operator) => Act::create_mute(operator, mute, actor).await,
+            #[cfg(test)]
+            Acting::Fake(fake) => fake.create_mute(mute, actor).await,
+        }
+    }
+
+    async fn end_mute(&self, id: &str, actor: &Actor) -> Result<Applied<Mute>, OperatorError> {
+        match self {
+            Acting::Operator(operator) => Act::end_mute(operator, id, actor).await,
+            #[cfg(test)]
+            Acting::Fake(fake) => fake.end_mute(id, actor).await,
+        }
+    }
+
+    async fn silences(&self) -> Result<Vec<Mute>, OperatorError> {
+        match self {
+            Acting::Operator(operator) => Act::silences(operator).await,
+            #[cfg(test)]
+            Acting::Fake(fake) => fake.silences().await,
+        }
+    }
+}
+
 /// What applying a button did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::actions::Acting;
 use super::client::{Created, MessagesClient, SendResult};
 use super::commands::Gate;
 use super::group::{GroupTemplates, notification_of};
@@ -49,6 +50,16 @@ pub fn spawn(
     config: &WebexSinkConfig,
     outbox: Outbox,
     operator: Option<Operator>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let operator = operator.map(Acting::Operator);
+    spawn_acting(config, outbox, operator)
+}
+
+/// [`spawn`] with what the room acts through (a test's fake operator).
+pub(crate) fn spawn_acting(
+    config: &WebexSinkConfig,
+    outbox: Outbox,
+    operator: Option<Acting>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let timezone = jiff::tz::TimeZone::get(&config.timezone)?;
     let templates = Templates::new(config.template.as_deref(), timezone)
@@ -119,7 +130,7 @@ struct Worker {
     actions: Option<ActionsConfig>,
     /// The sink's room, where a card goes when Webex's answer does not say.
     room_id: Option<String>,
-    operator: Option<Operator>,
+    operator: Option<Acting>,
     /// The thread reply of a click already applied whose post failed, by outbox row: a retry
     /// posts it without applying again (which would find it done and say nothing).
     replies: HashMap<i64, clicks::Reply>,
@@ -482,6 +493,9 @@ impl Worker {
 fn backoff(retry: &RetryConfig, attempts: u32) -> Duration {
     crate::backoff::delay(retry.initial, retry.max, attempts)
 }
+
+#[cfg(test)]
+mod click_tests;
 
 #[cfg(test)]
 mod tests {

@@ -9,11 +9,11 @@ use crate::operator::{OperatorStateKind, Via};
 
 /// An operator that keeps acknowledgements and mutes in memory, idempotent like the real one.
 #[derive(Default)]
-pub(crate) struct FakeOperator {
-    pub(crate) acknowledged: Mutex<HashMap<String, String>>,
-    pub(crate) mutes: Mutex<Vec<Mute>>,
-    pub(crate) known: Vec<String>,
-    pub(crate) fail: bool,
+pub struct FakeOperator {
+    pub acknowledged: Mutex<HashMap<String, String>>,
+    pub mutes: Mutex<Vec<Mute>>,
+    pub known: Vec<String>,
+    pub fail: bool,
 }
 
 impl Act for FakeOperator {
