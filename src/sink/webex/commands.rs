@@ -102,7 +102,8 @@ const SILENCE_KEYS: &str = "source, device, type, type_prefix, subject_prefix, s
 /// comes first, after the mention of the bot. The words before a verb must be a name (start
 /// with a letter or digit): the bot's own answers start with a marker and are never commands.
 pub fn parse(event: &Event) -> Option<Request> {
-    if !event.kind.starts_with("com.cisco.webex.message") {
+    // Only a message posted: an edit (`messages.updated`) of an answered command is no new one.
+    if !event.kind.starts_with("com.cisco.webex.message") || !event.kind.ends_with(".created") {
         return None;
     }
     let message = &event.data["message"];

@@ -40,6 +40,9 @@ fn commands_are_recognized_after_a_mention_and_nothing_else_is_one() {
     let mut other = message("alarms?");
     other.kind = "com.cisco.sdwan.alarm.raised".into();
     assert_eq!(parse(&other), None);
+    let mut edited = message("alarms?");
+    edited.kind = "com.cisco.webex.messages.updated".into();
+    assert_eq!(parse(&edited), None, "an edit is no new command");
 }
 
 fn direct_message(text: &str) -> Event {
