@@ -32,3 +32,56 @@ pub(super) fn insert(conn: &Connection, card: &CardRow, created_ms: i64) -> rusq
     ])?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{AlarmUpdate, Event};
+    use crate::store::{NewEvent, Reader, Store, StoreConfig};
+
+    #[tokio::test]
+    async fn a_recorded_card_is_found_by_its_message_with_the_alarms_of_its_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(StoreConfig::new(dir.path().join("netpulse.db"))).unwrap();
+        let event = Event::new(
+            "dc1",
+            "com.cisco.dme.modified",
+            jiff::Timestamp::UNIX_EPOCH,
+            serde_json::json!({}),
+        );
+        let raise = NewEvent {
+            alarms: vec![AlarmUpdate {
+                key: "dc1:sys/phys-[eth1/1]".into(),
+                raised: true,
+            }],
+            ..NewEvent::new(event)
+        };
+        let seq = store.append(&[raise]).await.unwrap()[0].seq;
+        let card = CardRow {
+            message_id: "m1".into(),
+            sink: "noc".into(),
+            room: "r1".into(),
+            seq,
+        };
+        store.record_card(card.clone()).await.unwrap();
+        // Recorded again (a retried delivery): no error, the first stays.
+        store
+            .record_card(CardRow {
+                room: "other".into(),
+                ..card.clone()
+            })
+            .await
+            .unwrap();
+        let reader = Reader::open(store.path()).unwrap();
+        assert_eq!(reader.card("m1").unwrap(), Some(card));
+        assert_eq!(reader.card("m2").unwrap(), None);
+        assert_eq!(
+            reader.event_alarms(seq).unwrap(),
+            [AlarmUpdate {
+                key: "dc1:sys/phys-[eth1/1]".into(),
+                raised: true
+            }]
+        );
+        assert!(reader.event_alarms(seq + 100).unwrap().is_empty());
+    }
+}
