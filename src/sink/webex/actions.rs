@@ -114,8 +114,33 @@ pub fn click_of(event: &Event) -> Result<Click, Option<String>> {
             person_id,
             inputs: action["inputs"].clone(),
         }),
-        _ => Err(event.data["data"]["id"].as_str().map(str::to_owned)),
+        _ => Err(event.data["data"]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| activity_action_id(event))),
     }
+}
+
+/// A `webex_events` click whose fetch failed names the action by its activity (`cardAction`,
+/// `id`: a UUID); its Hydra id takes the cluster of the room's id (the event's `device`), as
+/// the source builds it.
+fn activity_action_id(event: &Event) -> Option<String> {
+    use base64::Engine as _;
+    let activity = &event.data["activity"];
+    if activity["verb"].as_str() != Some("cardAction") {
+        return None;
+    }
+    let uuid = activity["id"].as_str()?;
+    let room = crate::webex_api::hydra::check(&event.device).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(room.trim_end_matches('='))
+        .ok()?;
+    let uri = String::from_utf8(decoded).ok()?;
+    let cluster = uri.strip_prefix("ciscospark://")?.split('/').next()?;
+    Some(
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .encode(format!("ciscospark://{cluster}/ATTACHMENT_ACTION/{uuid}")),
+    )
 }
 
 /// Reads a fetched attachment action (`GET /v1/attachment/actions/{id}`) as a click.

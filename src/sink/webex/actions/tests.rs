@@ -141,6 +141,19 @@ fn a_click_is_read_from_either_source_and_a_missing_action_names_what_to_fetch()
     assert_eq!(click_of(&event), Err(Some("a2".to_owned())));
     event.data = json!({"activity": {}});
     assert_eq!(click_of(&event), Err(None));
+    // A real-time click whose fetch failed: the action's id from the activity and the room's
+    // cluster.
+    use base64::Engine as _;
+    let encode = |text: &str| base64::engine::general_purpose::STANDARD_NO_PAD.encode(text);
+    event.kind = "com.cisco.webex.attachment_action.created".into();
+    event.device = encode("ciscospark://eu/ROOM/7c2e-room");
+    event.data = json!({"activity": {"verb": "cardAction", "id": "5f1d-action"}});
+    assert_eq!(
+        click_of(&event),
+        Err(Some(encode(
+            "ciscospark://eu/ATTACHMENT_ACTION/5f1d-action"
+        )))
+    );
 }
 
 #[test]
