@@ -104,9 +104,11 @@ impl Gateway {
         })?;
         let router = router::spawn(pipeline.clone(), pool.clone(), policy, router::Clock::Wall);
         let drain = CancellationToken::new();
+        let operator =
+            crate::operator::Operator::new(pipeline.clone(), Some(router.handle.clone()));
         let mut sinks = Vec::with_capacity(config.sinks.len());
         for sink_config in &config.sinks {
-            sinks.push(sinks::start(sink_config, &pipeline, &drain).await?);
+            sinks.push(sinks::start(sink_config, &pipeline, &operator, &drain).await?);
         }
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
         let tracker = TaskTracker::new();
@@ -139,6 +141,7 @@ impl Gateway {
                 sinks,
             }),
             pipeline: pipeline.clone(),
+            operator,
             drain: drain.clone(),
             sink_configs: sink_configs.clone(),
             sources: sources.clone(),

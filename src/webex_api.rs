@@ -31,6 +31,8 @@ pub enum Resource {
     Messages,
     /// `/v1/attachment/actions/{id}`
     AttachmentActions,
+    /// `/v1/people/{id}`
+    People,
 }
 
 impl Resource {
@@ -38,6 +40,7 @@ impl Resource {
         match self {
             Resource::Messages => &["v1", "messages"],
             Resource::AttachmentActions => &["v1", "attachment", "actions"],
+            Resource::People => &["v1", "people"],
         }
     }
 }
@@ -141,6 +144,13 @@ impl WebexApi {
             StatusCode::NOT_FOUND => Ok(None),
             status => anyhow::bail!("GET {url}: HTTP {status}: {}", excerpt(&body)),
         }
+    }
+
+    /// The primary email of the person `id` (`GET /v1/people/{id}` → `emails[0]`): who clicked a
+    /// card. `Ok(None)` when Webex does not know the person or lists no email.
+    pub async fn person_email(&self, id: &str) -> anyhow::Result<Option<String>> {
+        let person = self.fetch(Resource::People, id).await?;
+        Ok(person.and_then(|person| person["emails"][0].as_str().map(str::to_owned)))
     }
 
     /// The bot's own person id (`GET /v1/people/me`).

@@ -109,6 +109,63 @@ impl Default for ActionsConfig {
     }
 }
 
+/// Silence buttons a card may have: Webex shows five buttons at most (developer.webex.com,
+/// "Buttons and Cards"), and a card has Acknowledge and "Open in netpulse" besides.
+pub const MAX_SILENCE_BUTTONS: usize = 3;
+/// The longest silence a button may make, as for the API's silences.
+const MAX_SILENCE_BUTTON: Duration = Duration::from_secs(90 * 24 * 3600);
+
+impl ActionsConfig {
+    fn validate(&self, place: &str, problems: &mut Problems) {
+        let buttons = &self.silence_buttons;
+        if buttons.len() > MAX_SILENCE_BUTTONS {
+            problems.push(
+                &format!("{place}.silence_buttons"),
+                format!("at most {MAX_SILENCE_BUTTONS} (Webex shows five buttons on a card, with Acknowledge and Open)"),
+            );
+        }
+        for (index, duration) in buttons.iter().enumerate() {
+            let at = format!("{place}.silence_buttons[{index}]");
+            if duration.is_zero() || duration.subsec_nanos() != 0 {
+                problems.push(&at, "must be a whole number of seconds above 0, such as 1h");
+            } else if *duration > MAX_SILENCE_BUTTON {
+                problems.push(&at, "a silence lasts at most 90 days");
+            }
+            if buttons[..index].contains(duration) {
+                problems.push(&at, "the same duration is listed twice");
+            }
+        }
+        if let ActionAllow::People { emails, domains } = &self.allow {
+            if emails.is_empty() && domains.is_empty() {
+                problems.push(
+                    &format!("{place}.allow"),
+                    "names nobody: list emails or domains, or write allow: room",
+                );
+            }
+            for (index, email) in emails.iter().enumerate() {
+                let valid = email.trim().split_once('@').is_some_and(|(user, domain)| {
+                    !user.is_empty() && !domain.is_empty() && !domain.contains('@')
+                });
+                if !valid {
+                    problems.push(
+                        &format!("{place}.allow.emails[{index}]"),
+                        format!("{email:?} is not an email address"),
+                    );
+                }
+            }
+            for (index, domain) in domains.iter().enumerate() {
+                let domain = domain.trim().trim_start_matches('@');
+                if domain.is_empty() || domain.contains(['@', ' ', '*']) {
+                    problems.push(
+                        &format!("{place}.allow.domains[{index}]"),
+                        "must be a domain such as example.com (it matches *@example.com)",
+                    );
+                }
+            }
+        }
+    }
+}
+
 fn default_silence_buttons() -> Vec<Duration> {
     vec![Duration::from_secs(3600), Duration::from_secs(24 * 3600)]
 }
@@ -401,6 +458,9 @@ impl WebexSinkConfig {
             if commands.rooms.iter().any(|room| room.trim().is_empty()) {
                 problems.push(&format!("{place}.commands.rooms"), "a room id is empty");
             }
+        }
+        if let Some(actions) = &self.actions {
+            actions.validate(&format!("{place}.actions"), problems);
         }
         if self.retry.max_attempts == 0 {
             problems.push(&format!("{place}.retry.max_attempts"), "must be at least 1");

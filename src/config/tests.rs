@@ -727,3 +727,54 @@ routes:
     assert!(errors[0].contains("unknown field `fromat`"), "{errors:#?}");
     assert!(errors[1].contains("unknown field `typo`"), "{errors:#?}");
 }
+
+#[test]
+fn webex_actions_take_room_or_people_and_at_most_three_silence_buttons() {
+    let sink = |actions: &str| {
+        format!(
+            "sources:\n  - {{ name: hooks, type: webhook, provider: sdwan, path: /hooks/sdwan, auth: {{ none: true }} }}\nsinks:\n  - {{ name: bot, type: webex, token: t, room_id: noc, actions: {actions} }}\n"
+        )
+    };
+    let actions = |text: &str| match &parse(&sink(text)).unwrap().sinks[0] {
+        SinkConfig::Webex(webex) => webex.actions.clone().unwrap(),
+        _ => unreachable!(),
+    };
+    let defaults = actions("{}");
+    assert_eq!(defaults.allow, ActionAllow::Keyword(AllowKeyword::Room));
+    assert_eq!(
+        defaults.silence_buttons,
+        [Duration::from_secs(3600), Duration::from_secs(86_400)]
+    );
+    let people = actions(
+        "{ allow: { emails: [alice@example.com], domains: [noc.example.net] }, silence_buttons: [30m] }",
+    );
+    assert_eq!(
+        people.allow,
+        ActionAllow::People {
+            emails: vec!["alice@example.com".into()],
+            domains: vec!["noc.example.net".into()],
+        }
+    );
+    assert_eq!(people.silence_buttons, [Duration::from_secs(1800)]);
+    let errors = parse(&sink(
+        "{ allow: { emails: [alice], domains: ['*.example.com'] }, silence_buttons: [1h, 1h, 200d, 0s] }",
+    ))
+    .unwrap_err()
+    .0
+    .join("\n");
+    for expected in [
+        "sinks[0] (bot).actions.silence_buttons: at most 3",
+        "actions.silence_buttons[1]: the same duration is listed twice",
+        "actions.silence_buttons[2]: a silence lasts at most 90 days",
+        "actions.silence_buttons[3]: must be a whole number of seconds above 0",
+        "actions.allow.emails[0]: \"alice\" is not an email address",
+        "actions.allow.domains[0]: must be a domain such as example.com",
+    ] {
+        assert!(errors.contains(expected), "{expected} in {errors}");
+    }
+    let errors = parse(&sink("{ allow: { emails: [] } }"))
+        .unwrap_err()
+        .0
+        .join("\n");
+    assert!(errors.contains("actions.allow: names nobody"), "{errors}");
+}

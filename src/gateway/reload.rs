@@ -132,6 +132,8 @@ pub struct Reloader {
     pub(super) hooks: HookRoutes,
     pub(super) shared: Arc<source::dme::SharedClients>,
     pub(super) pipeline: Pipeline,
+    /// What a Webex sink's room acts through (cards, commands).
+    pub(super) operator: crate::operator::Operator,
     /// The gateway's drain; each sink runs with a child of it.
     pub(super) drain: CancellationToken,
     /// The sink list the API shows.
@@ -276,7 +278,7 @@ impl Reloader {
                 continue;
             }
             let restarted = running.config.sinks.iter().any(|old| old.name() == name);
-            match sinks::start(entry, &self.pipeline, &self.drain).await {
+            match sinks::start(entry, &self.pipeline, &self.operator, &self.drain).await {
                 Ok(sink) => running.sinks.push(sink),
                 Err(error) => {
                     tracing::error!(sink = %name, error = %format!("{error:#}"), "the reloaded sink cannot start: its deliveries wait in the store");

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SinkConfig;
+use crate::operator::Operator;
 use crate::pipeline::Pipeline;
 use crate::sink::{self, Outbox, SinkHandle};
 
@@ -20,9 +21,12 @@ pub(super) struct RunningSink {
 }
 
 /// Starts a sink on its outbox: deliveries a previous run had claimed are offered again first.
+/// `operator` (built from the gateway's pipeline and router) is what a Webex sink's room acts
+/// through.
 pub(super) async fn start(
     config: &SinkConfig,
     pipeline: &Pipeline,
+    operator: &Operator,
     drain: &CancellationToken,
 ) -> anyhow::Result<RunningSink> {
     let name = config.name();
@@ -45,7 +49,7 @@ pub(super) async fn start(
     };
     Ok(RunningSink {
         config: config.clone(),
-        handle: sink::spawn(config, outbox)?,
+        handle: sink::spawn(config, outbox, Some(operator.clone()))?,
         drain,
     })
 }

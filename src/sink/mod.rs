@@ -25,12 +25,17 @@ pub fn linger(config: &SinkConfig) -> std::time::Duration {
     }
 }
 
-/// Starts a sink reading from `outbox`.
-pub fn spawn(config: &SinkConfig, outbox: Outbox) -> anyhow::Result<SinkHandle> {
+/// Starts a sink reading from `outbox`; `operator` lets a Webex sink act on what its room asks
+/// (card buttons, write commands).
+pub fn spawn(
+    config: &SinkConfig,
+    outbox: Outbox,
+    operator: Option<crate::operator::Operator>,
+) -> anyhow::Result<SinkHandle> {
     let task = match config {
         SinkConfig::File(file) => lines::spawn_file(file, outbox)?,
         SinkConfig::Stdout(stdout) => lines::spawn_stdout(stdout, outbox),
-        SinkConfig::Webex(webex) => webex::spawn(webex, outbox)?,
+        SinkConfig::Webex(webex) => webex::spawn(webex, outbox, operator)?,
     };
     Ok(SinkHandle {
         name: config.name().to_owned(),

@@ -71,6 +71,12 @@ pub(super) enum Command {
         message_id: String,
         reply: Reply<()>,
     },
+    /// A card a Webex sink posted (`cards.rs`).
+    RecordCard {
+        card: super::CardRow,
+        created_ms: i64,
+        reply: Reply<()>,
+    },
     /// Commit what came before, then stop.
     Close,
     /// From the syncer: it has answered every batch, so the open transaction should commit now.
@@ -185,6 +191,13 @@ pub(super) fn execute(
             reply,
         } => in_savepoint(tx, reply, "set_thread", |conn| {
             route::set_thread(conn, &sink, &group, &message_id)
+        }),
+        Command::RecordCard {
+            card,
+            created_ms,
+            reply,
+        } => in_savepoint(tx, reply, "record_card", |conn| {
+            super::cards::insert(conn, &card, created_ms)
         }),
         Command::Close | Command::Wake => (Box::new(|_| {}), None),
         #[cfg(test)]
@@ -374,6 +387,7 @@ pub(super) fn unanswered(command: Command) -> Finish {
         Command::RetryDead { reply, .. } => answer(reply, never_ran()),
         Command::RouteCommit { reply, .. } => answer(reply, never_ran()),
         Command::SetThread { reply, .. } => answer(reply, never_ran()),
+        Command::RecordCard { reply, .. } => answer(reply, never_ran()),
         Command::Close | Command::Wake => Box::new(|_| {}),
         #[cfg(test)]
         Command::Exec { reply, .. } => answer(reply, never_ran()),

@@ -14,6 +14,7 @@
 
 mod alarms;
 mod body;
+mod cards;
 mod checkpoint;
 mod command;
 mod committed;
@@ -37,6 +38,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use tokio::sync::{mpsc, oneshot};
 
+pub use cards::CardRow;
 pub use committed::{Announcements, CommitTap, Committed, with_seq};
 pub use events::event_json;
 pub use keys::DedupLimits;
@@ -427,6 +429,17 @@ impl Store {
             sink,
             group,
             message_id,
+            reply,
+        })
+        .await
+    }
+
+    /// Remembers a card (a message with buttons) a Webex sink posted: see `cards.rs`.
+    pub async fn record_card(&self, card: CardRow) -> Result<(), StoreError> {
+        let created_ms = jiff::Timestamp::now().as_millisecond();
+        self.request(|reply| Command::RecordCard {
+            card,
+            created_ms,
             reply,
         })
         .await

@@ -14,6 +14,7 @@ use super::{Committed, with_seq};
 use crate::event::{AlarmState, Event, Severity};
 
 mod alarms;
+mod cards;
 mod route;
 
 pub use alarms::{AlarmFilter, AlarmRow, AlarmView};

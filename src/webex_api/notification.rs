@@ -69,7 +69,9 @@ impl Fetcher {
             Ok((status, fetched)) if status.is_success() && !fetched.is_null() => {
                 event.summary = match resource {
                     Resource::Messages => quote_message(&event.summary, &fetched),
-                    Resource::AttachmentActions => list_inputs(&event.summary, &fetched),
+                    Resource::AttachmentActions | Resource::People => {
+                        list_inputs(&event.summary, &fetched)
+                    }
                 };
                 event.data[field] = fetched;
             }

@@ -17,6 +17,7 @@ mod reload;
 mod subscription_health;
 mod support;
 mod webex;
+mod webex_cards;
 mod webex_events;
 mod webex_threads;
 mod webhooks;

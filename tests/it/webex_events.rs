@@ -266,7 +266,7 @@ sinks:
             message
                 .markdown
                 .as_deref()
-                .is_some_and(|m| m.contains("I answer"))
+                .is_some_and(|m| m.contains("I understand"))
         })
     })
     .await;

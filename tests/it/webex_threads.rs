@@ -82,7 +82,7 @@ impl Sink {
             linger: Duration::ZERO,
         };
         let drain = outbox.drain.clone();
-        let worker = netpulse::sink::webex::spawn(&config, outbox).unwrap();
+        let worker = netpulse::sink::webex::spawn(&config, outbox, None).unwrap();
         Sink { drain, worker }
     }
 

@@ -114,6 +114,21 @@ impl MessagesClient {
         text: Option<&str>,
         parent_id: Option<&str>,
     ) -> (SendResult, Option<String>) {
+        let (result, created) = self.post_card(markdown, text, parent_id, None).await;
+        (result, created.and_then(|created| created.id))
+    }
+
+    /// Like [`MessagesClient::post_reply`], with an Adaptive Card (`card`: the attachment, see
+    /// `card::attachment`) when given; the Markdown and text are the card's fallback. Answers the
+    /// created message (its id, and the room it went to: a card to a person lands in a direct
+    /// room whose id only the answer says).
+    pub async fn post_card(
+        &self,
+        markdown: &str,
+        text: Option<&str>,
+        parent_id: Option<&str>,
+        card: Option<&serde_json::Value>,
+    ) -> (SendResult, Option<Created>) {
         let mut body = match &self.target {
             Target::Room(room) => serde_json::json!({"roomId": room, "markdown": markdown}),
             Target::Person(email) => {
@@ -126,7 +141,30 @@ impl MessagesClient {
         if let Some(parent_id) = parent_id {
             body["parentId"] = serde_json::Value::from(parent_id);
         }
-        let response = match self.api.post(self.api.url(["v1", "messages"]), &body).await {
+        if let Some(card) = card {
+            body["attachments"] = serde_json::Value::Array(vec![card.clone()]);
+        }
+        self.create(&body).await
+    }
+
+    /// Creates `markdown` (with its plain text) in `room`, as a reply to `parent_id` when given:
+    /// the answer to a card's button, in the card's thread.
+    pub async fn post_in_room(
+        &self,
+        room: &str,
+        markdown: &str,
+        parent_id: Option<&str>,
+    ) -> SendResult {
+        let mut body = content(markdown);
+        body.insert("roomId".to_owned(), room.into());
+        if let Some(parent_id) = parent_id {
+            body.insert("parentId".to_owned(), parent_id.into());
+        }
+        self.create(&body.into()).await.0
+    }
+
+    async fn create(&self, body: &serde_json::Value) -> (SendResult, Option<Created>) {
+        let response = match self.api.post(self.api.url(["v1", "messages"]), body).await {
             Ok(response) => response,
             Err(error) => {
                 let error = format!("request failed: {}", crate::tls::error_chain(&error));
@@ -138,12 +176,12 @@ impl MessagesClient {
         }
         // Sent: an answer without a readable id still counts as sent (the message is in the
         // room); the group's thread then starts with its next notification.
-        let id = response
-            .json::<Created>()
-            .await
-            .ok()
-            .and_then(|created| created.id);
-        (SendResult::Sent, id)
+        (SendResult::Sent, response.json::<Created>().await.ok())
+    }
+
+    /// The shared API client: to fetch a message, a card action or a person.
+    pub fn api(&self) -> &WebexApi {
+        &self.api
     }
 
     /// The most recent messages of the room (or of the direct conversation), newest first, with
@@ -174,10 +212,13 @@ impl MessagesClient {
 }
 
 /// A created message as the API answers it (only what the sink reads).
-#[derive(Deserialize)]
-struct Created {
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Created {
     #[serde(default)]
-    id: Option<String>,
+    pub id: Option<String>,
+    #[serde(default)]
+    pub room_id: Option<String>,
 }
 
 /// A message listed by [`MessagesClient::recent_messages`].

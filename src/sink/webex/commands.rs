@@ -7,11 +7,12 @@
 //! `commands.direct` is set, and at most `commands.per_minute` times per room.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::markdown::escape_into;
-use crate::config::CommandsConfig;
+use crate::config::{CommandsConfig, EventMatcher};
 use crate::event::Event;
 use crate::store::{AlarmFilter, AlarmView, Store};
 
@@ -22,10 +23,51 @@ const MAX_LISTED: usize = 25;
 const MAX_TRACKED_ROOMS: usize = 1024;
 
 /// What a message asks of the bot.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Alarms,
     Help,
+    /// `silences?`: the active silences.
+    Silences,
+    /// `ack <alarm>`: the alarm key, or the start of one active alarm's key.
+    Ack(String),
+    /// `silence device=edge-004 2h change CHG0042`.
+    Silence(SilenceRequest),
+    /// `unsilence <id>`.
+    Unsilence(String),
+    /// A write command the bot cannot read: the answer says why.
+    Invalid(String),
+}
+
+impl Command {
+    /// Whether it changes something (and so needs `actions:` and an allowed person).
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Command::Ack(_) | Command::Silence(_) | Command::Unsilence(_)
+        )
+    }
+
+    /// Its name, for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Alarms => "alarms",
+            Command::Help => "help",
+            Command::Silences => "silences",
+            Command::Ack(_) => "ack",
+            Command::Silence(_) => "silence",
+            Command::Unsilence(_) => "unsilence",
+            Command::Invalid(_) => "invalid",
+        }
+    }
+}
+
+/// What `silence` asks for: a matcher, for how long, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilenceRequest {
+    pub matcher: EventMatcher,
+    pub duration: Duration,
+    pub comment: String,
 }
 
 /// A command and where it was asked.
@@ -35,31 +77,180 @@ pub struct Request {
     /// The room is a direct (1:1) room with the bot, as Webex's `roomType` says.
     pub direct: bool,
     pub command: Command,
+    /// Who asked (the message's `personEmail`), when Webex says.
+    pub person: Option<String>,
+    /// The person's id (to recognize the bot's own messages).
+    pub person_id: Option<String>,
+    /// The message's id (a silence made by a command takes its id from it).
+    pub message: Option<String>,
 }
 
-/// The room and the command of a Webex message event, if it is one. In a group room the bot is
-/// addressed by a mention before the command (`netpulse alarms?`), so the last word decides.
+/// The verbs that take arguments; one must come first, after at most [`MAX_MENTION_WORDS`]
+/// words naming the bot (in a group room the bot is addressed by a mention before the command).
+const VERBS: [&str; 3] = ["ack", "silence", "unsilence"];
+const MAX_MENTION_WORDS: usize = 3;
+
+/// The longest silence, as the API allows (`http::api::silences::MAX_SPAN`): a mute forgotten
+/// for months hides real outages.
+const MAX_SILENCE: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// The matcher attributes `silence` takes, as `key=value` (several values: `a,b`).
+const SILENCE_KEYS: &str = "source, device, type, type_prefix, subject_prefix, severity";
+
+/// The room and the command of a Webex message event, if it is one. A question (`alarms?`,
+/// `silences?`, `help`) is its last word; a verb with arguments (`ack`, `silence`, `unsilence`)
+/// comes first, after the mention of the bot. The words before a verb must be a name (start
+/// with a letter or digit): the bot's own answers start with a marker and are never commands.
 pub fn parse(event: &Event) -> Option<Request> {
-    if !event.kind.starts_with("com.cisco.webex.message") {
+    // Only a message posted: an edit (`messages.updated`) of an answered command is no new one.
+    if !event.kind.starts_with("com.cisco.webex.message") || !event.kind.ends_with(".created") {
         return None;
     }
     let message = &event.data["message"];
+    let notified = &event.data["data"];
     let room = message["roomId"].as_str()?.to_owned();
     // The fetched message says the room's type; a webhook's notification says it too.
     let room_type = message["roomType"]
         .as_str()
-        .or_else(|| event.data["data"]["roomType"].as_str());
-    let text = message["text"].as_str()?.trim().to_lowercase();
-    let word = text.split_whitespace().last()?;
-    let command = match word.trim_end_matches(['?', '!', '.']) {
-        "alarms" | "alarm" => Command::Alarms,
-        "help" => Command::Help,
-        _ => return None,
+        .or_else(|| notified["roomType"].as_str());
+    let text = message["text"].as_str()?.trim();
+    let command = command_of(text)?;
+    let field = |name: &str| {
+        message[name]
+            .as_str()
+            .or_else(|| notified[name].as_str())
+            .map(str::to_owned)
     };
     Some(Request {
         room,
         direct: room_type == Some("direct"),
         command,
+        person: field("personEmail"),
+        person_id: field("personId"),
+        message: message["id"].as_str().map(str::to_owned),
+    })
+}
+
+/// The command a message's text says, if any.
+pub fn command_of(text: &str) -> Option<Command> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let verb = words
+        .iter()
+        .take(MAX_MENTION_WORDS + 1)
+        .position(|word| VERBS.contains(&word.to_lowercase().as_str()));
+    if let Some(at) = verb
+        && words[..at]
+            .iter()
+            .all(|word| word.starts_with(|c: char| c.is_alphanumeric()) && !is_marker(word))
+    {
+        let arguments = &words[at + 1..];
+        return Some(match words[at].to_lowercase().as_str() {
+            "ack" => match arguments {
+                [alarm] => Command::Ack((*alarm).to_owned()),
+                [] => Command::Invalid("ack needs an alarm: **ack** *alarm key*".to_owned()),
+                _ => Command::Invalid(
+                    "ack takes one alarm key (copy it from **alarms?** or the dashboard)"
+                        .to_owned(),
+                ),
+            },
+            "unsilence" => match arguments {
+                [id] => Command::Unsilence((*id).to_owned()),
+                _ => Command::Invalid(
+                    "unsilence takes one silence id (see **silences?**)".to_owned(),
+                ),
+            },
+            _ => silence_of(arguments),
+        });
+    }
+    let word = words.last()?.to_lowercase();
+    match word.trim_end_matches(['?', '!', '.']) {
+        "alarms" | "alarm" => Some(Command::Alarms),
+        "silences" => Some(Command::Silences),
+        "help" => Some(Command::Help),
+        _ => None,
+    }
+}
+
+/// Emoji and symbols start the bot's own messages; a name does not.
+fn is_marker(word: &str) -> bool {
+    !word.chars().next().is_some_and(char::is_alphanumeric)
+}
+
+/// `device=edge-004 2h change CHG0042`: `key=value` pairs, a duration, the rest is the comment.
+fn silence_of(arguments: &[&str]) -> Command {
+    let usage = format!(
+        "write **silence** device=edge-004 2h *comment* (attributes: {SILENCE_KEYS}; a duration such as 30m, 2h, 1d)"
+    );
+    let mut matcher = EventMatcher::default();
+    let mut rest = arguments.iter();
+    let mut duration = None;
+    for word in rest.by_ref() {
+        if let Some((key, value)) = word.split_once('=') {
+            let values: Vec<String> = value
+                .split(',')
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if values.is_empty() {
+                return Command::Invalid(format!("{key}= has no value: {usage}"));
+            }
+            match key.to_lowercase().as_str() {
+                "source" => matcher.source.extend(values),
+                "device" => matcher.device.extend(values),
+                "type" => matcher.kind.extend(values),
+                "type_prefix" => matcher.type_prefix.extend(values),
+                "subject_prefix" | "subject" => matcher.subject_prefix.extend(values),
+                "severity" | "min_severity" => {
+                    match serde_json::from_value(serde_json::Value::String(values[0].clone())) {
+                        Ok(severity) => matcher.min_severity = Some(severity),
+                        Err(_) => {
+                            return Command::Invalid(format!(
+                                "{:?} is not a severity (info, warning, minor, major, critical)",
+                                values[0]
+                            ));
+                        }
+                    }
+                }
+                other => {
+                    return Command::Invalid(format!(
+                        "{other:?} is not an attribute to silence by: {usage}"
+                    ));
+                }
+            }
+            continue;
+        }
+        match crate::duration::parse_duration(word) {
+            Ok(parsed) if !parsed.is_zero() => duration = Some(parsed),
+            _ => {
+                return Command::Invalid(format!("{word:?} is not a duration: {usage}"));
+            }
+        }
+        break;
+    }
+    let Some(duration) = duration else {
+        return Command::Invalid(format!("how long? {usage}"));
+    };
+    if matcher.source.is_empty()
+        && matcher.device.is_empty()
+        && matcher.kind.is_empty()
+        && matcher.type_prefix.is_empty()
+        && matcher.subject_prefix.is_empty()
+    {
+        return Command::Invalid(format!(
+            "say what to silence, or it would be everything: {usage}"
+        ));
+    }
+    let max = MAX_SILENCE;
+    if duration > max {
+        return Command::Invalid(format!(
+            "a silence lasts at most {} days: longer quiet hours belong in the configuration",
+            max.as_secs() / 86_400
+        ));
+    }
+    Command::Silence(SilenceRequest {
+        matcher,
+        duration,
+        comment: rest.copied().collect::<Vec<_>>().join(" "),
     })
 }
 
@@ -148,19 +339,42 @@ impl Gate {
     }
 }
 
-/// The answer, in Markdown; untrusted text (devices, summaries) escaped.
-pub async fn answer(command: Command, store: &Store) -> anyhow::Result<String> {
+/// What the bot answers `help` with. Its first words are no verb and its last word no question,
+/// so the bot never takes its own answer for a command.
+pub const HELP: &str = "ℹ️ I understand:
+- **alarms?** — the alarms active now
+- **ack** *alarm key* — acknowledge an alarm (its key, or the start of one active alarm's key)
+- **silence** device=edge-004 2h *comment* — silence new alarms that match (attributes: source, device, type, type_prefix, subject_prefix, severity)
+- **silences?** — the active silences
+- **unsilence** *id* — end a silence
+- **help** — this list
+
+Acknowledging and silencing need `actions:` on this sink, and a person it allows.";
+
+/// The answer to a question (`help`, `alarms?`) or to a command the bot could not read, in
+/// Markdown; untrusted text (devices, summaries) escaped. `None` for the commands the Operator
+/// answers (`operate.rs`).
+pub async fn answer(command: &Command, store: &Store) -> anyhow::Result<Option<String>> {
     match command {
-        Command::Help => Ok("I answer **alarms?** with the alarms that are active now.".to_owned()),
+        Command::Help => Ok(Some(HELP.to_owned())),
+        Command::Invalid(why) => Ok(Some(format!("❔ {why}. Say **help** for the commands."))),
         Command::Alarms => {
-            let path = store.path().to_owned();
-            let alarms = tokio::task::spawn_blocking(move || {
-                crate::store::Reader::open(&path)?.alarms(AlarmFilter::Active, MAX_LISTED + 1)
-            })
-            .await??;
-            Ok(render(&alarms))
+            let alarms = active_alarms(store, MAX_LISTED + 1).await?;
+            Ok(Some(render(&alarms)))
+        }
+        Command::Silences | Command::Ack(_) | Command::Silence(_) | Command::Unsilence(_) => {
+            Ok(None)
         }
     }
+}
+
+/// The active alarms, at most `limit`, read off the async runtime.
+pub async fn active_alarms(store: &Store, limit: usize) -> anyhow::Result<Vec<AlarmView>> {
+    let path = store.path().to_owned();
+    tokio::task::spawn_blocking(move || {
+        crate::store::Reader::open(&path)?.alarms(AlarmFilter::Active, limit)
+    })
+    .await?
 }
 
 fn render(alarms: &[AlarmView]) -> String {
@@ -189,144 +403,4 @@ fn render(alarms: &[AlarmView]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::Severity;
-    use crate::store::AlarmRow;
-
-    fn message(text: &str) -> Event {
-        Event::new(
-            "bot",
-            "com.cisco.webex.messages.created",
-            jiff::Timestamp::UNIX_EPOCH,
-            serde_json::json!({"message": {"roomId": "room-1", "text": text}}),
-        )
-    }
-
-    fn asked(room: &str, command: Command) -> Option<Request> {
-        Some(Request {
-            room: room.into(),
-            direct: false,
-            command,
-        })
-    }
-
-    #[test]
-    fn commands_are_recognized_after_a_mention_and_nothing_else_is_one() {
-        assert_eq!(parse(&message("alarms?")), asked("room-1", Command::Alarms));
-        assert_eq!(
-            parse(&message("netpulse Alarms ?")),
-            None,
-            "the last word decides"
-        );
-        assert_eq!(
-            parse(&message("netpulse ALARMS?")),
-            asked("room-1", Command::Alarms)
-        );
-        assert_eq!(parse(&message("help")), asked("room-1", Command::Help));
-        assert_eq!(parse(&message("🔴 Active alarms: 2")), None);
-        assert_eq!(parse(&message("")), None);
-        let mut other = message("alarms?");
-        other.kind = "com.cisco.sdwan.alarm.raised".into();
-        assert_eq!(parse(&other), None);
-    }
-
-    fn direct_message(text: &str) -> Event {
-        let mut event = message(text);
-        event.data["message"]["roomId"] = "dm-with-eve".into();
-        event.data["message"]["roomType"] = "direct".into();
-        event
-    }
-
-    #[test]
-    fn only_the_sink_room_and_listed_rooms_are_answered_and_direct_rooms_only_when_configured() {
-        let now = Instant::now();
-        let config = CommandsConfig {
-            rooms: vec!["listed".into()],
-            ..CommandsConfig::default()
-        };
-        let mut gate = Gate::new(Some("room-1"), &config);
-        let from_sink_room = parse(&message("alarms?")).unwrap();
-        assert_eq!(gate.admit(&from_sink_room, now), Ok(()));
-        let mut elsewhere = from_sink_room.clone();
-        elsewhere.room = "some-other-room".into();
-        assert_eq!(gate.admit(&elsewhere, now), Err(Refusal::Room));
-        elsewhere.room = "listed".into();
-        assert_eq!(gate.admit(&elsewhere, now), Ok(()));
-
-        let direct = parse(&direct_message("alarms?")).unwrap();
-        assert!(direct.direct);
-        assert_eq!(gate.admit(&direct, now), Err(Refusal::Direct));
-        let open = CommandsConfig {
-            direct: true,
-            ..CommandsConfig::default()
-        };
-        assert_eq!(Gate::new(Some("room-1"), &open).admit(&direct, now), Ok(()));
-        // A webhook notification says the room type too, when the fetched message does not.
-        let mut notified = direct_message("alarms?");
-        notified.data["message"]["roomType"] = serde_json::Value::Null;
-        notified.data["data"] = serde_json::json!({"roomType": "direct"});
-        assert!(parse(&notified).unwrap().direct);
-    }
-
-    #[test]
-    fn a_room_gets_per_minute_answers_then_one_every_60_over_n_seconds() {
-        let start = Instant::now();
-        let config = CommandsConfig {
-            per_minute: 3,
-            ..CommandsConfig::default()
-        };
-        let mut gate = Gate::new(Some("room-1"), &config);
-        let request = parse(&message("help")).unwrap();
-        for _ in 0..3 {
-            assert_eq!(gate.admit(&request, start), Ok(()));
-        }
-        assert_eq!(gate.admit(&request, start), Err(Refusal::Rate));
-        let mut other = request.clone();
-        other.room = "listed".into();
-        let mut gate_with_two_rooms = Gate::new(
-            Some("room-1"),
-            &CommandsConfig {
-                rooms: vec!["listed".into()],
-                per_minute: 1,
-                ..CommandsConfig::default()
-            },
-        );
-        assert_eq!(gate_with_two_rooms.admit(&request, start), Ok(()));
-        assert_eq!(gate_with_two_rooms.admit(&other, start), Ok(()), "per room");
-        let later = start + std::time::Duration::from_secs(19);
-        assert_eq!(gate.admit(&request, later), Err(Refusal::Rate));
-        let later = start + std::time::Duration::from_secs(20);
-        assert_eq!(gate.admit(&request, later), Ok(()));
-        assert_eq!(gate.admit(&request, later), Err(Refusal::Rate));
-    }
-
-    #[test]
-    fn the_answer_lists_alarms_with_untrusted_text_escaped() {
-        let alarm = AlarmView {
-            row: AlarmRow {
-                key: "k".into(),
-                raised: true,
-                first_seq: 1,
-                last_seq: 1,
-                updated: jiff::Timestamp::UNIX_EPOCH,
-            },
-            events: 1,
-            first_seen: Some(jiff::Timestamp::UNIX_EPOCH),
-            last_seen: None,
-            source: None,
-            device: Some("edge[1](http://x)".into()),
-            severity: Some(Severity::Critical),
-            kind: None,
-            summary: Some("link *down*".into()),
-            operator: None,
-        };
-        let text = render(&[alarm]);
-        assert!(text.starts_with("🔴 **Active alarms: 1**"), "{text}");
-        assert!(
-            text.contains("- **CRITICAL** · edge\\[1\\](http://x): link \\*down\\*"),
-            "{text}"
-        );
-        assert_eq!(render(&[]), "✅ No active alarm.");
-    }
-}
+mod tests;

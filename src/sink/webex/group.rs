@@ -180,7 +180,7 @@ impl GroupTemplates {
     }
 
     /// The dashboard at `public_url`, filtered on the group's labels that it can filter on.
-    fn dashboard_link(&self, notification: &Notification) -> Option<String> {
+    pub fn dashboard_link(&self, notification: &Notification) -> Option<String> {
         let base = self.public_url.as_deref()?;
         let mut url = reqwest::Url::parse(&format!("{base}/")).ok()?;
         {

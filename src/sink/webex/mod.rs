@@ -4,10 +4,13 @@
 //! `worker` runs the delivery loop. A group's notification gets the built-in message of `group`,
 //! in its group's thread (`thread`).
 
+pub mod actions;
+pub mod card;
 pub mod client;
 pub mod commands;
 pub mod group;
 pub mod markdown;
+pub mod operate;
 pub mod render;
 pub mod split;
 pub mod templates;

@@ -16,13 +16,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::client::{MessagesClient, SendResult};
+use super::actions::Acting;
+use super::client::{Created, MessagesClient, SendResult};
 use super::commands::Gate;
 use super::group::{GroupTemplates, notification_of};
 use super::render::Templates;
 use super::split::{MAX_MESSAGE_BYTES, split_capped};
 use super::thread::{self, Thread};
-use crate::config::{RetryConfig, WebexSinkConfig};
+use crate::config::{ActionsConfig, CommandsConfig, RetryConfig, WebexSinkConfig};
+use crate::operator::Operator;
 use crate::route::Notification;
 use crate::sink::Outbox;
 use crate::store::{Delivery, Failed};
@@ -39,9 +41,25 @@ const MAX_PARTS: usize = 2;
 /// What ends the plain text of a notification cut for length (the Markdown says more).
 const TEXT_CUT: &str = "\n\n… cut: too long for Webex";
 
+mod answer;
+mod clicks;
+
+/// Starts the sink. `operator` applies what the room asks (card buttons, write commands); without
+/// it (a tool that delivers only) those are refused.
 pub fn spawn(
     config: &WebexSinkConfig,
     outbox: Outbox,
+    operator: Option<Operator>,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let operator = operator.map(Acting::Operator);
+    spawn_acting(config, outbox, operator)
+}
+
+/// [`spawn`] with what the room acts through (a test's fake operator).
+pub(crate) fn spawn_acting(
+    config: &WebexSinkConfig,
+    outbox: Outbox,
+    operator: Option<Acting>,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let timezone = jiff::tz::TimeZone::get(&config.timezone)?;
     let templates = Templates::new(config.template.as_deref(), timezone)
@@ -63,10 +81,20 @@ pub fn spawn(
         interval: Duration::from_secs_f64(1.0 / config.rate_limit),
         next_send: Instant::now(),
         parts_sent: HashMap::new(),
-        commands: config
-            .commands
-            .as_ref()
-            .map(|commands| Gate::new(config.room_id.as_deref(), commands)),
+        // With `actions:` alone, commands are answered in the sink's room only (the defaults).
+        commands: match (&config.commands, &config.actions) {
+            (Some(commands), _) => Some(Gate::new(config.room_id.as_deref(), commands)),
+            (None, Some(_)) => Some(Gate::new(
+                config.room_id.as_deref(),
+                &CommandsConfig::default(),
+            )),
+            (None, None) => None,
+        },
+        actions: config.actions.clone(),
+        room_id: config.room_id.clone(),
+        operator,
+        replies: HashMap::new(),
+        me: None,
         refused: Throttle::new(),
         public_url: config
             .public_url
@@ -98,6 +126,16 @@ struct Worker {
     refused: Throttle,
     /// netpulse's address for the room's readers (`public_url`), without a trailing slash.
     public_url: Option<String>,
+    /// Cards with buttons, and who may press them (`actions:`).
+    actions: Option<ActionsConfig>,
+    /// The sink's room, where a card goes when Webex's answer does not say.
+    room_id: Option<String>,
+    operator: Option<Acting>,
+    /// The thread reply of a click already applied whose post failed, by outbox row: a retry
+    /// posts it without applying again (which would find it done and say nothing).
+    replies: HashMap<i64, clicks::Reply>,
+    /// The bot's own person id, once known (`people/me`): its own messages are never commands.
+    me: Option<String>,
 }
 
 /// What became of one delivery.
@@ -145,6 +183,9 @@ impl Worker {
     }
 
     async fn deliver(&mut self, delivery: &Delivery) -> Step {
+        if super::actions::is_click(&delivery.event) {
+            return self.click(delivery).await;
+        }
         if self.commands.is_some() && delivery.event.kind.starts_with("com.cisco.webex.message") {
             return self.answer(delivery).await;
         }
@@ -191,9 +232,24 @@ impl Worker {
             return Step::Delivered;
         }
         let first = self.parts_sent.get(&delivery.id).copied().unwrap_or(0);
+        let card = self.event_card(&delivery.event);
         for (index, part) in parts.iter().enumerate().skip(first) {
             self.pace().await;
-            match self.client.post(part).await {
+            let result = match card.as_ref().filter(|_| index == 0) {
+                None => self.client.post(part).await,
+                Some(card) => {
+                    let text = super::markdown::plain(part);
+                    let (result, created) = self
+                        .client
+                        .post_card(part, Some(&text), None, Some(card))
+                        .await;
+                    if result == SendResult::Sent {
+                        self.record_card(created, delivery.seq).await;
+                    }
+                    result
+                }
+            };
+            match result {
                 SendResult::Sent => {
                     self.parts_sent.insert(delivery.id, index + 1);
                 }
@@ -254,10 +310,18 @@ impl Worker {
             None => Thread::new(notification.number, None),
         };
         let first = self.parts_sent.get(&delivery.id).copied().unwrap_or(0);
+        let card = self.notification_card(&notification);
         if delivery.uncertain
             && first == 0
             && let Some(found) = self.posted_before(&parts).await
         {
+            if card.is_some() {
+                let created = Created {
+                    id: found.clone(),
+                    room_id: None,
+                };
+                self.record_card(Some(created), delivery.seq).await;
+            }
             tracing::info!(
                 sink,
                 seq = delivery.seq,
@@ -273,16 +337,25 @@ impl Worker {
         }
         for (index, part) in parts.iter().enumerate().skip(first) {
             let text = texts.get(index).map(String::as_str);
+            // Webex takes one card per message: the first part carries it.
+            let attachment = card.as_ref().filter(|_| index == 0);
             self.pace().await;
-            let (mut result, mut id) = self.client.post_reply(part, text, thread.parent()).await;
+            let (mut result, mut created) = self
+                .client
+                .post_card(part, text, thread.parent(), attachment)
+                .await;
             if let (SendResult::Rejected(error), Some(parent)) = (&result, thread.parent()) {
                 tracing::warn!(sink, seq = delivery.seq, group, parent, %error, "Webex refused the reply in the group's thread; posting the notification unthreaded");
                 thread.parent_refused();
                 self.pace().await;
-                (result, id) = self.client.post_reply(part, text, None).await;
+                (result, created) = self.client.post_card(part, text, None, attachment).await;
             }
+            let id = created.as_ref().and_then(|created| created.id.clone());
             match result {
                 SendResult::Sent => {
+                    if attachment.is_some() {
+                        self.record_card(created, delivery.seq).await;
+                    }
                     self.parts_sent.insert(delivery.id, index + 1);
                     if let Some(started) = thread.posted(id) {
                         thread::remember(&self.outbox.store, &sink, group, &started).await;
@@ -307,59 +380,6 @@ impl Worker {
         );
         self.outbox.delivered(vec![delivery.id]).await;
         Step::Delivered
-    }
-
-    /// A message posted to the bot: the answer to its command goes to the room it came from, if
-    /// the gate lets it; a message that is no command, or one the gate refuses, is done with,
-    /// unanswered.
-    async fn answer(&mut self, delivery: &Delivery) -> Step {
-        let Some(request) = super::commands::parse(&delivery.event) else {
-            self.count("not_a_command");
-            self.outbox.delivered(vec![delivery.id]).await;
-            return Step::Delivered;
-        };
-        let admitted = match &mut self.commands {
-            Some(gate) => gate.admit(&request, Instant::now()),
-            None => Ok(()),
-        };
-        if let Err(refusal) = admitted {
-            self.count("command_refused");
-            metrics::counter!("netpulse_bot_commands_refused_total", "sink" => self.outbox.sink.clone(), "reason" => refusal.as_str()).increment(1);
-            if let Some(left_out) = self.refused.admit(std::time::Instant::now()) {
-                let why = match refusal {
-                    super::commands::Refusal::Room => {
-                        "the room is neither the sink's nor in commands.rooms"
-                    }
-                    super::commands::Refusal::Direct => "a direct room, and commands.direct is off",
-                    super::commands::Refusal::Rate => {
-                        "the room asked more than commands.per_minute times in a minute"
-                    }
-                };
-                tracing::warn!(sink = %self.outbox.sink, room = %request.room, reason = refusal.as_str(), left_out, "bot command not answered: {why}");
-            }
-            self.outbox.delivered(vec![delivery.id]).await;
-            return Step::Delivered;
-        }
-        let (room, command) = (request.room, request.command);
-        let markdown = match super::commands::answer(command, &self.outbox.store).await {
-            Ok(markdown) => markdown,
-            Err(error) => {
-                tracing::warn!(sink = %self.outbox.sink, error = %format!("{error:#}"), "cannot read the alarms to answer a command; retrying");
-                return self
-                    .failed(delivery, SendResult::Retry(format!("{error:#}")))
-                    .await;
-            }
-        };
-        self.pace().await;
-        match self.client.post_to_room(&room, &markdown).await {
-            SendResult::Sent => {
-                self.count("answered");
-                tracing::info!(sink = %self.outbox.sink, seq = delivery.seq, ?command, "bot command answered");
-                self.outbox.delivered(vec![delivery.id]).await;
-                Step::Delivered
-            }
-            failure => self.failed(delivery, failure).await,
-        }
     }
 
     async fn failed(&mut self, delivery: &Delivery, failure: SendResult) -> Step {
@@ -473,6 +493,9 @@ impl Worker {
 fn backoff(retry: &RetryConfig, attempts: u32) -> Duration {
     crate::backoff::delay(retry.initial, retry.max, attempts)
 }
+
+#[cfg(test)]
+mod click_tests;
 
 #[cfg(test)]
 mod tests {
