@@ -24,6 +24,7 @@ mod clock;
 mod engine;
 mod flap;
 mod group;
+mod hold;
 mod inhibit;
 mod interval;
 mod matcher;
@@ -32,16 +33,21 @@ mod notification;
 mod observe;
 mod policy;
 mod state;
+mod topology;
 mod tree;
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod hold_tests;
 #[cfg(test)]
 mod inhibit_tests;
 #[cfg(test)]
 mod mute_tests;
 #[cfg(test)]
 mod testkit;
+#[cfg(test)]
+mod topology_tests;
 #[cfg(test)]
 mod tree_tests;
 
@@ -51,8 +57,8 @@ pub use matcher::{ATTRIBUTES, Matcher, Routes, attribute, check_attribute, match
 pub use mute::{Mute, MuteKind};
 pub use notification::{
     AlarmLine, Counts, LineState, NOTIFICATION_TYPE, Notification, NotificationReason,
-    OPERATOR_TYPE_PREFIX, OWN_SOURCE, SeverityCounts, is_notification, is_operator_event, is_own,
-    operator_types,
+    OPERATOR_TYPE_PREFIX, OWN_SOURCE, RootCause, SeverityCounts, is_notification,
+    is_operator_event, is_own, operator_types,
 };
 pub use tree::{EACH_ALARM, GroupKey, RouteMatch, RouteSettings, RouteTree, group_key};
 

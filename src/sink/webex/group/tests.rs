@@ -44,6 +44,7 @@ fn notification(alarms: Vec<AlarmLine>) -> Notification {
         counts,
         all_cleared: false,
         members: alarms.iter().map(|line| line.seq).collect(),
+        root_causes: Vec::new(),
         alarms,
     }
 }
