@@ -127,7 +127,7 @@ impl Engine {
                 root: root.to_owned(),
                 device: place.map(|p| p.device.clone()).unwrap_or_default(),
                 port: place.and_then(|p| p.port.clone()),
-                summary: self.root_summary(root),
+                summary: place.map(|p| p.summary.clone()).unwrap_or_default(),
                 cleared: false,
                 final_groups: BTreeSet::new(),
                 released: Vec::new(),
@@ -164,18 +164,6 @@ impl Engine {
                 }
             }
         }
-    }
-
-    /// The summary the root's groups show for it.
-    fn root_summary(&self, root: &str) -> String {
-        self.by_alarm
-            .get(root)
-            .and_then(|ids| {
-                ids.iter()
-                    .find_map(|id| self.groups.get(id)?.entries.get(root))
-            })
-            .map(|entry| entry.summary.clone())
-            .unwrap_or_default()
     }
 
     /// A raise of an alarm already held: still held (its line updated).

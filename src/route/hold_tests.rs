@@ -315,3 +315,30 @@ fn a_restart_at_every_step_of_a_hold_changes_nothing() {
         assert_eq!(decided, decisions, "restart before step {restart}");
     }
 }
+
+#[test]
+fn the_topology_view_shows_the_graph_the_failure_and_the_hold_from_the_state_rows() {
+    let mut run = run_with_adjacencies();
+    run.send(&port("spine-1", "eth1/1", false, 100), at(100));
+    run.send(&lldp("spine-1", "eth1/1", "", "", false), at(100));
+    run.send(&port("leaf-1", "eth1/3", false, 100), at(100));
+    let rows: Vec<(String, String)> = run.rows.clone().into_iter().collect();
+    let view = super::topology_view(run.policy.topology().unwrap(), &rows);
+    assert_eq!(view.roots, vec!["spine-1", "spine-2"]);
+    assert!(!view.roots_inferred);
+    let node = |name: &str| view.nodes.iter().find(|n| n.device == name).unwrap();
+    assert!(node("spine-1").is_root && node("spine-1").reachable);
+    assert!(!node("leaf-1").reachable);
+    assert!(node("leaf-2").reachable);
+    assert_eq!(node("leaf-1").alarms, vec!["leaf-1:sys/phys-[eth1/3]/phys"]);
+    let edge = view.edges.iter().find(|e| e.b == "spine-1").unwrap();
+    assert_eq!(
+        (edge.a.as_str(), edge.a_port.as_str(), edge.b_port.as_str()),
+        ("leaf-1", "eth1/49", "eth1/1")
+    );
+    assert_eq!(edge.alarms, vec![ROOT]);
+    assert_eq!(view.holds.len(), 1);
+    assert_eq!(view.holds[0].root, ROOT);
+    assert_eq!(view.holds[0].summary, "eth1/1 link down");
+    assert_eq!(view.holds[0].held, vec!["leaf-1:sys/phys-[eth1/3]/phys"]);
+}

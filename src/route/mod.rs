@@ -19,6 +19,9 @@
 //!   as rows to persist, [`Decision`]s for the trace; `observe.rs` (events in) and `clock.rs`
 //!   (time in) are its two halves, `group.rs` a group and its notification, `state.rs` the
 //!   rows.
+//! - `topology.rs` — the LLDP/CDP graph folded from adjacency events, failures and what is
+//!   behind them; `hold.rs` the alarms held behind a root cause and their release;
+//!   `topology_view.rs` the graph and holds as `GET /api/v1/topology` shows them.
 
 mod clock;
 mod engine;
@@ -34,6 +37,7 @@ mod observe;
 mod policy;
 mod state;
 mod topology;
+mod topology_view;
 mod tree;
 
 #[cfg(test)]
@@ -60,6 +64,7 @@ pub use notification::{
     OPERATOR_TYPE_PREFIX, OWN_SOURCE, RootCause, SeverityCounts, is_notification,
     is_operator_event, is_own, operator_types,
 };
+pub use topology_view::{EdgeView, HoldView, NodeView, TopologyView, topology_view};
 pub use tree::{EACH_ALARM, GroupKey, RouteMatch, RouteSettings, RouteTree, group_key};
 
 /// The events of a document as `netpulse route test` takes it: one netpulse event (as the API,

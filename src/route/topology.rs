@@ -189,6 +189,9 @@ pub(crate) struct Place {
     /// A device alarm (unreachable, a gap): a failure of the device itself.
     #[serde(default)]
     pub(crate) device_failure: bool,
+    /// The raising event's summary (how a root cause is described).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub(crate) summary: String,
 }
 
 /// What a failure hides.
@@ -313,7 +316,7 @@ impl Graph {
     }
 
     /// The devices a root reaches without the links `removed` and the device `gone`.
-    fn reachable(&self, removed: &[usize], gone: Option<&str>) -> BTreeSet<&str> {
+    pub(crate) fn reachable(&self, removed: &[usize], gone: Option<&str>) -> BTreeSet<&str> {
         let mut next: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (i, link) in self.links.iter().enumerate() {
             if removed.contains(&i) {
@@ -520,5 +523,6 @@ pub(crate) fn place_of(event: &Event) -> Place {
         device: event.device.clone(),
         port,
         device_failure,
+        summary: event.summary.clone(),
     }
 }

@@ -151,6 +151,7 @@ fn at_port(device: &str, port: &str) -> Place {
         device: device.to_owned(),
         port: Some(port.to_owned()),
         device_failure: false,
+        summary: String::new(),
     }
 }
 
@@ -186,6 +187,7 @@ fn behind_a_device_failure_is_the_device_and_what_only_it_reaches() {
         device: "leaf-1".to_owned(),
         port: None,
         device_failure: true,
+        summary: String::new(),
     };
     let behind = graph.behind(&failure).unwrap();
     assert_eq!(
@@ -219,7 +221,8 @@ fn ports_globs_and_places_are_read_as_the_devices_write_them() {
     assert!(glob_matches("*-core-*", "dc1-core-a"));
     assert!(!glob_matches("spine-*", "leaf-1"));
     let (event, _) = port("leaf-1", "eth1/7", false, 0);
-    assert_eq!(place_of(&event), at_port("leaf-1", "eth1/7"));
+    assert_eq!(place_of(&event).port.as_deref(), Some("eth1/7"));
+    assert_eq!(place_of(&event).device, "leaf-1");
     let mut gap = crate::event::Event::new(
         "leaf-1",
         crate::event::GAP_EVENT_TYPE,
