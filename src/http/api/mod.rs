@@ -15,6 +15,7 @@ mod reload;
 mod silences;
 mod status;
 mod stream;
+mod topology;
 mod trace;
 
 use std::sync::Arc;
@@ -36,7 +37,7 @@ pub use auth::Auth;
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The paths served under `/api/v1`, as written in the OpenAPI document; a test checks they agree.
-pub const PATHS: [&str; 18] = [
+pub const PATHS: [&str; 19] = [
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/stream",
@@ -55,6 +56,7 @@ pub const PATHS: [&str; 18] = [
     "/api/v1/events/{id}/trace",
     "/api/v1/notifications",
     "/api/v1/whoami",
+    "/api/v1/topology",
 ];
 
 /// What the API routes read.
@@ -91,6 +93,7 @@ pub fn router(state: ApiState) -> Router {
         .route(PATHS[15], get(trace::trace))
         .route(PATHS[16], get(notifications::list))
         .route(PATHS[17], get(whoami))
+        .route(PATHS[18], get(topology::topology))
         .route_layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_read,
