@@ -415,3 +415,28 @@ impl Engine {
         holds
     }
 }
+
+/// `netpulse route test` over a file of several events: a fresh engine observes them in order,
+/// at `now`, each with the alarm its device policy names ([`Event::device_alarm`]: DME, pxGrid,
+/// Webex events; a webhook provider's own alarm keys are not rebuilt here), so that adjacencies
+/// then a link down then the ports behind it show `held`. The decisions per event.
+pub fn replay(
+    policy: &super::Policy,
+    events: &[Event],
+    now: jiff::Timestamp,
+) -> Vec<Vec<Decision>> {
+    let mut engine = Engine::new(policy.clone());
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let alarms: Vec<AlarmUpdate> = event.device_alarm().into_iter().collect();
+            let routed = RoutedEvent {
+                seq: index as u64 + 1,
+                event,
+                alarms: &alarms,
+            };
+            engine.observe(routed, now)
+        })
+        .collect()
+}

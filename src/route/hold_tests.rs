@@ -342,3 +342,16 @@ fn the_topology_view_shows_the_graph_the_failure_and_the_hold_from_the_state_row
     assert_eq!(view.holds[0].summary, "eth1/1 link down");
     assert_eq!(view.holds[0].held, vec!["leaf-1:sys/phys-[eth1/3]/phys"]);
 }
+
+#[test]
+fn route_test_replays_a_file_in_order_and_shows_held_with_its_root() {
+    let mut events: Vec<Event> = adjacencies().into_iter().map(|(event, _)| event).collect();
+    events.push(port("spine-1", "eth1/1", false, 100).0);
+    events.push(port("leaf-1", "eth1/5", false, 100).0);
+    let decided = super::replay(&policy(POLICY), &events, at(100));
+    assert!(matches!(
+        outcomes(&decided[4])[..],
+        [Outcome::Grouped { .. }]
+    ));
+    assert_eq!(outcomes(&decided[5]), vec![held(ROOT)]);
+}

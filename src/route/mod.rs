@@ -56,6 +56,7 @@ mod topology_tests;
 mod tree_tests;
 
 pub use engine::{Decision, Due, Engine, Outcome, Policy, RoutedEvent, StateChange};
+pub use hold::replay;
 pub use interval::TimeInterval;
 pub use matcher::{ATTRIBUTES, Matcher, Routes, attribute, check_attribute, matches};
 pub use mute::{Mute, MuteKind};
