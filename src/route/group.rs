@@ -81,6 +81,9 @@ pub(crate) struct Entry {
 pub(crate) struct HeldReport {
     pub(crate) causes: Vec<super::notification::RootCause>,
     pub(crate) news: bool,
+    /// The seqs of held alarms reported for the first time (the notification's members too,
+    /// so that their trace names it).
+    pub(crate) members: Vec<u64>,
 }
 
 impl Entry {
@@ -222,6 +225,7 @@ impl Group {
             lines.push(entry.line(state));
         }
         changed |= held.news;
+        members.extend(held.members.iter().copied());
         let repeat = self.meta.timing.repeat_interval;
         // Every raised alarm acknowledged: the operators know, no reminder.
         let unacknowledged = self

@@ -317,7 +317,13 @@ impl Engine {
                         &b.key,
                     ))
             });
-            report.news |= lines.iter().any(|line| line.state == LineState::New);
+            let new: Vec<u64> = lines
+                .iter()
+                .filter(|line| line.state == LineState::New)
+                .map(|line| line.seq)
+                .collect();
+            report.news |= !new.is_empty();
+            report.members.extend(new);
             let holding = lines
                 .iter()
                 .filter(|line| line.state != LineState::Cleared)
