@@ -114,6 +114,8 @@ pub struct Engine {
     pub(crate) held: BTreeMap<String, Held>,
     /// Decisions about earlier events made while observing (a release): handed out by `due`.
     pub(crate) later: Vec<(u64, Decision)>,
+    /// The graph of `topology`, built when first needed after a change.
+    pub(crate) graph: std::cell::RefCell<Option<std::sync::Arc<super::topology::Graph>>>,
 }
 
 impl Engine {
@@ -132,6 +134,7 @@ impl Engine {
             holds: BTreeMap::new(),
             held: BTreeMap::new(),
             later: Vec::new(),
+            graph: std::cell::RefCell::new(None),
         }
     }
 
@@ -139,6 +142,7 @@ impl Engine {
     /// route's new timing; groups of routes gone run out with the timing they had.
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
+        self.graph.replace(None);
         for group in self.groups.values_mut() {
             if let Some(settings) = self.policy.route(&group.meta.route) {
                 let timing = Timing::of(settings);

@@ -6,6 +6,7 @@
 //! observed at that moment.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -81,6 +82,7 @@ impl Engine {
         };
         if self.topology.observe(config, event, &mut self.changes) {
             self.topology.prune(config, now, &mut self.changes);
+            self.graph.replace(None);
         }
     }
 
@@ -91,7 +93,11 @@ impl Engine {
         if self.places.is_empty() {
             return None;
         }
-        let graph = self.topology.graph(config);
+        let graph = self
+            .graph
+            .borrow_mut()
+            .get_or_insert_with(|| Arc::new(self.topology.graph(config)))
+            .clone();
         let place = place_of(event);
         let candidates: Vec<(&String, &Place, Behind)> = self
             .places
@@ -384,6 +390,7 @@ impl Engine {
         value: &str,
     ) -> Option<Result<(), String>> {
         let result = if key.starts_with(super::state::TOPO) {
+            self.graph.replace(None);
             self.topology.restore(value)
         } else if key.starts_with(PLACE) {
             serde_json::from_str::<Place>(value)

@@ -355,3 +355,45 @@ fn route_test_replays_a_file_in_order_and_shows_held_with_its_root() {
     ));
     assert_eq!(outcomes(&decided[5]), vec![held(ROOT)]);
 }
+
+/// 600 port alarms on 20 leaves, one of whose uplinks failed: only that leaf's 30 are held.
+#[test]
+fn in_a_storm_of_600_only_the_alarms_behind_the_failure_are_held() {
+    let mut run = Run::new(policy(POLICY));
+    for leaf in 0..20 {
+        let name = format!("leaf-{leaf}");
+        let far = format!("Ethernet1/{leaf}");
+        run.send(
+            &lldp(
+                "spine-1",
+                &format!("eth1/{leaf}"),
+                &name,
+                "Ethernet1/49",
+                true,
+            ),
+            at(0),
+        );
+        run.send(&lldp(&name, "eth1/49", "spine-1", &far, true), at(0));
+    }
+    run.send(&port("spine-1", "eth1/0", false, 100), at(100));
+    for leaf in 0..20 {
+        for index in 1..=30 {
+            let event = port(&format!("leaf-{leaf}"), &leaf_port(index), false, 100);
+            run.send(&event, at(100));
+        }
+    }
+    let notifications = run.tick(at(200));
+    assert_eq!(notifications.len(), 20, "the spine's and 19 leaves' own");
+    let spine = notifications
+        .iter()
+        .find(|n| n.labels["device"] == "spine-1")
+        .unwrap();
+    assert_eq!(spine.root_causes[0].holding, 30);
+    assert!(
+        spine.root_causes[0]
+            .held
+            .iter()
+            .all(|line| line.device == "leaf-0")
+    );
+    assert!(!notifications.iter().any(|n| n.labels["device"] == "leaf-0"));
+}

@@ -147,10 +147,15 @@ impl Topology {
             nodes.insert(link.b.device.clone());
         }
         let roots = roots(config, &nodes, &links);
+        let ends = links
+            .iter()
+            .flat_map(|link| [link.a.clone(), link.b.clone()])
+            .collect();
         Graph {
             nodes,
             links,
             roots,
+            ends,
         }
     }
 }
@@ -178,6 +183,8 @@ pub struct Graph {
     pub nodes: BTreeSet<String>,
     pub links: Vec<Link>,
     pub roots: BTreeSet<String>,
+    /// Every end of every link: a port alarm elsewhere is no failure.
+    pub(crate) ends: BTreeSet<End>,
 }
 
 /// Where an alarm is.
@@ -227,6 +234,9 @@ impl Graph {
                     device: place.device.clone(),
                     port: port.clone(),
                 };
+                if !self.ends.contains(&here) {
+                    return None;
+                }
                 let cut: Vec<usize> = (0..self.links.len())
                     .filter(|&i| self.links[i].a == here || self.links[i].b == here)
                     .collect();
