@@ -127,6 +127,17 @@ impl Engine {
         event: &Event,
         now: jiff::Timestamp,
     ) {
+        // Raised again before its last report after a clear: a new episode of the same hold
+        // (what it held then and cleared is still listed; nothing raised is dropped with it).
+        if let Some(meta) = self.holds.get_mut(root)
+            && meta.cleared
+        {
+            meta.cleared = false;
+            meta.final_groups.clear();
+            meta.released.clear();
+            let meta = meta.clone();
+            self.changes.put(format!("{HOLD}{root}"), &meta);
+        }
         if !self.holds.contains_key(root) {
             let place = self.places.get(root);
             let meta = HoldMeta {

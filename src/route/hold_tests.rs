@@ -397,3 +397,28 @@ fn in_a_storm_of_600_only_the_alarms_behind_the_failure_are_held() {
     );
     assert!(!notifications.iter().any(|n| n.labels["device"] == "leaf-0"));
 }
+
+#[test]
+fn a_root_raised_again_before_its_last_report_loses_nothing_it_holds_anew() {
+    let mut run = run_with_adjacencies();
+    run.send(&port("spine-1", "eth1/1", false, 100), at(100));
+    run.send(&port("leaf-1", "eth1/1", false, 100), at(100));
+    assert_eq!(run.tick(at(110)).len(), 1);
+    // Cleared, and down again before the group's next flush.
+    run.send(&port("spine-1", "eth1/1", true, 120), at(120));
+    run.send(&port("spine-1", "eth1/1", false, 125), at(125));
+    let (_, decisions) = run.send(&port("leaf-1", "eth1/2", false, 126), at(126));
+    assert_eq!(outcomes(&decisions), vec![held(ROOT)]);
+    for second in 126..=400 {
+        run.tick(at(second));
+    }
+    // eth1/1, released at the clear, was not notified yet when the root went down again: its
+    // group's flush held it again, with eth1/2.
+    assert_eq!(
+        run.engine.holds().get(ROOT).cloned().unwrap_or_default(),
+        vec![
+            "leaf-1:sys/phys-[eth1/1]/phys".to_owned(),
+            "leaf-1:sys/phys-[eth1/2]/phys".to_owned()
+        ]
+    );
+}
