@@ -414,7 +414,9 @@ pub(crate) fn glob_matches(glob: &str, name: &str) -> bool {
 }
 
 /// The device name netpulse knows a neighbour by: an alias, else the reporting device whose
-/// name matches case-insensitively once the domain is stripped, else the stripped name.
+/// name matches case-insensitively once the domain is stripped, else the stripped name. An
+/// APIC's devices are its fabric nodes (`pod-1/node-101`), which no adjacency announces: there
+/// the aliases are needed (the node's own `topSystem` name is not subscribed to).
 fn resolve(config: &TopologyConfig, known: &BTreeSet<String>, announced: &str) -> String {
     if let Some(alias) = config.aliases.get(announced) {
         return alias.clone();
