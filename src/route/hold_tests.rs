@@ -219,12 +219,18 @@ fn a_group_whose_raised_alarms_are_all_acknowledged_makes_no_reminder() {
         assert_eq!(run.tick(at(10)).len(), 1);
         if acknowledge {
             for port in ["eth1/7", "eth1/8"] {
-                let data = serde_json::json!({
-                    "key": format!("leaf-2:sys/phys-[{port}]/phys"),
-                    "by": "alice@example.com",
-                    "note": "on it",
-                    "via": {"api": {}},
-                });
+                // The operator event's `data` exactly as `Operator::acknowledge` writes it.
+                let action = crate::operator::AlarmAction {
+                    key: format!("leaf-2:sys/phys-[{port}]/phys"),
+                    by: "alice@example.com".to_owned(),
+                    note: "on it".to_owned(),
+                    via: crate::operator::Via::Webex {
+                        sink: "noc-room".to_owned(),
+                        room: "Y2lzY29zcGFyazovL3VzL1JPT00vbm9j".to_owned(),
+                        message: None,
+                    },
+                };
+                let data = serde_json::to_value(action).unwrap();
                 run.send(&operator(operator_types::ALARM_ACKNOWLEDGED, data), at(20));
             }
         }
