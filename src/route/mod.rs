@@ -20,9 +20,10 @@
 //!   (time in) are its two halves, `group.rs` a group and its notification, `state.rs` the
 //!   rows.
 //! - `topology.rs` — the LLDP/CDP graph folded from adjacency events, failures and what is
-//!   behind them; `hold.rs` the alarms held behind a root cause and their release;
+//!   behind them (`adjacency.rs` reads the events and names); `hold.rs` the alarms held behind a root cause and their release;
 //!   `topology_view.rs` the graph and holds as `GET /api/v1/topology` shows them.
 
+mod adjacency;
 mod clock;
 mod engine;
 mod flap;

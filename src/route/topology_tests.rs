@@ -4,9 +4,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::adjacency::{glob_matches, normalize_port, place_of};
 use super::state::Changes;
 use super::testkit::{at, cdp, lldp, port};
-use super::topology::{End, Graph, Place, Topology, glob_matches, normalize_port, place_of};
+use super::topology::{End, Graph, Place, Topology};
 use crate::config::{DiscoveryProtocol, TopologyConfig};
 
 fn config(roots: &[&str]) -> TopologyConfig {
