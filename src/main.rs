@@ -141,7 +141,7 @@ fn route_test(config: &Path, event: &Path, at: Option<jiff::Timestamp>) -> anyho
             .map_err(|errors| anyhow::anyhow!("{}: {errors}", config.display()))?;
     // The policy's own mistakes stop the test; the rest of the file (a secret not set on this
     // machine, a CA file elsewhere) does not matter to routing, and is only mentioned.
-    let policy_sections = ["routes", "time_intervals", "inhibit_rules"];
+    let policy_sections = ["routes", "time_intervals", "inhibit_rules", "topology"];
     let (policy_errors, other_errors): (Vec<_>, Vec<_>) = errors.into_iter().partition(|error| {
         policy_sections
             .iter()
@@ -173,12 +173,23 @@ fn route_test(config: &Path, event: &Path, at: Option<jiff::Timestamp>) -> anyho
     let events = netpulse::route::events_of_document(&text)
         .with_context(|| format!("{}: not a netpulse event", event.display()))?;
     let now = at.unwrap_or_else(jiff::Timestamp::now);
+    // In order, the events of the file may hold one another (`topology:`): adjacencies, a
+    // link down, then the alarms behind it.
+    let replayed = netpulse::route::replay(&policy, &events, now);
     for (index, event) in events.iter().enumerate() {
         if events.len() > 1 {
             println!("event {} ({}, {}):", index + 1, event.kind, event.device);
         }
         for line in policy.test_report(event, now) {
             println!("  {line}");
+        }
+        for decision in &replayed[index] {
+            if let netpulse::route::Outcome::Held { root } = &decision.outcome {
+                println!(
+                    "  route {} sink {}: held behind the root cause {root} (listed in its root's notification)",
+                    decision.route, decision.sink
+                );
+            }
         }
     }
     Ok(())

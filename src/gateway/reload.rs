@@ -153,6 +153,11 @@ pub(super) struct Running {
 }
 
 impl Reloader {
+    /// The `topology:` section of the configuration running now (`GET /api/v1/topology`).
+    pub async fn topology(&self) -> Option<crate::config::TopologyConfig> {
+        self.state.lock().await.config.topology.clone()
+    }
+
     /// Reads the file again and applies it; logs what it did, or why it changed nothing.
     pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
         let result = match &self.file {

@@ -47,6 +47,8 @@ const DASHBOARD: &str = include_str!("ui/index.html");
 const DASHBOARD_SCRIPT: &str = include_str!("ui/app.js");
 /// The alerting views (traces, silences, windows), loaded after `app.js` and using its helpers.
 const ALERTING_SCRIPT: &str = include_str!("ui/alerting.js");
+/// The topology panel (root causes and links), loaded after `app.js`.
+const TOPOLOGY_SCRIPT: &str = include_str!("ui/topology.js");
 
 /// The whole HTTP surface of the gateway.
 pub fn router(state: HttpState) -> Router {
@@ -60,6 +62,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/", get(dashboard))
         .route("/ui/app.js", get(|| script(DASHBOARD_SCRIPT)))
         .route("/ui/alerting.js", get(|| script(ALERTING_SCRIPT)))
+        .route("/ui/topology.js", get(|| script(TOPOLOGY_SCRIPT)))
         .merge(api::router(state.api.clone()));
     // Webhook paths are looked up per request, after every fixed route: a reload changes them.
     router.fallback_service(any(hook_routes::dispatch).with_state(state.hooks.clone()))

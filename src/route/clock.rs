@@ -14,7 +14,10 @@ const RECHECK: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 impl Engine {
     /// Everything due at `now`.
     pub fn due(&mut self, now: jiff::Timestamp) -> Due {
-        let mut due = Due::default();
+        let mut due = Due {
+            decisions: std::mem::take(&mut self.later),
+            ..Due::default()
+        };
         self.due_mutes(now, &mut due);
         self.due_intervals(now, &mut due);
         for (group, alarm) in self.flaps.settle(now, &mut self.changes) {
@@ -53,10 +56,21 @@ impl Engine {
             return;
         }
         self.recheck_new(&mut group, now, due);
+        let report = self.held_report(&group);
+        let roots: Vec<String> = report
+            .causes
+            .iter()
+            .map(|cause| cause.key.clone())
+            .collect();
         let before: Vec<String> = group.entries.keys().cloned().collect();
         let flaps = &self.flaps;
-        let notification =
-            group.flush(now, |alarm| flaps.is_flapping(id, alarm), &mut self.changes);
+        let notification = group.flush(
+            now,
+            |alarm| flaps.is_flapping(id, alarm),
+            report,
+            &mut self.changes,
+        );
+        self.held_reported(id, &roots, notification.is_some());
         for alarm in before
             .iter()
             .filter(|alarm| !group.entries.contains_key(*alarm))
@@ -83,6 +97,7 @@ impl Engine {
         due: &mut Due,
     ) {
         let mut dropped = Vec::new();
+        let mut held = Vec::new();
         for entry in group.entries.values() {
             let Some(event) = entry
                 .event
@@ -96,7 +111,14 @@ impl Engine {
                 Some(mute) => Outcome::Silenced { mute },
                 None => match self.inhibitor.inhibits(rules, event, &entry.key) {
                     Some((alarm, rule)) => Outcome::Inhibited { alarm, rule },
-                    None => continue,
+                    // Raised just before its root cause: held behind it after all.
+                    None => match self.holder(event, &entry.key) {
+                        Some(root) => {
+                            held.push((root.clone(), entry.key.clone(), entry.seq, event.clone()));
+                            Outcome::Held { root }
+                        }
+                        None => continue,
+                    },
                 },
             };
             for seq in &entry.members {
@@ -108,6 +130,9 @@ impl Engine {
                 due.decisions.push((*seq, decision));
             }
             dropped.push(entry.key.clone());
+        }
+        for (root, alarm, seq, event) in held {
+            self.hold(&root, &alarm, seq, &event, now);
         }
         for alarm in dropped {
             // Forgotten, as a raise muted at arrival: its clear will not be notified either.

@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use super::flap::FlapTracker;
 use super::group::{Entry, Group, GroupMeta, Timing};
+use super::hold::{Held, HoldMeta};
 use super::inhibit::Inhibitor;
 use super::matcher::Matcher;
 use super::mute::Mute;
 use super::notification::Notification;
 pub use super::policy::Policy;
 use super::state::{ALARM, Changes, FLAP, GROUP, INHIBIT, META, MUTE};
+use super::topology::{Place, Topology};
 use crate::event::{AlarmUpdate, Event};
 
 /// One event of the log as the engine sees it.
@@ -103,6 +105,17 @@ pub struct Engine {
     pub(crate) mutes: BTreeMap<String, MuteState>,
     pub(crate) meta: Meta,
     pub(crate) changes: Changes,
+    /// The adjacencies of `topology:` (`topo/` rows).
+    pub(crate) topology: Topology,
+    /// Raised alarms on a port or a device, by key: the failures (`place/` rows).
+    pub(crate) places: BTreeMap<String, Place>,
+    /// Root causes holding alarms (`hold/` rows) and the alarms held (`held/` rows).
+    pub(crate) holds: BTreeMap<String, HoldMeta>,
+    pub(crate) held: BTreeMap<String, Held>,
+    /// Decisions about earlier events made while observing (a release): handed out by `due`.
+    pub(crate) later: Vec<(u64, Decision)>,
+    /// The graph of `topology`, built when first needed after a change.
+    pub(crate) graph: std::cell::RefCell<Option<std::sync::Arc<super::topology::Graph>>>,
 }
 
 impl Engine {
@@ -116,6 +129,12 @@ impl Engine {
             mutes: BTreeMap::new(),
             meta: Meta::default(),
             changes: Changes::default(),
+            topology: Topology::default(),
+            places: BTreeMap::new(),
+            holds: BTreeMap::new(),
+            held: BTreeMap::new(),
+            later: Vec::new(),
+            graph: std::cell::RefCell::new(None),
         }
     }
 
@@ -123,6 +142,7 @@ impl Engine {
     /// route's new timing; groups of routes gone run out with the timing they had.
     pub fn set_policy(&mut self, policy: Policy) {
         self.policy = policy;
+        self.graph.replace(None);
         for group in self.groups.values_mut() {
             if let Some(settings) = self.policy.route(&group.meta.route) {
                 let timing = Timing::of(settings);
@@ -144,6 +164,12 @@ impl Engine {
         let mut problems = Vec::new();
         let mut entries = Vec::new();
         for (key, value) in rows {
+            if let Some(loaded) = self.restore_topology(&key, &value) {
+                if let Err(error) = loaded {
+                    problems.push(format!("state row {key}: {error}"));
+                }
+                continue;
+            }
             let loaded = if key.starts_with(GROUP) {
                 serde_json::from_str::<GroupMeta>(&value)
                     .map(|meta| {
@@ -218,6 +244,7 @@ impl Engine {
             self.apply_operator(event);
             return Vec::new();
         }
+        self.fold_topology(event, now);
         let matches = self.policy.tree().resolve(event);
         let mut decisions = Vec::new();
         if routed.alarms.is_empty() {
@@ -243,6 +270,7 @@ impl Engine {
         let rules = &self.policy.inhibit_rules;
         self.inhibitor
             .observe(rules, event, routed.alarms, &mut self.changes);
+        self.track_places(event, routed.alarms, now);
         let mut seen = BTreeSet::new();
         decisions
             .retain(|decision| seen.insert(serde_json::to_string(decision).unwrap_or_default()));

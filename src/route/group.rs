@@ -69,6 +69,21 @@ pub(crate) struct Entry {
     /// The raising event while its raise is not yet notified: a silence or inhibition that
     /// starts meanwhile is checked against it at the flush.
     pub(crate) event: Option<Event>,
+    /// An operator acknowledged it (`alarm.acknowledged`, or closed it) since its last raise:
+    /// a group whose raised alarms are all acknowledged makes no reminder.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) acknowledged: bool,
+}
+
+/// What the topology adds to a group's flush: the root causes among its alarms, and whether
+/// something new is held behind them (a change to notify).
+#[derive(Debug, Default)]
+pub(crate) struct HeldReport {
+    pub(crate) causes: Vec<super::notification::RootCause>,
+    pub(crate) news: bool,
+    /// The seqs of held alarms reported for the first time (the notification's members too,
+    /// so that their trace names it).
+    pub(crate) members: Vec<u64>,
 }
 
 impl Entry {
@@ -87,6 +102,7 @@ impl Entry {
             time: event.time,
             members: Vec::new(),
             event: None,
+            acknowledged: false,
         }
     }
 
@@ -184,6 +200,7 @@ impl Group {
         &mut self,
         now: jiff::Timestamp,
         flapping: impl Fn(&str) -> bool,
+        held: HeldReport,
         changes: &mut Changes,
     ) -> Option<Notification> {
         let mut lines = Vec::new();
@@ -207,8 +224,16 @@ impl Group {
             members.extend(entry.members.iter().copied());
             lines.push(entry.line(state));
         }
+        changed |= held.news;
+        members.extend(held.members.iter().copied());
         let repeat = self.meta.timing.repeat_interval;
+        // Every raised alarm acknowledged: the operators know, no reminder.
+        let unacknowledged = self
+            .entries
+            .values()
+            .any(|entry| entry.raised && entry.notified && !entry.acknowledged);
         let repeat_due = !repeat.is_zero()
+            && unacknowledged
             && self
                 .meta
                 .last_notified
@@ -269,6 +294,7 @@ impl Group {
                 alarms: lines,
                 all_cleared: self.entries.is_empty() && had_notified,
                 members,
+                root_causes: held.causes,
             }
         });
         let raised = self

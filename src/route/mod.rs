@@ -19,11 +19,16 @@
 //!   as rows to persist, [`Decision`]s for the trace; `observe.rs` (events in) and `clock.rs`
 //!   (time in) are its two halves, `group.rs` a group and its notification, `state.rs` the
 //!   rows.
+//! - `topology.rs` — the LLDP/CDP graph folded from adjacency events, failures and what is
+//!   behind them (`adjacency.rs` reads the events and names); `hold.rs` the alarms held behind a root cause and their release;
+//!   `topology_view.rs` the graph and holds as `GET /api/v1/topology` shows them.
 
+mod adjacency;
 mod clock;
 mod engine;
 mod flap;
 mod group;
+mod hold;
 mod inhibit;
 mod interval;
 mod matcher;
@@ -32,10 +37,14 @@ mod notification;
 mod observe;
 mod policy;
 mod state;
+mod topology;
+mod topology_view;
 mod tree;
 
 #[cfg(test)]
 mod engine_tests;
+#[cfg(test)]
+mod hold_tests;
 #[cfg(test)]
 mod inhibit_tests;
 #[cfg(test)]
@@ -43,17 +52,21 @@ mod mute_tests;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
+mod topology_tests;
+#[cfg(test)]
 mod tree_tests;
 
 pub use engine::{Decision, Due, Engine, Outcome, Policy, RoutedEvent, StateChange};
+pub use hold::replay;
 pub use interval::TimeInterval;
 pub use matcher::{ATTRIBUTES, Matcher, Routes, attribute, check_attribute, matches};
 pub use mute::{Mute, MuteKind};
 pub use notification::{
     AlarmLine, Counts, LineState, NOTIFICATION_TYPE, Notification, NotificationReason,
-    OPERATOR_TYPE_PREFIX, OWN_SOURCE, SeverityCounts, is_notification, is_operator_event, is_own,
-    operator_types,
+    OPERATOR_TYPE_PREFIX, OWN_SOURCE, RootCause, SeverityCounts, is_notification,
+    is_operator_event, is_own, operator_types,
 };
+pub use topology_view::{EdgeView, HoldView, NodeView, TopologyView, topology_view};
 pub use tree::{EACH_ALARM, GroupKey, RouteMatch, RouteSettings, RouteTree, group_key};
 
 /// The events of a document as `netpulse route test` takes it: one netpulse event (as the API,

@@ -68,6 +68,62 @@ pub struct Notification {
     pub all_cleared: bool,
     /// The seqs of the events this notification reports for the first time.
     pub members: Vec<u64>,
+    /// The root causes among the group's alarms (`topology:`), each with what it holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub root_causes: Vec<RootCause>,
+}
+
+/// A raised failure (a link or a device) and the alarms held behind it: reported with the
+/// root's group instead of on their own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RootCause {
+    /// The root cause's alarm key.
+    pub key: String,
+    pub device: String,
+    /// The port of a link failure; none for a device failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    pub summary: String,
+    /// The root cause has cleared: what it held and is still raised was released to its own
+    /// routes (`released`); this is the last report of the hold.
+    #[serde(default)]
+    pub cleared: bool,
+    /// Held alarms still raised (new since the group's last notification: state `new`).
+    pub held: Vec<AlarmLine>,
+    /// How many alarms it holds (raised), and how many held alarms cleared meanwhile.
+    pub holding: u32,
+    #[serde(default)]
+    pub held_cleared: u32,
+    /// The alarms released when it cleared (still raised: notified on their own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<String>,
+}
+
+impl RootCause {
+    /// `spine-1 eth1/49 down — holding 40 alarms behind it`.
+    pub fn headline(&self) -> String {
+        let place = match &self.port {
+            Some(port) => format!("{} {port}", self.device),
+            None => self.device.clone(),
+        };
+        if self.cleared {
+            return format!(
+                "{place} cleared — released {} alarm(s), {} cleared while held",
+                self.released.len(),
+                self.held_cleared
+            );
+        }
+        let what = if self.port.is_some() {
+            "down"
+        } else {
+            "unreachable"
+        };
+        let alarms = if self.holding == 1 { "alarm" } else { "alarms" };
+        format!(
+            "{place} {what} — holding {} {alarms} behind it",
+            self.holding
+        )
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +222,10 @@ impl Notification {
             if count > 0 {
                 parts.push(format!("{count} {what}"));
             }
+        }
+        let held: u32 = self.root_causes.iter().map(|cause| cause.holding).sum();
+        if held > 0 {
+            parts.push(format!("{held} held behind a root cause"));
         }
         if self.all_cleared {
             parts.push("all cleared".to_owned());

@@ -38,6 +38,23 @@ impl Engine {
                     self.changes.delete(format!("{MUTE}{id}"));
                 }
             }
+            operator_types::ALARM_ACKNOWLEDGED | operator_types::ALARM_CLOSED => {
+                let Some(key) = event.data.get("key").and_then(|key| key.as_str()) else {
+                    return;
+                };
+                for id in self.by_alarm.get(key).cloned().unwrap_or_default() {
+                    let Some(group) = self.groups.get_mut(&id) else {
+                        continue;
+                    };
+                    if let Some(entry) = group.entries.get_mut(key)
+                        && entry.raised
+                        && !entry.acknowledged
+                    {
+                        entry.acknowledged = true;
+                        group.save_entry(key, &mut self.changes);
+                    }
+                }
+            }
             // Started and ended are the engine's own announcements: nothing to apply.
             _ => {}
         }
@@ -115,6 +132,23 @@ impl Engine {
         if let Some(outcome) = self.suppressed(matched, event, Some(alarm), now) {
             return outcome;
         }
+        if let Some(outcome) = self.held_again(alarm, routed, now) {
+            return outcome;
+        }
+        let raised_here = self.by_alarm.get(alarm).is_some_and(|ids| {
+            ids.iter().any(|id| {
+                self.groups
+                    .get(id)
+                    .and_then(|group| group.entries.get(alarm))
+                    .is_some_and(|entry| entry.raised)
+            })
+        });
+        // A raise behind a failure is held, unless the alarm was raised before it (its group
+        // already has it; the flush checks the ones not yet notified).
+        if !raised_here && let Some(root) = self.holder(event, alarm) {
+            self.hold(&root, alarm, routed.seq, event, now);
+            return Outcome::Held { root };
+        }
         let changes = &mut self.changes;
         let group = group_of(&mut self.groups, changes, matched, sink, event, alarm);
         let id = group.meta.id.clone();
@@ -129,6 +163,9 @@ impl Engine {
             .entry(alarm.to_owned())
             .or_insert_with(|| Entry::new(&id, alarm, routed.seq, event));
         entry.update(routed.seq, event, true, step != FlapStep::Quiet);
+        if !entry.raised {
+            entry.acknowledged = false;
+        }
         entry.raised = true;
         let outcome = if step == FlapStep::Quiet {
             Outcome::Flapping { group: id.clone() }
@@ -163,6 +200,15 @@ impl Engine {
         now: jiff::Timestamp,
         decisions: &mut Vec<Decision>,
     ) {
+        if let Some(root) = self.clear_held(alarm, routed) {
+            for matched in matches {
+                for (sink, _) in &matched.groups {
+                    let why = format!("cleared while held behind {root}");
+                    decisions.push(decision(&matched.route, sink, Outcome::NotNotified { why }));
+                }
+            }
+            return;
+        }
         let holders = self.by_alarm.get(alarm).cloned().unwrap_or_default();
         for id in &holders {
             let Some(group) = self.groups.get_mut(id) else {

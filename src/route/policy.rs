@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::inhibit::InhibitRule;
 use super::interval::TimeInterval;
 use super::tree::{RouteSettings, RouteTree};
-use crate::config::{Config, RouteConfig};
+use crate::config::{Config, RouteConfig, TopologyConfig};
 use crate::event::Event;
 
 /// The alerting policy of a configuration, compiled: the routing tree, the time intervals, the
@@ -18,6 +18,8 @@ pub struct Policy {
     routes: BTreeMap<String, RouteSettings>,
     pub(crate) intervals: BTreeMap<String, TimeInterval>,
     pub(crate) inhibit_rules: Vec<InhibitRule>,
+    /// `topology:` when enabled: the graph is kept and alarms behind a failure are held.
+    pub(crate) topology: Option<TopologyConfig>,
 }
 
 impl Default for Policy {
@@ -29,6 +31,7 @@ impl Default for Policy {
             routes: BTreeMap::new(),
             intervals: BTreeMap::new(),
             inhibit_rules: Vec::new(),
+            topology: None,
         }
     }
 }
@@ -79,12 +82,19 @@ impl Policy {
             routes,
             intervals,
             inhibit_rules,
+            topology: config.topology.clone().filter(|topology| topology.enabled),
         })
     }
 
-    /// True when there is no route: nothing is grouped, only operator events matter.
+    /// True when there is no route and no topology: nothing is grouped or folded, only
+    /// operator events matter.
     pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.tree.is_empty() && self.topology.is_none()
+    }
+
+    /// `topology:`, when enabled.
+    pub fn topology(&self) -> Option<&TopologyConfig> {
+        self.topology.as_ref()
     }
 
     /// The sinks some route names (they take no event through their own `match:`), in the order

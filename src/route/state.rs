@@ -16,6 +16,14 @@ pub(crate) const FLAP: &str = "flap/";
 pub(crate) const INHIBIT: &str = "inhibit/";
 pub(crate) const MUTE: &str = "mute/";
 pub(crate) const META: &str = "meta";
+/// An adjacency of the topology graph (`topology.rs`).
+pub(crate) const TOPO: &str = "topo/";
+/// A raised alarm on a port or a device: a failure when the graph has it (`hold.rs`).
+pub(crate) const PLACE: &str = "place/";
+/// A root cause holding alarms behind it.
+pub(crate) const HOLD: &str = "hold/";
+/// An alarm held behind a root cause.
+pub(crate) const HELD: &str = "held/";
 
 /// The rows changed since the last `take`; a row written twice keeps its last value.
 #[derive(Debug, Default)]

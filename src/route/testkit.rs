@@ -174,6 +174,9 @@ impl Run {
         for decision in &decisions {
             self.decisions.push((self.seq, decision.clone()));
         }
+        // Decisions about earlier events (a release): the router commits them in the same step,
+        // with what `due` hands out.
+        self.decisions.append(&mut self.engine.later);
         self.persist();
         (self.seq, decisions)
     }
@@ -252,4 +255,79 @@ pub(crate) fn mute(
         expired_by: None,
     };
     serde_json::to_value(mute).unwrap()
+}
+
+/// A DME change as an NX-OS source named `device` makes it (the source's name is the device's),
+/// at `seconds`.
+pub(crate) fn dme(
+    device: &str,
+    class: &str,
+    dn: &str,
+    status: Status,
+    attributes: &[(&str, &str)],
+    seconds: i64,
+) -> (Event, Vec<AlarmUpdate>) {
+    let mut map: BTreeMap<String, String> = attributes
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect();
+    map.insert("dn".to_owned(), dn.to_owned());
+    let change = ViewChange {
+        class: class.to_owned(),
+        dn: dn.to_owned(),
+        status,
+        attributes: map,
+    };
+    let event = to_event(device, &change, false, at(seconds));
+    let alarms = event.device_alarm().into_iter().collect();
+    (event, alarms)
+}
+
+/// `device`'s LLDP neighbour on `port`: `neighbour` (its `sysName`) on its port `far`
+/// (`portIdV`, e.g. `Ethernet1/49`); deleted when `up` is false.
+pub(crate) fn lldp(
+    device: &str,
+    port: &str,
+    neighbour: &str,
+    far: &str,
+    up: bool,
+) -> (Event, Vec<AlarmUpdate>) {
+    let dn = format!("sys/lldp/inst/if-[{port}]/adj-1");
+    let status = if up { Status::Created } else { Status::Deleted };
+    let attributes: &[(&str, &str)] = if up {
+        &[
+            ("sysName", neighbour),
+            ("portIdV", far),
+            ("chassisIdV", "00:de:fb:00:00:01"),
+            ("id", "1"),
+        ]
+    } else {
+        &[]
+    };
+    dme(device, "lldpAdjEp", &dn, status, attributes, 0)
+}
+
+/// `device`'s CDP neighbour on `port`: `dev_id` (`devId`, with its serial) on its port `far`.
+pub(crate) fn cdp(device: &str, port: &str, dev_id: &str, far: &str) -> (Event, Vec<AlarmUpdate>) {
+    let dn = format!("sys/cdp/inst/if-[{port}]/adj-1");
+    let attributes = [
+        ("devId", dev_id),
+        ("portId", far),
+        ("platId", "N9K-C93180YC-EX"),
+    ];
+    dme(device, "cdpAdjEp", &dn, Status::Created, &attributes, 0)
+}
+
+/// `device`'s port `port` down (raised) or up (cleared) at `seconds`, as `ethpmPhysIf`.
+pub(crate) fn port(device: &str, port: &str, up: bool, seconds: i64) -> (Event, Vec<AlarmUpdate>) {
+    let dn = format!("sys/phys-[{port}]/phys");
+    let state = if up { "up" } else { "down" };
+    dme(
+        device,
+        "ethpmPhysIf",
+        &dn,
+        Status::Modified,
+        &[("operSt", state)],
+        seconds,
+    )
 }

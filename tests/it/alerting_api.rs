@@ -427,3 +427,25 @@ async fn the_trace_says_which_notification_reported_an_alarm_and_which_silence_m
     assert_eq!(operator["verdict"], "no_route", "{operator}");
     running.stop().await;
 }
+
+/// `GET /api/v1/topology`: off without `topology:`; with it, the roots as configured and the
+/// (still empty) graph; a token is needed.
+#[tokio::test]
+async fn the_topology_endpoint_says_whether_topology_is_on_and_shows_its_graph() {
+    let running = start("").await;
+    let (status, body) = get(&running, "/api/v1/topology").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"enabled": false}));
+    running.stop().await;
+    let running = start("topology:\n  roots: [spine-*]\n").await;
+    let (status, body) = get(&running, "/api/v1/topology").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["enabled"], true);
+    assert_eq!(body["roots_inferred"], false);
+    assert_eq!(body["edges"], json!([]));
+    assert_eq!(body["holds"], json!([]));
+    let client = reqwest::Client::new();
+    let (status, _) = call(client.get(running.url("/api/v1/topology")), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    running.stop().await;
+}

@@ -587,12 +587,14 @@ async fn the_dashboard_is_served_without_a_token_and_loads_nothing_from_elsewher
         scripts,
         [
             "<script src=\"ui/app.js\">",
-            "<script src=\"ui/alerting.js\">"
+            "<script src=\"ui/alerting.js\">",
+            "<script src=\"ui/topology.js\">"
         ]
     );
     for (path, uses) in [
         ("/ui/app.js", "api/v1/events/stream"),
         ("/ui/alerting.js", "api/v1/silences"),
+        ("/ui/topology.js", "api/v1/topology"),
     ] {
         let response = reqwest::get(running.url(path)).await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);

@@ -47,6 +47,7 @@ fn notification(group: &str, number: u32, state: LineState) -> Notification {
         alarms: vec![line],
         all_cleared: state == LineState::Cleared,
         members: vec![u64::from(number)],
+        root_causes: Vec::new(),
     }
 }
 

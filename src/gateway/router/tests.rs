@@ -244,3 +244,110 @@ async fn a_routed_alarm_is_notified_once_after_group_wait_with_its_trace() {
     router.stop().await;
     assert_eq!(reader.outbox_counts("grouped").unwrap().pending, 1);
 }
+
+/// A DME change as the NX-OS source `device` makes it.
+fn dme(
+    device: &str,
+    class: &str,
+    dn: &str,
+    status: crate::source::dme::view::Status,
+    attributes: &[(&str, &str)],
+) -> Event {
+    let mut map: std::collections::BTreeMap<String, String> = attributes
+        .iter()
+        .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+        .collect();
+    map.insert("dn".to_owned(), dn.to_owned());
+    let change = crate::source::dme::view::ViewChange {
+        class: class.to_owned(),
+        dn: dn.to_owned(),
+        status,
+        attributes: map,
+    };
+    crate::source::dme::normalize::to_event(device, &change, false, jiff::Timestamp::now())
+}
+
+fn port_down(device: &str, port: &str) -> Event {
+    let dn = format!("sys/phys-[{port}]/phys");
+    dme(
+        device,
+        "ethpmPhysIf",
+        &dn,
+        crate::source::dme::view::Status::Modified,
+        &[("operSt", "down")],
+    )
+}
+
+#[tokio::test]
+async fn the_graph_and_the_holds_live_in_the_store_and_a_held_alarm_traces_to_its_root_notification()
+ {
+    use crate::source::dme::view::Status;
+    let config = config(
+        "sinks:\n  - { name: noc, type: stdout }\nroutes:\n  - { name: fabric, match: { type_prefix: [com.cisco.dme.], min_severity: minor }, sinks: [noc], group_by: [device], group_wait: 10s }\ntopology:\n  roots: [spine-1]\n",
+    );
+    let setup = Setup::new(tempfile::tempdir().unwrap(), &config);
+    let start = jiff::Timestamp::now();
+    let (clock, time) = Clock::manual(start);
+    let router = setup.start(&config, clock);
+    wait_for(|| setup.reader().route_state().unwrap().0 == Some(0)).await;
+    let adjacency = |device: &str, port: &str, neighbour: &str, far: &str| {
+        let dn = format!("sys/lldp/inst/if-[{port}]/adj-1");
+        dme(
+            device,
+            "lldpAdjEp",
+            &dn,
+            Status::Created,
+            &[("sysName", neighbour), ("portIdV", far)],
+        )
+    };
+    setup
+        .ingest(adjacency("spine-1", "eth1/1", "leaf-1", "Ethernet1/49"))
+        .await;
+    setup
+        .ingest(adjacency("leaf-1", "eth1/49", "spine-1", "Ethernet1/1"))
+        .await;
+    let root = setup.ingest(port_down("spine-1", "eth1/1")).await;
+    let held = setup.ingest(port_down("leaf-1", "eth1/5")).await;
+    assert!(router.handle.wait_applied(held, WAIT).await);
+    let reader = setup.reader();
+    let trace = reader.route_trace(held).unwrap();
+    assert_eq!(
+        trace[0].decision.outcome,
+        Outcome::Held {
+            root: "spine-1:sys/phys-[eth1/1]/phys".to_owned()
+        }
+    );
+    time.store(
+        (start + jiff::SignedDuration::from_secs(11)).as_millisecond(),
+        Ordering::SeqCst,
+    );
+    router.handle.wake.notify_one();
+    assert!(router.handle.wait_applied(held + 1, WAIT).await);
+    let notification = reader.event(held + 1).unwrap().unwrap();
+    assert_eq!(notification.data["root_causes"][0]["holding"], 1);
+    assert_eq!(
+        notification.data["members"],
+        serde_json::json!([root, held])
+    );
+    assert_eq!(
+        reader.route_trace(held).unwrap()[0].notifications,
+        [held + 1]
+    );
+    let (_, rows) = reader.route_state().unwrap();
+    assert!(rows.iter().any(|(key, _)| key.starts_with("topo/")));
+    assert!(rows.iter().any(|(key, _)| key.starts_with("held/")));
+
+    // After a restart the graph and the hold are restored: the next port behind is held too.
+    router.stop().await;
+    let router = setup.start(
+        &config,
+        Clock::manual(start + jiff::SignedDuration::from_secs(12)).0,
+    );
+    let again = setup.ingest(port_down("leaf-1", "eth1/6")).await;
+    assert!(router.handle.wait_applied(again, WAIT).await);
+    assert!(matches!(
+        reader.route_trace(again).unwrap()[0].decision.outcome,
+        Outcome::Held { .. }
+    ));
+    router.stop().await;
+}

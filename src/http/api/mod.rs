@@ -16,6 +16,7 @@ mod reload;
 mod silences;
 mod status;
 mod stream;
+mod topology;
 mod trace;
 
 use std::sync::Arc;
@@ -37,7 +38,7 @@ pub use auth::Auth;
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The paths served under `/api/v1`, as written in the OpenAPI document; a test checks they agree.
-pub const PATHS: [&str; 20] = [
+pub const PATHS: [&str; 21] = [
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/stream",
@@ -58,6 +59,7 @@ pub const PATHS: [&str; 20] = [
     "/api/v1/whoami",
     "/api/v1/alarms/{key}/ack",
     "/api/v1/alarms/{key}/close",
+    "/api/v1/topology",
 ];
 
 /// What the API routes read.
@@ -94,6 +96,7 @@ pub fn router(state: ApiState) -> Router {
         .route(PATHS[15], get(trace::trace))
         .route(PATHS[16], get(notifications::list))
         .route(PATHS[17], get(whoami))
+        .route(PATHS[20], get(topology::topology))
         .route_layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_read,

@@ -56,6 +56,7 @@
       }
       case 'silenced': return `silenced by ${row.mute}`;
       case 'inhibited': return `inhibited by alarm ${row.alarm} (rule ${row.rule})`;
+      case 'held': return `held behind the root cause ${row.root} (listed in its notification)`;
       case 'muted': return `muted by interval ${row.interval}`;
       case 'flapping': return `flapping (group ${row.group})`;
       case 'not_notified': return `not notified: ${row.why}`;

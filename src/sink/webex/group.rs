@@ -15,7 +15,7 @@ use minijinja::{Environment, context};
 
 use super::render::{MAX_VALUE_CHARS, cut, escaping_environment, safe_link};
 use crate::event::{Event, Severity};
-use crate::route::{AlarmLine, LineState, Notification, NotificationReason};
+use crate::route::{AlarmLine, LineState, Notification, NotificationReason, RootCause};
 
 /// Lines shown at most; the rest are counted ("… and 37 more"). Ten fit a phone's screen and keep
 /// a storm's notification one short message.
@@ -45,6 +45,16 @@ const MARKDOWN: &str = r#"{{ marker }} **{{ route }}**{% for label in labels %} 
 {%- if more %}
 - … and {{ more }} more
 {%- endif %}
+{%- for cause in causes %}
+
+**Root cause: {{ cause.headline }}**
+{%- for line in cause.lines %}
+- {{ line.marker }} **{{ line.device }}** {{ line.summary }}{% if line.state %} · *{{ line.state }}*{% endif %}{% if line.link %} · [details]({{ line.link }}){% endif %}
+{%- endfor %}
+{%- if cause.more %}
+- … and {{ cause.more }} more
+{%- endif %}
+{%- endfor %}
 {%- if all_cleared %}
 
 ✅ **All alarms of this group have cleared.**
@@ -62,6 +72,15 @@ const TEXT: &str = r#"{{ marker }} {{ route }}{% for label in labels %} · {{ la
 {%- if more %}
 - … and {{ more }} more
 {%- endif %}
+{%- for cause in causes %}
+Root cause: {{ cause.headline }}
+{%- for line in cause.lines %}
+- {{ line.marker }} {{ line.device }} {{ line.summary }}{% if line.state %} · {{ line.state }}{% endif %}{% if line.link %} · {{ line.link }}{% endif %}
+{%- endfor %}
+{%- if cause.more %}
+- … and {{ cause.more }} more
+{%- endif %}
+{%- endfor %}
 {%- if all_cleared %}
 ✅ All alarms of this group have cleared.
 {%- endif %}
@@ -149,6 +168,7 @@ impl GroupTemplates {
             .map(line)
             .collect();
         let more = notification.alarms.len().saturating_sub(MAX_LINES);
+        let causes: Vec<Value> = notification.root_causes.iter().map(root_cause).collect();
         let dashboard = self.dashboard_link(notification);
         let reason = match notification.reason {
             NotificationReason::First => "first",
@@ -167,6 +187,7 @@ impl GroupTemplates {
                     counts => Value::from_safe_string(counts_line(notification)),
                     lines => lines.clone(),
                     more => more,
+                    causes => causes.clone(),
                     all_cleared => notification.all_cleared,
                     dashboard => dashboard.clone().map(Value::from_safe_string),
                 })
@@ -302,6 +323,34 @@ fn line(alarm: &AlarmLine) -> Value {
     }
 }
 
-/// `text` cut after `max` characters, ending with `…` when cut.
+/// A root cause: its headline (`spine-1 eth1/49 down — holding 40 alarms behind it`), the
+/// first held alarms (new ones first), and how many more.
+fn root_cause(cause: &RootCause) -> Value {
+    let lines: Vec<Value> = cause
+        .held
+        .iter()
+        .take(MAX_LINES)
+        .map(|alarm| {
+            let (marker, state) = match alarm.state {
+                LineState::Cleared => ("✅", "cleared while held"),
+                LineState::New => (severity_marker(alarm.severity), "held"),
+                _ => (severity_marker(alarm.severity), "still held"),
+            };
+            context! {
+                marker => Value::from_safe_string(marker.to_owned()),
+                device => cut(&alarm.device, MAX_NAME_CHARS).as_ref(),
+                summary => cut(&alarm.summary, MAX_SUMMARY_CHARS).as_ref(),
+                state => Value::from_safe_string(state.to_owned()),
+                link => alarm.link.as_deref().and_then(safe_link).map(Value::from_safe_string),
+            }
+        })
+        .collect();
+    context! {
+        headline => cut(&cause.headline(), MAX_SUMMARY_CHARS).as_ref(),
+        lines => lines,
+        more => cause.held.len().saturating_sub(MAX_LINES),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -173,10 +173,12 @@ impl Reader {
                     | crate::route::Outcome::Flapping { group } => Some(group.as_str()),
                     _ => None,
                 };
+                // A held alarm is reported by its root cause's notifications, whatever group.
+                let held = matches!(decision.outcome, crate::route::Outcome::Held { .. });
                 let notifications = reported
                     .iter()
                     .filter(|(_, reported_group)| {
-                        group.is_some() && reported_group.as_deref() == group
+                        held || (group.is_some() && reported_group.as_deref() == group)
                     })
                     .map(|(notification, _)| *notification)
                     .collect();

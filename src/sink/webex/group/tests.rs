@@ -44,6 +44,7 @@ fn notification(alarms: Vec<AlarmLine>) -> Notification {
         counts,
         all_cleared: false,
         members: alarms.iter().map(|line| line.seq).collect(),
+        root_causes: Vec::new(),
         alarms,
     }
 }
@@ -352,5 +353,46 @@ fn a_reminder_says_so_and_counts_what_is_still_raised() {
             .starts_with("🔵 noc · source: vmanage · update 4 · reminder\n3 still raised\n"),
         "{}",
         message.text
+    );
+}
+
+#[test]
+fn a_root_cause_is_named_with_what_it_holds_ten_lines_then_a_count() {
+    let root = alarm("spine-1", 0, Severity::Major, LineState::New);
+    let mut notification = notification(vec![root.clone()]);
+    let held: Vec<AlarmLine> = (1..=40)
+        .map(|index| alarm("leaf-*1*", index, Severity::Major, LineState::New))
+        .collect();
+    notification.root_causes = vec![crate::route::RootCause {
+        key: root.key.clone(),
+        device: "spine-1".to_owned(),
+        port: Some("eth1/49".to_owned()),
+        summary: root.summary.clone(),
+        cleared: false,
+        held,
+        holding: 40,
+        held_cleared: 0,
+        released: Vec::new(),
+    }];
+    let message = templates().render(&notification).unwrap();
+    assert!(
+        message
+            .markdown
+            .contains("**Root cause: spine-1 eth1/49 down — holding 40 alarms behind it**"),
+        "{}",
+        message.markdown
+    );
+    assert_eq!(message.markdown.matches("· *held*").count(), 10);
+    assert!(message.markdown.contains("- … and 30 more"));
+    // A device name is escaped in held lines as anywhere else.
+    assert!(
+        message.markdown.contains(r"leaf-\*1\*"),
+        "{}",
+        message.markdown
+    );
+    assert!(
+        message
+            .text
+            .contains("Root cause: spine-1 eth1/49 down — holding 40 alarms behind it")
     );
 }
