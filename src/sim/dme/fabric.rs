@@ -305,7 +305,8 @@ pub fn adjacency_changes(
     ];
     for (dn, class, attrs) in adjacencies {
         let exists = mit.get(&dn).is_some();
-        let parent_exists = super::mit::parent_dn(&dn).is_some_and(|parent| mit.get(parent).is_some());
+        let parent_exists =
+            super::mit::parent_dn(&dn).is_some_and(|parent| mit.get(parent).is_some());
         match (up, exists) {
             (true, false) if parent_exists => changes.push(Change::Create {
                 class: class.to_owned(),

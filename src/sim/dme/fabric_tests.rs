@@ -51,15 +51,8 @@ fn lldp_links(fabric: &BTreeMap<String, Mit>) -> BTreeMap<(String, String), (Str
         for (dn, mo) in mit.iter().filter(|(_, mo)| &*mo.class == "lldpAdjEp") {
             let port = dn.split('[').nth(1).unwrap().split(']').next().unwrap();
             let neighbour = mo.attrs.get("sysName").unwrap().to_owned();
-            let neighbour_port = mo
-                .attrs
-                .get("portIdV")
-                .unwrap()
-                .replace("Ethernet", "eth");
-            links.insert(
-                (name.clone(), port.to_owned()),
-                (neighbour, neighbour_port),
-            );
+            let neighbour_port = mo.attrs.get("portIdV").unwrap().replace("Ethernet", "eth");
+            links.insert((name.clone(), port.to_owned()), (neighbour, neighbour_port));
         }
     }
     links
@@ -81,12 +74,18 @@ fn a_spine_leaf_fabric_of_64_switches_is_cabled_every_leaf_to_every_spine() {
     assert_eq!(plan.names[63], "leaf60");
     assert_eq!(plan.cables.len(), 240);
     assert_eq!(plan.ports[0], 60, "a spine has a port per leaf");
-    assert_eq!(plan.ports[4], 52, "a leaf has its 48 ports and an uplink per spine");
+    assert_eq!(
+        plan.ports[4], 52,
+        "a leaf has its 48 ports and an uplink per spine"
+    );
     // leaf1's first uplink is eth1/49 to spine1 eth1/1.
     assert_eq!(
         plan.cables[0],
         Cable {
-            a: End { device: 4, port: 49 },
+            a: End {
+                device: 4,
+                port: 49
+            },
             b: End { device: 0, port: 1 }
         }
     );
@@ -95,7 +94,13 @@ fn a_spine_leaf_fabric_of_64_switches_is_cabled_every_leaf_to_every_spine() {
 #[test]
 fn adjacencies_agree_on_both_ends() {
     let fabric = build(
-        &spec(FabricShape::SpineLeaf { spines: 2, leaves: 3 }, None),
+        &spec(
+            FabricShape::SpineLeaf {
+                spines: 2,
+                leaves: 3,
+            },
+            None,
+        ),
         4,
     );
     let links = lldp_links(&fabric);
@@ -161,7 +166,9 @@ fn a_chain_puts_each_switch_behind_the_previous_one_and_domains_qualify_names() 
         links[&("leaf3".to_owned(), "eth1/3".to_owned())],
         ("leaf2.lab.example.com".to_owned(), "eth1/4".to_owned())
     );
-    let cdp = fabric["leaf2"].get("sys/cdp/inst/if-[eth1/3]/adj-1").unwrap();
+    let cdp = fabric["leaf2"]
+        .get("sys/cdp/inst/if-[eth1/3]/adj-1")
+        .unwrap();
     assert!(
         cdp.attrs
             .get("devId")

@@ -193,7 +193,8 @@ impl Fabric {
                 match (&action.port, &action.neighbor) {
                     (Some(port), Some(neighbour)) => format!("{port} to {neighbour}"),
                     (Some(port), None) => port.clone(),
-                    (None, neighbour) => format!("a port to {}", neighbour.as_deref().unwrap_or("")),
+                    (None, neighbour) =>
+                        format!("a port to {}", neighbour.as_deref().unwrap_or("")),
                 }
             )
         })
@@ -223,7 +224,10 @@ impl Fabric {
             let powered = |end: End| !state.powered_off.contains(&end.device);
             (
                 state.carries(index, &cable),
-                [(cable.a, cable.b, powered(cable.a)), (cable.b, cable.a, powered(cable.b))],
+                [
+                    (cable.a, cable.b, powered(cable.a)),
+                    (cable.b, cable.a, powered(cable.b)),
+                ],
             )
         };
         for (local, far, powered) in powered {
@@ -281,6 +285,10 @@ pub(super) fn initial_changes(
     }
     changes
 }
+
+#[cfg(test)]
+#[path = "links_tests.rs"]
+mod e2e_tests;
 
 #[cfg(test)]
 mod tests {

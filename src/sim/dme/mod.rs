@@ -195,14 +195,14 @@ impl DmeSim {
         });
         let mut bound = Vec::with_capacity(config.devices);
         for (index, (listener, addr)) in listeners.into_iter().enumerate() {
-            let cabling = plan
-                .as_ref()
-                .zip(identities.as_deref())
-                .map(|((spec, plan), identities)| Cabling {
-                    spec,
-                    plan,
-                    identities,
-                });
+            let cabling =
+                plan.as_ref()
+                    .zip(identities.as_deref())
+                    .map(|((spec, plan), identities)| Cabling {
+                        spec,
+                        plan,
+                        identities,
+                    });
             let inner = new_device(
                 &config,
                 index,
@@ -416,7 +416,9 @@ fn new_device(
         name: &name,
         index,
         address: &address,
-        role: cabling.as_ref().map_or("leaf", |cabling| cabling.plan.roles[index]),
+        role: cabling
+            .as_ref()
+            .map_or("leaf", |cabling| cabling.plan.roles[index]),
         ports: cabling
             .as_ref()
             .map_or(config.ports, |cabling| cabling.plan.ports[index]),
