@@ -307,3 +307,35 @@ async fn a_switch_switched_off_takes_its_neighbours_ends_down_and_comes_back_wit
     shutdown.cancel();
     sim.stopped().await;
 }
+
+#[tokio::test]
+async fn random_changes_leave_the_cabled_ports_to_the_link_actions() {
+    let (sim, shutdown) = fabric(2, 1).await;
+    let leaf = &sim.devices()[2];
+    leaf.apply(crate::sim::dme::Change::Random { count: 400 })
+        .unwrap();
+    let dump = leaf.dump();
+    let attribute = |dn: &str, name: &str| {
+        dump.iter()
+            .find(|mo| mo.attributes["dn"] == dn)
+            .and_then(|mo| mo.attributes.get(name).cloned())
+    };
+    let mut touched = 0;
+    for port in 1..=6 {
+        let config = format!("sys/intf/phys-[eth1/{port}]");
+        let changed = attribute(&config, "descr") != Some(String::new())
+            || attribute(&config, "adminSt") != Some("up".to_owned());
+        if port > 4 {
+            assert!(!changed, "uplink eth1/{port} was changed");
+            assert_eq!(
+                attribute(&format!("{config}/phys"), "operSt").as_deref(),
+                Some("up")
+            );
+        } else if changed {
+            touched += 1;
+        }
+    }
+    assert!(touched > 0, "the access ports do change");
+    shutdown.cancel();
+    sim.stopped().await;
+}

@@ -437,8 +437,14 @@ fn new_device(
             Generator::new(config.seed, index, config.vlans),
         )
     };
-    let mut mit = mit;
+    let (mut mit, mut generator) = (mit, generator);
     if let Some(cabling) = &cabling {
+        generator.leave_alone(
+            cabling
+                .plan
+                .cables_of(index)
+                .map(|(local, _)| tree::port_dn(local.port)),
+        );
         fabric::insert_discovery(&mut mit, profile.ports, &mit::format_mod_ts(now_millis));
         let changes =
             links::initial_changes(cabling.spec, cabling.plan, cabling.identities, index, &mit);
