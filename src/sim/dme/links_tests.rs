@@ -339,3 +339,56 @@ async fn random_changes_leave_the_cabled_ports_to_the_link_actions() {
     shutdown.cancel();
     sim.stopped().await;
 }
+
+#[tokio::test]
+async fn the_command_line_client_pulls_and_plugs_cables() {
+    use crate::sim::dme::fabric_cli::{FabricCliArgs, FabricCommand, run_fabric_cli};
+    let (sim, shutdown) = fabric(1, 2).await;
+    let run = |action| {
+        run_fabric_cli(FabricCliArgs {
+            target: sim.devices()[1].base_url(),
+            ca_file: None,
+            insecure: false,
+            action,
+        })
+    };
+    run(FabricCommand::Link {
+        device: "leaf2".into(),
+        port_or_neighbor: "spine1".into(),
+        state: "down".into(),
+    })
+    .await
+    .unwrap();
+    let dump = sim.fabric().unwrap().dump();
+    let down: Vec<(&str, &str)> = dump
+        .links
+        .iter()
+        .filter(|link| !link.up)
+        .map(|link| (link.a.as_str(), link.b.as_str()))
+        .collect();
+    assert_eq!(down, [("leaf2", "spine1")]);
+    run(FabricCommand::Device {
+        device: "spine1".into(),
+        state: "down".into(),
+    })
+    .await
+    .unwrap();
+    assert!(
+        sim.fabric()
+            .unwrap()
+            .dump()
+            .links
+            .iter()
+            .all(|link| !link.up)
+    );
+    let refused = run(FabricCommand::Device {
+        device: "spine9".into(),
+        state: "up".into(),
+    })
+    .await
+    .unwrap_err();
+    assert!(format!("{refused:#}").contains("spine9"), "{refused:#}");
+    run(FabricCommand::Show).await.unwrap();
+    shutdown.cancel();
+    sim.stopped().await;
+}

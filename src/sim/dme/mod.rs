@@ -17,6 +17,9 @@
 //!   accept loop, which reads each connection through `lenient` (raw `"` in request targets, as
 //!   the devices take them).
 //! - `generator`: the seeded random change generator; `cli`: `netpulse sim dme`.
+//! - `fabric`, `links`: switches cabled into a network (spine/leaf or chain) with LLDP/CDP
+//!   adjacencies, and the link and device actions that move both ends of a link together;
+//!   `fabric_cli`: `netpulse sim fabric`, their command-line client.
 
 mod accept;
 pub mod api;
@@ -27,6 +30,7 @@ mod cli;
 mod control;
 mod device;
 mod fabric;
+mod fabric_cli;
 mod filter;
 mod generator;
 mod http;
@@ -58,6 +62,7 @@ pub use api::{Change, DeviceAction, DumpedMo, Fault, LinkAction, LinkState, SimS
 pub use cli::{DmeSimArgs, ServeTlsArgs, run_apic_cli, run_cli};
 pub use device::SimDevice;
 pub use fabric::{FabricShape, FabricSpec};
+pub use fabric_cli::{FabricCliArgs, run_fabric_cli};
 pub use links::{DumpedDevice, DumpedLink, Fabric, TopologyDump};
 
 use crate::tls::server::ServerIdentity;
