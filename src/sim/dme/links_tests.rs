@@ -392,3 +392,46 @@ async fn the_command_line_client_pulls_and_plugs_cables() {
     shutdown.cancel();
     sim.stopped().await;
 }
+
+#[tokio::test]
+async fn a_fabric_of_64_switches_starts_with_every_adjacency_named_back() {
+    let (sim, shutdown) = fabric(4, 60).await;
+    assert_eq!(sim.devices().len(), 64);
+    // (device, port) → (neighbour, neighbour's port), from every switch's own tree.
+    let mut seen = std::collections::BTreeMap::new();
+    for device in sim.devices() {
+        for mo in device
+            .dump()
+            .into_iter()
+            .filter(|mo| mo.class == "lldpAdjEp")
+        {
+            let dn = &mo.attributes["dn"];
+            let port = dn
+                .split('[')
+                .nth(1)
+                .unwrap()
+                .split(']')
+                .next()
+                .unwrap()
+                .to_owned();
+            let far_port = mo.attributes["portIdV"].replace("Ethernet", "eth");
+            seen.insert(
+                (device.name().to_owned(), port),
+                (mo.attributes["sysName"].clone(), far_port),
+            );
+        }
+    }
+    assert_eq!(seen.len(), 2 * 4 * 60);
+    for ((device, port), (neighbour, far_port)) in &seen {
+        assert_eq!(
+            seen.get(&(neighbour.clone(), far_port.clone())),
+            Some(&(device.clone(), port.clone())),
+            "{device} {port}"
+        );
+    }
+    let dump = sim.fabric().unwrap().dump();
+    assert_eq!(dump.links.len(), 240);
+    assert!(dump.links.iter().all(|link| link.up));
+    shutdown.cancel();
+    sim.stopped().await;
+}
