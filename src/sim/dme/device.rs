@@ -103,6 +103,19 @@ impl SimDevice {
 
     /// Applies a change to the object tree and sends the pushes it causes.
     pub fn apply(&self, change: Change) -> anyhow::Result<()> {
+        let admin_port = match &change {
+            Change::Set { dn, attrs } if attrs.contains_key("adminSt") => Some(dn.clone()),
+            _ => None,
+        };
+        self.apply_here(change)?;
+        // Shutting or enabling a cabled port moves the other end too, as a real link does.
+        if let (Some(dn), Some(fabric)) = (admin_port, self.fabric()) {
+            fabric.port_admin_changed(self.inner.index, &dn)?;
+        }
+        Ok(())
+    }
+
+    fn apply_here(&self, change: Change) -> anyhow::Result<()> {
         let mut guard = self.inner.lock();
         let state = &mut *guard;
         let now = Instant::now();
@@ -154,6 +167,11 @@ impl SimDevice {
             state.apply_one(&change, now_millis, now, &self.inner.name)?;
         }
         Ok(())
+    }
+
+    /// Reads the current tree.
+    pub(crate) fn read<T>(&self, read: impl FnOnce(&Mit) -> T) -> T {
+        read(&self.inner.lock().mit)
     }
 
     /// Switches the device off (every session ends, sockets close, requests answer 503) or on.

@@ -51,7 +51,8 @@ pub struct DumpedDevice {
     pub up: bool,
 }
 
-/// One cable: `a` port `a_port` to `b` port `b_port`; `up` when it carries.
+/// One cable: `a` port `a_port` to `b` port `b_port`; `up` when it carries (not cut, both
+/// switches on, neither port shut).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DumpedLink {
     pub a: String,
@@ -119,8 +120,28 @@ impl Fabric {
         self.sync_device_cables(index)
     }
 
+    /// A port's `adminSt` was set on `device`: when the port is cabled, both ends follow (a
+    /// shut port takes the link down at the far end too, and its adjacencies on both).
+    pub(super) fn port_admin_changed(&self, device: usize, dn: &str) -> anyhow::Result<()> {
+        let cable = self.plan.cables.iter().position(|cable| {
+            [cable.a, cable.b]
+                .into_iter()
+                .any(|end| end.device == device && super::tree::port_dn(end.port) == dn)
+        });
+        match cable {
+            Some(index) => self.sync_cable(index),
+            None => Ok(()),
+        }
+    }
+
     /// Every switch and cable with its state.
     pub fn dump(&self) -> TopologyDump {
+        let enabled: Vec<bool> = self
+            .plan
+            .cables
+            .iter()
+            .map(|cable| self.enabled(cable.a) && self.enabled(cable.b))
+            .collect();
         let state = self.lock();
         let devices = self
             .identities
@@ -143,7 +164,7 @@ impl Fabric {
                 a_port: format!("eth1/{}", cable.a.port),
                 b: self.identities[cable.b.device].name.clone(),
                 b_port: format!("eth1/{}", cable.b.port),
-                up: state.carries(index, cable),
+                up: state.carries(index, cable) && enabled[index],
                 cut: state.cut.contains(&index),
             })
             .collect();
@@ -200,6 +221,14 @@ impl Fabric {
         })
     }
 
+    /// Whether the port at `end` is not shut (a port shut on either end holds its link down).
+    fn enabled(&self, end: End) -> bool {
+        self.devices[end.device].read(|mit| {
+            mit.get(&super::tree::port_dn(end.port))
+                .is_none_or(|port| port.attrs.get("adminSt") != Some("down"))
+        })
+    }
+
     fn sync_device_cables(&self, device: usize) -> anyhow::Result<()> {
         let cables: Vec<usize> = self
             .plan
@@ -219,7 +248,7 @@ impl Fabric {
     /// switch that is off shows nothing; it is brought up to date when it comes back).
     fn sync_cable(&self, index: usize) -> anyhow::Result<()> {
         let cable = self.plan.cables[index];
-        let (up, powered) = {
+        let (carries, powered) = {
             let state = self.lock();
             let powered = |end: End| !state.powered_off.contains(&end.device);
             (
@@ -230,6 +259,7 @@ impl Fabric {
                 ],
             )
         };
+        let up = carries && self.enabled(cable.a) && self.enabled(cable.b);
         for (local, far, powered) in powered {
             if !powered {
                 continue;

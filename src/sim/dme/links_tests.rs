@@ -435,3 +435,40 @@ async fn a_fabric_of_64_switches_starts_with_every_adjacency_named_back() {
     shutdown.cancel();
     sim.stopped().await;
 }
+
+#[tokio::test]
+async fn shutting_a_cabled_port_takes_the_far_end_down_too() {
+    let (sim, shutdown) = fabric(1, 1).await;
+    let (spine, leaf) = (&sim.devices()[0], &sim.devices()[1]);
+    let (mut at_spine, _) = Watcher::start(spine).await;
+    let shut = |state: &str| crate::sim::dme::Change::Set {
+        dn: "sys/intf/phys-[eth1/5]".into(),
+        attrs: [("adminSt".to_owned(), state.to_owned())].into(),
+    };
+    leaf.apply(shut("down")).unwrap();
+    assert_eq!(
+        at_spine.pushes(3).await,
+        [
+            push("ethpmPhysIf", "sys/intf/phys-[eth1/1]/phys", "modified"),
+            push("lldpAdjEp", "sys/lldp/inst/if-[eth1/1]/adj-1", "deleted"),
+            push("cdpAdjEp", "sys/cdp/inst/if-[eth1/1]/adj-1", "deleted"),
+        ]
+    );
+    let leaf_objects = leaf.dump();
+    assert!(
+        !leaf_objects.iter().any(|mo| mo.class == "lldpAdjEp"),
+        "the shut end lost its neighbour too"
+    );
+    assert!(!sim.fabric().unwrap().dump().links[0].up);
+    leaf.apply(shut("up")).unwrap();
+    let statuses: Vec<String> = at_spine
+        .pushes(3)
+        .await
+        .into_iter()
+        .map(|push| push.2)
+        .collect();
+    assert_eq!(statuses, ["modified", "created", "created"]);
+    assert!(sim.fabric().unwrap().dump().links[0].up);
+    shutdown.cancel();
+    sim.stopped().await;
+}
