@@ -143,7 +143,8 @@ impl SimDevice {
     pub(crate) fn generate(&self) -> anyhow::Result<()> {
         let mut guard = self.inner.lock();
         let state = &mut *guard;
-        if state.changes_paused {
+        // A switched-off switch changes nothing until it is switched on again.
+        if state.changes_paused || state.faults.powered_off {
             return Ok(());
         }
         let now_millis = jiff::Timestamp::now().as_millisecond();
