@@ -1,6 +1,7 @@
 //! `netpulse sim fabric`: the command-line client of a running simulated fabric's control API
 //! (`/_sim/link`, `/_sim/device`, `/_sim/topology`), for scripts and for people at a terminal.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -82,7 +83,8 @@ pub async fn run_fabric_cli(args: FabricCliArgs) -> anyhow::Result<()> {
                 .error_for_status()?
                 .json()
                 .await?;
-            println!("{}", describe(&dump));
+            // A reader that stops early (`| head`) is not an error.
+            let _ = writeln!(std::io::stdout(), "{}", describe(&dump));
             return Ok(());
         }
     };
