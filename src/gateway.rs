@@ -116,6 +116,7 @@ impl Gateway {
         let mut sources = Vec::with_capacity(config.sources.len());
         let context = source::SpawnContext {
             http: &config.http,
+            topology: config.topology.as_ref(),
             shared: &shared,
             events: events.clone(),
             shutdown: shutdown.clone(),

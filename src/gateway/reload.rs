@@ -198,7 +198,7 @@ impl Reloader {
         // An alerting policy that does not compile refuses the reload as a whole.
         let policy = crate::route::Policy::compile(&config).map_err(ReloadError::Invalid)?;
         let current = self.sources.list();
-        let plan = plan(&current, &config.sources);
+        let plan = plan(&current, &config.sources, config.topology.as_ref());
         let mut prepared = self.prepare(&config, &plan, &current)?;
         let leaving: Vec<&Arc<SourceHandle>> = current
             .iter()
@@ -314,7 +314,9 @@ impl Reloader {
                 continue;
             }
             let previous = current.iter().find(|source| source.name == entry.name());
-            match source::prepare(entry, &config.http, &self.shared, previous.map(Arc::as_ref)) {
+            let topology = config.topology.as_ref();
+            let previous = previous.map(Arc::as_ref);
+            match source::prepare(entry, &config.http, topology, &self.shared, previous) {
                 Ok(source) => {
                     prepared.insert(entry.name().to_owned(), source);
                 }
@@ -348,7 +350,11 @@ struct Plan {
 
 /// Compares the running sources with the new entries, by name: an equal entry is kept, a
 /// different one restarted, a new name started, a name no longer there stopped.
-fn plan(current: &[Arc<SourceHandle>], entries: &[SourceConfig]) -> Plan {
+fn plan(
+    current: &[Arc<SourceHandle>],
+    entries: &[SourceConfig],
+    topology: Option<&crate::config::TopologyConfig>,
+) -> Plan {
     let running: HashMap<&str, &SourceConfig> = current
         .iter()
         .map(|source| (source.name.as_str(), source.config()))
@@ -358,7 +364,8 @@ fn plan(current: &[Arc<SourceHandle>], entries: &[SourceConfig]) -> Plan {
     for entry in entries {
         let name = entry.name().to_owned();
         match running.get(entry.name()) {
-            Some(config) if *config == entry => {
+            // A running source has its effective form (see `source::effective`).
+            Some(config) if **config == source::effective(entry, topology) => {
                 kept.insert(name.clone());
                 changes.kept.push(name);
             }
@@ -413,7 +420,7 @@ mod tests {
             .sources
             .iter()
             .map(|entry| {
-                let prepared = source::prepare(entry, &config.http, &shared, None).unwrap();
+                let prepared = source::prepare(entry, &config.http, None, &shared, None).unwrap();
                 // Never started: only the names and configurations matter here.
                 Arc::new(prepared.into_handle())
             })
@@ -426,7 +433,7 @@ mod tests {
         let after = config(&format!(
             "{LEAF2_CHANGED}{HOOK}  - {{ name: leaf3, type: dme, address: \"https://leaf3\", username: admin, password: \"${{P}}\", subscriptions: [/api/class/l1PhysIf.json] }}\n"
         ));
-        let planned = plan(&handles(&before), &after.sources);
+        let planned = plan(&handles(&before), &after.sources, None);
         assert_eq!(
             planned.changes,
             Changes {
@@ -437,7 +444,7 @@ mod tests {
             }
         );
         assert!(planned.changes.changed());
-        let same = plan(&handles(&before), &before.sources);
+        let same = plan(&handles(&before), &before.sources, None);
         assert!(!same.changes.changed());
         assert_eq!(same.kept.len(), 3);
     }
@@ -447,8 +454,42 @@ mod tests {
         let before = config(LEAF1);
         let yaml = format!("store: {{ path: db }}\nsources:\n{LEAF1}");
         let after = Config::parse_with(&yaml, Path::new("."), &|_| Some("rotated".into())).unwrap();
-        let planned = plan(&handles(&before), &after.sources);
+        let planned = plan(&handles(&before), &after.sources, None);
         assert_eq!(planned.changes.restarted, ["leaf1"]);
+    }
+
+    #[test]
+    fn turning_topology_on_or_off_restarts_the_dme_sources_only() {
+        let before = config(&format!("{LEAF1}{HOOK}"));
+        let topology = crate::config::TopologyConfig::default();
+        let on = plan(&handles(&before), &before.sources, Some(&topology));
+        assert_eq!(on.changes.restarted, ["leaf1"]);
+        assert_eq!(on.changes.kept, ["vmanage"]);
+        let shared = source::dme::SharedClients::default();
+        let running: Vec<Arc<SourceHandle>> = before
+            .sources
+            .iter()
+            .map(|entry| {
+                let prepared =
+                    source::prepare(entry, &before.http, Some(&topology), &shared, None).unwrap();
+                Arc::new(prepared.into_handle())
+            })
+            .collect();
+        let SourceConfig::Dme(leaf1) = running[0].config() else {
+            panic!("leaf1 is a DME source")
+        };
+        assert_eq!(
+            leaf1.subscriptions,
+            [
+                "/api/class/l1PhysIf.json",
+                "/api/class/lldpAdjEp.json",
+                "/api/class/cdpAdjEp.json"
+            ]
+        );
+        let still_on = plan(&running, &before.sources, Some(&topology));
+        assert!(!still_on.changes.changed(), "{:?}", still_on.changes);
+        let off = plan(&running, &before.sources, None);
+        assert_eq!(off.changes.restarted, ["leaf1"]);
     }
 
     #[test]

@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 pub enum SimCommand {
     /// NX-OS DME device(s): REST login, WebSocket subscriptions, a change generator, fault injection.
     Dme(dme::DmeSimArgs),
+    /// Pull and plug cables, switch switches off and on, in a running `sim dme --spines/--chain`.
+    Fabric(dme::FabricCliArgs),
     /// ACI APIC(s): the DME simulator with tenants, leaf ports, faults through their lifecycle,
     /// event and audit records.
     Apic(dme::DmeSimArgs),
@@ -51,6 +53,7 @@ impl SimCommand {
         match self {
             SimCommand::Dme(args) => dme::run_cli(args, shutdown).await,
             SimCommand::Apic(args) => dme::run_apic_cli(args, shutdown).await,
+            SimCommand::Fabric(args) => dme::run_fabric_cli(args).await,
             SimCommand::Sdwan(args) => sdwan::run_cli(args, shutdown).await,
             SimCommand::Webex(args) => webex::run_cli(args, shutdown).await,
             SimCommand::Meraki(args) => hooks::run_cli(args, shutdown).await,

@@ -235,6 +235,8 @@ impl SourceHandle {
 /// What every source is started with.
 pub struct SpawnContext<'a> {
     pub http: &'a crate::config::HttpSection,
+    /// `topology:`: DME sources also subscribe to the LLDP/CDP adjacencies when it is on.
+    pub topology: Option<&'a crate::config::TopologyConfig>,
     pub shared: &'a dme::SharedClients,
     pub events: mpsc::Sender<Event>,
     pub shutdown: CancellationToken,
@@ -243,11 +245,13 @@ pub struct SpawnContext<'a> {
 
 /// Starts one source on the tracker and returns its handle.
 pub fn spawn(config: &SourceConfig, context: &SpawnContext<'_>) -> anyhow::Result<SourceHandle> {
-    Ok(prepare(config, context.http, context.shared, None)?.start(
-        context.events.clone(),
-        context.shutdown.clone(),
-        context.tracker,
-    ))
+    Ok(
+        prepare(config, context.http, context.topology, context.shared, None)?.start(
+            context.events.clone(),
+            context.shutdown.clone(),
+            context.tracker,
+        ),
+    )
 }
 
 /// A source built but not started: what can fail (a certificate file, a client) has been done,
@@ -270,12 +274,15 @@ enum Runner {
 /// Builds one source (its client, its receiver) without starting it. `previous`: the running
 /// source of the same name this one replaces (a reload); when it watches the same thing, the new
 /// one resumes after a gap instead of starting from a new baseline (see [`resumes`]).
+/// `topology`: the `topology:` section, which adds the adjacency subscriptions of DME sources.
 pub fn prepare(
     config: &SourceConfig,
     http: &crate::config::HttpSection,
+    topology: Option<&crate::config::TopologyConfig>,
     shared: &dme::SharedClients,
     previous: Option<&SourceHandle>,
 ) -> anyhow::Result<Prepared> {
+    let config = &effective(config, topology);
     let status = Arc::new(SourceStatus::default());
     let resume = previous.is_some_and(|previous| resumes(&previous.config, config));
     let (detail, protocol) = match config {
@@ -315,6 +322,21 @@ pub fn prepare(
         protocol,
         resume,
     })
+}
+
+/// A source entry as it runs: a DME source with `topology:` on also subscribes to its LLDP/CDP
+/// adjacencies. A running source keeps this form, so a reload compares the new entries in it too
+/// (turning `topology:` on or off restarts the DME sources with their new subscriptions).
+pub fn effective(
+    config: &SourceConfig,
+    topology: Option<&crate::config::TopologyConfig>,
+) -> SourceConfig {
+    match config {
+        SourceConfig::Dme(dme) => {
+            SourceConfig::Dme(Box::new(dme::adjacency::with_topology(dme, topology)))
+        }
+        other => other.clone(),
+    }
 }
 
 /// Whether a restarted source watches the same thing as before, so that what happened while it

@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod crash;
 mod dme;
+mod dme_topology;
 mod providers;
 mod pxgrid;
 mod reload;

@@ -59,6 +59,37 @@ pub enum Fault {
     RefreshUnavailable { for_ms: u64 },
 }
 
+/// Whether a link or a switch of a simulated fabric is up or down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    Up,
+    Down,
+}
+
+/// Takes a link of a simulated fabric down or brings it up (`POST /_sim/link`), named by one of
+/// its ends: `{"device":"leaf1","port":"eth1/49","state":"down"}`, or by its two switches:
+/// `{"device":"leaf1","neighbor":"spine1","state":"down"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkAction {
+    pub device: String,
+    #[serde(default)]
+    pub port: Option<String>,
+    #[serde(default)]
+    pub neighbor: Option<String>,
+    pub state: LinkState,
+}
+
+/// Powers a switch of a simulated fabric off or on (`POST /_sim/device`):
+/// `{"device":"spine1","state":"down"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceAction {
+    pub device: String,
+    pub state: LinkState,
+}
+
 /// One object of a device's tree as stored: includes `dn`, `rn` and `modTs`, never `status` or
 /// `childAction` (those exist only in responses and pushes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

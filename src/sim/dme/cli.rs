@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use super::{DmeSim, DmeSimConfig, SimPlatform, SimTls};
+use super::{DmeSim, DmeSimConfig, FabricShape, FabricSpec, SimPlatform, SimTls};
 use crate::duration::parse_duration;
 
 /// How often the aggregated counters are logged.
@@ -57,9 +57,22 @@ pub struct DmeSimArgs {
     /// Keep the same token on aaaRefresh instead of issuing a new one.
     #[arg(long)]
     pub no_rotate_token: bool,
-    /// `netpulse sim apic`: leaf nodes per simulated fabric (their ports are --ports).
+    /// `netpulse sim apic`: leaf nodes per simulated fabric (their ports are --ports); with
+    /// --spines: the leaf switches of the spine/leaf fabric.
     #[arg(long, default_value_t = 2)]
     pub leaves: usize,
+    /// Cable the switches into a spine/leaf fabric of this many spines (spine1..) and --leaves
+    /// leaves (leaf1..), every leaf to every spine, with LLDP/CDP adjacencies and the link and
+    /// device actions of the control API (replaces --devices).
+    #[arg(long, default_value_t = 0, conflicts_with = "chain")]
+    pub spines: usize,
+    /// Cable the --devices switches in a line (leaf1 - leaf2 - ...), each behind the one before.
+    #[arg(long)]
+    pub chain: bool,
+    /// With --spines or --chain: the domain the switches announce in LLDP sysName and CDP devId
+    /// (leaf1.lab.example.com); default: bare host names.
+    #[arg(long)]
+    pub domain: Option<String>,
     /// Set by `netpulse sim apic`.
     #[arg(skip)]
     pub platform: SimPlatform,
@@ -114,7 +127,27 @@ impl DmeSimArgs {
             rotate_token_on_refresh: !self.no_rotate_token,
             platform: self.platform,
             leaves: self.leaves,
+            fabric: self.fabric(),
         }
+    }
+
+    fn fabric(&self) -> Option<FabricSpec> {
+        let shape = if self.spines > 0 {
+            FabricShape::SpineLeaf {
+                spines: self.spines,
+                leaves: self.leaves,
+            }
+        } else if self.chain {
+            FabricShape::Chain {
+                devices: self.devices,
+            }
+        } else {
+            return None;
+        };
+        Some(FabricSpec {
+            shape,
+            domain: self.domain.clone(),
+        })
     }
 }
 
@@ -201,6 +234,16 @@ fn describe(sim: &DmeSim, cert_out: Option<&std::path::Path>) -> String {
         "control API (no authentication): {}/_sim/ (POST change, POST fault, GET dump, GET stats) on every device",
         devices[0].base_url()
     ));
+    if let Some(fabric) = sim.fabric() {
+        let dump = fabric.dump();
+        lines.push(format!(
+            "fabric: {} links (GET /_sim/topology; POST /_sim/link {{\"device\":\"{}\",\"port\":\"{}\",\"state\":\"down\"}}; POST /_sim/device {{\"device\":\"{}\",\"state\":\"down\"}})",
+            dump.links.len(),
+            dump.links.first().map_or("leaf1", |link| link.a.as_str()),
+            dump.links.first().map_or("eth1/1", |link| link.a_port.as_str()),
+            dump.devices.first().map_or("leaf1", |device| device.name.as_str()),
+        ));
+    }
     lines.join("\n")
 }
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::mpsc::error::TrySendError;
@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use super::api::{Change, DumpedMo, Fault, SimStats};
 use super::generator::Generator;
+use super::links::Fabric;
 use super::mit::{Mit, MoChange};
 use super::render;
 use super::session::{CloseReason, SessionTable};
@@ -42,6 +43,9 @@ pub struct DeviceInner {
     pub pushes_sent: AtomicU64,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// The simulated network this switch is cabled into, if any (weak: the fabric holds the
+    /// devices).
+    pub fabric: OnceLock<Weak<Fabric>>,
 }
 
 /// The mutable part of a device. The lock is never held across an `.await`.
@@ -64,6 +68,8 @@ pub struct FaultState {
     pub delayed_refreshes: Option<(Duration, u32)>,
     pub failed_refreshes: u32,
     pub refresh_unavailable_until: Option<Instant>,
+    /// Switched off by a fabric device action: down until switched on again.
+    pub powered_off: bool,
 }
 
 /// A handle to one simulated device (cheap to clone).
@@ -98,6 +104,19 @@ impl SimDevice {
 
     /// Applies a change to the object tree and sends the pushes it causes.
     pub fn apply(&self, change: Change) -> anyhow::Result<()> {
+        let admin_port = match &change {
+            Change::Set { dn, attrs } if attrs.contains_key("adminSt") => Some(dn.clone()),
+            _ => None,
+        };
+        self.apply_here(change)?;
+        // Shutting or enabling a cabled port moves the other end too, as a real link does.
+        if let (Some(dn), Some(fabric)) = (admin_port, self.fabric()) {
+            fabric.port_admin_changed(self.inner.index, &dn)?;
+        }
+        Ok(())
+    }
+
+    fn apply_here(&self, change: Change) -> anyhow::Result<()> {
         let mut guard = self.inner.lock();
         let state = &mut *guard;
         let now = Instant::now();
@@ -125,7 +144,8 @@ impl SimDevice {
     pub(crate) fn generate(&self) -> anyhow::Result<()> {
         let mut guard = self.inner.lock();
         let state = &mut *guard;
-        if state.changes_paused {
+        // A switched-off switch changes nothing until it is switched on again.
+        if state.changes_paused || state.faults.powered_off {
             return Ok(());
         }
         let now_millis = jiff::Timestamp::now().as_millisecond();
@@ -133,6 +153,41 @@ impl SimDevice {
             Some(step) => state.apply_one(&step, now_millis, Instant::now(), &self.inner.name),
             None => Ok(()),
         }
+    }
+
+    /// Applies the changes `derive` makes from the current tree, under one lock, so that what
+    /// they were judged against cannot change in between (the fabric's link actions).
+    pub(crate) fn apply_derived(
+        &self,
+        derive: impl FnOnce(&Mit) -> Vec<Change>,
+    ) -> anyhow::Result<()> {
+        let mut guard = self.inner.lock();
+        let state = &mut *guard;
+        let now = Instant::now();
+        let now_millis = jiff::Timestamp::now().as_millisecond();
+        for change in derive(&state.mit) {
+            state.apply_one(&change, now_millis, now, &self.inner.name)?;
+        }
+        Ok(())
+    }
+
+    /// Reads the current tree.
+    pub(crate) fn read<T>(&self, read: impl FnOnce(&Mit) -> T) -> T {
+        read(&self.inner.lock().mit)
+    }
+
+    /// Switches the device off (every session ends, sockets close, requests answer 503) or on.
+    pub(crate) fn power(&self, on: bool) {
+        let mut state = self.inner.lock();
+        if !on {
+            state.table.end_all(CloseReason::Dropped);
+        }
+        state.faults.powered_off = !on;
+    }
+
+    /// The simulated network this switch is part of, if any.
+    pub fn fabric(&self) -> Option<Arc<Fabric>> {
+        self.inner.fabric.get().and_then(Weak::upgrade)
     }
 
     /// Injects a fault (see [`Fault`]).
@@ -205,6 +260,9 @@ impl DeviceState {
 
     /// Answers whether the device is down after a simulated restart.
     pub fn is_down(&mut self, now: Instant) -> bool {
+        if self.faults.powered_off {
+            return true;
+        }
         match self.faults.down_until {
             Some(until) if now < until => true,
             Some(_) => {

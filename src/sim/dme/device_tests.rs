@@ -35,7 +35,9 @@ fn harness(queue: usize) -> Harness {
         &settings,
         &CancellationToken::new(),
         &TaskTracker::new(),
-    );
+        None,
+    )
+    .unwrap();
     let now = Instant::now();
     let (frames_sender, frames) = mpsc::channel(queue);
     let (closer, closed) = oneshot::channel();

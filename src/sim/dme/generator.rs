@@ -20,6 +20,9 @@ pub struct Generator {
     vlans: usize,
     /// Set for a simulated APIC: faults and records instead of switch changes.
     apic: Option<super::apic::ApicGenerator>,
+    /// Ports cabled to another simulated switch (`l1PhysIf` dns): left to the fabric's link
+    /// actions, which change both ends together.
+    cabled: std::collections::BTreeSet<String>,
 }
 
 impl Generator {
@@ -30,7 +33,13 @@ impl Generator {
             rng: fastrand::Rng::with_seed(mixed),
             vlans,
             apic: None,
+            cabled: std::collections::BTreeSet::new(),
         }
+    }
+
+    /// Leaves these ports (`l1PhysIf` dns) alone: they are cabled into a simulated fabric.
+    pub fn leave_alone(&mut self, ports: impl IntoIterator<Item = String>) {
+        self.cabled.extend(ports);
     }
 
     /// The generator of a simulated APIC.
@@ -135,7 +144,7 @@ impl Generator {
     fn pick(&mut self, mit: &Mit, class: &str) -> Option<String> {
         let candidates: Vec<&str> = mit
             .iter()
-            .filter(|(_, mo)| &*mo.class == class)
+            .filter(|(dn, mo)| &*mo.class == class && !self.cabled.contains(*dn))
             .map(|(dn, _)| dn)
             .collect();
         if candidates.is_empty() {

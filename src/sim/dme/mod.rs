@@ -17,6 +17,9 @@
 //!   accept loop, which reads each connection through `lenient` (raw `"` in request targets, as
 //!   the devices take them).
 //! - `generator`: the seeded random change generator; `cli`: `netpulse sim dme`.
+//! - `fabric`, `links`: switches cabled into a network (spine/leaf or chain) with LLDP/CDP
+//!   adjacencies, and the link and device actions that move both ends of a link together;
+//!   `fabric_cli`: `netpulse sim fabric`, their command-line client.
 
 mod accept;
 pub mod api;
@@ -26,10 +29,13 @@ mod auth;
 mod cli;
 mod control;
 mod device;
+mod fabric;
+mod fabric_cli;
 mod filter;
 mod generator;
 mod http;
 mod lenient;
+mod links;
 mod mit;
 mod query;
 mod render;
@@ -52,9 +58,12 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use api::{Change, DumpedMo, Fault, SimStats};
+pub use api::{Change, DeviceAction, DumpedMo, Fault, LinkAction, LinkState, SimStats};
 pub use cli::{DmeSimArgs, ServeTlsArgs, run_apic_cli, run_cli};
 pub use device::SimDevice;
+pub use fabric::{FabricShape, FabricSpec};
+pub use fabric_cli::{FabricCliArgs, run_fabric_cli};
+pub use links::{DumpedDevice, DumpedLink, Fabric, TopologyDump};
 
 use crate::tls::server::ServerIdentity;
 use device::{DeviceInner, DeviceSettings, DeviceState, FaultState};
@@ -97,6 +106,10 @@ pub struct DmeSimConfig {
     pub platform: SimPlatform,
     /// APIC: leaf nodes in the fabric (each with `ports` ports).
     pub leaves: usize,
+    /// NX-OS: cable the switches into a network (spine/leaf or chain) with LLDP and CDP
+    /// adjacencies and link/device actions; the fabric decides the number of switches and their
+    /// names (`devices` is then ignored). `None`: independent switches `leaf1` .. `leafN`.
+    pub fabric: Option<FabricSpec>,
 }
 
 /// The personality of a simulated DME device.
@@ -124,6 +137,7 @@ impl Default for DmeSimConfig {
             rotate_token_on_refresh: true,
             platform: SimPlatform::Nxos,
             leaves: 2,
+            fabric: None,
         }
     }
 }
@@ -146,6 +160,7 @@ pub struct DmeSim {
     platform: SimPlatform,
     ca_pem: Option<String>,
     fingerprint: Option<String>,
+    fabric: Option<Arc<Fabric>>,
     tracker: TaskTracker,
 }
 
@@ -155,7 +170,12 @@ impl DmeSim {
         config: DmeSimConfig,
         shutdown: CancellationToken,
     ) -> anyhow::Result<DmeSim> {
+        let config = with_fabric_devices(config);
         validate(&config)?;
+        let plan = config
+            .fabric
+            .as_ref()
+            .map(|fabric| (fabric.clone(), fabric.plan(config.ports)));
         let identity = load_identity(&config).await?;
         let acceptor = match &identity {
             Some(identity) => Some(TlsAcceptor::from(identity.server_config()?)),
@@ -169,10 +189,25 @@ impl DmeSim {
             rotate_token_on_refresh: config.rotate_token_on_refresh,
         });
         let tracker = TaskTracker::new();
-        let mut bound = Vec::with_capacity(config.devices);
+        let mut listeners = Vec::with_capacity(config.devices);
         for index in 0..config.devices {
             let listener = bind(&config, index).await?;
             let addr = listener.local_addr().context("read the bound address")?;
+            listeners.push((listener, addr));
+        }
+        let identities = plan.as_ref().map(|(_, plan)| {
+            identities(plan, config.seed, listeners.iter().map(|(_, addr)| *addr))
+        });
+        let mut bound = Vec::with_capacity(config.devices);
+        for (index, (listener, addr)) in listeners.into_iter().enumerate() {
+            let cabling =
+                plan.as_ref()
+                    .zip(identities.as_deref())
+                    .map(|((spec, plan), identities)| Cabling {
+                        spec,
+                        plan,
+                        identities,
+                    });
             let inner = new_device(
                 &config,
                 index,
@@ -181,8 +216,19 @@ impl DmeSim {
                 &settings,
                 &shutdown,
                 &tracker,
-            );
+                cabling,
+            )?;
             bound.push((listener, SimDevice { inner }));
+        }
+        let fabric = plan.zip(identities).map(|((spec, plan), identities)| {
+            let devices = bound.iter().map(|(_, device)| device.clone()).collect();
+            Arc::new(Fabric::new(spec, plan, identities, devices))
+        });
+        if let Some(fabric) = &fabric {
+            for (_, device) in &bound {
+                // Set once, just after the device was made.
+                let _ = device.inner.fabric.set(Arc::downgrade(fabric));
+            }
         }
         let mut devices = Vec::with_capacity(bound.len());
         for (listener, device) in bound {
@@ -215,8 +261,14 @@ impl DmeSim {
             platform: config.platform,
             ca_pem,
             fingerprint,
+            fabric,
             tracker,
         })
+    }
+
+    /// The simulated network, when the simulator was started with a fabric.
+    pub fn fabric(&self) -> Option<&Fabric> {
+        self.fabric.as_deref()
     }
 
     pub fn devices(&self) -> &[SimDevice] {
@@ -262,8 +314,20 @@ impl DmeSim {
     }
 }
 
+/// With a fabric, the fabric decides how many switches there are.
+fn with_fabric_devices(mut config: DmeSimConfig) -> DmeSimConfig {
+    if let Some(fabric) = &config.fabric {
+        config.devices = fabric.devices();
+    }
+    config
+}
+
 fn validate(config: &DmeSimConfig) -> anyhow::Result<()> {
     ensure!(config.devices >= 1, "devices must be at least 1");
+    ensure!(
+        config.fabric.is_none() || config.platform == SimPlatform::Nxos,
+        "a fabric (spines, chain) is simulated for NX-OS switches only"
+    );
     ensure!(
         config.change_rate.is_finite() && config.change_rate >= 0.0,
         "change_rate must be a number >= 0"
@@ -310,6 +374,32 @@ async fn bind(config: &DmeSimConfig, index: usize) -> anyhow::Result<TcpListener
         .with_context(|| format!("bind device {} to {addr}", index + 1))
 }
 
+/// The fabric one switch is cabled into, while the switches are made.
+struct Cabling<'a> {
+    spec: &'a FabricSpec,
+    plan: &'a fabric::Plan,
+    identities: &'a [fabric::Identity],
+}
+
+/// What each switch of a fabric announces to its neighbours.
+fn identities(
+    plan: &fabric::Plan,
+    seed: u64,
+    addrs: impl Iterator<Item = SocketAddr>,
+) -> Vec<fabric::Identity> {
+    addrs
+        .enumerate()
+        .map(|(index, addr)| fabric::Identity {
+            name: plan.names[index].clone(),
+            role: plan.roles[index],
+            serial: tree::serial(seed, index),
+            address: addr.ip().to_string(),
+            index,
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
 fn new_device(
     config: &DmeSimConfig,
     index: usize,
@@ -318,19 +408,25 @@ fn new_device(
     settings: &Arc<DeviceSettings>,
     shutdown: &CancellationToken,
     tracker: &TaskTracker,
-) -> Arc<DeviceInner> {
+    cabling: Option<Cabling<'_>>,
+) -> anyhow::Result<Arc<DeviceInner>> {
     let apic = config.platform == SimPlatform::Apic;
-    let name = if apic {
-        format!("apic{}", index + 1)
-    } else {
-        format!("leaf{}", index + 1)
+    let name = match &cabling {
+        Some(cabling) => cabling.plan.names[index].clone(),
+        None if apic => format!("apic{}", index + 1),
+        None => format!("leaf{}", index + 1),
     };
     let address = addr.ip().to_string();
     let profile = LeafProfile {
         name: &name,
         index,
         address: &address,
-        ports: config.ports,
+        role: cabling
+            .as_ref()
+            .map_or("leaf", |cabling| cabling.plan.roles[index]),
+        ports: cabling
+            .as_ref()
+            .map_or(config.ports, |cabling| cabling.plan.ports[index]),
         vlans: config.vlans,
         seed: config.seed,
     };
@@ -346,6 +442,22 @@ fn new_device(
             Generator::new(config.seed, index, config.vlans),
         )
     };
+    let (mut mit, mut generator) = (mit, generator);
+    if let Some(cabling) = &cabling {
+        generator.leave_alone(
+            cabling
+                .plan
+                .cables_of(index)
+                .map(|(local, _)| tree::port_dn(local.port)),
+        );
+        fabric::insert_discovery(&mut mit, profile.ports, &mit::format_mod_ts(now_millis));
+        let changes =
+            links::initial_changes(cabling.spec, cabling.plan, cabling.identities, index, &mit);
+        for change in &changes {
+            mit.apply(change, now_millis)
+                .with_context(|| format!("cable {name} into the fabric"))?;
+        }
+    }
     let state = DeviceState {
         mit,
         table: SessionTable::default(),
@@ -354,7 +466,7 @@ fn new_device(
         changes_applied: 0,
         changes_paused: false,
     };
-    Arc::new(DeviceInner {
+    Ok(Arc::new(DeviceInner {
         index,
         name,
         addr,
@@ -364,7 +476,8 @@ fn new_device(
         pushes_sent: AtomicU64::new(0),
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
-    })
+        fabric: std::sync::OnceLock::new(),
+    }))
 }
 
 /// Ends expired sessions and lapsed subscriptions of every device, on time.

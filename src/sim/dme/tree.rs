@@ -16,6 +16,8 @@ pub struct LeafProfile<'a> {
     pub name: &'a str,
     pub index: usize,
     pub address: &'a str,
+    /// `topSystem` role: `leaf` or `spine`.
+    pub role: &'a str,
     pub ports: usize,
     pub vlans: usize,
     pub seed: u64,
@@ -25,8 +27,8 @@ pub struct LeafProfile<'a> {
 pub fn build_leaf(profile: &LeafProfile<'_>, now_millis: i64) -> Mit {
     let mut mit = Mit::default();
     let mod_ts = format_mod_ts(now_millis);
-    let mut rng = fastrand::Rng::with_seed(profile.seed ^ 0x5EED_0000_0000 ^ profile.index as u64);
-    let serial = format!("SIM{:08}", rng.u32(..100_000_000));
+    let mut rng = device_rng(profile.seed, profile.index);
+    let serial = format_serial(rng.u32(..100_000_000));
     mit.insert(
         "topSystem",
         "sys",
@@ -35,7 +37,7 @@ pub fn build_leaf(profile: &LeafProfile<'_>, now_millis: i64) -> Mit {
             ("id", &(profile.index + 1).to_string()),
             ("modTs", &mod_ts),
             ("name", profile.name),
-            ("role", "leaf"),
+            ("role", profile.role),
             ("serial", &serial),
             ("state", "in-service"),
             ("systemUptime", "00:00:00:00.000"),
@@ -61,6 +63,19 @@ pub fn build_leaf(profile: &LeafProfile<'_>, now_millis: i64) -> Mit {
         mit.insert("l2BD", &vlan_dn(vlan), vlan_attrs(vlan, &mod_ts));
     }
     mit
+}
+
+/// The serial number device `index` announces (`topSystem` `serial`, CDP `devId`).
+pub fn serial(seed: u64, index: usize) -> String {
+    format_serial(device_rng(seed, index).u32(..100_000_000))
+}
+
+fn device_rng(seed: u64, index: usize) -> fastrand::Rng {
+    fastrand::Rng::with_seed(seed ^ 0x5EED_0000_0000 ^ index as u64)
+}
+
+fn format_serial(number: u32) -> String {
+    format!("SIM{number:08}")
 }
 
 /// The dn of a port's configuration object (`l1PhysIf`).
@@ -138,6 +153,7 @@ pub(crate) fn test_profile(ports: usize, vlans: usize, seed: u64) -> LeafProfile
         name: "leaf1",
         index: 0,
         address: "127.0.0.1",
+        role: "leaf",
         ports,
         vlans,
         seed,

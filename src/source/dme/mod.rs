@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use crate::config::DmeSourceConfig;
 use crate::source::lifecycle::{Link, Protocol};
 
+pub mod adjacency;
 mod client;
 pub mod health;
 pub mod normalize;

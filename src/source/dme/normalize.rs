@@ -123,6 +123,12 @@ fn classify(change: &ViewChange) -> (Severity, AlarmState, String) {
             )
         }
         "faultInst" => fault(change),
+        // Adjacencies feed the topology graph; they never raise or clear anything.
+        class if super::adjacency::is_adjacency(class) => (
+            Severity::Info,
+            AlarmState::Info,
+            super::adjacency::summary(change),
+        ),
         "eventRecord" | "aaaModLR" => record(change),
         class => (
             Severity::Info,

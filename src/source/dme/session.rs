@@ -147,11 +147,16 @@ impl Device {
         Ok(live)
     }
 
-    /// Compares the device's objects with the view. The first time it is the baseline; after a gap
-    /// the gap event and every change found are emitted.
+    /// Compares the device's objects with the view. The first time it is the baseline (only its
+    /// adjacencies are published, see `adjacency::baseline`); after a gap the gap event and every
+    /// change found are emitted.
     async fn resynchronise(&mut self, link: &mut Link, snapshot: &[Mo]) {
         let changes = self.view.lock().expect("view lock").reconcile(snapshot);
         let Sync::AfterGap(gap) = link.in_sync() else {
+            let found = jiff::Timestamp::now();
+            for change in super::adjacency::baseline(&changes) {
+                link.emit(to_event(&link.name, change, true, found)).await;
+            }
             return;
         };
         let until = jiff::Timestamp::now();
