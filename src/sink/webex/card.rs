@@ -79,8 +79,24 @@ pub fn notification_card(notification: &Notification, buttons: &Buttons) -> Valu
         headline.push_str(&format!(" · update {}", notification.number));
     }
     let facts = count_facts(notification);
+    // The root causes come first and whole (ten held lines each at most), the group's own lines
+    // after them as many as fit.
+    let mut roots: Vec<Value> = Vec::new();
+    for root in &notification.root_causes {
+        roots.push(json!({
+            "type": "TextBlock", "wrap": true, "weight": "Bolder", "spacing": "Medium",
+            "text": format!("Root cause: {}", escape(&root.headline())),
+        }));
+        roots.extend(root.held.iter().take(MAX_LINES).map(line_block));
+        if root.held.len() > MAX_LINES {
+            roots.push(json!({
+                "type": "TextBlock", "wrap": true, "isSubtle": true, "spacing": "Small",
+                "text": format!("… and {} more held", root.held.len() - MAX_LINES),
+            }));
+        }
+    }
     let lines: Vec<Value> = notification.alarms.iter().map(line_block).collect();
-    fit(headline, facts, lines, buttons)
+    fit(headline, facts, &roots, lines, buttons)
 }
 
 /// The card of an alarm's event (the per-event message of a raise).
@@ -97,7 +113,7 @@ pub fn event_card(event: &Event, buttons: &Buttons) -> Value {
         fact("Type", &escape(&event.kind)),
         fact("Time", &time),
     ];
-    fit(headline, facts, Vec::new(), buttons)
+    fit(headline, facts, &[], Vec::new(), buttons)
 }
 
 /// Whether the message of `event` (delivered one message per event) gets a card: a raise.
@@ -132,11 +148,24 @@ pub fn duration_words(duration: Duration) -> String {
 }
 
 /// The card: headline, facts, as many lines as fit (then "… and N more"), buttons.
-fn fit(headline: String, facts: Vec<Value>, lines: Vec<Value>, buttons: &Buttons) -> Value {
+fn fit(
+    headline: String,
+    facts: Vec<Value>,
+    preamble: &[Value],
+    lines: Vec<Value>,
+    buttons: &Buttons,
+) -> Value {
     let total = lines.len();
     let mut shown = total.min(MAX_LINES);
     loop {
-        let card = assemble(&headline, &facts, &lines[..shown], total - shown, buttons);
+        let card = assemble(
+            &headline,
+            &facts,
+            preamble,
+            &lines[..shown],
+            total - shown,
+            buttons,
+        );
         if shown == 0 || card.to_string().len() <= MAX_CARD_BYTES {
             return card;
         }
@@ -147,6 +176,7 @@ fn fit(headline: String, facts: Vec<Value>, lines: Vec<Value>, buttons: &Buttons
 fn assemble(
     headline: &str,
     facts: &[Value],
+    preamble: &[Value],
     lines: &[Value],
     more: usize,
     buttons: &Buttons,
@@ -157,6 +187,7 @@ fn assemble(
     if !facts.is_empty() {
         body.push(json!({"type": "FactSet", "facts": facts}));
     }
+    body.extend(preamble.iter().cloned());
     body.extend(lines.iter().cloned());
     if more > 0 {
         body.push(json!({

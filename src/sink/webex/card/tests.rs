@@ -85,7 +85,13 @@ fn a_storm_shows_ten_lines_then_the_rest_counted_and_stays_under_the_size_limit(
 #[test]
 fn a_card_too_big_drops_lines_until_it_fits() {
     let line = json!({"type": "TextBlock", "text": "x".repeat(3000)});
-    let card = fit("headline".into(), Vec::new(), vec![line; 10], &buttons());
+    let card = fit(
+        "headline".into(),
+        Vec::new(),
+        &[],
+        vec![line; 10],
+        &buttons(),
+    );
     assert!(card.to_string().len() <= MAX_CARD_BYTES);
     let body = card["body"].as_array().unwrap();
     assert_eq!(body.len(), 1 + 5 + 1, "five lines of 3 KB fit in 16 KB");
@@ -147,4 +153,46 @@ fn an_alarm_event_card_names_the_device_and_has_the_buttons() {
     assert_eq!(card["actions"].as_array().unwrap().len(), 1);
     event.alarmstate = AlarmState::Cleared;
     assert!(!event_wants_card(&event));
+}
+
+#[test]
+fn a_root_cause_heads_the_card_with_ten_held_lines_then_a_count() {
+    let mut notification = notification(1, false);
+    let held: Vec<crate::route::AlarmLine> = (0..40)
+        .map(|index| {
+            serde_json::from_value(json!({
+                "key": format!("leaf1:eth1/{index}"), "seq": index + 100, "state": "new",
+                "severity": "major", "device": "leaf1",
+                "summary": format!("eth1/{index} down"), "time": "2026-12-08T00:00:00Z",
+            }))
+            .unwrap()
+        })
+        .collect();
+    notification.root_causes = vec![crate::route::RootCause {
+        key: "spine1:eth1/1".to_owned(),
+        device: "spine1".to_owned(),
+        port: Some("eth1/1".to_owned()),
+        summary: "eth1/1 down".to_owned(),
+        cleared: false,
+        held,
+        holding: 40,
+        held_cleared: 0,
+        released: Vec::new(),
+    }];
+    let card = notification_card(&notification, &buttons());
+    let texts: Vec<&str> = card["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|block| block["text"].as_str())
+        .collect();
+    assert!(
+        texts.contains(&"Root cause: spine1 eth1/1 down — holding 40 alarms behind it"),
+        "{texts:?}"
+    );
+    assert_eq!(
+        texts.iter().filter(|text| text.contains("leaf1")).count(),
+        10
+    );
+    assert!(texts.contains(&"… and 30 more held"), "{texts:?}");
 }
