@@ -24,6 +24,9 @@ use crate::sim::webex::{WebexSim, WebexSimConfig};
 const HOOK_PASSWORD: &str = "demo-hook-password";
 /// The simulated bot's token.
 const BOT_TOKEN: &str = "demo-bot-token";
+/// The simulated operator in the NOC room, who acknowledges the first card.
+const OPERATOR_EMAIL: &str = "alice@demo.example";
+const OPERATOR_TOKEN: &str = "demo-alice-token";
 /// How often the room is looked at for new messages.
 const ROOM_POLL: Duration = Duration::from_millis(500);
 
@@ -88,6 +91,12 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
     let webex = WebexSim::start(
         WebexSimConfig {
             tokens: vec![BOT_TOKEN.to_owned()],
+            // Someone in the NOC room, who acknowledges the first alarm card from the room.
+            people: vec![
+                format!("{OPERATOR_EMAIL}:{OPERATOR_TOKEN}:Alice:NOC")
+                    .parse()
+                    .context("the simulated operator")?,
+            ],
             ..WebexSimConfig::default()
         },
         shutdown.child_token(),
@@ -164,6 +173,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
         };
         tokio::spawn(crate::sim::sdwan::run(config, gateway_shutdown.clone()))
     });
+    let operator = tokio::spawn(acknowledge_first_card(webex.clone(), shutdown.clone()));
     let room_watch = tokio::spawn(show_room(webex, shutdown.clone()));
     match args.duration {
         Some(duration) => tokio::select! {
@@ -178,6 +188,7 @@ pub async fn run(args: DemoArgs, shutdown: CancellationToken) -> anyhow::Result<
     }
     gateway.wait().await?;
     chaos.abort();
+    operator.abort();
     room_watch.abort();
     shutdown.cancel();
     sim.stopped().await;
@@ -202,9 +213,17 @@ fn demo_yaml(sim: &DmeSim, ca_file: &std::path::Path, webex: &WebexSim, room: &s
     }
     yaml.push_str(
         "  - name: vmanage\n    type: webhook\n    provider: sdwan\n    path: /hooks/sdwan\n    auth:\n      basic:\n        username: vmanage\n        password: ${DEMO_HOOK_PASSWORD}\n    vmanage_url: https://vmanage.demo.example\n");
-    yaml.push_str("sinks:\n  - name: console\n    type: stdout\n    format: text\n");
+    // The bot's real-time events (no public URL needed): a click on a card's button arrives here.
     yaml.push_str(&format!(
-        "  - name: noc-room\n    type: webex\n    base_url: {}\n    token: ${{DEMO_BOT_TOKEN}}\n    room_id: \"{room}\"\n    timezone: {}\n",
+        "  - name: noc-bot\n    type: webex_events\n    token: ${{DEMO_BOT_TOKEN}}\n    base_url: {}\n    wdm_url: {}\n",
+        webex.base_url(),
+        webex.wdm_url()
+    ));
+    yaml.push_str("sinks:\n  - name: console\n    type: stdout\n    format: text\n");
+    // `actions:` makes the room's notifications cards with Acknowledge and Silence buttons,
+    // for the people of the demo's domain.
+    yaml.push_str(&format!(
+        "  - name: noc-room\n    type: webex\n    base_url: {}\n    token: ${{DEMO_BOT_TOKEN}}\n    room_id: \"{room}\"\n    timezone: {}\n    actions: {{ allow: {{ domains: [demo.example] }} }}\n",
         webex.base_url(),
         local_time_zone()
     ));
@@ -241,6 +260,37 @@ fn as_rendered(line: &str) -> String {
     shown
 }
 
+/// The simulated operator: once the first card is in the room, she clicks its Acknowledge
+/// button (the click reaches netpulse over the bot's real-time events; netpulse fetches it,
+/// checks it and answers in the card's thread).
+async fn acknowledge_first_card(webex: WebexSim, shutdown: CancellationToken) {
+    let card = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(ROOM_POLL) => {}
+        }
+        if let Some(card) = webex
+            .messages()
+            .into_iter()
+            .find(|message| !message.attachments.is_empty())
+        {
+            break card;
+        }
+    };
+    tokio::select! {
+        _ = shutdown.cancelled() => return,
+        _ = tokio::time::sleep(Duration::from_secs(3)) => {}
+    }
+    println!("\n*** demo: {OPERATOR_EMAIL} clicks Acknowledge on the card in the room ***\n");
+    if let Err(error) = webex.click(
+        &card.id,
+        OPERATOR_EMAIL,
+        serde_json::json!({"netpulse": "ack"}),
+    ) {
+        println!("*** demo: the click was refused by the simulated Webex: {error:#} ***");
+    }
+}
+
 /// Prints each message that reaches the simulated room, as the room would show it.
 async fn show_room(webex: WebexSim, shutdown: CancellationToken) {
     let mut shown = 0;
@@ -264,6 +314,15 @@ async fn show_room(webex: WebexSim, shutdown: CancellationToken) {
             println!("\n{heading}");
             for line in text.lines() {
                 println!("│ {}", as_rendered(line));
+            }
+            for card in &message.attachments {
+                let buttons: Vec<&str> = card["content"]["actions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|action| action["title"].as_str())
+                    .collect();
+                println!("│ [card buttons: {}]", buttons.join(" | "));
             }
             println!("└──────────────────────────────────────────────────────────\n");
         }
