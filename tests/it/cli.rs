@@ -83,3 +83,28 @@ fn check_never_prints_a_value_from_the_environment() {
     assert!(stderr.contains("${NETPULSE_TEST_SECRET}"), "{stderr}");
     assert!(stderr.contains("api"), "{stderr}");
 }
+
+/// What the README promises of the demo: grouped alarms reach the simulated room as a card with
+/// buttons, a simulated operator acknowledges it from the room, and the thread says so.
+#[test]
+fn the_demo_shows_an_alarm_card_acknowledged_from_the_room() {
+    let output = netpulse()
+        .args(["demo", "--duration", "30s", "--alarm-rate", "1"])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("[card buttons: Acknowledge | Silence 1 h | Silence 24 h]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✅ Acknowledged by alice@demo.example"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("acknowledged by alice@demo.example via Webex room"),
+        "the operator event is in the log: {stdout}"
+    );
+}
