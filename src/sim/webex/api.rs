@@ -98,6 +98,21 @@ fn tracked(status: StatusCode, body: impl FnOnce(&str) -> Value) -> Response {
 }
 
 /// The configured latency, then the bearer check; answers who is calling.
+/// The person a request's bearer token names, as a handler's argument (after the latency fault);
+/// a request without a known token is answered 401.
+pub(super) struct Caller(pub(super) Person);
+
+impl axum::extract::FromRequestParts<Shared> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        inner: &Shared,
+    ) -> Result<Caller, Response> {
+        admit(inner, &parts.headers).await.map(Caller)
+    }
+}
+
 pub(super) async fn admit(inner: &Inner, headers: &HeaderMap) -> Result<Person, Response> {
     let latency = inner.state.lock().expect("sim state").faults.latency_ms;
     if latency > 0 {
@@ -369,13 +384,9 @@ struct ListQuery {
 
 async fn list(
     State(inner): State<Shared>,
-    headers: HeaderMap,
+    Caller(caller): Caller,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    let caller = match admit(&inner, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let Some(room) = query.room_id else {
         return error(StatusCode::BAD_REQUEST, "roomId is required.");
     };
@@ -445,13 +456,9 @@ fn listed(inner: &Inner, max: Option<usize>, matches: impl Fn(&SimMessage) -> bo
 
 async fn get_one(
     State(inner): State<Shared>,
-    headers: HeaderMap,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match admit(&inner, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let state = inner.state.lock().expect("sim state");
     match state.messages.iter().find(|message| {
         message.id == id
@@ -480,11 +487,7 @@ pub(super) fn can_see(person: &Person, message: &SimMessage) -> bool {
     }
 }
 
-async fn rooms(State(inner): State<Shared>, headers: HeaderMap) -> Response {
-    let caller = match admit(&inner, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
+async fn rooms(State(inner): State<Shared>, Caller(caller): Caller) -> Response {
     let state = inner.state.lock().expect("sim state");
     let items: Vec<Value> = state
         .rooms

@@ -6,12 +6,13 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::api::{admit, can_see, error, ok, timestamp};
+use super::api::Caller;
+use super::api::{can_see, error, ok, timestamp};
 use super::people::Person;
 use super::{Inner, WebexSim, webex_id, webhooks};
 
@@ -236,13 +237,9 @@ fn object(body: &[u8]) -> Option<Map<String, Value>> {
 /// `POST /v1/attachment/actions`, as the person whose token calls.
 pub(super) async fn create_action(
     State(inner): State<Shared>,
-    headers: HeaderMap,
+    Caller(person): Caller,
     body: Bytes,
 ) -> Response {
-    let person = match admit(&inner, &headers).await {
-        Ok(person) => person,
-        Err(response) => return response,
-    };
     let Some(fields) = object(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -256,13 +253,9 @@ pub(super) async fn create_action(
 /// reference does not say who may read an action; the card's room is the natural scope).
 pub(super) async fn get_action(
     State(inner): State<Shared>,
-    headers: HeaderMap,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match admit(&inner, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let state = inner.state.lock().expect("sim state");
     let visible = state.actions.iter().find(|action| {
         action.id == id

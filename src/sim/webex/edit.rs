@@ -7,11 +7,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use super::api::{MAX_MESSAGE_BYTES, TOO_LONG, admit, can_see, error, message_json, ok};
+use super::api::Caller;
+use super::api::{MAX_MESSAGE_BYTES, TOO_LONG, can_see, error, message_json, ok};
 use super::{Inner, webhooks};
 
 type Shared = std::sync::Arc<Inner>;
@@ -21,14 +22,10 @@ pub const MAX_EDITS: u32 = 10;
 
 pub(super) async fn edit(
     State(inner): State<Shared>,
-    headers: HeaderMap,
+    Caller(caller): Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let caller = match admit(&inner, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "Required request body is missing");
     };
@@ -97,13 +94,9 @@ pub(super) async fn edit(
 /// not modelled, so anyone else gets 403 (INFER: the wording). Not announced on Mercury.
 pub(super) async fn delete(
     State(inner): State<Shared>,
-    headers: HeaderMap,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match admit(&inner, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let state = inner.state.lock().expect("sim state");
     let Some(index) = state
         .messages

@@ -11,6 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::api::Caller;
 use super::api::{admit, error, ok};
 use super::{Inner, Room, WebexSim, webex_id};
 
@@ -277,13 +278,9 @@ pub(super) struct MembershipQuery {
 /// `GET /v1/memberships?roomId=…`: who is in a room the caller is a member of.
 pub(super) async fn memberships(
     State(inner): State<Shared>,
-    headers: HeaderMap,
+    Caller(caller): Caller,
     Query(query): Query<MembershipQuery>,
 ) -> Response {
-    let caller = match admit(&inner, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let Some(room_id) = query.room_id else {
         return error(StatusCode::BAD_REQUEST, "roomId is required.");
     };

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
@@ -18,7 +18,8 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::api::{admit, can_see, error, ok, timestamp};
+use super::api::Caller;
+use super::api::{can_see, error, ok, timestamp};
 use super::people::{ORG_UUID, Person};
 use super::{Inner, SimMessage, WebexSim, mentions, webex_id};
 
@@ -324,13 +325,9 @@ fn registration(fields: &Map<String, Value>) -> Result<[Option<String>; 6], Stri
 /// `POST /v1/webhooks`.
 pub(super) async fn create(
     State(inner): State<Shared>,
-    headers: HeaderMap,
+    Caller(owner): Caller,
     body: Bytes,
 ) -> Response {
-    let owner = match admit(&inner, &headers).await {
-        Ok(owner) => owner,
-        Err(response) => return response,
-    };
     let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "Required request body is missing");
     };
@@ -361,11 +358,7 @@ pub(super) async fn create(
 }
 
 /// `GET /v1/webhooks`: the caller's webhooks.
-pub(super) async fn list(State(inner): State<Shared>, headers: HeaderMap) -> Response {
-    let caller = match admit(&inner, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
+pub(super) async fn list(State(inner): State<Shared>, Caller(caller): Caller) -> Response {
     let state = inner.state.lock().expect("sim state");
     let items: Vec<Value> = state
         .webhooks
@@ -380,13 +373,9 @@ const NO_WEBHOOK: &str = "Could not find a webhook with provided ID.";
 
 pub(super) async fn get_one(
     State(inner): State<Shared>,
-    headers: HeaderMap,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match admit(&inner, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let state = inner.state.lock().expect("sim state");
     match state
         .webhooks
@@ -401,13 +390,9 @@ pub(super) async fn get_one(
 /// `DELETE /v1/webhooks/{id}`: 204, or 404 for another token's or an unknown webhook.
 pub(super) async fn delete(
     State(inner): State<Shared>,
-    headers: HeaderMap,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match admit(&inner, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
     let mut state = inner.state.lock().expect("sim state");
     let before = state.webhooks.len();
     state
