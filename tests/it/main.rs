@@ -18,6 +18,7 @@ mod subscription_health;
 mod support;
 mod webex;
 mod webex_cards;
+mod webex_console;
 mod webex_events;
 mod webex_threads;
 mod webhooks;
