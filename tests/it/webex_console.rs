@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{Running, sdwan_alarm, send_json, wait_until};
 
+mod room;
+
 const BOT_TOKEN: &str = "bot-token";
 const HOOK_SECRET: &str = "hook-secret";
 const READ_TOKEN: &str = "read-token-0123456789";
@@ -359,95 +361,4 @@ async fn a_click_on_acknowledge_through_the_signed_webhook_acknowledges_and_repl
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_click_on_acknowledge_through_the_realtime_source_acknowledges_and_replies_once() {
     acknowledge_from_the_card(Path::Realtime).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_silence_from_the_room_is_listed_and_ended_and_other_rooms_get_no_answer() {
-    let console = start(Path::Webhook).await;
-    let room = console.room.clone();
-
-    let before = console.bot_messages_in(&room);
-    console
-        .say(
-            "alice-token",
-            &room,
-            "netpulse silence device=edge-004 2h change CHG0042",
-        )
-        .await;
-    let answer = console.answer_after(before, &room).await;
-    let silences = api(&console.running, "/api/v1/silences").await;
-    let list = silences["silences"]
-        .as_array()
-        .or_else(|| silences.as_array())
-        .unwrap_or_else(|| panic!("{silences}"))
-        .clone();
-    assert_eq!(list.len(), 1, "{silences}");
-    let silence = &list[0];
-    assert_eq!(silence["created_by"], ALICE, "{silence}");
-    assert!(
-        silence["comment"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("CHG0042"),
-        "{silence}"
-    );
-    let id = silence["id"].as_str().unwrap().to_owned();
-    assert!(
-        answer.contains(&id),
-        "the answer names the silence: {answer}"
-    );
-
-    let before = console.bot_messages_in(&room);
-    console
-        .say("alice-token", &room, "netpulse silences?")
-        .await;
-    let listed = console.answer_after(before, &room).await;
-    assert!(
-        listed.contains(&id) && listed.contains("edge-004"),
-        "{listed}"
-    );
-
-    // The same command in another room the bot is in: never answered there.
-    let lobby = console.other_room.clone();
-    console
-        .say("alice-token", &lobby, "netpulse silence device=edge-009 1h")
-        .await;
-
-    let before = console.bot_messages_in(&room);
-    console
-        .say("alice-token", &room, &format!("netpulse unsilence {id}"))
-        .await;
-    let ended = console.answer_after(before, &room).await;
-    assert!(ended.contains(&id), "{ended}");
-    wait_until("the silence has ended", || {
-        let silences = futures_lite_block(api(&console.running, "/api/v1/silences"));
-        let list = silences["silences"]
-            .as_array()
-            .or_else(|| silences.as_array())
-            .cloned()
-            .unwrap_or_default();
-        list.iter()
-            .all(|silence| silence["id"] != id.as_str() || !silence["expired_by"].is_null())
-    })
-    .await;
-    // The lobby's message reached netpulse and the sink is done with every row it got.
-    wait_until("the lobby's message is stored and handled", || {
-        let reader = console.running.reader();
-        let stored = (1..=reader.seq_range().unwrap().1)
-            .filter_map(|seq| reader.event(seq).unwrap())
-            .any(|event| event.data["message"]["roomId"] == lobby.as_str());
-        stored && reader.outbox_counts("noc").unwrap().pending == 0
-    })
-    .await;
-    assert_eq!(
-        console.bot_messages_in(&lobby),
-        0,
-        "never answered in another room"
-    );
-    let silences = api(&console.running, "/api/v1/silences").await;
-    assert!(
-        !silences.to_string().contains("edge-009"),
-        "no silence from the other room: {silences}"
-    );
-    console.stop().await;
 }
