@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{Running, sdwan_alarm, send_json, wait_until};
 
+mod group;
 mod room;
 
 const BOT_TOKEN: &str = "bot-token";
@@ -37,9 +38,23 @@ struct Console {
     running: Running,
     room: String,
     other_room: String,
+    /// The gateway's configuration, for a restart on the same store.
+    yaml: String,
 }
 
+const ENV: [(&str, &str); 3] = [
+    ("BOT_TOKEN", BOT_TOKEN),
+    ("HOOK_SECRET", HOOK_SECRET),
+    ("READ_TOKEN", READ_TOKEN),
+];
+
+/// Every alarm its own group, so its own card.
 async fn start(path: Path) -> Console {
+    start_grouped(path, "group_by: [\"...\"], group_wait: 100ms").await
+}
+
+/// The route's grouping is `grouping` (YAML flow mapping entries).
+async fn start_grouped(path: Path, grouping: &str) -> Console {
     let sim_shutdown = CancellationToken::new();
     let sim = WebexSim::start(
         WebexSimConfig {
@@ -90,39 +105,19 @@ sources:
     actions:
       allow: {{ domains: [noc.example.com] }}
 routes:
-  - {{ name: sdwan, match: {{ source: [vmanage] }}, sinks: [noc], group_by: [\"...\"], group_wait: 100ms }}
+  - {{ name: sdwan, match: {{ source: [vmanage] }}, sinks: [noc], {grouping} }}
 "
     )
     .replace("{base}", &sim.base_url())
     .replace("{wdm}", &sim.wdm_url());
-    let running = Running::start(
-        &yaml,
-        &[
-            ("BOT_TOKEN", BOT_TOKEN),
-            ("HOOK_SECRET", HOOK_SECRET),
-            ("READ_TOKEN", READ_TOKEN),
-        ],
-    )
-    .await;
+    let running = Running::start(&yaml, &ENV).await;
     match path {
         Path::Webhook => {
             for resource in ["attachmentActions", "messages"] {
                 register_webhook(&sim, &running, resource).await;
             }
         }
-        Path::Realtime => {
-            wait_until("the real-time source is connected", || {
-                running
-                    .gateway()
-                    .source("bot")
-                    .unwrap()
-                    .status
-                    .snapshot()
-                    .state
-                    == netpulse::source::ConnectionState::Connected
-            })
-            .await;
-        }
+        Path::Realtime => wait_connected(&running).await,
     }
     Console {
         sim,
@@ -130,7 +125,22 @@ routes:
         running,
         room,
         other_room,
+        yaml,
     }
+}
+
+async fn wait_connected(running: &Running) {
+    wait_until("the real-time source is connected", || {
+        running
+            .gateway()
+            .source("bot")
+            .unwrap()
+            .status
+            .snapshot()
+            .state
+            == netpulse::source::ConnectionState::Connected
+    })
+    .await;
 }
 
 /// Registers the bot's webhook on `resource` at the simulator, with a secret, pointing at the
@@ -157,6 +167,15 @@ async fn register_webhook(sim: &WebexSim, running: &Running, resource: &str) {
 }
 
 impl Console {
+    /// Stops the gateway and starts it again on the same store (real-time path: the webhook's
+    /// target would change with the port).
+    async fn restart(mut self) -> Console {
+        let dir = self.running.stop().await;
+        self.running = Running::start_in(dir, &self.yaml, &ENV).await;
+        wait_connected(&self.running).await;
+        self
+    }
+
     async fn stop(self) {
         self.running.stop().await;
         self.sim_shutdown.cancel();
