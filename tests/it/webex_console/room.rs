@@ -158,3 +158,40 @@ async fn the_silence_button_of_a_card_silences_for_its_duration_once() {
     assert_eq!(console.replies_to(&card.id).len(), 1, "no second reply");
     console.stop().await;
 }
+
+/// `ack <start of a key>` from the room acknowledges that alarm as the person; from someone not
+/// allowed it is refused with the reason and acknowledges nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_command_from_the_room_acknowledges_as_the_person_and_refuses_others() {
+    let console = start(Path::Webhook).await;
+    let room = console.room.clone();
+    console.alarm_card("k1", "edge-021").await;
+    let key = console.alarm_of("edge-021").await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let prefix = &key[..key.len() - 6];
+
+    let before = console.bot_messages_in(&room);
+    console
+        .say("mallory-token", &room, &format!("netpulse ack {prefix}"))
+        .await;
+    let refused = console.answer_after(before, &room).await;
+    assert!(refused.contains("may not"), "{refused}");
+    assert!(console.alarm_of("edge-021").await["operator"].is_null());
+
+    let before = console.bot_messages_in(&room);
+    console
+        .say("alice-token", &room, &format!("netpulse ack {prefix}"))
+        .await;
+    let answer = console.answer_after(before, &room).await;
+    assert!(
+        answer.contains(ALICE) || answer.contains("cknowledged"),
+        "{answer}"
+    );
+    let alarm = console.alarm_of("edge-021").await;
+    assert_eq!(alarm["operator"]["state"], "acknowledged", "{alarm}");
+    assert_eq!(alarm["operator"]["by"], ALICE, "{alarm}");
+    assert_eq!(alarm["operator"]["via"]["channel"], "webex", "{alarm}");
+    console.stop().await;
+}
