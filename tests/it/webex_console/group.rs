@@ -101,3 +101,60 @@ async fn a_group_card_acknowledges_all_its_alarms_and_still_silences_after_a_res
     .await;
     console.stop().await;
 }
+
+/// A click is not kept waiting behind the sink's backlog: with eleven cards queued behind a slow
+/// Webex, the Acknowledge on the first card is applied and answered while most of them are still
+/// waiting to be posted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_click_is_acted_on_before_the_backlog_of_notifications_queued_ahead_of_it() {
+    let console = start_grouped(Path::Webhook, "group_by: [\"...\"], group_wait: 100ms").await;
+    let first = console.alarm_card("b0", "edge-200").await;
+    // Every post now takes half a second: the next cards queue in the sink's outbox.
+    console
+        .sim
+        .fault(netpulse::sim::webex::Fault::Latency { millis: 500 });
+    for index in 1..12 {
+        let response = reqwest::Client::new()
+            .post(console.running.url("/hooks/sdwan"))
+            .header("content-type", "application/json")
+            .body(sdwan_alarm(
+                super::DOWN,
+                &format!("b{index}"),
+                Some(&format!("edge-2{index:02}")),
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+    }
+    let cards = || {
+        console
+            .sim
+            .messages()
+            .iter()
+            .filter(|message| !message.attachments.is_empty())
+            .count()
+    };
+    wait_until("the backlog has started", || cards() >= 2).await;
+    console
+        .sim
+        .click(&first.id, ALICE, json!({"netpulse": "ack"}))
+        .unwrap();
+    wait_until("the first card's alarm is acknowledged", || {
+        let body = futures_lite_block(api(&console.running, "/api/v1/alarms?state=acknowledged"));
+        body["alarms"]
+            .as_array()
+            .is_some_and(|alarms| alarms.iter().any(|alarm| alarm["device"] == "edge-200"))
+    })
+    .await;
+    let posted = cards();
+    assert!(
+        posted < 12,
+        "the click waited for the whole backlog: {posted} cards were posted before it"
+    );
+    wait_until("the thread reply", || {
+        !console.replies_to(&first.id).is_empty()
+    })
+    .await;
+    console.stop().await;
+}
