@@ -591,10 +591,12 @@ sinks:
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 
+    // A person asks (the bot never takes its own messages for commands).
+    sim.add_person("matt-token", "matt@example.com", "Matt");
     let posted: Value = crate::support::send_json(
         reqwest::Client::new()
             .post(format!("{}/v1/messages", sim.base_url()))
-            .bearer_auth("bot-token")
+            .bearer_auth("matt-token")
             .json(&serde_json::json!({"roomId": room, "text": "netpulse alarms?"})),
     )
     .await;
