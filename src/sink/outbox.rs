@@ -34,13 +34,39 @@ impl Outbox {
     /// Waits for due rows and claims up to `limit` of them, leased for `lease`. `None` once
     /// draining and nothing is due.
     pub async fn next(&self, limit: usize, lease: Duration) -> Option<Vec<Delivery>> {
+        self.claim_next(limit, lease, false).await
+    }
+
+    /// [`Outbox::next`], with people talking to the bot (card clicks, messages) first among the
+    /// due rows ([`Store::claim_due_interactions_first`]): for a Webex sink, whose messages go out
+    /// at its rate limit.
+    ///
+    /// [`Store::claim_due_interactions_first`]: crate::store::Store::claim_due_interactions_first
+    pub async fn next_interactions_first(
+        &self,
+        limit: usize,
+        lease: Duration,
+    ) -> Option<Vec<Delivery>> {
+        self.claim_next(limit, lease, true).await
+    }
+
+    async fn claim_next(
+        &self,
+        limit: usize,
+        lease: Duration,
+        interactions_first: bool,
+    ) -> Option<Vec<Delivery>> {
         loop {
             let now = now_ms();
-            match self
-                .store
-                .claim_due(&self.sink, now, limit, lease.as_millis() as i64)
-                .await
-            {
+            let lease_ms = lease.as_millis() as i64;
+            let claimed = if interactions_first {
+                self.store
+                    .claim_due_interactions_first(&self.sink, now, limit, lease_ms)
+                    .await
+            } else {
+                self.store.claim_due(&self.sink, now, limit, lease_ms).await
+            };
+            match claimed {
                 Ok(rows) if !rows.is_empty() => return Some(rows),
                 Ok(_) => {
                     if self.drain.is_cancelled() {

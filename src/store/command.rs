@@ -24,6 +24,9 @@ pub(super) enum Command {
         now_ms: i64,
         limit: usize,
         lease_ms: i64,
+        /// People talking to a bot (card clicks, messages) before the rest: see
+        /// [`super::Store::claim_due_interactions_first`].
+        interactions_first: bool,
         reply: Reply<Vec<Delivery>>,
     },
     MarkDelivered {
@@ -121,9 +124,10 @@ pub(super) fn execute(
             now_ms,
             limit,
             lease_ms,
+            interactions_first,
             reply,
         } => in_savepoint(tx, reply, "claim", |conn| {
-            outbox::claim(conn, &sink, now_ms, limit, lease_ms)
+            outbox::claim(conn, &sink, now_ms, limit, lease_ms, interactions_first)
         }),
         Command::MarkDelivered { ids, reply } => {
             in_savepoint(tx, reply, "mark_delivered", |conn| {

@@ -345,6 +345,31 @@ impl Store {
             now_ms,
             limit,
             lease_ms,
+            interactions_first: false,
+            reply,
+        })
+        .await
+    }
+
+    /// [`Store::claim_due`], but the rows of people talking to a Webex bot (card clicks and
+    /// messages, [`crate::pipeline::is_bot_interaction`]) among the next
+    /// [`outbox::INTERACTION_LOOKAHEAD`] due rows come first, in their order, then the others in
+    /// theirs: a click or a command is not kept waiting behind a backlog of the sink's
+    /// notifications, which go out at the sink's rate (an Acknowledge during a storm).
+    pub async fn claim_due_interactions_first(
+        &self,
+        sink: &str,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let sink = sink.to_owned();
+        self.request(|reply| Command::Claim {
+            sink,
+            now_ms,
+            limit,
+            lease_ms,
+            interactions_first: true,
             reply,
         })
         .await

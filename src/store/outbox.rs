@@ -19,43 +19,70 @@ pub(super) fn insert(conn: &Connection, seq: i64, sinks: &[String]) -> rusqlite:
     Ok(())
 }
 
-/// Selects the due, unleased rows of `sink` in outbox order and leases them.
+/// How many due rows ahead a claim with `interactions_first` looks for people talking to the
+/// bot: a bound on the work of one claim whatever the backlog (a click behind more rows than
+/// this waits until the backlog is within reach).
+pub(super) const INTERACTION_LOOKAHEAD: i64 = 2048;
+
+/// Selects the due, unleased rows of `sink` in outbox order and leases them; with
+/// `interactions_first`, the bot interactions among the next [`INTERACTION_LOOKAHEAD`] due rows
+/// come first (`events.kind` as in [`crate::pipeline::is_bot_interaction`]).
 pub(super) fn claim(
     conn: &Connection,
     sink: &str,
     now_ms: i64,
     limit: usize,
     lease_ms: i64,
+    interactions_first: bool,
 ) -> rusqlite::Result<Vec<Delivery>> {
-    let mut select = conn.prepare_cached(
-        "SELECT outbox.id, outbox.seq, outbox.attempts, outbox.uncertain, events.body
-         FROM outbox JOIN events ON events.seq = outbox.seq
-         WHERE outbox.sink = ?1 AND outbox.status = 'pending'
-             AND outbox.next_attempt_ms <= ?2 AND outbox.lease_until_ms <= ?2
-         ORDER BY outbox.id LIMIT ?3",
-    )?;
-    let deliveries = select
-        .query_map(params![sink, now_ms, limit as i64], |row| {
-            let Body(body) = row.get(4)?;
-            let mut event: Event = serde_json::from_str(&body).map_err(|err| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    4,
-                    rusqlite::types::Type::Text,
-                    Box::new(err),
-                )
-            })?;
-            let seq = row.get::<_, i64>(1)? as u64;
-            event.seq = seq;
-            Ok(Delivery {
-                id: row.get(0)?,
-                sink: sink.to_owned(),
-                seq,
-                attempts: row.get(2)?,
-                uncertain: row.get(3)?,
-                event,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut select = if interactions_first {
+        conn.prepare_cached(
+            "SELECT id, seq, attempts, uncertain, body FROM (
+                 SELECT outbox.id, outbox.seq, outbox.attempts, outbox.uncertain, events.body,
+                     (events.kind LIKE 'com.cisco.webex.message%'
+                      OR events.kind LIKE 'com.cisco.webex.attachment%') AS interaction
+                 FROM outbox JOIN events ON events.seq = outbox.seq
+                 WHERE outbox.sink = ?1 AND outbox.status = 'pending'
+                     AND outbox.next_attempt_ms <= ?2 AND outbox.lease_until_ms <= ?2
+                 ORDER BY outbox.id LIMIT ?4)
+             ORDER BY interaction DESC, id LIMIT ?3",
+        )?
+    } else {
+        conn.prepare_cached(
+            "SELECT outbox.id, outbox.seq, outbox.attempts, outbox.uncertain, events.body
+             FROM outbox JOIN events ON events.seq = outbox.seq
+             WHERE outbox.sink = ?1 AND outbox.status = 'pending'
+                 AND outbox.next_attempt_ms <= ?2 AND outbox.lease_until_ms <= ?2
+             ORDER BY outbox.id LIMIT ?3",
+        )?
+    };
+    let to_delivery = |row: &rusqlite::Row<'_>| {
+        let Body(body) = row.get(4)?;
+        let mut event: Event = serde_json::from_str(&body).map_err(|err| {
+            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(err))
+        })?;
+        let seq = row.get::<_, i64>(1)? as u64;
+        event.seq = seq;
+        Ok(Delivery {
+            id: row.get(0)?,
+            sink: sink.to_owned(),
+            seq,
+            attempts: row.get(2)?,
+            uncertain: row.get(3)?,
+            event,
+        })
+    };
+    let deliveries = if interactions_first {
+        let bound = params![sink, now_ms, limit as i64, INTERACTION_LOOKAHEAD];
+        select
+            .query_map(bound, to_delivery)?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    } else {
+        let bound = params![sink, now_ms, limit as i64];
+        select
+            .query_map(bound, to_delivery)?
+            .collect::<rusqlite::Result<Vec<_>>>()?
+    };
     let mut lease = conn.prepare_cached("UPDATE outbox SET lease_until_ms = ?2 WHERE id = ?1")?;
     for delivery in &deliveries {
         lease.execute(params![delivery.id, now_ms.saturating_add(lease_ms)])?;

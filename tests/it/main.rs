@@ -19,6 +19,7 @@ mod subscription_health;
 mod support;
 mod webex;
 mod webex_cards;
+mod webex_console;
 mod webex_events;
 mod webex_threads;
 mod webhooks;

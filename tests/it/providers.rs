@@ -538,8 +538,6 @@ async fn a_bot_command_in_a_room_is_answered_with_the_active_alarms() {
     let sim = WebexSim::start(
         WebexSimConfig {
             tokens: vec!["bot-token".to_owned()],
-            // The question comes from a person: the bot never takes its own messages as commands.
-            people: vec!["alice@example.com:alice-token".parse().unwrap()],
             ..WebexSimConfig::default()
         },
         sim_shutdown.clone(),
@@ -593,10 +591,12 @@ sinks:
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 
+    // A person asks (the bot never takes its own messages for commands).
+    sim.add_person("matt-token", "matt@example.com", "Matt");
     let posted: Value = crate::support::send_json(
         reqwest::Client::new()
             .post(format!("{}/v1/messages", sim.base_url()))
-            .bearer_auth("alice-token")
+            .bearer_auth("matt-token")
             .json(&serde_json::json!({"roomId": room, "text": "netpulse alarms?"})),
     )
     .await;

@@ -30,8 +30,11 @@ use crate::sink::Outbox;
 use crate::store::{Delivery, Failed};
 use crate::throttle::Throttle;
 
-/// Deliveries claimed at once; they are sent one by one.
-const BATCH: usize = 16;
+/// Deliveries claimed at once. One: the next claim is made when the previous message is out, so
+/// a click or a command that arrived meanwhile goes next, ahead of the notifications still
+/// queued (see `next_interactions_first`). A claim per message costs little next to the sink's
+/// rate limit (messages/s), which is what paces this worker.
+const BATCH: usize = 1;
 /// Long enough for a batch at a low rate limit plus the request timeouts.
 const LEASE: Duration = Duration::from_secs(300);
 /// How many recent messages are read to find one an earlier process may have posted.
@@ -155,7 +158,9 @@ impl Worker {
                 () = tokio::time::sleep_until(self.next_send) => {}
                 () = self.outbox.drain.cancelled() => return,
             }
-            let Some(batch) = self.outbox.next(BATCH, LEASE).await else {
+            // A click or a command is answered before the notifications queued ahead of it:
+            // they go out at the sink's rate, a person waits for their Acknowledge.
+            let Some(batch) = self.outbox.next_interactions_first(BATCH, LEASE).await else {
                 return;
             };
             let mut rows = batch.into_iter();

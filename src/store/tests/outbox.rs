@@ -187,3 +187,36 @@ async fn outbox_rows_show_each_sinks_delivery_of_the_events_asked_for() {
     assert!(reader.outbox_rows(&[]).unwrap().is_empty());
     store.close().await;
 }
+
+/// A Webex sink claims the people talking to its bot (clicks, messages) before the notifications
+/// queued ahead of them, which keep their order; a plain claim keeps the outbox order.
+#[tokio::test]
+async fn a_claim_with_interactions_first_puts_clicks_and_messages_ahead_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let kinds = [
+        "io.netpulse.notification",
+        "com.cisco.webex.attachmentActions.created",
+        "io.netpulse.notification",
+        "com.cisco.webex.message.created",
+        "io.netpulse.notification",
+    ];
+    let mut seqs = Vec::new();
+    for (index, kind) in kinds.iter().enumerate() {
+        let mut new_event = for_sinks(&["noc"], Severity::Info);
+        new_event.event.kind = (*kind).to_owned();
+        new_event.event.id = format!("event-{index}");
+        seqs.push(append_one(&store, new_event).await.unwrap().seq);
+    }
+    let now = now_ms();
+    let first = store
+        .claim_due_interactions_first("noc", now, 3, 1000)
+        .await
+        .unwrap();
+    let claimed: Vec<u64> = first.iter().map(|delivery| delivery.seq).collect();
+    assert_eq!(claimed, [seqs[1], seqs[3], seqs[0]]);
+    let rest = store.claim_due("noc", now, 10, 1000).await.unwrap();
+    let rest: Vec<u64> = rest.iter().map(|delivery| delivery.seq).collect();
+    assert_eq!(rest, [seqs[2], seqs[4]]);
+    store.close().await;
+}
