@@ -16,6 +16,7 @@ mod providers;
 mod pxgrid;
 mod reload;
 mod subscription_health;
+mod topology_storm;
 mod support;
 mod webex;
 mod webex_cards;
