@@ -14,11 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{Running, wait_until};
 
+const TOKEN: &str = "read-token-0123456789";
 const HOST_PORTS: [&str; 3] = ["eth1/1", "eth1/2", "eth1/3"];
 
 fn config(sim: &DmeSim, webex: &WebexSim, ca: &std::path::Path) -> String {
-    let mut yaml =
-        String::from("store: { path: netpulse.db }\nhttp: { listen: \"127.0.0.1:0\" }\nsources:\n");
+    let mut yaml = String::from(
+        "store: { path: netpulse.db }\nhttp: { listen: \"127.0.0.1:0\" }\napi: { auth: { tokens: [{ name: noc, token: \"${T}\" }] } }\nsources:\n",
+    );
     for device in sim.devices() {
         yaml.push_str(&format!(
             "  - {{ name: {}, type: dme, address: \"{}\", username: admin, password: \"${{P}}\", tls: {{ ca_file: {} }}, subscription_refresh: 2s, backoff: {{ initial: 200ms, max: 2s }}, subscriptions: [/api/class/ethpmPhysIf.json] }}\n",
@@ -32,7 +34,7 @@ fn config(sim: &DmeSim, webex: &WebexSim, ca: &std::path::Path) -> String {
 sinks:
   - {{ name: noc, type: webex, token: sim-bot-token, room_id: \"{room}\", base_url: \"{base}\", rate_limit: 50 }}
 routes:
-  - {{ name: fabric-ports, match: {{ type_prefix: [com.cisco.dme.] }}, sinks: [noc], group_by: [device], group_wait: 2s, group_interval: 2s }}
+  - {{ name: fabric-ports, match: {{ type_prefix: [com.cisco.dme.], min_severity: major }}, sinks: [noc], group_by: [device], group_wait: 2s, group_interval: 2s }}
 ",
         room = webex.room_id("NOC").unwrap(),
         base = webex.base_url(),
@@ -41,7 +43,12 @@ routes:
 }
 
 async fn get(running: &Running, path: &str) -> Value {
-    let response = reqwest::get(running.url(path)).await.unwrap();
+    let response = reqwest::Client::new()
+        .get(running.url(path))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert!(response.status().is_success(), "{path}: {response:?}");
     response.json().await.unwrap()
 }
@@ -67,7 +74,11 @@ async fn history(running: &Running) -> Vec<Value> {
 }
 
 fn text(message: &SimMessage) -> String {
-    message.markdown.clone().or(message.text.clone()).unwrap_or_default()
+    message
+        .markdown
+        .clone()
+        .or(message.text.clone())
+        .unwrap_or_default()
 }
 
 /// The bot's top-level messages (not replies in a thread).
@@ -129,11 +140,13 @@ async fn a_pulled_spine_link_makes_one_notification_naming_it_and_holding_what_i
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
     let client = reqwest::Client::builder()
-        .add_root_certificate(reqwest::Certificate::from_pem(sim.ca_pem().unwrap().as_bytes()).unwrap())
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(sim.ca_pem().unwrap().as_bytes()).unwrap(),
+        )
         .build()
         .unwrap();
     let yaml = config(&sim, &webex, &ca);
-    let running = Running::start_in(dir, &yaml, &[("P", "admin")]).await;
+    let running = Running::start_in(dir, &yaml, &[("P", "admin"), ("T", TOKEN)]).await;
 
     // The map: three links, all up, spine1 the root.
     let mut topology = Value::Null;
@@ -255,11 +268,43 @@ async fn a_pulled_spine_link_makes_one_notification_naming_it_and_holding_what_i
         },
     )
     .await;
-    wait_until("the host ports still down are notified", || {
-        let later = webex.messages()[before..].iter().map(text).collect::<Vec<_>>().join("\n");
-        later.contains("leaf1") && HOST_PORTS.iter().all(|port| later.contains(port))
-    })
+    wait_until(
+        "the host ports still down are notified in leaf1's own group",
+        || {
+            top_level(&webex).iter().any(|message| {
+                let text = text(message);
+                text.contains("device: **leaf1**")
+                    && HOST_PORTS
+                        .iter()
+                        .all(|port| text.contains(&format!("**leaf1** {port} link down")))
+            })
+        },
+    )
     .await;
+    let later = webex.messages()[before..].to_vec();
+    let released = later
+        .iter()
+        .find(|message| text(message).contains("device: **leaf1**"))
+        .unwrap();
+    assert!(
+        !text(released).contains("eth1/5"),
+        "the uplink's far end cleared with the link: {}",
+        text(released)
+    );
+    let root_update = later
+        .iter()
+        .find(|message| text(message).contains("Root cause"))
+        .expect("the root's group reports its clear");
+    assert_eq!(
+        root_update.parent_id.as_deref(),
+        Some(messages[0].id.as_str()),
+        "in the first notification's thread"
+    );
+    assert!(
+        text(root_update).contains(&format!("released {} alarm", HOST_PORTS.len())),
+        "{}",
+        text(root_update)
+    );
     running.stop().await;
     shutdown.cancel();
 }
