@@ -138,6 +138,14 @@ async fn run(options: Options) {
             .map(|n| n.get())
             .unwrap_or(0)
     );
+    // The simulator starts a few ports down at random: every host port of leaf1 up first, so
+    // that the storm takes down all of them.
+    let leaf1 = sim
+        .devices()
+        .iter()
+        .find(|device| device.name() == "leaf1")
+        .unwrap();
+    set_ports(leaf1, options.ports, "up");
     let mut gateways = Vec::new();
     for kind in [Kind::Topology, Kind::Baseline] {
         gateways.push(Gateway::start(kind, &sim, &webex, &options).await);
@@ -168,11 +176,6 @@ async fn run(options: Options) {
 
     // The storm.
     let fabric = sim.fabric().unwrap();
-    let leaf1 = sim
-        .devices()
-        .iter()
-        .find(|device| device.name() == "leaf1")
-        .unwrap();
     let pulled = Timestamp::now();
     let storm = Instant::now();
     fabric
@@ -183,14 +186,7 @@ async fn run(options: Options) {
             state: LinkState::Down,
         })
         .unwrap();
-    for port in 1..=options.ports {
-        leaf1
-            .apply(Change::Set {
-                dn: format!("sys/intf/phys-[eth1/{port}]/phys"),
-                attrs: BTreeMap::from([("operSt".to_owned(), "down".to_owned())]),
-            })
-            .unwrap();
-    }
+    set_ports(leaf1, options.ports, "down");
     println!(
         "[{:>5.1?}] cable pulled, {} ports down in {:.2?}",
         clock.elapsed(),
@@ -217,6 +213,18 @@ async fn run(options: Options) {
         topology.names_cause && topology.top_level == 1 && topology.history == alarms,
         "the topology gateway: one notification naming the cause, every alarm in the history"
     );
+}
+
+/// Sets `operSt` of the host ports `eth1/1..=ports` of `device`.
+fn set_ports(device: &netpulse::sim::dme::SimDevice, ports: usize, state: &str) {
+    for port in 1..=ports {
+        device
+            .apply(Change::Set {
+                dn: format!("sys/intf/phys-[eth1/{port}]/phys"),
+                attrs: BTreeMap::from([("operSt".to_owned(), state.to_owned())]),
+            })
+            .unwrap();
+    }
 }
 
 struct Gateway {
@@ -274,12 +282,21 @@ impl Gateway {
             let events = page["events"].as_array().cloned().unwrap_or_default();
             for event in &events {
                 if event["alarmstate"] == "raised" {
-                    raised.insert((event["device"].to_string(), event["subject"].to_string()));
+                    raised.insert(format!(
+                        "{} {}",
+                        event["device"].as_str().unwrap_or(""),
+                        event["subject"].as_str().unwrap_or("")
+                    ));
                 }
             }
             match page["next_cursor"].as_str() {
                 Some(next) if !events.is_empty() => cursor = Some(next.to_owned()),
-                _ => return raised.len(),
+                _ => {
+                    if std::env::var_os("TOPOLOGY_STORM_DEBUG").is_some() {
+                        eprintln!("{:?} raised: {raised:#?}", self.kind);
+                    }
+                    return raised.len();
+                }
             }
         }
     }
@@ -302,6 +319,11 @@ impl Gateway {
                     .collect()
             })
             .unwrap_or_default();
+        if std::env::var_os("TOPOLOGY_STORM_DEBUG").is_some() {
+            for message in &messages {
+                eprintln!("{:?} message: {}", self.kind, text(message));
+            }
+        }
         let held_headline = thread
             .iter()
             .filter_map(|message| holding(&text(message)))
