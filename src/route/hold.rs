@@ -188,7 +188,7 @@ impl Engine {
     /// far end of a link whose near end reported a moment later): what it holds and is still
     /// raised moves behind `root`, so that the root's notification lists everything behind it.
     fn move_holds(&mut self, alarm: &str, root: &str, now: jiff::Timestamp) {
-        if alarm == root || !self.holds.get(alarm).is_some_and(|meta| !meta.cleared) {
+        if alarm == root || self.holds.get(alarm).is_none_or(|meta| meta.cleared) {
             return;
         }
         let moved: Vec<Held> = self
