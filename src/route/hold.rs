@@ -181,6 +181,29 @@ impl Engine {
                 }
             }
         }
+        self.move_holds(alarm, root, now);
+    }
+
+    /// `alarm`, itself held now, held others (raised before the more upstream `root`, e.g. the
+    /// far end of a link whose near end reported a moment later): what it holds and is still
+    /// raised moves behind `root`, so that the root's notification lists everything behind it.
+    fn move_holds(&mut self, alarm: &str, root: &str, now: jiff::Timestamp) {
+        if alarm == root || self.holds.get(alarm).is_none_or(|meta| meta.cleared) {
+            return;
+        }
+        let moved: Vec<Held> = self
+            .held
+            .values()
+            .filter(|held| held.root == alarm && held.raised && held.key != root)
+            .cloned()
+            .collect();
+        for held in moved {
+            self.hold(root, &held.key, held.seq, &held.event, now);
+        }
+        if !self.held.values().any(|held| held.root == alarm) {
+            self.holds.remove(alarm);
+            self.changes.delete(format!("{HOLD}{alarm}"));
+        }
     }
 
     /// A raise of an alarm already held: still held (its line updated).

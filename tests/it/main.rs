@@ -17,6 +17,7 @@ mod pxgrid;
 mod reload;
 mod subscription_health;
 mod support;
+mod topology_storm;
 mod webex;
 mod webex_cards;
 mod webex_console;
