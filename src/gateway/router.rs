@@ -289,13 +289,13 @@ impl Task {
     /// Restores the engine from the store: its state rows and cursor (at the first start, the
     /// store's last seq).
     async fn load(&mut self) -> Result<(), String> {
-        let (cursor, rows, last) = self
+        // At the first start the history is what the store held when it was opened: an event
+        // appended since (an operator's silence right after the start) is routed, even if it
+        // was committed before this task got to run.
+        let last = self.pipeline.store().last_seq_at_open();
+        let (cursor, rows) = self
             .pool
-            .read(|reader| {
-                let (cursor, rows) = reader.route_state()?;
-                let (_, last) = reader.seq_range()?;
-                Ok((cursor, rows, last))
-            })
+            .read(|reader| reader.route_state())
             .await
             .map_err(|error| format!("cannot read the router's state: {error:#}"))?;
         let policy = self.policy.borrow_and_update().clone();

@@ -313,3 +313,48 @@ async fn a_mute_that_would_mute_everything_or_nothing_is_refused() {
     assert!(bench.summaries(operator_types::SILENCE_CREATED).is_empty());
     bench.stop().await;
 }
+
+/// A silence made right after the start, before the router's task has read its state, is
+/// applied: at the first start the router skips the history the store was opened with, not
+/// what was appended since (found by a test that failed when CI was slow).
+#[tokio::test]
+async fn a_silence_made_before_the_router_has_loaded_its_state_is_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("netpulse.db");
+    let store = Store::open(StoreConfig::new(&path)).unwrap();
+    let pipeline = Pipeline::new(store.clone(), &[]);
+    // No router yet: the silence is appended and not applied.
+    let early = Operator::new(pipeline.clone(), None);
+    let created = early
+        .create_mute(silence("early"), &webex("carol@example.com"))
+        .await
+        .unwrap();
+    assert!(matches!(created, Applied::Done { routed: false, .. }));
+    let config = Config::parse(
+        "store: { path: netpulse.db }
+sources:
+  - { name: hook, type: webhook, provider: sdwan, path: /hooks/a, auth: { none: true } }
+",
+    )
+    .unwrap();
+    let policy = crate::route::Policy::compile(&config).unwrap();
+    let router = router::spawn(
+        pipeline.clone(),
+        ReaderPool::new(&path),
+        policy,
+        router::Clock::Wall,
+    );
+    let seq = store.reader().unwrap().seq_range().unwrap().1;
+    assert!(
+        router
+            .handle
+            .wait_applied(seq, std::time::Duration::from_secs(10))
+            .await
+    );
+    let operator = Operator::new(pipeline, Some(router.handle.clone()));
+    let listed = operator.mutes(MuteKind::Silence).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].id, "early");
+    router.stop().await;
+    store.close().await;
+}

@@ -256,6 +256,9 @@ struct Inner {
     stats: Arc<Stats>,
     /// Taken by the first [`Store::close`]; later calls find it empty.
     stopped: Mutex<Option<oneshot::Receiver<()>>>,
+    /// The last seq of the log when the store was opened: what this process found, not what it
+    /// appended (the alerting router's first start skips the history, never a new event).
+    last_seq_at_open: u64,
 }
 
 impl Store {
@@ -304,6 +307,7 @@ impl Store {
             min_free_bytes: config.min_free_bytes,
             stats,
             stopped: Mutex::new(Some(stopped)),
+            last_seq_at_open: u64::try_from(last_seq).unwrap_or(0),
         };
         Ok(Store {
             inner: Arc::new(inner),
@@ -471,6 +475,11 @@ impl Store {
     }
 
     /// The store file.
+    /// The last seq of the log when this store was opened (0 for an empty log).
+    pub fn last_seq_at_open(&self) -> u64 {
+        self.inner.last_seq_at_open
+    }
+
     pub fn path(&self) -> &std::path::Path {
         &self.inner.path
     }
