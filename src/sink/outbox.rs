@@ -59,13 +59,10 @@ impl Outbox {
         loop {
             let now = now_ms();
             let lease_ms = lease.as_millis() as i64;
-            let claimed = if interactions_first {
-                self.store
-                    .claim_due_interactions_first(&self.sink, now, limit, lease_ms)
-                    .await
-            } else {
-                self.store.claim_due(&self.sink, now, limit, lease_ms).await
-            };
+            let claimed = self
+                .store
+                .claim(&self.sink, now, limit, lease_ms, interactions_first)
+                .await;
             match claimed {
                 Ok(rows) if !rows.is_empty() => return Some(rows),
                 Ok(_) => {

@@ -343,16 +343,7 @@ impl Store {
         limit: usize,
         lease_ms: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
-        let sink = sink.to_owned();
-        self.request(|reply| Command::Claim {
-            sink,
-            now_ms,
-            limit,
-            lease_ms,
-            interactions_first: false,
-            reply,
-        })
-        .await
+        self.claim(sink, now_ms, limit, lease_ms, false).await
     }
 
     /// [`Store::claim_due`], but the rows of people talking to a Webex bot (card clicks and
@@ -367,13 +358,26 @@ impl Store {
         limit: usize,
         lease_ms: i64,
     ) -> Result<Vec<Delivery>, StoreError> {
+        self.claim(sink, now_ms, limit, lease_ms, true).await
+    }
+
+    /// [`Store::claim_due`], or [`Store::claim_due_interactions_first`] when
+    /// `interactions_first`.
+    pub(crate) async fn claim(
+        &self,
+        sink: &str,
+        now_ms: i64,
+        limit: usize,
+        lease_ms: i64,
+        interactions_first: bool,
+    ) -> Result<Vec<Delivery>, StoreError> {
         let sink = sink.to_owned();
         self.request(|reply| Command::Claim {
             sink,
             now_ms,
             limit,
             lease_ms,
-            interactions_first: true,
+            interactions_first,
             reply,
         })
         .await
