@@ -142,7 +142,7 @@ impl Gateway {
                 sinks,
             }),
             pipeline: pipeline.clone(),
-            operator,
+            operator: operator.clone(),
             drain: drain.clone(),
             sink_configs: sink_configs.clone(),
             sources: sources.clone(),
@@ -163,6 +163,7 @@ impl Gateway {
             auth: Arc::new(crate::http::api::Auth::new(&config.api.auth)),
             config: Arc::new(config.api.clone()),
             router: Some(router.handle.clone()),
+            operator,
         };
         let state = crate::http::HttpState {
             pipeline: pipeline.clone(),

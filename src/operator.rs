@@ -10,9 +10,7 @@ mod mutes;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -111,37 +109,20 @@ pub struct Operator {
     shared: Arc<Shared>,
 }
 
-/// What every [`Operator`] of one store shares, however many were made (the API makes one per
-/// request, each Webex sink its own): the lock that makes check-and-append one step, so that two
-/// clicks on one button cannot both append, and the connections to read with.
+/// What the clones of an [`Operator`] share (the gateway makes one, for the API and every Webex
+/// sink): the lock that makes check-and-append one step, so that two clicks on one button cannot
+/// both append, and the connections to read with.
 struct Shared {
     lock: tokio::sync::Mutex<()>,
     pool: ReaderPool,
 }
 
-/// The [`Shared`] of each open store, by its path, while an [`Operator`] holds it.
-static SHARED: LazyLock<std::sync::Mutex<HashMap<PathBuf, Weak<Shared>>>> =
-    LazyLock::new(Default::default);
-
-fn shared_of(path: &std::path::Path) -> Arc<Shared> {
-    let mut all = SHARED
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(shared) = all.get(path).and_then(Weak::upgrade) {
-        return shared;
-    }
-    all.retain(|_, shared| shared.strong_count() > 0);
-    let shared = Arc::new(Shared {
-        lock: tokio::sync::Mutex::new(()),
-        pool: ReaderPool::new(path),
-    });
-    all.insert(path.to_owned(), Arc::downgrade(&shared));
-    shared
-}
-
 impl Operator {
     pub fn new(pipeline: Pipeline, router: Option<RouterHandle>) -> Operator {
-        let shared = shared_of(pipeline.store().path());
+        let shared = Arc::new(Shared {
+            lock: tokio::sync::Mutex::new(()),
+            pool: ReaderPool::new(pipeline.store().path()),
+        });
         Operator {
             pipeline,
             router,

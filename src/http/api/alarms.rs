@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::auth::Caller;
-use super::silences::{actor, operator, operator_error};
+use super::silences::{actor, operator_error};
 use super::{ApiError, ApiState};
 use crate::operator::{Applied, OperatorState};
 
@@ -32,7 +32,8 @@ pub(super) async fn acknowledge(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let note = parse_note(&body)?;
-    let applied = operator(&state)
+    let applied = state
+        .operator
         .acknowledge(&key, &actor(&caller), &note)
         .await
         .map_err(operator_error)?;
@@ -47,7 +48,8 @@ pub(super) async fn close(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let note = parse_note(&body)?;
-    let applied = operator(&state)
+    let applied = state
+        .operator
         .close(&key, &actor(&caller), &note)
         .await
         .map_err(operator_error)?;

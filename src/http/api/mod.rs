@@ -78,6 +78,9 @@ pub struct ApiState {
     /// The alerting router: how far it has applied the log (an operator action's answer waits
     /// for it). `None` where no router runs.
     pub router: Option<crate::gateway::router::RouterHandle>,
+    /// Acts on alarms and mutes: the gateway's one [`crate::operator::Operator`], shared with its
+    /// Webex sinks (one lock for every channel).
+    pub operator: crate::operator::Operator,
 }
 
 /// The `/api/v1` routes, authenticated and with CORS as configured.

@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Caller;
 use super::{ApiError, ApiState};
 use crate::config::EventMatcher;
-use crate::operator::{Applied, MAX_SPAN, Operator, OperatorError};
+use crate::operator::{Applied, MAX_SPAN, OperatorError};
 #[cfg(test)]
 use crate::operator::{MUTE_KEY_PREFIX, mutes_in_state};
 use crate::route::{Matcher, Mute, MuteKind};
@@ -92,7 +92,8 @@ pub(super) async fn delete_window(
 }
 
 async fn list(state: &ApiState, kind: &Kind) -> Result<Response, ApiError> {
-    let mutes = operator(state)
+    let mutes = state
+        .operator
         .mutes(kind.kind)
         .await
         .map_err(operator_error)?;
@@ -115,7 +116,7 @@ async fn create(
         now,
         crate::event::new_event_id(),
     )?;
-    let operator = operator(state);
+    let operator = &state.operator;
     let applied = operator
         .create_mute(mute, &actor(caller))
         .await
@@ -129,7 +130,8 @@ async fn end(
     caller: &Caller,
     id: String,
 ) -> Result<Response, ApiError> {
-    let applied = operator(state)
+    let applied = state
+        .operator
         .end_mute(kind.kind, &id, &actor(caller))
         .await
         .map_err(|error| match error {
@@ -156,9 +158,6 @@ fn answer<T: serde::Serialize>(applied: Applied<T>, done: StatusCode) -> Respons
 }
 
 /// The operator service for a request (cheap: what it shares is kept per store).
-pub(super) fn operator(state: &ApiState) -> Operator {
-    Operator::new(state.pipeline.clone(), state.router.clone())
-}
 
 /// The API caller as an operator: the token's name.
 pub(super) fn actor(caller: &Caller) -> crate::operator::Actor {
