@@ -157,8 +157,6 @@ fn answer<T: serde::Serialize>(applied: Applied<T>, done: StatusCode) -> Respons
     }
 }
 
-/// The operator service for a request (cheap: what it shares is kept per store).
-
 /// The API caller as an operator: the token's name.
 pub(super) fn actor(caller: &Caller) -> crate::operator::Actor {
     crate::operator::Actor {
