@@ -17,6 +17,7 @@ use serde_saphyr::Spanned;
 
 mod alerting;
 mod api;
+mod cluster;
 mod pxgrid;
 mod server;
 mod sink;
@@ -33,6 +34,7 @@ pub use alerting::{
     TimeIntervalSpec, TimeRangeSpec,
 };
 pub use api::{ApiAuth, ApiSection, ApiToken, CorsConfig, FeedConfig, Scope};
+pub use cluster::{ClusterConfig, LeaseConfig, NatsConfig, NatsTls, StreamConfig};
 pub use pxgrid::PxgridSourceConfig;
 pub use server::{HttpSection, ServerTls, StoreSection, Synchronous};
 pub use sink::{
@@ -63,6 +65,8 @@ pub struct Config {
     pub inhibit_rules: Vec<InhibitRuleConfig>,
     /// Root causes from LLDP/CDP (`topology:`); `None` when the section is absent.
     pub topology: Option<TopologyConfig>,
+    /// Several nodes sharing NATS JetStream (`cluster:`); `None`: one node, the embedded store.
+    pub cluster: Option<ClusterConfig>,
 }
 
 /// Every problem found in a configuration, each prefixed with where it is.
@@ -133,6 +137,8 @@ struct Document {
     inhibit_rules: Vec<Spanned<Value>>,
     #[serde(default)]
     topology: Option<Spanned<Value>>,
+    #[serde(default)]
+    cluster: Option<Spanned<Value>>,
 }
 
 /// Collects errors with their location so they can all be reported together.
@@ -253,6 +259,18 @@ impl Config {
         let topology = document.topology.as_ref().map(|section| {
             typed_section::<TopologyConfig>(Some(section), "topology", env, &mut problems)
         });
+        // A section that does not parse leaves no cluster (its errors are reported), rather than
+        // a default one whose checks would add errors of their own.
+        let cluster = document.cluster.as_ref().and_then(|section| {
+            typed_entries::<ClusterConfig>(
+                std::slice::from_ref(section),
+                "cluster",
+                env,
+                &mut problems,
+            )
+            .pop()
+            .map(|(_, cluster)| cluster)
+        });
         let mut config = Config {
             store,
             http,
@@ -263,6 +281,7 @@ impl Config {
             time_intervals,
             inhibit_rules,
             topology,
+            cluster,
         };
         config.validate(base_dir, &source_indices, &sink_indices, &mut problems);
         alerting::validate(
@@ -297,6 +316,9 @@ impl Config {
         self.api.validate(base_dir, problems);
         if let Some(topology) = &self.topology {
             topology.validate(problems);
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.validate(problems);
         }
         check_unique_names(
             "sources",

@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //! - [`backoff`]: the one retry delay (exponential, jittered) of sessions and deliveries.
+//! - [`cluster`]: cluster mode on NATS JetStream: the wire contract, leases, the local test cluster.
 //! - [`config`]: the YAML configuration, parsed and validated with every error reported at once.
 //! - [`event`]: the normalized, CloudEvents-compatible [`event::Event`]; plain data, no IO.
 //! - [`source`]: inputs, one module per protocol (`dme` for NX-OS / APIC WebSocket subscriptions),
@@ -24,6 +25,7 @@
 //! - [`duration`]: the configuration's durations (`30s`, `5m`).
 
 pub mod backoff;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod duration;

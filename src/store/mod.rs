@@ -26,6 +26,7 @@ mod reader;
 mod route;
 mod schema;
 mod syncer;
+mod views;
 mod writer;
 
 #[cfg(test)]

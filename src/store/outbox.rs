@@ -156,3 +156,18 @@ pub(super) fn retry_dead(conn: &Connection, sink: &str, id: i64) -> rusqlite::Re
         .execute(params![id, sink])?;
     Ok(changed == 1)
 }
+
+/// Folds a sink deliverer's record of one delivery (a cluster control message) into this node's
+/// outbox row `(sink, seq)`, so that whichever node delivers the sink next knows what was
+/// delivered, what is dead, what is scheduled and what may have been sent (`uncertain`).
+#[allow(dead_code)] // called by the projection (issue 22)
+pub(crate) fn apply_delivery(
+    connection: &rusqlite::Connection,
+    sink: &str,
+    seq: u64,
+    outcome: &crate::cluster::wire::DeliveryOutcome,
+) -> rusqlite::Result<()> {
+    // Contract stub (issue 22): the cluster-sinks branch writes this body.
+    let _ = (connection, sink, seq, outcome);
+    Ok(())
+}
