@@ -23,6 +23,7 @@ use super::group::{GroupTemplates, notification_of};
 use super::render::Templates;
 use super::split::{MAX_MESSAGE_BYTES, split_capped};
 use super::thread::{self, Thread};
+use crate::cluster::sinks::RecordError;
 use crate::config::{ActionsConfig, CommandsConfig, RetryConfig, WebexSinkConfig};
 use crate::operator::Operator;
 use crate::route::Notification;
@@ -37,6 +38,8 @@ use crate::throttle::Throttle;
 const BATCH: usize = 1;
 /// Long enough for a batch at a low rate limit plus the request timeouts.
 const LEASE: Duration = Duration::from_secs(300);
+/// Pause after the cluster's stream could not record a delivery before it.
+const RECORD_PAUSE: Duration = Duration::from_secs(1);
 /// How many recent messages are read to find one an earlier process may have posted.
 const RECENT_MESSAGES: usize = 50;
 /// Messages one event may take at most; a longer one is cut and links to the whole event.
@@ -98,6 +101,7 @@ pub(crate) fn spawn_acting(
         operator,
         replies: HashMap::new(),
         me: None,
+        tenure: None,
         refused: Throttle::new(),
         public_url: config
             .public_url
@@ -139,6 +143,9 @@ struct Worker {
     replies: HashMap<i64, clicks::Reply>,
     /// The bot's own person id, once known (`people/me`): its own messages are never commands.
     me: Option<String>,
+    /// The lease revision this worker delivers under (a shared sink in cluster mode), once it
+    /// has taken the sink over; `None` otherwise.
+    tenure: Option<u64>,
 }
 
 /// What became of one delivery.
@@ -158,6 +165,10 @@ impl Worker {
                 () = tokio::time::sleep_until(self.next_send) => {}
                 () = self.outbox.drain.cancelled() => return,
             }
+            // In cluster mode, only the node holding the sink's lease delivers.
+            if !self.hold().await {
+                return;
+            }
             // A click or a command is answered before the notifications queued ahead of it:
             // they go out at the sink's rate, a person waits for their Acknowledge.
             let Some(batch) = self.outbox.next_interactions_first(BATCH, LEASE).await else {
@@ -173,6 +184,19 @@ impl Worker {
                     self.outbox.release(ids).await;
                     return;
                 }
+                // Recorded (and confirmed by the stream) before anything is posted: a node that
+                // takes the sink over after this one stopped knows the message may be in the room.
+                if let Err(error) = self.outbox.recorder.inflight(delivery.seq, self.tenure).await {
+                    let ids = std::iter::once(delivery.id)
+                        .chain(rows.map(|row| row.id))
+                        .collect();
+                    self.outbox.release(ids).await;
+                    if let RecordError::Unavailable(_) = error {
+                        tracing::warn!(sink = %self.outbox.sink, seq = delivery.seq, %error, "message not sent: its delivery could not be recorded in the cluster's stream first; trying again shortly");
+                        self.next_send = Instant::now() + RECORD_PAUSE;
+                    }
+                    break;
+                }
                 match self.deliver(&delivery).await {
                     Step::Delivered | Step::Dead => {}
                     Step::Pause(pause) => {
@@ -185,6 +209,82 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Waits until this node may deliver: at once for a sink that is not shared; for a shared
+    /// one, until this node holds the sink's lease. On taking the lease (again), first waits for
+    /// the projection to fold what the previous deliverer recorded, makes the rows this process
+    /// had claimed claimable again (uncertain), and forgets what it remembered of earlier
+    /// attempts (another node may have delivered meanwhile). False once shutting down.
+    async fn hold(&mut self) -> bool {
+        let Some(mut lease) = self.outbox.recorder.lease() else {
+            return true;
+        };
+        loop {
+            let held = *lease.borrow_and_update();
+            match (held, self.tenure) {
+                (Some(revision), Some(tenure)) if revision == tenure => return true,
+                (Some(revision), _) => {
+                    if self.take_over(revision).await {
+                        self.tenure = Some(revision);
+                        return true;
+                    }
+                    if self.outbox.drain.is_cancelled() {
+                        return false;
+                    }
+                }
+                (None, tenure) => {
+                    if let Some(tenure) = tenure {
+                        tracing::info!(sink = %self.outbox.sink, revision = tenure, "the sink's lease is no longer held here: this node stops delivering");
+                        metrics::counter!("netpulse_cluster_sink_leases_lost_total", "sink" => self.outbox.sink.clone()).increment(1);
+                        self.tenure = None;
+                    }
+                    tokio::select! {
+                        changed = lease.changed() => {
+                            if changed.is_err() {
+                                // The lease manager is gone (shutting down): wait for the drain.
+                                self.outbox.drain.cancelled().await;
+                                return false;
+                            }
+                        }
+                        () = self.outbox.drain.cancelled() => return false,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The first steps of this node as the sink's deliverer (lease `revision`); false when they
+    /// did not complete (stream unreachable, lease lost again, shutting down): tried again.
+    async fn take_over(&mut self, revision: u64) -> bool {
+        let sink = self.outbox.sink.clone();
+        tracing::info!(sink, revision, "this node holds the sink's lease: it delivers the sink's outbox");
+        let caught_up = tokio::select! {
+            caught_up = self.outbox.recorder.caught_up() => caught_up,
+            () = self.outbox.drain.cancelled() => return false,
+        };
+        if let Err(error) = caught_up {
+            tracing::warn!(sink, error = %format!("{error:#}"), "cannot tell how far the stream goes: delivering waits");
+            tokio::select! {
+                () = tokio::time::sleep(RECORD_PAUSE) => {}
+                () = self.outbox.drain.cancelled() => {}
+            }
+            return false;
+        }
+        match self.outbox.store.recover_leases(&sink).await {
+            Ok(0) => {}
+            Ok(recovered) => {
+                tracing::info!(sink, deliveries = recovered, "deliveries this node had claimed before are offered again, checked in the room first")
+            }
+            Err(error) => {
+                tracing::error!(sink, %error, "cannot recover the deliveries claimed earlier; they come back when their lease ends")
+            }
+        }
+        self.parts_sent.clear();
+        self.threads.clear();
+        self.replies.clear();
+        metrics::counter!("netpulse_cluster_sink_leases_taken_total", "sink" => sink).increment(1);
+        self.outbox.recorder.holds()
     }
 
     async fn deliver(&mut self, delivery: &Delivery) -> Step {
@@ -205,7 +305,7 @@ impl Worker {
                 tracing::error!(sink, seq = delivery.seq, %error, "message not sent (dead letter)");
                 self.count("dead");
                 self.outbox
-                    .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
+                    .failed(delivery, error, Duration::ZERO, Failed::Dead)
                     .await;
                 return Step::Dead;
             }
@@ -220,7 +320,7 @@ impl Worker {
             );
             self.count("dead");
             self.outbox
-                .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
+                .failed(delivery, error, Duration::ZERO, Failed::Dead)
                 .await;
             return Step::Dead;
         }
@@ -233,7 +333,7 @@ impl Worker {
                 "message found in the room: it was posted before netpulse last stopped; not sent again"
             );
             self.count("found_posted");
-            self.outbox.delivered(vec![delivery.id]).await;
+            self.outbox.delivered_one(delivery).await;
             return Step::Delivered;
         }
         let first = self.parts_sent.get(&delivery.id).copied().unwrap_or(0);
@@ -269,7 +369,7 @@ impl Worker {
             parts = parts.len(),
             "message posted"
         );
-        self.outbox.delivered(vec![delivery.id]).await;
+        self.outbox.delivered_one(delivery).await;
         Step::Delivered
     }
 
@@ -292,7 +392,7 @@ impl Worker {
                 tracing::error!(sink, seq = delivery.seq, %error, "notification not sent (dead letter)");
                 self.count("dead");
                 self.outbox
-                    .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
+                    .failed(delivery, error, Duration::ZERO, Failed::Dead)
                     .await;
                 return Step::Dead;
             }
@@ -334,10 +434,10 @@ impl Worker {
                 "notification found in the room: it was posted before netpulse last stopped; not sent again"
             );
             if let Some(started) = thread.posted(found) {
-                thread::remember(&self.outbox.store, &sink, group, &started).await;
+                self.remember_thread(group, &started).await;
             }
             self.count("found_posted");
-            self.outbox.delivered(vec![delivery.id]).await;
+            self.outbox.delivered_one(delivery).await;
             return Step::Delivered;
         }
         for (index, part) in parts.iter().enumerate().skip(first) {
@@ -363,7 +463,7 @@ impl Worker {
                     }
                     self.parts_sent.insert(delivery.id, index + 1);
                     if let Some(started) = thread.posted(id) {
-                        thread::remember(&self.outbox.store, &sink, group, &started).await;
+                        self.remember_thread(group, &started).await;
                     }
                 }
                 failure => {
@@ -383,7 +483,7 @@ impl Worker {
             parts = parts.len(),
             "notification posted"
         );
-        self.outbox.delivered(vec![delivery.id]).await;
+        self.outbox.delivered_one(delivery).await;
         Step::Delivered
     }
 
@@ -397,7 +497,7 @@ impl Worker {
                 let error = format!("rate limited, Retry-After {}s", wait.as_secs());
                 // Not an attempt: a long storm must not use up max_attempts or lengthen backoff.
                 self.outbox
-                    .failed(delivery.id, error, wait, Failed::Deferred)
+                    .failed(delivery, error, wait, Failed::Deferred)
                     .await;
                 Step::Pause(wait)
             }
@@ -406,7 +506,7 @@ impl Worker {
                 tracing::warn!(sink, seq = delivery.seq, attempt, retry_in = ?wait, %error, "message not sent; retrying");
                 self.count("retry");
                 self.outbox
-                    .failed(delivery.id, error, wait, Failed::Retry)
+                    .failed(delivery, error, wait, Failed::Retry)
                     .await;
                 Step::Pause(wait)
             }
@@ -416,7 +516,7 @@ impl Worker {
                 self.parts_sent.remove(&delivery.id);
                 self.threads.remove(&delivery.id);
                 self.outbox
-                    .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
+                    .failed(delivery, error, Duration::ZERO, Failed::Dead)
                     .await;
                 Step::Dead
             }
@@ -481,6 +581,13 @@ impl Worker {
                 delivery.seq
             ),
         }
+    }
+
+    /// Remembers the message that starts `group`'s thread: in the store, and in the stream when
+    /// the sink is shared (the next deliverer replies in it).
+    async fn remember_thread(&self, group: &str, message_id: &str) {
+        thread::remember(&self.outbox.store, &self.outbox.sink, group, message_id).await;
+        self.outbox.recorder.thread(group, message_id).await;
     }
 
     /// Waits until the next request may leave.
