@@ -7,6 +7,7 @@ mod alerting_api;
 mod api;
 mod apic;
 mod bad_input;
+mod cluster_sinks;
 mod browser;
 mod cli;
 mod crash;
