@@ -276,10 +276,7 @@ impl DeliveryRecorder {
         })
         .await
         .context("the stream did not answer in time")??;
-        deliveries
-            .progress
-            .wait_for(info.state.last_sequence)
-            .await;
+        deliveries.progress.wait_for(info.state.last_sequence).await;
         Ok(())
     }
 }
@@ -354,5 +351,54 @@ fn outcome_name(outcome: &DeliveryOutcome) -> &'static str {
         DeliveryOutcome::Retry { .. } => "retry",
         DeliveryOutcome::Dead { .. } => "dead",
         DeliveryOutcome::Requeued => "requeued",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the lease manager's watch carries (its `Tenure`), reduced to what matters here.
+    #[derive(Clone)]
+    struct Tenure {
+        revision: u64,
+    }
+
+    #[tokio::test]
+    async fn revisions_follow_the_tenure_and_end_as_not_held() {
+        let (tenure, watch) = watch::channel(Some(Tenure { revision: 4 }));
+        let mut held = revisions(watch, |tenure| tenure.revision);
+        assert_eq!(*held.borrow_and_update(), Some(4));
+        tenure.send_replace(None);
+        held.changed().await.unwrap();
+        assert_eq!(*held.borrow_and_update(), None);
+        tenure.send_replace(Some(Tenure { revision: 9 }));
+        held.changed().await.unwrap();
+        assert_eq!(*held.borrow_and_update(), Some(9));
+        drop(tenure);
+        held.changed().await.unwrap();
+        assert_eq!(*held.borrow(), None, "no lease manager, no lease");
+    }
+
+    #[tokio::test]
+    async fn single_node_records_nothing_and_always_delivers() {
+        let recorder = DeliveryRecorder::local();
+        assert!(recorder.lease().is_none());
+        assert!(recorder.holds());
+        recorder.inflight(1, None).await.unwrap();
+        recorder.outcome(1, DeliveryOutcome::Delivered).await;
+        recorder.caught_up().await.unwrap();
+    }
+
+    #[test]
+    fn only_webex_sinks_take_a_lease() {
+        let sinks: Vec<SinkConfig> = serde_json::from_value(serde_json::json!([
+            {"type": "webex", "name": "noc", "token": "t", "room_id": "r"},
+            {"type": "stdout", "name": "out"},
+        ]))
+        .unwrap();
+        assert_eq!(lease_keys(&sinks), [LeaseKey::Sink("noc".to_owned())]);
+        let local = DeliveryRecorders::local();
+        assert!(!local.is_shared(&sinks[0]));
     }
 }

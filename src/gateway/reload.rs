@@ -292,7 +292,8 @@ impl Reloader {
                 &self.recorders,
                 &self.drain,
             )
-            .await {
+            .await
+            {
                 Ok(sink) => running.sinks.push(sink),
                 Err(error) => {
                     tracing::error!(sink = %name, error = %format!("{error:#}"), "the reloaded sink cannot start: its deliveries wait in the store");

@@ -117,7 +117,13 @@ impl Outbox {
 
     /// Records a delivery that did not happen, to retry after `retry_in` (see [`Failed`]): in
     /// the store, then in the stream when the sink is shared.
-    pub async fn failed(&self, delivery: &Delivery, error: String, retry_in: Duration, failed: Failed) {
+    pub async fn failed(
+        &self,
+        delivery: &Delivery,
+        error: String,
+        retry_in: Duration,
+        failed: Failed,
+    ) {
         let next = now_ms().saturating_add(retry_in.as_millis() as i64);
         let attempts = delivery.attempts + u32::from(failed != Failed::Deferred);
         let outcome = match failed {

@@ -322,7 +322,9 @@ impl Reader {
     /// The event seq of `sink`'s dead letter `id`; `None` when it has no such dead letter.
     pub fn dead_letter_seq(&self, sink: &str, id: i64) -> anyhow::Result<Option<u64>> {
         self.conn
-            .prepare_cached("SELECT seq FROM outbox WHERE id = ?1 AND sink = ?2 AND status = 'dead'")?
+            .prepare_cached(
+                "SELECT seq FROM outbox WHERE id = ?1 AND sink = ?2 AND status = 'dead'",
+            )?
             .query_row(params![id, sink], |row| row.get::<_, i64>(0))
             .optional()
             .map(|seq| seq.map(|seq| seq as u64))

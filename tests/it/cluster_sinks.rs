@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
+use netpulse::cluster::ProjectionProgress;
 use netpulse::cluster::local::LocalNats;
 use netpulse::cluster::sinks::{ClusterDeliveries, DeliveryRecorders};
 use netpulse::cluster::wire::{self, Control, DeliveryOutcome, LeaseKey};
-use netpulse::cluster::ProjectionProgress;
 use netpulse::config::SinkConfig;
 use netpulse::event::{Event, Severity};
 use netpulse::sim::webex::{WebexSim, WebexSimConfig};
@@ -427,7 +427,10 @@ async fn a_handover_in_the_middle_of_a_backlog_posts_each_message_exactly_once()
     const EVENTS: u32 = 30;
     let backlog = events(1..=EVENTS);
     let seqs = [nodes[0].feed(&backlog).await, nodes[1].feed(&backlog).await];
-    assert_eq!(seqs[0], seqs[1], "both nodes hold the events at the same seqs");
+    assert_eq!(
+        seqs[0], seqs[1],
+        "both nodes hold the events at the same seqs"
+    );
     for node in &mut nodes {
         node.project(&cluster, keep_all);
         node.start_sink(&config);
@@ -442,11 +445,14 @@ async fn a_handover_in_the_middle_of_a_backlog_posts_each_message_exactly_once()
     // The preferred node creates the released lease within one poll of the lease manager.
     tokio::time::sleep(Duration::from_millis(100)).await;
     g2.take(&cluster, 2).await;
-    wait_until("every message is in the room and both nodes know it", || {
-        cluster.sim.messages().len() >= EVENTS as usize
-            && g1.delivered() == u64::from(EVENTS)
-            && g2.delivered() == u64::from(EVENTS)
-    })
+    wait_until(
+        "every message is in the room and both nodes know it",
+        || {
+            cluster.sim.messages().len() >= EVENTS as usize
+                && g1.delivered() == u64::from(EVENTS)
+                && g2.delivered() == u64::from(EVENTS)
+        },
+    )
     .await;
 
     for number in 1..=EVENTS {
@@ -462,12 +468,21 @@ async fn a_handover_in_the_middle_of_a_backlog_posts_each_message_exactly_once()
         .unwrap();
     let late: Vec<&Record> = records[taken..]
         .iter()
-        .filter(|record| matches!(&record.control, Control::Delivery { outcome: DeliveryOutcome::Inflight { .. }, .. }))
+        .filter(|record| {
+            matches!(
+                &record.control,
+                Control::Delivery {
+                    outcome: DeliveryOutcome::Inflight { .. },
+                    ..
+                }
+            )
+        })
         .collect();
     assert!(!late.is_empty());
     assert!(
-        late.iter().all(|record| record.node.as_deref() == Some("g2")
-            && record.fence.as_deref() == Some("sink.noc 2")),
+        late.iter()
+            .all(|record| record.node.as_deref() == Some("g2")
+                && record.fence.as_deref() == Some("sink.noc 2")),
         "{late:?}"
     );
     g1.stop().await;
@@ -499,14 +514,24 @@ async fn a_post_left_in_flight_is_found_in_the_room_not_posted_again() {
     // g1's Delivered record never reached the stream, as if it died right after the post.
     fn g1_outcome(record: &Record) -> bool {
         record.node.as_deref() == Some("g1")
-            && matches!(&record.control, Control::Delivery { outcome: DeliveryOutcome::Delivered, .. })
+            && matches!(
+                &record.control,
+                Control::Delivery {
+                    outcome: DeliveryOutcome::Delivered,
+                    ..
+                }
+            )
     }
     g2.project(&cluster, g1_outcome);
     g2.start_sink(&config);
     g2.take(&cluster, 2).await;
     wait_until("g2 delivers both", || g2.delivered() == 2).await;
 
-    assert_eq!(cluster.posted("interface eth1/1 flapped"), 1, "posted twice");
+    assert_eq!(
+        cluster.posted("interface eth1/1 flapped"),
+        1,
+        "posted twice"
+    );
     assert_eq!(cluster.posted("interface eth1/2 flapped"), 1);
     assert_eq!(cluster.sim.messages().len(), 2);
     g2.stop().await;

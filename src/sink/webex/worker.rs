@@ -186,7 +186,12 @@ impl Worker {
                 }
                 // Recorded (and confirmed by the stream) before anything is posted: a node that
                 // takes the sink over after this one stopped knows the message may be in the room.
-                if let Err(error) = self.outbox.recorder.inflight(delivery.seq, self.tenure).await {
+                if let Err(error) = self
+                    .outbox
+                    .recorder
+                    .inflight(delivery.seq, self.tenure)
+                    .await
+                {
                     let ids = std::iter::once(delivery.id)
                         .chain(rows.map(|row| row.id))
                         .collect();
@@ -258,7 +263,11 @@ impl Worker {
     /// did not complete (stream unreachable, lease lost again, shutting down): tried again.
     async fn take_over(&mut self, revision: u64) -> bool {
         let sink = self.outbox.sink.clone();
-        tracing::info!(sink, revision, "this node holds the sink's lease: it delivers the sink's outbox");
+        tracing::info!(
+            sink,
+            revision,
+            "this node holds the sink's lease: it delivers the sink's outbox"
+        );
         let caught_up = tokio::select! {
             caught_up = self.outbox.recorder.caught_up() => caught_up,
             () = self.outbox.drain.cancelled() => return false,
@@ -274,7 +283,11 @@ impl Worker {
         match self.outbox.store.recover_leases(&sink).await {
             Ok(0) => {}
             Ok(recovered) => {
-                tracing::info!(sink, deliveries = recovered, "deliveries this node had claimed before are offered again, checked in the room first")
+                tracing::info!(
+                    sink,
+                    deliveries = recovered,
+                    "deliveries this node had claimed before are offered again, checked in the room first"
+                )
             }
             Err(error) => {
                 tracing::error!(sink, %error, "cannot recover the deliveries claimed earlier; they come back when their lease ends")

@@ -48,7 +48,11 @@ async fn apply_twice(store: &Store, seq: u64, outcome: DeliveryOutcome) -> Row {
         .unwrap();
     let once = row(store, "webex", seq);
     store.apply_delivery("webex", seq, outcome).await.unwrap();
-    assert_eq!(row(store, "webex", seq), once, "folding a record again changed the row");
+    assert_eq!(
+        row(store, "webex", seq),
+        once,
+        "folding a record again changed the row"
+    );
     once
 }
 
@@ -103,11 +107,17 @@ async fn each_record_sets_the_rows_state_and_folding_it_again_changes_nothing() 
 
     apply_twice(&store, seq, inflight()).await;
     let after = apply_twice(&store, seq, DeliveryOutcome::Delivered).await;
-    assert_eq!((after.status.as_str(), after.uncertain), ("delivered", false));
+    assert_eq!(
+        (after.status.as_str(), after.uncertain),
+        ("delivered", false)
+    );
     // A late Inflight (the deliverer's own record folded after it marked the row) leaves a
     // delivered row alone.
     let after = apply_twice(&store, seq, inflight()).await;
-    assert_eq!((after.status.as_str(), after.uncertain), ("delivered", false));
+    assert_eq!(
+        (after.status.as_str(), after.uncertain),
+        ("delivered", false)
+    );
 
     // The node-local sink's row of the same event was never touched.
     let file = row(&store, "file", seq);
@@ -122,7 +132,11 @@ async fn a_record_for_a_row_this_node_does_not_have_is_ignored() {
         .await
         .unwrap()
         .seq;
-    for outcome in [inflight(), DeliveryOutcome::Delivered, DeliveryOutcome::Requeued] {
+    for outcome in [
+        inflight(),
+        DeliveryOutcome::Delivered,
+        DeliveryOutcome::Requeued,
+    ] {
         store
             .apply_delivery("webex", seq + 100, outcome.clone())
             .await
