@@ -400,7 +400,13 @@ async fn each_post_is_recorded_in_flight_before_and_delivered_after() {
     }
 
     // A dead letter retried through the API is put back through the stream, without a fence.
+    // (Timed: one record confirmed by the three-server stream, what each post now waits for.)
+    let started = std::time::Instant::now();
     assert!(node.recorders.requeued(&config, seqs[0]).await.unwrap());
+    eprintln!(
+        "one delivery record confirmed by the stream in {:?}",
+        started.elapsed()
+    );
     let last = cluster.controls().await.pop().unwrap();
     assert_eq!(
         last.control,
