@@ -2,7 +2,7 @@
 //! (`LocalNats`) and the Webex simulator: the deliverer records each post in the stream before
 //! (`Inflight`, confirmed first) and after (`Delivered`); a handover in the middle of a backlog
 //! posts every message exactly once; a post whose outcome was never recorded is looked for in
-//! the room by the next deliverer instead of posted again.
+//! the room by the next deliverer instead of posted again; a group's thread is published.
 //!
 //! Each node is a store of its own fed the same events, a Webex sink worker, and a projection
 //! of the stream into the store. Until the projection of branch i22-log is merged, [`project`]
@@ -19,6 +19,7 @@ use netpulse::cluster::sinks::{ClusterDeliveries, DeliveryRecorders};
 use netpulse::cluster::wire::{self, Control, DeliveryOutcome, LeaseKey};
 use netpulse::config::SinkConfig;
 use netpulse::event::{Event, Severity};
+use netpulse::route::{AlarmLine, Counts, LineState, Notification, NotificationReason};
 use netpulse::sim::webex::{WebexSim, WebexSimConfig};
 use netpulse::sink::Outbox;
 use netpulse::store::{NewEvent, Store, StoreConfig};
@@ -541,4 +542,71 @@ async fn a_post_left_in_flight_is_found_in_the_room_not_posted_again() {
     assert_eq!(cluster.posted("interface eth1/2 flapped"), 1);
     assert_eq!(cluster.sim.messages().len(), 2);
     g2.stop().await;
+}
+
+/// A group's first notification starts a thread in the room: the deliverer publishes it
+/// (`Control::Thread`) so that the next deliverer replies in it.
+#[tokio::test]
+async fn a_groups_thread_is_published_for_the_next_deliverer() {
+    let Some(cluster) = Cluster::start().await else {
+        return;
+    };
+    cluster.create_stream().await;
+    let mut node = Node::new(&cluster, "g1");
+    let line = AlarmLine {
+        key: "leaf1:bfd".to_owned(),
+        seq: 1,
+        state: LineState::New,
+        severity: Severity::Major,
+        device: "leaf1".to_owned(),
+        summary: "BFD session down".to_owned(),
+        link: None,
+        time: jiff::Timestamp::now(),
+    };
+    let mut counts = Counts::default();
+    counts.new.add(Severity::Major);
+    let notification = Notification {
+        route: SINK.to_owned(),
+        sink: SINK.to_owned(),
+        group: "noc/noc/aaaa".to_owned(),
+        labels: Default::default(),
+        number: 1,
+        reason: NotificationReason::First,
+        counts,
+        alarms: vec![line],
+        all_cleared: false,
+        members: vec![1],
+        root_causes: Vec::new(),
+    };
+    let seqs = node
+        .feed(&[notification.to_event(jiff::Timestamp::now())])
+        .await;
+    node.project(&cluster, keep_all);
+    node.start_sink(&cluster.sink_config(50.0));
+    node.take(&cluster, 1).await;
+    wait_until("the notification is posted", || node.delivered() == 1).await;
+    let message = cluster.sim.messages().pop().unwrap();
+    let controls: Vec<Control> = cluster
+        .controls()
+        .await
+        .into_iter()
+        .map(|record| record.control)
+        .collect();
+    let thread = Control::Thread {
+        sink: SINK.to_owned(),
+        group: "noc/noc/aaaa".to_owned(),
+        message_id: message.id.clone(),
+    };
+    let delivered = Control::Delivery {
+        sink: SINK.to_owned(),
+        seq: seqs[0],
+        outcome: DeliveryOutcome::Delivered,
+    };
+    let thread_at = controls.iter().position(|control| *control == thread);
+    let delivered_at = controls.iter().position(|control| *control == delivered);
+    assert!(
+        thread_at.is_some() && thread_at < delivered_at,
+        "the thread is recorded before the delivery: {controls:?}"
+    );
+    node.stop().await;
 }
