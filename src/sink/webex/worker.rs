@@ -103,6 +103,7 @@ pub(crate) fn spawn_acting(
         replies: HashMap::new(),
         me: None,
         tenure: None,
+        unrecorded: Throttle::new(),
         refused: Throttle::new(),
         public_url: config
             .public_url
@@ -144,6 +145,9 @@ struct Worker {
     replies: HashMap<i64, clicks::Reply>,
     /// The bot's own person id, once known (`people/me`): its own messages are never commands.
     me: Option<String>,
+    /// The log line of a delivery held back because the cluster's stream is unreachable (it
+    /// would repeat every second while NATS is down).
+    unrecorded: Throttle,
     /// The lease revision this worker delivers under (a shared sink in cluster mode), once it
     /// has taken the sink over; `None` otherwise.
     tenure: Option<u64>,
@@ -198,7 +202,9 @@ impl Worker {
                         .collect();
                     self.outbox.release(ids).await;
                     if let RecordError::Unavailable(_) = error {
-                        tracing::warn!(sink = %self.outbox.sink, seq = delivery.seq, %error, "message not sent: its delivery could not be recorded in the cluster's stream first; trying again shortly");
+                        if let Some(left_out) = self.unrecorded.admit(std::time::Instant::now()) {
+                            tracing::warn!(sink = %self.outbox.sink, seq = delivery.seq, %error, left_out, "message not sent: its delivery could not be recorded in the cluster's stream first; trying again every second");
+                        }
                         self.next_send = Instant::now() + RECORD_PAUSE;
                     }
                     break;

@@ -56,7 +56,9 @@ impl Worker {
             () = self.outbox.drain.cancelled() => return false,
         };
         if let Err(error) = caught_up {
-            tracing::warn!(sink, error = %format!("{error:#}"), "cannot tell how far the stream goes: delivering waits");
+            if let Some(left_out) = self.unrecorded.admit(std::time::Instant::now()) {
+                tracing::warn!(sink, error = %format!("{error:#}"), left_out, "the sink's lease is held but the stream cannot say how far it goes: delivering waits, trying again every second");
+            }
             tokio::select! {
                 () = tokio::time::sleep(RECORD_PAUSE) => {}
                 () = self.outbox.drain.cancelled() => {}
