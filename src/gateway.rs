@@ -119,6 +119,7 @@ impl Gateway {
             topology: config.topology.as_ref(),
             shared: &shared,
             events: events.clone(),
+            views: Some(source::lifecycle::Views::new(pipeline.clone())),
             shutdown: shutdown.clone(),
             tracker: &tracker,
         };

@@ -239,6 +239,8 @@ pub struct SpawnContext<'a> {
     pub topology: Option<&'a crate::config::TopologyConfig>,
     pub shared: &'a dme::SharedClients,
     pub events: mpsc::Sender<Event>,
+    /// Where session-holding sources keep their views across restarts.
+    pub views: Option<lifecycle::Views>,
     pub shutdown: CancellationToken,
     pub tracker: &'a TaskTracker,
 }
@@ -248,6 +250,7 @@ pub fn spawn(config: &SourceConfig, context: &SpawnContext<'_>) -> anyhow::Resul
     Ok(
         prepare(config, context.http, context.topology, context.shared, None)?.start(
             context.events.clone(),
+            context.views.clone(),
             context.shutdown.clone(),
             context.tracker,
         ),
@@ -366,10 +369,12 @@ impl Prepared {
     }
 
     /// Starts the source's lifecycle on `tracker` (a webhook receiver is up at once: it has no
-    /// session of its own, its route is served with the HTTP server's).
+    /// session of its own, its route is served with the HTTP server's). `views`: where a
+    /// session-holding source keeps its view across restarts.
     pub fn start(
         mut self,
         events: mpsc::Sender<Event>,
+        views: Option<lifecycle::Views>,
         shutdown: CancellationToken,
         tracker: &TaskTracker,
     ) -> SourceHandle {
@@ -381,6 +386,10 @@ impl Prepared {
         let mut link = lifecycle::Link::new(&handle.name, events, handle.status.clone());
         if self.resume {
             link.resume("restarted by a configuration reload");
+        }
+        // Webex events has nothing to resynchronise against: only device sessions keep views.
+        if let (Some(views), Runner::Dme(..) | Runner::Pxgrid(..)) = (views, &protocol) {
+            link.keep_views(views);
         }
         let control = SessionControl::new();
         let task = match protocol {

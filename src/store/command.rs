@@ -80,6 +80,17 @@ pub(super) enum Command {
         created_ms: i64,
         reply: Reply<()>,
     },
+    /// A session's first snapshot, stored as its source's view (`views.rs`).
+    SaveView {
+        source: String,
+        objects: Vec<crate::cluster::wire::ViewObject>,
+        reply: Reply<()>,
+    },
+    /// Startup: the views of sources no longer configured are deleted; answers how many.
+    RetainViews {
+        keep: Vec<String>,
+        reply: Reply<u64>,
+    },
     /// Commit what came before, then stop.
     Close,
     /// From the syncer: it has answered every batch, so the open transaction should commit now.
@@ -203,6 +214,21 @@ pub(super) fn execute(
         } => in_savepoint(tx, reply, "record_card", |conn| {
             super::cards::insert(conn, &card, created_ms)
         }),
+        Command::SaveView {
+            source,
+            objects,
+            reply,
+        } => {
+            let seq = memory.last_seq.max(0) as u64;
+            in_savepoint(tx, reply, "save_view", |conn| {
+                super::views::apply_baseline(conn, &source, &objects, seq)
+            })
+        }
+        Command::RetainViews { keep, reply } => {
+            in_savepoint(tx, reply, "retain_views", |conn| {
+                super::views::retain(conn, &keep)
+            })
+        }
         Command::Close | Command::Wake => (Box::new(|_| {}), None),
         #[cfg(test)]
         Command::Exec { sql, reply } => {
@@ -392,6 +418,8 @@ pub(super) fn unanswered(command: Command) -> Finish {
         Command::RouteCommit { reply, .. } => answer(reply, never_ran()),
         Command::SetThread { reply, .. } => answer(reply, never_ran()),
         Command::RecordCard { reply, .. } => answer(reply, never_ran()),
+        Command::SaveView { reply, .. } => answer(reply, never_ran()),
+        Command::RetainViews { reply, .. } => answer(reply, never_ran()),
         Command::Close | Command::Wake => Box::new(|_| {}),
         #[cfg(test)]
         Command::Exec { reply, .. } => answer(reply, never_ran()),
