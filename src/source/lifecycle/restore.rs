@@ -67,3 +67,134 @@ impl Views {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::source::lifecycle::{Ended, Link, Protocol, SessionControl, Sync};
+    use crate::source::SourceStatus;
+    use crate::store::{Store, StoreConfig};
+
+    fn object(key: &str) -> ViewObject {
+        ViewObject {
+            key: key.into(),
+            class: "l2BD".into(),
+            attributes: [("name".to_owned(), key.to_owned())].into(),
+        }
+    }
+
+    /// What each session of a run found: the stored objects it restored, and its sync's gap
+    /// reason (`None`: the baseline).
+    type Found = Arc<Mutex<Vec<(Option<usize>, Option<String>)>>>;
+
+    struct Restoring {
+        found: Found,
+    }
+
+    impl Protocol for Restoring {
+        type Error = String;
+
+        async fn session(&mut self, link: &mut Link) -> Ended<String> {
+            let restored = link.restore_view().await.map(|view| view.objects.len());
+            let reason = match link.in_sync() {
+                Sync::Baseline => {
+                    link.save_baseline(vec![object("a")]).await;
+                    None
+                }
+                Sync::AfterGap(gap) => Some(gap.reason),
+            };
+            self.found.lock().unwrap().push((restored, reason));
+            link.connected(None);
+            link.stop.cancelled().await;
+            Ended::Stopped
+        }
+
+        fn record_failure(&self, _link: &Link, _error: &String) {}
+    }
+
+    async fn wait_found(found: &Found, count: usize) -> Vec<(Option<usize>, Option<String>)> {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while found.lock().unwrap().len() < count {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the session syncs");
+        found.lock().unwrap().clone()
+    }
+
+    /// Runs a source `leaf1` over a store in `dir` until `shutdown`; answers its control.
+    fn run(dir: &tempfile::TempDir, views: Views, found: &Found) -> (SessionControl, Store) {
+        let store = Store::open(StoreConfig::new(dir.path().join("db"))).unwrap();
+        let views = Views {
+            pipeline: Pipeline::new(store.clone(), &[]),
+            ..views
+        };
+        let (events, _receiver) = mpsc::channel(16);
+        let mut link = Link::new("leaf1", events, Arc::new(SourceStatus::default()));
+        link.keep_views(views);
+        let control = SessionControl::new();
+        let protocol = Restoring {
+            found: found.clone(),
+        };
+        tokio::spawn(crate::source::lifecycle::run(
+            protocol,
+            link,
+            crate::config::BackoffConfig::default(),
+            control.clone(),
+            CancellationToken::new(),
+        ));
+        (control, store)
+    }
+
+    fn views(dir: &tempfile::TempDir) -> Views {
+        let store = Store::open(StoreConfig::new(dir.path().join("seed"))).unwrap();
+        Views::new(Pipeline::new(store, &[]))
+    }
+
+    #[tokio::test]
+    async fn a_run_resumes_from_the_stored_view_and_a_stop_then_start_loads_it_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let found: Found = Arc::default();
+        let (control, store) = run(&dir, views(&dir), &found);
+        assert_eq!(wait_found(&found, 1).await, [(None, None)], "the baseline");
+        let saved = store.reader().unwrap().view("leaf1").unwrap().unwrap();
+        assert_eq!(saved.objects, [object("a")]);
+
+        // Another writer (in a cluster: another node's projection) changes the stored view while
+        // the source is stopped; the next run starts from it, after the stop's gap.
+        control.stop();
+        store
+            .save_view("leaf1", vec![object("a"), object("b")])
+            .await
+            .unwrap();
+        assert!(control.start());
+        let found_now = wait_found(&found, 2).await;
+        assert_eq!(found_now[1], (Some(2), Some("session stopped".into())));
+        control.remove();
+    }
+
+    #[tokio::test]
+    async fn a_fresh_process_resumes_after_a_gap_of_the_views_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(StoreConfig::new(dir.path().join("db"))).unwrap();
+            store.save_view("leaf1", vec![object("a")]).await.unwrap();
+            store.close().await;
+        }
+        let found: Found = Arc::default();
+        let (control, store) = run(&dir, views(&dir).with_reason(OWNERSHIP_MOVED), &found);
+        assert_eq!(
+            wait_found(&found, 1).await,
+            [(Some(1), Some(OWNERSHIP_MOVED.into()))]
+        );
+        control.remove();
+        drop(store);
+    }
+}
