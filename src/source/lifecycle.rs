@@ -94,8 +94,9 @@ pub(crate) struct Link {
     /// False until the first sync: the first snapshot is the baseline, and only later syncs
     /// follow a gap.
     synced_once: bool,
-    /// Where the source's view is saved and loaded (none in some unit tests).
-    views: Option<Views>,
+    /// Where the source's view is saved and loaded (none in some unit tests), and what it is a
+    /// view of (see [`restore::IDENTITY_KEY`]).
+    views: Option<(Views, String)>,
     /// A run has started and its first sync has not yet looked for a stored view.
     restore_pending: bool,
 }
@@ -124,9 +125,10 @@ impl Link {
         }
     }
 
-    /// Keeps the source's view in the store from now on (see [`Link::restore_view`]).
-    pub fn keep_views(&mut self, views: Views) {
-        self.views = Some(views);
+    /// Keeps the source's view in the store from now on (see [`Link::restore_view`]); `identity`
+    /// says what it is a view of (a device's address and subscriptions).
+    pub fn keep_views(&mut self, views: Views, identity: String) {
+        self.views = Some((views, identity));
     }
 
     /// At the first sync of a run (the process started, or the source was stopped and started
@@ -134,13 +136,14 @@ impl Link {
     /// the store holds, which replaces the source's memory. The sync then follows a gap: the one
     /// already open (a stop, a reload), else one since the stored view last changed, for the
     /// views' reason (`netpulse_down`). `None` when the store holds no view for the source (its
-    /// first sync is then the baseline) or it was already looked for in this run.
+    /// first sync is then the baseline), when the stored view is of another device (the entry
+    /// changed), or when it was already looked for in this run.
     pub async fn restore_view(&mut self) -> Option<crate::store::StoredView> {
         if !std::mem::take(&mut self.restore_pending) {
             return None;
         }
-        let views = self.views.as_ref()?;
-        let stored = views.load(&self.name).await?;
+        let (views, identity) = self.views.as_ref()?;
+        let stored = views.load(&self.name, identity).await?;
         if self.gap.is_none() {
             self.gap = Some(Gap {
                 since: stored.updated,
@@ -154,8 +157,8 @@ impl Link {
 
     /// Saves the source's first snapshot (the baseline) as its stored view.
     pub async fn save_baseline(&self, objects: Vec<crate::cluster::wire::ViewObject>) {
-        if let Some(views) = &self.views {
-            views.save(&self.name, objects).await;
+        if let Some((views, identity)) = &self.views {
+            views.save(&self.name, identity, objects).await;
         }
     }
 

@@ -361,6 +361,22 @@ fn resumes(previous: &SourceConfig, next: &SourceConfig) -> bool {
     }
 }
 
+/// What a session-holding source's stored view is a view of: what [`resumes`] compares. A view
+/// stored under another identity (the entry now names another device or other subscriptions) is
+/// not resumed from: the first snapshot is a new baseline instead of a flood of differences.
+fn view_identity(config: &SourceConfig) -> String {
+    match config {
+        SourceConfig::Dme(dme) => format!(
+            "dme {} {:?} {}",
+            dme.address,
+            dme.platform,
+            dme.subscriptions.join(" ")
+        ),
+        SourceConfig::Pxgrid(pxgrid) => format!("pxgrid {} {}", pxgrid.address, pxgrid.node_name),
+        other => other.name().to_owned(),
+    }
+}
+
 impl Prepared {
     /// The handle of a source that is never started (tests of what a reload plans).
     #[cfg(test)]
@@ -389,7 +405,7 @@ impl Prepared {
         }
         // Webex events has nothing to resynchronise against: only device sessions keep views.
         if let (Some(views), Runner::Dme(..) | Runner::Pxgrid(..)) = (views, &protocol) {
-            link.keep_views(views);
+            link.keep_views(views, view_identity(&handle.config));
         }
         let control = SessionControl::new();
         let task = match protocol {

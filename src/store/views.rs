@@ -66,7 +66,8 @@ pub(super) fn fold_of(event: &Event) -> Option<ViewFold> {
         _ => return None,
     };
     Some(ViewFold {
-        key: event.subject.clone()?,
+        // The empty key is the view's identity object (`source::lifecycle::restore`).
+        key: event.subject.clone().filter(|key| !key.is_empty())?,
         class: event.objectclass.clone()?,
         change,
     })

@@ -14,6 +14,12 @@ pub const NETPULSE_DOWN: &str = "netpulse_down";
 /// The gap reason when a node resumes from the view another node stored (cluster mode).
 pub const OWNERSHIP_MOVED: &str = "ownership_moved";
 
+/// The key of the one object of a stored view that is not the device's: what the view is a view
+/// of (its `identity` attribute: the address and subscriptions of the entry that saved it). No
+/// event has an empty subject, so the fold never touches it.
+pub(super) const IDENTITY_KEY: &str = "";
+const IDENTITY_CLASS: &str = "netpulse.view.identity";
+
 /// Where a source saves and loads its view, and what a gap that starts at the stored view is
 /// called.
 #[derive(Clone)]
@@ -43,22 +49,41 @@ impl Views {
         &self.reason
     }
 
-    /// The source's stored view; `None` (logged) when the store cannot be read, which costs a
-    /// new baseline rather than the session.
-    pub(super) async fn load(&self, source: &str) -> Option<StoredView> {
-        match self.pipeline.stored_view(source).await {
-            Ok(stored) => stored,
+    /// The source's stored view, without its identity object; `None` when the store holds none,
+    /// when it is of another `identity` (logged), or when the store cannot be read (logged): each
+    /// costs a new baseline rather than the session.
+    pub(super) async fn load(&self, source: &str, identity: &str) -> Option<StoredView> {
+        let mut stored = match self.pipeline.stored_view(source).await {
+            Ok(stored) => stored?,
             Err(err) => {
                 tracing::warn!(source = %source, error = format!("{err:#}"), "cannot read the stored view; the first snapshot is a new baseline");
-                None
+                return None;
             }
+        };
+        let position = stored
+            .objects
+            .iter()
+            .position(|object| object.key == IDENTITY_KEY);
+        let stored_identity = position.map(|position| stored.objects.remove(position));
+        let stored_identity = stored_identity
+            .as_ref()
+            .and_then(|object| object.attributes.get("identity"));
+        if stored_identity.is_some_and(|stored| stored != identity) {
+            tracing::info!(source = %source, stored = ?stored_identity, current = %identity, "the stored view is of another device or other subscriptions; the first snapshot is a new baseline");
+            return None;
         }
+        Some(stored)
     }
 
-    /// Saves the source's first snapshot; a failure is logged (the next restart then takes a new
-    /// baseline, as before views were kept).
-    pub(super) async fn save(&self, source: &str, objects: Vec<ViewObject>) {
+    /// Saves the source's first snapshot with its identity; a failure is logged (the next
+    /// restart then takes a new baseline, as before views were kept).
+    pub(super) async fn save(&self, source: &str, identity: &str, mut objects: Vec<ViewObject>) {
         let count = objects.len();
+        objects.push(ViewObject {
+            key: IDENTITY_KEY.into(),
+            class: IDENTITY_CLASS.into(),
+            attributes: [("identity".to_owned(), identity.to_owned())].into(),
+        });
         match self.pipeline.save_baseline(source, objects).await {
             Ok(()) => tracing::debug!(source = %source, objects = count, "baseline saved"),
             Err(err) => {
@@ -129,8 +154,13 @@ mod tests {
         found.lock().unwrap().clone()
     }
 
-    /// Runs a source `leaf1` over a store in `dir` until `shutdown`; answers its control.
-    fn run(dir: &tempfile::TempDir, views: Views, found: &Found) -> (SessionControl, Store) {
+    /// Runs a source `leaf1` watching `identity` over a store in `dir`; answers its control.
+    fn run(
+        dir: &tempfile::TempDir,
+        views: Views,
+        identity: &str,
+        found: &Found,
+    ) -> (SessionControl, Store) {
         let store = Store::open(StoreConfig::new(dir.path().join("db"))).unwrap();
         let views = Views {
             pipeline: Pipeline::new(store.clone(), &[]),
@@ -138,7 +168,7 @@ mod tests {
         };
         let (events, _receiver) = mpsc::channel(16);
         let mut link = Link::new("leaf1", events, Arc::new(SourceStatus::default()));
-        link.keep_views(views);
+        link.keep_views(views, identity.into());
         let control = SessionControl::new();
         let protocol = Restoring {
             found: found.clone(),
@@ -162,16 +192,21 @@ mod tests {
     async fn a_run_resumes_from_the_stored_view_and_a_stop_then_start_loads_it_again() {
         let dir = tempfile::tempdir().unwrap();
         let found: Found = Arc::default();
-        let (control, store) = run(&dir, views(&dir), &found);
+        let (control, store) = run(&dir, views(&dir), "10.0.0.1", &found);
         assert_eq!(wait_found(&found, 1).await, [(None, None)], "the baseline");
         let saved = store.reader().unwrap().view("leaf1").unwrap().unwrap();
-        assert_eq!(saved.objects, [object("a")]);
+        let identity = ViewObject {
+            key: IDENTITY_KEY.into(),
+            class: IDENTITY_CLASS.into(),
+            attributes: [("identity".to_owned(), "10.0.0.1".to_owned())].into(),
+        };
+        assert_eq!(saved.objects, [identity.clone(), object("a")]);
 
         // Another writer (in a cluster: another node's projection) changes the stored view while
         // the source is stopped; the next run starts from it, after the stop's gap.
         control.stop();
         store
-            .save_view("leaf1", vec![object("a"), object("b")])
+            .save_view("leaf1", vec![identity, object("a"), object("b")])
             .await
             .unwrap();
         assert!(control.start());
@@ -189,12 +224,30 @@ mod tests {
             store.close().await;
         }
         let found: Found = Arc::default();
-        let (control, store) = run(&dir, views(&dir).with_reason(OWNERSHIP_MOVED), &found);
+        let views = views(&dir).with_reason(OWNERSHIP_MOVED);
+        let (control, store) = run(&dir, views, "10.0.0.1", &found);
         assert_eq!(
             wait_found(&found, 1).await,
             [(Some(1), Some(OWNERSHIP_MOVED.into()))]
         );
         control.remove();
         drop(store);
+    }
+
+    #[tokio::test]
+    async fn a_view_of_another_device_is_not_resumed_from_but_replaced_by_a_new_baseline() {
+        let dir = tempfile::tempdir().unwrap();
+        let found: Found = Arc::default();
+        let (control, store) = run(&dir, views(&dir), "10.0.0.1", &found);
+        wait_found(&found, 1).await;
+        control.remove();
+        store.close().await;
+
+        let found: Found = Arc::default();
+        let (control, store) = run(&dir, views(&dir), "10.0.0.2", &found);
+        assert_eq!(wait_found(&found, 1).await, [(None, None)], "a new baseline");
+        let saved = store.reader().unwrap().view("leaf1").unwrap().unwrap();
+        assert_eq!(saved.objects[0].attributes["identity"], "10.0.0.2");
+        control.remove();
     }
 }
