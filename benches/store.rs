@@ -154,7 +154,11 @@ fn delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTree
 const PORTS: usize = 10_000;
 
 fn port_dn(port: usize) -> String {
-    format!("sys/intf/phys-[eth{}/{}]/phys", port / 64 + 1, port % 64 + 1)
+    format!(
+        "sys/intf/phys-[eth{}/{}]/phys",
+        port / 64 + 1,
+        port % 64 + 1
+    )
 }
 
 /// A DME `modified` event of a random port (link up or down), as a live push makes it.
@@ -165,7 +169,10 @@ fn dme_event(rng: &mut fastrand::Rng, plain: bool) -> NewEvent {
     let attributes = [
         ("dn", dn.as_str()),
         ("operSt", oper),
-        ("operStQual", if oper == "up" { "none" } else { "link-failure" }),
+        (
+            "operStQual",
+            if oper == "up" { "none" } else { "link-failure" },
+        ),
         ("modTs", "2026-01-01T00:00:00.000+00:00"),
         ("rn", ""),
         ("status", "modified"),
@@ -179,12 +186,8 @@ fn dme_event(rng: &mut fastrand::Rng, plain: bool) -> NewEvent {
         status: Status::Modified,
         attributes,
     };
-    let mut event = netpulse::source::dme::normalize::to_event(
-        "leaf1",
-        &change,
-        false,
-        jiff::Timestamp::now(),
-    );
+    let mut event =
+        netpulse::source::dme::normalize::to_event("leaf1", &change, false, jiff::Timestamp::now());
     if plain {
         event.kind = "bench.dme.modified".into();
     }
@@ -373,7 +376,13 @@ fn main() {
     let mut rounds = Vec::new();
     for round in 1..=options.rounds {
         let mut measures = Vec::new();
-        for target in ["store", "store-normal", "dme-plain", "dme-noview", "dme-view"] {
+        for target in [
+            "store",
+            "store-normal",
+            "dme-plain",
+            "dme-noview",
+            "dme-view",
+        ] {
             if options.only.iter().any(|only| only == target) {
                 let measure = runtime.block_on(measure_store(target, &options, &alarms));
                 measure.print(round);

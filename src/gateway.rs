@@ -302,7 +302,10 @@ async fn forget_removed_views(store: &Store, config: &Config) {
     match store.retain_views(keep).await {
         Ok(0) => {}
         Ok(removed) => {
-            tracing::info!(removed, "deleted the stored views of sources no longer configured")
+            tracing::info!(
+                removed,
+                "deleted the stored views of sources no longer configured"
+            )
         }
         Err(err) => tracing::warn!(error = %err, "cannot delete the views of removed sources"),
     }

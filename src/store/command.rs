@@ -224,11 +224,9 @@ pub(super) fn execute(
                 super::views::apply_baseline(conn, &source, &objects, seq)
             })
         }
-        Command::RetainViews { keep, reply } => {
-            in_savepoint(tx, reply, "retain_views", |conn| {
-                super::views::retain(conn, &keep)
-            })
-        }
+        Command::RetainViews { keep, reply } => in_savepoint(tx, reply, "retain_views", |conn| {
+            super::views::retain(conn, &keep)
+        }),
         Command::Close | Command::Wake => (Box::new(|_| {}), None),
         #[cfg(test)]
         Command::Exec { sql, reply } => {

@@ -81,7 +81,10 @@ fn dme_attributes(event: &Event) -> Option<String> {
     let kept: BTreeMap<&str, &str> = attributes
         .iter()
         .filter_map(|(key, value)| Some((key.as_str(), value.as_str()?)))
-        .filter(|(key, value)| !NOT_KEPT.contains(key) && !(*key == "rn" && value.is_empty()))
+        .filter(|(key, value)| {
+            let empty_rn = *key == "rn" && value.is_empty();
+            !NOT_KEPT.contains(key) && !empty_rn
+        })
         .collect();
     serde_json::to_string(&kept).ok()
 }
@@ -187,9 +190,7 @@ pub(super) fn load(conn: &Connection, source: &str) -> rusqlite::Result<Option<S
         return Ok(None);
     };
     let objects = conn
-        .prepare(
-            "SELECT key, class, attributes FROM view_objects WHERE source = ?1 ORDER BY key",
-        )?
+        .prepare("SELECT key, class, attributes FROM view_objects WHERE source = ?1 ORDER BY key")?
         .query_map([source], |row| {
             let attributes: String = row.get(2)?;
             Ok(ViewObject {
@@ -204,7 +205,8 @@ pub(super) fn load(conn: &Connection, source: &str) -> rusqlite::Result<Option<S
     Ok(Some(StoredView {
         objects,
         seq: seq.max(0) as u64,
-        updated: jiff::Timestamp::from_millisecond(updated_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        updated: jiff::Timestamp::from_millisecond(updated_ms)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
     }))
 }
 

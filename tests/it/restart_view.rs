@@ -21,7 +21,10 @@ const PORT2: &str = "sys/intf/phys-[eth1/2]/phys";
 const PORT4: &str = "sys/intf/phys-[eth1/4]/phys";
 const VLAN101: &str = "sys/bd/bd-[vlan-101]";
 const VLAN300: &str = "sys/bd/bd-[vlan-300]";
-const ENV: &[(&str, &str)] = &[("TEST_PASSWORD", "admin"), ("PXGRID_PASSWORD", PXGRID_PASSWORD)];
+const ENV: &[(&str, &str)] = &[
+    ("TEST_PASSWORD", "admin"),
+    ("PXGRID_PASSWORD", PXGRID_PASSWORD),
+];
 
 fn set(dn: &str, pairs: &[(&str, &str)]) -> Change {
     Change::Set {
@@ -72,7 +75,13 @@ fn last_seq(reader: &Reader) -> u64 {
 
 async fn wait_connected(running: &Running, source: &str) {
     wait_until(&format!("{source} is connected"), || {
-        running.gateway().source(source).unwrap().status.snapshot().state
+        running
+            .gateway()
+            .source(source)
+            .unwrap()
+            .status
+            .snapshot()
+            .state
             == ConnectionState::Connected
     })
     .await;
@@ -81,12 +90,14 @@ async fn wait_connected(running: &Running, source: &str) {
 /// Makes a change on the device after the session is live and waits until it is stored: every
 /// event of the session's resync comes before it.
 async fn mark(reader: impl Fn() -> Reader, sim: &DmeSim, oper: &str) -> Vec<Event> {
+    let before = last_seq(&reader());
     sim.devices()[0]
         .apply(set(PORT4, &[("operSt", oper)]))
         .unwrap();
     let marked = |events: &[Event]| {
         events.iter().any(|event| {
-            event.subject.as_deref() == Some(PORT4)
+            event.seq > before
+                && event.subject.as_deref() == Some(PORT4)
                 && event.data["ethpmPhysIf"]["attributes"]["operSt"] == oper
         })
     };
@@ -123,7 +134,10 @@ fn assert_restart(events: &[Event], not_before: jiff::Timestamp, changes: &[(&st
         .iter()
         .map(|event| (event.kind.as_str(), event.subject.as_deref().unwrap_or("")))
         .collect();
-    assert_eq!(found, changes, "exactly the changes made while netpulse was down");
+    assert_eq!(
+        found, changes,
+        "exactly the changes made while netpulse was down"
+    );
     assert!(events[1..].iter().all(|event| event.resync));
 }
 
@@ -153,13 +167,14 @@ async fn a_switch_changed_while_netpulse_was_stopped_is_resynchronised_after_the
     let dir = running.stop().await;
 
     sim.devices()[0]
-        .apply(set(PORT1, &[("operSt", "down"), ("operStQual", "link-failure")]))
+        .apply(set(
+            PORT1,
+            &[("operSt", "down"), ("operStQual", "link-failure")],
+        ))
         .unwrap();
     sim.devices()[0].apply(create_vlan300()).unwrap();
     sim.devices()[0]
-        .apply(Change::Delete {
-            dn: VLAN101.into(),
-        })
+        .apply(Change::Delete { dn: VLAN101.into() })
         .unwrap();
     let running = Running::start_in(dir, &yaml, ENV).await;
     wait_connected(&running, "leaf1").await;
@@ -367,7 +382,10 @@ async fn pxgrid_sessions_changed_while_netpulse_was_stopped_are_reported_after_t
     let before_stop = last_seq(&running.reader());
     let dir = running.stop().await;
 
-    sim.publish(vec![endpoint(1, "DISCONNECTED"), endpoint(3, "AUTHENTICATED")]);
+    sim.publish(vec![
+        endpoint(1, "DISCONNECTED"),
+        endpoint(3, "AUTHENTICATED"),
+    ]);
     let running = Running::start_in(dir, &yaml, ENV).await;
     let events = mark_ise(&running, &sim, 9).await;
     let restart = before_ise_marker(&events, before_stop, 9);

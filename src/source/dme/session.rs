@@ -153,7 +153,10 @@ impl Device {
     /// and every change found are emitted.
     async fn resynchronise(&mut self, link: &mut Link, snapshot: &[Mo]) {
         if let Some(stored) = link.restore_view().await {
-            self.view.lock().expect("view lock").restore(&stored.objects);
+            self.view
+                .lock()
+                .expect("view lock")
+                .restore(&stored.objects);
         }
         let changes = self.view.lock().expect("view lock").reconcile(snapshot);
         let Sync::AfterGap(gap) = link.in_sync() else {

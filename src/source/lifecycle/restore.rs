@@ -102,8 +102,8 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::source::lifecycle::{Ended, Link, Protocol, SessionControl, Sync};
     use crate::source::SourceStatus;
+    use crate::source::lifecycle::{Ended, Link, Protocol, SessionControl, Sync};
     use crate::store::{Store, StoreConfig};
 
     fn object(key: &str) -> ViewObject {
@@ -245,7 +245,11 @@ mod tests {
 
         let found: Found = Arc::default();
         let (control, store) = run(&dir, views(&dir), "10.0.0.2", &found);
-        assert_eq!(wait_found(&found, 1).await, [(None, None)], "a new baseline");
+        assert_eq!(
+            wait_found(&found, 1).await,
+            [(None, None)],
+            "a new baseline"
+        );
         let saved = store.reader().unwrap().view("leaf1").unwrap().unwrap();
         assert_eq!(saved.objects[0].attributes["identity"], "10.0.0.2");
         control.remove();

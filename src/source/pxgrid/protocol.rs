@@ -118,7 +118,11 @@ pub fn session_object(
     crate::cluster::wire::ViewObject {
         key: key.clone(),
         class: "session".into(),
-        attributes: [("state".into(), state.clone()), ("time".into(), time.clone())].into(),
+        attributes: [
+            ("state".into(), state.clone()),
+            ("time".into(), time.clone()),
+        ]
+        .into(),
     }
 }
 

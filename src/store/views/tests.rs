@@ -94,7 +94,10 @@ async fn the_stored_view_follows_the_reported_events_and_equals_the_sessions_vie
             push(
                 ETH1,
                 "modified",
-                &[("operSt", "down"), ("modTs", "2026-01-01T00:00:01.000+00:00")],
+                &[
+                    ("operSt", "down"),
+                    ("modTs", "2026-01-01T00:00:01.000+00:00"),
+                ],
             ),
             push(ETH2, "deleted", &[]),
             push(
@@ -114,7 +117,10 @@ async fn the_stored_view_follows_the_reported_events_and_equals_the_sessions_vie
     assert_eq!(as_compared(&objects), view.objects());
     let eth1 = objects.iter().find(|object| object.key == ETH1).unwrap();
     assert_eq!(eth1.attributes["operSt"], "down");
-    assert_eq!(eth1.attributes["speed"], "100G", "the rest of the object is kept");
+    assert_eq!(
+        eth1.attributes["speed"], "100G",
+        "the rest of the object is kept"
+    );
     assert!(
         !eth1.attributes.contains_key("status") && !eth1.attributes.contains_key("dn"),
         "transport fields and the key are not stored: {:?}",
@@ -147,7 +153,11 @@ async fn a_source_without_a_saved_baseline_folds_nothing() {
     )
     .await;
     assert_eq!(stored(&store, "leaf1"), None);
-    assert_eq!(stored(&store, "leaf2"), Some(Vec::new()), "not another source's");
+    assert_eq!(
+        stored(&store, "leaf2"),
+        Some(Vec::new()),
+        "not another source's"
+    );
 }
 
 #[tokio::test]
@@ -177,7 +187,10 @@ async fn pxgrid_session_events_keep_each_sessions_state_and_time() {
         known_session(&objects[0]),
         (
             "00:11:22:33:44:55".to_owned(),
-            ("AUTHENTICATED".to_owned(), "2026-01-01T00:00:05Z".to_owned())
+            (
+                "AUTHENTICATED".to_owned(),
+                "2026-01-01T00:00:05Z".to_owned()
+            )
         )
     );
 }
@@ -192,8 +205,14 @@ async fn a_new_baseline_replaces_the_view_and_removed_sources_lose_theirs() {
     store.save_view("leaf2", view.view_objects()).await.unwrap();
     let mut other = DeviceView::default();
     other.reconcile(&[port(ETH2, "up", "2026-01-01T00:00:00.001+00:00")]);
-    store.save_view("leaf1", other.view_objects()).await.unwrap();
-    assert_eq!(as_compared(&stored(&store, "leaf1").unwrap()), other.objects());
+    store
+        .save_view("leaf1", other.view_objects())
+        .await
+        .unwrap();
+    assert_eq!(
+        as_compared(&stored(&store, "leaf1").unwrap()),
+        other.objects()
+    );
 
     assert_eq!(store.retain_views(vec!["leaf1".into()]).await.unwrap(), 1);
     assert_eq!(stored(&store, "leaf2"), None);
