@@ -308,6 +308,12 @@ pub(crate) async fn run<P: Protocol>(
         if !shutdown.is_cancelled() {
             // Stopped or restarted: the source is blind from now on, until a session syncs.
             link.open_gap(jiff::Timestamp::now(), why);
+        } else if link.synced_once && link.gap.is_none() {
+            // Listening until this shutdown: the next start's gap begins now, not at the view's
+            // last change.
+            if let Some((views, _)) = &link.views {
+                views.stopped_listening(&link.name).await;
+            }
         }
     }
     link.status.set_state(ConnectionState::Stopped);

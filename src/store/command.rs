@@ -86,6 +86,12 @@ pub(super) enum Command {
         objects: Vec<crate::cluster::wire::ViewObject>,
         reply: Reply<()>,
     },
+    /// A source's session ended cleanly at shutdown: it was listening until `now_ms`.
+    TouchView {
+        source: String,
+        now_ms: i64,
+        reply: Reply<()>,
+    },
     /// Startup: the views of sources no longer configured are deleted; answers how many.
     RetainViews {
         keep: Vec<String>,
@@ -224,6 +230,13 @@ pub(super) fn execute(
                 super::views::apply_baseline(conn, &source, &objects, seq)
             })
         }
+        Command::TouchView {
+            source,
+            now_ms,
+            reply,
+        } => in_savepoint(tx, reply, "touch_view", |conn| {
+            super::views::touch(conn, &source, now_ms)
+        }),
         Command::RetainViews { keep, reply } => in_savepoint(tx, reply, "retain_views", |conn| {
             super::views::retain(conn, &keep)
         }),
@@ -418,6 +431,7 @@ pub(super) fn unanswered(command: Command) -> Finish {
         Command::RecordCard { reply, .. } => answer(reply, never_ran()),
         Command::SaveView { reply, .. } => answer(reply, never_ran()),
         Command::RetainViews { reply, .. } => answer(reply, never_ran()),
+        Command::TouchView { reply, .. } => answer(reply, never_ran()),
         Command::Close | Command::Wake => Box::new(|_| {}),
         #[cfg(test)]
         Command::Exec { reply, .. } => answer(reply, never_ran()),

@@ -496,6 +496,19 @@ impl Store {
         .await
     }
 
+    /// Records that `source`'s session was listening until now (it ended cleanly at shutdown), so
+    /// that the next start's gap begins there.
+    pub async fn touch_view(&self, source: &str) -> Result<(), StoreError> {
+        let source = source.to_owned();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        self.request(|reply| Command::TouchView {
+            source,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
     /// Deletes the stored views of every source not named in `keep`; answers how many went.
     pub async fn retain_views(&self, keep: Vec<String>) -> Result<u64, StoreError> {
         self.request(|reply| Command::RetainViews { keep, reply })

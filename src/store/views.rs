@@ -24,7 +24,8 @@ pub struct StoredView {
     pub objects: Vec<ViewObject>,
     /// The log position of its last change (its baseline, or the last event folded into it).
     pub seq: u64,
-    /// When it last changed: until then, at least, the source was listening.
+    /// When it last changed, or when its session last ended cleanly (at a shutdown): until then,
+    /// at least, the source was listening.
     pub updated: jiff::Timestamp,
 }
 
@@ -158,6 +159,16 @@ pub(crate) fn apply_baseline(
             seq as i64,
             jiff::Timestamp::now().as_millisecond()
         ])?;
+    Ok(())
+}
+
+/// Records that `source` was listening until `now_ms` (a session that ended cleanly at
+/// shutdown): the next run's gap starts there rather than at the view's last change.
+pub(super) fn touch(conn: &Connection, source: &str, now_ms: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE view_sources SET updated_ms = max(updated_ms, ?2) WHERE source = ?1",
+    )?
+    .execute(params![source, now_ms])?;
     Ok(())
 }
 

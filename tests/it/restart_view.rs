@@ -215,7 +215,10 @@ async fn a_switch_changed_while_netpulse_was_stopped_is_resynchronised_after_the
     assert_eq!(restart.len(), 1, "{restart:#?}");
     assert_restart(&restart, started, &[]);
     let since: jiff::Timestamp = restart[0].data["since"].as_str().unwrap().parse().unwrap();
-    assert!(since <= stopped_at);
+    assert!(
+        since >= stopped_at,
+        "a clean stop is where netpulse stopped listening: {since} < {stopped_at}"
+    );
     running.stop().await;
     sim_shutdown.cancel();
 }

@@ -75,6 +75,15 @@ impl Views {
         Some(stored)
     }
 
+    /// Records that the source was listening until now (its live session ended at shutdown). In
+    /// cluster mode this marks this node's copy only: a node that takes the device over later
+    /// reports the gap from the move instead.
+    pub(super) async fn stopped_listening(&self, source: &str) {
+        if let Err(err) = self.pipeline.store().touch_view(source).await {
+            tracing::debug!(source = %source, error = %err, "cannot record when the source stopped listening");
+        }
+    }
+
     /// Saves the source's first snapshot with its identity; a failure is logged (the next
     /// restart then takes a new baseline, as before views were kept).
     pub(super) async fn save(&self, source: &str, identity: &str, mut objects: Vec<ViewObject>) {
