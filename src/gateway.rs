@@ -61,6 +61,8 @@ pub struct Gateway {
     pipeline: Pipeline,
     router: router::Router,
     http_addr: SocketAddr,
+    /// This node of the cluster (`cluster:`).
+    cluster: Option<crate::cluster::Node>,
 }
 
 /// Runs the gateway until `shutdown` is cancelled and every event has been stored.
@@ -84,6 +86,10 @@ impl Gateway {
         crate::http::metrics::install();
         let bound = crate::http::bind(&config.http).await?;
         let http_addr = bound.address;
+        let cluster = match &config.cluster {
+            Some(cluster) => Some(crate::cluster::Node::start(cluster).await?),
+            None => None,
+        };
         let (hub, tap, announcements) = Hub::new(config.api.feed.client_buffer);
         let store = open_store(&config, tap).await?;
         tokio::spawn(hub.clone().run(announcements));
@@ -121,6 +127,7 @@ impl Gateway {
             events: events.clone(),
             shutdown: shutdown.clone(),
             tracker: &tracker,
+            stopped: cluster.is_some(),
         };
         for source_config in &config.sources {
             sources.push(Arc::new(source::spawn(source_config, &context)?));
@@ -133,6 +140,10 @@ impl Gateway {
                 .filter_map(|source| source.webhook_receiver()),
         );
         let sources = Registry::new(sources);
+        if let Some(cluster) = &cluster {
+            // Not waiting for the projection while none runs on this branch (i22-log adds it).
+            crate::cluster::ownership::spawn(cluster, sources.clone(), false, shutdown.clone());
+        }
         let sink_configs = Arc::new(std::sync::RwLock::new(Arc::new(config.sinks.clone())));
         let reloader = Arc::new(Reloader {
             file,
@@ -164,6 +175,7 @@ impl Gateway {
             config: Arc::new(config.api.clone()),
             router: Some(router.handle.clone()),
             operator,
+            cluster: cluster.clone(),
         };
         let state = crate::http::HttpState {
             pipeline: pipeline.clone(),
@@ -208,6 +220,7 @@ impl Gateway {
             pipeline,
             router,
             http_addr,
+            cluster,
         })
     }
 
@@ -257,6 +270,10 @@ impl Gateway {
         // any more, and the dispatcher ends once the sources have.
         let sinks = self.reloader.close().await;
         self.tracker.wait().await;
+        // The sessions have ended: the others may take the devices over at once.
+        if let Some(cluster) = &self.cluster {
+            cluster.leases.release_all().await;
+        }
         self.dispatcher.await?;
         // No event arrives any more: the router applies what is stored, then the sinks
         // deliver what it made due.

@@ -6,7 +6,7 @@
 //! watchdog on the monotonic clock, independent of NATS calls that hang).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
@@ -18,9 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::FenceBook;
 use super::members::Members;
-use super::rendezvous;
+use super::{nats, rendezvous};
 use super::wire::{Control, LeaseKey, LeaseValue, MemberValue, NODE};
-use crate::config::LeaseConfig;
+use crate::config::{ClusterConfig, LeaseConfig};
 
 /// A tenure: this node holds a key from the acquisition revision on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,17 +76,17 @@ struct Shared {
 #[derive(Clone)]
 pub struct Leases {
     shared: Arc<Shared>,
-    bucket: kv::Store,
-    members: Arc<tokio::sync::Mutex<Members>>,
+    /// The lease bucket, once NATS answered (the manager makes it at its start, retrying while
+    /// NATS is down, so a node starts without NATS).
+    bucket: Arc<OnceLock<kv::Store>>,
+    members: Arc<tokio::sync::Mutex<Option<Members>>>,
 }
 
 /// What the manager needs.
 pub struct LeaseContext {
     pub node: String,
-    pub config: LeaseConfig,
+    pub config: Arc<ClusterConfig>,
     pub jetstream: jetstream::Context,
-    pub bucket: kv::Store,
-    pub members: Members,
     pub fences: FenceBook,
 }
 
@@ -95,7 +95,7 @@ impl Leases {
     pub fn start(context: LeaseContext) -> Leases {
         let shared = Arc::new(Shared {
             node: context.node,
-            config: context.config,
+            config: context.config.lease.clone(),
             fences: context.fences,
             held: Mutex::default(),
             tenures: Mutex::default(),
@@ -106,14 +106,16 @@ impl Leases {
         });
         let leases = Leases {
             shared: shared.clone(),
-            bucket: context.bucket,
-            members: Arc::new(tokio::sync::Mutex::new(context.members)),
+            bucket: Arc::default(),
+            members: Arc::default(),
         };
         let manager = Manager {
             leases: leases.clone(),
+            cluster: context.config,
             jetstream: context.jetstream,
             absent_since: HashMap::new(),
             last_heartbeat: None,
+            bucket: None,
         };
         let watchdog = tokio::spawn(watchdog(shared.clone()));
         let task = tokio::spawn(manager.run());
@@ -129,6 +131,24 @@ impl Leases {
     /// configuration). A held key no longer wanted is released.
     pub fn set_wanted(&self, keys: impl IntoIterator<Item = LeaseKey>) {
         self.shared.wanted.send_replace(keys.into_iter().collect());
+    }
+
+    /// Replaces the wanted `dev.*` keys only (the session sources; the sinks' keys stay).
+    pub fn set_wanted_devices(&self, keys: impl IntoIterator<Item = LeaseKey>) {
+        self.replace_kind(keys, |key| matches!(key, LeaseKey::Device(_)));
+    }
+
+    /// Replaces the wanted `sink.*` keys only.
+    pub fn set_wanted_sinks(&self, keys: impl IntoIterator<Item = LeaseKey>) {
+        self.replace_kind(keys, |key| matches!(key, LeaseKey::Sink(_)));
+    }
+
+    fn replace_kind(&self, keys: impl IntoIterator<Item = LeaseKey>, kind: fn(&LeaseKey) -> bool) {
+        let keys: Vec<LeaseKey> = keys.into_iter().collect();
+        self.shared.wanted.send_modify(|wanted| {
+            wanted.retain(|key| !kind(key));
+            wanted.extend(keys.into_iter().filter(kind));
+        });
     }
 
     /// This node's tenure of `key`, now and as it changes.
@@ -170,17 +190,21 @@ impl Leases {
             let held = self.shared.held.lock().expect("held");
             held.iter().map(|(key, held)| (key.clone(), held.revision)).collect()
         };
+        let Some(bucket) = self.bucket.get() else {
+            return;
+        };
         for (key, revision) in held {
             self.shared.give_up(&key, "released");
-            if let Err(error) = self
-                .bucket
+            if let Err(error) = bucket
                 .delete_expect_revision(key.as_key(), Some(revision))
                 .await
             {
                 tracing::warn!(key = %key.as_key(), %error, "cannot release the lease; it expires after its TTL");
             }
         }
-        self.members.lock().await.leave().await;
+        if let Some(members) = self.members.lock().await.as_ref() {
+            members.leave().await;
+        }
     }
 
     /// Ends the manager at once without releasing anything, as if the process died (tests).
@@ -257,10 +281,12 @@ async fn watchdog(shared: Arc<Shared>) {
 
 struct Manager {
     leases: Leases,
+    cluster: Arc<ClusterConfig>,
     jetstream: jetstream::Context,
     /// When this node first found each wanted key absent (rank r waits r × poll from there).
     absent_since: HashMap<LeaseKey, Instant>,
     last_heartbeat: Option<Instant>,
+    bucket: Option<kv::Store>,
 }
 
 /// What one key needs this round.
@@ -272,7 +298,42 @@ enum Step {
 }
 
 impl Manager {
+    /// The stream and the buckets, retried while NATS is down.
+    async fn setup(&self) -> Option<kv::Store> {
+        loop {
+            let setup = async {
+                nats::ensure_stream(&self.jetstream, &self.cluster).await?;
+                let leases = nats::lease_bucket(&self.jetstream, &self.cluster).await?;
+                let members = nats::members_bucket(&self.jetstream, &self.cluster).await?;
+                anyhow::Ok((leases, members))
+            };
+            let outcome = tokio::select! {
+                () = self.leases.shared.stop.cancelled() => return None,
+                outcome = setup => outcome,
+            };
+            match outcome {
+                Ok((leases, members)) => {
+                    let node = &self.leases.shared.node;
+                    *self.leases.members.lock().await = Some(Members::new(
+                        members,
+                        node,
+                        self.cluster.advertise_url.clone(),
+                    ));
+                    return Some(self.leases.bucket.get_or_init(|| leases).clone());
+                }
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "NATS JetStream not ready; trying again");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
     async fn run(mut self) {
+        let Some(bucket) = self.setup().await else {
+            return;
+        };
+        self.bucket = Some(bucket);
         let config = self.leases.shared.config.clone();
         let period = config.poll.min(config.renew);
         let mut ticker = tokio::time::interval(period);
@@ -300,6 +361,9 @@ impl Manager {
         {
             let held = shared.held.lock().expect("held").len() as u32;
             let mut members = self.leases.members.lock().await;
+            let Some(members) = members.as_mut() else {
+                return;
+            };
             match members.heartbeat(held).await {
                 Ok(()) => self.last_heartbeat = Some(Instant::now()),
                 Err(error) => tracing::warn!(%error, "member heartbeat failed"),
@@ -308,11 +372,15 @@ impl Manager {
                 tracing::warn!(%error, "cannot read the cluster members");
             }
         }
-        let members = self.leases.members.lock().await;
+        let members_lock = self.leases.members.clone();
+        let guard = members_lock.lock().await;
+        let Some(members) = guard.as_ref() else {
+            return;
+        };
         let live: Vec<String> = members.live_nodes().iter().map(|node| node.to_string()).collect();
         let wanted = shared.wanted.borrow().clone();
-        let steps = self.plan(&wanted, &live, &members);
-        drop(members);
+        let steps = self.plan(&wanted, &live, members);
+        drop(guard);
         let results: Vec<(LeaseKey, Outcome)> = futures_util::stream::iter(steps)
             .map(|(key, step)| {
                 let manager = &*self;
@@ -356,7 +424,7 @@ impl Manager {
 
     async fn execute(&self, key: &LeaseKey, step: Step, live: &[String]) -> Outcome {
         let shared = &self.leases.shared;
-        let bucket = &self.leases.bucket;
+        let bucket = self.bucket.as_ref().expect("the bucket is set before any round");
         let name = key.as_key();
         match step {
             Step::Renew(revision) => {
@@ -430,7 +498,8 @@ impl Manager {
             acquired_ms,
         })
         .expect("lease value");
-        let revision = match self.leases.bucket.create(&name, value.into()).await {
+        let bucket = self.bucket.as_ref().expect("the bucket is set before any round");
+        let revision = match bucket.create(&name, value.into()).await {
             Ok(revision) => revision,
             Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => return Outcome::Nothing,
             Err(error) => {
@@ -456,7 +525,7 @@ impl Manager {
             },
             Err(error) => {
                 tracing::warn!(key = %name, error = %format!("{error:#}"), "the lease was taken but not confirmed by the stream; giving it back");
-                let _ = self.leases.bucket.delete_expect_revision(&name, Some(revision)).await;
+                let _ = bucket.delete_expect_revision(&name, Some(revision)).await;
                 Outcome::Nothing
             }
         }
@@ -504,7 +573,7 @@ impl Manager {
                         }
                         None => {
                             // Self-fenced while the renewal was in flight: free the key.
-                            let bucket = self.leases.bucket.clone();
+                            let bucket = self.bucket.clone().expect("bucket");
                             let name = key.as_key();
                             tokio::spawn(async move {
                                 let _ = bucket.delete_expect_revision(&name, Some(revision)).await;
@@ -557,7 +626,11 @@ impl Manager {
                 })
             })
             .collect();
-        let members = self.leases.members.try_lock().map(|members| members.heartbeats().to_vec());
+        let members = self
+            .leases
+            .members
+            .try_lock()
+            .map(|members| members.as_ref().map(|members| members.heartbeats().to_vec()).unwrap_or_default());
         let mut view = shared.view.write().expect("view");
         view.leases = leases;
         if let Ok(members) = members {

@@ -17,6 +17,7 @@ pub mod local;
 pub mod members;
 pub mod nats;
 mod node;
+pub mod ownership;
 pub mod rendezvous;
 pub mod wire;
 

@@ -54,7 +54,7 @@ fn keys(count: usize) -> Vec<LeaseKey> {
 async fn node(nats: &LocalNats, id: &str, lease: LeaseConfig) -> Node {
     let config = config(nats.urls(), lease);
     let client = super::nats::connect(&config, id).await.unwrap();
-    let node = Node::start_with(&config, id.to_owned(), client).await.unwrap();
+    let node = Node::start_with(&config, id.to_owned(), client);
     node.leases.set_wanted(keys(30));
     node
 }
@@ -150,7 +150,7 @@ async fn a_node_cut_off_from_nats_stops_its_sessions_before_another_can_hold_the
         .connect(urls[0].as_str())
         .await
         .unwrap();
-    let g1 = Node::start_with(&alone, "g1".into(), client).await.unwrap();
+    let g1 = Node::start_with(&alone, "g1".into(), client);
     g1.leases.set_wanted(keys(30));
     let g2 = node(&nats, "g2", fast()).await;
     let g3 = node(&nats, "g3", fast()).await;

@@ -215,9 +215,14 @@ impl Reloader {
             .sources
             .iter()
             .map(|entry| match prepared.remove(entry.name()) {
-                Some(new) => {
-                    Arc::new(new.start(events.clone(), self.shutdown.clone(), &self.tracker))
-                }
+                Some(new) => Arc::new(
+                    // In cluster mode a new or changed session waits for its device's lease.
+                    new.stopped(running.config.cluster.is_some()).start(
+                        events.clone(),
+                        self.shutdown.clone(),
+                        &self.tracker,
+                    ),
+                ),
                 None => Arc::clone(by_name[entry.name()]),
             })
             .collect();
@@ -393,6 +398,9 @@ fn not_applied(running: &Config, new: &Config) -> Vec<String> {
     }
     if running.api != new.api {
         sections.push("api".to_owned());
+    }
+    if running.cluster != new.cluster {
+        sections.push("cluster".to_owned());
     }
     if !sections.is_empty() {
         tracing::warn!(sections = ?sections, "these sections changed but need a restart of netpulse to apply");
