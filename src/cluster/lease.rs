@@ -65,6 +65,9 @@ struct Shared {
     fences: FenceBook,
     held: Mutex<HashMap<LeaseKey, Held>>,
     tenures: Mutex<HashMap<LeaseKey, watch::Sender<Option<Tenure>>>>,
+    /// Keys whose holder runs something that must end before the key is handed over: their
+    /// follower signals here once it has (see [`Leases::stopped_gate`]).
+    gates: Mutex<HashMap<LeaseKey, Arc<tokio::sync::Notify>>>,
     wanted: watch::Sender<BTreeSet<LeaseKey>>,
     view: RwLock<View>,
     /// Ends the manager (no key is acquired or renewed any more).
@@ -99,6 +102,7 @@ impl Leases {
             fences: context.fences,
             held: Mutex::default(),
             tenures: Mutex::default(),
+            gates: Mutex::default(),
             wanted: watch::channel(BTreeSet::new()).0,
             view: RwLock::default(),
             stop: CancellationToken::new(),
@@ -116,6 +120,7 @@ impl Leases {
             absent_since: HashMap::new(),
             last_heartbeat: None,
             bucket: None,
+            handed_over: HashMap::new(),
         };
         let watchdog = tokio::spawn(watchdog(shared.clone()));
         let task = tokio::spawn(manager.run());
@@ -158,6 +163,15 @@ impl Leases {
             .entry(key.clone())
             .or_insert_with(|| watch::channel(None).0)
             .subscribe()
+    }
+
+    /// For what follows `key`'s tenure (a device session): notify the returned gate once the
+    /// session has ended after the tenure did. A planned handover deletes the key only then
+    /// (at most `self_fence` later), so the next owner never logs in beside a session still
+    /// logging out.
+    pub fn stopped_gate(&self, key: &LeaseKey) -> Arc<tokio::sync::Notify> {
+        let mut gates = self.shared.gates.lock().expect("gates");
+        gates.entry(key.clone()).or_default().clone()
     }
 
     pub fn tenure(&self, key: &LeaseKey) -> Option<Tenure> {
@@ -219,12 +233,16 @@ impl Leases {
 impl Shared {
     /// This node stops using `key` at once: its tenure ends and its fence is removed.
     fn give_up(&self, key: &LeaseKey, reason: &'static str) {
-        if self.held.lock().expect("held").remove(key).is_none() {
-            return;
-        }
+        let held = {
+            let mut held = self.held.lock().expect("held");
+            if held.remove(key).is_none() {
+                return;
+            }
+            held.len()
+        };
         self.fences.remove(key);
         self.announce(key, None);
-        metrics::gauge!("netpulse_cluster_leases_held").decrement(1.0);
+        metrics::gauge!("netpulse_cluster_leases_held").set(held as f64);
         if reason != "released" {
             metrics::counter!("netpulse_cluster_lease_lost_total", "reason" => reason).increment(1);
         }
@@ -233,16 +251,20 @@ impl Shared {
 
     fn take(&self, key: LeaseKey, revision: u64, tenure: Tenure, sent: Instant) {
         self.fences.set(key.clone(), tenure.revision);
-        self.held.lock().expect("held").insert(
-            key.clone(),
-            Held {
-                revision,
-                tenure: tenure.clone(),
-                renewed: sent,
-            },
-        );
+        let held = {
+            let mut held = self.held.lock().expect("held");
+            held.insert(
+                key.clone(),
+                Held {
+                    revision,
+                    tenure: tenure.clone(),
+                    renewed: sent,
+                },
+            );
+            held.len()
+        };
         self.announce(&key, Some(tenure));
-        metrics::gauge!("netpulse_cluster_leases_held").increment(1.0);
+        metrics::gauge!("netpulse_cluster_leases_held").set(held as f64);
         metrics::counter!("netpulse_cluster_lease_acquired_total").increment(1);
     }
 
@@ -287,6 +309,10 @@ struct Manager {
     absent_since: HashMap<LeaseKey, Instant>,
     last_heartbeat: Option<Instant>,
     bucket: Option<kv::Store>,
+    /// When this node last handed each key over: it does not hand the same key over again for
+    /// a while (a preferred member that does not want the key, with another configuration
+    /// during a rolling change, would otherwise make it bounce every round).
+    handed_over: HashMap<LeaseKey, Instant>,
 }
 
 /// What one key needs this round.
@@ -323,7 +349,9 @@ impl Manager {
                 }
                 Err(error) => {
                     tracing::warn!(error = %format!("{error:#}"), "NATS JetStream not ready; trying again");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    // Nodes started together would otherwise keep colliding on the same creation.
+                    let jitter = rendezvous::weight("setup", &self.leases.shared.node) % 1000;
+                    tokio::time::sleep(Duration::from_millis(500 + jitter)).await;
                 }
             }
         }
@@ -408,7 +436,11 @@ impl Manager {
             }
             let name = key.as_key();
             let first = rendezvous::rank(&name, live.iter().map(String::as_str))[0];
-            if first != shared.node && members.settled(first, config.renew * 2) {
+            let recently = self
+                .handed_over
+                .get(key)
+                .is_some_and(|when| when.elapsed() < config.ttl * 3);
+            if first != shared.node && members.settled(first, config.renew * 2) && !recently {
                 steps.push((key.clone(), Step::HandOver(lease.revision)));
             } else if lease.renewed.elapsed() + config.poll.min(config.renew) > config.renew {
                 steps.push((key.clone(), Step::Renew(lease.revision)));
@@ -446,13 +478,27 @@ impl Manager {
                 }
             }
             Step::HandOver(revision) | Step::Release(revision) => {
+                if matches!(step, Step::HandOver(_)) {
+                    tracing::info!(key = %name, "handing the lease over to its preferred member");
+                }
                 let reason = if matches!(step, Step::HandOver(_)) { "handover" } else { "released" };
                 // The session stops before the key is free for the preferred member.
+                let gate = shared.gates.lock().expect("gates").get(key).cloned();
                 shared.give_up(key, reason);
+                if let Some(gate) = gate {
+                    let limit = shared.config.self_fence;
+                    if tokio::time::timeout(limit, gate.notified()).await.is_err() {
+                        tracing::warn!(key = %name, "the session did not end in time; freeing the lease anyway");
+                    }
+                }
                 if let Err(error) = bucket.delete_expect_revision(&name, Some(revision)).await {
                     tracing::warn!(key = %name, %error, "cannot delete the lease; it expires after its TTL");
                 }
-                Outcome::Nothing
+                if matches!(step, Step::HandOver(_)) {
+                    Outcome::HandedOver
+                } else {
+                    Outcome::Nothing
+                }
             }
             Step::Check => {
                 let entry = match bucket.entry(name.clone()).await {
@@ -464,6 +510,12 @@ impl Manager {
                 };
                 if let Some(entry) = entry.filter(|entry| entry.operation == kv::Operation::Put) {
                     let value: Option<LeaseValue> = serde_json::from_slice(&entry.value).ok();
+                    if value.as_ref().is_some_and(|value| value.node == shared.node) {
+                        // Ours but not held: an acquisition cut short (or a previous run of
+                        // this node). Free it rather than wait for its TTL.
+                        let _ = bucket.delete_expect_revision(&name, Some(entry.revision)).await;
+                        return Outcome::Absent;
+                    }
                     return Outcome::HeldBy(LeaseRecord {
                         key: name,
                         owner: value.as_ref().map(|value| value.node.clone()),
@@ -588,6 +640,11 @@ impl Manager {
                 Outcome::Acquired { revision, tenure, sent } => {
                     self.absent_since.remove(&key);
                     if shared.stop.is_cancelled() {
+                        let bucket = self.bucket.clone().expect("bucket");
+                        let name = key.as_key();
+                        tokio::spawn(async move {
+                            let _ = bucket.delete_expect_revision(&name, Some(revision)).await;
+                        });
                         continue;
                     }
                     tracing::info!(node = %shared.node, key = %key.as_key(), revision, "lease acquired");
@@ -596,6 +653,9 @@ impl Manager {
                 Outcome::HeldBy(record) => {
                     self.absent_since.remove(&key);
                     records.insert(record.key.clone(), record);
+                }
+                Outcome::HandedOver => {
+                    self.handed_over.insert(key, Instant::now());
                 }
                 Outcome::Absent => {
                     self.absent_since.entry(key).or_insert_with(Instant::now);
@@ -644,6 +704,7 @@ enum Outcome {
     Lost,
     Acquired { revision: u64, tenure: Tenure, sent: Instant },
     HeldBy(LeaseRecord),
+    HandedOver,
     Absent,
     Nothing,
 }

@@ -72,7 +72,13 @@ fn log_event(event: async_nats::Event) {
     }
 }
 
-/// Creates the events stream or brings its configuration up to date.
+/// How long one request that creates or updates a stream may take. Two nodes creating the same
+/// stream at once both get no answer (measured: both time out after 10 s), so an attempt gives
+/// up sooner and the next one finds the stream made.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Creates the events stream or brings its configuration up to date (only when it differs: an
+/// update is a cluster-wide proposal every node would otherwise make at every start).
 pub async fn ensure_stream(
     jetstream: &jetstream::Context,
     config: &ClusterConfig,
@@ -86,16 +92,50 @@ pub async fn ensure_stream(
         storage: stream::StorageType::File,
         ..Default::default()
     };
-    jetstream
-        .create_or_update_stream(wanted)
-        .await
-        .map(|_| ())
-        .with_context(|| {
+    let context = || {
         format!(
             "cannot create or update the NATS stream {} (cluster.stream)",
             config.stream.name
         )
-    })
+    };
+    let current = existing(jetstream, &wanted.name).await.with_context(context)?;
+    let same = current.as_ref().is_some_and(|current| {
+        current.subjects == wanted.subjects
+            && current.num_replicas == wanted.num_replicas
+            && current.duplicate_window == wanted.duplicate_window
+            && current.max_age == wanted.max_age
+    });
+    if !same {
+        tokio::time::timeout(SETUP_TIMEOUT, jetstream.create_or_update_stream(wanted))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|outcome| outcome.map(|_| ()).map_err(anyhow::Error::from))
+            .with_context(context)?;
+    }
+    Ok(())
+}
+
+/// The stream's configuration, `None` if it does not exist.
+async fn existing(
+    jetstream: &jetstream::Context,
+    name: &str,
+) -> anyhow::Result<Option<stream::Config>> {
+    let lookup = async {
+        match jetstream.get_stream(name).await {
+            Ok(mut stream) => Ok(Some(stream.info().await?.config.clone())),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    jetstream::context::GetStreamErrorKind::JetStream(inner)
+                        if inner.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(anyhow::Error::from(error)),
+        }
+    };
+    tokio::time::timeout(SETUP_TIMEOUT, lookup).await?
 }
 
 /// The leases bucket: history 1, entries expire after the lease TTL, and the server writes a
@@ -138,8 +178,23 @@ pub async fn members_bucket(
 
 async fn bucket(jetstream: &jetstream::Context, wanted: kv::Config) -> anyhow::Result<kv::Store> {
     let name = wanted.bucket.clone();
-    jetstream
-        .create_or_update_key_value(wanted)
+    let context = || format!("cannot create or update the NATS key-value bucket {name}");
+    let current = existing(jetstream, &format!("KV_{name}"))
         .await
-        .with_context(|| format!("cannot create or update the NATS key-value bucket {name}"))
+        .with_context(context)?;
+    let same = current.as_ref().is_some_and(|current| {
+        current.max_age == wanted.max_age && current.num_replicas == wanted.num_replicas
+    });
+    if same {
+        return tokio::time::timeout(SETUP_TIMEOUT, jetstream.get_key_value(&name))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|outcome| outcome.map_err(anyhow::Error::from))
+            .with_context(context);
+    }
+    tokio::time::timeout(SETUP_TIMEOUT, jetstream.create_or_update_key_value(wanted))
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|outcome| outcome.map_err(anyhow::Error::from))
+        .with_context(context)
 }

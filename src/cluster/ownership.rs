@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::lease::{Leases, Tenure};
 use super::wire::LeaseKey;
 use super::{Node, ProjectionProgress};
-use crate::source::{Registry, SourceHandle};
+use crate::source::{ConnectionState, Registry, SourceHandle};
 
 /// Starts following the registry's sources (also after a reload replaces them) until
 /// `shutdown`. `wait_for_projection`: whether a session waits for the projection to reach its
@@ -76,10 +76,11 @@ fn reconcile(
             continue;
         }
         let stop = shutdown.child_token();
-        let tenure = leases.watch(&LeaseKey::Device(source.name.clone()));
+        let key = LeaseKey::Device(source.name.clone());
         tokio::spawn(follow(
             source.clone(),
-            tenure,
+            leases.watch(&key),
+            leases.stopped_gate(&key),
             projection.clone(),
             stop.clone(),
         ));
@@ -91,6 +92,7 @@ fn reconcile(
 async fn follow(
     source: Arc<SourceHandle>,
     mut tenure: watch::Receiver<Option<Tenure>>,
+    stopped: Arc<tokio::sync::Notify>,
     projection: Option<ProjectionProgress>,
     stop: CancellationToken,
 ) {
@@ -117,13 +119,25 @@ async fn follow(
             None => {
                 if !control.is_stopped() {
                     tracing::info!(source = %source.name, "this node no longer holds the device: stopping its session");
+                    control.stop();
+                    session_ended(&source).await;
+                    stopped.notify_one();
                 }
-                control.stop();
             }
         }
         tokio::select! {
             changed = tenure.changed() => if changed.is_err() { break },
             () = stop.cancelled() => break,
         }
+    }
+}
+
+/// Waits until the source's lifecycle shows it stopped (its session logged out), at most 10 s.
+async fn session_ended(source: &SourceHandle) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while source.status.snapshot().state != ConnectionState::Stopped
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
