@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::FenceBook;
 use super::members::Members;
-use super::{nats, rendezvous};
 use super::wire::{Control, LeaseKey, LeaseValue, MemberValue, NODE};
+use super::{nats, rendezvous};
 use crate::config::{ClusterConfig, LeaseConfig};
 
 /// A tenure: this node holds a key from the acquisition revision on.
@@ -181,7 +181,14 @@ impl Leases {
 
     /// The keys held now.
     pub fn held(&self) -> Vec<LeaseKey> {
-        let mut keys: Vec<LeaseKey> = self.shared.held.lock().expect("held").keys().cloned().collect();
+        let mut keys: Vec<LeaseKey> = self
+            .shared
+            .held
+            .lock()
+            .expect("held")
+            .keys()
+            .cloned()
+            .collect();
         keys.sort();
         keys
     }
@@ -202,7 +209,9 @@ impl Leases {
         }
         let held: Vec<(LeaseKey, u64)> = {
             let held = self.shared.held.lock().expect("held");
-            held.iter().map(|(key, held)| (key.clone(), held.revision)).collect()
+            held.iter()
+                .map(|(key, held)| (key.clone(), held.revision))
+                .collect()
         };
         let Some(bucket) = self.bucket.get() else {
             return;
@@ -280,7 +289,8 @@ impl Shared {
 /// Self-fencing on the monotonic clock: a key whose last successful renewal was sent more than
 /// `self_fence` ago is given up, whatever the manager's NATS calls are doing.
 async fn watchdog(shared: Arc<Shared>) {
-    let period = (shared.config.self_fence / 20).clamp(Duration::from_millis(10), Duration::from_millis(250));
+    let period = (shared.config.self_fence / 20)
+        .clamp(Duration::from_millis(10), Duration::from_millis(250));
     let mut ticker = tokio::time::interval(period);
     loop {
         ticker.tick().await;
@@ -374,7 +384,10 @@ impl Manager {
             // One round must not outlast the renew period (a hanging call is retried next round;
             // the watchdog fences meanwhile).
             let round = self.round();
-            if tokio::time::timeout(config.renew.max(period), round).await.is_err() {
+            if tokio::time::timeout(config.renew.max(period), round)
+                .await
+                .is_err()
+            {
                 tracing::debug!(node = %self.leases.shared.node, "lease round timed out");
             }
         }
@@ -405,7 +418,11 @@ impl Manager {
         let Some(members) = guard.as_ref() else {
             return;
         };
-        let live: Vec<String> = members.live_nodes().iter().map(|node| node.to_string()).collect();
+        let live: Vec<String> = members
+            .live_nodes()
+            .iter()
+            .map(|node| node.to_string())
+            .collect();
         let wanted = shared.wanted.borrow().clone();
         let steps = self.plan(&wanted, &live, members);
         drop(guard);
@@ -424,7 +441,12 @@ impl Manager {
         self.apply(results, &wanted, &live);
     }
 
-    fn plan(&self, wanted: &BTreeSet<LeaseKey>, live: &[String], members: &Members) -> Vec<(LeaseKey, Step)> {
+    fn plan(
+        &self,
+        wanted: &BTreeSet<LeaseKey>,
+        live: &[String],
+        members: &Members,
+    ) -> Vec<(LeaseKey, Step)> {
         let shared = &self.leases.shared;
         let config = &shared.config;
         let held = shared.held.lock().expect("held");
@@ -456,7 +478,10 @@ impl Manager {
 
     async fn execute(&self, key: &LeaseKey, step: Step, live: &[String]) -> Outcome {
         let shared = &self.leases.shared;
-        let bucket = self.bucket.as_ref().expect("the bucket is set before any round");
+        let bucket = self
+            .bucket
+            .as_ref()
+            .expect("the bucket is set before any round");
         let name = key.as_key();
         match step {
             Step::Renew(revision) => {
@@ -481,7 +506,11 @@ impl Manager {
                 if matches!(step, Step::HandOver(_)) {
                     tracing::info!(key = %name, "handing the lease over to its preferred member");
                 }
-                let reason = if matches!(step, Step::HandOver(_)) { "handover" } else { "released" };
+                let reason = if matches!(step, Step::HandOver(_)) {
+                    "handover"
+                } else {
+                    "released"
+                };
                 // The session stops before the key is free for the preferred member.
                 let gate = shared.gates.lock().expect("gates").get(key).cloned();
                 shared.give_up(key, reason);
@@ -510,10 +539,15 @@ impl Manager {
                 };
                 if let Some(entry) = entry.filter(|entry| entry.operation == kv::Operation::Put) {
                     let value: Option<LeaseValue> = serde_json::from_slice(&entry.value).ok();
-                    if value.as_ref().is_some_and(|value| value.node == shared.node) {
+                    if value
+                        .as_ref()
+                        .is_some_and(|value| value.node == shared.node)
+                    {
                         // Ours but not held: an acquisition cut short (or a previous run of
                         // this node). Free it rather than wait for its TTL.
-                        let _ = bucket.delete_expect_revision(&name, Some(entry.revision)).await;
+                        let _ = bucket
+                            .delete_expect_revision(&name, Some(entry.revision))
+                            .await;
                         return Outcome::Absent;
                     }
                     return Outcome::HeldBy(LeaseRecord {
@@ -527,9 +561,14 @@ impl Manager {
                         }),
                     });
                 }
-                let rank = rendezvous::position(&name, &shared.node, live.iter().map(String::as_str))
-                    .unwrap_or(live.len());
-                let absent_since = self.absent_since.get(key).copied().unwrap_or_else(Instant::now);
+                let rank =
+                    rendezvous::position(&name, &shared.node, live.iter().map(String::as_str))
+                        .unwrap_or(live.len());
+                let absent_since = self
+                    .absent_since
+                    .get(key)
+                    .copied()
+                    .unwrap_or_else(Instant::now);
                 if absent_since.elapsed() < shared.config.poll * rank as u32 {
                     return Outcome::Absent;
                 }
@@ -550,10 +589,15 @@ impl Manager {
             acquired_ms,
         })
         .expect("lease value");
-        let bucket = self.bucket.as_ref().expect("the bucket is set before any round");
+        let bucket = self
+            .bucket
+            .as_ref()
+            .expect("the bucket is set before any round");
         let revision = match bucket.create(&name, value.into()).await {
             Ok(revision) => revision,
-            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => return Outcome::Nothing,
+            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {
+                return Outcome::Nothing;
+            }
             Err(error) => {
                 tracing::warn!(key = %name, %error, "cannot create the lease");
                 return Outcome::Nothing;
@@ -611,7 +655,12 @@ impl Manager {
         .into()
     }
 
-    fn apply(&mut self, results: Vec<(LeaseKey, Outcome)>, wanted: &BTreeSet<LeaseKey>, _live: &[String]) {
+    fn apply(
+        &mut self,
+        results: Vec<(LeaseKey, Outcome)>,
+        wanted: &BTreeSet<LeaseKey>,
+        _live: &[String],
+    ) {
         let shared = self.leases.shared.clone();
         let mut records: BTreeMap<String, LeaseRecord> = BTreeMap::new();
         for (key, outcome) in results {
@@ -637,7 +686,11 @@ impl Manager {
                     tracing::warn!(key = %key.as_key(), "the lease expired before its renewal");
                     shared.give_up(&key, "expired");
                 }
-                Outcome::Acquired { revision, tenure, sent } => {
+                Outcome::Acquired {
+                    revision,
+                    tenure,
+                    sent,
+                } => {
                     self.absent_since.remove(&key);
                     if shared.stop.is_cancelled() {
                         let bucket = self.bucket.clone().expect("bucket");
@@ -686,11 +739,12 @@ impl Manager {
                 })
             })
             .collect();
-        let members = self
-            .leases
-            .members
-            .try_lock()
-            .map(|members| members.as_ref().map(|members| members.heartbeats().to_vec()).unwrap_or_default());
+        let members = self.leases.members.try_lock().map(|members| {
+            members
+                .as_ref()
+                .map(|members| members.heartbeats().to_vec())
+                .unwrap_or_default()
+        });
         let mut view = shared.view.write().expect("view");
         view.leases = leases;
         if let Ok(members) = members {
@@ -700,9 +754,16 @@ impl Manager {
 }
 
 enum Outcome {
-    Renewed { revision: u64, sent: Instant },
+    Renewed {
+        revision: u64,
+        sent: Instant,
+    },
     Lost,
-    Acquired { revision: u64, tenure: Tenure, sent: Instant },
+    Acquired {
+        revision: u64,
+        tenure: Tenure,
+        sent: Instant,
+    },
     HeldBy(LeaseRecord),
     HandedOver,
     Absent,

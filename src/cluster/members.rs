@@ -53,7 +53,11 @@ impl Members {
 
     /// Reads the live members again (keys present in the bucket, with their heartbeats).
     pub async fn refresh(&mut self) -> anyhow::Result<()> {
-        let mut keys = self.bucket.keys().await.context("cannot list the members")?;
+        let mut keys = self
+            .bucket
+            .keys()
+            .await
+            .context("cannot list the members")?;
         let mut live = Vec::new();
         while let Some(key) = keys.next().await {
             let key = key.context("cannot list the members")?;
@@ -83,7 +87,11 @@ impl Members {
     /// The live members' node ids, this node always among them (its own heartbeat may not be
     /// visible yet, and a node that ranks keys must rank itself).
     pub fn live_nodes(&self) -> Vec<&str> {
-        let mut nodes: Vec<&str> = self.live.iter().map(|member| member.node.as_str()).collect();
+        let mut nodes: Vec<&str> = self
+            .live
+            .iter()
+            .map(|member| member.node.as_str())
+            .collect();
         if !nodes.contains(&self.node.as_str()) {
             nodes.push(&self.node);
         }

@@ -98,7 +98,9 @@ pub async fn ensure_stream(
             config.stream.name
         )
     };
-    let current = existing(jetstream, &wanted.name).await.with_context(context)?;
+    let current = existing(jetstream, &wanted.name)
+        .await
+        .with_context(context)?;
     let same = current.as_ref().is_some_and(|current| {
         current.subjects == wanted.subjects
             && current.num_replicas == wanted.num_replicas

@@ -34,11 +34,7 @@ impl Node {
     }
 
     /// As [`start`](Self::start) with a client made elsewhere (tests cut one node's link).
-    pub fn start_with(
-        config: &ClusterConfig,
-        id: String,
-        client: async_nats::Client,
-    ) -> Node {
+    pub fn start_with(config: &ClusterConfig, id: String, client: async_nats::Client) -> Node {
         let jetstream = jetstream::new(client.clone());
         let config = Arc::new(config.clone());
         let fences = FenceBook::default();

@@ -25,7 +25,11 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     let leases = node.leases.clone();
     let projection = wait_for_projection.then(|| node.projection.clone());
-    let period = node.config.lease.poll.min(std::time::Duration::from_secs(1));
+    let period = node
+        .config
+        .lease
+        .poll
+        .min(std::time::Duration::from_secs(1));
     tokio::spawn(async move {
         let mut followers: HashMap<String, (Arc<SourceHandle>, CancellationToken)> = HashMap::new();
         let mut seen: Option<Arc<Vec<Arc<SourceHandle>>>> = None;

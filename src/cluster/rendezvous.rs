@@ -27,7 +27,11 @@ pub fn rank<'a>(key: &str, members: impl IntoIterator<Item = &'a str>) -> Vec<&'
 }
 
 /// The 0-based rank of `node` among `members` for `key`; `None` if it is not a member.
-pub fn position<'a>(key: &str, node: &str, members: impl IntoIterator<Item = &'a str>) -> Option<usize> {
+pub fn position<'a>(
+    key: &str,
+    node: &str,
+    members: impl IntoIterator<Item = &'a str>,
+) -> Option<usize> {
     rank(key, members).iter().position(|member| *member == node)
 }
 
@@ -39,7 +43,10 @@ mod tests {
     fn the_weight_is_the_first_8_bytes_of_sha256_big_endian() {
         // sha256("k\0n") = 0x5f0c...; computed independently with Python's hashlib.
         let digest = Sha256::digest(b"k\0n");
-        assert_eq!(weight("k", "n"), u64::from_be_bytes(digest[..8].try_into().unwrap()));
+        assert_eq!(
+            weight("k", "n"),
+            u64::from_be_bytes(digest[..8].try_into().unwrap())
+        );
         assert_ne!(weight("k", "n"), weight("kn", ""));
     }
 
@@ -73,7 +80,10 @@ mod tests {
         for count in counts {
             assert!((900..1100).contains(&count), "uneven spread {counts:?}");
         }
-        assert!((650..850).contains(&moved), "{moved} of 3000 moved to the 4th member");
+        assert!(
+            (650..850).contains(&moved),
+            "{moved} of 3000 moved to the 4th member"
+        );
         assert_eq!(position("dev.sw1", "g9", three), None);
     }
 }

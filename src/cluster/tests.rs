@@ -87,7 +87,10 @@ async fn until(
         if done(&holders) {
             return start.elapsed();
         }
-        assert!(start.elapsed() < timeout, "not {what} after {timeout:?}: {holders:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "not {what} after {timeout:?}: {holders:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -118,7 +121,13 @@ async fn three_nodes_hold_every_key_once_and_a_crashed_nodes_keys_move_within_tt
     let g2 = node(&nats, "g2", fast()).await;
     let g3 = node(&nats, "g3", fast()).await;
     let nodes = [&g1, &g2, &g3];
-    until(&nodes, Duration::from_secs(20), "placed by rendezvous", placed(&["g1", "g2", "g3"])).await;
+    until(
+        &nodes,
+        Duration::from_secs(20),
+        "placed by rendezvous",
+        placed(&["g1", "g2", "g3"]),
+    )
+    .await;
     for node in nodes {
         let held = node.leases.held().len();
         assert!((4..=18).contains(&held), "{} holds {held} of 30", node.id);
@@ -130,10 +139,22 @@ async fn three_nodes_hold_every_key_once_and_a_crashed_nodes_keys_move_within_tt
     g1.leases.abort();
     let orphans = g1.fences.keys();
     // The dead node's FenceBook is stale (its process would be gone): sample the others only.
-    let took = until(&[&g2, &g3], Duration::from_secs(15), "all taken by g2 and g3", all_held).await;
-    eprintln!("keys of the crashed node ({}) owned again after {took:?}", orphans.len());
+    let took = until(
+        &[&g2, &g3],
+        Duration::from_secs(15),
+        "all taken by g2 and g3",
+        all_held,
+    )
+    .await;
+    eprintln!(
+        "keys of the crashed node ({}) owned again after {took:?}",
+        orphans.len()
+    );
     // ttl (3 s) from the last renewal, plus its rank's wait (1 poll) and one refresh.
-    assert!(took <= Duration::from_millis(3000 + 500 + 1500), "took {took:?}");
+    assert!(
+        took <= Duration::from_millis(3000 + 500 + 1500),
+        "took {took:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,15 +176,33 @@ async fn a_node_cut_off_from_nats_stops_its_sessions_before_another_can_hold_the
     let g2 = node(&nats, "g2", fast()).await;
     let g3 = node(&nats, "g3", fast()).await;
     let nodes = [&g1, &g2, &g3];
-    until(&nodes, Duration::from_secs(20), "placed by rendezvous", placed(&["g1", "g2", "g3"])).await;
+    until(
+        &nodes,
+        Duration::from_secs(20),
+        "placed by rendezvous",
+        placed(&["g1", "g2", "g3"]),
+    )
+    .await;
     let cut = Instant::now();
     nats.kill(0);
-    let fenced = until(&nodes, Duration::from_secs(10), "g1 fenced", |_| g1.fences.keys().is_empty()).await;
+    let fenced = until(&nodes, Duration::from_secs(10), "g1 fenced", |_| {
+        g1.fences.keys().is_empty()
+    })
+    .await;
     eprintln!("g1 self-fenced {fenced:?} after losing NATS");
-    assert!(fenced < Duration::from_secs(3), "self-fenced only after {fenced:?} (ttl 3 s)");
+    assert!(
+        fenced < Duration::from_secs(3),
+        "self-fenced only after {fenced:?} (ttl 3 s)"
+    );
     // The others take its keys after they expire (and after an election if server 1 led the
     // bucket), never while g1 still holds them: `until` checks every sample.
-    until(&nodes, Duration::from_secs(30), "all held by g2 and g3", all_held).await;
+    until(
+        &nodes,
+        Duration::from_secs(30),
+        "all held by g2 and g3",
+        all_held,
+    )
+    .await;
     eprintln!("all keys held again {:?} after the cut", cut.elapsed());
     assert!(g1.leases.held().is_empty());
 }
@@ -177,13 +216,28 @@ async fn a_fourth_node_takes_about_a_quarter_by_planned_handover() {
     let g1 = node(&nats, "g1", fast()).await;
     let g2 = node(&nats, "g2", fast()).await;
     let g3 = node(&nats, "g3", fast()).await;
-    until(&[&g1, &g2, &g3], Duration::from_secs(20), "placed by rendezvous", placed(&["g1", "g2", "g3"])).await;
+    until(
+        &[&g1, &g2, &g3],
+        Duration::from_secs(20),
+        "placed by rendezvous",
+        placed(&["g1", "g2", "g3"]),
+    )
+    .await;
     let before: BTreeMap<LeaseKey, Vec<String>> = holders(&[&g1, &g2, &g3]);
     let g4 = node(&nats, "g4", fast()).await;
     let nodes = [&g1, &g2, &g3, &g4];
-    let took = until(&nodes, Duration::from_secs(20), "placed over four", placed(&["g1", "g2", "g3", "g4"])).await;
+    let took = until(
+        &nodes,
+        Duration::from_secs(20),
+        "placed over four",
+        placed(&["g1", "g2", "g3", "g4"]),
+    )
+    .await;
     let after = holders(&nodes);
-    let moved: BTreeSet<&LeaseKey> = after.keys().filter(|key| before[*key] != after[*key]).collect();
+    let moved: BTreeSet<&LeaseKey> = after
+        .keys()
+        .filter(|key| before[*key] != after[*key])
+        .collect();
     let taken = g4.leases.held().len();
     eprintln!("g4 took {taken} of 30 keys in {took:?}");
     assert!((3..=14).contains(&taken), "g4 holds {taken} of 30");
@@ -210,26 +264,54 @@ async fn killing_the_lease_buckets_leader_moves_no_key() {
     let g2 = node(&nats, "g2", lease.clone()).await;
     let g3 = node(&nats, "g3", lease.clone()).await;
     let nodes = [&g1, &g2, &g3];
-    until(&nodes, Duration::from_secs(20), "placed by rendezvous", placed(&["g1", "g2", "g3"])).await;
+    until(
+        &nodes,
+        Duration::from_secs(20),
+        "placed by rendezvous",
+        placed(&["g1", "g2", "g3"]),
+    )
+    .await;
     let before: BTreeMap<LeaseKey, Vec<String>> = holders(&nodes);
     let revisions: Vec<_> = nodes
         .iter()
-        .flat_map(|node| node.leases.held().into_iter().map(|key| (key.clone(), node.leases.tenure(&key))))
+        .flat_map(|node| {
+            node.leases
+                .held()
+                .into_iter()
+                .map(|key| (key.clone(), node.leases.tenure(&key)))
+        })
         .collect();
     let mut stream = g1.jetstream.get_stream("KV_np_leases").await.unwrap();
-    let leader = stream.info().await.unwrap().cluster.clone().unwrap().leader.unwrap();
-    let index = nats.servers.iter().position(|server| server.name == leader).unwrap();
+    let leader = stream
+        .info()
+        .await
+        .unwrap()
+        .cluster
+        .clone()
+        .unwrap()
+        .leader
+        .unwrap();
+    let index = nats
+        .servers
+        .iter()
+        .position(|server| server.name == leader)
+        .unwrap();
     // A probe writes every 50 ms through a client of another server and records the longest gap
     // between confirmed writes: the stall an election imposes on renewals.
     let probe_url = nats.urls()[(index + 1) % 3].clone();
     let probe = tokio::spawn(async move {
         let client = async_nats::connect(probe_url).await.unwrap();
-        let bucket = async_nats::jetstream::new(client).get_key_value("np_leases").await.unwrap();
+        let bucket = async_nats::jetstream::new(client)
+            .get_key_value("np_leases")
+            .await
+            .unwrap();
         let mut last = Instant::now();
         let mut longest = Duration::ZERO;
         let end = Instant::now() + Duration::from_secs(14);
         while Instant::now() < end {
-            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), bucket.put("probe", "x".into())).await {
+            if let Ok(Ok(_)) =
+                tokio::time::timeout(Duration::from_secs(1), bucket.put("probe", "x".into())).await
+            {
                 longest = longest.max(last.elapsed());
                 last = Instant::now();
             }

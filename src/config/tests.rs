@@ -821,12 +821,17 @@ cluster:
         "cluster.nats.tls: cert_file and key_file go together",
         "cluster.lease: renew < self_fence < ttl is required",
     ] {
-        assert!(errors.contains(expected), "{expected:?} missing in:\n{errors}");
+        assert!(
+            errors.contains(expected),
+            "{expected:?} missing in:\n{errors}"
+        );
     }
-    let errors = parse(&format!("{MINIMAL}\ncluster:\n  nats: {{ url: nats://x }}\n"))
-        .unwrap_err()
-        .0
-        .join("\n");
+    let errors = parse(&format!(
+        "{MINIMAL}\ncluster:\n  nats: {{ url: nats://x }}\n"
+    ))
+    .unwrap_err()
+    .0
+    .join("\n");
     assert!(
         errors.contains("cluster (line 13): unknown field `url`"),
         "{errors}"
@@ -846,8 +851,10 @@ topology: {{}}
     let joined = errors.join("\n");
     for section in ["routes", "topology"] {
         assert!(
-            errors.iter().any(|error| error.starts_with(&format!("{section}: "))
-                && error.contains("not yet available in cluster mode")),
+            errors
+                .iter()
+                .any(|error| error.starts_with(&format!("{section}: "))
+                    && error.contains("not yet available in cluster mode")),
             "{section} not refused: {joined}"
         );
     }

@@ -252,10 +252,10 @@ pub fn spawn(config: &SourceConfig, context: &SpawnContext<'_>) -> anyhow::Resul
         prepare(config, context.http, context.topology, context.shared, None)?
             .stopped(context.stopped)
             .start(
-            context.events.clone(),
-            context.shutdown.clone(),
-            context.tracker,
-        ),
+                context.events.clone(),
+                context.shutdown.clone(),
+                context.tracker,
+            ),
     )
 }
 

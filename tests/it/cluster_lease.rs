@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use netpulse::cluster::local::LocalNats;
 use netpulse::cluster::rendezvous;
-use netpulse::source::ConnectionState;
 use netpulse::sim::dme::DmeSim;
+use netpulse::source::ConnectionState;
 use tokio_util::sync::CancellationToken;
 
 use crate::support::{Running, send_json, small_switch};
@@ -85,7 +85,9 @@ async fn each_switch_has_one_session_on_its_owner_and_moves_when_the_owner_stops
     let sim_shutdown = CancellationToken::new();
     let mut sim_config = small_switch();
     sim_config.devices = SWITCHES;
-    let sim = DmeSim::start(sim_config, sim_shutdown.clone()).await.unwrap();
+    let sim = DmeSim::start(sim_config, sim_shutdown.clone())
+        .await
+        .unwrap();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, sim.ca_pem().unwrap()).unwrap();
     let ca_file = ca_file.display().to_string();
@@ -100,20 +102,24 @@ async fn each_switch_has_one_session_on_its_owner_and_moves_when_the_owner_stops
             rendezvous::rank(&key, ["g1", "g2"])[0].to_owned()
         })
         .collect();
-    until(&sim, "every switch has a session on its preferred node", |sessions| {
-        sessions.iter().all(|count| *count == 1)
-            && preferred.iter().enumerate().all(|(index, node)| {
-                let running = if node == "g1" { &g1 } else { &g2 };
-                running
-                    .gateway()
-                    .source(&format!("sw{index}"))
-                    .unwrap()
-                    .status
-                    .snapshot()
-                    .state
-                    == ConnectionState::Connected
-            })
-    })
+    until(
+        &sim,
+        "every switch has a session on its preferred node",
+        |sessions| {
+            sessions.iter().all(|count| *count == 1)
+                && preferred.iter().enumerate().all(|(index, node)| {
+                    let running = if node == "g1" { &g1 } else { &g2 };
+                    running
+                        .gateway()
+                        .source(&format!("sw{index}"))
+                        .unwrap()
+                        .status
+                        .snapshot()
+                        .state
+                        == ConnectionState::Connected
+                })
+        },
+    )
     .await;
     // Both nodes' APIs agree on the owners (refreshed every poll) and see both members.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

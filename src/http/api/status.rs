@@ -92,7 +92,10 @@ struct SourceView<'a> {
     status: StatusSnapshot,
 }
 
-fn source_view<'a>(source: &'a SourceHandle, owners: Option<&super::cluster::Owners>) -> SourceView<'a> {
+fn source_view<'a>(
+    source: &'a SourceHandle,
+    owners: Option<&super::cluster::Owners>,
+) -> SourceView<'a> {
     let (kind, provider) = source.kind();
     let status = source.status.snapshot();
     let owner = owners
