@@ -233,6 +233,11 @@ impl Gateway {
         self.sources.get(name)
     }
 
+    /// This node of the cluster (`cluster:`), `None` for a single node.
+    pub fn cluster(&self) -> Option<&crate::cluster::Node> {
+        self.cluster.as_ref()
+    }
+
     /// What reloads the configuration (SIGHUP, `POST /api/v1/reload`).
     pub fn reloader(&self) -> Arc<Reloader> {
         self.reloader.clone()
