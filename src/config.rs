@@ -262,14 +262,7 @@ impl Config {
         // A section that does not parse leaves no cluster (its errors are reported), rather than
         // a default one whose checks would add errors of their own.
         let cluster = document.cluster.as_ref().and_then(|section| {
-            typed_entries::<ClusterConfig>(
-                std::slice::from_ref(section),
-                "cluster",
-                env,
-                &mut problems,
-            )
-            .pop()
-            .map(|(_, cluster)| cluster)
+            typed_optional::<ClusterConfig>(section, "cluster", env, &mut problems)
         });
         let mut config = Config {
             store,
@@ -299,6 +292,25 @@ impl Config {
         Ok((config, problems.into_errors()))
     }
 
+    /// Alerting routes and topology keep their state in the router, which does not run in
+    /// cluster mode yet: refused rather than silently ignored.
+    fn refuse_alerting_in_cluster_mode(&self, problems: &mut Problems) {
+        let used = [
+            ("routes", !self.routes.is_empty()),
+            ("time_intervals", !self.time_intervals.is_empty()),
+            ("inhibit_rules", !self.inhibit_rules.is_empty()),
+            ("topology", self.topology.is_some()),
+        ];
+        for (section, present) in used {
+            if present {
+                problems.push(
+                    section,
+                    "alerting routes, time intervals, inhibit rules and topology are not yet available in cluster mode (`cluster:`): remove this section, or run netpulse without `cluster:`; sinks with `match:` work in both",
+                );
+            }
+        }
+    }
+
     /// Checks the whole configuration; `source_indices[i]` and `sink_indices[i]` are the places
     /// in the file of `self.sources[i]` and `self.sinks[i]`.
     fn validate(
@@ -319,6 +331,7 @@ impl Config {
         }
         if let Some(cluster) = &self.cluster {
             cluster.validate(problems);
+            self.refuse_alerting_in_cluster_mode(problems);
         }
         check_unique_names(
             "sources",
@@ -425,31 +438,56 @@ fn typed_entries<T: serde::de::DeserializeOwned>(
     let mut typed = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         let place = format!("{list}[{index}] (line {})", entry.referenced.line());
-        let mut value = entry.value.clone();
-        let mut missing = BTreeMap::new();
-        let looked_up = std::cell::RefCell::new(Vec::new());
-        let recording = |name: &str| {
-            let value = env(name);
-            if let Some(value) = &value {
-                looked_up
-                    .borrow_mut()
-                    .push((value.clone(), format!("${{{name}}}")));
-            }
-            value
-        };
-        expand_env(&mut value, "", &recording, &mut missing);
-        for (value, shown_as) in looked_up.into_inner() {
-            problems.hide(&value, shown_as);
-        }
-        for (path, message) in &missing {
-            problems.push(&format!("{place}{path}"), message);
-        }
-        match serde_json::from_value::<T>(value) {
-            Ok(entry) => typed.push((index, entry)),
-            Err(err) => problems.push(&place, err),
+        if let Some(entry) = typed_value(entry, &place, env, problems) {
+            typed.push((index, entry));
         }
     }
     typed
+}
+
+/// An optional section as `T`, or `None` with its problems reported at `name (line …)`.
+fn typed_optional<T: serde::de::DeserializeOwned>(
+    section: &Spanned<Value>,
+    name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+) -> Option<T> {
+    let place = format!("{name} (line {})", section.referenced.line());
+    typed_value(section, &place, env, problems)
+}
+
+fn typed_value<T: serde::de::DeserializeOwned>(
+    entry: &Spanned<Value>,
+    place: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+) -> Option<T> {
+    let mut value = entry.value.clone();
+    let mut missing = BTreeMap::new();
+    let looked_up = std::cell::RefCell::new(Vec::new());
+    let recording = |name: &str| {
+        let value = env(name);
+        if let Some(value) = &value {
+            looked_up
+                .borrow_mut()
+                .push((value.clone(), format!("${{{name}}}")));
+        }
+        value
+    };
+    expand_env(&mut value, "", &recording, &mut missing);
+    for (value, shown_as) in looked_up.into_inner() {
+        problems.hide(&value, shown_as);
+    }
+    for (path, message) in &missing {
+        problems.push(&format!("{place}{path}"), message);
+    }
+    match serde_json::from_value::<T>(value) {
+        Ok(entry) => Some(entry),
+        Err(err) => {
+            problems.push(place, err);
+            None
+        }
+    }
 }
 
 fn expand_env(

@@ -61,6 +61,8 @@ pub struct Gateway {
     pipeline: Pipeline,
     router: router::Router,
     http_addr: SocketAddr,
+    /// This node of the cluster (`cluster:`).
+    cluster: Option<crate::cluster::Node>,
 }
 
 /// Runs the gateway until `shutdown` is cancelled and every event has been stored.
@@ -84,6 +86,10 @@ impl Gateway {
         crate::http::metrics::install();
         let bound = crate::http::bind(&config.http).await?;
         let http_addr = bound.address;
+        let cluster = match &config.cluster {
+            Some(cluster) => Some(crate::cluster::Node::start(cluster).await?),
+            None => None,
+        };
         let (hub, tap, announcements) = Hub::new(config.api.feed.client_buffer);
         let store = open_store(&config, tap).await?;
         forget_removed_views(&store, &config).await;
@@ -108,7 +114,10 @@ impl Gateway {
         let operator =
             crate::operator::Operator::new(pipeline.clone(), Some(router.handle.clone()));
         // Cluster mode shares the Webex sinks' deliveries (`cluster::sinks`).
-        let recorders = crate::cluster::sinks::DeliveryRecorders::local();
+        let recorders = match &cluster {
+            Some(node) => cluster_recorders(node, &config.sinks),
+            None => crate::cluster::sinks::DeliveryRecorders::local(),
+        };
         let mut sinks = Vec::with_capacity(config.sinks.len());
         for sink_config in &config.sinks {
             sinks.push(sinks::start(sink_config, &pipeline, &operator, &recorders, &drain).await?);
@@ -122,9 +131,10 @@ impl Gateway {
             topology: config.topology.as_ref(),
             shared: &shared,
             events: events.clone(),
-            views: Some(source::lifecycle::Views::new(pipeline.clone())),
+            views: Some(views_of(&pipeline, cluster.is_some())),
             shutdown: shutdown.clone(),
             tracker: &tracker,
+            stopped: cluster.is_some(),
         };
         for source_config in &config.sources {
             sources.push(Arc::new(source::spawn(source_config, &context)?));
@@ -137,6 +147,10 @@ impl Gateway {
                 .filter_map(|source| source.webhook_receiver()),
         );
         let sources = Registry::new(sources);
+        if let Some(cluster) = &cluster {
+            // Not waiting for the projection while none runs on this branch (i22-log adds it).
+            crate::cluster::ownership::spawn(cluster, sources.clone(), false, shutdown.clone());
+        }
         let sink_configs = Arc::new(std::sync::RwLock::new(Arc::new(config.sinks.clone())));
         let reloader = Arc::new(Reloader {
             file,
@@ -148,6 +162,7 @@ impl Gateway {
             pipeline: pipeline.clone(),
             operator: operator.clone(),
             recorders: recorders.clone(),
+            cluster: cluster.clone(),
             drain: drain.clone(),
             sink_configs: sink_configs.clone(),
             sources: sources.clone(),
@@ -170,6 +185,7 @@ impl Gateway {
             router: Some(router.handle.clone()),
             operator,
             recorders,
+            cluster: cluster.clone(),
         };
         let state = crate::http::HttpState {
             pipeline: pipeline.clone(),
@@ -214,6 +230,7 @@ impl Gateway {
             pipeline,
             router,
             http_addr,
+            cluster,
         })
     }
 
@@ -224,6 +241,11 @@ impl Gateway {
 
     pub fn source(&self, name: &str) -> Option<Arc<SourceHandle>> {
         self.sources.get(name)
+    }
+
+    /// This node of the cluster (`cluster:`), `None` for a single node.
+    pub fn cluster(&self) -> Option<&crate::cluster::Node> {
+        self.cluster.as_ref()
     }
 
     /// What reloads the configuration (SIGHUP, `POST /api/v1/reload`).
@@ -263,6 +285,10 @@ impl Gateway {
         // any more, and the dispatcher ends once the sources have.
         let sinks = self.reloader.close().await;
         self.tracker.wait().await;
+        // The sessions have ended: the others may take the devices over at once.
+        if let Some(cluster) = &self.cluster {
+            cluster.leases.release_all().await;
+        }
         self.dispatcher.await?;
         // No event arrives any more: the router applies what is stored, then the sinks
         // deliver what it made due.
@@ -445,4 +471,37 @@ fn dedup_limits(store: &crate::config::StoreSection) -> crate::store::DedupLimit
             .unwrap_or(i64::MAX),
         max_keys: store.dedup_max_keys,
     }
+}
+
+/// Where sessions keep their views: after a restart a session resumes from its stored view
+/// (`netpulse_down`); in cluster mode a node that takes a device over resumes from the view its
+/// previous owner reported (`ownership_moved`).
+pub(crate) fn views_of(pipeline: &Pipeline, cluster: bool) -> source::lifecycle::Views {
+    let views = source::lifecycle::Views::new(pipeline.clone());
+    if cluster {
+        views.with_reason(source::lifecycle::OWNERSHIP_MOVED)
+    } else {
+        views
+    }
+}
+
+/// A node's sink recorders: the Webex sinks compete for their `sink.<name>` leases and record
+/// each delivery in the stream.
+fn cluster_recorders(
+    node: &crate::cluster::Node,
+    sinks: &[crate::config::SinkConfig],
+) -> crate::cluster::sinks::DeliveryRecorders {
+    use crate::cluster::sinks::{ClusterDeliveries, DeliveryRecorders, lease_keys, revisions};
+    node.leases.set_wanted_sinks(lease_keys(sinks));
+    let leases = node.leases.clone();
+    DeliveryRecorders::cluster(
+        ClusterDeliveries {
+            jetstream: node.jetstream.clone(),
+            stream: node.config.stream.name.clone(),
+            node: node.id.clone(),
+            progress: node.projection.clone(),
+            publish_timeout: node.config.publish_timeout,
+        },
+        move |key| revisions(leases.watch(key), |tenure| tenure.revision),
+    )
 }

@@ -7,10 +7,20 @@
 //! - `local` — `LocalNats`: nats-server processes on loopback for tests, benchmarks and trying a
 //!   cluster on one machine.
 //!
+//! - `nats` — the connection, the stream and the buckets; `Node` — this gateway as a member.
+//! - `rendezvous`, `members`, `lease` — who holds which lease; `ownership` — sessions follow
+//!   their device's lease.
+//!
 //! The parts that follow (leases and members, publishing and the spool, the projection into the
 //! node's own store, shared sink deliveries) are described in ARCHITECTURE.md, "Cluster mode".
 
+pub mod lease;
 pub mod local;
+pub mod members;
+pub mod nats;
+mod node;
+pub mod ownership;
+pub mod rendezvous;
 pub mod sinks;
 pub mod wire;
 
@@ -19,6 +29,7 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
 
+pub use self::node::Node;
 use self::wire::LeaseKey;
 
 /// The leases this node holds now, by key: the acquisition revision that fences what it
@@ -91,3 +102,6 @@ impl ProjectionProgress {
         let _ = receiver.wait_for(|applied| *applied >= seq).await;
     }
 }
+
+#[cfg(test)]
+mod tests;

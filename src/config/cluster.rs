@@ -69,9 +69,13 @@ pub struct NatsTls {
     pub key_file: Option<PathBuf>,
 }
 
-/// Lease timing. The TTL must outlast a NATS stream leader election (measured 3.4 to 4.4 s with
-/// nats-server 2.15.1 and 4.4 to 8.1 s with 2.9.10 on this machine), or every election moves
-/// every device.
+/// Lease timing. An owner's renewals must survive a NATS leader election: the writes to the
+/// lease bucket stall while the cluster elects a new leader (measured 6.8 to 7.8 s with
+/// nats-server 2.15.1, three servers on one loaded machine, killing the bucket's leader:
+/// `cargo test --lib cluster::tests::killing -- --nocapture`; 3.4 to 4.4 s unloaded). A stall
+/// just after a renewal costs the owner up to `self_fence - renew` (12 s by default) before it
+/// fences itself, so the defaults ride out such an election without moving any device; the
+/// price is that a crashed node's devices wait up to `ttl + poll` (22 s) for a new owner.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseConfig {
@@ -142,19 +146,19 @@ fn default_max_lag() -> u64 {
     10_000
 }
 fn default_ttl() -> Duration {
-    Duration::from_secs(15)
+    Duration::from_secs(20)
 }
 fn default_renew() -> Duration {
-    Duration::from_secs(5)
+    Duration::from_secs(4)
 }
 fn default_self_fence() -> Duration {
-    Duration::from_secs(12)
+    Duration::from_secs(16)
 }
 fn default_poll() -> Duration {
     Duration::from_secs(2)
 }
 fn default_member_ttl() -> Duration {
-    Duration::from_secs(15)
+    Duration::from_secs(20)
 }
 fn default_stream_name() -> String {
     "NP_EVENTS".to_owned()
@@ -180,9 +184,7 @@ impl ClusterConfig {
     }
 
     pub(crate) fn validate(&self, problems: &mut Problems) {
-        if self.nats.urls.is_empty() {
-            problems.push("cluster.nats.urls", "name at least one NATS server");
-        }
+        self.nats.validate(problems);
         if let Some(node) = &self.node_id
             && (node.is_empty()
                 || node.len() > 64
@@ -199,8 +201,61 @@ impl ClusterConfig {
                 "renew < self_fence < ttl is required: an owner must stop its sessions before its lease can expire",
             );
         }
+        if lease.poll.is_zero() || lease.poll > lease.ttl {
+            problems.push(
+                "cluster.lease.poll",
+                "must be above 0 and at most ttl: a node looks for expired leases this often",
+            );
+        }
+        if lease.member_ttl <= lease.renew {
+            problems.push(
+                "cluster.lease.member_ttl",
+                "must be longer than renew (the heartbeat period), or live members drop out between heartbeats",
+            );
+        }
         if self.stream.replicas == 0 || self.stream.replicas > 5 {
             problems.push("cluster.stream.replicas", "must be 1 to 5");
+        }
+    }
+}
+
+impl NatsConfig {
+    fn validate(&self, problems: &mut Problems) {
+        if self.urls.is_empty() {
+            problems.push("cluster.nats.urls", "name at least one NATS server");
+        }
+        for (index, url) in self.urls.iter().enumerate() {
+            if url.parse::<async_nats::ServerAddr>().is_err() {
+                problems.push(
+                    &format!("cluster.nats.urls[{index}]"),
+                    format!("{url:?} is not a NATS server address: write nats://host:4222 or tls://host:4222"),
+                );
+            }
+        }
+        if self.user.is_some() != self.password.is_some() {
+            problems.push(
+                "cluster.nats",
+                "user and password go together: set both or neither",
+            );
+        }
+        let methods = [
+            self.credentials_file.is_some(),
+            self.user.is_some() || self.password.is_some(),
+            self.token.is_some(),
+        ];
+        if methods.into_iter().filter(|set| *set).count() > 1 {
+            problems.push(
+                "cluster.nats",
+                "choose one way to authenticate: credentials_file, user and password, or token",
+            );
+        }
+        if let Some(tls) = &self.tls
+            && tls.cert_file.is_some() != tls.key_file.is_some()
+        {
+            problems.push(
+                "cluster.nats.tls",
+                "cert_file and key_file go together: set both or neither",
+            );
         }
     }
 }

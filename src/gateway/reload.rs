@@ -136,6 +136,8 @@ pub struct Reloader {
     pub(super) operator: crate::operator::Operator,
     /// Which sinks share their deliveries with the cluster (none in single-node mode).
     pub(super) recorders: crate::cluster::sinks::DeliveryRecorders,
+    /// This node of the cluster: the Webex sinks a reload leaves compete for their leases.
+    pub(super) cluster: Option<crate::cluster::Node>,
     /// The gateway's drain; each sink runs with a child of it.
     pub(super) drain: CancellationToken,
     /// The sink list the API shows.
@@ -218,8 +220,9 @@ impl Reloader {
             .iter()
             .map(|entry| match prepared.remove(entry.name()) {
                 Some(new) => {
-                    let views = source::lifecycle::Views::new(self.pipeline.clone());
-                    Arc::new(new.start(
+                    let views = super::views_of(&self.pipeline, running.config.cluster.is_some());
+                    // In cluster mode a new or changed session waits for its device's lease.
+                    Arc::new(new.stopped(running.config.cluster.is_some()).start(
                         events.clone(),
                         Some(views),
                         self.shutdown.clone(),
@@ -281,6 +284,10 @@ impl Reloader {
         }
         futures_util::future::join_all(leaving.into_iter().map(RunningSink::stop)).await;
         self.pipeline.set_sinks(entries);
+        if let Some(node) = &self.cluster {
+            node.leases
+                .set_wanted_sinks(crate::cluster::sinks::lease_keys(entries));
+        }
         *self.sink_configs.write().expect("sinks lock") = Arc::new(entries.to_vec());
         let mut failed = Vec::new();
         for entry in entries {
@@ -409,6 +416,9 @@ fn not_applied(running: &Config, new: &Config) -> Vec<String> {
     }
     if running.api != new.api {
         sections.push("api".to_owned());
+    }
+    if running.cluster != new.cluster {
+        sections.push("cluster".to_owned());
     }
     if !sections.is_empty() {
         tracing::warn!(sections = ?sections, "these sections changed but need a restart of netpulse to apply");

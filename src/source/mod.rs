@@ -243,17 +243,22 @@ pub struct SpawnContext<'a> {
     pub views: Option<lifecycle::Views>,
     pub shutdown: CancellationToken,
     pub tracker: &'a TaskTracker,
+    /// Session-holding sources start stopped (cluster mode: they start when this node holds
+    /// their device's lease).
+    pub stopped: bool,
 }
 
 /// Starts one source on the tracker and returns its handle.
 pub fn spawn(config: &SourceConfig, context: &SpawnContext<'_>) -> anyhow::Result<SourceHandle> {
     Ok(
-        prepare(config, context.http, context.topology, context.shared, None)?.start(
-            context.events.clone(),
-            context.views.clone(),
-            context.shutdown.clone(),
-            context.tracker,
-        ),
+        prepare(config, context.http, context.topology, context.shared, None)?
+            .stopped(context.stopped)
+            .start(
+                context.events.clone(),
+                context.views.clone(),
+                context.shutdown.clone(),
+                context.tracker,
+            ),
     )
 }
 
@@ -264,6 +269,8 @@ pub struct Prepared {
     protocol: Option<Runner>,
     /// It replaces a run of the same source: its first sync follows a gap.
     resume: bool,
+    /// Its sessions wait for [`SessionControl::start`] (cluster mode).
+    stopped: bool,
 }
 
 /// A session-holding source's protocol, before its lifecycle starts.
@@ -324,6 +331,7 @@ pub fn prepare(
         handle,
         protocol,
         resume,
+        stopped: false,
     })
 }
 
@@ -384,6 +392,12 @@ impl Prepared {
         self.handle
     }
 
+    /// Whether its sessions wait for a start from outside (cluster mode: the device's lease).
+    pub fn stopped(mut self, stopped: bool) -> Prepared {
+        self.stopped = stopped;
+        self
+    }
+
     /// Starts the source's lifecycle on `tracker` (a webhook receiver is up at once: it has no
     /// session of its own, its route is served with the HTTP server's). `views`: where a
     /// session-holding source keeps its view across restarts.
@@ -407,7 +421,11 @@ impl Prepared {
         if let (Some(views), Runner::Dme(..) | Runner::Pxgrid(..)) = (views, &protocol) {
             link.keep_views(views, view_identity(&handle.config));
         }
-        let control = SessionControl::new();
+        let control = if self.stopped {
+            SessionControl::new_stopped()
+        } else {
+            SessionControl::new()
+        };
         let task = match protocol {
             Runner::Dme(device, backoff) => tracker.spawn(lifecycle::run(
                 *device,

@@ -9,6 +9,7 @@ mod apic;
 mod bad_input;
 mod browser;
 mod cli;
+mod cluster_lease;
 mod cluster_sinks;
 mod crash;
 mod dme;

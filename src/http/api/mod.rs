@@ -8,6 +8,7 @@
 
 mod alarms;
 mod auth;
+mod cluster;
 mod cors;
 mod events;
 mod notifications;
@@ -38,7 +39,7 @@ pub use auth::Auth;
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The paths served under `/api/v1`, as written in the OpenAPI document; a test checks they agree.
-pub const PATHS: [&str; 21] = [
+pub const PATHS: [&str; 22] = [
     "/api/v1/events",
     "/api/v1/events/stream",
     "/api/v1/stream",
@@ -60,6 +61,7 @@ pub const PATHS: [&str; 21] = [
     "/api/v1/alarms/{key}/ack",
     "/api/v1/alarms/{key}/close",
     "/api/v1/topology",
+    "/api/v1/cluster",
 ];
 
 /// What the API routes read.
@@ -84,6 +86,8 @@ pub struct ApiState {
     /// Which sinks share their deliveries with the cluster: a dead letter of one of them is
     /// retried through the stream (`Requeued`), so every node's outbox agrees.
     pub recorders: crate::cluster::sinks::DeliveryRecorders,
+    /// This node of the cluster (`cluster:`): leases, members, the sources' owners.
+    pub cluster: Option<crate::cluster::Node>,
 }
 
 /// The `/api/v1` routes, authenticated and with CORS as configured.
@@ -103,6 +107,7 @@ pub fn router(state: ApiState) -> Router {
         .route(PATHS[16], get(notifications::list))
         .route(PATHS[17], get(whoami))
         .route(PATHS[20], get(topology::topology))
+        .route(PATHS[21], get(cluster::cluster))
         .route_layer(axum::middleware::from_fn_with_state(
             state.auth.clone(),
             auth::require_read,

@@ -84,18 +84,29 @@ struct SourceView<'a> {
     /// Webhooks: requests accepted (the same as `events`).
     #[serde(skip_serializing_if = "Option::is_none")]
     accepted: Option<u64>,
+    /// Cluster mode, session-holding sources: the node holding the device's lease (`null`
+    /// while none does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<Option<String>>,
     #[serde(flatten)]
     status: StatusSnapshot,
 }
 
-fn source_view(source: &SourceHandle) -> SourceView<'_> {
+fn source_view<'a>(
+    source: &'a SourceHandle,
+    owners: Option<&super::cluster::Owners>,
+) -> SourceView<'a> {
     let (kind, provider) = source.kind();
     let status = source.status.snapshot();
+    let owner = owners
+        .filter(|_| source.session().is_some())
+        .map(|owners| owners.of(&source.name));
     SourceView {
         name: &source.name,
         kind,
         provider,
         accepted: provider.map(|_| status.events),
+        owner,
         status,
     }
 }
@@ -103,7 +114,11 @@ fn source_view(source: &SourceHandle) -> SourceView<'_> {
 /// `GET /api/v1/sources`.
 pub(super) async fn sources(State(state): State<ApiState>) -> Response {
     let sources = state.sources.list();
-    let sources: Vec<SourceView> = sources.iter().map(|source| source_view(source)).collect();
+    let owners = super::cluster::Owners::of_state(&state);
+    let sources: Vec<SourceView> = sources
+        .iter()
+        .map(|source| source_view(source, owners.as_ref()))
+        .collect();
     Json(json!({ "sources": sources })).into_response()
 }
 
@@ -117,7 +132,8 @@ pub(super) async fn source(
         .iter()
         .find(|source| source.name == name)
         .ok_or_else(|| unknown("source", &name, sources.iter().map(|s| &*s.name)))?;
-    Ok(Json(source_view(source)).into_response())
+    let owners = super::cluster::Owners::of_state(&state);
+    Ok(Json(source_view(source, owners.as_ref())).into_response())
 }
 
 /// `GET /api/v1/sinks`: each sink's deliveries by state.

@@ -612,6 +612,10 @@
         metrics.appendChild(metric('failed refreshes', s.refresh_failures, s.refresh_failures > 0));
       }
       card.appendChild(metrics);
+      // Cluster mode: the node holding the device's lease runs its session; the others show it stopped.
+      if ('owner' in s) {
+        card.appendChild(el('div', 'since owner', s.owner ? `owner ${s.owner}` : 'owner: none yet'));
+      }
       if (Array.isArray(s.subscription_health) && s.subscription_health.length) {
         card.appendChild(renderSubscriptions(s.subscription_health));
       }

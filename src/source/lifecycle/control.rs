@@ -56,6 +56,18 @@ impl SessionControl {
         }
     }
 
+    /// A control that wants the source stopped until [`start`](Self::start): in cluster mode a
+    /// session starts only on the node holding its device's lease.
+    pub(crate) fn new_stopped() -> SessionControl {
+        let control = SessionControl::new();
+        {
+            let mut state = control.shared.state.lock().expect("control lock");
+            state.wanted = Wanted::Stopped;
+            state.why = "waiting for the device's lease";
+        }
+        control
+    }
+
     /// Starts the sessions again after [`stop`](Self::stop); false if they were not stopped.
     pub fn start(&self) -> bool {
         self.command(|state| {
