@@ -102,10 +102,19 @@ impl Gateway {
         let policy = crate::route::Policy::compile(&config).map_err(|errors| {
             anyhow::anyhow!("the alerting policy is not valid: {}", errors.join("; "))
         })?;
-        let router = router::spawn(pipeline.clone(), pool.clone(), policy, router::Clock::Wall);
+        // Cluster mode (issue 22): the log is the replicated stream, no alerting router yet.
+        let router = match &config.cluster {
+            None => router::spawn(pipeline.clone(), pool.clone(), policy, router::Clock::Wall),
+            Some(cluster) => {
+                // STOPGAP: `connect_parts` becomes the lease branch's `cluster::Node`.
+                let parts = crate::cluster::log::connect_parts(cluster).await?;
+                crate::cluster::log::start(cluster, parts, &pipeline, &pool, &shutdown).await?;
+                router::idle(pipeline.clone())
+            }
+        };
+        let running_router = config.cluster.is_none().then(|| router.handle.clone());
         let drain = CancellationToken::new();
-        let operator =
-            crate::operator::Operator::new(pipeline.clone(), Some(router.handle.clone()));
+        let operator = crate::operator::Operator::new(pipeline.clone(), running_router.clone());
         let mut sinks = Vec::with_capacity(config.sinks.len());
         for sink_config in &config.sinks {
             sinks.push(sinks::start(sink_config, &pipeline, &operator, &drain).await?);
@@ -162,7 +171,7 @@ impl Gateway {
             sinks: sink_configs,
             auth: Arc::new(crate::http::api::Auth::new(&config.api.auth)),
             config: Arc::new(config.api.clone()),
-            router: Some(router.handle.clone()),
+            router: running_router,
             operator,
         };
         let state = crate::http::HttpState {

@@ -5,10 +5,22 @@
 //! - `local` — `LocalNats`: nats-server processes on loopback for tests, benchmarks and trying a
 //!   cluster on one machine.
 //!
+//! - `publish` — the cluster backend of `Pipeline::ingest`: events to the stream, what it does
+//!   not confirm in time to the local spool.
+//! - `spool` — the relay that republishes the spool.
+//! - `projection` — the stream folded, in order, into this node's store; the lag.
+//! - `connect` — a minimal NATS connection and stream setup (replaced by the lease branch's
+//!   `nats.rs`).
+//!
 //! The parts that follow (leases and members, publishing and the spool, the projection into the
 //! node's own store, shared sink deliveries) are described in ARCHITECTURE.md, "Cluster mode".
 
+pub mod connect;
 pub mod local;
+pub mod log;
+pub mod projection;
+pub mod publish;
+pub mod spool;
 pub mod wire;
 
 use std::collections::HashMap;

@@ -18,13 +18,17 @@ mod cards;
 mod checkpoint;
 mod command;
 mod committed;
+mod controls;
 mod events;
+mod fences;
 mod keys;
 mod outbox;
 mod pool;
+mod project;
 mod reader;
 mod route;
 mod schema;
+mod spool;
 mod syncer;
 mod views;
 mod writer;
@@ -43,7 +47,10 @@ pub use cards::CardRow;
 pub use committed::{Announcements, CommitTap, Committed, with_seq};
 pub use events::event_json;
 pub use keys::DedupLimits;
+pub use fences::parse as parse_fence;
 pub use pool::ReaderPool;
+pub use project::{ProjectBatch, ProjectOutcome, Projected, ProjectedBody};
+pub use spool::SpoolRow;
 pub use reader::{
     AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, LogScan, Order,
     OutboxCounts, OutboxRow, Reader,
@@ -479,7 +486,31 @@ impl Store {
         .await
     }
 
-    /// The store file.
+    /// Cluster mode: keeps `rows` (events the stream did not confirm) durably for the relay;
+    /// resolves after the commit, like an append.
+    pub async fn spool(&self, rows: Vec<SpoolRow>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.request(|reply| Command::Spool { rows, reply }).await
+    }
+
+    /// Cluster mode: deletes spooled rows the stream has confirmed.
+    pub async fn unspool(&self, ids: Vec<i64>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.request(|reply| Command::Unspool { ids, reply }).await
+    }
+
+    /// Cluster mode: folds a batch of the stream into the store, cursor included, in one
+    /// savepoint of the group commit (see `project.rs`); its new events are announced to the live
+    /// feed like appended ones.
+    pub async fn project(&self, batch: ProjectBatch) -> Result<ProjectOutcome, StoreError> {
+        let batch = project::PreparedBatch::new(batch)?;
+        self.request(|reply| Command::Project { batch, reply }).await
+    }
+
     /// The last seq of the log when this store was opened (0 for an empty log).
     pub fn last_seq_at_open(&self) -> u64 {
         self.inner.last_seq_at_open
