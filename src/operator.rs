@@ -244,7 +244,10 @@ impl Operator {
         // next action (under the same lock) must see it, or an alarm could be acknowledged
         // twice.
         if !self.pipeline.wait_stored(seq, APPLY_TIMEOUT).await {
-            tracing::warn!(seq, "an operator event is not in this node's store yet (cluster mode: spooled, or the projection lags)");
+            tracing::warn!(
+                seq,
+                "an operator event is not in this node's store yet (cluster mode: spooled, or the projection lags)"
+            );
         }
         Ok(seq)
     }

@@ -139,11 +139,9 @@ impl Pipeline {
         match self.cluster() {
             None => true,
             Some(_) if seq == 0 => false,
-            Some(cluster) => {
-                tokio::time::timeout(timeout, cluster.progress().wait_for(seq))
-                    .await
-                    .is_ok()
-            }
+            Some(cluster) => tokio::time::timeout(timeout, cluster.progress().wait_for(seq))
+                .await
+                .is_ok(),
         }
     }
 

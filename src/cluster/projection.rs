@@ -172,7 +172,11 @@ async fn follow(
 
 /// One message as the store command takes it; `None` for one that cannot be read (logged,
 /// passed over: the cursor still moves past it). `last_seq` is raised to its sequence.
-fn decode(context: &Context, message: &jetstream::Message, last_seq: &mut u64) -> Option<Projected> {
+fn decode(
+    context: &Context,
+    message: &jetstream::Message,
+    last_seq: &mut u64,
+) -> Option<Projected> {
     let seq = message.info().ok()?.stream_sequence;
     *last_seq = (*last_seq).max(seq);
     let header = |name: &str| {

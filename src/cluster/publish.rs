@@ -87,7 +87,10 @@ impl Publisher {
     /// Stream messages this node's store has not applied yet, and the most allowed before
     /// `/readyz` says not ready (`cluster.max_lag`).
     pub fn lag(&self) -> (u64, u64) {
-        (self.inner.lag.behind(&self.inner.progress), self.inner.lag.max_lag)
+        (
+            self.inner.lag.behind(&self.inner.progress),
+            self.inner.lag.max_lag,
+        )
     }
 
     /// What the relay waits on.
@@ -157,7 +160,10 @@ impl Publisher {
 
     /// Sends every message at once, then waits for their acknowledgements together, each until
     /// the same deadline: `None` for one not confirmed by then (sent or not).
-    pub async fn publish_all(&self, messages: &[Outgoing]) -> Vec<Option<jetstream::publish::PublishAck>> {
+    pub async fn publish_all(
+        &self,
+        messages: &[Outgoing],
+    ) -> Vec<Option<jetstream::publish::PublishAck>> {
         let deadline = tokio::time::Instant::now() + self.inner.timeout;
         let mut pending: Vec<Option<PublishAckFuture>> = Vec::with_capacity(messages.len());
         for message in messages {
@@ -226,7 +232,12 @@ impl Publisher {
             }),
             payload: payload.into(),
         };
-        match self.publish_all(std::slice::from_ref(&message)).await.pop().flatten() {
+        match self
+            .publish_all(std::slice::from_ref(&message))
+            .await
+            .pop()
+            .flatten()
+        {
             Some(ack) => Ok(ack.sequence),
             None => anyhow::bail!(
                 "the stream did not confirm the {} message within {:?} (cluster.publish_timeout): is NATS reachable with a quorum?",
@@ -336,7 +347,12 @@ mod tests {
 
     #[test]
     fn the_payload_is_a_wire_event_with_the_raw_body_as_data_and_decodes_back() {
-        let event = Event::new("vmanage", "x", jiff::Timestamp::UNIX_EPOCH, serde_json::Value::Null);
+        let event = Event::new(
+            "vmanage",
+            "x",
+            jiff::Timestamp::UNIX_EPOCH,
+            serde_json::Value::Null,
+        );
         let item = NewEvent {
             idempotency_key: Some("vmanage:sdwan:1".into()),
             alarms: vec![AlarmUpdate {

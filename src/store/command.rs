@@ -440,9 +440,7 @@ pub(super) fn unanswered(command: Command) -> Finish {
         Command::RouteCommit { reply, .. } => answer(reply, never_ran()),
         Command::SetThread { reply, .. } => answer(reply, never_ran()),
         Command::RecordCard { reply, .. } => answer(reply, never_ran()),
-        Command::Spool { reply, .. } | Command::Unspool { reply, .. } => {
-            answer(reply, never_ran())
-        }
+        Command::Spool { reply, .. } | Command::Unspool { reply, .. } => answer(reply, never_ran()),
         Command::Project { reply, .. } => answer(reply, never_ran()),
         Command::Close | Command::Wake => Box::new(|_| {}),
         #[cfg(test)]

@@ -46,16 +46,16 @@ use tokio::sync::{mpsc, oneshot};
 pub use cards::CardRow;
 pub use committed::{Announcements, CommitTap, Committed, with_seq};
 pub use events::event_json;
-pub use keys::DedupLimits;
 pub use fences::parse as parse_fence;
+pub use keys::DedupLimits;
 pub use pool::ReaderPool;
 pub use project::{ProjectBatch, ProjectOutcome, Projected, ProjectedBody};
-pub use spool::SpoolRow;
 pub use reader::{
     AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, LogScan, Order,
     OutboxCounts, OutboxRow, Reader,
 };
 pub use route::{LoggedEvent, RouteCommit, TraceRow};
+pub use spool::SpoolRow;
 
 use crate::event::Event;
 use command::Command;
@@ -508,7 +508,8 @@ impl Store {
     /// feed like appended ones.
     pub async fn project(&self, batch: ProjectBatch) -> Result<ProjectOutcome, StoreError> {
         let batch = project::PreparedBatch::new(batch)?;
-        self.request(|reply| Command::Project { batch, reply }).await
+        self.request(|reply| Command::Project { batch, reply })
+            .await
     }
 
     /// The last seq of the log when this store was opened (0 for an empty log).

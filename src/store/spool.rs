@@ -26,7 +26,13 @@ pub(super) fn insert(conn: &Connection, rows: &[SpoolRow], now_ms: i64) -> rusql
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for row in rows {
-        statement.execute(params![row.subject, row.msg_id, row.fence, row.payload, now_ms])?;
+        statement.execute(params![
+            row.subject,
+            row.msg_id,
+            row.fence,
+            row.payload,
+            now_ms
+        ])?;
     }
     Ok(())
 }

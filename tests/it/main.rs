@@ -9,6 +9,7 @@ mod apic;
 mod bad_input;
 mod browser;
 mod cli;
+mod cluster_log;
 mod crash;
 mod dme;
 mod dme_topology;
