@@ -191,7 +191,7 @@ fn decode(
     let body = if subject.starts_with(wire::EVENTS_PREFIX) {
         decode_event(&message.payload, header(wire::MSG_ID).as_deref()).map(|mut item| {
             item.sinks = context.pipeline.sinks_for(&item.event);
-            ProjectedBody::Event(item)
+            ProjectedBody::Event(Box::new(item))
         })
     } else {
         serde_json::from_slice::<Control>(&message.payload)

@@ -34,7 +34,7 @@ pub struct Projected {
 pub enum ProjectedBody {
     /// An event; its `idempotency_key` is the message's `Nats-Msg-Id`, its `sinks` this node's
     /// routing.
-    Event(NewEvent),
+    Event(Box<NewEvent>),
     Control(Control),
 }
 

@@ -11,7 +11,7 @@ fn projected(seq: u64, fence: Option<&str>, item: NewEvent) -> Projected {
     Projected {
         seq,
         fence: fence.map(str::to_owned),
-        body: ProjectedBody::Event(item),
+        body: ProjectedBody::Event(Box::new(item)),
     }
 }
 
@@ -77,7 +77,11 @@ async fn events_are_stored_at_the_stream_seq_with_outbox_rows_alarms_and_the_cur
     let mut told = Vec::new();
     announcements.recv_many(&mut told, 10).await;
     let seqs: Vec<u64> = told.iter().map(|committed| committed.seq).collect();
-    assert_eq!(seqs, [3, 7], "the feed hears of projected events in seq order");
+    assert_eq!(
+        seqs,
+        [3, 7],
+        "the feed hears of projected events in seq order"
+    );
 
     // The same messages again (a consumer restarted before the cursor): nothing changes.
     let again = ProjectBatch {
@@ -102,11 +106,16 @@ async fn the_spool_keeps_rows_in_order_until_they_are_unspooled() {
         payload: b"{}".to_vec(),
         created_ms: 0,
     };
-    store.spool(vec![row("a"), row("b"), row("c")]).await.unwrap();
+    store
+        .spool(vec![row("a"), row("b"), row("c")])
+        .await
+        .unwrap();
     let reader = store.reader().unwrap();
     let rows = reader.spooled(2).unwrap();
     assert_eq!(
-        rows.iter().map(|row| row.msg_id.as_str()).collect::<Vec<_>>(),
+        rows.iter()
+            .map(|row| row.msg_id.as_str())
+            .collect::<Vec<_>>(),
         ["a", "b"]
     );
     assert_eq!(rows[0].fence.as_deref(), Some("dev.vmanage 3"));
