@@ -188,6 +188,26 @@ async fn the_same_webhook_posted_to_both_nodes_is_stored_once_on_each() {
     wait_for_events(&b, 2, Duration::from_secs(20)).await;
     assert_eq!(log(&a).len(), 2);
     assert_eq!(log(&a), log(&b));
+
+    // The Operator works without a router: an acknowledgement on one node is the alarm's
+    // state on both, and the other node sees it is already so.
+    let key = "vmanage:sdwan:11111111-0000-4000-8000-000000000001";
+    let path = format!("/api/v1/alarms/{}/ack", key.replace(':', "%3A"));
+    let ack = |node: &Running| reqwest::Client::new().post(node.url(&path)).send();
+    let answer: Value = ack(&b).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["changed"], true, "{answer}");
+    wait_for_events(&a, 3, Duration::from_secs(20)).await;
+    let answer: Value = ack(&a).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["changed"], false, "{answer}");
+    for node in [&a, &b] {
+        let view = node.reader().alarm_view(key).unwrap().unwrap();
+        let state = view.operator.expect("acknowledged on every node");
+        assert_eq!(
+            state.state,
+            netpulse::operator::OperatorStateKind::Acknowledged
+        );
+    }
+    assert_eq!(log(&a), log(&b));
     a.stop().await;
     b.stop().await;
 }
