@@ -345,6 +345,76 @@ mod tests {
     use super::*;
     use crate::event::{AlarmUpdate, Event};
 
+    #[tokio::test]
+    async fn with_nats_unreachable_events_are_spooled_and_answered_within_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(crate::store::StoreConfig::new(
+            dir.path().join("netpulse.db"),
+        ))
+        .unwrap();
+        // A port nothing listens on: the client keeps trying in the background.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect(format!("nats://127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        let fences = FenceBook::default();
+        fences.set(LeaseKey::Device("leaf1".into()), 12);
+        let publisher = Publisher::new(
+            jetstream::new(client),
+            "a".into(),
+            fences,
+            Duration::from_millis(300),
+            ProjectionProgress::default(),
+            Arc::new(super::super::projection::Lag::new(10)),
+        );
+        let items = [
+            NewEvent::new(Event::new(
+                "leaf1",
+                "x",
+                jiff::Timestamp::now(),
+                serde_json::json!({}),
+            )),
+            NewEvent {
+                idempotency_key: Some("vmanage:sdwan:1".into()),
+                ..NewEvent::new(Event::new(
+                    "vmanage",
+                    "y",
+                    jiff::Timestamp::now(),
+                    serde_json::json!({}),
+                ))
+            },
+        ];
+        let started = std::time::Instant::now();
+        let appended = publisher.write(&store, &items).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            appended,
+            [Appended {
+                seq: 0,
+                duplicate: false
+            }; 2]
+        );
+        let reader = store.reader().unwrap();
+        let spooled = reader.spooled(10).unwrap();
+        assert_eq!(spooled.len(), 2);
+        assert_eq!(spooled[0].subject, "np.ev.leaf1");
+        assert_eq!(spooled[0].msg_id, items[0].event.id);
+        assert_eq!(spooled[0].fence.as_deref(), Some("dev.leaf1 12"));
+        assert_eq!(spooled[1].msg_id, "vmanage:sdwan:1");
+        assert_eq!(spooled[1].fence, None);
+        store.close().await;
+    }
+
     #[test]
     fn the_payload_is_a_wire_event_with_the_raw_body_as_data_and_decodes_back() {
         let event = Event::new(
