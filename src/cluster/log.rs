@@ -64,7 +64,28 @@ pub async fn start(
 pub async fn connect_parts(config: &ClusterConfig) -> anyhow::Result<Parts> {
     let client = super::connect::connect(config).await?;
     let jetstream = jetstream::new(client);
-    super::connect::ensure_stream(&jetstream, &config.stream).await?;
+    // NATS down at startup does not stop the node: webhooks are spooled and the projection
+    // waits; the stream is made as soon as NATS answers.
+    if let Err(error) = super::connect::ensure_stream(&jetstream, &config.stream).await {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "the stream is not ready yet; retrying in the background"
+        );
+        let (jetstream, stream) = (jetstream.clone(), config.stream.clone());
+        tokio::spawn(async move {
+            let mut backoff = crate::backoff::Backoff::new(
+                std::time::Duration::from_millis(500),
+                std::time::Duration::from_secs(10),
+            );
+            while super::connect::ensure_stream(&jetstream, &stream)
+                .await
+                .is_err()
+            {
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+            tracing::info!(stream = %stream.name, "the stream is ready");
+        });
+    }
     Ok(Parts {
         jetstream,
         node: config.node(),
