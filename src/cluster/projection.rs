@@ -90,6 +90,7 @@ pub async fn start(context: Context, shutdown: CancellationToken) -> anyhow::Res
 async fn run(context: Context, mut cursor: u64, shutdown: CancellationToken) {
     let mut backoff = Backoff::new(MIN_BACKOFF, MAX_BACKOFF);
     while !shutdown.is_cancelled() {
+        let before = cursor;
         match follow(&context, &mut cursor, &shutdown).await {
             Ok(()) => return,
             Err(error) => {
@@ -103,7 +104,7 @@ async fn run(context: Context, mut cursor: u64, shutdown: CancellationToken) {
             () = tokio::time::sleep(backoff.next_delay()) => {}
         }
         // A consumer that delivered something before failing earns a quick restart.
-        if context.progress.applied() == cursor {
+        if cursor > before {
             backoff.reset();
         }
     }
