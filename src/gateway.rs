@@ -86,6 +86,7 @@ impl Gateway {
         let http_addr = bound.address;
         let (hub, tap, announcements) = Hub::new(config.api.feed.client_buffer);
         let store = open_store(&config, tap).await?;
+        forget_removed_views(&store, &config).await;
         tokio::spawn(hub.clone().run(announcements));
         {
             // Live feeds end at shutdown, so that the HTTP server's graceful stop does not wait
@@ -115,9 +116,11 @@ impl Gateway {
         let running_router = config.cluster.is_none().then(|| router.handle.clone());
         let drain = CancellationToken::new();
         let operator = crate::operator::Operator::new(pipeline.clone(), running_router.clone());
+        // Cluster mode shares the Webex sinks' deliveries (`cluster::sinks`).
+        let recorders = crate::cluster::sinks::DeliveryRecorders::local();
         let mut sinks = Vec::with_capacity(config.sinks.len());
         for sink_config in &config.sinks {
-            sinks.push(sinks::start(sink_config, &pipeline, &operator, &drain).await?);
+            sinks.push(sinks::start(sink_config, &pipeline, &operator, &recorders, &drain).await?);
         }
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
         let tracker = TaskTracker::new();
@@ -128,6 +131,7 @@ impl Gateway {
             topology: config.topology.as_ref(),
             shared: &shared,
             events: events.clone(),
+            views: Some(source::lifecycle::Views::new(pipeline.clone())),
             shutdown: shutdown.clone(),
             tracker: &tracker,
         };
@@ -152,6 +156,7 @@ impl Gateway {
             }),
             pipeline: pipeline.clone(),
             operator: operator.clone(),
+            recorders: recorders.clone(),
             drain: drain.clone(),
             sink_configs: sink_configs.clone(),
             sources: sources.clone(),
@@ -173,6 +178,7 @@ impl Gateway {
             config: Arc::new(config.api.clone()),
             router: running_router,
             operator,
+            recorders,
         };
         let state = crate::http::HttpState {
             pipeline: pipeline.clone(),
@@ -294,6 +300,28 @@ async fn open_store(config: &Config, tap: CommitTap) -> anyhow::Result<Store> {
     tokio::task::spawn_blocking(move || Store::open(store_config))
         .await?
         .with_context(|| format!("cannot open the store at {} (store.path)", path.display()))
+}
+
+/// Deletes the stored views of sources no longer in the configuration: a source added again later
+/// under the same name may watch another device, whose first snapshot must then be a baseline
+/// rather than a flood of differences from an old view; and the table stays the size of the
+/// configuration. (A source whose entry changed keeps its view: see the report of issue 22.)
+async fn forget_removed_views(store: &Store, config: &Config) {
+    let keep = config
+        .sources
+        .iter()
+        .map(|source| source.name().to_owned())
+        .collect();
+    match store.retain_views(keep).await {
+        Ok(0) => {}
+        Ok(removed) => {
+            tracing::info!(
+                removed,
+                "deleted the stored views of sources no longer configured"
+            )
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot delete the views of removed sources"),
+    }
 }
 
 /// Stores events from device sources in batches; ends when every source has stopped and the

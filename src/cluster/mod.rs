@@ -2,6 +2,8 @@
 //!
 //! - `wire` — what travels in NATS: the stream's subjects and headers, the payload of an event
 //!   and of each control message, the lease keys (the contract every other part follows).
+//! - `sinks` — shared sink deliveries: a Webex sink delivers on the node holding its lease and
+//!   records each delivery in the stream (`DeliveryRecorder`).
 //! - `local` — `LocalNats`: nats-server processes on loopback for tests, benchmarks and trying a
 //!   cluster on one machine.
 //!
@@ -20,6 +22,7 @@ pub mod local;
 pub mod log;
 pub mod projection;
 pub mod publish;
+pub mod sinks;
 pub mod spool;
 pub mod wire;
 

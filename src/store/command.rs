@@ -62,6 +62,14 @@ pub(super) enum Command {
         id: i64,
         reply: Reply<bool>,
     },
+    /// A shared sink's delivery record folded outside the projection (see
+    /// [`super::Store::apply_delivery`]).
+    ApplyDelivery {
+        sink: String,
+        seq: u64,
+        outcome: crate::cluster::wire::DeliveryOutcome,
+        reply: Reply<()>,
+    },
     /// One step of the alerting router, whole or not at all (`route.rs`).
     RouteCommit {
         commit: PreparedCommit,
@@ -94,6 +102,23 @@ pub(super) enum Command {
     Project {
         batch: super::project::PreparedBatch,
         reply: Reply<super::ProjectOutcome>,
+    },
+    /// A session's first snapshot, stored as its source's view (`views.rs`).
+    SaveView {
+        source: String,
+        objects: Vec<crate::cluster::wire::ViewObject>,
+        reply: Reply<()>,
+    },
+    /// A source's session ended cleanly at shutdown: it was listening until `now_ms`.
+    TouchView {
+        source: String,
+        now_ms: i64,
+        reply: Reply<()>,
+    },
+    /// Startup: the views of sources no longer configured are deleted; answers how many.
+    RetainViews {
+        keep: Vec<String>,
+        reply: Reply<u64>,
     },
     /// Commit what came before, then stop.
     Close,
@@ -188,6 +213,14 @@ pub(super) fn execute(
         Command::RetryDead { sink, id, reply } => in_savepoint(tx, reply, "retry_dead", |conn| {
             outbox::retry_dead(conn, &sink, id)
         }),
+        Command::ApplyDelivery {
+            sink,
+            seq,
+            outcome,
+            reply,
+        } => in_savepoint(tx, reply, "apply_delivery", |conn| {
+            outbox::apply_delivery(conn, &sink, seq, &outcome)
+        }),
         Command::RouteCommit { commit, reply } => {
             let mark = memory.mark();
             let result = run_in_savepoint(tx, |conn| route::commit(conn, memory, &commit, now_ms));
@@ -251,6 +284,26 @@ pub(super) fn execute(
             let (finish, error) = settle(reply, "project", result);
             (announce_then(tap, committed, finish), error)
         }
+        Command::SaveView {
+            source,
+            objects,
+            reply,
+        } => {
+            let seq = memory.last_seq.max(0) as u64;
+            in_savepoint(tx, reply, "save_view", |conn| {
+                super::views::apply_baseline(conn, &source, &objects, seq)
+            })
+        }
+        Command::TouchView {
+            source,
+            now_ms,
+            reply,
+        } => in_savepoint(tx, reply, "touch_view", |conn| {
+            super::views::touch(conn, &source, now_ms)
+        }),
+        Command::RetainViews { keep, reply } => in_savepoint(tx, reply, "retain_views", |conn| {
+            super::views::retain(conn, &keep)
+        }),
         Command::Close | Command::Wake => (Box::new(|_| {}), None),
         #[cfg(test)]
         Command::Exec { sql, reply } => {
@@ -437,11 +490,15 @@ pub(super) fn unanswered(command: Command) -> Finish {
         Command::RecoverLeases { reply, .. } => answer(reply, never_ran()),
         Command::Release { reply, .. } => answer(reply, never_ran()),
         Command::RetryDead { reply, .. } => answer(reply, never_ran()),
+        Command::ApplyDelivery { reply, .. } => answer(reply, never_ran()),
         Command::RouteCommit { reply, .. } => answer(reply, never_ran()),
         Command::SetThread { reply, .. } => answer(reply, never_ran()),
         Command::RecordCard { reply, .. } => answer(reply, never_ran()),
         Command::Spool { reply, .. } | Command::Unspool { reply, .. } => answer(reply, never_ran()),
         Command::Project { reply, .. } => answer(reply, never_ran()),
+        Command::SaveView { reply, .. } => answer(reply, never_ran()),
+        Command::RetainViews { reply, .. } => answer(reply, never_ran()),
+        Command::TouchView { reply, .. } => answer(reply, never_ran()),
         Command::Close | Command::Wake => Box::new(|_| {}),
         #[cfg(test)]
         Command::Exec { reply, .. } => answer(reply, never_ran()),

@@ -56,6 +56,7 @@ pub use reader::{
 };
 pub use route::{LoggedEvent, RouteCommit, TraceRow};
 pub use spool::SpoolRow;
+pub use views::StoredView;
 
 use crate::event::Event;
 use command::Command;
@@ -443,6 +444,25 @@ impl Store {
             .await
     }
 
+    /// Folds one delivery record of a shared sink (`Control::Delivery`) into the outbox row
+    /// `(sink, seq)`, as the cluster projection does inside its batch (see
+    /// `outbox::apply_delivery`): for tools and tests that fold records themselves.
+    pub async fn apply_delivery(
+        &self,
+        sink: &str,
+        seq: u64,
+        outcome: crate::cluster::wire::DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        let sink = sink.to_owned();
+        self.request(|reply| Command::ApplyDelivery {
+            sink,
+            seq,
+            outcome,
+            reply,
+        })
+        .await
+    }
+
     /// Commits one step of the alerting router (see [`RouteCommit`]): the notification events
     /// and operator events appended (with their outbox rows), the state rows written, the
     /// decisions and memberships recorded, the cursor moved. The `Appended` of each appended
@@ -509,6 +529,41 @@ impl Store {
     pub async fn project(&self, batch: ProjectBatch) -> Result<ProjectOutcome, StoreError> {
         let batch = project::PreparedBatch::new(batch)?;
         self.request(|reply| Command::Project { batch, reply })
+            .await
+    }
+
+    /// Stores `objects`, a session's first snapshot, as `source`'s view: from now on the source's
+    /// events fold into it (see `views.rs`).
+    pub async fn save_view(
+        &self,
+        source: &str,
+        objects: Vec<crate::cluster::wire::ViewObject>,
+    ) -> Result<(), StoreError> {
+        let source = source.to_owned();
+        self.request(|reply| Command::SaveView {
+            source,
+            objects,
+            reply,
+        })
+        .await
+    }
+
+    /// Records that `source`'s session was listening until now (it ended cleanly at shutdown), so
+    /// that the next start's gap begins there.
+    pub async fn touch_view(&self, source: &str) -> Result<(), StoreError> {
+        let source = source.to_owned();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        self.request(|reply| Command::TouchView {
+            source,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes the stored views of every source not named in `keep`; answers how many went.
+    pub async fn retain_views(&self, keep: Vec<String>) -> Result<u64, StoreError> {
+        self.request(|reply| Command::RetainViews { keep, reply })
             .await
     }
 

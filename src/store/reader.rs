@@ -320,6 +320,18 @@ impl Reader {
         Ok((oldest, newest))
     }
 
+    /// The event seq of `sink`'s dead letter `id`; `None` when it has no such dead letter.
+    pub fn dead_letter_seq(&self, sink: &str, id: i64) -> anyhow::Result<Option<u64>> {
+        self.conn
+            .prepare_cached(
+                "SELECT seq FROM outbox WHERE id = ?1 AND sink = ?2 AND status = 'dead'",
+            )?
+            .query_row(params![id, sink], |row| row.get::<_, i64>(0))
+            .optional()
+            .map(|seq| seq.map(|seq| seq as u64))
+            .context("cannot read a dead letter")
+    }
+
     /// The dead letters of `sink`, newest first.
     pub fn dead_letters(&self, sink: &str, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
         let mut statement = self.conn.prepare_cached(
@@ -407,6 +419,12 @@ impl Reader {
     #[cfg(test)]
     pub(super) fn count(&self, sql: &str) -> i64 {
         self.conn.query_row(sql, [], |row| row.get(0)).unwrap()
+    }
+
+    /// `source`'s stored view (its last reported objects), if its baseline was ever saved.
+    pub fn view(&self, source: &str) -> anyhow::Result<Option<super::StoredView>> {
+        super::views::load(&self.conn, source)
+            .with_context(|| format!("cannot read the stored view of {source}"))
     }
 
     /// The schema version, for tests.
