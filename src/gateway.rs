@@ -109,10 +109,17 @@ impl Gateway {
         let policy = crate::route::Policy::compile(&config).map_err(|errors| {
             anyhow::anyhow!("the alerting policy is not valid: {}", errors.join("; "))
         })?;
-        let router = router::spawn(pipeline.clone(), pool.clone(), policy, router::Clock::Wall);
+        // Cluster mode (issue 22): the log is the replicated stream, no alerting router yet.
+        let router = match &cluster {
+            None => router::spawn(pipeline.clone(), pool.clone(), policy, router::Clock::Wall),
+            Some(node) => {
+                crate::cluster::log::start(node, &pipeline, &pool, &shutdown).await?;
+                router::idle(pipeline.clone())
+            }
+        };
+        let running_router = config.cluster.is_none().then(|| router.handle.clone());
         let drain = CancellationToken::new();
-        let operator =
-            crate::operator::Operator::new(pipeline.clone(), Some(router.handle.clone()));
+        let operator = crate::operator::Operator::new(pipeline.clone(), running_router.clone());
         // Cluster mode shares the Webex sinks' deliveries (`cluster::sinks`).
         let recorders = match &cluster {
             Some(node) => cluster_recorders(node, &config.sinks),
@@ -148,8 +155,7 @@ impl Gateway {
         );
         let sources = Registry::new(sources);
         if let Some(cluster) = &cluster {
-            // Not waiting for the projection while none runs on this branch (i22-log adds it).
-            crate::cluster::ownership::spawn(cluster, sources.clone(), false, shutdown.clone());
+            crate::cluster::ownership::spawn(cluster, sources.clone(), shutdown.clone());
         }
         let sink_configs = Arc::new(std::sync::RwLock::new(Arc::new(config.sinks.clone())));
         let reloader = Arc::new(Reloader {
@@ -182,7 +188,7 @@ impl Gateway {
             sinks: sink_configs,
             auth: Arc::new(crate::http::api::Auth::new(&config.api.auth)),
             config: Arc::new(config.api.clone()),
-            router: Some(router.handle.clone()),
+            router: running_router,
             operator,
             recorders,
             cluster: cluster.clone(),

@@ -239,7 +239,17 @@ impl Operator {
             .ingest(&mut items)
             .await
             .map_err(|error| OperatorError::Store(anyhow::anyhow!(error)))?;
-        Ok(appended.first().map_or(0, |appended| appended.seq))
+        let seq = appended.first().map_or(0, |appended| appended.seq);
+        // In cluster mode the event reaches this node's store through the projection: the
+        // next action (under the same lock) must see it, or an alarm could be acknowledged
+        // twice.
+        if !self.pipeline.wait_stored(seq, APPLY_TIMEOUT).await {
+            tracing::warn!(
+                seq,
+                "an operator event is not in this node's store yet (cluster mode: spooled, or the projection lags)"
+            );
+        }
+        Ok(seq)
     }
 
     /// Waits for the router to apply the event `seq`, at most [`APPLY_TIMEOUT`]; false when it

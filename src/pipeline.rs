@@ -3,12 +3,17 @@
 //! events), and only then announced to those sinks. A webhook is acknowledged when
 //! [`Pipeline::ingest`] returns, so an acknowledged event is durable and owed to every sink.
 //!
+//! In cluster mode ([`Pipeline::set_cluster`]) `ingest` publishes to the replicated stream
+//! instead (`cluster::publish`): the event is stored by every node's projection, which routes it
+//! with [`Pipeline::sinks_for`] and wakes the sinks; the caller is answered once the stream or
+//! the local spool holds it.
+//!
 //! A sink that a route of the alerting policy names takes nothing through its own `match:`: the
 //! router (`gateway::router`) reads the log and appends its notifications with their outbox rows
 //! itself. After each commit of new events the pipeline wakes the router.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use tokio::sync::Notify;
 
@@ -30,6 +35,8 @@ struct Inner {
     routed: RwLock<Arc<HashSet<String>>>,
     /// The router's waker: notified after every commit of new events.
     router: Arc<Notify>,
+    /// Cluster mode: where `ingest` writes instead of the store.
+    cluster: OnceLock<crate::cluster::publish::Publisher>,
 }
 
 /// The sinks events are routed to, and what wakes each.
@@ -107,7 +114,34 @@ impl Pipeline {
                 routing: RwLock::new(Arc::new(Routing::new(sinks, None))),
                 routed: RwLock::new(Arc::new(HashSet::new())),
                 router: Arc::new(Notify::new()),
+                cluster: OnceLock::new(),
             }),
+        }
+    }
+
+    /// Cluster mode: from now on `ingest` publishes to the stream (set once, before any event
+    /// is ingested).
+    pub fn set_cluster(&self, publisher: crate::cluster::publish::Publisher) {
+        if self.inner.cluster.set(publisher).is_err() {
+            tracing::warn!("the pipeline's cluster backend was already set");
+        }
+    }
+
+    /// The cluster backend, in cluster mode.
+    pub fn cluster(&self) -> Option<&crate::cluster::publish::Publisher> {
+        self.inner.cluster.get()
+    }
+
+    /// Waits (at most `timeout`) until the event `seq` is in this node's store: at once on a
+    /// single node (an appended event is), after the projection has applied it in cluster mode.
+    /// False when it has not in time (or `seq` is 0: spooled, not numbered yet).
+    pub async fn wait_stored(&self, seq: u64, timeout: std::time::Duration) -> bool {
+        match self.cluster() {
+            None => true,
+            Some(_) if seq == 0 => false,
+            Some(cluster) => tokio::time::timeout(timeout, cluster.progress().wait_for(seq))
+                .await
+                .is_ok(),
         }
     }
 
@@ -160,7 +194,13 @@ impl Pipeline {
     /// Routes each event (its `sinks` are replaced by the routing result), appends them durably
     /// and wakes the sinks that got new rows. Resolves after the commit. The items stay the
     /// caller's, so a batch the store could not take can be offered again as it is.
+    ///
+    /// In cluster mode the items are published to the stream instead (see
+    /// `cluster::publish` for what each `Appended` then means); the projection routes them.
     pub async fn ingest(&self, items: &mut [NewEvent]) -> Result<Vec<Appended>, StoreError> {
+        if let Some(cluster) = self.cluster() {
+            return cluster.write(&self.inner.store, items).await;
+        }
         let routing = self.routing();
         let routed = self.routed();
         for item in items.iter_mut() {
@@ -189,6 +229,20 @@ impl Pipeline {
         source: &str,
         objects: Vec<crate::cluster::wire::ViewObject>,
     ) -> Result<(), StoreError> {
+        // Cluster mode: the baseline is a control message of the stream, fenced by the device's
+        // lease; every node's projection stores it (`store::controls`).
+        if let Some(cluster) = self.cluster() {
+            let key = crate::cluster::wire::LeaseKey::Device(source.to_owned());
+            let control = crate::cluster::wire::Control::Baseline {
+                source: source.to_owned(),
+                objects,
+            };
+            return cluster
+                .publish_control(&control, Some(&key))
+                .await
+                .map(|_| ())
+                .map_err(|error| StoreError::Unavailable(format!("{error:#}")));
+        }
         self.inner.store.save_view(source, objects).await
     }
 

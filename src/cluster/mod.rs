@@ -10,18 +10,26 @@
 //! - `nats` — the connection, the stream and the buckets; `Node` — this gateway as a member.
 //! - `rendezvous`, `members`, `lease` — who holds which lease; `ownership` — sessions follow
 //!   their device's lease.
+//! - `publish` — the cluster backend of `Pipeline::ingest`: events to the stream, what it does
+//!   not confirm in time to the local spool.
+//! - `spool` — the relay that republishes the spool.
+//! - `projection` — the stream folded, in order, into this node's store; the lag.
 //!
 //! The parts that follow (leases and members, publishing and the spool, the projection into the
 //! node's own store, shared sink deliveries) are described in ARCHITECTURE.md, "Cluster mode".
 
 pub mod lease;
 pub mod local;
+pub mod log;
 pub mod members;
 pub mod nats;
 mod node;
 pub mod ownership;
+pub mod projection;
+pub mod publish;
 pub mod rendezvous;
 pub mod sinks;
+pub mod spool;
 pub mod wire;
 
 use std::collections::HashMap;

@@ -15,16 +15,15 @@ use super::{Node, ProjectionProgress};
 use crate::source::{ConnectionState, Registry, SourceHandle};
 
 /// Starts following the registry's sources (also after a reload replaces them) until
-/// `shutdown`. `wait_for_projection`: whether a session waits for the projection to reach its
-/// lease's announcement (false only while no projection runs on this node).
+/// `shutdown`. A session starts only once this node's projection has applied its lease's
+/// announcement (so the stored view holds everything the previous owner reported).
 pub fn spawn(
     node: &Node,
     sources: Registry,
-    wait_for_projection: bool,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let leases = node.leases.clone();
-    let projection = wait_for_projection.then(|| node.projection.clone());
+    let projection = Some(node.projection.clone());
     let period = node
         .config
         .lease

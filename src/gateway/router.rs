@@ -164,6 +164,27 @@ pub fn spawn(pipeline: Pipeline, pool: ReaderPool, policy: Policy, clock: Clock)
     }
 }
 
+/// A router that applies nothing (cluster mode, issue 22: the router is not started there
+/// yet): its handle never moves and its policy updates only set the routed sinks, which a
+/// cluster's configuration check leaves empty.
+pub fn idle(pipeline: Pipeline) -> Router {
+    let (policy_tx, _) = watch::channel(Policy::default());
+    let stop = CancellationToken::new();
+    Router {
+        handle: RouterHandle {
+            wake: pipeline.router_waker(),
+            applied: watch::channel(0).1,
+        },
+        policy: PolicyUpdates {
+            sender: Arc::new(policy_tx),
+            pipeline,
+        },
+        _stop_when_dropped: stop.clone().drop_guard(),
+        stop,
+        task: tokio::spawn(async {}),
+    }
+}
+
 struct Task {
     engine: Engine,
     pipeline: Pipeline,

@@ -1,7 +1,7 @@
 //! The one HTTP server netpulse runs: webhook receivers at the paths their sources configure, the
 //! API and live feed under `/api/v1`, the dashboard at `/`, `/metrics` (Prometheus text),
-//! `/healthz` (the process answers) and `/readyz` (the store takes writes and every component has
-//! started). [`router`] builds it from [`HttpState`]; [`bind`] and [`serve`] run it.
+//! `/healthz` (the process answers) and `/readyz` (the store takes writes, every component has
+//! started and, in cluster mode, the projection is at most `cluster.max_lag` behind the stream). [`router`] builds it from [`HttpState`]; [`bind`] and [`serve`] run it.
 
 pub mod api;
 mod hook_routes;
@@ -137,6 +137,16 @@ pub fn serve(bound: Bound, router: Router, shutdown: CancellationToken, tracker:
 async fn ready(State(state): State<HttpState>) -> Response {
     if !state.started.load(Ordering::Acquire) {
         return (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response();
+    }
+    if let Some(cluster) = state.pipeline.cluster() {
+        let (behind, max_lag) = cluster.lag();
+        if behind > max_lag {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the store is {behind} stream messages behind the cluster (cluster.max_lag: {max_lag})\n"),
+            )
+                .into_response();
+        }
     }
     match state.pipeline.store().write_state() {
         WriteState::Writing => "ready\n".into_response(),

@@ -88,6 +88,21 @@ pub(super) enum Command {
         created_ms: i64,
         reply: Reply<()>,
     },
+    /// Cluster mode: events the stream did not confirm, kept for the relay (`spool.rs`).
+    Spool {
+        rows: Vec<super::SpoolRow>,
+        reply: Reply<()>,
+    },
+    /// Cluster mode: spooled rows the stream has confirmed.
+    Unspool {
+        ids: Vec<i64>,
+        reply: Reply<()>,
+    },
+    /// Cluster mode: one batch of the stream folded into the store (`project.rs`).
+    Project {
+        batch: super::project::PreparedBatch,
+        reply: Reply<super::ProjectOutcome>,
+    },
     /// A session's first snapshot, stored as its source's view (`views.rs`).
     SaveView {
         source: String,
@@ -124,6 +139,9 @@ impl Command {
             Command::Append { items, .. } => items.len(),
             Command::MarkDelivered { ids, .. } | Command::Release { ids, .. } => ids.len(),
             Command::RouteCommit { commit, .. } => commit.weight(),
+            Command::Spool { rows, .. } => rows.len(),
+            Command::Unspool { ids, .. } => ids.len(),
+            Command::Project { batch, .. } => batch.weight(),
             _ => 1,
         }
     }
@@ -236,6 +254,36 @@ pub(super) fn execute(
         } => in_savepoint(tx, reply, "record_card", |conn| {
             super::cards::insert(conn, &card, created_ms)
         }),
+        Command::Spool { rows, reply } => in_savepoint(tx, reply, "spool", |conn| {
+            super::spool::insert(conn, &rows, now_ms)
+        }),
+        Command::Unspool { ids, reply } => in_savepoint(tx, reply, "unspool", |conn| {
+            super::spool::delete(conn, &ids)
+        }),
+        Command::Project { batch, reply } => {
+            let mark = memory.mark();
+            let result = run_in_savepoint(tx, |conn| {
+                super::project::apply(conn, memory, &batch, now_ms)
+            });
+            // Projected events reach the live feed like appended ones, in seq order.
+            let committed = match &result {
+                Ok(outcome) => {
+                    metrics::counter!("netpulse_store_events_appended_total")
+                        .increment(outcome.stored.len() as u64);
+                    if tap.is_some_and(CommitTap::active) {
+                        batch.committed(outcome)
+                    } else {
+                        Vec::new()
+                    }
+                }
+                Err(_) => {
+                    memory.rollback_to(mark);
+                    Vec::new()
+                }
+            };
+            let (finish, error) = settle(reply, "project", result);
+            (announce_then(tap, committed, finish), error)
+        }
         Command::SaveView {
             source,
             objects,
@@ -446,6 +494,8 @@ pub(super) fn unanswered(command: Command) -> Finish {
         Command::RouteCommit { reply, .. } => answer(reply, never_ran()),
         Command::SetThread { reply, .. } => answer(reply, never_ran()),
         Command::RecordCard { reply, .. } => answer(reply, never_ran()),
+        Command::Spool { reply, .. } | Command::Unspool { reply, .. } => answer(reply, never_ran()),
+        Command::Project { reply, .. } => answer(reply, never_ran()),
         Command::SaveView { reply, .. } => answer(reply, never_ran()),
         Command::RetainViews { reply, .. } => answer(reply, never_ran()),
         Command::TouchView { reply, .. } => answer(reply, never_ran()),
@@ -456,7 +506,7 @@ pub(super) fn unanswered(command: Command) -> Finish {
 }
 
 /// Errors that say the database cannot take writes at all, as opposed to one request's problem.
-fn cannot_write(err: &rusqlite::Error) -> bool {
+pub(super) fn cannot_write(err: &rusqlite::Error) -> bool {
     matches!(
         err.sqlite_error_code(),
         Some(

@@ -86,6 +86,11 @@ impl Prepared {
         }
     }
 
+    /// The sinks that get an outbox row for this event.
+    pub(super) fn sinks(&self) -> &[String] {
+        &self.sinks
+    }
+
     pub(super) fn new(item: &NewEvent) -> Result<Prepared, StoreError> {
         let event = &item.event;
         let body = event_json(event, item.raw_data.as_deref()).map_err(|err| {
@@ -134,8 +139,54 @@ pub(super) fn append(
         });
     }
     let seq = memory.last_seq + 1;
+    store_at(conn, memory, item, seq, key, now_ms)?;
+    Ok(Appended {
+        seq: seq as u64,
+        duplicate: false,
+    })
+}
+
+/// Stores one event projected from the cluster's stream at `seq`, the stream sequence, unless
+/// its idempotency key (the projection gives every event one: its `Nats-Msg-Id`) is already
+/// stored or an event is already stored at `seq`. True when stored.
+pub(super) fn append_at(
+    conn: &Connection,
+    memory: &mut Memory,
+    item: &Prepared,
+    seq: i64,
+    now_ms: i64,
+) -> rusqlite::Result<bool> {
+    let key = item
+        .idempotency_key
+        .as_deref()
+        .map(|key| (key, memory.dedup.hash(key)));
+    if let Some((key, hash)) = key
+        && memory.dedup.find(conn, key, hash)?.is_some()
+    {
+        metrics::counter!("netpulse_store_duplicates_total").increment(1);
+        return Ok(false);
+    }
+    let taken = conn
+        .prepare_cached("SELECT 1 FROM events WHERE seq = ?1")?
+        .exists([seq])?;
+    if taken {
+        return Ok(false);
+    }
+    store_at(conn, memory, item, seq, key, now_ms)?;
+    Ok(true)
+}
+
+/// The rows of one new event at `seq`: the event, its key, its outbox rows, its alarm updates.
+fn store_at(
+    conn: &Connection,
+    memory: &mut Memory,
+    item: &Prepared,
+    seq: i64,
+    key: Option<(&str, u64)>,
+    now_ms: i64,
+) -> rusqlite::Result<()> {
     insert(conn, item, seq, now_ms)?;
-    memory.last_seq = seq;
+    memory.last_seq = memory.last_seq.max(seq);
     if let Some((key, hash)) = key {
         keys::insert(conn, &mut memory.dedup, key, hash, seq, now_ms)?;
     }
@@ -156,10 +207,7 @@ pub(super) fn append(
     if let Some(fold) = &item.view {
         views::fold(conn, &item.source, fold, seq, now_ms)?;
     }
-    Ok(Appended {
-        seq: seq as u64,
-        duplicate: false,
-    })
+    Ok(())
 }
 
 /// The row of one event.

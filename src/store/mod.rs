@@ -18,13 +18,17 @@ mod cards;
 mod checkpoint;
 mod command;
 mod committed;
+mod controls;
 mod events;
+mod fences;
 mod keys;
 mod outbox;
 mod pool;
+mod project;
 mod reader;
 mod route;
 mod schema;
+mod spool;
 mod syncer;
 mod views;
 mod writer;
@@ -42,13 +46,16 @@ use tokio::sync::{mpsc, oneshot};
 pub use cards::CardRow;
 pub use committed::{Announcements, CommitTap, Committed, with_seq};
 pub use events::event_json;
+pub use fences::parse as parse_fence;
 pub use keys::DedupLimits;
 pub use pool::ReaderPool;
+pub use project::{ProjectBatch, ProjectOutcome, Projected, ProjectedBody};
 pub use reader::{
     AlarmFilter, AlarmRow, AlarmView, DeadLetter, EventFilter, EventQuery, LogScan, Order,
     OutboxCounts, OutboxRow, Reader,
 };
 pub use route::{LoggedEvent, RouteCommit, TraceRow};
+pub use spool::SpoolRow;
 pub use views::StoredView;
 
 use crate::event::Event;
@@ -497,6 +504,32 @@ impl Store {
             reply,
         })
         .await
+    }
+
+    /// Cluster mode: keeps `rows` (events the stream did not confirm) durably for the relay;
+    /// resolves after the commit, like an append.
+    pub async fn spool(&self, rows: Vec<SpoolRow>) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.request(|reply| Command::Spool { rows, reply }).await
+    }
+
+    /// Cluster mode: deletes spooled rows the stream has confirmed.
+    pub async fn unspool(&self, ids: Vec<i64>) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.request(|reply| Command::Unspool { ids, reply }).await
+    }
+
+    /// Cluster mode: folds a batch of the stream into the store, cursor included, in one
+    /// savepoint of the group commit (see `project.rs`); its new events are announced to the live
+    /// feed like appended ones.
+    pub async fn project(&self, batch: ProjectBatch) -> Result<ProjectOutcome, StoreError> {
+        let batch = project::PreparedBatch::new(batch)?;
+        self.request(|reply| Command::Project { batch, reply })
+            .await
     }
 
     /// Stores `objects`, a session's first snapshot, as `source`'s view: from now on the source's

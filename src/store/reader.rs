@@ -15,6 +15,7 @@ use crate::event::{AlarmState, Event, Severity};
 
 mod alarms;
 mod cards;
+mod cluster;
 mod route;
 
 pub use alarms::{AlarmFilter, AlarmRow, AlarmView};

@@ -253,6 +253,30 @@ pub(super) const MIGRATIONS: &[&str] = &[
         attributes TEXT NOT NULL,
         PRIMARY KEY (source, key)
     ) WITHOUT ROWID;",
+    // 10 → 11: cluster mode (issue 22). `cluster_spool`: events a node accepted while the stream
+    // did not confirm them, kept (and fsynced by the group commit) until the relay has
+    // republished them with their original message id and headers. `cluster_fences`: the newest
+    // lease revision the projection folded per lease key (`Np-Fence` older than it is dropped).
+    // `cluster_cursor`: the last stream sequence projected, moved in the same transaction as
+    // what it projected (one row, id 0).
+    "CREATE TABLE cluster_spool (
+        id INTEGER PRIMARY KEY,
+        subject TEXT NOT NULL,
+        msg_id TEXT NOT NULL,
+        fence TEXT,
+        payload BLOB NOT NULL,
+        created_ms INTEGER NOT NULL
+    );
+    CREATE TABLE cluster_fences (
+        key TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        node TEXT NOT NULL,
+        seq INTEGER NOT NULL
+    );
+    CREATE TABLE cluster_cursor (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        seq INTEGER NOT NULL
+    );",
 ];
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.

@@ -10,6 +10,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod cluster_lease;
+mod cluster_log;
 mod cluster_sinks;
 mod crash;
 mod dme;

@@ -34,6 +34,13 @@ pub(super) async fn cluster(State(state): State<ApiState>) -> Result<Response, A
         })
         .collect();
     let applied = node.projection.applied();
+    let (lag, max_lag) = state
+        .pipeline
+        .cluster()
+        .map(|publisher| publisher.lag())
+        .unwrap_or((0, node.config.max_lag));
+    // A spool that cannot be read is shown as unknown, not as empty.
+    let spool_depth = state.pool.read(|reader| reader.spool_depth()).await.ok();
     Ok(Json(json!({
         "node": {
             "id": node.id,
@@ -42,9 +49,15 @@ pub(super) async fn cluster(State(state): State<ApiState>) -> Result<Response, A
         },
         "members": members,
         "leases": view.leases,
-        // `stream_last` and `lag` come with the projection; `spool.depth` with the spool.
-        "projection": { "applied": applied, "stream_last": null, "lag": null },
-        "spool": { "depth": null },
+        "projection": {
+            "applied": applied,
+            "stream_last": applied + lag,
+            "lag": lag,
+            "max_lag": max_lag,
+        },
+        // Events this node answered for but the stream has not confirmed yet (the relay
+        // publishes them when it can).
+        "spool": { "depth": spool_depth },
     }))
     .into_response())
 }

@@ -8,6 +8,7 @@ mod events;
 mod keys;
 mod operator;
 mod outbox;
+mod project;
 mod route;
 mod writer;
 
