@@ -23,6 +23,9 @@ pub struct Node {
     pub config: Arc<ClusterConfig>,
 }
 
+/// How long a node's start waits for the stream to be made.
+const STREAM_AT_START: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Node {
     /// Connects to NATS and starts the lease manager, which makes sure the stream and the
     /// buckets exist. Neither waits for NATS: while it is down the client retries in the
@@ -30,6 +33,23 @@ impl Node {
     pub async fn start(config: &ClusterConfig) -> anyhow::Result<Node> {
         let id = config.node();
         let client = nats::connect(config, &id).await?;
+        // Make the stream before the first webhook, when NATS answers (otherwise the first
+        // events all go through the spool), and before the lease manager, which would make it
+        // at the same moment (two creations at once both wait ~10 s for an answer). NATS down
+        // at startup does not stop the node: the manager makes the stream once NATS answers,
+        // and events are spooled meanwhile.
+        let jetstream = jetstream::new(client.clone());
+        match tokio::time::timeout(STREAM_AT_START, nats::ensure_stream(&jetstream, config)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(
+                error = format!("{error:#}"),
+                "the stream is not ready yet; events are spooled until it is"
+            ),
+            Err(_) => tracing::warn!(
+                after = ?STREAM_AT_START,
+                "NATS did not answer; events are spooled until the stream is ready"
+            ),
+        }
         Ok(Node::start_with(config, id, client))
     }
 
