@@ -122,7 +122,7 @@ async fn follow(
             None => {
                 if !control.is_stopped() {
                     tracing::info!(source = %source.name, "this node no longer holds the device: stopping its session");
-                    control.stop();
+                    control.stop_because(crate::source::lifecycle::OWNERSHIP_MOVED);
                     session_ended(&source).await;
                     stopped.notify_one();
                 }

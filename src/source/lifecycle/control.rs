@@ -81,10 +81,16 @@ impl SessionControl {
 
     /// Ends the current session (or backoff) and starts no other until [`start`](Self::start).
     pub fn stop(&self) {
+        self.stop_because("session stopped");
+    }
+
+    /// As [`stop`](Self::stop), with the reason the gap that follows gives (a cluster node that
+    /// lost the device's lease).
+    pub fn stop_because(&self, why: &'static str) {
         self.command(|state| {
             if state.wanted == Wanted::Running {
                 state.wanted = Wanted::Stopped;
-                state.why = "session stopped";
+                state.why = why;
                 state.run.cancel();
             }
         });
