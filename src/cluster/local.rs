@@ -73,9 +73,25 @@ impl LocalNats {
     /// Starts `count` clustered servers with JetStream under `dir` and waits until JetStream
     /// answers on every one.
     pub async fn start(dir: &Path, count: usize) -> anyhow::Result<LocalNats> {
+        LocalNats::start_on(dir, count, None).await
+    }
+
+    /// As [`LocalNats::start`], with client ports `base`, `base + 1`, … and route ports
+    /// `base + 2000`, … when `base` is given (free ports otherwise).
+    pub async fn start_on(
+        dir: &Path,
+        count: usize,
+        base: Option<u16>,
+    ) -> anyhow::Result<LocalNats> {
         let (binary, _) = LocalNats::find_server()?;
         let ports: Vec<(u16, u16)> = (0..count)
-            .map(|_| Ok::<_, anyhow::Error>((free_port()?, free_port()?)))
+            .map(|index| match base {
+                Some(base) => {
+                    let offset = u16::try_from(index)?;
+                    Ok((base + offset, base + 2000 + offset))
+                }
+                None => Ok::<_, anyhow::Error>((free_port()?, free_port()?)),
+            })
             .collect::<Result<_, _>>()?;
         let routes: Vec<String> = ports
             .iter()

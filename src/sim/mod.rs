@@ -6,6 +6,7 @@ pub mod dme;
 pub mod hooks;
 pub mod ise;
 mod load;
+pub mod nats;
 pub mod sdwan;
 pub mod webex;
 
@@ -45,6 +46,9 @@ pub enum SimCommand {
     Cloudevents(hooks::CloudeventsSimArgs),
     /// Cisco ISE pxGrid 2.0: the control REST API and the STOMP pubsub over WebSocket.
     Ise(ise::IseSimArgs),
+    /// A local NATS JetStream cluster (real nats-server processes, 2.11 or later) to try
+    /// `cluster:` on one machine.
+    Nats(nats::NatsSimArgs),
 }
 
 impl SimCommand {
@@ -63,6 +67,7 @@ impl SimCommand {
             SimCommand::StandardWebhooks(args) => hooks::run_cli(args, shutdown).await,
             SimCommand::Cloudevents(args) => hooks::run_cli(args, shutdown).await,
             SimCommand::Ise(args) => ise::run_cli(args, shutdown).await,
+            SimCommand::Nats(args) => nats::run_cli(args, shutdown).await,
         }
     }
 }
