@@ -45,6 +45,8 @@ pub struct Poster {
     pub targets: Arc<Mutex<Vec<(String, String)>>>,
     pub posts: Arc<Mutex<Vec<Post>>>,
     stop: CancellationToken,
+    /// Cancelled once the last request in flight is recorded.
+    done: CancellationToken,
 }
 
 impl Poster {
@@ -54,6 +56,7 @@ impl Poster {
             targets: Arc::new(Mutex::new(targets)),
             posts: Arc::new(Mutex::new(Vec::new())),
             stop: CancellationToken::new(),
+            done: CancellationToken::new(),
         };
         let task = poster.clone();
         let prefix = prefix.to_owned();
@@ -88,7 +91,7 @@ impl Poster {
             }
             in_flight.close();
             in_flight.wait().await;
-            task.stop.cancel();
+            task.done.cancel();
         });
         poster
     }
@@ -103,9 +106,7 @@ impl Poster {
     /// Stops posting and waits for the requests in flight.
     pub async fn finish(&self) -> Vec<Post> {
         self.stop.cancel();
-        // The task cancels the token again once the last request in flight is recorded; wait a
-        // request's timeout at most.
-        tokio::time::sleep(REQUEST_TIMEOUT + Duration::from_millis(500)).await;
+        self.done.cancelled().await;
         self.posts.lock().unwrap().clone()
     }
 }

@@ -59,8 +59,12 @@ struct State {
     seen: Vec<std::collections::HashSet<u64>>,
     unowned_since: Vec<Option<Instant>>,
     marks: Vec<Mark>,
-    /// (switch, time since start, description) of every sample with two active sessions.
+    /// (switch, time since start, description) of the first samples with two active sessions.
     overlaps: Vec<(String, Duration, String)>,
+    /// Samples (per switch) with two active sessions, and with two open sockets whatever their
+    /// subscriptions (a paused process keeps its socket open).
+    overlap_count: u64,
+    two_sockets: u64,
     /// Samples that took longer than twice the period (the sampler itself was late).
     late_samples: u64,
 }
@@ -114,7 +118,10 @@ impl Watch {
         state.late_samples += u64::from(late);
         for (index, sessions) in seen.into_iter().enumerate() {
             let active: Vec<_> = sessions.iter().filter(|view| view.active()).collect();
-            if active.len() > 1 {
+            let sockets = sessions.iter().filter(|view| view.socket_open).count();
+            state.two_sockets += u64::from(sockets > 1);
+            state.overlap_count += u64::from(active.len() > 1);
+            if active.len() > 1 && state.overlaps.len() < 50 {
                 let detail = active
                     .iter()
                     .map(|view| {
@@ -217,8 +224,15 @@ impl Watch {
         self.state.lock().unwrap().marks.clone()
     }
 
-    pub fn overlaps(&self) -> Vec<(String, Duration, String)> {
-        self.state.lock().unwrap().overlaps.clone()
+    /// (samples with two active sessions on a switch, the first of them in detail).
+    pub fn overlaps(&self) -> (u64, Vec<(String, Duration, String)>) {
+        let state = self.state.lock().unwrap();
+        (state.overlap_count, state.overlaps.clone())
+    }
+
+    /// Samples with two open sockets on a switch (active or not).
+    pub fn two_sockets(&self) -> u64 {
+        self.state.lock().unwrap().two_sockets
     }
 
     /// (samples, late samples).

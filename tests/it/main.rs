@@ -8,6 +8,7 @@ mod api;
 mod apic;
 mod bad_input;
 mod browser;
+mod cluster;
 mod cli;
 mod crash;
 mod dme;
