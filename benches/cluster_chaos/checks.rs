@@ -74,8 +74,7 @@ pub fn same_everywhere(histories: &[History], findings: &mut Findings) {
         return;
     };
     let identity = |event: &Value| (event["seq"].as_u64().unwrap_or(0), event["id"].to_string());
-    let reference_events: BTreeMap<u64, String> =
-        reference.events.iter().map(identity).collect();
+    let reference_events: BTreeMap<u64, String> = reference.events.iter().map(identity).collect();
     for history in histories {
         let events: BTreeMap<u64, String> = history.events.iter().map(identity).collect();
         let missing = reference_events
@@ -87,7 +86,10 @@ pub fn same_everywhere(histories: &[History], findings: &mut Findings) {
             .filter(|seq| !reference_events.contains_key(seq))
             .count();
         findings.figure(
-            format!("{}: events stored (differing from {})", history.node, reference.node),
+            format!(
+                "{}: events stored (differing from {})",
+                history.node, reference.node
+            ),
             format!("{} ({})", history.events.len(), missing + extra),
         );
         if missing + extra > 0 {
@@ -99,7 +101,11 @@ pub fn same_everywhere(histories: &[History], findings: &mut Findings) {
         let alarm_state = |alarm: &Value| {
             format!(
                 "{} raised={} last_seq={} events={} operator={}",
-                alarm["key"], alarm["raised"], alarm["last_seq"], alarm["events"], alarm["operator"]
+                alarm["key"],
+                alarm["raised"],
+                alarm["last_seq"],
+                alarm["events"],
+                alarm["operator"]
             )
         };
         let mine: Vec<String> = history.alarms.iter().map(alarm_state).collect();
@@ -126,11 +132,18 @@ pub fn same_everywhere(histories: &[History], findings: &mut Findings) {
 /// Every acknowledged alarm is in every node's history exactly once.
 pub fn acknowledged_stored_once(posts: &[Post], histories: &[History], findings: &mut Findings) {
     let acked: Vec<&Post> = posts.iter().filter(|post| post.acked()).collect();
-    let refused = posts.iter().filter(|post| post.status.is_some() && !post.acked()).count();
+    let refused = posts
+        .iter()
+        .filter(|post| post.status.is_some() && !post.acked())
+        .count();
     let unanswered = posts.iter().filter(|post| post.status.is_none()).count();
     findings.figure(
         "webhooks posted / 2xx / other status / no answer",
-        format!("{} / {} / {refused} / {unanswered}", posts.len(), acked.len()),
+        format!(
+            "{} / {} / {refused} / {unanswered}",
+            posts.len(),
+            acked.len()
+        ),
     );
     for history in histories {
         let mut stored: HashMap<&str, u64> = HashMap::new();
@@ -145,7 +158,10 @@ pub fn acknowledged_stored_once(posts: &[Post], histories: &[History], findings:
         let twice = stored.values().filter(|count| **count > 1).count();
         let unacked_stored = stored.len() - (acked.len() - missing.len());
         findings.figure(
-            format!("{}: acknowledged alarms missing / stored twice / stored without a 2xx", history.node),
+            format!(
+                "{}: acknowledged alarms missing / stored twice / stored without a 2xx",
+                history.node
+            ),
             format!("{} / {twice} / {unacked_stored}", missing.len()),
         );
         if !missing.is_empty() {
@@ -157,7 +173,10 @@ pub fn acknowledged_stored_once(posts: &[Post], histories: &[History], findings:
             ));
         }
         if twice > 0 {
-            findings.fail(format!("{}: {twice} alarms stored more than once", history.node));
+            findings.fail(format!(
+                "{}: {twice} alarms stored more than once",
+                history.node
+            ));
         }
     }
 }
@@ -176,7 +195,10 @@ pub fn room_once(markdowns: &[String], history: &History, findings: &mut Finding
         }
     }
     let stored: Vec<&str> = history.events.iter().filter_map(alarm_uuid).collect();
-    let missing = stored.iter().filter(|uuid| !in_room.contains_key(**uuid)).count();
+    let missing = stored
+        .iter()
+        .filter(|uuid| !in_room.contains_key(**uuid))
+        .count();
     let repeated: Vec<(&String, &u64)> = in_room.iter().filter(|(_, count)| **count > 1).collect();
     let strangers = in_room
         .keys()
@@ -233,7 +255,9 @@ pub fn gaps(
         let expected = sessions.get(switch).copied().unwrap_or(0).saturating_sub(1);
         let got = by_switch.get(switch.as_str()).copied().unwrap_or(0);
         if got != expected {
-            wrong.push(format!("{switch}: {got} gap events, {expected} session changes"));
+            wrong.push(format!(
+                "{switch}: {got} gap events, {expected} session changes"
+            ));
         }
     }
     let gap_total: u64 = by_switch.values().sum();

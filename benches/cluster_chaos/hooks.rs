@@ -26,7 +26,8 @@ pub struct Post {
 
 impl Post {
     pub fn acked(&self) -> bool {
-        self.status.is_some_and(|status| (200..300).contains(&status))
+        self.status
+            .is_some_and(|status| (200..300).contains(&status))
     }
 }
 
@@ -129,7 +130,12 @@ impl Ingest {
 
 /// `concurrency` posters, each posting one alarm after the other to its target (round-robin
 /// over `urls`) for `duration`.
-pub async fn ingest(urls: &[String], concurrency: usize, duration: Duration, prefix: &str) -> Ingest {
+pub async fn ingest(
+    urls: &[String],
+    concurrency: usize,
+    duration: Duration,
+    prefix: &str,
+) -> Ingest {
     let client = reqwest::Client::new();
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -174,7 +180,10 @@ pub async fn ingest(urls: &[String], concurrency: usize, duration: Duration, pre
     latencies.sort();
     let at = |fraction: f64| {
         latencies
-            .get(((latencies.len() as f64 * fraction) as usize).min(latencies.len().saturating_sub(1)))
+            .get(
+                ((latencies.len() as f64 * fraction) as usize)
+                    .min(latencies.len().saturating_sub(1)),
+            )
             .copied()
             .unwrap_or_default()
     };

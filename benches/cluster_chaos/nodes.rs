@@ -315,6 +315,18 @@ impl Node {
         Ok(alarms)
     }
 
+    /// The device leases this node says it holds (`GET /api/v1/cluster`; only for the log of
+    /// the run, the checks do not take netpulse's word).
+    pub async fn device_leases(&self) -> Option<usize> {
+        let cluster: Value = self.get("/api/v1/cluster").await.ok()?;
+        let held = cluster["node"]["leases"].as_array()?;
+        Some(
+            held.iter()
+                .filter(|key| key.as_str().is_some_and(|key| key.starts_with("dev.")))
+                .count(),
+        )
+    }
+
     /// The newest stored event's seq (0 without events).
     pub async fn last_seq(&self) -> Result<u64, String> {
         let page: Value = self.get("/api/v1/events?limit=1").await?;

@@ -97,8 +97,11 @@ pub async fn run(plan: Plan) -> Findings {
     .await
     .expect("the DME simulator starts");
     sim.pause_changes(true);
-    let baselines: Vec<replay::Objects> =
-        sim.devices().iter().map(replay::subscribed_objects).collect();
+    let baselines: Vec<replay::Objects> = sim
+        .devices()
+        .iter()
+        .map(replay::subscribed_objects)
+        .collect();
     let ca = plan.out.join("ca.pem");
     std::fs::write(&ca, sim.ca_pem().unwrap()).unwrap();
     let nats = LocalNats::start(&plan.out.join("nats"), 3)
@@ -149,7 +152,11 @@ pub async fn run(plan: Plan) -> Findings {
         .await;
     findings.figure(
         "every switch owned once after the start",
-        format!("{:.1?} ({})", first_owned.elapsed(), if owned { "yes" } else { "NO" }),
+        format!(
+            "{:.1?} ({})",
+            first_owned.elapsed(),
+            if owned { "yes" } else { "NO" }
+        ),
     );
     if !owned {
         findings.fail(format!(
@@ -159,7 +166,10 @@ pub async fn run(plan: Plan) -> Findings {
     }
     sim.pause_changes(false);
     let poster = Poster::start(
-        nodes.iter().map(|node| (node.id.clone(), node.hook_url())).collect(),
+        nodes
+            .iter()
+            .map(|node| (node.id.clone(), node.hook_url()))
+            .collect(),
         plan.webhook_rate,
         "chaos",
     );
@@ -198,7 +208,9 @@ pub async fn run(plan: Plan) -> Findings {
                 watch.mark(&format!("NATS {servers:?} started again"));
                 for server in servers {
                     if let Err(error) = nats.restart(*server) {
-                        findings.fail(format!("NATS server {server} does not start again: {error:#}"));
+                        findings.fail(format!(
+                            "NATS server {server} does not start again: {error:#}"
+                        ));
                     }
                 }
                 let _ = nats.wait_ready(Duration::from_secs(30)).await;
@@ -215,16 +227,31 @@ pub async fn run(plan: Plan) -> Findings {
                 settle(&watch, &plan, owned_limit, &name, &mut findings).await;
             }
         }
+        let mut held = Vec::new();
         for node in &mut nodes {
             node.sample_memory();
+            let leases = node.device_leases().await;
+            held.push(format!(
+                "{} {}",
+                node.id,
+                leases.map_or("?".to_owned(), |count| count.to_string())
+            ));
         }
+        println!(
+            "{:>7.1?} settled; device leases by the nodes' word: {}",
+            first_owned.elapsed(),
+            held.join(", ")
+        );
     }
 
     // The end: no more changes nor alarms; every node catches up.
     sim.pause_changes(true);
     let posts = poster.finish().await;
     let converged = converge(&nodes, &webex).await;
-    findings.figure("nodes converged after the load stopped", format!("{converged:.1?}"));
+    findings.figure(
+        "nodes converged after the load stopped",
+        format!("{converged:.1?}"),
+    );
     let mut histories = Vec::new();
     for node in &nodes {
         match (node.events().await, node.alarms().await) {
@@ -254,12 +281,21 @@ pub async fn run(plan: Plan) -> Findings {
     }
     let marks = watch.marks();
     for mark in &marks {
-        let times = mark.owned_again_times().map_or("-".to_owned(), |(median, max)| {
-            format!("{median:.1?} / {max:.1?}")
-        });
+        let times = mark
+            .owned_again_times()
+            .map_or("-".to_owned(), |(median, max)| {
+                format!("{median:.1?} / {max:.1?}")
+            });
         findings.figure(
-            format!("{}: switches moved / owned again median / max / longest unowned", mark.name),
-            format!("{} / {times} / {:.1?}", mark.affected(), mark.longest_unowned()),
+            format!(
+                "{}: switches moved / owned again median / max / longest unowned",
+                mark.name
+            ),
+            format!(
+                "{} / {times} / {:.1?}",
+                mark.affected(),
+                mark.longest_unowned()
+            ),
         );
     }
     if let Some(reference) = histories.first() {
@@ -271,6 +307,17 @@ pub async fn run(plan: Plan) -> Findings {
             .filter_map(|message| message.markdown)
             .collect();
         checks::room_once(&markdowns, reference, &mut findings);
+        let posts_by_status = webex.requests().iter().fold(
+            std::collections::BTreeMap::<u16, u64>::new(),
+            |mut counts, request| {
+                *counts.entry(request.status).or_default() += 1;
+                counts
+            },
+        );
+        findings.figure(
+            "room: POST /v1/messages by status / room listings (the check of an uncertain post)",
+            format!("{posts_by_status:?} / {}", webex.room_lists()),
+        );
         checks::gaps(
             reference,
             &watch.sessions_per_switch(),
@@ -331,8 +378,12 @@ pub async fn run(plan: Plan) -> Findings {
         if let Err(error) = single.wait_ready(Duration::from_secs(60)).await {
             findings.fail(error);
         } else {
-            let alone = hooks::ingest(&[single.hook_url()], concurrency, duration, "ingest-single").await;
-            for (name, ingest) in [("cluster (NATS, R3)", cluster), ("single node (SQLite)", alone)] {
+            let alone =
+                hooks::ingest(&[single.hook_url()], concurrency, duration, "ingest-single").await;
+            for (name, ingest) in [
+                ("cluster (NATS, R3)", cluster),
+                ("single node (SQLite)", alone),
+            ] {
                 findings.figure(
                     format!("durable ingest, {name}: {concurrency} posters, events/s / p50 / p99 / failed"),
                     format!(
@@ -362,13 +413,7 @@ fn start_node(shared: &Shared, plan: &Plan, index: usize) -> Node {
 }
 
 /// Waits until every switch is owned once for `plan.settle`.
-async fn settle(
-    watch: &Watch,
-    plan: &Plan,
-    limit: Duration,
-    name: &str,
-    findings: &mut Findings,
-) {
+async fn settle(watch: &Watch, plan: &Plan, limit: Duration, name: &str, findings: &mut Findings) {
     if !watch.wait_owned(plan.settle, limit + plan.settle).await {
         findings.fail(format!(
             "after {name}: switches not owned exactly once within {limit:?}: {:?}",

@@ -33,7 +33,10 @@ pub struct Mark {
 
 impl Mark {
     pub fn affected(&self) -> usize {
-        self.owned_again.iter().filter(|time| time.is_some()).count()
+        self.owned_again
+            .iter()
+            .filter(|time| time.is_some())
+            .count()
     }
 
     /// (median, max) of the time until owned again over affected switches.
@@ -45,7 +48,11 @@ impl Mark {
     }
 
     pub fn longest_unowned(&self) -> Duration {
-        self.longest_unowned.iter().copied().max().unwrap_or_default()
+        self.longest_unowned
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or_default()
     }
 }
 

@@ -342,7 +342,9 @@ impl SessionTable {
                         subscription.session == *key && !subscription.lapsed(now)
                     })
                     .count() as u64,
-                idle_ms: now.saturating_duration_since(session.last_request).as_millis() as u64,
+                idle_ms: now
+                    .saturating_duration_since(session.last_request)
+                    .as_millis() as u64,
             })
             .collect();
         views.sort_by_key(|view| view.key);

@@ -216,7 +216,11 @@ fn a_session_is_seen_active_only_with_a_socket_and_a_live_subscription() {
         !table.sessions_seen(now + TTL)[0].active(),
         "the subscription lapsed: no more pushes"
     );
-    assert!(table.authenticate("tok/en+1=", now + Duration::from_secs(7)).is_some());
+    assert!(
+        table
+            .authenticate("tok/en+1=", now + Duration::from_secs(7))
+            .is_some()
+    );
     assert_eq!(
         table.sessions_seen(now + Duration::from_secs(9))[0].idle_ms,
         2000,
