@@ -106,9 +106,11 @@ impl Gateway {
         let drain = CancellationToken::new();
         let operator =
             crate::operator::Operator::new(pipeline.clone(), Some(router.handle.clone()));
+        // Cluster mode shares the Webex sinks' deliveries (`cluster::sinks`).
+        let recorders = crate::cluster::sinks::DeliveryRecorders::local();
         let mut sinks = Vec::with_capacity(config.sinks.len());
         for sink_config in &config.sinks {
-            sinks.push(sinks::start(sink_config, &pipeline, &operator, &drain).await?);
+            sinks.push(sinks::start(sink_config, &pipeline, &operator, &recorders, &drain).await?);
         }
         let (events, receiver) = mpsc::channel(EVENT_QUEUE);
         let tracker = TaskTracker::new();
@@ -143,6 +145,7 @@ impl Gateway {
             }),
             pipeline: pipeline.clone(),
             operator: operator.clone(),
+            recorders: recorders.clone(),
             drain: drain.clone(),
             sink_configs: sink_configs.clone(),
             sources: sources.clone(),
@@ -164,6 +167,7 @@ impl Gateway {
             config: Arc::new(config.api.clone()),
             router: Some(router.handle.clone()),
             operator,
+            recorders,
         };
         let state = crate::http::HttpState {
             pipeline: pipeline.clone(),

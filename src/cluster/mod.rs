@@ -2,6 +2,8 @@
 //!
 //! - `wire` — what travels in NATS: the stream's subjects and headers, the payload of an event
 //!   and of each control message, the lease keys (the contract every other part follows).
+//! - `sinks` — shared sink deliveries: a Webex sink delivers on the node holding its lease and
+//!   records each delivery in the stream (`DeliveryRecorder`).
 //! - `local` — `LocalNats`: nats-server processes on loopback for tests, benchmarks and trying a
 //!   cluster on one machine.
 //!
@@ -9,6 +11,7 @@
 //! node's own store, shared sink deliveries) are described in ARCHITECTURE.md, "Cluster mode".
 
 pub mod local;
+pub mod sinks;
 pub mod wire;
 
 use std::collections::HashMap;

@@ -134,6 +134,8 @@ pub struct Reloader {
     pub(super) pipeline: Pipeline,
     /// What a Webex sink's room acts through (cards, commands).
     pub(super) operator: crate::operator::Operator,
+    /// Which sinks share their deliveries with the cluster (none in single-node mode).
+    pub(super) recorders: crate::cluster::sinks::DeliveryRecorders,
     /// The gateway's drain; each sink runs with a child of it.
     pub(super) drain: CancellationToken,
     /// The sink list the API shows.
@@ -283,7 +285,15 @@ impl Reloader {
                 continue;
             }
             let restarted = running.config.sinks.iter().any(|old| old.name() == name);
-            match sinks::start(entry, &self.pipeline, &self.operator, &self.drain).await {
+            match sinks::start(
+                entry,
+                &self.pipeline,
+                &self.operator,
+                &self.recorders,
+                &self.drain,
+            )
+            .await
+            {
                 Ok(sink) => running.sinks.push(sink),
                 Err(error) => {
                     tracing::error!(sink = %name, error = %format!("{error:#}"), "the reloaded sink cannot start: its deliveries wait in the store");

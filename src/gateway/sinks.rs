@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::sinks::DeliveryRecorders;
 use crate::config::SinkConfig;
 use crate::operator::Operator;
 use crate::pipeline::Pipeline;
@@ -22,11 +23,12 @@ pub(super) struct RunningSink {
 
 /// Starts a sink on its outbox: deliveries a previous run had claimed are offered again first.
 /// `operator` (built from the gateway's pipeline and router) is what a Webex sink's room acts
-/// through.
+/// through; `recorders` says whether its deliveries are shared with the cluster's other nodes.
 pub(super) async fn start(
     config: &SinkConfig,
     pipeline: &Pipeline,
     operator: &Operator,
+    recorders: &DeliveryRecorders,
     drain: &CancellationToken,
 ) -> anyhow::Result<RunningSink> {
     let name = config.name();
@@ -46,6 +48,7 @@ pub(super) async fn start(
         waker: pipeline.waker(name),
         drain: drain.clone(),
         linger: sink::linger(config),
+        recorder: recorders.for_sink(config),
     };
     Ok(RunningSink {
         config: config.clone(),

@@ -177,6 +177,7 @@ mod tests {
             waker: Arc::new(tokio::sync::Notify::new()),
             drain: tokio_util::sync::CancellationToken::new(),
             linger: Duration::ZERO,
+            recorder: Default::default(),
         };
         outbox.drain.cancel();
         spawn_file(config, outbox).unwrap().await.unwrap();

@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::sinks::DeliveryRecorder;
+use crate::cluster::wire::DeliveryOutcome;
 use crate::store::{Delivery, Failed, Store};
 
 /// Rows that are not due yet (a retry later on) are looked for at least this often.
@@ -28,6 +30,9 @@ pub struct Outbox {
     /// After being woken, wait this long before claiming, so that a sink that writes in batches
     /// (a file) takes a few milliseconds' worth of rows per transaction instead of one each.
     pub linger: Duration,
+    /// Where a shared sink (a Webex sink in cluster mode) records its deliveries for the other
+    /// nodes; [`DeliveryRecorder::local`] otherwise, and always for `file` and `stdout`.
+    pub recorder: DeliveryRecorder,
 }
 
 impl Outbox {
@@ -102,12 +107,44 @@ impl Outbox {
         }
     }
 
-    /// Records a delivery that did not happen, to retry after `retry_in` (see [`Failed`]).
-    pub async fn failed(&self, id: i64, error: String, retry_in: Duration, failed: Failed) {
+    /// Records one delivery done: in the store, then in the stream when the sink is shared.
+    pub async fn delivered_one(&self, delivery: &Delivery) {
+        self.delivered(vec![delivery.id]).await;
+        self.recorder
+            .outcome(delivery.seq, DeliveryOutcome::Delivered)
+            .await;
+    }
+
+    /// Records a delivery that did not happen, to retry after `retry_in` (see [`Failed`]): in
+    /// the store, then in the stream when the sink is shared.
+    pub async fn failed(
+        &self,
+        delivery: &Delivery,
+        error: String,
+        retry_in: Duration,
+        failed: Failed,
+    ) {
         let next = now_ms().saturating_add(retry_in.as_millis() as i64);
-        if let Err(store_error) = self.store.mark_failed(id, error, next, failed).await {
-            tracing::error!(sink = %self.sink, error = %store_error, id, "cannot record a failed delivery");
+        let attempts = delivery.attempts + u32::from(failed != Failed::Deferred);
+        let outcome = match failed {
+            Failed::Dead => DeliveryOutcome::Dead {
+                attempts,
+                error: error.clone(),
+            },
+            Failed::Retry | Failed::Deferred => DeliveryOutcome::Retry {
+                attempts,
+                next_attempt_ms: next,
+                error: error.clone(),
+            },
+        };
+        if let Err(store_error) = self
+            .store
+            .mark_failed(delivery.id, error, next, failed)
+            .await
+        {
+            tracing::error!(sink = %self.sink, error = %store_error, id = delivery.id, "cannot record a failed delivery");
         }
+        self.recorder.outcome(delivery.seq, outcome).await;
     }
 
     /// Hands claimed rows back unattempted.

@@ -62,6 +62,14 @@ pub(super) enum Command {
         id: i64,
         reply: Reply<bool>,
     },
+    /// A shared sink's delivery record folded outside the projection (see
+    /// [`super::Store::apply_delivery`]).
+    ApplyDelivery {
+        sink: String,
+        seq: u64,
+        outcome: crate::cluster::wire::DeliveryOutcome,
+        reply: Reply<()>,
+    },
     /// One step of the alerting router, whole or not at all (`route.rs`).
     RouteCommit {
         commit: PreparedCommit,
@@ -169,6 +177,14 @@ pub(super) fn execute(
         }
         Command::RetryDead { sink, id, reply } => in_savepoint(tx, reply, "retry_dead", |conn| {
             outbox::retry_dead(conn, &sink, id)
+        }),
+        Command::ApplyDelivery {
+            sink,
+            seq,
+            outcome,
+            reply,
+        } => in_savepoint(tx, reply, "apply_delivery", |conn| {
+            outbox::apply_delivery(conn, &sink, seq, &outcome)
         }),
         Command::RouteCommit { commit, reply } => {
             let mark = memory.mark();
@@ -389,6 +405,7 @@ pub(super) fn unanswered(command: Command) -> Finish {
         Command::RecoverLeases { reply, .. } => answer(reply, never_ran()),
         Command::Release { reply, .. } => answer(reply, never_ran()),
         Command::RetryDead { reply, .. } => answer(reply, never_ran()),
+        Command::ApplyDelivery { reply, .. } => answer(reply, never_ran()),
         Command::RouteCommit { reply, .. } => answer(reply, never_ran()),
         Command::SetThread { reply, .. } => answer(reply, never_ran()),
         Command::RecordCard { reply, .. } => answer(reply, never_ran()),

@@ -436,6 +436,25 @@ impl Store {
             .await
     }
 
+    /// Folds one delivery record of a shared sink (`Control::Delivery`) into the outbox row
+    /// `(sink, seq)`, as the cluster projection does inside its batch (see
+    /// `outbox::apply_delivery`): for tools and tests that fold records themselves.
+    pub async fn apply_delivery(
+        &self,
+        sink: &str,
+        seq: u64,
+        outcome: crate::cluster::wire::DeliveryOutcome,
+    ) -> Result<(), StoreError> {
+        let sink = sink.to_owned();
+        self.request(|reply| Command::ApplyDelivery {
+            sink,
+            seq,
+            outcome,
+            reply,
+        })
+        .await
+    }
+
     /// Commits one step of the alerting router (see [`RouteCommit`]): the notification events
     /// and operator events appended (with their outbox rows), the state rows written, the
     /// decisions and memberships recorded, the cursor moved. The `Appended` of each appended

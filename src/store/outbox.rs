@@ -6,6 +6,7 @@ use rusqlite::{Connection, params};
 
 use super::body::Body;
 use super::{Delivery, Failed};
+use crate::cluster::wire::DeliveryOutcome;
 use crate::event::Event;
 
 /// Owes event `seq` to each of `sinks`. New rows are due at once, whatever clock the sink
@@ -160,14 +161,57 @@ pub(super) fn retry_dead(conn: &Connection, sink: &str, id: i64) -> rusqlite::Re
 /// Folds a sink deliverer's record of one delivery (a cluster control message) into this node's
 /// outbox row `(sink, seq)`, so that whichever node delivers the sink next knows what was
 /// delivered, what is dead, what is scheduled and what may have been sent (`uncertain`).
-#[allow(dead_code)] // called by the projection (issue 22)
+///
+/// Every outcome sets absolute values, so folding the same record twice changes nothing; a record
+/// for a row this node does not have (not projected yet, or pruned) changes nothing either. The
+/// deliverer marks its own row before its record comes back through the projection, which then
+/// finds the row already in that state: `Inflight` marks only a pending row, `Retry` and `Dead`
+/// only a pending one, `Requeued` only a dead one.
 pub(crate) fn apply_delivery(
-    connection: &rusqlite::Connection,
+    conn: &Connection,
     sink: &str,
     seq: u64,
-    outcome: &crate::cluster::wire::DeliveryOutcome,
+    outcome: &DeliveryOutcome,
 ) -> rusqlite::Result<()> {
-    // Contract stub (issue 22): the cluster-sinks branch writes this body.
-    let _ = (connection, sink, seq, outcome);
+    let seq = seq as i64;
+    match outcome {
+        DeliveryOutcome::Inflight { .. } => conn
+            .prepare_cached(
+                "UPDATE outbox SET uncertain = 1
+                 WHERE sink = ?1 AND seq = ?2 AND status = 'pending'",
+            )?
+            .execute(params![sink, seq])?,
+        DeliveryOutcome::Delivered => conn
+            .prepare_cached(
+                "UPDATE outbox SET status = 'delivered', lease_until_ms = 0, uncertain = 0
+                 WHERE sink = ?1 AND seq = ?2 AND status != 'delivered'",
+            )?
+            .execute(params![sink, seq])?,
+        DeliveryOutcome::Retry {
+            attempts,
+            next_attempt_ms,
+            error,
+        } => conn
+            .prepare_cached(
+                "UPDATE outbox SET attempts = ?3, next_attempt_ms = ?4, last_error = ?5,
+                     uncertain = 0
+                 WHERE sink = ?1 AND seq = ?2 AND status = 'pending'",
+            )?
+            .execute(params![sink, seq, attempts, next_attempt_ms, error])?,
+        DeliveryOutcome::Dead { attempts, error } => conn
+            .prepare_cached(
+                "UPDATE outbox SET status = 'dead', attempts = ?3, last_error = ?4,
+                     lease_until_ms = 0, uncertain = 0
+                 WHERE sink = ?1 AND seq = ?2 AND status = 'pending'",
+            )?
+            .execute(params![sink, seq, attempts, error])?,
+        DeliveryOutcome::Requeued => conn
+            .prepare_cached(
+                "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_ms = 0,
+                     lease_until_ms = 0, uncertain = 0
+                 WHERE sink = ?1 AND seq = ?2 AND status = 'dead'",
+            )?
+            .execute(params![sink, seq])?,
+    };
     Ok(())
 }

@@ -319,6 +319,18 @@ impl Reader {
         Ok((oldest, newest))
     }
 
+    /// The event seq of `sink`'s dead letter `id`; `None` when it has no such dead letter.
+    pub fn dead_letter_seq(&self, sink: &str, id: i64) -> anyhow::Result<Option<u64>> {
+        self.conn
+            .prepare_cached(
+                "SELECT seq FROM outbox WHERE id = ?1 AND sink = ?2 AND status = 'dead'",
+            )?
+            .query_row(params![id, sink], |row| row.get::<_, i64>(0))
+            .optional()
+            .map(|seq| seq.map(|seq| seq as u64))
+            .context("cannot read a dead letter")
+    }
+
     /// The dead letters of `sink`, newest first.
     pub fn dead_letters(&self, sink: &str, limit: usize) -> anyhow::Result<Vec<DeadLetter>> {
         let mut statement = self.conn.prepare_cached(

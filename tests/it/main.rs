@@ -10,6 +10,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod cluster;
+mod cluster_sinks;
 mod crash;
 mod dme;
 mod dme_topology;

@@ -144,6 +144,7 @@ async fn a_card_is_posted_and_recorded_and_clicks_not_ours_to_act_on_are_refused
         waker: Arc::new(tokio::sync::Notify::new()),
         drain: CancellationToken::new(),
         linger: Duration::ZERO,
+        recorder: Default::default(),
     };
     let drain = outbox.drain.clone();
     let worker = netpulse::sink::webex::spawn(&config, outbox, None).unwrap();

@@ -81,6 +81,7 @@ impl Sink {
             waker: Arc::new(tokio::sync::Notify::new()),
             drain: CancellationToken::new(),
             linger: Duration::ZERO,
+            recorder: Default::default(),
         };
         let drain = outbox.drain.clone();
         let worker = netpulse::sink::webex::spawn(&config, outbox, None).unwrap();

@@ -81,6 +81,9 @@ pub struct ApiState {
     /// Acts on alarms and mutes: the gateway's one [`crate::operator::Operator`], shared with its
     /// Webex sinks (one lock for every channel).
     pub operator: crate::operator::Operator,
+    /// Which sinks share their deliveries with the cluster: a dead letter of one of them is
+    /// retried through the stream (`Requeued`), so every node's outbox agrees.
+    pub recorders: crate::cluster::sinks::DeliveryRecorders,
 }
 
 /// The `/api/v1` routes, authenticated and with CORS as configured.

@@ -193,6 +193,7 @@ pub(super) async fn retry_dead(
             "{id:?} is not a dead letter id: take the id from GET /api/v1/sinks/{name}/dead"
         ))
     })?;
+    requeue_shared(&state, &name, id).await?;
     let store = state.pipeline.store();
     let retried = store
         .retry_dead(&name, id)
@@ -207,6 +208,45 @@ pub(super) async fn retry_dead(
     metrics::counter!("netpulse_dead_letters_retried_total", "sink" => name.clone()).increment(1);
     state.pipeline.waker(&name).notify_one();
     Ok(Json(json!({ "id": id, "status": "pending" })).into_response())
+}
+
+/// A shared sink's dead letter (a Webex sink in cluster mode) is put back through the stream
+/// first (`Requeued`), so that every node's outbox, the deliverer's included, makes it pending;
+/// the local retry that follows is the same change, made at once. Nothing happens for a sink
+/// whose deliveries are this node's alone, nor for an unknown id (the local retry answers 404).
+async fn requeue_shared(state: &ApiState, name: &str, id: i64) -> Result<(), ApiError> {
+    let Some(config) = sink_configs(state)
+        .iter()
+        .find(|sink| sink.name() == name)
+        .cloned()
+    else {
+        return Ok(());
+    };
+    if !state.recorders.is_shared(&config) {
+        return Ok(());
+    }
+    let sink = name.to_owned();
+    let seq = state
+        .pool
+        .read(move |reader| reader.dead_letter_seq(&sink, id))
+        .await
+        .map_err(|error| ApiError::store(&error))?;
+    let Some(seq) = seq else {
+        return Ok(());
+    };
+    match state.recorders.requeued(&config, seq).await {
+        Ok(_) => Ok(()),
+        Err(error) => {
+            tracing::error!(sink = %name, id, error = %format!("{error:#}"), "cannot record a dead letter's retry in the stream");
+            Err(ApiError {
+                status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                code: "unavailable",
+                message: "the cluster's stream did not record the retry (NATS unreachable or \
+                          electing a leader); nothing changed: retry in a few seconds"
+                    .to_owned(),
+            })
+        }
+    }
 }
 
 fn check_sink(state: &ApiState, name: &str) -> Result<(), ApiError> {

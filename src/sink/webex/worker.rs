@@ -23,6 +23,7 @@ use super::group::{GroupTemplates, notification_of};
 use super::render::Templates;
 use super::split::{MAX_MESSAGE_BYTES, split_capped};
 use super::thread::{self, Thread};
+use crate::cluster::sinks::RecordError;
 use crate::config::{ActionsConfig, CommandsConfig, RetryConfig, WebexSinkConfig};
 use crate::operator::Operator;
 use crate::route::Notification;
@@ -37,6 +38,8 @@ use crate::throttle::Throttle;
 const BATCH: usize = 1;
 /// Long enough for a batch at a low rate limit plus the request timeouts.
 const LEASE: Duration = Duration::from_secs(300);
+/// Pause after the cluster's stream could not record a delivery before it.
+const RECORD_PAUSE: Duration = Duration::from_secs(1);
 /// How many recent messages are read to find one an earlier process may have posted.
 const RECENT_MESSAGES: usize = 50;
 /// Messages one event may take at most; a longer one is cut and links to the whole event.
@@ -46,6 +49,7 @@ const TEXT_CUT: &str = "\n\n… cut: too long for Webex";
 
 mod answer;
 mod clicks;
+mod lease;
 
 /// Starts the sink. `operator` applies what the room asks (card buttons, write commands); without
 /// it (a tool that delivers only) those are refused.
@@ -98,6 +102,8 @@ pub(crate) fn spawn_acting(
         operator,
         replies: HashMap::new(),
         me: None,
+        tenure: None,
+        unrecorded: Throttle::new(),
         refused: Throttle::new(),
         public_url: config
             .public_url
@@ -139,6 +145,12 @@ struct Worker {
     replies: HashMap<i64, clicks::Reply>,
     /// The bot's own person id, once known (`people/me`): its own messages are never commands.
     me: Option<String>,
+    /// The log line of a delivery held back because the cluster's stream is unreachable (it
+    /// would repeat every second while NATS is down).
+    unrecorded: Throttle,
+    /// The lease revision this worker delivers under (a shared sink in cluster mode), once it
+    /// has taken the sink over; `None` otherwise.
+    tenure: Option<u64>,
 }
 
 /// What became of one delivery.
@@ -158,6 +170,10 @@ impl Worker {
                 () = tokio::time::sleep_until(self.next_send) => {}
                 () = self.outbox.drain.cancelled() => return,
             }
+            // In cluster mode, only the node holding the sink's lease delivers.
+            if !self.hold().await {
+                return;
+            }
             // A click or a command is answered before the notifications queued ahead of it:
             // they go out at the sink's rate, a person waits for their Acknowledge.
             let Some(batch) = self.outbox.next_interactions_first(BATCH, LEASE).await else {
@@ -172,6 +188,26 @@ impl Worker {
                         .collect();
                     self.outbox.release(ids).await;
                     return;
+                }
+                // Recorded (and confirmed by the stream) before anything is posted: a node that
+                // takes the sink over after this one stopped knows the message may be in the room.
+                if let Err(error) = self
+                    .outbox
+                    .recorder
+                    .inflight(delivery.seq, self.tenure)
+                    .await
+                {
+                    let ids = std::iter::once(delivery.id)
+                        .chain(rows.map(|row| row.id))
+                        .collect();
+                    self.outbox.release(ids).await;
+                    if let RecordError::Unavailable(_) = error {
+                        if let Some(left_out) = self.unrecorded.admit(std::time::Instant::now()) {
+                            tracing::warn!(sink = %self.outbox.sink, seq = delivery.seq, %error, left_out, "message not sent: its delivery could not be recorded in the cluster's stream first; trying again every second");
+                        }
+                        self.next_send = Instant::now() + RECORD_PAUSE;
+                    }
+                    break;
                 }
                 match self.deliver(&delivery).await {
                     Step::Delivered | Step::Dead => {}
@@ -205,7 +241,7 @@ impl Worker {
                 tracing::error!(sink, seq = delivery.seq, %error, "message not sent (dead letter)");
                 self.count("dead");
                 self.outbox
-                    .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
+                    .failed(delivery, error, Duration::ZERO, Failed::Dead)
                     .await;
                 return Step::Dead;
             }
@@ -220,7 +256,7 @@ impl Worker {
             );
             self.count("dead");
             self.outbox
-                .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
+                .failed(delivery, error, Duration::ZERO, Failed::Dead)
                 .await;
             return Step::Dead;
         }
@@ -233,7 +269,7 @@ impl Worker {
                 "message found in the room: it was posted before netpulse last stopped; not sent again"
             );
             self.count("found_posted");
-            self.outbox.delivered(vec![delivery.id]).await;
+            self.outbox.delivered_one(delivery).await;
             return Step::Delivered;
         }
         let first = self.parts_sent.get(&delivery.id).copied().unwrap_or(0);
@@ -269,7 +305,7 @@ impl Worker {
             parts = parts.len(),
             "message posted"
         );
-        self.outbox.delivered(vec![delivery.id]).await;
+        self.outbox.delivered_one(delivery).await;
         Step::Delivered
     }
 
@@ -292,7 +328,7 @@ impl Worker {
                 tracing::error!(sink, seq = delivery.seq, %error, "notification not sent (dead letter)");
                 self.count("dead");
                 self.outbox
-                    .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
+                    .failed(delivery, error, Duration::ZERO, Failed::Dead)
                     .await;
                 return Step::Dead;
             }
@@ -334,10 +370,10 @@ impl Worker {
                 "notification found in the room: it was posted before netpulse last stopped; not sent again"
             );
             if let Some(started) = thread.posted(found) {
-                thread::remember(&self.outbox.store, &sink, group, &started).await;
+                self.remember_thread(group, &started).await;
             }
             self.count("found_posted");
-            self.outbox.delivered(vec![delivery.id]).await;
+            self.outbox.delivered_one(delivery).await;
             return Step::Delivered;
         }
         for (index, part) in parts.iter().enumerate().skip(first) {
@@ -363,7 +399,7 @@ impl Worker {
                     }
                     self.parts_sent.insert(delivery.id, index + 1);
                     if let Some(started) = thread.posted(id) {
-                        thread::remember(&self.outbox.store, &sink, group, &started).await;
+                        self.remember_thread(group, &started).await;
                     }
                 }
                 failure => {
@@ -383,7 +419,7 @@ impl Worker {
             parts = parts.len(),
             "notification posted"
         );
-        self.outbox.delivered(vec![delivery.id]).await;
+        self.outbox.delivered_one(delivery).await;
         Step::Delivered
     }
 
@@ -397,7 +433,7 @@ impl Worker {
                 let error = format!("rate limited, Retry-After {}s", wait.as_secs());
                 // Not an attempt: a long storm must not use up max_attempts or lengthen backoff.
                 self.outbox
-                    .failed(delivery.id, error, wait, Failed::Deferred)
+                    .failed(delivery, error, wait, Failed::Deferred)
                     .await;
                 Step::Pause(wait)
             }
@@ -406,7 +442,7 @@ impl Worker {
                 tracing::warn!(sink, seq = delivery.seq, attempt, retry_in = ?wait, %error, "message not sent; retrying");
                 self.count("retry");
                 self.outbox
-                    .failed(delivery.id, error, wait, Failed::Retry)
+                    .failed(delivery, error, wait, Failed::Retry)
                     .await;
                 Step::Pause(wait)
             }
@@ -416,7 +452,7 @@ impl Worker {
                 self.parts_sent.remove(&delivery.id);
                 self.threads.remove(&delivery.id);
                 self.outbox
-                    .failed(delivery.id, error, Duration::ZERO, Failed::Dead)
+                    .failed(delivery, error, Duration::ZERO, Failed::Dead)
                     .await;
                 Step::Dead
             }
@@ -481,6 +517,13 @@ impl Worker {
                 delivery.seq
             ),
         }
+    }
+
+    /// Remembers the message that starts `group`'s thread: in the store, and in the stream when
+    /// the sink is shared (the next deliverer replies in it).
+    async fn remember_thread(&self, group: &str, message_id: &str) {
+        thread::remember(&self.outbox.store, &self.outbox.sink, group, message_id).await;
+        self.outbox.recorder.thread(group, message_id).await;
     }
 
     /// Waits until the next request may leave.

@@ -3,6 +3,7 @@
 //! helpers here are shared by all of them.
 
 mod alarms;
+mod deliveries;
 mod events;
 mod keys;
 mod operator;

@@ -22,7 +22,7 @@ impl Worker {
             Some(request) if !self.is_own(&request).await => request,
             _ => {
                 self.count("not_a_command");
-                self.outbox.delivered(vec![delivery.id]).await;
+                self.outbox.delivered_one(delivery).await;
                 return Step::Delivered;
             }
         };
@@ -43,7 +43,7 @@ impl Worker {
                 };
                 tracing::warn!(sink = %self.outbox.sink, room = %request.room, reason = refusal.as_str(), left_out, "bot command not answered: {why}");
             }
-            self.outbox.delivered(vec![delivery.id]).await;
+            self.outbox.delivered_one(delivery).await;
             return Step::Delivered;
         }
         let markdown = match self.reply_to(&request).await {
@@ -58,7 +58,7 @@ impl Worker {
             SendResult::Sent => {
                 self.count("answered");
                 tracing::info!(sink = %self.outbox.sink, seq = delivery.seq, command = request.command.name(), by = ?request.person, "bot command answered");
-                self.outbox.delivered(vec![delivery.id]).await;
+                self.outbox.delivered_one(delivery).await;
                 Step::Delivered
             }
             failure => self.failed(delivery, failure).await,

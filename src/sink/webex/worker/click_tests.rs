@@ -124,6 +124,7 @@ async fn a_click_is_applied_once_and_answered_in_the_cards_thread() {
         waker: Arc::new(tokio::sync::Notify::new()),
         drain: CancellationToken::new(),
         linger: Duration::ZERO,
+        recorder: Default::default(),
     };
     let drain = outbox.drain.clone();
     let operator = Arc::new(FakeOperator {

@@ -72,9 +72,11 @@ impl Worker {
             room,
             seq,
         };
+        let (message_id, room) = (row.message_id.clone(), row.room.clone());
         if let Err(error) = self.outbox.store.record_card(row).await {
             tracing::error!(sink, seq, %error, "cannot record a posted card: its buttons will be refused");
         }
+        self.outbox.recorder.card(&message_id, &room, seq).await;
     }
 
     /// A click on a card's button: checked, applied through the Operator, answered in the card's
@@ -86,7 +88,7 @@ impl Worker {
         if self.actions.is_none() {
             // A click reaches every interactive sink; one without buttons has none of its own.
             self.count("not_a_command");
-            self.outbox.delivered(vec![delivery.id]).await;
+            self.outbox.delivered_one(delivery).await;
             return Step::Delivered;
         }
         match self.check_and_apply(delivery).await {
@@ -94,13 +96,13 @@ impl Worker {
             Ok(Ok(None)) => {
                 self.count_action("unchanged");
                 tracing::info!(sink = %self.outbox.sink, seq = delivery.seq, "card button pressed again: already done, nothing posted");
-                self.outbox.delivered(vec![delivery.id]).await;
+                self.outbox.delivered_one(delivery).await;
                 Step::Delivered
             }
             Ok(Err(refusal)) => {
                 self.count_action(refusal.as_str());
                 tracing::warn!(sink = %self.outbox.sink, seq = delivery.seq, outcome = refusal.as_str(), "card button press not acted on: {}", why(refusal));
-                self.outbox.delivered(vec![delivery.id]).await;
+                self.outbox.delivered_one(delivery).await;
                 Step::Delivered
             }
             Err(error) => {
@@ -246,7 +248,7 @@ impl Worker {
         match result {
             SendResult::Sent => {
                 self.count_action("applied");
-                self.outbox.delivered(vec![delivery.id]).await;
+                self.outbox.delivered_one(delivery).await;
                 Step::Delivered
             }
             failure => {
