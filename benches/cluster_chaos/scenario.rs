@@ -168,6 +168,7 @@ pub async fn run(plan: Plan) -> Findings {
             watch.not_owned_once()
         ));
     }
+    spread(&nodes, Duration::from_secs(60)).await;
     sim.pause_changes(false);
     let poster = Poster::start(
         nodes
@@ -423,6 +424,24 @@ pub async fn run(plan: Plan) -> Findings {
 fn start_node(shared: &Shared, plan: &Plan, index: usize) -> Node {
     let id = format!("n{}", index + 1);
     Node::start(shared, Some(&id), &plan.out.join(&id), free_port())
+}
+
+/// Waits (at most `limit`) until every node says it holds a device lease, so that the first
+/// disruption hits a node with devices: the nodes' word (`GET /api/v1/cluster`) only paces the
+/// run, the checks do not rely on it.
+async fn spread(nodes: &[Node], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let mut all = true;
+        for node in nodes {
+            all &= node.device_leases().await.unwrap_or(0) > 0;
+        }
+        if all {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!("not every node holds a device lease after {limit:?}; going on");
 }
 
 /// Waits until every switch is owned once for `plan.settle`.
