@@ -12,7 +12,14 @@
 //!   thread into a table without any index, in transactions of the size the store's commits had,
 //!   `synchronous=FULL`.
 //!
+//! - `dme-plain`, `dme-noview`, `dme-view`: DME `modified` events of 10 000 ports instead of the
+//!   alarm, to weigh the fold of device events into the stored view (`store/views.rs`):
+//!   `dme-plain` under a type that does not fold (the writer's cost without views), `dme-noview`
+//!   from a source without a saved baseline (the fold's check only), `dme-view` from a source
+//!   whose baseline is saved (each event updates its object's attributes).
+//!
 //!   cargo bench --bench store -- --seconds 10 --appenders 64 --rounds 2
+//!   cargo bench --bench store -- --only dme-plain,dme-noview,dme-view --rounds 3
 
 #[path = "support/mod.rs"]
 mod support;
@@ -143,6 +150,74 @@ fn delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTree
         .collect()
 }
 
+/// The ports of the DME targets.
+const PORTS: usize = 10_000;
+
+fn port_dn(port: usize) -> String {
+    format!(
+        "sys/intf/phys-[eth{}/{}]/phys",
+        port / 64 + 1,
+        port % 64 + 1
+    )
+}
+
+/// A DME `modified` event of a random port (link up or down), as a live push makes it.
+fn dme_event(rng: &mut fastrand::Rng, plain: bool) -> NewEvent {
+    use netpulse::source::dme::view::{Status, ViewChange};
+    let dn = port_dn(rng.usize(..PORTS));
+    let oper = if rng.bool() { "up" } else { "down" };
+    let attributes = [
+        ("dn", dn.as_str()),
+        ("operSt", oper),
+        (
+            "operStQual",
+            if oper == "up" { "none" } else { "link-failure" },
+        ),
+        ("modTs", "2026-01-01T00:00:00.000+00:00"),
+        ("rn", ""),
+        ("status", "modified"),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value.to_owned()))
+    .collect();
+    let change = ViewChange {
+        class: "ethpmPhysIf".into(),
+        dn,
+        status: Status::Modified,
+        attributes,
+    };
+    let mut event =
+        netpulse::source::dme::normalize::to_event("leaf1", &change, false, jiff::Timestamp::now());
+    if plain {
+        event.kind = "bench.dme.modified".into();
+    }
+    NewEvent::new(event)
+}
+
+/// The baseline of the DME targets' device: every port, with the attributes a switch reports.
+fn dme_baseline() -> Vec<netpulse::cluster::wire::ViewObject> {
+    (0..PORTS)
+        .map(|port| netpulse::cluster::wire::ViewObject {
+            key: port_dn(port),
+            class: "ethpmPhysIf".into(),
+            attributes: [
+                ("allowedVlans", "1"),
+                ("bundleIndex", "unspecified"),
+                ("lastLinkStChg", "2026-01-01T00:00:00.000+00:00"),
+                ("modTs", "2026-01-01T00:00:00.000+00:00"),
+                ("operDuplex", "full"),
+                ("operSpeed", "10G"),
+                ("operSt", "up"),
+                ("operStQual", "none"),
+                ("rn", "phys"),
+            ]
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect(),
+        })
+        .collect()
+}
+
 /// The alarm with a new uuid each time, normalized into what the receiver appends.
 struct Alarms {
     prefix: String,
@@ -171,11 +246,14 @@ impl Alarms {
 async fn measure_store(target: &'static str, options: &Options, alarms: &Arc<Alarms>) -> Measure {
     let dir = tempfile::tempdir().unwrap();
     let mut config = StoreConfig::new(dir.path().join("netpulse.db"));
-    config.synchronous_full = target == "store";
+    config.synchronous_full = target != "store-normal";
     let store = tokio::task::spawn_blocking(move || Store::open(config))
         .await
         .unwrap()
         .unwrap();
+    if target == "dme-view" {
+        store.save_view("leaf1", dme_baseline()).await.unwrap();
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let appended = Arc::new(AtomicU64::new(0));
     let commits_before = store.stats().commits;
@@ -188,7 +266,11 @@ async fn measure_store(target: &'static str, options: &Options, alarms: &Arc<Ala
             tokio::spawn(async move {
                 let mut rng = fastrand::Rng::with_seed(index as u64);
                 while !stop.load(Ordering::Relaxed) {
-                    let item = alarms.next(&mut rng);
+                    let item = match target {
+                        "dme-plain" => dme_event(&mut rng, true),
+                        "dme-noview" | "dme-view" => dme_event(&mut rng, false),
+                        _ => alarms.next(&mut rng),
+                    };
                     let result = store.append(std::slice::from_ref(&item)).await;
                     assert!(!result.expect("the store appends")[0].duplicate);
                     appended.fetch_add(1, Ordering::Relaxed);
@@ -294,7 +376,13 @@ fn main() {
     let mut rounds = Vec::new();
     for round in 1..=options.rounds {
         let mut measures = Vec::new();
-        for target in ["store", "store-normal"] {
+        for target in [
+            "store",
+            "store-normal",
+            "dme-plain",
+            "dme-noview",
+            "dme-view",
+        ] {
             if options.only.iter().any(|only| only == target) {
                 let measure = runtime.block_on(measure_store(target, &options, &alarms));
                 measure.print(round);

@@ -86,6 +86,7 @@ impl Gateway {
         let http_addr = bound.address;
         let (hub, tap, announcements) = Hub::new(config.api.feed.client_buffer);
         let store = open_store(&config, tap).await?;
+        forget_removed_views(&store, &config).await;
         tokio::spawn(hub.clone().run(announcements));
         {
             // Live feeds end at shutdown, so that the HTTP server's graceful stop does not wait
@@ -121,6 +122,7 @@ impl Gateway {
             topology: config.topology.as_ref(),
             shared: &shared,
             events: events.clone(),
+            views: Some(source::lifecycle::Views::new(pipeline.clone())),
             shutdown: shutdown.clone(),
             tracker: &tracker,
         };
@@ -289,6 +291,28 @@ async fn open_store(config: &Config, tap: CommitTap) -> anyhow::Result<Store> {
     tokio::task::spawn_blocking(move || Store::open(store_config))
         .await?
         .with_context(|| format!("cannot open the store at {} (store.path)", path.display()))
+}
+
+/// Deletes the stored views of sources no longer in the configuration: a source added again later
+/// under the same name may watch another device, whose first snapshot must then be a baseline
+/// rather than a flood of differences from an old view; and the table stays the size of the
+/// configuration. (A source whose entry changed keeps its view: see the report of issue 22.)
+async fn forget_removed_views(store: &Store, config: &Config) {
+    let keep = config
+        .sources
+        .iter()
+        .map(|source| source.name().to_owned())
+        .collect();
+    match store.retain_views(keep).await {
+        Ok(0) => {}
+        Ok(removed) => {
+            tracing::info!(
+                removed,
+                "deleted the stored views of sources no longer configured"
+            )
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot delete the views of removed sources"),
+    }
 }
 
 /// Stores events from device sources in batches; ends when every source has stopped and the

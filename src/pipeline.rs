@@ -180,6 +180,30 @@ impl Pipeline {
         Ok(appended)
     }
 
+    /// Saves a session's first snapshot (the baseline, which produces no events) as `source`'s
+    /// stored view; its later changes reach the view through its events (`store::views`).
+    /// Single node: a store command. Cluster mode (issue 22, the log backend) publishes
+    /// `Control::Baseline` instead, so that every node's projection stores it in log order.
+    pub async fn save_baseline(
+        &self,
+        source: &str,
+        objects: Vec<crate::cluster::wire::ViewObject>,
+    ) -> Result<(), StoreError> {
+        self.inner.store.save_view(source, objects).await
+    }
+
+    /// `source`'s stored view, as every node's store holds it (read on a blocking thread).
+    pub async fn stored_view(
+        &self,
+        source: &str,
+    ) -> anyhow::Result<Option<crate::store::StoredView>> {
+        let path = self.inner.store.path().to_owned();
+        let source = source.to_owned();
+        tokio::task::spawn_blocking(move || crate::store::Reader::open(&path)?.view(&source))
+            .await
+            .map_err(|err| anyhow::anyhow!("the view reader failed: {err}"))?
+    }
+
     /// Wakes the sinks named in `sinks` (those that got new outbox rows).
     pub fn wake(&self, sinks: impl IntoIterator<Item = impl AsRef<str>>) {
         self.wake_sinks(&self.routing(), sinks);

@@ -218,7 +218,13 @@ impl Reloader {
             .iter()
             .map(|entry| match prepared.remove(entry.name()) {
                 Some(new) => {
-                    Arc::new(new.start(events.clone(), self.shutdown.clone(), &self.tracker))
+                    let views = source::lifecycle::Views::new(self.pipeline.clone());
+                    Arc::new(new.start(
+                        events.clone(),
+                        Some(views),
+                        self.shutdown.clone(),
+                        &self.tracker,
+                    ))
                 }
                 None => Arc::clone(by_name[entry.name()]),
             })

@@ -25,11 +25,13 @@ use crate::source::{ConnectionState, SourceStatus};
 
 mod control;
 mod gap;
+mod restore;
 #[cfg(test)]
 mod tests;
 
 pub use control::SessionControl;
 pub(crate) use gap::{Gap, gap_event};
+pub use restore::{NETPULSE_DOWN, OWNERSHIP_MOVED, Views};
 
 /// One protocol's sessions, as the lifecycle drives them. The protocol keeps what must outlive a
 /// session (a DME device's view, pxGrid's reported sessions, a Webex registration).
@@ -92,6 +94,11 @@ pub(crate) struct Link {
     /// False until the first sync: the first snapshot is the baseline, and only later syncs
     /// follow a gap.
     synced_once: bool,
+    /// Where the source's view is saved and loaded (none in some unit tests), and what it is a
+    /// view of (see [`restore::IDENTITY_KEY`]).
+    views: Option<(Views, String)>,
+    /// A run has started and its first sync has not yet looked for a stored view.
+    restore_pending: bool,
 }
 
 /// What a session reaching sync must do about the time before it.
@@ -113,6 +120,45 @@ impl Link {
             stop: CancellationToken::new(),
             gap: None,
             synced_once: false,
+            views: None,
+            restore_pending: false,
+        }
+    }
+
+    /// Keeps the source's view in the store from now on (see [`Link::restore_view`]); `identity`
+    /// says what it is a view of (a device's address and subscriptions).
+    pub fn keep_views(&mut self, views: Views, identity: String) {
+        self.views = Some((views, identity));
+    }
+
+    /// At the first sync of a run (the process started, or the source was stopped and started
+    /// again: in a cluster, the device may have been owned by another node meanwhile), the view
+    /// the store holds, which replaces the source's memory. The sync then follows a gap: the one
+    /// already open (a stop, a reload), else one since the stored view last changed, for the
+    /// views' reason (`netpulse_down`). `None` when the store holds no view for the source (its
+    /// first sync is then the baseline), when the stored view is of another device (the entry
+    /// changed), or when it was already looked for in this run.
+    pub async fn restore_view(&mut self) -> Option<crate::store::StoredView> {
+        if !std::mem::take(&mut self.restore_pending) {
+            return None;
+        }
+        let (views, identity) = self.views.as_ref()?;
+        let stored = views.load(&self.name, identity).await?;
+        if self.gap.is_none() {
+            self.gap = Some(Gap {
+                since: stored.updated,
+                reason: views.reason().to_owned(),
+            });
+        }
+        self.synced_once = true;
+        tracing::info!(source = %self.name, objects = stored.objects.len(), seq = stored.seq, "resuming from the stored view");
+        Some(stored)
+    }
+
+    /// Saves the source's first snapshot (the baseline) as its stored view.
+    pub async fn save_baseline(&self, objects: Vec<crate::cluster::wire::ViewObject>) {
+        if let Some((views, identity)) = &self.views {
+            views.save(&self.name, identity, objects).await;
         }
     }
 
@@ -250,6 +296,7 @@ pub(crate) async fn run<P: Protocol>(
     let mut backoff = Backoff::new(backoff.initial, backoff.max);
     while let Some(stop) = control.next_run(&shutdown, &link.status).await {
         link.stop = stop;
+        link.restore_pending = true;
         backoff.reset();
         let why = match run_sessions(&mut protocol, &mut link, &mut backoff).await {
             Some(gave_up) => {
@@ -261,6 +308,12 @@ pub(crate) async fn run<P: Protocol>(
         if !shutdown.is_cancelled() {
             // Stopped or restarted: the source is blind from now on, until a session syncs.
             link.open_gap(jiff::Timestamp::now(), why);
+        } else if link.synced_once && link.gap.is_none() {
+            // Listening until this shutdown: the next start's gap begins now, not at the view's
+            // last change.
+            if let Some((views, _)) = &link.views {
+                views.stopped_listening(&link.name).await;
+            }
         }
     }
     link.status.set_state(ConnectionState::Stopped);

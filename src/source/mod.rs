@@ -239,6 +239,8 @@ pub struct SpawnContext<'a> {
     pub topology: Option<&'a crate::config::TopologyConfig>,
     pub shared: &'a dme::SharedClients,
     pub events: mpsc::Sender<Event>,
+    /// Where session-holding sources keep their views across restarts.
+    pub views: Option<lifecycle::Views>,
     pub shutdown: CancellationToken,
     pub tracker: &'a TaskTracker,
 }
@@ -248,6 +250,7 @@ pub fn spawn(config: &SourceConfig, context: &SpawnContext<'_>) -> anyhow::Resul
     Ok(
         prepare(config, context.http, context.topology, context.shared, None)?.start(
             context.events.clone(),
+            context.views.clone(),
             context.shutdown.clone(),
             context.tracker,
         ),
@@ -358,6 +361,22 @@ fn resumes(previous: &SourceConfig, next: &SourceConfig) -> bool {
     }
 }
 
+/// What a session-holding source's stored view is a view of: what [`resumes`] compares. A view
+/// stored under another identity (the entry now names another device or other subscriptions) is
+/// not resumed from: the first snapshot is a new baseline instead of a flood of differences.
+fn view_identity(config: &SourceConfig) -> String {
+    match config {
+        SourceConfig::Dme(dme) => format!(
+            "dme {} {:?} {}",
+            dme.address,
+            dme.platform,
+            dme.subscriptions.join(" ")
+        ),
+        SourceConfig::Pxgrid(pxgrid) => format!("pxgrid {} {}", pxgrid.address, pxgrid.node_name),
+        other => other.name().to_owned(),
+    }
+}
+
 impl Prepared {
     /// The handle of a source that is never started (tests of what a reload plans).
     #[cfg(test)]
@@ -366,10 +385,12 @@ impl Prepared {
     }
 
     /// Starts the source's lifecycle on `tracker` (a webhook receiver is up at once: it has no
-    /// session of its own, its route is served with the HTTP server's).
+    /// session of its own, its route is served with the HTTP server's). `views`: where a
+    /// session-holding source keeps its view across restarts.
     pub fn start(
         mut self,
         events: mpsc::Sender<Event>,
+        views: Option<lifecycle::Views>,
         shutdown: CancellationToken,
         tracker: &TaskTracker,
     ) -> SourceHandle {
@@ -381,6 +402,10 @@ impl Prepared {
         let mut link = lifecycle::Link::new(&handle.name, events, handle.status.clone());
         if self.resume {
             link.resume("restarted by a configuration reload");
+        }
+        // Webex events has nothing to resynchronise against: only device sessions keep views.
+        if let (Some(views), Runner::Dme(..) | Runner::Pxgrid(..)) = (views, &protocol) {
+            link.keep_views(views, view_identity(&handle.config));
         }
         let control = SessionControl::new();
         let task = match protocol {

@@ -88,6 +88,23 @@ pub(super) enum Command {
         created_ms: i64,
         reply: Reply<()>,
     },
+    /// A session's first snapshot, stored as its source's view (`views.rs`).
+    SaveView {
+        source: String,
+        objects: Vec<crate::cluster::wire::ViewObject>,
+        reply: Reply<()>,
+    },
+    /// A source's session ended cleanly at shutdown: it was listening until `now_ms`.
+    TouchView {
+        source: String,
+        now_ms: i64,
+        reply: Reply<()>,
+    },
+    /// Startup: the views of sources no longer configured are deleted; answers how many.
+    RetainViews {
+        keep: Vec<String>,
+        reply: Reply<u64>,
+    },
     /// Commit what came before, then stop.
     Close,
     /// From the syncer: it has answered every batch, so the open transaction should commit now.
@@ -218,6 +235,26 @@ pub(super) fn execute(
             reply,
         } => in_savepoint(tx, reply, "record_card", |conn| {
             super::cards::insert(conn, &card, created_ms)
+        }),
+        Command::SaveView {
+            source,
+            objects,
+            reply,
+        } => {
+            let seq = memory.last_seq.max(0) as u64;
+            in_savepoint(tx, reply, "save_view", |conn| {
+                super::views::apply_baseline(conn, &source, &objects, seq)
+            })
+        }
+        Command::TouchView {
+            source,
+            now_ms,
+            reply,
+        } => in_savepoint(tx, reply, "touch_view", |conn| {
+            super::views::touch(conn, &source, now_ms)
+        }),
+        Command::RetainViews { keep, reply } => in_savepoint(tx, reply, "retain_views", |conn| {
+            super::views::retain(conn, &keep)
         }),
         Command::Close | Command::Wake => (Box::new(|_| {}), None),
         #[cfg(test)]
@@ -409,6 +446,9 @@ pub(super) fn unanswered(command: Command) -> Finish {
         Command::RouteCommit { reply, .. } => answer(reply, never_ran()),
         Command::SetThread { reply, .. } => answer(reply, never_ran()),
         Command::RecordCard { reply, .. } => answer(reply, never_ran()),
+        Command::SaveView { reply, .. } => answer(reply, never_ran()),
+        Command::RetainViews { reply, .. } => answer(reply, never_ran()),
+        Command::TouchView { reply, .. } => answer(reply, never_ran()),
         Command::Close | Command::Wake => Box::new(|_| {}),
         #[cfg(test)]
         Command::Exec { reply, .. } => answer(reply, never_ran()),

@@ -9,7 +9,7 @@ use super::body::{self, Column};
 use super::schema::severity_rank;
 use super::writer::Memory;
 use super::{
-    AlarmUpdate, Appended, Committed, NewEvent, StoreError, alarms, keys, outbox, with_seq,
+    AlarmUpdate, Appended, Committed, NewEvent, StoreError, alarms, keys, outbox, views, with_seq,
 };
 use crate::event::{AlarmState, Event, Severity};
 
@@ -65,6 +65,9 @@ pub(super) struct Prepared {
     /// The operator state this event sets on an alarm (netpulse's own `alarm.acknowledged` /
     /// `alarm.closed`), folded into `alarms.operator` in the same savepoint.
     operator: Option<alarms::OperatorChange>,
+    /// What this event does to its source's stored view (a device event), folded in the same
+    /// savepoint (`views.rs`).
+    view: Option<views::ViewFold>,
 }
 
 impl Prepared {
@@ -104,6 +107,7 @@ impl Prepared {
             alarms_text: super::route::alarms_text(&item.alarms),
             alarms: item.alarms.clone(),
             operator: alarms::operator_change(event),
+            view: views::fold_of(event),
         })
     }
 }
@@ -148,6 +152,9 @@ pub(super) fn append(
     }
     if let Some(change) = &item.operator {
         alarms::set_operator(conn, &memory.alarms, change)?;
+    }
+    if let Some(fold) = &item.view {
+        views::fold(conn, &item.source, fold, seq, now_ms)?;
     }
     Ok(Appended {
         seq: seq as u64,

@@ -49,6 +49,7 @@ pub use reader::{
     OutboxCounts, OutboxRow, Reader,
 };
 pub use route::{LoggedEvent, RouteCommit, TraceRow};
+pub use views::StoredView;
 
 use crate::event::Event;
 use command::Command;
@@ -498,7 +499,41 @@ impl Store {
         .await
     }
 
-    /// The store file.
+    /// Stores `objects`, a session's first snapshot, as `source`'s view: from now on the source's
+    /// events fold into it (see `views.rs`).
+    pub async fn save_view(
+        &self,
+        source: &str,
+        objects: Vec<crate::cluster::wire::ViewObject>,
+    ) -> Result<(), StoreError> {
+        let source = source.to_owned();
+        self.request(|reply| Command::SaveView {
+            source,
+            objects,
+            reply,
+        })
+        .await
+    }
+
+    /// Records that `source`'s session was listening until now (it ended cleanly at shutdown), so
+    /// that the next start's gap begins there.
+    pub async fn touch_view(&self, source: &str) -> Result<(), StoreError> {
+        let source = source.to_owned();
+        let now_ms = jiff::Timestamp::now().as_millisecond();
+        self.request(|reply| Command::TouchView {
+            source,
+            now_ms,
+            reply,
+        })
+        .await
+    }
+
+    /// Deletes the stored views of every source not named in `keep`; answers how many went.
+    pub async fn retain_views(&self, keep: Vec<String>) -> Result<u64, StoreError> {
+        self.request(|reply| Command::RetainViews { keep, reply })
+            .await
+    }
+
     /// The last seq of the log when this store was opened (0 for an empty log).
     pub fn last_seq_at_open(&self) -> u64 {
         self.inner.last_seq_at_open

@@ -420,6 +420,12 @@ impl Reader {
         self.conn.query_row(sql, [], |row| row.get(0)).unwrap()
     }
 
+    /// `source`'s stored view (its last reported objects), if its baseline was ever saved.
+    pub fn view(&self, source: &str) -> anyhow::Result<Option<super::StoredView>> {
+        super::views::load(&self.conn, source)
+            .with_context(|| format!("cannot read the stored view of {source}"))
+    }
+
     /// The schema version, for tests.
     #[cfg(test)]
     pub(super) fn user_version(&self) -> usize {

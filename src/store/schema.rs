@@ -236,6 +236,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
         created_ms INTEGER NOT NULL
     );
     CREATE INDEX webex_cards_seq ON webex_cards(seq);",
+    // 9 → 10: each session-holding source's last reported view (`views.rs`), so that a restart
+    // resynchronises against it instead of taking a new baseline. `view_sources` has a row per
+    // source whose baseline was saved (only those fold their events), with the seq and the time
+    // of the view's last change; `view_objects` holds its objects (a DME dn, a pxGrid session),
+    // their attributes as one compact JSON object.
+    "CREATE TABLE view_sources (
+        source TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+    CREATE TABLE view_objects (
+        source TEXT NOT NULL,
+        key TEXT NOT NULL,
+        class TEXT NOT NULL,
+        attributes TEXT NOT NULL,
+        PRIMARY KEY (source, key)
+    ) WITHOUT ROWID;",
 ];
 
 /// Opens the writer's connection: applies the pragmas, switches to WAL and migrates the schema.

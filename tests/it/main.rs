@@ -17,6 +17,7 @@ mod dme_topology;
 mod providers;
 mod pxgrid;
 mod reload;
+mod restart_view;
 mod subscription_health;
 mod support;
 mod topology_storm;

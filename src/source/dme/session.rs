@@ -147,12 +147,22 @@ impl Device {
         Ok(live)
     }
 
-    /// Compares the device's objects with the view. The first time it is the baseline (only its
-    /// adjacencies are published, see `adjacency::baseline`); after a gap the gap event and every
-    /// change found are emitted.
+    /// Compares the device's objects with the view, which at a run's start is the stored one if
+    /// the store has it (see `Link::restore_view`). Without one, it is the baseline: saved, and
+    /// only its adjacencies are published (see `adjacency::baseline`); after a gap the gap event
+    /// and every change found are emitted.
     async fn resynchronise(&mut self, link: &mut Link, snapshot: &[Mo]) {
+        if let Some(stored) = link.restore_view().await {
+            self.view
+                .lock()
+                .expect("view lock")
+                .restore(&stored.objects);
+        }
         let changes = self.view.lock().expect("view lock").reconcile(snapshot);
         let Sync::AfterGap(gap) = link.in_sync() else {
+            // Saved before anything is emitted: the events that follow fold into it.
+            let objects = self.view.lock().expect("view lock").view_objects();
+            link.save_baseline(objects).await;
             let found = jiff::Timestamp::now();
             for change in super::adjacency::baseline(&changes) {
                 link.emit(to_event(&link.name, change, true, found)).await;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::protocol::{Mo, rn_of};
+use crate::cluster::wire::ViewObject;
 
 type Attributes = BTreeMap<String, String>;
 
@@ -116,6 +117,34 @@ impl DeviceView {
             .collect();
         objects.sort_by(|a, b| a.1.get("dn").cmp(&b.1.get("dn")));
         objects
+    }
+
+    /// Every object as the store keeps it (`store::views`): its dn, class and attributes without
+    /// the dn and the rn the dn already says.
+    pub fn view_objects(&self) -> Vec<ViewObject> {
+        self.objects
+            .iter()
+            .map(|(dn, stored)| ViewObject {
+                key: dn.to_string(),
+                class: stored.class.to_string(),
+                attributes: serde_json::from_str(&stored.attributes)
+                    .expect("stored attributes are valid JSON"),
+            })
+            .collect()
+    }
+
+    /// Replaces the view with the objects the store kept (a restart, or a device taken over from
+    /// another node): the next snapshot is reconciled against them.
+    pub fn restore(&mut self, objects: &[ViewObject]) {
+        self.objects.clear();
+        for object in objects {
+            let class = intern(&mut self.classes, &object.class);
+            let attributes = normalized(&object.key, &object.attributes);
+            self.objects.insert(
+                object.key.as_str().into(),
+                Stored::new(&object.key, class, &attributes),
+            );
+        }
     }
 
     /// Applies one pushed object. Returns `None` when the push tells nothing new: an object already

@@ -110,6 +110,28 @@ pub fn session_version(session: &Value) -> (String, String) {
     (state, time)
 }
 
+/// A reported session as its source's stored view keeps it: its key, class `session`, and the
+/// state and time that [`session_version`] compares (as `store::views` folds session events).
+pub fn session_object(
+    (key, (state, time)): (&String, &(String, String)),
+) -> crate::cluster::wire::ViewObject {
+    crate::cluster::wire::ViewObject {
+        key: key.clone(),
+        class: "session".into(),
+        attributes: [
+            ("state".into(), state.clone()),
+            ("time".into(), time.clone()),
+        ]
+        .into(),
+    }
+}
+
+/// A stored session back as (key, its state and time).
+pub fn known_session(object: &crate::cluster::wire::ViewObject) -> (String, (String, String)) {
+    let attribute = |name: &str| object.attributes.get(name).cloned().unwrap_or_default();
+    (object.key.clone(), (attribute("state"), attribute("time")))
+}
+
 /// The session's own time, when it carries one that parses.
 pub fn session_time(session: &Value) -> Option<jiff::Timestamp> {
     text(session, "timestamp")

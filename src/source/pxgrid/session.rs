@@ -93,6 +93,9 @@ impl Pxgrid {
             .stomp_connect(link, socket, &services.pubsub_node, topics)
             .await?;
         let mut early = Vec::new();
+        if let Some(stored) = link.restore_view().await {
+            self.known = stored.objects.iter().map(protocol::known_session).collect();
+        }
         if link.synced_once() {
             let resync = while_reading(
                 self.fetch_missed(&password, &services, link.pending_gap()),
@@ -105,6 +108,8 @@ impl Pxgrid {
             }
         } else {
             link.in_sync();
+            link.save_baseline(self.known.iter().map(protocol::session_object).collect())
+                .await;
         }
         link.connected(Some(live.topics.len()));
         tracing::info!(source = %link.name, topics = ?live.topics, ws_url = %services.ws_url, "subscribed to pxGrid");

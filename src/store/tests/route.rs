@@ -470,7 +470,7 @@ async fn a_store_of_version_7_gains_the_router_tables_and_its_events_read_with_n
     );
     let store = open(&dir);
     let reader = store.reader().unwrap();
-    assert_eq!(reader.user_version(), 9);
+    assert_eq!(reader.user_version(), 10);
     let logged = reader.logged_events_after(0, 10).unwrap();
     assert_eq!(logged.len(), 1);
     assert_eq!(logged[0].seq, 4);
