@@ -287,11 +287,14 @@ pub fn gaps(
     }
 }
 
-/// Writes the DME events of a history as JSON lines (for the replay).
+/// Writes the DME change and gap events of a history as JSON lines (for the replay; the
+/// subscription health events, `io.netpulse.subscription.*`, describe the session, not the
+/// switch).
 pub fn write_lines(history: &History, path: &std::path::Path) {
     let mut text = String::new();
     for event in &history.events {
-        if source_of(event) != "vmanage" {
+        let kind = event["type"].as_str().unwrap_or_default();
+        if kind.starts_with("com.cisco.dme.") || kind == GAP_TYPE {
             text.push_str(&event.to_string());
             text.push('\n');
         }
