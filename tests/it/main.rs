@@ -9,6 +9,7 @@ mod apic;
 mod bad_input;
 mod browser;
 mod cli;
+mod cluster;
 mod cluster_lease;
 mod cluster_log;
 mod cluster_sinks;

@@ -98,6 +98,27 @@ pub struct DumpedMo {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// One API session as the device sees it (`GET /_sim/sessions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    /// The device's own number for the session (grows with each login).
+    pub key: u64,
+    pub session_id: String,
+    pub user: String,
+    pub socket_open: bool,
+    /// Subscriptions of the session that have not lapsed.
+    pub live_subscriptions: u64,
+    /// Milliseconds since the client's login or last authenticated request.
+    pub idle_ms: u64,
+}
+
+impl SessionView {
+    /// Receives pushes: an open socket and at least one live subscription.
+    pub fn active(&self) -> bool {
+        self.socket_open && self.live_subscriptions > 0
+    }
+}
+
 /// Counters of one simulated device (or their sum over devices, see [`SimStats::add`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SimStats {

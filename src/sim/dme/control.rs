@@ -10,6 +10,7 @@
 //! | `POST /_sim/fault` | a [`Fault`], e.g. `{"fault":"drop_sockets"}`, `{"fault":"expire_sessions"}`, `{"fault":"lose_subscriptions"}`, `{"fault":"restart","down_for_ms":5000}`, `{"fault":"delay_refresh","delay_ms":3000,"count":2}`, `{"fault":"fail_refresh","count":1}`, `{"fault":"refuse_logins","for_ms":10000}`, `{"fault":"refresh_unavailable","for_ms":10000}` | `200 {"ok":true}`; `400` with the reason |
 //! | `GET /_sim/dump` | none | JSON array of [`DumpedMo`](super::DumpedMo), sorted by dn |
 //! | `GET /_sim/stats` | none | [`SimStats`](super::SimStats) as JSON |
+//! | `GET /_sim/sessions` | none | JSON array of [`SessionView`](super::SessionView): each live API session, its socket, live subscriptions and idle time (a session with a socket and a live subscription is receiving pushes) |
 //! | `POST /_sim/link` | a [`LinkAction`], e.g. `{"device":"leaf1","port":"eth1/49","state":"down"}`, `{"device":"leaf1","neighbor":"spine1","state":"up"}` | `200 {"ok":true}`; `400` unknown device or link; `404` without a fabric |
 //! | `POST /_sim/device` | a [`DeviceAction`], e.g. `{"device":"spine1","state":"down"}` | `200 {"ok":true}`; `400` unknown device; `404` without a fabric |
 //! | `GET /_sim/topology` | none | [`TopologyDump`](super::TopologyDump): switches and cables with their state; `404` without a fabric |
@@ -41,6 +42,7 @@ pub fn routes() -> Router<Arc<DeviceInner>> {
         .route("/_sim/fault", post(fault))
         .route("/_sim/dump", get(dump))
         .route("/_sim/stats", get(stats))
+        .route("/_sim/sessions", get(sessions))
         .route("/_sim/link", post(link))
         .route("/_sim/device", post(device_power))
         .route("/_sim/topology", get(topology))
@@ -73,6 +75,10 @@ async fn dump(State(device): State<Arc<DeviceInner>>) -> Response {
 
 async fn stats(State(device): State<Arc<DeviceInner>>) -> Response {
     Json(SimDevice { inner: device }.stats()).into_response()
+}
+
+async fn sessions(State(device): State<Arc<DeviceInner>>) -> Response {
+    Json(SimDevice { inner: device }.sessions()).into_response()
 }
 
 async fn link(State(device): State<Arc<DeviceInner>>, body: Bytes) -> Response {

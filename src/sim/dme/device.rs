@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use super::api::{Change, DumpedMo, Fault, SimStats};
+use super::api::{Change, DumpedMo, Fault, SessionView, SimStats};
 use super::generator::Generator;
 use super::links::Fabric;
 use super::mit::{Mit, MoChange};
@@ -227,6 +227,15 @@ impl SimDevice {
                 attributes: mo.attrs.to_map(),
             })
             .collect()
+    }
+
+    /// Every API session with its socket, live subscriptions and idle time (see
+    /// [`SessionView`]); expired sessions and lapsed subscriptions are left out.
+    pub fn sessions(&self) -> Vec<SessionView> {
+        let now = Instant::now();
+        let mut state = self.inner.lock();
+        state.table.sweep(now);
+        state.table.sessions_seen(now)
     }
 
     pub fn stats(&self) -> SimStats {

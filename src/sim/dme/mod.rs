@@ -58,7 +58,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use api::{Change, DeviceAction, DumpedMo, Fault, LinkAction, LinkState, SimStats};
+pub use api::{
+    Change, DeviceAction, DumpedMo, Fault, LinkAction, LinkState, SessionView, SimStats,
+};
 pub use cli::{DmeSimArgs, ServeTlsArgs, run_apic_cli, run_cli};
 pub use device::SimDevice;
 pub use fabric::{FabricShape, FabricSpec};

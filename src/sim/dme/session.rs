@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::api::SimStats;
+use super::api::{SessionView, SimStats};
 use super::query::Query;
 
 /// Subscription ids are unsigned 64-bit numbers above `i64::MAX`, like the NX-OS guide's
@@ -59,6 +59,8 @@ pub struct Session {
     pub created_unix: i64,
     pub expires_at: Instant,
     pub socket: Option<SocketHandle>,
+    /// When the client last used the session (login or any authenticated request).
+    pub last_request: Instant,
 }
 
 #[derive(Debug)]
@@ -107,6 +109,7 @@ impl SessionTable {
             created_unix,
             expires_at,
             socket: None,
+            last_request: Instant::now(),
         };
         self.sessions.insert(key, session);
         self.counters.logins_ok += 1;
@@ -123,6 +126,9 @@ impl SessionTable {
         {
             self.end_session(key, CloseReason::SessionEnded);
             return None;
+        }
+        if let Some(session) = self.sessions.get_mut(&key) {
+            session.last_request = now;
         }
         Some(key)
     }
@@ -315,6 +321,34 @@ impl SessionTable {
                 !subscription.lapsed(now) && self.has_socket(subscription.session)
             })
             .map(|(id, subscription)| (*id, subscription))
+    }
+
+    /// Every session as a client would be seen from the device: whether its socket is open, how
+    /// many of its subscriptions are live, how long since it last made a request. A session with
+    /// an open socket and a live subscription receives pushes: it is *active*.
+    pub fn sessions_seen(&self, now: Instant) -> Vec<SessionView> {
+        let mut views: Vec<SessionView> = self
+            .sessions
+            .iter()
+            .map(|(key, session)| SessionView {
+                key: *key,
+                session_id: session.session_id.clone(),
+                user: session.user.clone(),
+                socket_open: session.socket.is_some(),
+                live_subscriptions: self
+                    .subscriptions
+                    .values()
+                    .filter(|subscription| {
+                        subscription.session == *key && !subscription.lapsed(now)
+                    })
+                    .count() as u64,
+                idle_ms: now
+                    .saturating_duration_since(session.last_request)
+                    .as_millis() as u64,
+            })
+            .collect();
+        views.sort_by_key(|view| view.key);
+        views
     }
 
     /// Counters plus the current gauges.

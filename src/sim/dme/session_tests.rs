@@ -198,3 +198,32 @@ fn base64_and_tokens() {
     assert_eq!(new_session_id().len(), 24);
     assert_eq!(log_prefix("abc"), "abc");
 }
+
+#[test]
+fn a_session_is_seen_active_only_with_a_socket_and_a_live_subscription() {
+    let now = Instant::now();
+    let (mut table, key) = table_with_session(now);
+    let seen = table.sessions_seen(now);
+    assert_eq!(seen.len(), 1);
+    assert!(!seen[0].active(), "no socket, no subscription");
+    let (_generation, _frames, _closer) = attach(&mut table, key);
+    assert!(!table.sessions_seen(now)[0].active(), "no subscription yet");
+    table.subscribe(key, query(), TTL, now);
+    let seen = table.sessions_seen(now + Duration::from_secs(5));
+    assert!(seen[0].active());
+    assert_eq!(seen[0].live_subscriptions, 1);
+    assert!(
+        !table.sessions_seen(now + TTL)[0].active(),
+        "the subscription lapsed: no more pushes"
+    );
+    assert!(
+        table
+            .authenticate("tok/en+1=", now + Duration::from_secs(7))
+            .is_some()
+    );
+    assert_eq!(
+        table.sessions_seen(now + Duration::from_secs(9))[0].idle_ms,
+        2000,
+        "idle since the last authenticated request"
+    );
+}

@@ -413,6 +413,7 @@ async fn list(
             "Bots must include mentionedPeople=me to list messages in group rooms.",
         );
     }
+    inner.state.lock().expect("sim state").room_lists += 1;
     listed(&inner, query.max, |message| {
         message.room_id.as_deref() == Some(room.as_str())
             && (query.parent_id.is_none() || message.parent_id == query.parent_id)

@@ -33,7 +33,7 @@ pub(super) async fn stats(State(inner): State<Shared>) -> Response {
     for request in &state.requests {
         *by_status.entry(request.status).or_default() += 1;
     }
-    axum::Json(json!({"messages": state.messages.len(), "requests_by_status": by_status}))
+    axum::Json(json!({"messages": state.messages.len(), "requests_by_status": by_status, "room_lists": state.room_lists}))
         .into_response()
 }
 
@@ -41,6 +41,7 @@ pub(super) async fn reset(State(inner): State<Shared>) -> Response {
     let mut state = inner.state.lock().expect("sim state");
     state.messages.clear();
     state.requests.clear();
+    state.room_lists = 0;
     state.actions.clear();
     state.deliveries.clear();
     state.faults = Default::default();

@@ -180,6 +180,9 @@ struct State {
     rooms: Vec<Room>,
     messages: Vec<SimMessage>,
     requests: Vec<RequestRecord>,
+    /// `GET /v1/messages` of a room answered (a sink looking in the room for a post it is
+    /// unsure of makes one).
+    room_lists: u64,
     faults: Faults,
     /// People added by tests, each with a token of their own.
     people: Vec<Person>,
@@ -375,6 +378,11 @@ impl WebexSim {
     /// Every `POST /v1/messages` attempt, oldest first.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.inner.state.lock().expect("sim state").requests.clone()
+    }
+
+    /// How many times a room's messages were listed (`GET /v1/messages?roomId=`, answered 200).
+    pub fn room_lists(&self) -> u64 {
+        self.inner.state.lock().expect("sim state").room_lists
     }
 
     pub fn fault(&self, fault: Fault) {
