@@ -28,6 +28,9 @@ use crate::store::{ProjectBatch, Projected, ProjectedBody, ReaderPool};
 /// Messages folded in one store command at most.
 const BATCH: usize = 512;
 pub const LAG_INTERVAL: Duration = Duration::from_secs(1);
+/// A consumer that delivers nothing for this long while the stream holds messages this node
+/// has not applied is made again.
+const STALL: Duration = Duration::from_secs(5);
 const MIN_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -136,7 +139,16 @@ async fn follow(
     loop {
         let chunk = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
-            chunk = messages.next() => chunk,
+            chunk = tokio::time::timeout(STALL, messages.next()) => match chunk {
+                Ok(chunk) => chunk,
+                // Quiet is fine while nothing is published; quiet while the stream is ahead
+                // means the consumer stalled (seen when the NATS server it was on was killed:
+                // nothing came for 40 s and no error either), so it is made again.
+                Err(_) if context.lag.behind(&context.progress) > 0 => {
+                    anyhow::bail!("no message for {STALL:?} while the stream is ahead: the consumer stalled");
+                }
+                Err(_) => continue,
+            },
         };
         let Some(chunk) = chunk else {
             anyhow::bail!("the consumer ended");
