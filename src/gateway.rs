@@ -500,6 +500,7 @@ fn cluster_recorders(
     use crate::cluster::sinks::{ClusterDeliveries, DeliveryRecorders, lease_keys, revisions};
     node.leases.set_wanted_sinks(lease_keys(sinks));
     let leases = node.leases.clone();
+    let gates = node.leases.clone();
     DeliveryRecorders::cluster(
         ClusterDeliveries {
             jetstream: node.jetstream.clone(),
@@ -510,4 +511,5 @@ fn cluster_recorders(
         },
         move |key| revisions(leases.watch(key), |tenure| tenure.revision),
     )
+    .with_handover_gate(move |key| gates.stopped_gate(key))
 }

@@ -37,12 +37,16 @@ pub struct ClusterDeliveries {
 pub type LeaseWatch = watch::Receiver<Option<u64>>;
 
 type LeaseSource = Arc<dyn Fn(&LeaseKey) -> LeaseWatch + Send + Sync>;
+type GateSource = Arc<dyn Fn(&LeaseKey) -> Arc<tokio::sync::Notify> + Send + Sync>;
 
 /// The sinks' recorders of one node: which sinks share their deliveries and how to reach the
 /// stream. [`DeliveryRecorders::local`] (single-node mode) gives every sink the no-op recorder.
 #[derive(Clone, Default)]
 pub struct DeliveryRecorders {
     cluster: Option<(Arc<ClusterDeliveries>, LeaseSource)>,
+    /// Where a sink that lost its lease says that no delivery of its own is in flight any more
+    /// (the lease manager's `stopped_gate`): a planned handover frees the key only then.
+    gate: Option<GateSource>,
 }
 
 impl DeliveryRecorders {
@@ -59,7 +63,19 @@ impl DeliveryRecorders {
     ) -> DeliveryRecorders {
         DeliveryRecorders {
             cluster: Some((Arc::new(deliveries), Arc::new(lease))),
+            gate: None,
         }
+    }
+
+    /// A planned handover of a sink's lease waits until the post this node has in flight is
+    /// done (its outcome recorded), so that the next deliverer never looks in the room for a
+    /// message still on its way: `gate(key)` is notified then.
+    pub fn with_handover_gate(
+        mut self,
+        gate: impl Fn(&LeaseKey) -> Arc<tokio::sync::Notify> + Send + Sync + 'static,
+    ) -> DeliveryRecorders {
+        self.gate = Some(Arc::new(gate));
+        self
     }
 
     /// Whether this sink's deliveries are shared: a Webex sink in cluster mode.
@@ -72,14 +88,19 @@ impl DeliveryRecorders {
         match (&self.cluster, config) {
             (Some((deliveries, lease)), SinkConfig::Webex(webex)) => {
                 let key = LeaseKey::Sink(webex.name.clone());
+                let shared = Arc::new(Shared {
+                    deliveries: deliveries.clone(),
+                    sink: webex.name.clone(),
+                    fence_key: key.as_key(),
+                    lease: lease(&key),
+                    fence: AtomicU64::new(0),
+                    delivering: Arc::new(tokio::sync::Mutex::new(())),
+                });
+                if let Some(gate) = &self.gate {
+                    tokio::spawn(open_gate_when_idle(Arc::downgrade(&shared), gate(&key)));
+                }
                 DeliveryRecorder {
-                    shared: Some(Arc::new(Shared {
-                        deliveries: deliveries.clone(),
-                        sink: webex.name.clone(),
-                        fence_key: key.as_key(),
-                        lease: lease(&key),
-                        fence: AtomicU64::new(0),
-                    })),
+                    shared: Some(shared),
                 }
             }
             _ => DeliveryRecorder::local(),
@@ -174,9 +195,39 @@ struct Shared {
     /// even when the lease was lost meanwhile (the projection drops it if another node has
     /// taken the lease since; otherwise it is still the truth).
     fence: AtomicU64,
+    /// Held by the worker from a row's `Inflight` to its outcome.
+    delivering: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Each time the sink's lease is lost, waits until no delivery is in flight (a worker that has
+/// lost the lease starts no other: its next `Inflight` is refused), then opens the handover gate.
+/// Ends with the recorder (a reload makes a new one) or the lease manager.
+async fn open_gate_when_idle(shared: std::sync::Weak<Shared>, gate: Arc<tokio::sync::Notify>) {
+    let Some(mut lease) = shared.upgrade().map(|shared| shared.lease.clone()) else {
+        return;
+    };
+    while lease.changed().await.is_ok() {
+        if lease.borrow_and_update().is_some() {
+            continue;
+        }
+        let Some(delivering) = shared.upgrade().map(|shared| shared.delivering.clone()) else {
+            return;
+        };
+        let _idle = delivering.lock().await;
+        gate.notify_one();
+    }
 }
 
 impl DeliveryRecorder {
+    /// Taken by the worker from a row's `Inflight` until its outcome is recorded (`None` when
+    /// the deliveries are not shared): a planned handover of the lease waits for it.
+    pub async fn delivering(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.shared {
+            Some(shared) => Some(shared.delivering.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
     /// Records nothing: the sink's outbox rows are this node's alone.
     pub fn local() -> DeliveryRecorder {
         DeliveryRecorder::default()

@@ -332,3 +332,79 @@ async fn a_message_fenced_with_a_revision_older_than_the_newest_lease_is_not_pro
     assert!(a.metrics().await.contains("netpulse_cluster_fenced_total"));
     a.stop().await;
 }
+
+/// A Webex sink's lease handed over (a preferred node joins) while the deliverer's requests take
+/// 3 s each, so that a post is in flight at the handover: the new deliverer ends up with the
+/// lease, and each alarm is posted once (the post in flight is recorded before it leaves and
+/// either confirmed or found in the room; the handover also waits for it to finish, which this
+/// test cannot tell apart: the simulator's latency slows the room listing as much).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_handed_over_while_a_post_is_slow_posts_each_alarm_once() {
+    use netpulse::sim::webex::{Fault, WebexSim, WebexSimConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let Some(nats) = LocalNats::for_tests(dir.path(), 3).await else {
+        return;
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let sim = WebexSim::start(WebexSimConfig::default(), shutdown.clone())
+        .await
+        .unwrap();
+    let room = sim.room_id("NOC").unwrap();
+    sim.fault(Fault::Latency { millis: 3000 });
+    // The joining node is the one rendezvous hashing prefers for the sink's lease.
+    let joining = (0..100)
+        .map(|index| format!("b{index}"))
+        .find(|node| {
+            netpulse::cluster::rendezvous::rank("sink.noc", ["a", node.as_str()])[0] == node
+        })
+        .unwrap();
+    let with_sink = |node: &str| {
+        config(node, &nats).replace(
+            "cluster:\n",
+            "cluster:\n  lease: { ttl: 10s, renew: 1s, self_fence: 8s, poll: 500ms, member_ttl: 6s }\n",
+        ) + &format!(
+            "  - name: noc
+    type: webex
+    base_url: {}
+    token: sim-bot-token
+    room_id: \"{room}\"
+    rate_limit: 100
+",
+            sim.base_url()
+        )
+    };
+    let a = Running::start(&with_sink("a"), &[]).await;
+    const ALARMS: usize = 6;
+    for index in 0..ALARMS {
+        let uuid = format!("22222222-0000-4000-8000-{index:012}");
+        let (status, _) = post(&a, sdwan_alarm(DOWN, &uuid, None)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    crate::support::wait_until("a posts", || !sim.requests().is_empty()).await;
+    let b = Running::start(&with_sink(&joining), &[]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while sim.messages().len() < ALARMS && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Time for a second copy to show up, if one were coming.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let posts = sim.requests().len();
+    let cluster: Value = reqwest::get(b.url("/api/v1/cluster"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sink_owner = cluster["leases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|lease| lease["key"] == "sink.noc")
+        .map(|lease| lease["owner"].clone());
+    assert_eq!(sink_owner, Some(Value::from(joining.as_str())), "{cluster}");
+    assert_eq!(sim.messages().len(), ALARMS, "messages in the room");
+    assert_eq!(posts, ALARMS, "POSTs: one per alarm, none repeated");
+    a.stop().await;
+    b.stop().await;
+    shutdown.cancel();
+}

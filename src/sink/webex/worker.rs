@@ -189,6 +189,8 @@ impl Worker {
                     self.outbox.release(ids).await;
                     return;
                 }
+                // A planned handover of the sink's lease waits until this row's outcome is in.
+                let _delivering = self.outbox.recorder.delivering().await;
                 // Recorded (and confirmed by the stream) before anything is posted: a node that
                 // takes the sink over after this one stopped knows the message may be in the room.
                 if let Err(error) = self
