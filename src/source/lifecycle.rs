@@ -134,8 +134,9 @@ impl Link {
     /// At the first sync of a run (the process started, or the source was stopped and started
     /// again: in a cluster, the device may have been owned by another node meanwhile), the view
     /// the store holds, which replaces the source's memory. The sync then follows a gap: the one
-    /// already open (a stop, a reload), else one since the stored view last changed, for the
-    /// views' reason (`netpulse_down`). `None` when the store holds no view for the source (its
+    /// already open (a stop, a reload) unless the stored view changed after it began (another
+    /// node reported the device meanwhile), else one since the stored view last changed, for the
+    /// views' reason (`netpulse_down`, `ownership_moved`). `None` when the store holds no view for the source (its
     /// first sync is then the baseline), when the stored view is of another device (the entry
     /// changed), or when it was already looked for in this run.
     pub async fn restore_view(&mut self) -> Option<crate::store::StoredView> {
@@ -144,11 +145,21 @@ impl Link {
         }
         let (views, identity) = self.views.as_ref()?;
         let stored = views.load(&self.name, identity).await?;
-        if self.gap.is_none() {
-            self.gap = Some(Gap {
-                since: stored.updated,
-                reason: views.reason().to_owned(),
-            });
+        match &mut self.gap {
+            None => {
+                self.gap = Some(Gap {
+                    since: stored.updated,
+                    reason: views.reason().to_owned(),
+                })
+            }
+            // Someone else reported the device after this source stopped (in a cluster, the
+            // node that held it meanwhile): the gap is since that node's last report, for the
+            // views' reason, not since this source's own stop.
+            Some(gap) if stored.updated > gap.since => {
+                gap.since = stored.updated;
+                gap.reason = views.reason().to_owned();
+            }
+            Some(_) => {}
         }
         self.synced_once = true;
         tracing::info!(source = %self.name, objects = stored.objects.len(), seq = stored.seq, "resuming from the stored view");
