@@ -15,7 +15,7 @@ mod writer;
 use serde_json::json;
 
 use super::*;
-use crate::event::{AlarmState, Severity};
+use crate::event::{AlarmState, Event, Severity};
 
 fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(StoreConfig::new(dir.path().join("netpulse.db"))).unwrap()
