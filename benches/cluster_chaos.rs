@@ -21,6 +21,9 @@
 //! configuration's defaults, 20 s / 4 s / 16 s / 2 s), `--seed`.
 //! Exits nonzero when a check fails. Logs and stores are left in `bench/out/cluster-chaos/`.
 
+// The benchmarks' process helpers (CPU and memory from /proc, free ports).
+#[path = "support/mod.rs"]
+mod bench_support;
 #[path = "cluster_chaos/checks.rs"]
 mod checks;
 #[path = "cluster_chaos/hooks.rs"]

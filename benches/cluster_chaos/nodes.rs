@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::bench_support::{cpu_seconds, memory_kib};
+
 pub const API_TOKEN: &str = "cluster-chaos-token";
 /// The subscriptions of every switch's source (the replay knows these classes).
 pub const SUBSCRIPTIONS: [&str; 3] = [
@@ -244,14 +246,14 @@ impl Node {
     fn account(&mut self) {
         if self.child.is_some() {
             self.sample_memory();
-            self.cpu_before += cpu_seconds(self.pid);
+            self.cpu_before += cpu_seconds(&self.pid.to_string());
             self.lifetime_before += self.started.elapsed();
         }
     }
 
     /// Records the peak resident memory seen so far.
     pub fn sample_memory(&mut self) -> u64 {
-        let (rss, peak) = memory_kib(self.pid);
+        let (rss, peak) = memory_kib(&self.pid.to_string());
         self.peak_rss_kib = self.peak_rss_kib.max(peak);
         rss
     }
@@ -259,7 +261,7 @@ impl Node {
     /// (CPU seconds, wall seconds alive) over all of this node's processes.
     pub fn cpu(&self) -> (f64, f64) {
         let (now_cpu, now_wall) = if self.child.is_some() {
-            (cpu_seconds(self.pid), self.started.elapsed())
+            (cpu_seconds(&self.pid.to_string()), self.started.elapsed())
         } else {
             (0.0, Duration::ZERO)
         };
@@ -342,39 +344,4 @@ impl Drop for Node {
             let _ = child.wait();
         }
     }
-}
-
-/// User + system CPU seconds of a process.
-pub fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: f64 = fields
-        .get(11..13)
-        .map(|pair| pair.iter().filter_map(|f| f.parse::<f64>().ok()).sum())
-        .unwrap_or(0.0);
-    ticks / 100.0
-}
-
-/// Current and peak resident memory (KiB) of a process.
-pub fn memory_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|line| line.starts_with(name))
-            .and_then(|line| line.split_whitespace().nth(1))
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// A loopback port nothing listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

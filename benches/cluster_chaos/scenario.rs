@@ -11,9 +11,10 @@ use netpulse::sim::dme::{DmeSim, DmeSimConfig};
 use netpulse::sim::webex::{WebexSim, WebexSimConfig};
 use tokio_util::sync::CancellationToken;
 
+use super::bench_support::{free_port, memory_kib};
 use super::checks::{self, Findings, History};
 use super::hooks::{self, Poster};
-use super::nodes::{LeaseTiming, Node, Shared, free_port, memory_kib};
+use super::nodes::{LeaseTiming, Node, Shared};
 use super::replay;
 use super::watch::Watch;
 
@@ -369,7 +370,7 @@ pub async fn run(plan: Plan) -> Findings {
     watch_stop.cancel();
     for node in &mut nodes {
         let (cpu, wall) = node.cpu();
-        let rss = memory_kib(node.pid).0;
+        let rss = memory_kib(&node.pid.to_string()).0;
         node.sample_memory();
         findings.figure(
             format!("{}: CPU (average over its life) / RSS now / peak", node.id),

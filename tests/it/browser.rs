@@ -19,7 +19,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::support::{Running, sdwan_alarm};
+use crate::support::{Running, free_port, sdwan_alarm};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -513,10 +513,4 @@ fn delete_session_blocking(port: u16, session: &str) {
         let mut answer = Vec::new();
         let _ = stream.read_to_end(&mut answer);
     }
-}
-
-/// A port nothing listens on right now (bind to port 0, read it, release it).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }

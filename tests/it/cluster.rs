@@ -9,6 +9,9 @@
 //! Skipped (with a line saying why) without nats-server 2.11 or later, unless
 //! `NETPULSE_CLUSTER_TESTS` is set (as in CI).
 
+// The benchmarks' process helpers (CPU and memory from /proc, free ports).
+#[path = "../../benches/support/mod.rs"]
+mod bench_support;
 #[path = "../../benches/cluster_chaos/checks.rs"]
 mod checks;
 #[path = "../../benches/cluster_chaos/hooks.rs"]

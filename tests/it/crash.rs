@@ -2,36 +2,15 @@
 //! delivery reaches the room exactly once after the restart.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use netpulse::sim::webex::{WebexSim, WebexSimConfig};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{TIMEOUT, sdwan_alarm, wait_until};
+use crate::support::{TIMEOUT, free_port, sdwan_alarm, spawn_gateway, wait_until};
 
 const LOADERS: usize = 4;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_gateway(config: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_netpulse"))
-        .args(["run", "-c"])
-        .arg(config)
-        .env("WEBEX_TOKEN", "sim-bot-token")
-        .env("NETPULSE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
 
 async fn wait_ready(port: u16) {
     let url = format!("http://127.0.0.1:{port}/readyz");
@@ -114,7 +93,7 @@ sinks:
     )
     .unwrap();
 
-    let mut gateway = spawn_gateway(&config);
+    let mut gateway = spawn_gateway(&config, &[("WEBEX_TOKEN", "sim-bot-token")]);
     wait_ready(port).await;
     let accepted = Arc::new(Mutex::new(Vec::new()));
     let stop = CancellationToken::new();
@@ -137,7 +116,7 @@ sinks:
         accepted.len()
     );
 
-    let mut gateway = spawn_gateway(&config);
+    let mut gateway = spawn_gateway(&config, &[("WEBEX_TOKEN", "sim-bot-token")]);
     wait_ready(port).await;
     let reader = netpulse::store::Reader::open(&dir.path().join("netpulse.db")).unwrap();
     for uuid in &accepted {

@@ -4,7 +4,6 @@
 //! the simulated switch, pxGrid against the simulated ISE node.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use netpulse::event::{Event, GAP_EVENT_TYPE};
@@ -14,7 +13,7 @@ use netpulse::source::ConnectionState;
 use netpulse::store::{EventQuery, Reader};
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{Running, TIMEOUT, attrs, small_switch, wait_until};
+use crate::support::{Running, TIMEOUT, attrs, free_port, small_switch, spawn_gateway, wait_until};
 
 const PORT1: &str = "sys/intf/phys-[eth1/1]/phys";
 const PORT2: &str = "sys/intf/phys-[eth1/2]/phys";
@@ -223,26 +222,6 @@ async fn a_switch_changed_while_netpulse_was_stopped_is_resynchronised_after_the
     sim_shutdown.cancel();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_gateway(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_netpulse"))
-        .args(["run", "-c"])
-        .arg(config)
-        .env("TEST_PASSWORD", "admin")
-        .env("NETPULSE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
 /// Waits until the gateway process has stored an event matching `matches`; answers every event.
 async fn wait_stored(db: &Path, what: &str, matches: impl Fn(&Event) -> bool) -> Vec<Event> {
     let deadline = tokio::time::Instant::now() + TIMEOUT;
@@ -270,7 +249,7 @@ async fn after_a_kill_9_the_changes_made_meanwhile_are_reported_once() {
     std::fs::write(&config, dme_yaml(&sim, dir.path(), &listen)).unwrap();
     let db = dir.path().join("netpulse.db");
     let started = jiff::Timestamp::now();
-    let mut gateway = spawn_gateway(&config);
+    let mut gateway = spawn_gateway(&config, &[("TEST_PASSWORD", "admin")]);
     wait_until("the baseline is stored", || {
         Reader::open(&db).is_ok_and(|reader| reader.view("leaf1").is_ok_and(|view| view.is_some()))
     })
@@ -290,7 +269,7 @@ async fn after_a_kill_9_the_changes_made_meanwhile_are_reported_once() {
         .apply(set(PORT2, &[("operSt", "up")]))
         .unwrap();
     sim.devices()[0].apply(create_vlan300()).unwrap();
-    let mut gateway = spawn_gateway(&config);
+    let mut gateway = spawn_gateway(&config, &[("TEST_PASSWORD", "admin")]);
     wait_stored(&db, "the gap is stored", |event| {
         event.seq > before_kill && event.kind == GAP_EVENT_TYPE
     })

@@ -299,3 +299,25 @@ pub fn sdwan_alarm(fixture: &str, uuid: &str, host_name: Option<&str>) -> Vec<u8
     }
     serde_json::to_vec(&alarm).unwrap()
 }
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The netpulse binary running `config` as its own process (for `kill -9`), quiet, with `env`.
+pub fn spawn_gateway(config: &std::path::Path, env: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_netpulse"))
+        .args(["run", "-c"])
+        .arg(config)
+        .envs(env.iter().copied())
+        .env("NETPULSE_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
