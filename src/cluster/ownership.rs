@@ -23,7 +23,7 @@ pub fn spawn(
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     let leases = node.leases.clone();
-    let projection = Some(node.projection.clone());
+    let projection = node.projection.clone();
     let period = node
         .config
         .lease
@@ -61,7 +61,7 @@ pub fn device_keys(sources: &[Arc<SourceHandle>]) -> Vec<LeaseKey> {
 fn reconcile(
     list: &[Arc<SourceHandle>],
     leases: &Leases,
-    projection: &Option<ProjectionProgress>,
+    projection: &ProjectionProgress,
     followers: &mut HashMap<String, (Arc<SourceHandle>, CancellationToken)>,
     shutdown: &CancellationToken,
 ) {
@@ -96,7 +96,7 @@ async fn follow(
     source: Arc<SourceHandle>,
     mut tenure: watch::Receiver<Option<Tenure>>,
     stopped: Arc<tokio::sync::Notify>,
-    projection: Option<ProjectionProgress>,
+    projection: ProjectionProgress,
     stop: CancellationToken,
 ) {
     let Some(control) = source.session().cloned() else {
@@ -106,15 +106,13 @@ async fn follow(
         let current = tenure.borrow_and_update().clone();
         match current {
             Some(held) => {
-                if let Some(projection) = &projection {
-                    tokio::select! {
-                        () = projection.wait_for(held.control_seq) => {}
-                        changed = tenure.changed() => {
-                            if changed.is_err() { break; }
-                            continue;
-                        }
-                        () = stop.cancelled() => break,
+                tokio::select! {
+                    () = projection.wait_for(held.control_seq) => {}
+                    changed = tenure.changed() => {
+                        if changed.is_err() { break; }
+                        continue;
                     }
+                    () = stop.cancelled() => break,
                 }
                 tracing::info!(source = %source.name, revision = held.revision, "this node holds the device: starting its session");
                 control.start();
